@@ -1,0 +1,25 @@
+// @tessera/schemas: the contract shared by the gateway and the nodes. No I/O.
+export type * from './generated/query.ts';
+export type {
+  Cell,
+  Count,
+  Disclosure,
+  MeasureResult,
+  NodeResult,
+  QueryHash,
+  Stratum,
+  StratumKey,
+} from './generated/node-result.ts';
+export type {
+  MergedCell,
+  MergedMeasure,
+  MergedResult,
+  NodeOutcome,
+} from './generated/merged-result.ts';
+export type { CatalogueEntry } from './generated/catalogue.ts';
+export * from './problem.ts';
+export * from './validate.ts';
+export * from './query/walk.ts';
+export * from './query/semantic.ts';
+export * from './query/canonical.ts';
+export * from './query/parse.ts';
