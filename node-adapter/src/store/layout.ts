@@ -1,0 +1,67 @@
+// The node's analytic store: FHIR resources flattened for cohort queries.
+// Ingest writes these tables, the engine compiles queries against them and
+// the catalogue summarises them; this file is the one place they are defined.
+//
+// Rules applied at ingest, so every reader can rely on them:
+// - one row per coding: a resource with several codings matches any of them;
+// - `code` is normalised (ICD-10 dots removed, see normaliseCode in @tessera/schemas);
+// - resources with status `entered-in-error`, and Conditions whose
+//   verificationStatus is `refuted` or `entered-in-error`, are not stored;
+// - `patient_id` is the referenced Patient's logical id (`Patient/<id>` and
+//   `urn:uuid:<id>` both resolve to `<id>`); events of unknown patients are dropped;
+// - `event_date` is the kind's event date (query-language page, "Which FHIR
+//   element each kind reads"), as a DATE; NULL when the resource has none.
+import type { EventKind } from '@tessera/schemas';
+
+/** Table per event kind. */
+export const EVENT_TABLES: Readonly<Record<EventKind, string>> = Object.freeze({
+  condition: 'conditions',
+  observation: 'observations',
+  procedure: 'procedures',
+  medication: 'medications',
+  immunization: 'immunizations',
+  encounter: 'encounters',
+});
+
+export const DDL = `
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+
+-- gender: female | male | other | unknown (absent -> unknown).
+-- record_key: the patient's persistent random key for cell-key perturbation,
+-- a 32-bit integer derived from a node secret and the patient id (HMAC), so it
+-- survives re-ingest and restarts and reveals nothing about the id.
+CREATE TABLE IF NOT EXISTS patients (
+  patient_id VARCHAR NOT NULL,
+  gender VARCHAR NOT NULL,
+  birth_date DATE,
+  deceased BOOLEAN NOT NULL,
+  record_key UBIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS conditions    (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS procedures    (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS medications   (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS immunizations (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+-- encounters: one row per type coding and one for class (as a Coding).
+CREATE TABLE IF NOT EXISTS encounters    (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+
+-- observations: one row per code coding; value/unit from valueQuantity (unit
+-- as the UCUM code when the Quantity's system is UCUM, else its unit text).
+CREATE TABLE IF NOT EXISTS observations (
+  resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE,
+  system VARCHAR NOT NULL, code VARCHAR NOT NULL,
+  value DOUBLE, unit VARCHAR
+);
+-- observation_value_codes: one row per valueCodeableConcept coding.
+CREATE TABLE IF NOT EXISTS observation_value_codes (
+  resource_id VARCHAR NOT NULL, system VARCHAR NOT NULL, code VARCHAR NOT NULL
+);
+`;
+
+/** Keys of the meta table. */
+export const META = Object.freeze({
+  /** `<ISO time>#<first 12 hex of the content hash>`; changes only when the data changes. */
+  dataVersion: 'data_version',
+  contentHash: 'content_hash',
+  ingestedAt: 'ingested_at',
+});
