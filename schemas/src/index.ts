@@ -23,3 +23,8 @@ export * from './query/walk.ts';
 export * from './query/semantic.ts';
 export * from './query/canonical.ts';
 export * from './query/parse.ts';
+export * from './config.ts';
+export type { NodeConfig, FhirAuth } from './generated/node-config.ts';
+export type { GatewayConfig } from './generated/gateway-config.ts';
+export * from './http-errors.ts';
+export * from './audit/chain.ts';

@@ -16,7 +16,7 @@ import { exprNode, normaliseCode } from './walk.ts';
 /** A canonical query: defaults filled in, `label` and `nodes` (routing, not meaning) dropped. */
 export type CanonicalQuery = Omit<CohortQuery, 'label' | 'nodes' | 'stratify' | 'measures'> & {
   readonly stratify: Dimension[];
-  readonly measures: Measure[];
+  readonly measures: NonNullable<CohortQuery['measures']>;
 };
 
 /**
@@ -135,7 +135,9 @@ export function canonicalQuery(query: CohortQuery): CanonicalQuery {
     cohort: canonicalExpr(query.cohort),
     ...(query.asOf === undefined ? {} : { asOf: query.asOf }),
     stratify: (query.stratify ?? []).map(canonicalDimension),
-    measures: (query.measures ?? [{ count: 'patients' }]).map(canonicalMeasure),
+    measures: (query.measures ?? [{ count: 'patients' }]).map(
+      canonicalMeasure,
+    ) as CanonicalQuery['measures'],
   };
 }
 

@@ -1,0 +1,109 @@
+// The node's self-description for the federated catalogue. Every figure is
+// disclosure-safe: counts rounded to a base no smaller than the threshold,
+// codes listed only when at least `threshold` patients have them, ages and
+// dates as percentiles so no single patient's extreme value is published.
+import type { CatalogueEntry, EventKind } from '@tessera/schemas';
+import type { SqlRunner } from '../engine/runner.ts';
+import { EVENT_TABLES } from '../store/layout.ts';
+
+export interface CatalogueSettings {
+  readonly nodeId: string;
+  readonly threshold: number;
+  readonly title?: string;
+  readonly description?: string;
+  readonly publisher?: { readonly name: string; readonly url?: string };
+  readonly spatial?: string;
+  readonly healthTheme?: readonly string[];
+  readonly accessRights?: CatalogueEntry['accessRights'];
+  readonly contactPoint?: { readonly name?: string; readonly email?: string };
+}
+
+/**
+ * Rounds a count to the nearest multiple of `base` (at least the threshold's
+ * order), never to a value that reveals a small count: 1..base-1 become base.
+ * @example roundCount(1234, 10) // 1230
+ */
+export function roundCount(count: number, base: number): number {
+  if (count <= 0) return 0;
+  return Math.max(base, Math.round(count / base) * base);
+}
+
+function num(value: unknown): number {
+  return typeof value === 'bigint' ? Number(value) : Number(value ?? 0);
+}
+
+/** Reads the store and describes it; `dataVersion` ties the entry to the data it describes. */
+export async function buildCatalogue(
+  runner: SqlRunner,
+  settings: CatalogueSettings,
+  dataVersion: string,
+  asOf: string,
+): Promise<CatalogueEntry> {
+  const base = Math.max(10, settings.threshold);
+  const kinds = Object.entries(EVENT_TABLES) as [EventKind, string][];
+
+  const [people] = await runner.all(
+    `SELECT count(*) AS patients,
+            quantile_disc(date_diff('year', birth_date, CAST(? AS DATE)), 0.05) AS min_age,
+            quantile_disc(date_diff('year', birth_date, CAST(? AS DATE)), 0.95) AS max_age
+       FROM patients`,
+    [asOf, asOf],
+  );
+  const records = await runner.all(
+    kinds
+      .map(([, table]) => `SELECT count(DISTINCT resource_id) AS n FROM ${table}`)
+      .join(' UNION ALL '),
+    [],
+  );
+  const [span] = await runner.all(
+    `SELECT quantile_disc(event_date, 0.01) AS start, quantile_disc(event_date, 0.99) AS finish
+       FROM (${kinds.map(([, t]) => `SELECT event_date FROM ${t}`).join(' UNION ALL ')})
+      WHERE event_date IS NOT NULL`,
+    [],
+  );
+  const codeRows = await runner.all(
+    kinds
+      .map(
+        ([kind, table]) =>
+          `SELECT '${kind}' AS kind, system, code, count(DISTINCT patient_id) AS patients
+             FROM ${table} GROUP BY system, code HAVING count(DISTINCT patient_id) >= ?`,
+      )
+      .join(' UNION ALL ') + ' ORDER BY patients DESC, kind, system, code LIMIT 5000',
+    kinds.map(() => settings.threshold),
+  );
+
+  const codes = codeRows.map((row) => ({
+    kind: row.kind as EventKind,
+    system: String(row.system),
+    code: String(row.code),
+    patients: roundCount(num(row.patients), base),
+  }));
+  const year = (value: unknown): string | undefined =>
+    value === null || value === undefined ? undefined : String(value).slice(0, 4);
+  const start = year(span?.start);
+  const end = year(span?.finish);
+
+  return {
+    node: settings.nodeId,
+    title: settings.title ?? `Tessera node ${settings.nodeId}`,
+    description:
+      settings.description ?? 'Routinely collected health data, queried in aggregate only.',
+    publisher: settings.publisher ?? { name: settings.nodeId },
+    spatial: settings.spatial ?? settings.nodeId,
+    ...(start && end ? { temporalCoverage: { start, end } } : {}),
+    numberOfRecords: roundCount(
+      records.reduce((sum, r) => sum + num(r.n), 0),
+      base,
+    ),
+    numberOfUniqueIndividuals: roundCount(num(people?.patients), base),
+    ...(num(people?.patients) >= settings.threshold && people?.min_age != null
+      ? { minTypicalAge: num(people.min_age), maxTypicalAge: num(people.max_age) }
+      : {}),
+    hasCodingSystem: [...new Set(codes.map((c) => c.system))].sort(),
+    healthTheme: [...(settings.healthTheme ?? [])],
+    accessRights: settings.accessRights ?? 'RESTRICTED',
+    ...(settings.contactPoint ? { contactPoint: { ...settings.contactPoint } } : {}),
+    dataVersion,
+    codes,
+  };
+}

@@ -1,0 +1,209 @@
+// The node's evaluation pipeline: verify the caller, validate the query
+// under the node's own limits, apply the node's project and repeat rules,
+// compute true figures, protect them, check the output, audit the decision.
+// Every refusal is audited as well as every release.
+import {
+  type NodeResult,
+  ProblemError,
+  canonicalQuery,
+  parseJsonBody,
+  parseQuery,
+  prescan,
+  queryHash,
+} from '@tessera/schemas';
+import { nodeProblem } from '../errors.ts';
+import type {
+  AuditSink,
+  BudgetLedger,
+  CallerVerifier,
+  DisclosureControl,
+  EvaluableQuery,
+  QuerySource,
+  Released,
+  RepeatLimiter,
+} from './ports.ts';
+
+export interface EvaluatorDeps {
+  readonly nodeId: string;
+  readonly projects: readonly string[];
+  readonly source: QuerySource;
+  readonly verifier: CallerVerifier;
+  readonly disclosure: DisclosureControl;
+  readonly ledger: BudgetLedger | undefined;
+  readonly repeats: RepeatLimiter;
+  readonly audit: AuditSink;
+  /** Rejects anything that is not a releasable NodeResult (threat 14). */
+  readonly checkOutput: (result: NodeResult) => void;
+  readonly evaluationTimeoutMs: number;
+  readonly now?: () => Date;
+}
+
+export interface EvaluateRequest {
+  readonly rawBody: Uint8Array;
+  readonly authorization: string | undefined;
+  /** Milliseconds the gateway still waits for this answer. */
+  readonly deadlineMs?: number;
+}
+
+export type EvaluationOutcome =
+  | { readonly kind: 'released'; readonly result: NodeResult; readonly suppressedCells: number }
+  | { readonly kind: 'refused'; readonly error: ProblemError };
+
+/** The date part of an instant, in UTC: the default reference date for ages. */
+export function isoDate(now: Date): string {
+  return now.toISOString().slice(0, 10);
+}
+
+function countSuppressed(released: Released): number {
+  let n = 0;
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value && typeof value === 'object') {
+      if ((value as { suppressed?: unknown }).suppressed === true) n += 1;
+      Object.values(value).forEach(visit);
+    }
+  };
+  visit([released.total, released.strata, released.measures]);
+  return n;
+}
+
+/** Runs `work` with an abort signal that fires after `ms`; the rejection says it timed out. */
+async function withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new EvaluationTimeout());
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class EvaluationTimeout extends Error {}
+
+/**
+ * Builds the evaluation pipeline.
+ * @example const evaluate = createEvaluator(deps); const outcome = await evaluate(request);
+ */
+export function createEvaluator(deps: EvaluatorDeps) {
+  const now = deps.now ?? (() => new Date());
+
+  return async function evaluate(request: EvaluateRequest): Promise<EvaluationOutcome> {
+    const started = performance.now();
+    // The caller is established first: nothing about the body is read for an unauthenticated request.
+    const caller = await deps.verifier
+      .verify(request.authorization, request.rawBody)
+      .catch((err: unknown) => {
+        throw err instanceof ProblemError ? err : nodeProblem('ERR_UNAUTHENTICATED');
+      });
+    let hash = 'sha256:unknown';
+    const refuse = async (error: ProblemError): Promise<EvaluationOutcome> => {
+      await deps.audit.append({
+        actor: caller.sub,
+        project: caller.project,
+        queryHash: hash,
+        action: 'evaluate',
+        outcome: 'refused',
+        detail: { code: error.code },
+      });
+      return { kind: 'refused', error };
+    };
+
+    try {
+      if (!deps.projects.includes(caller.project)) {
+        return await refuse(
+          nodeProblem('ERR_PROJECT_NOT_ALLOWED', {
+            detail: 'this node does not answer for the project',
+          }),
+        );
+      }
+      const body = parseJsonBody(request.rawBody);
+      prescan(body);
+      if (typeof body !== 'object' || body === null || Array.isArray(body) || !('query' in body)) {
+        throw nodeProblem('ERR_QUERY_INVALID', {
+          pointer: '',
+          detail: 'expected {query, requestId}',
+        });
+      }
+      const extra = Object.keys(body).find((k) => k !== 'query' && k !== 'requestId');
+      if (extra !== undefined) {
+        throw nodeProblem('ERR_QUERY_INVALID', {
+          pointer: `/${extra}`,
+          detail: `unknown key "${extra}"`,
+        });
+      }
+      const query = parseQuery((body as { query: unknown }).query, deps.disclosure.limits);
+      const canonical = canonicalQuery(query);
+      const evaluable: EvaluableQuery = { ...canonical, asOf: canonical.asOf ?? isoDate(now()) };
+      hash = queryHash(evaluable);
+
+      if (deps.repeats.hit(hash, caller.sub, now()) === 'exceeded') {
+        await deps.audit.append({
+          actor: caller.sub,
+          project: caller.project,
+          queryHash: hash,
+          action: 'evaluate',
+          outcome: 'alert',
+          detail: { reason: 'repeat-limit' },
+        });
+        return await refuse(nodeProblem('ERR_REPEAT_LIMIT'));
+      }
+
+      const dataVersion = deps.source.dataVersion();
+      const timeoutMs = Math.min(deps.evaluationTimeoutMs, request.deadlineMs ?? Infinity);
+      let released: Released;
+      try {
+        const raw = await withTimeout(timeoutMs, (signal) =>
+          deps.source.evaluate(evaluable, signal),
+        );
+        released = deps.disclosure.protect(raw);
+      } catch (err) {
+        // A timeout or arithmetic failure could be caused by one patient's data:
+        // answer exactly as if everything were suppressed (threat 13).
+        if (err instanceof ProblemError) throw err;
+        released = deps.disclosure.suppressedLike(evaluable);
+      }
+
+      if (deps.ledger && deps.disclosure.epsilonPerQuery !== undefined) {
+        const charged = await deps.ledger.charge(
+          caller.sub,
+          caller.project,
+          deps.disclosure.epsilonPerQuery,
+          now(),
+        );
+        if (charged === 'exhausted') return await refuse(nodeProblem('ERR_BUDGET_EXHAUSTED'));
+      }
+
+      const result: NodeResult = {
+        node: deps.nodeId,
+        queryHash: hash,
+        dataVersion,
+        evaluatedAt: now().toISOString(),
+        elapsedMs: Math.round((performance.now() - started) * 100) / 100,
+        disclosure: released.disclosure,
+        total: released.total,
+        ...(released.overlapping ? { overlapping: true } : {}),
+        strata: released.strata,
+        measures: released.measures,
+      };
+      deps.checkOutput(result);
+      await deps.audit.append({
+        actor: caller.sub,
+        project: caller.project,
+        queryHash: hash,
+        action: 'evaluate',
+        outcome: 'released',
+        detail: { dataVersion, total: result.total },
+      });
+      return { kind: 'released', result, suppressedCells: countSuppressed(released) };
+    } catch (err) {
+      if (err instanceof ProblemError) return await refuse(err);
+      throw err;
+    }
+  };
+}
