@@ -1,0 +1,24 @@
+# The regional node adapter. Build from the repository root:
+#   docker build -f deploy/docker/node-adapter.Dockerfile -t tessera/node-adapter .
+FROM node:20.19-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY schemas/package.json schemas/
+COPY node-adapter/package.json node-adapter/
+COPY gateway/package.json gateway/
+COPY tests/package.json tests/
+RUN npm ci --omit=dev --workspace @tessera/node-adapter --include-workspace-root=false --no-audit --no-fund
+
+FROM node:20.19-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules node_modules
+COPY schemas schemas
+COPY node-adapter node-adapter
+RUN mkdir -p /data /state && chown node:node /data /state
+USER node
+VOLUME ["/data", "/state"]
+EXPOSE 8081
+HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8081/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "node-adapter/bin/tessera-node.js"]
+CMD ["serve", "--config", "/etc/tessera/node.json"]
