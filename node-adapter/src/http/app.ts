@@ -10,11 +10,18 @@ import type { NodeMetrics } from './metrics.ts';
 export interface NodeAppDeps {
   readonly evaluate: (request: EvaluateRequest) => Promise<EvaluationOutcome>;
   readonly catalogue: () => Promise<CatalogueEntry>;
-  /** Null when ready, else the reason (store not open, data not loaded, source down). */
-  readonly notReadyReason: () => Promise<string | null>;
+  /** Whether the node can answer now; the reason when not (store not open, data not loaded, source down). */
+  readonly readiness: () => Promise<Readiness>;
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason?: string;
+  readonly dataVersion?: string;
+  readonly dataAgeSeconds?: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -58,9 +65,8 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
   });
 
   app.get('/readyz', async (_req, res) => {
-    const reason = await deps.notReadyReason();
-    if (reason === null) res.json({ status: 'ready' });
-    else res.status(503).json({ status: 'not-ready', reason });
+    const { ready, ...rest } = await deps.readiness();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', ...rest });
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -1,0 +1,155 @@
+// The federated catalogue: each node's self-description, fetched, validated,
+// cached, merged and searchable by code or text. Served as JSON, or as
+// JSON-LD in the HealthDCAT-AP vocabulary.
+import { request } from 'undici';
+import { type CatalogueEntry, isValid, schemaIds } from '@tessera/schemas';
+
+export interface CatalogueSearch {
+  /** `system|code`: nodes holding that code (for at least their threshold of patients). */
+  readonly code?: string | undefined;
+  /** Words matched against title, description, spatial, themes and code displays. */
+  readonly q?: string | undefined;
+}
+
+/**
+ * Entries matching a search; pure.
+ * @example searchCatalogue(entries, { code: 'http://hl7.org/fhir/sid/icd-10|E11' })
+ */
+export function searchCatalogue(
+  entries: readonly CatalogueEntry[],
+  search: CatalogueSearch,
+): CatalogueEntry[] {
+  const [system, code] = search.code?.includes('|')
+    ? search.code.split('|', 2)
+    : [undefined, search.code];
+  const words = (search.q ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+  return entries.filter((entry) => {
+    if (code !== undefined && code !== '') {
+      const held = (entry.codes ?? []).some(
+        (c) => c.code === code && (system === undefined || system === '' || c.system === system),
+      );
+      if (!held) return false;
+    }
+    if (words.length === 0) return true;
+    const text = [
+      entry.title,
+      entry.description,
+      entry.spatial,
+      entry.publisher.name,
+      ...(entry.healthTheme ?? []),
+      ...(entry.codes ?? []).map((c) => `${c.code} ${c.display ?? ''}`),
+    ]
+      .join(' ')
+      .toLowerCase();
+    return words.every((w) => text.includes(w));
+  });
+}
+
+/** An entry as HealthDCAT-AP JSON-LD (dcat:Dataset). */
+export function toJsonLd(
+  entries: readonly CatalogueEntry[],
+  catalogueUrl: string,
+): Record<string, unknown> {
+  return {
+    '@context': {
+      dcat: 'http://www.w3.org/ns/dcat#',
+      dct: 'http://purl.org/dc/terms/',
+      foaf: 'http://xmlns.com/foaf/0.1/',
+      vcard: 'http://www.w3.org/2006/vcard/ns#',
+      healthdcatap: 'http://healthdataportal.eu/ns/health#',
+      xsd: 'http://www.w3.org/2001/XMLSchema#',
+    },
+    '@id': catalogueUrl,
+    '@type': 'dcat:Catalog',
+    'dcat:dataset': entries.map((e) => ({
+      '@id': `${catalogueUrl}#${e.node}`,
+      '@type': 'dcat:Dataset',
+      'dct:identifier': e.node,
+      'dct:title': e.title,
+      'dct:description': e.description,
+      'dct:publisher': { '@type': 'foaf:Agent', 'foaf:name': e.publisher.name },
+      'dct:spatial': e.spatial,
+      'dct:accessRights': e.accessRights,
+      ...(e.temporalCoverage
+        ? {
+            'dct:temporal': {
+              '@type': 'dct:PeriodOfTime',
+              'dcat:startDate': e.temporalCoverage.start,
+              'dcat:endDate': e.temporalCoverage.end,
+            },
+          }
+        : {}),
+      'healthdcatap:numberOfRecords': e.numberOfRecords,
+      'healthdcatap:numberOfUniqueIndividuals': e.numberOfUniqueIndividuals,
+      'healthdcatap:minTypicalAge': e.minTypicalAge,
+      'healthdcatap:maxTypicalAge': e.maxTypicalAge,
+      'healthdcatap:hasCodingSystem': e.hasCodingSystem,
+      'healthdcatap:healthTheme': e.healthTheme,
+      'dct:hasVersion': e.dataVersion,
+      ...(e.contactPoint
+        ? {
+            'dcat:contactPoint': {
+              '@type': 'vcard:Kind',
+              'vcard:fn': e.contactPoint.name,
+              'vcard:hasEmail': e.contactPoint.email,
+            },
+          }
+        : {}),
+    })),
+  };
+}
+
+export interface FederatedCatalogue {
+  /** Every reachable node's entry, from cache when fresh. */
+  entries(): Promise<CatalogueEntry[]>;
+}
+
+export function createFederatedCatalogue(
+  nodes: readonly { id: string; url: string }[],
+  options: { ttlSec: number; timeoutMs?: number; maxBytes?: number; now?: () => number },
+): FederatedCatalogue {
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { entry: CatalogueEntry; fetchedAt: number }>();
+  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+
+  async function fetchOne(node: { id: string; url: string }): Promise<CatalogueEntry | undefined> {
+    const cached = cache.get(node.id);
+    if (cached && now() - cached.fetchedAt < options.ttlSec * 1000) return cached.entry;
+    try {
+      const res = await request(new URL('/v1/catalogue', node.url), {
+        headersTimeout: options.timeoutMs ?? 5000,
+        bodyTimeout: options.timeoutMs ?? 5000,
+      });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return cached?.entry;
+      }
+      let size = 0;
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > maxBytes) {
+          res.body.destroy();
+          return cached?.entry;
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const entry: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      // A node may only describe itself, and only in the catalogue's shape.
+      if (!isValid<CatalogueEntry>(schemaIds.catalogue, entry) || entry.node !== node.id) {
+        return cached?.entry;
+      }
+      cache.set(node.id, { entry, fetchedAt: now() });
+      return entry;
+    } catch {
+      return cached?.entry;
+    }
+  }
+
+  return {
+    async entries() {
+      const all = await Promise.all(nodes.map(fetchOne));
+      return all.filter((e): e is CatalogueEntry => e !== undefined);
+    },
+  };
+}

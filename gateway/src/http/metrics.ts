@@ -1,0 +1,71 @@
+// The gateway's Prometheus metrics. Names are what deploy/grafana and
+// deploy/prometheus/rules.yml read; a test keeps them in step.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type CircuitState = 'closed' | 'half-open' | 'open';
+export const CIRCUIT_VALUE: Readonly<Record<CircuitState, number>> = {
+  closed: 0,
+  'half-open': 1,
+  open: 2,
+};
+
+export function createGatewayMetrics(readings: {
+  queriesInFlight: () => number;
+  circuits: () => { node: string; state: CircuitState }[];
+}) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tessera_gateway_process_' });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'tessera_gateway_http_request_duration_seconds',
+      help: 'HTTP request duration',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    fanoutDuration: new Histogram({
+      name: 'tessera_gateway_fanout_duration_seconds',
+      help: 'Time from fan-out to each node outcome',
+      labelNames: ['node'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    nodeOutcomes: new Counter({
+      name: 'tessera_gateway_node_outcomes_total',
+      help: 'Node call outcomes (ok, timeout, unavailable, refused, error, cancelled)',
+      labelNames: ['node', 'outcome'] as const,
+      registers: [registry],
+    }),
+    rateLimitRefusals: new Counter({
+      name: 'tessera_gateway_rate_limit_refusals_total',
+      help: 'Queries refused by rate limits and authorisation, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    cacheHits: new Counter({
+      name: 'tessera_gateway_cache_hits_total',
+      help: 'Queries answered from the result cache',
+      registers: [registry],
+    }),
+    queriesInFlight: new Gauge({
+      name: 'tessera_gateway_queries_in_flight',
+      help: 'Queries being fanned out now (the bulkhead queue depth)',
+      registers: [registry],
+      collect() {
+        this.set(readings.queriesInFlight());
+      },
+    }),
+    circuitState: new Gauge({
+      name: 'tessera_gateway_node_circuit_state',
+      help: 'Circuit breaker per node: 0 closed, 1 half-open, 2 open',
+      labelNames: ['node'] as const,
+      registers: [registry],
+      collect() {
+        for (const { node, state } of readings.circuits()) this.set({ node }, CIRCUIT_VALUE[state]);
+      },
+    }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

@@ -1,0 +1,394 @@
+// The gateway's query pipeline, free of HTTP: authorise, validate, limit,
+// pin, record the job, fan out, merge, audit. Routes call it; tests drive it.
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import {
+  type AuditJson,
+  type CanonicalQuery,
+  type CohortQuery,
+  DEFAULT_LIMITS,
+  type MergedResult,
+  type NodeOutcome,
+  ProblemError,
+  canonicalQuery,
+  ccdlToQuery,
+  parseQuery,
+  queryHash,
+} from '@tessera/schemas';
+import { authorize } from '../auth/authorize.ts';
+import type { Researcher } from '../auth/researcher.ts';
+import { gatewayProblem } from '../errors.ts';
+import type { JobRecord, Store } from '../store/store.ts';
+
+/** A project's rules, from the gateway configuration. */
+export interface ProjectRules {
+  readonly nodes: readonly string[];
+  readonly measures: readonly ('count' | 'histogram' | 'summary')[];
+  readonly maxStrata: number;
+  readonly queriesPerMinute: number;
+  readonly queriesPerDay: number;
+  readonly repeatsPerWindow: number;
+  readonly repeatWindowSec: number;
+}
+
+export interface FanoutRun {
+  readonly body: { readonly query: CanonicalQuery; readonly requestId: string };
+  readonly nodes: readonly string[];
+  readonly requestId: string;
+  readonly caller: { readonly sub: string; readonly project: string };
+  readonly traceparent?: string | undefined;
+  readonly signal: AbortSignal;
+  readonly onNodeOutcome: (outcome: NodeOutcome) => void;
+}
+
+export interface QueryServiceDeps {
+  readonly store: Store;
+  readonly projects: Readonly<Record<string, ProjectRules>>;
+  readonly runFanout: (run: FanoutRun) => Promise<NodeOutcome[]>;
+  readonly merge: (input: {
+    queryHash: string;
+    outcomes: NodeOutcome[];
+    minNodes: number;
+  }) => MergedResult;
+  readonly minNodes: number;
+  readonly resultTtlSec: number;
+  /** The data version each node last reported; undefined when unknown. */
+  readonly dataVersionOf: (node: string) => string | undefined;
+  readonly noteDataVersion: (node: string, version: string) => void;
+  readonly onRefusal?: (reason: string) => void;
+  readonly onCacheHit?: () => void;
+  readonly now?: () => Date;
+}
+
+export type QueryMediaType = 'query' | 'ccdl';
+
+export interface SubmitRequest {
+  readonly researcher: Researcher;
+  readonly body: unknown;
+  readonly mediaType: QueryMediaType;
+  /** Chosen project; defaults to the researcher's only project. */
+  readonly project: string | undefined;
+  readonly requestId: string;
+  readonly traceparent?: string | undefined;
+}
+
+export type JobEvent =
+  | { readonly type: 'node'; readonly outcome: NodeOutcome }
+  | { readonly type: 'result'; readonly job: JobRecord };
+
+/** Released figures as audit detail (plain JSON). */
+const figures = (value: unknown): AuditJson => JSON.parse(JSON.stringify(value)) as AuditJson;
+
+const TERMINAL = new Set(['done', 'failed', 'cancelled']);
+
+/** True once a job can no longer change. */
+export function isFinished(job: JobRecord): boolean {
+  return TERMINAL.has(job.status);
+}
+
+/** The key under which identical question-and-data pairs share a cached answer. */
+function dataVersionsKey(
+  nodes: readonly string[],
+  versionOf: (node: string) => string | undefined,
+): string | undefined {
+  const parts: string[] = [];
+  for (const node of [...nodes].sort()) {
+    const version = versionOf(node);
+    if (version === undefined) return undefined;
+    parts.push(`${node}=${version}`);
+  }
+  return parts.join(';');
+}
+
+function chooseProject(researcher: Researcher, requested: string | undefined): string {
+  if (requested !== undefined) return requested;
+  if (researcher.projects.length === 1) return researcher.projects[0]!;
+  throw gatewayProblem('ERR_PROJECT_REQUIRED', {
+    detail: 'name the project with the x-tessera-project header or ?project=',
+  });
+}
+
+function measureKinds(query: CohortQuery): ('count' | 'histogram' | 'summary')[] {
+  return (query.measures ?? [{ count: 'patients' }]).map((m) =>
+    'histogram' in m ? 'histogram' : 'summary' in m ? 'summary' : 'count',
+  );
+}
+
+/**
+ * The query service.
+ * @example const queries = createQueryService(deps); const job = await queries.submit(request);
+ */
+export function createQueryService(deps: QueryServiceDeps) {
+  const now = deps.now ?? (() => new Date());
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  const running = new Map<string, AbortController>();
+
+  const refuse = async (
+    error: ProblemError,
+    researcher: Researcher,
+    project: string,
+    hash: string,
+    reason: string,
+  ): Promise<never> => {
+    deps.onRefusal?.(reason);
+    await deps.store.appendAudit({
+      at: now().toISOString(),
+      actor: researcher.sub,
+      project,
+      queryHash: hash,
+      action: 'query.submit',
+      outcome: 'refused',
+      detail: { code: error.code, reason },
+    });
+    throw error;
+  };
+
+  async function execute(job: JobRecord, requestId: string, traceparent?: string): Promise<void> {
+    const controller = new AbortController();
+    running.set(job.id, controller);
+    try {
+      await deps.store.startJob(job.id, now());
+      const outcomes = await deps.runFanout({
+        body: { query: job.query, requestId },
+        nodes: job.nodes,
+        requestId,
+        caller: { sub: job.researcher, project: job.project },
+        traceparent,
+        signal: controller.signal,
+        onNodeOutcome: (outcome) => {
+          if (outcome.result) deps.noteDataVersion(outcome.node, outcome.result.dataVersion);
+          events.emit(job.id, { type: 'node', outcome } satisfies JobEvent);
+          void deps.store.recordNodeOutcome(job.id, outcome, now()).catch(() => undefined);
+        },
+      });
+      if (controller.signal.aborted) return;
+      for (const outcome of outcomes) {
+        await deps.store.recordNodeOutcome(job.id, outcome, now());
+        await deps.store.appendAudit({
+          at: now().toISOString(),
+          actor: job.researcher,
+          project: job.project,
+          queryHash: job.queryHash,
+          action: 'node.outcome',
+          outcome: outcome.status === 'ok' ? 'released' : 'failed',
+          detail: {
+            node: outcome.node,
+            status: outcome.status,
+            ...(outcome.code ? { code: outcome.code } : {}),
+            ...(outcome.result ? { total: figures(outcome.result.total) } : {}),
+          },
+        });
+      }
+      const merged: MergedResult = {
+        ...deps.merge({ queryHash: job.queryHash, outcomes, minNodes: deps.minNodes }),
+        queryId: job.id,
+        ...(job.query.asOf ? { asOf: job.query.asOf } : {}),
+      };
+      const done = await deps.store.completeJob(job.id, merged, now());
+      await deps.store.appendAudit({
+        at: now().toISOString(),
+        actor: job.researcher,
+        project: job.project,
+        queryHash: job.queryHash,
+        action: 'query.result',
+        outcome: 'released',
+        detail: { complete: merged.complete, total: figures(merged.total) },
+      });
+      const versions = dataVersionsKey(job.nodes, deps.dataVersionOf);
+      if (merged.complete && versions !== undefined && deps.resultTtlSec > 0) {
+        const at = now();
+        await deps.store.putCachedResult(job.queryHash, `${job.project}|${versions}`, merged, {
+          now: at,
+          expiresAt: new Date(at.getTime() + deps.resultTtlSec * 1000),
+        });
+      }
+      if (done) events.emit(job.id, { type: 'result', job: done } satisfies JobEvent);
+    } catch (err) {
+      const code = err instanceof ProblemError ? err.code : 'ERR_INTERNAL';
+      const failed = await deps.store.failJob(job.id, code, now());
+      if (failed) events.emit(job.id, { type: 'result', job: failed } satisfies JobEvent);
+    } finally {
+      running.delete(job.id);
+    }
+  }
+
+  return {
+    /** Validates, authorises and records a query, then runs it in the background. */
+    async submit(request: SubmitRequest): Promise<JobRecord> {
+      const { researcher } = request;
+      const project = chooseProject(researcher, request.project);
+      const rules = Object.hasOwn(deps.projects, project) ? deps.projects[project] : undefined;
+      if (!rules) {
+        return refuse(
+          gatewayProblem('ERR_FORBIDDEN', { detail: 'unknown project' }),
+          researcher,
+          project,
+          'sha256:unknown',
+          'project',
+        );
+      }
+      const input = request.mediaType === 'ccdl' ? ccdlToQuery(request.body) : request.body;
+      const query = parseQuery(input, { ...DEFAULT_LIMITS, maxStrata: rules.maxStrata });
+      const canonical = canonicalQuery(query);
+      const pinned: CanonicalQuery = {
+        ...canonical,
+        asOf: canonical.asOf ?? now().toISOString().slice(0, 10),
+      };
+      const hash = queryHash(pinned);
+
+      let nodes: readonly string[];
+      try {
+        nodes = authorize(researcher, project, query.nodes, {
+          projectNodes: { [project]: rules.nodes },
+        });
+        const refused = measureKinds(query).find((m) => !rules.measures.includes(m));
+        if (refused) {
+          throw gatewayProblem('ERR_FORBIDDEN', {
+            detail: `measure "${refused}" is not allowed for this project`,
+          });
+        }
+      } catch (err) {
+        return refuse(err as ProblemError, researcher, project, hash, 'authorisation');
+      }
+
+      const at = now();
+      const limits: [string, number, number, string][] = [
+        [`rq:min:${researcher.sub}`, 60, rules.queriesPerMinute, 'per-minute'],
+        [`rq:day:${researcher.sub}`, 86_400, rules.queriesPerDay, 'per-day'],
+        [
+          `rq:repeat:${researcher.sub}:${hash}`,
+          rules.repeatWindowSec,
+          rules.repeatsPerWindow,
+          'repeat',
+        ],
+      ];
+      for (const [key, windowSec, limit, reason] of limits) {
+        const hit = await deps.store.hit(key, windowSec, limit, at);
+        if (!hit.ok) {
+          const retryAfter = Math.max(1, Math.ceil((hit.resetAt.getTime() - at.getTime()) / 1000));
+          if (reason === 'repeat') {
+            await deps.store.appendAudit({
+              at: at.toISOString(),
+              actor: researcher.sub,
+              project,
+              queryHash: hash,
+              action: 'rate-limit',
+              outcome: 'alert',
+              detail: { reason },
+            });
+          }
+          return refuse(
+            gatewayProblem('ERR_RATE_LIMITED', { retryAfter, detail: `${reason} limit reached` }),
+            researcher,
+            project,
+            hash,
+            reason,
+          );
+        }
+      }
+
+      const job = await deps.store.createJob({
+        researcher: researcher.sub,
+        project,
+        queryHash: hash,
+        query: pinned,
+        nodes,
+        now: at,
+      });
+      await deps.store.appendAudit({
+        at: at.toISOString(),
+        actor: researcher.sub,
+        project,
+        queryHash: hash,
+        action: 'query.submit',
+        outcome: 'accepted',
+        detail: { job: job.id, nodes: [...nodes] },
+      });
+
+      const versions = dataVersionsKey(nodes, deps.dataVersionOf);
+      const cached =
+        versions === undefined
+          ? undefined
+          : await deps.store.getCachedResult(hash, `${project}|${versions}`, at);
+      if (cached) {
+        deps.onCacheHit?.();
+        const result = { ...(cached.value as MergedResult), queryId: job.id };
+        await deps.store.startJob(job.id, at);
+        return (await deps.store.completeJob(job.id, result, at)) ?? job;
+      }
+
+      void execute(job, request.requestId, request.traceparent);
+      return job;
+    },
+
+    /** The researcher's own job; someone else's is "not found", so ids reveal nothing. */
+    async get(id: string, researcher: Researcher): Promise<JobRecord> {
+      const job = await deps.store.getJob(id);
+      if (!job || job.researcher !== researcher.sub) throw gatewayProblem('ERR_NOT_FOUND');
+      return job;
+    },
+
+    /** Resolves when the job finishes or `ms` pass, with its latest record. */
+    async wait(job: JobRecord, ms: number): Promise<JobRecord> {
+      if (isFinished(job) || ms <= 0) return job;
+      const finished = new Promise<void>((resolve) => {
+        const listener = (event: JobEvent): void => {
+          if (event.type === 'result') {
+            events.off(job.id, listener);
+            resolve();
+          }
+        };
+        events.on(job.id, listener);
+        setTimeout(() => {
+          events.off(job.id, listener);
+          resolve();
+        }, ms).unref();
+      });
+      await finished;
+      return (await deps.store.getJob(job.id)) ?? job;
+    },
+
+    async cancel(id: string, researcher: Researcher): Promise<JobRecord> {
+      const job = await this.get(id, researcher);
+      if (isFinished(job)) return job;
+      running.get(id)?.abort();
+      const cancelled = (await deps.store.cancelJob(id, now())) ?? job;
+      events.emit(id, { type: 'result', job: cancelled } satisfies JobEvent);
+      await deps.store.appendAudit({
+        at: now().toISOString(),
+        actor: researcher.sub,
+        project: job.project,
+        queryHash: job.queryHash,
+        action: 'query.cancel',
+        outcome: 'failed',
+      });
+      return cancelled;
+    },
+
+    list(researcher: Researcher, limit = 100): Promise<JobRecord[]> {
+      return deps.store.listJobs(researcher.sub, { limit });
+    },
+
+    /** The node outcomes recorded so far for a job. */
+    outcomes(id: string): Promise<NodeOutcome[]> {
+      return deps.store.nodeOutcomes(id);
+    },
+
+    /** Subscribes to one job's events; returns the unsubscribe function. */
+    subscribe(id: string, listener: (event: JobEvent) => void): () => void {
+      events.on(id, listener);
+      return () => events.off(id, listener);
+    },
+
+    /** Aborts every running job (shutdown); the store marks them for recovery. */
+    abortAll(): void {
+      for (const controller of running.values()) controller.abort();
+    },
+
+    /** A fresh request id for callers that have none. */
+    newRequestId: (): string => randomUUID(),
+  };
+}
+
+export type QueryService = ReturnType<typeof createQueryService>;
