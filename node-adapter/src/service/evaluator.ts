@@ -169,13 +169,9 @@ export function createEvaluator(deps: EvaluatorDeps) {
         released = deps.disclosure.suppressedLike(evaluable);
       }
 
-      if (deps.ledger && deps.disclosure.epsilonPerQuery !== undefined) {
-        const charged = await deps.ledger.charge(
-          caller.sub,
-          caller.project,
-          deps.disclosure.epsilonPerQuery,
-          now(),
-        );
+      const epsilon = deps.disclosure.epsilonFor(evaluable);
+      if (deps.ledger && epsilon !== undefined) {
+        const charged = await deps.ledger.charge(caller.sub, caller.project, epsilon, now());
         if (charged === 'exhausted') return await refuse(nodeProblem('ERR_BUDGET_EXHAUSTED'));
       }
 

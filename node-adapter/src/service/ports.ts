@@ -43,8 +43,8 @@ export interface Released {
 export interface DisclosureControl {
   /** Query limits the node's policy sets (strata, codes per dimension). */
   readonly limits: QueryLimits;
-  /** Privacy budget to charge per released table, when the mechanism spends one. */
-  readonly epsilonPerQuery: number | undefined;
+  /** Privacy budget the query costs, when the mechanism spends one. */
+  epsilonFor(query: EvaluableQuery): number | undefined;
   protect(raw: RawResult): Released;
   /** The answer given when evaluation failed in a way data could have caused. */
   suppressedLike(query: EvaluableQuery): Released;

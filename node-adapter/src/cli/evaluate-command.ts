@@ -1,0 +1,110 @@
+// `tessera-node evaluate`: answers one query from a store on the command
+// line, through the same validation and disclosure control as the API.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import {
+  type NodeResult,
+  ProblemError,
+  canonicalQuery,
+  parseQuery,
+  queryHash,
+  toCsv,
+  toMeasureReport,
+} from '@tessera/schemas';
+import { assertReleasable } from '../disclosure/output-check.ts';
+import { loadPolicy } from '../disclosure/policy.ts';
+import { isoDate } from '../service/evaluator.ts';
+import { createDisclosureControl } from '../server/disclosure-control.ts';
+import { openDuckDbSource } from '../server/source.ts';
+
+const HELP = `Usage: tessera-node evaluate --db <file.duckdb> --query <q.json> [options]
+
+  --policy <file>|open   disclosure policy (default: the default policy, threshold 10);
+                         "open" releases true counts and needs --allow-open-policy
+  --allow-open-policy    accept the open policy (local testing only)
+  --format json|measure-report|csv   output (default json: the NodeResult)
+  --node <id>            node id to report (default "local")`;
+
+export async function runEvaluate(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      db: { type: 'string' },
+      query: { type: 'string' },
+      policy: { type: 'string' },
+      'allow-open-policy': { type: 'boolean' },
+      format: { type: 'string', default: 'json' },
+      node: { type: 'string', default: 'local' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || values.db === undefined || values.query === undefined) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  const allowOpen = values['allow-open-policy'] === true;
+  try {
+    const policy =
+      values.policy === 'open'
+        ? loadPolicy({ mechanism: 'none' }, { allowOpen })
+        : loadPolicy(
+            values.policy === undefined ? {} : JSON.parse(await readFile(values.policy, 'utf8')),
+            { allowOpen },
+          );
+    const control = createDisclosureControl(policy);
+    const query = parseQuery(JSON.parse(await readFile(values.query, 'utf8')), control.limits);
+    const canonical = canonicalQuery(query);
+    const evaluable = { ...canonical, asOf: canonical.asOf ?? isoDate(new Date()) };
+    const source = await openDuckDbSource(values.db);
+    try {
+      const started = performance.now();
+      const released = control.protect(
+        await source.evaluate(evaluable, new AbortController().signal),
+      );
+      const result: NodeResult = {
+        node: values.node ?? 'local',
+        queryHash: queryHash(evaluable),
+        dataVersion: source.dataVersion(),
+        evaluatedAt: new Date().toISOString(),
+        elapsedMs: Math.round((performance.now() - started) * 100) / 100,
+        disclosure: released.disclosure,
+        total: released.total,
+        ...(released.overlapping ? { overlapping: true } : {}),
+        strata: released.strata,
+        measures: released.measures,
+      };
+      assertReleasable(result);
+      switch (values.format) {
+        case 'csv':
+          process.stdout.write(toCsv(result));
+          break;
+        case 'measure-report':
+          console.log(
+            JSON.stringify(
+              toMeasureReport(result, {
+                date: result.evaluatedAt,
+                reporter: result.node,
+                asOf: evaluable.asOf,
+              }),
+              null,
+              2,
+            ),
+          );
+          break;
+        default:
+          console.log(JSON.stringify(result, null, 2));
+      }
+      return 0;
+    } finally {
+      source.close();
+    }
+  } catch (err) {
+    if (err instanceof ProblemError) {
+      console.error(
+        `tessera-node: ${err.code}${err.pointer === undefined ? '' : ` at ${err.pointer || '/'}`}: ${err.detail ?? err.title}`,
+      );
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,62 @@
+// `tessera-node serve --config <file>`: runs the node API until SIGINT/SIGTERM.
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '@tessera/schemas';
+import { createNodeService, listen, readNodeConfig } from '../server/node.ts';
+
+const HELP = `Usage: tessera-node serve --config <file> [--allow-open-policy]
+
+Serves POST /v1/evaluate, GET /v1/catalogue, /healthz, /readyz and /metrics.
+Environment variables TESSERA_NODE_<KEY>__<SUBKEY> override the file
+(e.g. TESSERA_NODE_LISTEN__PORT=9000).
+
+  --allow-open-policy   accept the "open" policy (no disclosure control; local testing only)`;
+
+export async function runServe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      'allow-open-policy': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || values.config === undefined) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  const configPath = resolve(values.config);
+  try {
+    const config = await readNodeConfig(configPath);
+    const node = await createNodeService(config, {
+      baseDir: dirname(configPath),
+      allowOpenPolicy: values['allow-open-policy'] === true,
+    });
+    const { server, url } = await listen(
+      node.app,
+      config.listen?.host ?? '127.0.0.1',
+      config.listen?.port ?? 8081,
+    );
+    console.error(`tessera-node ${config.nodeId} listening on ${url}`);
+    await new Promise<void>((resolveStop) => {
+      const stop = (): void => {
+        server.close(() => resolveStop());
+        server.closeAllConnections();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await node.close();
+    return 0;
+  } catch (err) {
+    if (
+      err instanceof ConfigError ||
+      (err as { code?: string }).code?.startsWith('ERR_POLICY') ||
+      (err as { code?: string }).code === 'ERR_OPEN_POLICY_REFUSED'
+    ) {
+      console.error(`tessera-node: ${(err as Error).message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
