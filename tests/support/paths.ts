@@ -1,0 +1,10 @@
+// Where the shared fixtures are, wherever the test runs from.
+import { fileURLToPath } from 'node:url';
+
+export const SYNTHEA_10 = fileURLToPath(
+  new URL('../../../shared/fixtures/synthea/10-patients', import.meta.url),
+);
+export const SYNTHEA_100 = fileURLToPath(
+  new URL('../../../shared/fixtures/synthea/100-patients', import.meta.url),
+);
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
