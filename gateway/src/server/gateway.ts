@@ -1,0 +1,218 @@
+// The gateway's composition root: configuration in, a ready Express app (and
+// what must be closed) out. `serve` and the demo add the listening socket.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import pino, { type Logger } from 'pino';
+import { type GatewayConfig, applyEnv, gatewayConfigSchemaId, loadConfig } from '@tessera/schemas';
+import { createResearcherAuth, researcherAuthMiddleware } from '../auth/researcher.ts';
+import { createNodeTokenSigner, generateSigningKey, publicJwks } from '../auth/node-token.ts';
+import { createFederatedCatalogue } from '../catalogue/catalogue.ts';
+import { createFanout } from '../fanout/index.ts';
+import { buildGatewayApp } from '../http/app.ts';
+import { createGatewayMetrics } from '../http/metrics.ts';
+import { buildOpenApi } from '../http/openapi.ts';
+import { mergeResults } from '../merge/index.ts';
+import { createNodeRegistry } from '../nodes/registry.ts';
+import { type ProjectRules, createQueryService } from '../queries/service.ts';
+import { type Store, openStore } from '../store/index.ts';
+
+export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
+
+/** Reads, env-overrides and validates a gateway configuration file. */
+export async function readGatewayConfig(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<Readonly<GatewayConfig>> {
+  const raw = applyEnv(
+    JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>,
+    env,
+    'TESSERA_GATEWAY_',
+  );
+  if (env.DATABASE_URL) {
+    raw.store = {
+      ...(raw.store as Record<string, unknown> | undefined),
+      databaseUrl: env.DATABASE_URL,
+    };
+  }
+  return loadConfig<GatewayConfig>(gatewayConfigSchemaId, raw);
+}
+
+export interface GatewayOptions {
+  readonly logger?: Logger;
+  /** Use this store instead of opening the configured one (tests). */
+  readonly store?: Store;
+  readonly fetch?: typeof fetch;
+  /** Seconds between node health polls; 0 disables polling. */
+  readonly pollIntervalSec?: number;
+}
+
+export interface GatewayService {
+  readonly app: ReturnType<typeof buildGatewayApp>;
+  readonly store: Store;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the gateway from its configuration, without listening.
+ * @example const gateway = await createGatewayService(config); gateway.app.listen(8080);
+ */
+export async function createGatewayService(
+  config: Readonly<GatewayConfig>,
+  options: GatewayOptions = {},
+): Promise<GatewayService> {
+  const logger =
+    options.logger ??
+    pino({
+      level: config.log?.level ?? 'info',
+      redact: ['req.headers.authorization', 'authorization'],
+    });
+  const store =
+    options.store ??
+    (await openStore(
+      config.store?.databaseUrl
+        ? { databaseUrl: config.store.databaseUrl }
+        : { dataDir: config.store?.dataDir ?? '.data/gateway' },
+    ));
+  const recovered = await store.recoverInterruptedJobs(new Date());
+  if (recovered.length > 0)
+    logger.warn({ jobs: recovered.length }, 'failed jobs interrupted by a restart');
+  const heartbeat = setInterval(() => {
+    void store
+      .heartbeat(new Date())
+      .then(() => store.recoverInterruptedJobs(new Date()))
+      .catch(() => undefined);
+  }, 10_000).unref();
+
+  const key = await store.getOrCreateSigningKey(async () => {
+    const made = await generateSigningKey();
+    return { kid: made.kid, privateJwk: made.privateJwk };
+  });
+  const signer = createNodeTokenSigner({
+    privateJwk: key.privateJwk,
+    kid: key.kid,
+    issuer: config.publicUrl,
+  });
+
+  const oidc = config.oidc;
+  const auth = createResearcherAuth({
+    issuer: oidc.issuer,
+    audience: oidc.audience,
+    algorithms: oidc.algorithms ?? ['RS256', 'ES256'],
+    typ: oidc.typ ?? ['at+jwt', 'JWT'],
+    requiredScope: oidc.requiredScope ?? 'tessera:query',
+    projectsClaim: oidc.projectsClaim ?? 'tessera_projects',
+    jwksCacheMaxAgeMs: (oidc.jwksCacheMaxAgeSec ?? 600) * 1000,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+
+  const fo = config.fanout ?? {};
+  const fanout = createFanout({
+    nodes: config.nodes.map((n) => ({ id: n.id, url: n.url })),
+    perNodeDeadlineMs: fo.perNodeDeadlineMs ?? 10_000,
+    queryDeadlineMs: fo.queryDeadlineMs ?? 30_000,
+    maxAttempts: fo.maxAttempts ?? 3,
+    retryBudget: { ratio: fo.retryBudgetRatio ?? 0.1 },
+    breaker: {
+      failureThreshold: fo.breakerFailureThreshold ?? 5,
+      openMs: fo.breakerOpenMs ?? 30_000,
+    },
+    maxConcurrentQueries: fo.maxConcurrentQueries ?? 256,
+    maxResponseBytes: fo.maxResponseBytes ?? 1_048_576,
+    connectionsPerNode: Math.max(...config.nodes.map((n) => n.connections ?? 8)),
+    signRequest: (nodeId, body, caller) =>
+      signer.sign({ aud: nodeId, sub: caller.sub, project: caller.project, body }),
+  });
+
+  const registry = createNodeRegistry(config.nodes);
+  const metrics = createGatewayMetrics({
+    queriesInFlight: () => fanout.inFlight(),
+    circuits: () => fanout.nodeStates().map((s) => ({ node: s.id, state: s.circuit })),
+  });
+
+  const projects: Record<string, ProjectRules> = {};
+  for (const [id, p] of Object.entries(config.projects)) {
+    if (!p) continue;
+    projects[id] = {
+      nodes: p.nodes,
+      measures: p.measures ?? ['count', 'histogram', 'summary'],
+      maxStrata: p.maxStrata ?? 200,
+      queriesPerMinute: p.queriesPerMinute ?? 60,
+      queriesPerDay: p.queriesPerDay ?? 2000,
+      repeatsPerWindow: p.repeatsPerWindow ?? 20,
+      repeatWindowSec: p.repeatWindowSec ?? 3600,
+    };
+  }
+
+  const queries = createQueryService({
+    store,
+    projects,
+    runFanout: (run) => {
+      const started = performance.now();
+      return fanout.run({
+        body: run.body,
+        nodes: run.nodes,
+        requestId: run.requestId,
+        caller: run.caller,
+        queryHash: undefined,
+        signal: run.signal,
+        ...(run.traceparent ? { traceparent: run.traceparent } : {}),
+        onNodeOutcome: (outcome) => {
+          metrics.nodeOutcomes.inc({ node: outcome.node, outcome: outcome.status });
+          metrics.fanoutDuration.observe(
+            { node: outcome.node },
+            (performance.now() - started) / 1000,
+          );
+          run.onNodeOutcome(outcome);
+        },
+      });
+    },
+    merge: mergeResults,
+    minNodes: config.merge?.minNodes ?? 1,
+    resultTtlSec: config.cache?.resultTtlSec ?? 300,
+    dataVersionOf: (node) => registry.dataVersionOf(node),
+    noteDataVersion: (node, version) => registry.noteDataVersion(node, version),
+    onRefusal: (reason) => metrics.rateLimitRefusals.inc({ reason }),
+    onCacheHit: () => metrics.cacheHits.inc(),
+  });
+
+  if ((options.pollIntervalSec ?? 15) > 0) {
+    void registry.poll();
+    registry.start((options.pollIntervalSec ?? 15) * 1000);
+  }
+
+  const app = buildGatewayApp({
+    publicUrl: config.publicUrl.replace(/\/$/, ''),
+    queries,
+    authenticate: researcherAuthMiddleware(auth),
+    catalogue: createFederatedCatalogue(config.nodes, {
+      ttlSec: config.cache?.catalogueTtlSec ?? 300,
+    }),
+    registry,
+    circuits: () => fanout.nodeStates().map((s) => ({ node: s.id, state: s.circuit })),
+    jwks: async () => {
+      const keys = await store.listSigningKeys();
+      return publicJwks(keys.map((k) => k.privateJwk));
+    },
+    ready: async () => {
+      await store.heartbeat(new Date());
+      return true;
+    },
+    openapi: buildOpenApi(config.publicUrl),
+    metrics,
+    logger,
+    bodyLimitBytes: config.limits?.bodyBytes ?? 262_144,
+    webRoot: WEB_ROOT,
+  });
+
+  return {
+    app,
+    store,
+    async close() {
+      clearInterval(heartbeat);
+      registry.stop();
+      queries.abortAll();
+      await fanout.close();
+      if (!options.store) await store.close();
+    },
+  };
+}
