@@ -17,6 +17,7 @@ export type {
   NodeOutcome,
 } from './generated/merged-result.ts';
 export type { CatalogueEntry } from './generated/catalogue.ts';
+export type { NodePolicyConfig } from './generated/node-policy.ts';
 export * from './problem.ts';
 export * from './validate.ts';
 export * from './query/walk.ts';
@@ -28,3 +29,6 @@ export type { NodeConfig, FhirAuth } from './generated/node-config.ts';
 export type { GatewayConfig } from './generated/gateway-config.ts';
 export * from './http-errors.ts';
 export * from './audit/chain.ts';
+export * from './render/measure-report.ts';
+export * from './render/csv.ts';
+export * from './cli.ts';

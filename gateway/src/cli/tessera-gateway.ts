@@ -1,16 +1,17 @@
 // tessera-gateway: the central gateway's command line.
-const HELP = `Usage: tessera-gateway <command> [options]
+import { runCommands } from '@tessera/schemas';
 
-Commands:
-  serve      run the gateway API
-  audit      verify the audit log
-
-Run 'tessera-gateway <command> --help' for a command's options.`;
-
-const [command] = process.argv.slice(2);
-if (command === undefined || command === '--help' || command === '-h') {
-  console.log(HELP);
-} else {
-  console.error(`tessera-gateway: unknown command "${command}"\n\n${HELP}`);
-  process.exitCode = 2;
-}
+process.exitCode = await runCommands(
+  'tessera-gateway',
+  {
+    serve: {
+      summary: 'run the gateway API',
+      load: async () => (await import('./serve-command.ts')).runServe,
+    },
+    audit: {
+      summary: 'verify the audit log',
+      load: async () => (await import('./audit-command.ts')).runAudit,
+    },
+  },
+  process.argv.slice(2),
+);

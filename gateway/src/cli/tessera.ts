@@ -1,17 +1,21 @@
 // tessera: the researcher's command line.
-const HELP = `Usage: tessera <command> [options]
+import { runCommands } from '@tessera/schemas';
 
-Commands:
-  query      submit a cohort query and print the merged answer
-  catalogue  search what data exists where
-  nodes      list nodes and their health
-
-Run 'tessera <command> --help' for a command's options.`;
-
-const [command] = process.argv.slice(2);
-if (command === undefined || command === '--help' || command === '-h') {
-  console.log(HELP);
-} else {
-  console.error(`tessera: unknown command "${command}"\n\n${HELP}`);
-  process.exitCode = 2;
-}
+process.exitCode = await runCommands(
+  'tessera',
+  {
+    query: {
+      summary: 'submit a cohort query and print the merged answer',
+      load: async () => (await import('./researcher-commands.ts')).runQuery,
+    },
+    catalogue: {
+      summary: 'search what data exists where',
+      load: async () => (await import('./researcher-commands.ts')).runCatalogue,
+    },
+    nodes: {
+      summary: 'list nodes and their health',
+      load: async () => (await import('./researcher-commands.ts')).runNodes,
+    },
+  },
+  process.argv.slice(2),
+);

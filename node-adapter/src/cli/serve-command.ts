@@ -2,7 +2,8 @@
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@tessera/schemas';
-import { createNodeService, listen, readNodeConfig } from '../server/node.ts';
+import { listen } from '../server/listen.ts';
+import { createNodeService, readNodeConfig } from '../server/node.ts';
 
 const HELP = `Usage: tessera-node serve --config <file> [--allow-open-policy]
 

@@ -2,7 +2,6 @@
 // (and what must be closed) out. `serve` adds the listening socket.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { Server } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { NodeConfig } from '@tessera/schemas';
 import { nodeConfigSchemaId, loadConfig, applyEnv } from '@tessera/schemas';
@@ -162,23 +161,4 @@ export async function createNodeService(
       source.close();
     },
   };
-}
-
-/** Listens on the configured address; resolves with the bound URL. */
-export async function listen(
-  app: NodeService['app'],
-  host: string,
-  port: number,
-): Promise<{ server: Server; url: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const server = app.listen(port, host, (err?: Error) => {
-      if (err) {
-        reject(err);
-        return;
-      }
-      const address = server.address();
-      const bound = typeof address === 'object' && address ? address.port : port;
-      resolvePromise({ server, url: `http://${host}:${bound}` });
-    });
-  });
 }

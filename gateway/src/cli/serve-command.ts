@@ -1,0 +1,47 @@
+// `tessera-gateway serve --config <file>`: runs the gateway until SIGINT/SIGTERM.
+import { parseArgs } from 'node:util';
+import { ConfigError } from '@tessera/schemas';
+import { listen } from '../server/listen.ts';
+import { createGatewayService, readGatewayConfig } from '../server/gateway.ts';
+
+const HELP = `Usage: tessera-gateway serve --config <file>
+
+Environment: DATABASE_URL selects PostgreSQL for the state store (default:
+PGlite in store.dataDir); TESSERA_GATEWAY_<KEY>__<SUBKEY> overrides the file.`;
+
+export async function runServe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help || values.config === undefined) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  try {
+    const config = await readGatewayConfig(values.config);
+    const gateway = await createGatewayService(config);
+    const { server, url } = await listen(
+      gateway.app,
+      config.listen?.host ?? '127.0.0.1',
+      config.listen?.port ?? 8080,
+    );
+    console.error(`tessera-gateway listening on ${url}`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await gateway.close();
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`tessera-gateway: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
