@@ -1,0 +1,239 @@
+// The researcher's page: submit a query, follow each node's answer as it
+// arrives (Server-Sent Events), read the merged table with its ranges.
+const $ = (id) => document.getElementById(id);
+
+const EXAMPLES = {
+  'Women 40-79 with type 2 diabetes, by age band': {
+    version: 1,
+    cohort: {
+      all: [
+        { patient: { gender: ['female'], age: { min: 40, max: 79 } } },
+        {
+          condition: {
+            code: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'E11', descendants: true }],
+          },
+        },
+      ],
+    },
+    stratify: [{ ageBand: [0, 18, 40, 65, 80] }],
+  },
+  'HbA1c >= 6.5 % since 2020, never metformin': {
+    version: 1,
+    cohort: {
+      all: [
+        {
+          observation: {
+            code: [{ system: 'http://loinc.org', code: '4548-4' }],
+            value: { min: 6.5, unit: '%' },
+            period: { from: '2020-01-01' },
+          },
+        },
+        { not: { medication: { code: [{ system: 'http://www.whocc.no/atc', code: 'A10BA02' }] } } },
+      ],
+    },
+    measures: [
+      { count: 'patients' },
+      {
+        histogram: {
+          observation: [{ system: 'http://loinc.org', code: '4548-4' }],
+          unit: '%',
+          edges: [0, 5.7, 6.5, 8, 10],
+          pick: 'latest',
+        },
+      },
+    ],
+  },
+  'Hypertension by gender': {
+    version: 1,
+    cohort: { condition: { code: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10' }] } },
+    stratify: ['gender'],
+  },
+};
+
+for (const name of Object.keys(EXAMPLES)) {
+  const option = document.createElement('option');
+  option.value = name;
+  option.textContent = name;
+  $('example').append(option);
+}
+$('example').addEventListener('change', () => {
+  const example = EXAMPLES[$('example').value];
+  if (example) $('query').value = JSON.stringify(example, null, 2);
+});
+$('token').value = sessionStorage.getItem('tessera-token') ?? '';
+$('project').value = sessionStorage.getItem('tessera-project') ?? '';
+
+function headers(extra = {}) {
+  sessionStorage.setItem('tessera-token', $('token').value.trim());
+  sessionStorage.setItem('tessera-project', $('project').value.trim());
+  const h = { authorization: `Bearer ${$('token').value.trim()}`, ...extra };
+  if ($('project').value.trim()) h['x-tessera-project'] = $('project').value.trim();
+  return h;
+}
+
+function say(text, bad = false) {
+  $('status').textContent = text;
+  $('status').className = bad ? 'bad' : '';
+}
+
+function formatCell(cell) {
+  if (!cell) return '–';
+  if (cell.suppressed) return cell.range ? `[${cell.range[0]}–${cell.range[1]}]` : 'suppressed';
+  const base = `${cell.perturbed ? '~' : ''}${cell.count}`;
+  return cell.range && (cell.range[0] !== cell.count || cell.range[1] !== cell.count)
+    ? `${base} [${cell.range[0]}–${cell.range[1]}]`
+    : base;
+}
+
+function renderResult(result) {
+  const ok = result.nodes.filter((n) => n.status === 'ok' && n.result);
+  const dims = Object.keys(result.strata[0]?.key ?? {});
+  const table = document.createElement('table');
+  table.id = 'result-table';
+  const head = table.createTHead().insertRow();
+  for (const label of [...(dims.length ? dims : ['']), 'merged', ...ok.map((n) => n.node)]) {
+    const th = document.createElement('th');
+    th.textContent = label;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  const addRow = (labels, merged, perNode) => {
+    const row = body.insertRow();
+    for (const l of labels) row.insertCell().textContent = l;
+    const m = row.insertCell();
+    m.className = 'merged';
+    m.textContent = formatCell(merged);
+    for (const cell of perNode) row.insertCell().textContent = formatCell(cell);
+  };
+  addRow(
+    dims.length ? dims.map((_, i) => (i === 0 ? 'total' : '')) : ['total'],
+    result.total,
+    ok.map((n) => n.result.total),
+  );
+  result.strata.forEach((s, i) =>
+    addRow(
+      dims.map((d) => s.key[d]),
+      s.cell,
+      ok.map((n) => n.result.strata[i]?.cell),
+    ),
+  );
+  $('result').replaceChildren(table);
+  if (!result.complete) {
+    const p = document.createElement('p');
+    p.className = 'bad';
+    p.textContent = `Incomplete: ${result.nodes
+      .filter((n) => n.status !== 'ok')
+      .map((n) => `${n.node} ${n.status}`)
+      .join(', ')}`;
+    $('result').append(p);
+  }
+}
+
+function nodeLine(outcome) {
+  const li = document.createElement('li');
+  li.className = outcome.status === 'ok' ? 'ok' : 'bad';
+  li.textContent = `${outcome.node}: ${outcome.status}${outcome.code ? ` (${outcome.code})` : ''}${outcome.elapsedMs !== undefined ? `, ${Math.round(outcome.elapsedMs)} ms` : ''}`;
+  $('node-progress').append(li);
+}
+
+let currentJob;
+
+async function download(accept, filename) {
+  const res = await fetch(`/v1/queries/${currentJob}`, { headers: headers({ accept }) });
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.click();
+  URL.revokeObjectURL(url);
+}
+$('csv').addEventListener('click', () => download('text/csv', `tessera-${currentJob}.csv`));
+$('fhir').addEventListener('click', () =>
+  download('application/fhir+json', `tessera-${currentJob}.json`),
+);
+
+// EventSource cannot send an Authorization header, so the stream is read with fetch.
+async function follow(id) {
+  const res = await fetch(`/v1/queries/${id}/events`, {
+    headers: headers({ accept: 'text/event-stream' }),
+  });
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (!event || !data) continue;
+      const payload = JSON.parse(data);
+      if (event === 'node') nodeLine(payload);
+      if (event === 'result') {
+        if (payload.result) {
+          renderResult(payload.result);
+          $('downloads').hidden = false;
+          say(
+            `Done: ${payload.result.complete ? 'all nodes answered' : 'some nodes did not answer'}.`,
+          );
+        } else {
+          say(`Query ${payload.status}${payload.error ? `: ${payload.error}` : ''}.`, true);
+        }
+        return;
+      }
+    }
+  }
+}
+
+$('run').addEventListener('click', async () => {
+  $('node-progress').replaceChildren();
+  $('result').replaceChildren();
+  $('downloads').hidden = true;
+  let body;
+  try {
+    body = JSON.stringify(JSON.parse($('query').value));
+  } catch {
+    say('The query is not valid JSON.', true);
+    return;
+  }
+  say('Submitting…');
+  const res = await fetch('/v1/queries', {
+    method: 'POST',
+    headers: headers({ 'content-type': 'application/json' }),
+    body,
+  });
+  const answer = await res.json();
+  if (!res.ok) {
+    say(
+      `${answer.title}${answer.detail ? `: ${answer.detail}` : ''}${answer.pointer ? ` (at ${answer.pointer})` : ''} [${answer.code}]`,
+      true,
+    );
+    return;
+  }
+  currentJob = answer.id;
+  say(`Query ${answer.id} ${answer.status}; waiting for the nodes…`);
+  await follow(answer.id);
+});
+
+$('catalogue-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const params = new URLSearchParams();
+  if ($('cat-code').value.trim()) params.set('code', $('cat-code').value.trim());
+  if ($('cat-q').value.trim()) params.set('q', $('cat-q').value.trim());
+  const res = await fetch(`/v1/catalogue?${params}`);
+  const { entries } = await res.json();
+  const tbody = $('catalogue').tBodies[0];
+  tbody.replaceChildren();
+  for (const e of entries) {
+    const row = tbody.insertRow();
+    row.insertCell().textContent = e.node;
+    row.insertCell().textContent = e.title;
+    row.insertCell().textContent = String(e.numberOfUniqueIndividuals);
+    row.insertCell().textContent = e.temporalCoverage
+      ? `${e.temporalCoverage.start}–${e.temporalCoverage.end}`
+      : '';
+  }
+});
