@@ -24,6 +24,7 @@ export * from './query/walk.ts';
 export * from './query/semantic.ts';
 export * from './query/canonical.ts';
 export * from './query/parse.ts';
+export { ccdlToQuery } from './ccdl/ccdl-to-query.ts';
 export * from './config.ts';
 export type { NodeConfig, FhirAuth } from './generated/node-config.ts';
 export type { GatewayConfig } from './generated/gateway-config.ts';

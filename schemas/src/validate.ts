@@ -7,6 +7,7 @@ import nodeResultSchema from '../json/node-result.schema.json' with { type: 'jso
 import mergedResultSchema from '../json/merged-result.schema.json' with { type: 'json' };
 import catalogueSchema from '../json/catalogue.schema.json' with { type: 'json' };
 import problemSchema from '../json/problem.schema.json' with { type: 'json' };
+import nodePolicySchema from '../json/node-policy.schema.json' with { type: 'json' };
 import { ProblemError, commonErrors, pointerToken } from './problem.ts';
 
 /** Keys that could reach an object's prototype chain; refused anywhere. */
@@ -23,6 +24,7 @@ for (const schema of [
   mergedResultSchema,
   catalogueSchema,
   problemSchema,
+  nodePolicySchema,
 ]) {
   ajv.addSchema(schema);
 }
@@ -39,6 +41,7 @@ export const schemaIds = Object.freeze({
   mergedResult: mergedResultSchema.$id,
   catalogue: catalogueSchema.$id,
   problem: problemSchema.$id,
+  nodePolicy: nodePolicySchema.$id,
 });
 
 function invalid(pointer: string, detail: string): ProblemError {

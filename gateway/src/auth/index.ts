@@ -1,0 +1,27 @@
+// The gateway's authentication and authorisation, as the HTTP layer uses it.
+// test-idp.ts is left out on purpose: it pulls in oidc-provider and is
+// imported directly by the demo and the tests.
+export { createResearcherAuth, researcherAuthMiddleware, researcherOf } from './researcher.ts';
+export type {
+  Researcher,
+  ResearcherAlgorithm,
+  ResearcherAuth,
+  ResearcherAuthOptions,
+} from './researcher.ts';
+export { authorize } from './authorize.ts';
+export type { AccessPolicy } from './authorize.ts';
+export { AuthProblemError, wwwAuthenticateOf } from './challenge.ts';
+export {
+  NODE_TOKEN_MAX_TTL_SEC,
+  NODE_TOKEN_TYP,
+  bodyHash,
+  createNodeTokenSigner,
+  generateSigningKey,
+  publicJwks,
+} from './node-token.ts';
+export type {
+  NodeTokenRequest,
+  NodeTokenSigner,
+  NodeTokenSignerOptions,
+  SigningKey,
+} from './node-token.ts';

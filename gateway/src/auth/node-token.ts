@@ -1,0 +1,126 @@
+// Gateway-to-node tokens: one short-lived ES256 JWT per node request, bound
+// to that node (`aud`) and to the exact bytes of the body (`qh`), so a node
+// can refuse a token replayed, redirected to another node or reused for
+// another query. The node side lives in node-adapter/src/auth/gateway-token.ts
+// and must agree with the constants below.
+import { createHash, randomBytes } from 'node:crypto';
+import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose';
+import type { JWK } from 'jose';
+
+export const NODE_TOKEN_TYP = 'tessera-node+jwt';
+export const NODE_TOKEN_ALG = 'ES256';
+export const NODE_TOKEN_MAX_TTL_SEC = 60;
+
+export interface NodeTokenSignerOptions {
+  /** An EC P-256 private JWK (with `d`). */
+  readonly privateJwk: JWK;
+  readonly kid: string;
+  /** The gateway's issuer id; nodes pin it. */
+  readonly issuer: string;
+  /** 1-60 s; default 30. */
+  readonly ttlSec?: number;
+  /** Milliseconds since the epoch. */
+  readonly now?: () => number;
+}
+
+export interface NodeTokenRequest {
+  /** The node id the request goes to. */
+  readonly aud: string;
+  /** The researcher on whose behalf the gateway asks. */
+  readonly sub: string;
+  readonly project: string;
+  /** The exact request body bytes (a string is taken as UTF-8). */
+  readonly body: Uint8Array | string;
+}
+
+export interface NodeTokenSigner {
+  readonly kid: string;
+  sign(request: NodeTokenRequest): Promise<string>;
+}
+
+/**
+ * @example
+ * const signer = createNodeTokenSigner({ privateJwk, kid, issuer: 'https://gateway.tessera.eu' });
+ * const token = await signer.sign({ aud: 'lombardia', sub, project, body });
+ */
+export function createNodeTokenSigner(options: NodeTokenSignerOptions): NodeTokenSigner {
+  const { privateJwk, kid, issuer, ttlSec = 30, now = Date.now } = options;
+  const fail = (key: string, why: string): never => {
+    throw new TypeError(`createNodeTokenSigner: "${key}" ${why}`);
+  };
+  if (privateJwk.kty !== 'EC' || privateJwk.crv !== 'P-256' || typeof privateJwk.d !== 'string') {
+    fail('privateJwk', 'must be an EC P-256 private key');
+  }
+  if (typeof kid !== 'string' || kid === '') fail('kid', 'must be a non-empty string');
+  if (privateJwk.kid !== undefined && privateJwk.kid !== kid) fail('kid', 'differs from the JWK');
+  if (typeof issuer !== 'string' || issuer === '') fail('issuer', 'must be a non-empty string');
+  if (!Number.isInteger(ttlSec) || ttlSec < 1 || ttlSec > NODE_TOKEN_MAX_TTL_SEC) {
+    fail('ttlSec', `must be an integer from 1 to ${NODE_TOKEN_MAX_TTL_SEC}`);
+  }
+  const key = importJWK(privateJwk, NODE_TOKEN_ALG);
+  // An import failure surfaces on the first sign; keep it from being unhandled until then.
+  key.catch(() => undefined);
+
+  return {
+    kid,
+    async sign({ aud, sub, project, body }) {
+      const iat = Math.floor(now() / 1000);
+      return new SignJWT({ project, qh: bodyHash(body) })
+        .setProtectedHeader({ alg: NODE_TOKEN_ALG, typ: NODE_TOKEN_TYP, kid })
+        .setIssuer(issuer)
+        .setAudience(aud)
+        .setSubject(sub)
+        .setJti(randomBytes(18).toString('base64url'))
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + ttlSec)
+        .sign(await key);
+    },
+  };
+}
+
+/** base64url(SHA-256(body)): the `qh` claim. */
+export function bodyHash(body: Uint8Array | string): string {
+  return createHash('sha256').update(body).digest('base64url');
+}
+
+export interface SigningKey {
+  /** The RFC 7638 thumbprint of the public key. */
+  readonly kid: string;
+  readonly privateJwk: JWK;
+  readonly publicJwk: JWK;
+}
+
+/** A fresh ES256 key pair for node tokens, as JWKs. */
+export async function generateSigningKey(): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(NODE_TOKEN_ALG, { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const meta = { kid, alg: NODE_TOKEN_ALG, use: 'sig' };
+  return {
+    kid,
+    privateJwk: { ...(await exportJWK(privateKey)), ...meta },
+    publicJwk: { ...publicJwk, ...meta },
+  };
+}
+
+/**
+ * The document for `/.well-known/jwks.json`: the public part of each key,
+ * current and previous, so nodes keep accepting tokens across a rotation.
+ * Private members are never copied, whatever is passed in.
+ * @example res.json(publicJwks([current.publicJwk, previous.publicJwk]));
+ */
+export function publicJwks(keys: readonly JWK[]): { keys: JWK[] } {
+  const seen = new Set<string>();
+  return {
+    keys: keys.map(({ kty, crv, x, y, kid }) => {
+      if (kty !== 'EC' || crv !== 'P-256' || x === undefined || y === undefined) {
+        throw new TypeError('publicJwks: every key must be EC P-256');
+      }
+      if (kid === undefined || seen.has(kid)) {
+        throw new TypeError('publicJwks: every key needs its own kid');
+      }
+      seen.add(kid);
+      return { kty, crv, x, y, kid, alg: NODE_TOKEN_ALG, use: 'sig' };
+    }),
+  };
+}

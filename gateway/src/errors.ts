@@ -1,0 +1,18 @@
+// The gateway's error catalogue: every code the gateway answers with, in one
+// place, so docs/errors.md and the HTTP edge have a single source.
+import { commonErrors, defineErrors, problemFactory } from '@tessera/schemas';
+
+export const gatewayErrors = defineErrors({
+  ...commonErrors,
+  ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication is required' },
+  ERR_FORBIDDEN: { status: 403, title: 'Not allowed' },
+  ERR_IDP_UNAVAILABLE: { status: 503, title: 'The identity provider cannot be reached' },
+  ERR_OVERLOADED: { status: 503, title: 'The gateway is at capacity; try again shortly' },
+  ERR_PROJECT_REQUIRED: { status: 400, title: 'Name the project the query is for' },
+  ERR_RATE_LIMITED: { status: 429, title: 'Too many queries; try again later' },
+});
+
+export type GatewayErrorCode = keyof typeof gatewayErrors;
+
+/** Builds a ProblemError from the gateway catalogue by code. */
+export const gatewayProblem = problemFactory(gatewayErrors);

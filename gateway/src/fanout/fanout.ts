@@ -1,0 +1,587 @@
+// Fan-out: one query sent to many nodes, each node's fate returned as data.
+//
+// Every node has its own undici Pool (keep-alive, capped connections), its own
+// circuit breaker and its own deadline, so a slow or dead node costs only its
+// own outcome. A node call ends as one NodeOutcome:
+//
+// | what happened                                         | status      | retried |
+// | ----------------------------------------------------- | ----------- | ------- |
+// | 200 with a body that is a valid NodeResult for us     | ok          |         |
+// | connection refused / unreachable / connect timeout    | unavailable | yes     |
+// | 502, 503, 504                                         | unavailable | yes     |
+// | connection reset or closed after the request went out | unavailable | no      |
+// | circuit open (attempts: 0)                            | unavailable | no      |
+// | per-node or query deadline passed                     | timeout     | no      |
+// | 4xx (problem code kept only if it is ERR_[A-Z0-9_]+)  | refused     | no      |
+// | 500, other status, bad JSON, wrong schema, too large  | error       | no      |
+// | the caller's signal aborted, or close()               | cancelled   | no      |
+//
+// Only failures where the node cannot have evaluated the query are retried: a
+// node may charge a privacy budget per evaluation, so a request that may have
+// reached it is never sent twice. Nothing a node sends is kept in an outcome
+// except a validated NodeResult or a problem code matching the pattern.
+import { Pool, errors } from 'undici';
+import type { Dispatcher } from 'undici';
+import { isValid, schemaIds, type Cell, type NodeOutcome, type NodeResult } from '@tessera/schemas';
+import { gatewayProblem } from '../errors.ts';
+import {
+  createCircuitBreaker,
+  type BreakerOptions,
+  type CircuitBreaker,
+  type CircuitState,
+  type Permit,
+} from './breaker.ts';
+import { createRetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+import { discard, readText } from './read-body.ts';
+
+export interface FanoutNode {
+  /** The node id, as in NodeResult.node and the token's `aud`. */
+  readonly id: string;
+  /** Base URL; requests go to `${url}/v1/evaluate`. */
+  readonly url: string;
+}
+
+/** Hooks for metrics; each is optional and must not throw. */
+export interface FanoutMetrics {
+  /** An HTTP attempt to a node is about to go out (1 for the first). */
+  attempt?(node: string, attempt: number): void;
+  retry?(node: string): void;
+  /** A node call ended; elapsedMs and status are in the outcome. */
+  outcome?(outcome: NodeOutcome): void;
+  circuit?(node: string, state: CircuitState): void;
+  /** A query was turned away by the bulkhead. */
+  rejected?(): void;
+  queriesInFlight?(count: number): void;
+}
+
+export interface FanoutOptions {
+  readonly nodes: readonly FanoutNode[];
+  /** Time one node gets, retries included. */
+  readonly perNodeDeadlineMs: number;
+  /** Time the whole fan-out gets; caps every node's deadline. */
+  readonly queryDeadlineMs: number;
+  /** 1 to 3, default 3. */
+  readonly maxAttempts?: number;
+  /** Default { ratio: 0.1, reserve: 10 }, shared by all nodes. */
+  readonly retryBudget?: RetryBudgetOptions;
+  /** Full-jitter exponential backoff between attempts. Default { baseMs: 50, maxMs: 1000 }. */
+  readonly backoff?: { readonly baseMs?: number; readonly maxMs?: number };
+  /** Per node. Default { failureThreshold: 5, openMs: 30_000 }. */
+  readonly breaker?: Pick<BreakerOptions, 'failureThreshold' | 'openMs'>;
+  /** Queries running at once; one more is refused with 503 ERR_OVERLOADED. */
+  readonly maxConcurrentQueries: number;
+  /** Largest node response accepted. Default 1 MiB. */
+  readonly maxResponseBytes?: number;
+  /** Connections per node pool. Default 4. */
+  readonly connectionsPerNode?: number;
+  /** Returns the bearer token for this node and these exact body bytes. Called per attempt. */
+  readonly signRequest: (nodeId: string, body: string) => Promise<string>;
+  readonly metrics?: FanoutMetrics;
+  /** Milliseconds; used for deadlines, latencies and the breakers. Default Date.now. */
+  readonly now?: () => number;
+  /** In [0, 1); used for backoff jitter. Default Math.random. */
+  readonly random?: () => number;
+}
+
+export interface FanoutQuery {
+  /** The request body (`{ query, requestId }`); serialised once, and those bytes are signed and sent. */
+  readonly body: object;
+  /** Node ids to ask; each must be one of the configured nodes. */
+  readonly nodes: readonly string[];
+  readonly requestId: string;
+  /** W3C trace context; passed on only when well-formed. */
+  readonly traceparent?: string;
+  /** When given, an answer carrying another query hash is an error. */
+  readonly queryHash?: string;
+  /** Told of each node's outcome as soon as it is known. */
+  readonly onNodeOutcome?: (outcome: NodeOutcome) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface NodeState {
+  readonly id: string;
+  readonly circuit: CircuitState;
+  /** Duration of the last call that reached a verdict; null before the first. */
+  readonly lastLatencyMs: number | null;
+  readonly consecutiveFailures: number;
+}
+
+export interface Fanout {
+  /**
+   * Asks every listed node; resolves with one outcome per distinct node, in
+   * the order given, within the query deadline. Rejects only with 503
+   * ERR_OVERLOADED (bulkhead full or fan-out closed) or for a caller error
+   * (unknown node, bad requestId, body that cannot be serialised).
+   */
+  run(query: FanoutQuery): Promise<NodeOutcome[]>;
+  nodeStates(): NodeState[];
+  /** Cancels running queries and closes every connection. */
+  close(): Promise<void>;
+}
+
+const NODE_ID = /^[a-z][a-z0-9-]{0,62}$/;
+const PROBLEM_CODE = /^ERR_[A-Z0-9_]{1,60}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+const TOKEN = /^[A-Za-z0-9._~+/=-]{1,8192}$/;
+/** Problem bodies are small; a refusal larger than this keeps no code. */
+const PROBLEM_MAX_BYTES = 16 * 1024;
+/** A retry is not started with less time than this left. */
+const MIN_ATTEMPT_MS = 20;
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
+/** Errors raised before the request could reach the node. */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** How one attempt ended, and what it says about the node's health. */
+interface Verdict {
+  readonly status: NodeOutcome['status'];
+  readonly code?: string;
+  readonly result?: NodeResult;
+  /** The node cannot have evaluated the query, so it may be asked again. */
+  readonly retryable?: boolean;
+  readonly health: 'good' | 'bad' | 'none';
+}
+
+const TIMEOUT: Verdict = { status: 'timeout', health: 'bad' };
+const CANCELLED: Verdict = { status: 'cancelled', health: 'none' };
+const NODE_ERROR: Verdict = { status: 'error', health: 'bad' };
+/** Our side failed (signing): no verdict on the node. */
+const LOCAL_ERROR: Verdict = { status: 'error', health: 'none' };
+const CUT_OFF: Verdict = { status: 'unavailable', health: 'bad' };
+const UNREACHABLE: Verdict = { status: 'unavailable', retryable: true, health: 'bad' };
+
+interface NodeEntry {
+  readonly id: string;
+  readonly path: string;
+  readonly pool: Pool;
+  readonly breaker: CircuitBreaker;
+  lastLatencyMs: number | null;
+}
+
+interface RunContext {
+  readonly bodyText: string;
+  readonly requestId: string;
+  readonly traceparent: string | undefined;
+  readonly queryHash: string | undefined;
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Creates the fan-out; options are checked here and a bad one throws naming it.
+ * @example
+ * const fanout = createFanout({ nodes: [{ id: 'lombardia', url: 'http://10.0.0.5:8080' }],
+ *   perNodeDeadlineMs: 10_000, queryDeadlineMs: 15_000, maxConcurrentQueries: 50,
+ *   signRequest: (node, body) => signer.sign({ aud: node, sub, project, body }) });
+ * const outcomes = await fanout.run({ body: { query, requestId }, nodes: ['lombardia'], requestId });
+ */
+export function createFanout(options: FanoutOptions): Fanout {
+  const config = checkOptions(options);
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const metrics = options.metrics ?? {};
+  const budget = createRetryBudget(options.retryBudget);
+
+  const nodes = new Map<string, NodeEntry>();
+  for (const n of options.nodes) {
+    const url = new URL(n.url);
+    nodes.set(n.id, {
+      id: n.id,
+      path: `${url.pathname.replace(/\/+$/, '')}/v1/evaluate`,
+      pool: new Pool(url.origin, {
+        connections: config.connectionsPerNode,
+        pipelining: 1,
+        connect: { timeout: config.perNodeDeadlineMs },
+        // The per-attempt abort below is the real deadline; these only stop
+        // a stream that somehow outlived it.
+        headersTimeout: config.perNodeDeadlineMs,
+        bodyTimeout: config.perNodeDeadlineMs,
+      }),
+      breaker: createCircuitBreaker({
+        ...options.breaker,
+        now,
+        onChange: (state) => metrics.circuit?.(n.id, state),
+      }),
+      lastLatencyMs: null,
+    });
+  }
+
+  let active = 0;
+  let closing: Promise<void> | undefined;
+  const running = new Set<AbortController>();
+
+  function backoffMs(attempt: number): number {
+    return random() * Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** (attempt - 1));
+  }
+
+  async function callNode(node: NodeEntry, run: RunContext): Promise<NodeOutcome> {
+    const started = now();
+    const deadline = Math.min(started + config.perNodeDeadlineMs, run.deadline);
+    if (run.signal.aborted)
+      return { node: node.id, status: 'cancelled', elapsedMs: 0, attempts: 0 };
+    const permit = node.breaker.acquire();
+    if (permit === 'reject')
+      return { node: node.id, status: 'unavailable', elapsedMs: 0, attempts: 0 };
+    // A probe is one request: it asks whether the node is back, not for retries.
+    const limit = permit === 'probe' ? 1 : config.maxAttempts;
+    budget.deposit();
+    let attempts = 0;
+    let verdict: Verdict = LOCAL_ERROR;
+    let elapsedMs = 0;
+    try {
+      for (;;) {
+        attempts += 1;
+        metrics.attempt?.(node.id, attempts);
+        verdict = await attempt(node, run, deadline);
+        if (verdict.retryable !== true || attempts >= limit) break;
+        const delay = backoffMs(attempts);
+        if (now() + delay > deadline - MIN_ATTEMPT_MS || !budget.withdraw()) break;
+        metrics.retry?.(node.id);
+        if (!(await sleep(delay, run.signal))) {
+          verdict = CANCELLED;
+          break;
+        }
+      }
+    } finally {
+      elapsedMs = now() - started;
+      settle(node, permit, verdict, elapsedMs);
+    }
+    return {
+      node: node.id,
+      status: verdict.status,
+      ...(verdict.code === undefined ? {} : { code: verdict.code }),
+      elapsedMs,
+      attempts,
+      ...(verdict.result === undefined ? {} : { result: verdict.result }),
+    };
+  }
+
+  function settle(node: NodeEntry, permit: Permit, verdict: Verdict, elapsedMs: number): void {
+    switch (verdict.health) {
+      case 'good':
+        node.lastLatencyMs = elapsedMs;
+        node.breaker.success();
+        break;
+      case 'bad':
+        node.lastLatencyMs = elapsedMs;
+        node.breaker.failure();
+        break;
+      case 'none':
+        node.breaker.release(permit);
+        break;
+    }
+  }
+
+  async function attempt(node: NodeEntry, run: RunContext, deadline: number): Promise<Verdict> {
+    const remaining = deadline - now();
+    if (run.signal.aborted) return CANCELLED;
+    if (remaining <= 0) return TIMEOUT;
+    const controller = new AbortController();
+    let cause: 'deadline' | 'cancelled' | undefined;
+    const timer = setTimeout(() => {
+      cause ??= 'deadline';
+      controller.abort();
+    }, remaining);
+    const onCancel = (): void => {
+      cause ??= 'cancelled';
+      controller.abort();
+    };
+    run.signal.addEventListener('abort', onCancel, { once: true });
+    const interrupted = (): Verdict => (cause === 'cancelled' ? CANCELLED : TIMEOUT);
+    try {
+      let token: string;
+      try {
+        token = await untilAborted(
+          Promise.resolve().then(() => options.signRequest(node.id, run.bodyText)),
+          controller.signal,
+        );
+      } catch {
+        return cause === undefined ? LOCAL_ERROR : interrupted();
+      }
+      if (!TOKEN.test(token)) return LOCAL_ERROR;
+      const response = await node.pool.request({
+        path: node.path,
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, application/problem+json',
+          'x-request-id': run.requestId,
+          'x-tessera-deadline-ms': String(Math.max(1, Math.floor(deadline - now()))),
+          ...(run.traceparent === undefined ? {} : { traceparent: run.traceparent }),
+        },
+        body: run.bodyText,
+        signal: controller.signal,
+      });
+      return await judge(response, node, run);
+    } catch (err) {
+      if (cause !== undefined) return interrupted();
+      return classifyError(err);
+    } finally {
+      clearTimeout(timer);
+      run.signal.removeEventListener('abort', onCancel);
+    }
+  }
+
+  async function judge(
+    response: Dispatcher.ResponseData,
+    node: NodeEntry,
+    run: RunContext,
+  ): Promise<Verdict> {
+    const { statusCode, headers, body } = response;
+    if (statusCode === 200) {
+      const text = await readText(body, headers, config.maxResponseBytes);
+      const result = text === undefined ? undefined : parseNodeResult(text, node.id, run.queryHash);
+      return result === undefined ? NODE_ERROR : { status: 'ok', result, health: 'good' };
+    }
+    if (statusCode >= 400 && statusCode < 500) {
+      const text = await readText(
+        body,
+        headers,
+        Math.min(config.maxResponseBytes, PROBLEM_MAX_BYTES),
+      );
+      const code = text === undefined ? undefined : problemCode(text);
+      // A refusal is a healthy node saying no: it does not count against the circuit.
+      return { status: 'refused', ...(code === undefined ? {} : { code }), health: 'good' };
+    }
+    await discard(body);
+    return RETRYABLE_STATUS.has(statusCode) ? UNREACHABLE : NODE_ERROR;
+  }
+
+  return {
+    async run(query) {
+      if (closing !== undefined || active >= config.maxConcurrentQueries) {
+        metrics.rejected?.();
+        throw gatewayProblem('ERR_OVERLOADED', { retryAfter: 1 });
+      }
+      const entries = [...new Set(query.nodes)].map((id) => {
+        const entry = nodes.get(id);
+        if (entry === undefined) throw new RangeError(`fanout: unknown node "${id}"`);
+        return entry;
+      });
+      if (!REQUEST_ID.test(query.requestId)) {
+        throw new TypeError('fanout: requestId must be 1-200 printable ASCII characters');
+      }
+      const bodyText = JSON.stringify(query.body);
+      if (typeof bodyText !== 'string') throw new TypeError('fanout: body must be a JSON object');
+
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort();
+      query.signal?.addEventListener('abort', onAbort, { once: true });
+      if (query.signal?.aborted === true) controller.abort();
+      running.add(controller);
+      active += 1;
+      metrics.queriesInFlight?.(active);
+      const run: RunContext = {
+        bodyText,
+        requestId: query.requestId,
+        traceparent:
+          query.traceparent !== undefined && TRACEPARENT.test(query.traceparent)
+            ? query.traceparent
+            : undefined,
+        queryHash: query.queryHash,
+        deadline: now() + config.queryDeadlineMs,
+        signal: controller.signal,
+      };
+      try {
+        return await Promise.all(
+          entries.map(async (entry) => {
+            const outcome = await callNode(entry, run);
+            metrics.outcome?.(outcome);
+            try {
+              query.onNodeOutcome?.(outcome);
+            } catch {
+              // A failing listener must not cost the other nodes' outcomes.
+            }
+            return outcome;
+          }),
+        );
+      } finally {
+        active -= 1;
+        metrics.queriesInFlight?.(active);
+        running.delete(controller);
+        query.signal?.removeEventListener('abort', onAbort);
+      }
+    },
+
+    nodeStates() {
+      return [...nodes.values()].map((n) => ({
+        id: n.id,
+        circuit: n.breaker.state(),
+        lastLatencyMs: n.lastLatencyMs,
+        consecutiveFailures: n.breaker.consecutiveFailures(),
+      }));
+    },
+
+    close() {
+      if (closing === undefined) {
+        for (const c of running) c.abort();
+        closing = Promise.all([...nodes.values()].map((n) => n.pool.close())).then(() => {});
+      }
+      return closing;
+    },
+  };
+}
+
+/**
+ * The body as a NodeResult for this node and query, or undefined. Beyond the
+ * schema (which already refuses extra keys, negative and fractional counts),
+ * a node must name itself and every suppressed range must be ordered.
+ */
+function parseNodeResult(
+  text: string,
+  nodeId: string,
+  queryHash: string | undefined,
+): NodeResult | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isValid<NodeResult>(schemaIds.nodeResult, parsed)) return undefined;
+  if (parsed.node !== nodeId) return undefined;
+  if (queryHash !== undefined && parsed.queryHash !== queryHash) return undefined;
+  return cellsOf(parsed).every((c) => !('suppressed' in c) || c.range[0] <= c.range[1])
+    ? parsed
+    : undefined;
+}
+
+function cellsOf(result: NodeResult): Cell[] {
+  const cells: Cell[] = [result.total, ...result.strata.map((s) => s.cell)];
+  for (const m of result.measures) {
+    if (m.type === 'histogram') cells.push(...m.bins.map((b) => b.cell), m.missing);
+    if (m.type === 'summary') cells.push(m.n);
+  }
+  return cells;
+}
+
+/** The problem's `code` when it is one of ours in form; no other upstream text survives. */
+function problemCode(text: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || !('code' in parsed)) return undefined;
+    const { code } = parsed;
+    return typeof code === 'string' && PROBLEM_CODE.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function classifyError(err: unknown): Verdict {
+  const code =
+    typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+      ? err.code
+      : '';
+  if (CONNECT_ERRORS.has(code)) return UNREACHABLE;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return TIMEOUT;
+  if (err instanceof errors.HTTPParserError || code === 'UND_ERR_HEADERS_OVERFLOW') {
+    return NODE_ERROR;
+  }
+  // Reset, closed socket, length mismatch: the request may have reached the
+  // node, so the call is over, but the node is still the one that failed.
+  return CUT_OFF;
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('aborted'));
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Error('aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([promise, aborted]).finally(() => {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  });
+}
+
+interface Config {
+  readonly perNodeDeadlineMs: number;
+  readonly queryDeadlineMs: number;
+  readonly maxAttempts: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly maxConcurrentQueries: number;
+  readonly maxResponseBytes: number;
+  readonly connectionsPerNode: number;
+}
+
+function checkOptions(options: FanoutOptions): Config {
+  const config: Config = {
+    perNodeDeadlineMs: options.perNodeDeadlineMs,
+    queryDeadlineMs: options.queryDeadlineMs,
+    maxAttempts: options.maxAttempts ?? 3,
+    backoffBaseMs: options.backoff?.baseMs ?? 50,
+    backoffMaxMs: options.backoff?.maxMs ?? 1000,
+    maxConcurrentQueries: options.maxConcurrentQueries,
+    maxResponseBytes: options.maxResponseBytes ?? 1024 * 1024,
+    connectionsPerNode: options.connectionsPerNode ?? 4,
+  };
+  const positive = (key: keyof Config): void => {
+    const v = config[key];
+    if (!Number.isFinite(v) || v <= 0)
+      throw new RangeError(`fanout: ${key} must be a positive number`);
+  };
+  const integer = (key: keyof Config, max = Number.MAX_SAFE_INTEGER): void => {
+    const v = config[key];
+    if (!Number.isInteger(v) || v < 1 || v > max) {
+      throw new RangeError(`fanout: ${key} must be an integer from 1 to ${max}`);
+    }
+  };
+  positive('perNodeDeadlineMs');
+  positive('queryDeadlineMs');
+  positive('backoffBaseMs');
+  positive('backoffMaxMs');
+  integer('maxAttempts', 3);
+  integer('maxConcurrentQueries');
+  integer('maxResponseBytes');
+  integer('connectionsPerNode', 1024);
+  if (typeof options.signRequest !== 'function') {
+    throw new TypeError('fanout: signRequest must be a function');
+  }
+  const seen = new Set<string>();
+  for (const [i, n] of options.nodes.entries()) {
+    if (!NODE_ID.test(n.id)) throw new RangeError(`fanout: nodes[${i}].id is not a valid node id`);
+    if (seen.has(n.id)) throw new RangeError(`fanout: nodes[${i}].id "${n.id}" is listed twice`);
+    seen.add(n.id);
+    let url: URL;
+    try {
+      url = new URL(n.url);
+    } catch {
+      throw new RangeError(`fanout: nodes[${i}].url is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new RangeError(`fanout: nodes[${i}].url must be http or https`);
+    }
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+      throw new RangeError(
+        `fanout: nodes[${i}].url must not carry credentials, a query or a fragment`,
+      );
+    }
+  }
+  return Object.freeze(config);
+}

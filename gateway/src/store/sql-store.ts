@@ -1,0 +1,479 @@
+// The one implementation of Store, over any SqlDriver. Every statement that
+// must hold across replicas is atomic in SQL: upserts with ON CONFLICT for
+// counters and keys, a locked head row for the audit chain, advisory locks
+// where a read-then-write must not interleave.
+import { randomUUID } from 'node:crypto';
+import type { JWK } from 'jose';
+import {
+  appendEntry,
+  canonicalJson,
+  verifyChain,
+  type AuditEntry,
+  type AuditFields,
+  type AuditHead,
+  type AuditJson,
+  type AuditOutcome,
+  type CanonicalQuery,
+  type NodeOutcome,
+} from '@tessera/schemas';
+import { loadMigrations, migrate } from './migrate.ts';
+import {
+  integer,
+  json,
+  jsonParam,
+  text,
+  textOrNull,
+  timestamp,
+  timestampOrNull,
+  type Row,
+  type SqlDriver,
+  type SqlRunner,
+} from './sql.ts';
+import {
+  ERR_GATEWAY_RESTARTED,
+  type CachedResult,
+  type GenerateSigningKey,
+  type JobRecord,
+  type JobStatus,
+  type NewJob,
+  type RateLimitHit,
+  type RecoverOptions,
+  type SigningKeyRecord,
+  type Store,
+} from './store.ts';
+
+export interface SqlStoreOptions {
+  /** Owner id for this instance's jobs; a fresh UUID when absent. */
+  readonly instanceId?: string;
+  /** Runs after the driver is closed (e.g. to release a data-directory lock). */
+  readonly onClose?: () => Promise<void>;
+  /**
+   * Apply pending migrations on open (default true). Tools that only read,
+   * like `audit verify`, pass false so they never create or change a schema.
+   */
+  readonly migrate?: boolean;
+}
+
+/** Migrates the database behind `driver` and returns a store over it; closes the driver if migrating fails. */
+export async function openSqlStore(
+  driver: SqlDriver,
+  options: SqlStoreOptions = {},
+): Promise<Store> {
+  try {
+    if (options.migrate !== false) await migrate(driver, await loadMigrations());
+  } catch (err) {
+    await driver.close();
+    await options.onClose?.();
+    throw err;
+  }
+  return createSqlStore(driver, options);
+}
+
+const JOB_STATUSES: ReadonlySet<string> = new Set<JobStatus>([
+  'queued',
+  'running',
+  'done',
+  'failed',
+  'cancelled',
+]);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const JOB_COLUMNS =
+  'id, researcher, project, query_hash, query, nodes, status, created_at, updated_at, result, error_code';
+const AUDIT_COLUMNS =
+  'idx, at, actor, project, query_hash, action, outcome, detail, prev_hash, hash';
+const KEY_COLUMNS = 'kid, private_jwk, created_at, retired_at';
+const DEFAULT_STALE_AFTER_SEC = 30;
+
+function jobFromRow(row: Row): JobRecord {
+  const status = text(row, 'status');
+  if (!JOB_STATUSES.has(status)) throw new TypeError(`store: unknown job status ${status}`);
+  return {
+    id: text(row, 'id'),
+    researcher: text(row, 'researcher'),
+    project: text(row, 'project'),
+    queryHash: text(row, 'query_hash'),
+    query: json(row, 'query') as CanonicalQuery,
+    nodes: json(row, 'nodes') as string[],
+    status: status as JobStatus,
+    createdAt: timestamp(row, 'created_at'),
+    updatedAt: timestamp(row, 'updated_at'),
+    result: json(row, 'result'),
+    errorCode: textOrNull(row, 'error_code'),
+  };
+}
+
+function keyFromRow(row: Row): SigningKeyRecord {
+  return {
+    kid: text(row, 'kid'),
+    privateJwk: json(row, 'private_jwk') as JWK,
+    createdAt: timestamp(row, 'created_at'),
+    retiredAt: timestampOrNull(row, 'retired_at'),
+  };
+}
+
+function auditFromRow(row: Row): AuditEntry {
+  const detail = textOrNull(row, 'detail');
+  return {
+    index: integer(row, 'idx'),
+    at: text(row, 'at'),
+    actor: text(row, 'actor'),
+    project: text(row, 'project'),
+    queryHash: text(row, 'query_hash'),
+    action: text(row, 'action'),
+    // Not checked here: a tampered value must reach verifyChain, which names it.
+    outcome: text(row, 'outcome') as AuditOutcome,
+    ...(detail === null ? {} : { detail: parseDetail(detail) }),
+    prevHash: text(row, 'prev_hash'),
+    hash: text(row, 'hash'),
+  };
+}
+
+/** Stored detail is canonical JSON; text that no longer parses is kept as is so verification flags it. */
+function parseDetail(stored: string): AuditJson {
+  try {
+    return JSON.parse(stored) as AuditJson;
+  } catch {
+    return stored;
+  }
+}
+
+function headFromRow(row: Row): AuditHead | undefined {
+  const index = integer(row, 'last_idx');
+  const hash = textOrNull(row, 'last_hash');
+  return index < 0 || hash === null ? undefined : { index, hash };
+}
+
+/** A transaction-scoped advisory lock, per schema so separate deployments never wait on each other. */
+async function lock(tx: SqlRunner, name: string): Promise<void> {
+  await tx.query(
+    `SELECT pg_advisory_xact_lock(hashtext($1 || ':' || coalesce(current_schema(), '')))`,
+    [name],
+  );
+}
+
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`store: ${name} must be a positive integer`);
+  }
+}
+
+/** A store over a driver whose database is already migrated. */
+export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {}): Store {
+  const instanceId = options.instanceId ?? randomUUID();
+  let closing: Promise<void> | undefined;
+
+  async function oneJob(sql: string, params: readonly (string | Date | null)[]) {
+    const [row] = await driver.query(sql, params);
+    return row === undefined ? undefined : jobFromRow(row);
+  }
+
+  async function activeKey(): Promise<SigningKeyRecord | undefined> {
+    const [row] = await driver.query(
+      `SELECT ${KEY_COLUMNS} FROM signing_keys WHERE retired_at IS NULL`,
+    );
+    return row === undefined ? undefined : keyFromRow(row);
+  }
+
+  async function count(sql: string, params: readonly (string | Date)[]): Promise<number> {
+    const [row] = await driver.query(
+      `WITH gone AS (${sql} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+      params,
+    );
+    return row === undefined ? 0 : integer(row, 'n');
+  }
+
+  return {
+    instanceId,
+
+    async createJob(job: NewJob): Promise<JobRecord> {
+      const id = job.id ?? randomUUID();
+      if (!UUID.test(id)) throw new RangeError('store: job id must be a UUID');
+      const [row] = await driver.query(
+        `WITH seen AS (
+           INSERT INTO gateway_instances (id, seen_at) VALUES ($7, $8)
+           ON CONFLICT (id) DO UPDATE SET seen_at = GREATEST(gateway_instances.seen_at, EXCLUDED.seen_at)
+         )
+         INSERT INTO jobs (id, researcher, project, query_hash, query, nodes, status, owner, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, 'queued', $7, $8, $8)
+         RETURNING ${JOB_COLUMNS}`,
+        [
+          id,
+          job.researcher,
+          job.project,
+          job.queryHash,
+          jsonParam(job.query),
+          jsonParam(job.nodes),
+          instanceId,
+          job.now,
+        ],
+      );
+      if (row === undefined) throw new Error('store: job insert returned nothing');
+      return jobFromRow(row);
+    },
+
+    async getJob(id) {
+      if (!UUID.test(id)) return undefined;
+      return oneJob(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id]);
+    },
+
+    async listJobs(researcher, { limit = 50 } = {}) {
+      positiveInteger('limit', limit);
+      const rows = await driver.query(
+        `SELECT ${JOB_COLUMNS} FROM jobs WHERE researcher = $1
+         ORDER BY created_at DESC, id LIMIT $2`,
+        [researcher, limit],
+      );
+      return rows.map(jobFromRow);
+    },
+
+    async startJob(id, now) {
+      if (!UUID.test(id)) return undefined;
+      return oneJob(
+        `UPDATE jobs SET status = 'running', owner = $2, updated_at = $3
+         WHERE id = $1 AND status = 'queued' RETURNING ${JOB_COLUMNS}`,
+        [id, instanceId, now],
+      );
+    },
+
+    async completeJob(id, result, now) {
+      if (!UUID.test(id)) return undefined;
+      return oneJob(
+        `UPDATE jobs SET status = 'done', result = $2::jsonb, updated_at = $3
+         WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${JOB_COLUMNS}`,
+        [id, jsonParam(result), now],
+      );
+    },
+
+    async failJob(id, errorCode, now) {
+      if (!UUID.test(id)) return undefined;
+      return oneJob(
+        `UPDATE jobs SET status = 'failed', error_code = $2, updated_at = $3
+         WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${JOB_COLUMNS}`,
+        [id, errorCode, now],
+      );
+    },
+
+    async cancelJob(id, now) {
+      if (!UUID.test(id)) return undefined;
+      return oneJob(
+        `UPDATE jobs SET status = 'cancelled', updated_at = $2
+         WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${JOB_COLUMNS}`,
+        [id, now],
+      );
+    },
+
+    async recordNodeOutcome(jobId, outcome, now) {
+      await driver.query(
+        `INSERT INTO job_nodes (job_id, node, status, outcome, updated_at)
+         VALUES ($1, $2, $3, $4::jsonb, $5)
+         ON CONFLICT (job_id, node) DO UPDATE
+           SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = EXCLUDED.updated_at`,
+        [jobId, outcome.node, outcome.status, jsonParam(outcome), now],
+      );
+    },
+
+    async nodeOutcomes(jobId) {
+      if (!UUID.test(jobId)) return [];
+      const rows = await driver.query(
+        'SELECT outcome FROM job_nodes WHERE job_id = $1 ORDER BY node',
+        [jobId],
+      );
+      return rows.map((r) => json(r, 'outcome') as NodeOutcome);
+    },
+
+    async heartbeat(now) {
+      await driver.query(
+        `INSERT INTO gateway_instances (id, seen_at) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET seen_at = GREATEST(gateway_instances.seen_at, EXCLUDED.seen_at)`,
+        [instanceId, now],
+      );
+    },
+
+    async recoverInterruptedJobs(now, recover: RecoverOptions = {}) {
+      const staleAfterSec = recover.staleAfterSec ?? DEFAULT_STALE_AFTER_SEC;
+      positiveInteger('staleAfterSec', staleAfterSec);
+      const aliveSince = new Date(now.getTime() - staleAfterSec * 1000);
+      // Ours are alive by definition; anyone else's need a recent heartbeat.
+      const rows = await driver.query(
+        `UPDATE jobs SET status = 'failed', error_code = $1, updated_at = $2
+         WHERE status IN ('queued', 'running')
+           AND owner IS DISTINCT FROM $3
+           AND NOT EXISTS (
+             SELECT 1 FROM gateway_instances i WHERE i.id = jobs.owner AND i.seen_at >= $4
+           )
+         RETURNING ${JOB_COLUMNS}`,
+        [ERR_GATEWAY_RESTARTED, now, instanceId, aliveSince],
+      );
+      return rows.map(jobFromRow);
+    },
+
+    async getCachedResult(queryHash, dataVersions, now): Promise<CachedResult | undefined> {
+      const [row] = await driver.query(
+        `SELECT value, created_at, expires_at FROM result_cache
+         WHERE query_hash = $1 AND data_versions = $2 AND expires_at > $3`,
+        [queryHash, dataVersions, now],
+      );
+      if (row === undefined) return undefined;
+      return {
+        value: json(row, 'value'),
+        createdAt: timestamp(row, 'created_at'),
+        expiresAt: timestamp(row, 'expires_at'),
+      };
+    },
+
+    async putCachedResult(queryHash, dataVersions, value, { now, expiresAt }) {
+      await driver.query(
+        `INSERT INTO result_cache (query_hash, data_versions, value, created_at, expires_at)
+         VALUES ($1, $2, $3::jsonb, $4, $5)
+         ON CONFLICT (query_hash, data_versions) DO UPDATE
+           SET value = EXCLUDED.value, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
+        [queryHash, dataVersions, jsonParam(value), now, expiresAt],
+      );
+    },
+
+    async hit(key, windowSec, limit, now): Promise<RateLimitHit> {
+      positiveInteger('windowSec', windowSec);
+      if (!Number.isSafeInteger(limit) || limit < 0) {
+        throw new RangeError('store: limit must be a non-negative integer');
+      }
+      const windowMs = windowSec * 1000;
+      const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+      // A hit stamped in an older window than the row's (a replica's clock
+      // slightly behind) counts against the newer window instead of resetting it.
+      const [row] = await driver.query(
+        `INSERT INTO rate_limits AS r (key, window_sec, window_start, count)
+         VALUES ($1, $2, $3, 1)
+         ON CONFLICT (key, window_sec) DO UPDATE SET
+           count = CASE WHEN r.window_start >= EXCLUDED.window_start THEN r.count + 1 ELSE 1 END,
+           window_start = GREATEST(r.window_start, EXCLUDED.window_start)
+         RETURNING count, window_start`,
+        [key, windowSec, windowStart],
+      );
+      if (row === undefined) throw new Error('store: rate-limit upsert returned nothing');
+      const hits = integer(row, 'count');
+      return {
+        ok: hits <= limit,
+        count: hits,
+        remaining: Math.max(0, limit - hits),
+        resetAt: new Date(timestamp(row, 'window_start').getTime() + windowMs),
+      };
+    },
+
+    async getOrCreateSigningKey(generate: GenerateSigningKey, now = new Date()) {
+      const existing = await activeKey();
+      if (existing !== undefined) return existing;
+      const fresh = await generate();
+      // Racing replicas each insert; the one-active index lets exactly one in
+      // and the others read the winner.
+      const [row] = await driver.query(
+        `INSERT INTO signing_keys (kid, private_jwk, created_at) VALUES ($1, $2::jsonb, $3)
+         ON CONFLICT DO NOTHING RETURNING ${KEY_COLUMNS}`,
+        [fresh.kid, jsonParam(fresh.privateJwk), now],
+      );
+      if (row !== undefined) return keyFromRow(row);
+      const winner = await activeKey();
+      if (winner === undefined)
+        throw new Error(`store: signing key ${fresh.kid} already exists, retired`);
+      return winner;
+    },
+
+    async rotateSigningKey(generate, now) {
+      const fresh = await generate();
+      return driver.transaction(async (tx) => {
+        await lock(tx, 'tessera.signing-keys');
+        await tx.query('UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [now]);
+        const [row] = await tx.query(
+          `INSERT INTO signing_keys (kid, private_jwk, created_at) VALUES ($1, $2::jsonb, $3)
+           RETURNING ${KEY_COLUMNS}`,
+          [fresh.kid, jsonParam(fresh.privateJwk), now],
+        );
+        if (row === undefined) throw new Error('store: signing key insert returned nothing');
+        return keyFromRow(row);
+      });
+    },
+
+    async listSigningKeys() {
+      const rows = await driver.query(
+        `SELECT ${KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid`,
+      );
+      return rows.map(keyFromRow);
+    },
+
+    async appendAudit(fields: AuditFields): Promise<AuditEntry> {
+      return driver.transaction(async (tx) => {
+        // The head row lock is what keeps replicas from forking the chain.
+        const [head] = await tx.query('SELECT last_idx, last_hash FROM audit_head FOR UPDATE');
+        if (head === undefined) throw new Error('store: the audit head row is missing');
+        const entry = appendEntry(headFromRow(head), fields);
+        await tx.query(
+          `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [
+            entry.index,
+            entry.at,
+            entry.actor,
+            entry.project,
+            entry.queryHash,
+            entry.action,
+            entry.outcome,
+            entry.detail === undefined ? null : canonicalJson(entry.detail),
+            entry.prevHash,
+            entry.hash,
+          ],
+        );
+        await tx.query('UPDATE audit_head SET last_idx = $1, last_hash = $2', [
+          entry.index,
+          entry.hash,
+        ]);
+        return entry;
+      });
+    },
+
+    async auditEntries() {
+      const rows = await driver.query(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY idx`);
+      return rows.map(auditFromRow);
+    },
+
+    async auditHead() {
+      const [row] = await driver.query('SELECT last_idx, last_hash FROM audit_head');
+      if (row === undefined) throw new Error('store: the audit head row is missing');
+      return headFromRow(row);
+    },
+
+    async verifyAudit() {
+      const { entries, head } = await driver.transaction(async (tx) => {
+        await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const [headRow] = await tx.query('SELECT last_idx, last_hash FROM audit_head');
+        if (headRow === undefined) throw new Error('store: the audit head row is missing');
+        const rows = await tx.query(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY idx`);
+        return { entries: rows.map(auditFromRow), head: headFromRow(headRow) };
+      });
+      return verifyChain(entries, { head });
+    },
+
+    async purgeExpired(now) {
+      const cache = await count('DELETE FROM result_cache WHERE expires_at <= $1', [now]);
+      const rateLimits = await count(
+        `DELETE FROM rate_limits WHERE window_start + make_interval(secs => window_sec) <= $1`,
+        [now],
+      );
+      return { cache, rateLimits };
+    },
+
+    close() {
+      closing ??= (async () => {
+        // Whatever this instance still had unfinished becomes recoverable by
+        // others at once. Best effort: when the database cannot be reached,
+        // the heartbeat ages out instead.
+        await driver
+          .query('DELETE FROM gateway_instances WHERE id = $1', [instanceId])
+          .catch(() => undefined);
+        try {
+          await driver.close();
+        } finally {
+          await options.onClose?.();
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,164 @@
+// The gateway's shared state: what any number of gateway replicas must agree
+// on. One interface, one SQL implementation, two drivers (PGlite in a data
+// directory by default, PostgreSQL for replicas); see sql-store.ts.
+import type { JWK } from 'jose';
+import type {
+  AuditEntry,
+  AuditFields,
+  AuditHead,
+  AuditVerification,
+  CanonicalQuery,
+  NodeOutcome,
+} from '@tessera/schemas';
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/**
+ * The error code of a job that was queued or running when the gateway
+ * instance that owned it stopped. Such jobs are failed rather than re-run:
+ * re-running would spend the nodes' budgets and release figures a second time
+ * without the researcher asking; the researcher can resubmit.
+ */
+export const ERR_GATEWAY_RESTARTED = 'ERR_GATEWAY_RESTARTED';
+
+export interface JobRecord {
+  readonly id: string;
+  /** The researcher's `sub`. */
+  readonly researcher: string;
+  readonly project: string;
+  readonly queryHash: string;
+  readonly query: CanonicalQuery;
+  readonly nodes: readonly string[];
+  readonly status: JobStatus;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** The merged result once `done`. */
+  readonly result: unknown;
+  /** A gateway error code once `failed`. */
+  readonly errorCode: string | null;
+}
+
+export interface NewJob {
+  /** A UUID; one is generated when absent. */
+  readonly id?: string;
+  readonly researcher: string;
+  readonly project: string;
+  readonly queryHash: string;
+  readonly query: CanonicalQuery;
+  readonly nodes: readonly string[];
+  readonly now: Date;
+}
+
+export interface CachedResult {
+  readonly value: unknown;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+}
+
+export interface RateLimitHit {
+  /** True when this hit is within the limit. */
+  readonly ok: boolean;
+  /** Hits in the current window, this one included. */
+  readonly count: number;
+  readonly remaining: number;
+  /** When the current window ends. */
+  readonly resetAt: Date;
+}
+
+export interface SigningKeyRecord {
+  readonly kid: string;
+  readonly privateJwk: JWK;
+  readonly createdAt: Date;
+  readonly retiredAt: Date | null;
+}
+
+/** Makes a new key pair; called only when the store holds no active key. */
+export type GenerateSigningKey = () => Promise<{ kid: string; privateJwk: JWK }>;
+
+export interface RecoverOptions {
+  /**
+   * An instance whose last heartbeat is older than this is taken as dead and
+   * its unfinished jobs are failed (default 30 s). An instance that closed
+   * its store is dead at once.
+   */
+  readonly staleAfterSec?: number;
+}
+
+export interface Store {
+  /** The id this store writes as the owner of the jobs it creates and starts. */
+  readonly instanceId: string;
+
+  /** A new `queued` job, owned by this instance. */
+  createJob(job: NewJob): Promise<JobRecord>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  /** A researcher's jobs, newest first. */
+  listJobs(researcher: string, options?: { readonly limit?: number }): Promise<JobRecord[]>;
+  /**
+   * Status changes; each returns the updated job, or undefined when the job
+   * does not exist or is not in a state it can move from (running: from
+   * queued; done, failed, cancelled: from queued or running).
+   */
+  startJob(id: string, now: Date): Promise<JobRecord | undefined>;
+  completeJob(id: string, result: unknown, now: Date): Promise<JobRecord | undefined>;
+  failJob(id: string, errorCode: string, now: Date): Promise<JobRecord | undefined>;
+  cancelJob(id: string, now: Date): Promise<JobRecord | undefined>;
+  /** Records (or replaces) one node's outcome for a job. */
+  recordNodeOutcome(jobId: string, outcome: NodeOutcome, now: Date): Promise<void>;
+  /** A job's node outcomes, by node id. */
+  nodeOutcomes(jobId: string): Promise<NodeOutcome[]>;
+  /** Tells other instances this one is alive; call it well within `staleAfterSec`. */
+  heartbeat(now: Date): Promise<void>;
+  /**
+   * Fails, with ERR_GATEWAY_RESTARTED, every queued or running job whose
+   * owner is dead (threat 31); returns them. Call at start-up and then
+   * periodically: an owner that died moments ago is found on a later call.
+   */
+  recoverInterruptedJobs(now: Date, options?: RecoverOptions): Promise<JobRecord[]>;
+
+  /** A cached result for a query over exactly these node data versions, unless expired. */
+  getCachedResult(
+    queryHash: string,
+    dataVersions: string,
+    now: Date,
+  ): Promise<CachedResult | undefined>;
+  putCachedResult(
+    queryHash: string,
+    dataVersions: string,
+    value: unknown,
+    times: { readonly now: Date; readonly expiresAt: Date },
+  ): Promise<void>;
+
+  /**
+   * Counts one hit against `key` in the fixed window of `windowSec` seconds
+   * that contains `now`; atomic across replicas.
+   */
+  hit(key: string, windowSec: number, limit: number, now: Date): Promise<RateLimitHit>;
+
+  /**
+   * The active signing key; when there is none, one made by `generate`.
+   * Replicas racing here all end up with the same key.
+   */
+  getOrCreateSigningKey(generate: GenerateSigningKey, now?: Date): Promise<SigningKeyRecord>;
+  /** Retires the active key and makes a new one active. */
+  rotateSigningKey(generate: GenerateSigningKey, now: Date): Promise<SigningKeyRecord>;
+  /** Every key, newest first (retired ones stay published for a while). */
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+
+  /** Appends to the hash-chained audit log; replicas never fork the chain. */
+  appendAudit(fields: AuditFields): Promise<AuditEntry>;
+  /** The whole log, in index order. */
+  auditEntries(): Promise<AuditEntry[]>;
+  /** The stored head, kept apart from the entries; undefined while the log is empty. */
+  auditHead(): Promise<AuditHead | undefined>;
+  /**
+   * verifyChain over the entries and the head read in one snapshot, so
+   * appends by a running gateway cannot make a sound log look cut off.
+   */
+  verifyAudit(): Promise<AuditVerification>;
+
+  /** Deletes expired cache entries and finished rate-limit windows. */
+  purgeExpired(now: Date): Promise<{ cache: number; rateLimits: number }>;
+
+  /** Releases this instance's jobs to recovery and closes the connection. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,13 @@
+// The node's authentication of the gateway.
+export {
+  GATEWAY_TOKEN_MAX_LIFETIME_SEC,
+  GATEWAY_TOKEN_TYP,
+  createGatewayTokenVerifier,
+} from './gateway-token.ts';
+export type {
+  GatewayCaller,
+  GatewayTokenVerifier,
+  GatewayTokenVerifierOptions,
+} from './gateway-token.ts';
+export { createMemoryReplayCache } from './replay-cache.ts';
+export type { MemoryReplayCacheOptions, ReplayCache } from './replay-cache.ts';

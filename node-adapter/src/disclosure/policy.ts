@@ -1,0 +1,167 @@
+// The node's disclosure policy: read once at start-up, defaults taken from
+// the policy's JSON Schema, validated, frozen and passed in. A bad policy
+// stops start-up with a message that names the key.
+import {
+  type CohortQuery,
+  DEFAULT_LIMITS,
+  type NodePolicyConfig,
+  ProblemError,
+  type QueryLimits,
+  assertSchema,
+  checkSemantics,
+  prescan,
+  schemaIds,
+} from '@tessera/schemas';
+import nodePolicySchema from '@tessera/schemas/json/node-policy.schema.json' with { type: 'json' };
+import { nodeProblem } from '../errors.ts';
+
+/** Every key of a config made present and read-only. */
+type Resolved<T> = {
+  readonly [K in keyof T]-?: Exclude<T[K], undefined> extends object
+    ? Resolved<Exclude<T[K], undefined>>
+    : Exclude<T[K], undefined>;
+};
+
+/** A loaded policy: every default filled in, frozen. */
+export type NodePolicy = Resolved<NodePolicyConfig>;
+
+export type Mechanism = NodePolicy['mechanism'];
+
+export interface LoadPolicyOptions {
+  /** Accept mechanism `none` (the `open` policy); only for local testing. */
+  readonly allowOpen: boolean;
+}
+
+/** The part of a JSON Schema this file reads to fill in defaults. */
+interface SchemaNode {
+  readonly default?: unknown;
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+}
+
+function keyName(pointer: string): string {
+  if (pointer === '') return 'policy';
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .join('.');
+}
+
+function policyInvalid(pointer: string, detail: string): ProblemError {
+  return nodeProblem('ERR_POLICY_INVALID', {
+    pointer,
+    detail: `${keyName(pointer)}: ${detail}`,
+  });
+}
+
+/**
+ * Refuses anything JSON cannot carry, naming the key: a policy assembled from
+ * environment variables or code may hold NaN or Infinity, which JSON never does.
+ */
+function checkPlainData(value: unknown, pointer: string): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw policyInvalid(pointer, 'must be a finite number');
+      return;
+    case 'object':
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        value.forEach((item, i) => checkPlainData(item, `${pointer}/${i}`));
+        return;
+      }
+      for (const [key, child] of Object.entries(value)) {
+        checkPlainData(child, `${pointer}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`);
+      }
+      return;
+    default:
+      throw policyInvalid(pointer, `must be JSON data, not ${typeof value}`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Writes the schema's `default`s into absent keys, object by object. */
+function applyDefaults(schema: SchemaNode, target: Record<string, unknown>): void {
+  for (const [key, child] of Object.entries(schema.properties ?? {})) {
+    if (!(key in target) && child.default !== undefined) {
+      target[key] = structuredClone(child.default);
+    }
+    const value = target[key];
+    if (isRecord(value) && child.properties) applyDefaults(child, value);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * Validates a node policy (parsed JSON, or the string "open"), fills in the
+ * schema's defaults and returns it frozen. Throws ERR_POLICY_INVALID naming the
+ * key, or ERR_OPEN_POLICY_REFUSED for mechanism `none` without `allowOpen`.
+ * @example loadPolicy({ threshold: 11 }, { allowOpen: false }).cellKey.maxNoise // 2
+ */
+export function loadPolicy(json: unknown, options: LoadPolicyOptions): NodePolicy {
+  const input: unknown = json === 'open' ? { mechanism: 'none' } : json;
+  try {
+    prescan(input);
+  } catch (err) {
+    if (err instanceof ProblemError)
+      throw policyInvalid(err.pointer ?? '', err.detail ?? 'invalid');
+    throw err;
+  }
+  checkPlainData(input, '');
+  const copy: unknown = structuredClone(input);
+  if (isRecord(copy)) applyDefaults(nodePolicySchema as SchemaNode, copy);
+  assertSchema<NodePolicyConfig>(schemaIds.nodePolicy, copy, policyInvalid);
+
+  const threshold = copy.threshold!;
+  const summary = copy.summary!;
+  summary.minN ??= threshold;
+  if (summary.minN < threshold) {
+    throw policyInvalid('/summary/minN', `must be at least threshold (${threshold})`);
+  }
+  const laplace = copy.laplace!;
+  if (laplace.budget! < laplace.epsilon!) {
+    throw policyInvalid('/laplace/budget', `must be at least laplace.epsilon (${laplace.epsilon})`);
+  }
+  if (copy.mechanism === 'none' && !options.allowOpen) {
+    throw nodeProblem('ERR_OPEN_POLICY_REFUSED', {
+      pointer: '/mechanism',
+      detail: 'mechanism: "none" (the open policy) needs the allow-open option',
+    });
+  }
+  return deepFreeze(copy as NodePolicy);
+}
+
+/**
+ * The query limits this policy sets, for parseQuery/checkSemantics: a
+ * stratification with more strata, or a `codes` dimension with more codes, is
+ * refused with ERR_QUERY_INVALID and a pointer before anything is evaluated.
+ * @example parseQuery(body, policyQueryLimits(policy))
+ */
+export function policyQueryLimits(policy: NodePolicy): QueryLimits {
+  return Object.freeze({
+    ...DEFAULT_LIMITS,
+    maxStrata: policy.maxStrata,
+    maxDimensionCodes: policy.maxDimensionCodes,
+  });
+}
+
+/**
+ * Checks an already parsed query against the policy's limits (threat 11);
+ * the same rules as parseQuery, so the gateway and the node refuse alike.
+ * @example checkStrataLimits(query, policy) // throws ERR_QUERY_INVALID, pointer "/stratify"
+ */
+export function checkStrataLimits(query: CohortQuery, policy: NodePolicy): void {
+  checkSemantics(query, policyQueryLimits(policy));
+}

@@ -1,0 +1,63 @@
+// Shared helpers for the disclosure tests: seeded randomness, member sets with
+// record keys, and wrapping released parts into a NodeResult.
+import type { NodeResult } from '@tessera/schemas';
+import type { RawCell } from '../engine/raw-result.ts';
+import { cellKeyOf } from '../store/record-key.ts';
+import type { RandomSource } from './laplace.ts';
+import { type NodePolicy, loadPolicy } from './policy.ts';
+import type { ProtectContext, ProtectedResult } from './protect.ts';
+
+/** A small seeded PRNG (mulberry32): uniform [0, 1), reproducible. */
+export function seeded(seed: number): RandomSource {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n patients' record keys drawn from a seeded source. */
+export function recordKeys(n: number, random: RandomSource): number[] {
+  return Array.from({ length: n }, () => Math.floor(random() * 0x1_0000_0000));
+}
+
+/** The raw cell of a set of patients, given by their record keys. */
+export function cellOf(keys: readonly number[]): RawCell {
+  return { count: keys.length, cellKey: cellKeyOf(keys) };
+}
+
+/** A cell with a given count and key. */
+export function cell(count: number, cellKey = 0x9e37_79b9): RawCell {
+  return { count, cellKey };
+}
+
+/** A policy with defaults, open allowed. */
+export function policyOf(json: Record<string, unknown> = {}): NodePolicy {
+  return loadPolicy(json, { allowOpen: true });
+}
+
+/** A context whose randomness fails: cell-key protection must never use it. */
+export const NO_RANDOM: ProtectContext = {
+  random: () => {
+    throw new Error('randomness used');
+  },
+};
+
+/** The released parts as a whole NodeResult. */
+export function asNodeResult(parts: ProtectedResult): NodeResult {
+  return {
+    node: 'test-node',
+    queryHash: `sha256:${'0'.repeat(64)}`,
+    dataVersion: '2026-11-20T10:00:00Z#a1b2',
+    evaluatedAt: '2026-11-21T10:00:00.000Z',
+    elapsedMs: 12,
+    disclosure: parts.disclosure,
+    total: parts.total,
+    ...(parts.overlapping ? { overlapping: true } : {}),
+    strata: parts.strata,
+    measures: parts.measures,
+  };
+}

@@ -1,0 +1,649 @@
+// Compiles a canonical cohort query into one SQL statement over the store's
+// tables (store/layout.ts). The statement computes the cohort once, as a CTE
+// of patients, and answers the total, the strata and every measure from it,
+// as rows of one common shape (OUTPUT_COLUMNS) that decode.ts turns into a
+// RawResult. Every value of the query reaches SQL as a bound parameter.
+//
+// Semantics fixed here (the query-language page leaves them open):
+// - `all` is AND, `any` is OR and `not` the complement within the node's
+//   patients; every criterion is two-valued, so a missing birth date can make
+//   a criterion false but never makes `not` of it false as well.
+// - Ages are whole years (age.ts). A patient without a birth date never meets
+//   an age criterion, an ageAtEvent criterion or any ageBand stratum; a
+//   patient born after asOf (or an event before birth) has no age at all.
+// - An event without an event date never meets a `period` or `ageAtEvent`
+//   criterion, and is never a histogram or summary value (it cannot be placed
+//   in time); without such conditions it matches on its codes.
+// - `value`: the distinct units stored for the criterion's codes are looked up
+//   first (compileUnitProbe); the bounds are converted into each of them, and
+//   values in a unit UCUM cannot convert (or without a unit) never match.
+// - Histogram and summary values: each observation's value is converted into
+//   the measure's unit (unconvertible ones are ignored); per patient `latest`
+//   and `earliest` take the observations on the latest (earliest) event date,
+//   the mean of them when several share that date; `mean` is the mean of all
+//   in the period. A value below the first histogram edge falls in no bin and
+//   counts as missing, so the bins and `missing` always add up to the total.
+import {
+  canonicalCodeSet,
+  canonicalJson,
+  dimensionName,
+  exprNode,
+  normaliseCode,
+  type AgeRange,
+  type CanonicalQuery,
+  type CodeSet,
+  type Dimension,
+  type EventCriterion,
+  type EventKind,
+  type Expr,
+  type Measure,
+  type ObservationCriterion,
+  type PatientCriterion,
+  type Period,
+  type Pick,
+  type ValueRange,
+} from '@tessera/schemas';
+import { EVENT_TABLES } from '../store/layout.ts';
+import { ageBandLabels, latestBirthDateForAge } from './age.ts';
+import type { Dialect, SqlType } from './dialect.ts';
+import type { SqlValue } from './runner.ts';
+import { convertQuantity, molarMassOf } from './units.ts';
+
+/** A canonical query with its reference date pinned, as a node evaluates it. */
+export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
+
+export interface CompiledSql {
+  readonly sql: string;
+  readonly params: readonly SqlValue[];
+}
+
+/** A unit stored for observations with a given code (one row of the unit probe). */
+export interface StoredUnit {
+  readonly system: string;
+  readonly code: string;
+  readonly unit: string;
+}
+
+/** Stored units per observation CodeSet, keyed by codeSetKey. */
+export type StoredUnits = ReadonlyMap<string, readonly StoredUnit[]>;
+
+export interface CompileOptions {
+  readonly dialect: Dialect;
+  /**
+   * The units stored for the query's quantity CodeSets (from the unit probe).
+   * Without them no stored value can be converted, so `value` criteria match
+   * nothing and histograms and summaries see no values.
+   */
+  readonly storedUnits?: StoredUnits;
+}
+
+/** One stratify dimension as decode.ts needs it. */
+export interface DimensionPlan {
+  readonly name: 'gender' | 'deceased' | 'ageBand' | 'codes';
+  /** Stratum labels in result order; SQL reports the label's index. */
+  readonly labels: readonly string[];
+}
+
+export type MeasurePlan =
+  | { readonly type: 'count' }
+  | {
+      readonly type: 'histogram';
+      readonly part: number;
+      readonly unit: string;
+      readonly edges: readonly number[];
+    }
+  | { readonly type: 'summary'; readonly part: number; readonly unit: string };
+
+export interface ResultPlan {
+  readonly dimensions: readonly DimensionPlan[];
+  readonly overlapping: boolean;
+  readonly measures: readonly MeasurePlan[];
+}
+
+export interface CompiledQuery extends CompiledSql {
+  readonly plan: ResultPlan;
+}
+
+/**
+ * The columns of every output row: `part` says what the row is (PART_TOTAL,
+ * PART_STRATA, or a measure's part number), `i0`..`i2` are stratum label
+ * indexes (or the histogram bin, NULL for missing), `n` and `ck` the count and
+ * cell key, `f0`..`f3` the summary's mean, sd, sum of |v| and max of |v|.
+ */
+export const OUTPUT_COLUMNS = [
+  'part',
+  'i0',
+  'i1',
+  'i2',
+  'n',
+  'ck',
+  'f0',
+  'f1',
+  'f2',
+  'f3',
+] as const;
+export const PART_TOTAL = 0;
+export const PART_STRATA = 1;
+const FIRST_MEASURE_PART = 2;
+
+export const GENDER_LABELS = ['female', 'male', 'other', 'unknown'] as const;
+export const DECEASED_LABELS = ['true', 'false'] as const;
+
+/**
+ * The key of a CodeSet in StoredUnits: its canonical JSON, so equal sets in
+ * any spelling share a key.
+ * @example codeSetKey([{ system: 'http://loinc.org', code: '4548-4' }])
+ */
+export function codeSetKey(codes: CodeSet): string {
+  return canonicalJson(canonicalCodeSet(codes));
+}
+
+/** Binds values as cast placeholders; an equal value of the same type reuses its placeholder. */
+interface Binder {
+  readonly dialect: Dialect;
+  bind(value: SqlValue, type: SqlType): string;
+  readonly values: SqlValue[];
+}
+
+function createBinder(dialect: Dialect): Binder {
+  const values: SqlValue[] = [];
+  const slots = new Map<string, string>();
+  return {
+    dialect,
+    values,
+    bind(value, type) {
+      const key = `${type}\u0000${typeof value}\u0000${String(value)}`;
+      let slot = slots.get(key);
+      if (slot === undefined) {
+        values.push(value);
+        slot = dialect.cast(dialect.placeholder(values.length), type);
+        slots.set(key, slot);
+      }
+      return slot;
+    },
+  };
+}
+
+function joinOr(parts: readonly string[]): string {
+  if (parts.length === 0) return 'FALSE';
+  return parts.length === 1 ? parts[0]! : `(${parts.join(' OR ')})`;
+}
+
+function joinAnd(parts: readonly string[]): string {
+  if (parts.length === 0) return 'TRUE';
+  return parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`;
+}
+
+function inList(column: string, values: readonly string[], b: Binder): string {
+  const bound = values.map((v) => b.bind(v, 'text'));
+  return bound.length === 1 ? `${column} = ${bound[0]!}` : `${column} IN (${bound.join(', ')})`;
+}
+
+/** Rows of `alias` (with `system` and `code` columns) whose coding is in the set. */
+function codeSetPredicate(alias: string, codes: CodeSet, b: Binder): string {
+  const bySystem = new Map<string, { exact: string[]; prefixes: string[] }>();
+  for (const coding of codes) {
+    let entry = bySystem.get(coding.system);
+    if (!entry) {
+      entry = { exact: [], prefixes: [] };
+      bySystem.set(coding.system, entry);
+    }
+    // Canonical codes are normalised already; normalising again is free and
+    // keeps the compiler right for any CodeSet it is handed.
+    const code = normaliseCode(coding.system, coding.code);
+    (coding.descendants ? entry.prefixes : entry.exact).push(code);
+  }
+  return joinOr(
+    [...bySystem].map(([system, { exact, prefixes }]) => {
+      const tests = prefixes.map((p) => b.dialect.startsWith(`${alias}.code`, b.bind(p, 'text')));
+      if (exact.length > 0) tests.unshift(inList(`${alias}.code`, exact, b));
+      return `(${alias}.system = ${b.bind(system, 'text')} AND ${joinOr(tests)})`;
+    }),
+  );
+}
+
+function periodPredicates(column: string, period: Period | undefined, b: Binder): string[] {
+  const parts: string[] = [];
+  if (period?.from !== undefined) parts.push(`${column} >= ${b.bind(period.from, 'date')}`);
+  if (period?.to !== undefined) parts.push(`${column} <= ${b.bind(period.to, 'date')}`);
+  return parts;
+}
+
+/** Birth-date bounds for an age range on `on` (age.ts); min defaults to 0, so the unborn never match. */
+function ageAtAsOfPredicates(column: string, range: AgeRange, asOf: string, b: Binder): string[] {
+  const parts = [
+    `${column} IS NOT NULL`,
+    `${column} <= ${b.bind(latestBirthDateForAge(asOf, range.min ?? 0), 'date')}`,
+  ];
+  if (range.max !== undefined) {
+    parts.push(`${column} >= ${b.bind(latestBirthDateForAge(asOf, range.max + 1), 'date')}`);
+  }
+  return parts;
+}
+
+function patientPredicate(c: PatientCriterion, asOf: string, b: Binder): string {
+  const parts: string[] = [];
+  if (c.gender) parts.push(inList('p.gender', c.gender, b));
+  if (c.age) parts.push(...ageAtAsOfPredicates('p.birth_date', c.age, asOf, b));
+  if (c.birthDate) {
+    parts.push('p.birth_date IS NOT NULL', ...periodPredicates('p.birth_date', c.birthDate, b));
+  }
+  if (c.deceased !== undefined) parts.push(`p.deceased = ${b.bind(c.deceased, 'boolean')}`);
+  return joinAnd(parts);
+}
+
+/** Groups stored units into SQL branches: `unit = u [AND the codings that need it]`. */
+interface UnitBranch<T> {
+  readonly unit: string;
+  readonly result: T;
+  readonly codings: StoredUnit[];
+  restrictCodes: boolean;
+}
+
+/**
+ * Converts something (bounds or a linear map) per stored (system, code, unit)
+ * and groups equal results per unit. A branch names its codings only when the
+ * same unit converts differently (or not at all) for another coding, which
+ * happens only when molar masses differ between the codes.
+ */
+function unitBranches<T>(
+  stored: readonly StoredUnit[],
+  convert: (s: StoredUnit, molarMass: number | undefined) => T | undefined,
+): UnitBranch<T>[] {
+  const branches = new Map<string, UnitBranch<T>>();
+  const perUnit = new Map<string, number>();
+  const unconverted = new Set<string>();
+  for (const s of stored) {
+    const result = convert(s, molarMassOf(s.system, s.code));
+    if (result === undefined) {
+      unconverted.add(s.unit);
+      continue;
+    }
+    const key = canonicalJson([s.unit, result]);
+    let branch = branches.get(key);
+    if (!branch) {
+      branch = { unit: s.unit, result, codings: [], restrictCodes: false };
+      branches.set(key, branch);
+      perUnit.set(s.unit, (perUnit.get(s.unit) ?? 0) + 1);
+    }
+    branch.codings.push(s);
+  }
+  for (const branch of branches.values()) {
+    branch.restrictCodes = unconverted.has(branch.unit) || (perUnit.get(branch.unit) ?? 0) > 1;
+  }
+  return [...branches.values()];
+}
+
+function unitBranchCondition<T>(alias: string, branch: UnitBranch<T>, b: Binder): string {
+  const parts = [`${alias}.unit = ${b.bind(branch.unit, 'text')}`];
+  if (branch.restrictCodes) {
+    const bySystem = new Map<string, string[]>();
+    for (const c of branch.codings)
+      bySystem.set(c.system, [...(bySystem.get(c.system) ?? []), c.code]);
+    parts.push(
+      joinOr(
+        [...bySystem].map(
+          ([system, codes]) =>
+            `(${alias}.system = ${b.bind(system, 'text')} AND ${inList(`${alias}.code`, codes, b)})`,
+        ),
+      ),
+    );
+  }
+  return joinAnd(parts);
+}
+
+/** A value range: the bounds converted into each stored unit of the codes. */
+function valuePredicate(
+  alias: string,
+  codes: CodeSet,
+  range: ValueRange,
+  storedUnits: StoredUnits,
+  b: Binder,
+): string {
+  const convertBound = (bound: number | undefined, s: StoredUnit, mm: number | undefined) =>
+    bound === undefined ? null : (convertQuantity(bound, range.unit, s.unit, mm) ?? undefined);
+  const branches = unitBranches(storedUnits.get(codeSetKey(codes)) ?? [], (s, mm) => {
+    const min = convertBound(range.min, s, mm);
+    const max = convertBound(range.max, s, mm);
+    return min === undefined || max === undefined ? undefined : { min, max };
+  });
+  return joinOr(
+    branches.map((branch) => {
+      const parts = [unitBranchCondition(alias, branch, b)];
+      const { min, max } = branch.result;
+      if (min !== null) parts.push(`${alias}.value >= ${b.bind(min, 'double')}`);
+      if (max !== null) parts.push(`${alias}.value <= ${b.bind(max, 'double')}`);
+      return joinAnd(parts);
+    }),
+  );
+}
+
+interface CompileContext {
+  readonly b: Binder;
+  readonly asOf: string;
+  readonly storedUnits: StoredUnits;
+}
+
+/** The patient ids with at least `atLeast` distinct matching resources of the kind. */
+function eventSubquery(
+  kind: EventKind,
+  c: EventCriterion | ObservationCriterion,
+  ctx: CompileContext,
+): string {
+  const { b } = ctx;
+  const where = [
+    codeSetPredicate('e', c.code, b),
+    ...periodPredicates('e.event_date', c.period, b),
+  ];
+  if ('value' in c && c.value) {
+    where.push(valuePredicate('e', c.code, c.value, ctx.storedUnits, b));
+  }
+  if ('valueCode' in c && c.valueCode) {
+    where.push(
+      `e.resource_id IN (SELECT v.resource_id FROM observation_value_codes v WHERE ${codeSetPredicate('v', c.valueCode, b)})`,
+    );
+  }
+  let from = `${EVENT_TABLES[kind]} e`;
+  if (c.ageAtEvent) {
+    from += ' JOIN patients b ON b.patient_id = e.patient_id';
+    const age = `(${b.dialect.dateKey('e.event_date')} - ${b.dialect.dateKey('b.birth_date')})`;
+    where.push(`${age} >= ${b.bind((c.ageAtEvent.min ?? 0) * 10000, 'integer')}`);
+    if (c.ageAtEvent.max !== undefined) {
+      where.push(`${age} < ${b.bind((c.ageAtEvent.max + 1) * 10000, 'integer')}`);
+    }
+  }
+  const atLeast = c.atLeast ?? 1;
+  const select = `SELECT e.patient_id FROM ${from} WHERE ${where.join(' AND ')}`;
+  return atLeast <= 1
+    ? select
+    : `${select} GROUP BY e.patient_id HAVING count(DISTINCT e.resource_id) >= ${b.bind(atLeast, 'bigint')}`;
+}
+
+/** A two-valued predicate over patients `p`. */
+function cohortPredicate(expr: Expr, ctx: CompileContext): string {
+  const node = exprNode(expr);
+  switch (node.op) {
+    case 'all':
+      return joinAnd(node.children.map((child) => cohortPredicate(child, ctx)));
+    case 'any':
+      return joinOr(node.children.map((child) => cohortPredicate(child, ctx)));
+    case 'not':
+      return `(NOT ${cohortPredicate(node.child, ctx)})`;
+    case 'patient':
+      return patientPredicate(node.criterion, ctx.asOf, ctx.b);
+    case 'event':
+      return `p.patient_id IN (${eventSubquery(node.kind, node.criterion, ctx)})`;
+  }
+}
+
+interface Stratification {
+  readonly plans: DimensionPlan[];
+  /** Label index expressions over cohort row `c` (and `k` for codes). */
+  readonly labels: string[];
+  /** CTE body of (patient_id, k) for a codes dimension. */
+  readonly codeStrata?: string;
+}
+
+function stratification(dimensions: readonly Dimension[], ctx: CompileContext): Stratification {
+  const { b, asOf } = ctx;
+  const plans: DimensionPlan[] = [];
+  const labels: string[] = [];
+  let codeStrata: string | undefined;
+  for (const dimension of dimensions) {
+    const name = dimensionName(dimension);
+    if (dimension === 'gender') {
+      plans.push({ name, labels: GENDER_LABELS });
+      const whens = GENDER_LABELS.map((g, i) => `WHEN ${b.bind(g, 'text')} THEN ${i}`);
+      labels.push(`CASE c.gender ${whens.join(' ')} END`);
+    } else if (dimension === 'deceased') {
+      plans.push({ name, labels: DECEASED_LABELS });
+      labels.push('CASE WHEN c.deceased THEN 0 ELSE 1 END');
+    } else if ('ageBand' in dimension) {
+      const edges = dimension.ageBand;
+      plans.push({ name, labels: ageBandLabels(edges) });
+      // Band i holds ages in [edge_i, edge_i+1): born after the bound of
+      // edge_i+1 and on or before that of edge_i; no birth date, no band.
+      const bound = (age: number) => b.bind(latestBirthDateForAge(asOf, age), 'date');
+      const whens = edges.slice(1).map((edge, i) => `WHEN c.birth_date > ${bound(edge)} THEN ${i}`);
+      labels.push(
+        `CASE WHEN c.birth_date IS NULL OR c.birth_date > ${bound(edges[0])} THEN NULL ${whens.join(' ')} ELSE ${edges.length - 1} END`,
+      );
+    } else {
+      const codes = dimension.codes.in;
+      plans.push({ name, labels: codes.map((c) => `${c.system}|${c.code}`) });
+      codeStrata = codes
+        .map(
+          (coding, i) =>
+            `SELECT DISTINCT e.patient_id, ${i} AS k FROM ${EVENT_TABLES[dimension.codes.of]} e WHERE ${codeSetPredicate('e', [coding], b)}`,
+        )
+        .join(' UNION ALL ');
+      labels.push('k.k');
+    }
+  }
+  return codeStrata === undefined ? { plans, labels } : { plans, labels, codeStrata };
+}
+
+interface QuantityMeasure {
+  readonly observation: CodeSet;
+  readonly unit: string;
+  readonly pick?: Pick;
+  readonly period?: Period;
+}
+
+/** CTEs `<name>_r` (one converted value per resource) and `<name>` (one value per cohort patient). */
+function measureValueCtes(name: string, m: QuantityMeasure, ctx: CompileContext): string[] {
+  const { b } = ctx;
+  const branches = unitBranches(ctx.storedUnits.get(codeSetKey(m.observation)) ?? [], (s, mm) => {
+    // value_in_measure_unit = a * value + b; UCUM's conversions are affine.
+    const offset = convertQuantity(0, s.unit, m.unit, mm);
+    const one = convertQuantity(1, s.unit, m.unit, mm);
+    return offset === undefined || one === undefined ? undefined : { scale: one - offset, offset };
+  });
+  const converted =
+    branches.length === 0
+      ? b.dialect.cast('NULL', 'double')
+      : `CASE ${branches
+          .map(({ result, ...branch }) => {
+            let value = 'o.value';
+            if (result.scale !== 1) value += ` * ${b.bind(result.scale, 'double')}`;
+            if (result.offset !== 0) value += ` + ${b.bind(result.offset, 'double')}`;
+            return `WHEN ${unitBranchCondition('o', { ...branch, result }, b)} THEN ${value}`;
+          })
+          .join(' ')} END`;
+  const where = [
+    codeSetPredicate('o', m.observation, b),
+    'o.event_date IS NOT NULL',
+    'o.value IS NOT NULL',
+    ...periodPredicates('o.event_date', m.period, b),
+    'o.patient_id IN (SELECT patient_id FROM cohort)',
+  ];
+  const perResource =
+    `${name}_r AS (SELECT o.patient_id, o.resource_id, o.event_date, max(${converted}) AS v ` +
+    `FROM observations o WHERE ${where.join(' AND ')} GROUP BY o.patient_id, o.resource_id, o.event_date)`;
+  const pick = m.pick ?? 'latest';
+  const perPatient =
+    pick === 'mean'
+      ? `${name} AS (SELECT patient_id, avg(v) AS v FROM ${name}_r WHERE v IS NOT NULL GROUP BY patient_id)`
+      : `${name} AS (SELECT patient_id, avg(v) AS v FROM (SELECT patient_id, v, rank() OVER ` +
+        `(PARTITION BY patient_id ORDER BY event_date ${pick === 'latest' ? 'DESC' : 'ASC'}) AS r ` +
+        `FROM ${name}_r WHERE v IS NOT NULL) t WHERE r = 1 GROUP BY patient_id)`;
+  return [perResource, perPatient];
+}
+
+/** Builds an output row; absent columns are typed NULLs so every UNION ALL branch has one shape. */
+function outputRow(
+  b: Binder,
+  columns: Partial<Record<(typeof OUTPUT_COLUMNS)[number], string>>,
+): string {
+  const types: Record<(typeof OUTPUT_COLUMNS)[number], SqlType> = {
+    part: 'integer',
+    i0: 'integer',
+    i1: 'integer',
+    i2: 'integer',
+    n: 'bigint',
+    ck: 'bigint',
+    f0: 'double',
+    f1: 'double',
+    f2: 'double',
+    f3: 'double',
+  };
+  return OUTPUT_COLUMNS.map(
+    (column) => `${b.dialect.cast(columns[column] ?? 'NULL', types[column])} AS ${column}`,
+  ).join(', ');
+}
+
+function quantityMeasure(
+  measure: Measure,
+): { type: 'histogram' | 'summary'; spec: QuantityMeasure } | undefined {
+  if ('histogram' in measure) return { type: 'histogram', spec: measure.histogram };
+  if ('summary' in measure) return { type: 'summary', spec: measure.summary };
+  return undefined;
+}
+
+/** Every observation CodeSet whose stored units the query needs. */
+export function quantityCodeSets(query: CanonicalQuery): CodeSet[] {
+  const sets = new Map<string, CodeSet>();
+  const add = (codes: CodeSet) => sets.set(codeSetKey(codes), codes);
+  const stack: Expr[] = [query.cohort];
+  while (stack.length > 0) {
+    const node = exprNode(stack.pop()!);
+    if (node.op === 'all' || node.op === 'any') stack.push(...node.children);
+    else if (node.op === 'not') stack.push(node.child);
+    else if (node.op === 'event' && node.kind === 'observation' && node.criterion.value) {
+      add(node.criterion.code);
+    }
+  }
+  for (const measure of query.measures) {
+    const q = quantityMeasure(measure);
+    if (q) add(q.spec.observation);
+  }
+  return [...sets.values()];
+}
+
+/**
+ * The statement listing the distinct (system, code, unit) stored with a
+ * value for each quantity CodeSet of the query (column `k` is the set's
+ * index in `codeSets`), or undefined when the query compares no quantities.
+ * @example compileUnitProbe(query, duckDbDialect)?.sql
+ */
+export function compileUnitProbe(
+  query: CanonicalQuery,
+  dialect: Dialect,
+): (CompiledSql & { readonly codeSets: readonly CodeSet[] }) | undefined {
+  const codeSets = quantityCodeSets(query);
+  if (codeSets.length === 0) return undefined;
+  const b = createBinder(dialect);
+  const sql = codeSets
+    .map(
+      (codes, i) =>
+        `SELECT ${i} AS k, o.system, o.code, o.unit FROM observations o WHERE ${codeSetPredicate('o', codes, b)} ` +
+        `AND o.value IS NOT NULL AND o.unit IS NOT NULL GROUP BY o.system, o.code, o.unit`,
+    )
+    .join(' UNION ALL ');
+  return { sql: `${sql} ORDER BY k, system, code, unit`, params: b.values, codeSets };
+}
+
+/** Reads the unit probe's rows into StoredUnits. */
+export function readStoredUnits(
+  codeSets: readonly CodeSet[],
+  rows: readonly Record<string, unknown>[],
+): StoredUnits {
+  const units = new Map<string, StoredUnit[]>(codeSets.map((c) => [codeSetKey(c), []]));
+  for (const row of rows) {
+    const codes = codeSets[Number(row.k)];
+    const { system, code, unit } = row;
+    if (
+      !codes ||
+      typeof system !== 'string' ||
+      typeof code !== 'string' ||
+      typeof unit !== 'string'
+    ) {
+      throw new TypeError(
+        `unexpected unit probe row ${JSON.stringify(row, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`,
+      );
+    }
+    units.get(codeSetKey(codes))!.push({ system, code, unit });
+  }
+  return units;
+}
+
+/**
+ * Compiles a canonical query (asOf pinned) into one statement and the plan
+ * that decodes its rows.
+ * @example compileQuery(canonicalQuery({ ...q, asOf: '2026-01-01' }) as EvaluableQuery, { dialect: duckDbDialect })
+ */
+export function compileQuery(query: EvaluableQuery, options: CompileOptions): CompiledQuery {
+  const b = createBinder(options.dialect);
+  const ctx: CompileContext = {
+    b,
+    asOf: query.asOf,
+    storedUnits: options.storedUnits ?? new Map(),
+  };
+  const ctes = [
+    `cohort ${options.dialect.materializedCte} (SELECT p.patient_id, p.gender, p.birth_date, p.deceased, p.record_key ` +
+      `FROM patients p WHERE ${cohortPredicate(query.cohort, ctx)})`,
+  ];
+  const selects = [
+    `SELECT ${outputRow(b, { part: String(PART_TOTAL), n: 'count(*)', ck: b.dialect.cellKey('c.record_key') })} FROM cohort c`,
+  ];
+
+  const strata = stratification(query.stratify, ctx);
+  if (strata.plans.length > 0) {
+    if (strata.codeStrata !== undefined) ctes.push(`code_strata AS (${strata.codeStrata})`);
+    const dims = strata.labels.map((_, i) => `d${i}`);
+    ctes.push(
+      `labelled AS (SELECT c.record_key, ${strata.labels.map((l, i) => `${l} AS d${i}`).join(', ')} FROM cohort c` +
+        `${strata.codeStrata === undefined ? '' : ' JOIN code_strata k ON k.patient_id = c.patient_id'})`,
+    );
+    selects.push(
+      `SELECT ${outputRow(b, {
+        part: String(PART_STRATA),
+        ...Object.fromEntries(dims.map((d, i) => [`i${i}`, d])),
+        n: 'count(*)',
+        ck: b.dialect.cellKey('record_key'),
+      })} FROM labelled WHERE ${dims.map((d) => `${d} IS NOT NULL`).join(' AND ')} GROUP BY ${dims.join(', ')}`,
+    );
+  }
+
+  const measures = query.measures.map((measure, index): MeasurePlan => {
+    const q = quantityMeasure(measure);
+    if (!q) return { type: 'count' };
+    const part = FIRST_MEASURE_PART + index;
+    const name = `m${index}`;
+    ctes.push(...measureValueCtes(name, q.spec, ctx));
+    if (q.type === 'histogram' && 'histogram' in measure) {
+      const edges = measure.histogram.edges;
+      const bins = edges
+        .map((edge, i) => `WHEN v.v >= ${b.bind(edge, 'double')} THEN ${i}`)
+        .reverse()
+        .join(' ');
+      selects.push(
+        `SELECT ${outputRow(b, { part: String(part), i0: 'bin', n: 'count(*)', ck: b.dialect.cellKey('record_key') })} ` +
+          `FROM (SELECT c.record_key, CASE ${bins} END AS bin FROM cohort c LEFT JOIN ${name} v ON v.patient_id = c.patient_id) h GROUP BY bin`,
+      );
+      return { type: 'histogram', part, unit: q.spec.unit, edges };
+    }
+    selects.push(
+      `SELECT ${outputRow(b, {
+        part: String(part),
+        n: 'count(*)',
+        ck: b.dialect.cellKey('c.record_key'),
+        f0: 'avg(v.v)',
+        f1: b.dialect.stddevSample('v.v'),
+        f2: 'COALESCE(sum(abs(v.v)), 0)',
+        f3: 'COALESCE(max(abs(v.v)), 0)',
+      })} FROM ${name} v JOIN cohort c ON c.patient_id = v.patient_id`,
+    );
+    return { type: 'summary', part, unit: q.spec.unit };
+  });
+
+  return {
+    sql: `WITH ${ctes.join(',\n')}\n${selects.join('\nUNION ALL\n')}`,
+    params: b.values,
+    plan: {
+      dimensions: strata.plans,
+      overlapping: strata.plans.some((d) => d.name === 'codes'),
+      measures,
+    },
+  };
+}

@@ -1,0 +1,234 @@
+// The live source against a real FHIR server (Medplum's router and in-memory
+// repository behind Express), loaded over HTTP with transaction Bundles, with
+// full and trimmed capabilities: every result must equal the brute-force
+// oracle's over the same resources, record keys included.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalQuery, parseQuery } from '@tessera/schemas';
+import type { CohortQuery } from '@tessera/schemas';
+import type { Resource } from '@medplum/fhirtypes';
+import { loadResources, startFhirServer } from '../../../tests/fhir-server/server.ts';
+import type { FhirServer } from '../../../tests/fhir-server/server.ts';
+import type { RawResult } from '../engine/raw-result.ts';
+import { evaluateOracle } from '../oracle/oracle.ts';
+import type { OracleResult } from '../oracle/oracle.ts';
+import { populationArbitrary, queryArbitrary } from '../oracle/random-population.ts';
+import type { FhirResource } from '../oracle/read-fhir.ts';
+import { recordKey } from '../store/record-key.ts';
+import { createFhirSource } from './fhir-source.ts';
+import type { EvaluableQuery, FhirSource } from './fhir-source.ts';
+
+const SECRET = new TextEncoder().encode('live-source-integration-secret');
+const SYNTHEA = join(import.meta.dirname, '../../../../shared/fixtures/synthea/10-patients');
+
+const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
+const SNOMED = 'http://snomed.info/sct';
+const LOINC = 'http://loinc.org';
+const ATC = 'http://www.whocc.no/atc';
+const CVX = 'http://hl7.org/fhir/sid/cvx';
+const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
+
+function evaluable(query: CohortQuery, asOf = '2026-01-01'): EvaluableQuery {
+  const parsed = parseQuery(query);
+  return { ...canonicalQuery(parsed), asOf: parsed.asOf ?? asOf };
+}
+
+/** The oracle's figures in RawResult's shape, with every cell keyed. */
+function expected(resources: readonly FhirResource[], query: EvaluableQuery): OracleResult {
+  return evaluateOracle(resources, query, { recordKey: (id) => recordKey(SECRET, id) });
+}
+
+function expectSame(actual: RawResult, oracle: OracleResult, label: string): void {
+  const round = (n: number | null): number | null => (n === null ? null : Number(n.toPrecision(10)));
+  const normal = (r: RawResult | OracleResult): unknown => ({
+    ...r,
+    measures: r.measures.map((m) =>
+      m.type === 'summary' ? { ...m, mean: round(m.mean), sd: round(m.sd), sumAbs: round(m.sumAbs), maxAbs: round(m.maxAbs) } : m,
+    ),
+  });
+  expect(normal(actual), label).toEqual(normal(oracle));
+}
+
+// Queries that between them use every criterion kind, all/any/not, every
+// dimension and every measure.
+const QUERIES: readonly CohortQuery[] = [
+  { version: 1, cohort: { patient: { gender: ['female'], age: { min: 18, max: 79 } } }, stratify: [{ ageBand: [0, 18, 40, 65, 80] }] },
+  { version: 1, cohort: { patient: { birthDate: { from: '1950-01-01', to: '1999-12-31' }, deceased: false } }, stratify: ['deceased'] },
+  {
+    version: 1,
+    cohort: { condition: { code: [{ system: ICD10, code: 'E11', descendants: true }] } },
+    stratify: ['gender'],
+  },
+  {
+    version: 1,
+    cohort: {
+      all: [
+        { condition: { code: [{ system: ICD10, code: 'E11.9' }, { system: SNOMED, code: '15777000' }], period: { from: '2015-01-01', to: '2022-12-31' } } },
+        { not: { medication: { code: [{ system: ATC, code: 'A10', descendants: true }] } } },
+      ],
+    },
+  },
+  {
+    version: 1,
+    cohort: {
+      any: [
+        { medication: { code: [{ system: ATC, code: 'A10BA02' }], atLeast: 2 } },
+        { procedure: { code: [{ system: SNOMED, code: '73761001' }], ageAtEvent: { min: 30 } } },
+        { immunization: { code: [{ system: CVX, code: '140' }, { system: CVX, code: '208' }], period: { from: '2018-01-01' } } },
+      ],
+    },
+    stratify: ['gender', 'deceased'],
+  },
+  {
+    version: 1,
+    cohort: { encounter: { code: [{ system: ACT_CODE, code: 'AMB' }, { system: SNOMED, code: '185349003' }], period: { to: '2020-06-30' } } },
+    stratify: [{ codes: { of: 'condition', in: [{ system: ICD10, code: 'E1', descendants: true }, { system: SNOMED, code: '44054006' }] } }],
+  },
+  {
+    version: 1,
+    cohort: { observation: { code: [{ system: LOINC, code: '4548-4' }], value: { min: 6.5, unit: '%' }, period: { from: '2012-01-01' } } },
+    measures: [
+      { count: 'patients' },
+      { histogram: { observation: [{ system: LOINC, code: '4548-4' }], unit: '%', edges: [0, 5.7, 6.5, 8, 10], pick: 'latest' } },
+    ],
+  },
+  {
+    version: 1,
+    cohort: { observation: { code: [{ system: LOINC, code: '72166-2' }], valueCode: [{ system: SNOMED, code: '449868002' }] } },
+  },
+  {
+    version: 1,
+    cohort: { not: { patient: { deceased: true } } },
+    stratify: ['gender'],
+    measures: [
+      { summary: { observation: [{ system: LOINC, code: '2339-0' }, { system: LOINC, code: '15074-8' }], unit: 'mg/dL', pick: 'mean' } },
+      { summary: { observation: [{ system: LOINC, code: '29463-7' }], unit: 'kg', pick: 'earliest', period: { from: '2014-01-01' } } },
+      { histogram: { observation: [{ system: LOINC, code: '8302-2' }], unit: 'cm', edges: [100, 150, 170, 190], pick: 'latest' } },
+    ],
+  },
+  {
+    version: 1,
+    cohort: { observation: { code: [{ system: LOINC, code: '2339-0' }, { system: LOINC, code: '15074-8' }], value: { min: 5.5, max: 11.1, unit: 'mmol/L' }, atLeast: 2 } },
+  },
+];
+
+/** A population large enough to page (several hundred resources), the same every run. */
+function population(): FhirResource[] {
+  const [resources] = fc.sample(populationArbitrary({ maxPatients: 60, maxEventsPerPatient: 10 }), {
+    seed: 20260101,
+    numRuns: 1,
+  });
+  return resources!;
+}
+
+function randomQueries(n: number): CohortQuery[] {
+  return fc.sample(queryArbitrary(), { seed: 424242, numRuns: n });
+}
+
+describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities', (capabilities) => {
+  let server: FhirServer;
+  let source: FhirSource;
+  let resources: FhirResource[];
+
+  beforeAll(async () => {
+    resources = population();
+    server = await startFhirServer({ capabilities, defaultPageSize: 37 });
+    await loadResources(server.baseUrl, resources as unknown as Resource[], 200);
+    source = createFhirSource({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'none' },
+      recordKeySecret: SECRET,
+      pageSize: 50,
+    });
+  });
+
+  afterAll(async () => {
+    await source.close();
+    await server.close();
+  });
+
+  it('declares what it serves, and the source reads it', async () => {
+    const caps = await source.capabilities();
+    expect(caps.fhirVersion).toBe('4.0.1');
+    if (capabilities === 'full') {
+      expect(caps.common).toEqual(['_count', '_elements', '_sort', '_summary']);
+      expect(caps.types.Condition?.params).toEqual(['code', 'onset-date', 'recorded-date', 'subject']);
+    } else {
+      expect(caps.common).toEqual([]);
+      expect(caps.types.Observation?.params).toEqual([]);
+    }
+  });
+
+  it('answers every criterion kind, combination, dimension and measure as the oracle does', async () => {
+    for (const [i, q] of QUERIES.entries()) {
+      const query = evaluable(q);
+      expectSame(await source.evaluate(query), expected(resources, query), `query ${i}`);
+    }
+  });
+
+  it('answers random queries as the oracle does', async () => {
+    for (const [i, q] of randomQueries(capabilities === 'full' ? 40 : 20).entries()) {
+      const query = evaluable(q);
+      expectSame(await source.evaluate(query), expected(resources, query), `random query ${i}`);
+    }
+  });
+
+  it('keeps its data version while the data stays the same', async () => {
+    const a = await source.dataVersion();
+    const fresh = createFhirSource({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'none' },
+      recordKeySecret: SECRET,
+    });
+    expect(await fresh.dataVersion()).toBe(a);
+    await fresh.close();
+  });
+});
+
+function readNdjson(dir: string, types: ReadonlySet<string>): Resource[] {
+  const out: Resource[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const type = file.split('.')[0]!;
+    if (!types.has(type)) continue;
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      if (line.trim() !== '') out.push(JSON.parse(line) as Resource);
+    }
+  }
+  return out;
+}
+
+describe('live FHIR source on the Synthea fixture', () => {
+  let server: FhirServer;
+  let source: FhirSource;
+
+  beforeAll(async () => {
+    server = await startFhirServer({ capabilities: 'full' });
+    const types = new Set(['Patient', 'Condition', 'Encounter', 'Immunization', 'MedicationRequest', 'Procedure']);
+    await loadResources(server.baseUrl, readNdjson(SYNTHEA, types), 500);
+    source = createFhirSource({ baseUrl: server.baseUrl, auth: { kind: 'none' }, recordKeySecret: SECRET });
+  });
+
+  afterAll(async () => {
+    await source.close();
+    await server.close();
+  });
+
+  it('finds 5 patients with prediabetes: female 4, male 1 (query-language example 3)', async () => {
+    const raw = await source.evaluate(
+      evaluable({
+        version: 1,
+        cohort: { condition: { code: [{ system: SNOMED, code: '15777000' }] } },
+        stratify: ['gender'],
+      }),
+    );
+    expect(raw.total.count).toBe(5);
+    expect(raw.strata.map((s) => [s.key.gender, s.cell.count])).toEqual([
+      ['female', 4],
+      ['male', 1],
+      ['other', 0],
+      ['unknown', 0],
+    ]);
+  });
+});

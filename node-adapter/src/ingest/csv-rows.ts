@@ -1,0 +1,124 @@
+// Flattened resources as CSV rows of the staging files DuckDB loads with its
+// parallel CSV reader. Pure: the column lists here and the row encoders
+// below are the two halves of one contract, kept side by side.
+import type { EventKind } from '@tessera/schemas';
+import { EVENT_TABLES } from '../store/layout.ts';
+import type { FlatEvent, FlatMedication, FlatPatient } from './flatten.ts';
+
+/** Where a resource was read: file, segment of the file, line (or Bundle entry) in the segment. */
+export interface SourcePosition {
+  readonly fileIndex: number;
+  readonly segment: number;
+  readonly line: number;
+}
+
+const EVENT_COLUMNS = [
+  ['resource_id', 'VARCHAR'],
+  ['patient_id', 'VARCHAR'],
+  ['event_date', 'DATE'],
+  ['system', 'VARCHAR'],
+  ['code', 'VARCHAR'],
+] as const;
+
+/** Staging files and their columns (name, DuckDB type), in row order. */
+export const STAGING_COLUMNS = Object.freeze({
+  patients: [
+    ['file_index', 'UINTEGER'],
+    ['segment', 'UINTEGER'],
+    ['line', 'UINTEGER'],
+    ['patient_id', 'VARCHAR'],
+    ['gender', 'VARCHAR'],
+    ['birth_date', 'DATE'],
+    ['deceased', 'BOOLEAN'],
+    ['record_key', 'UINTEGER'],
+  ],
+  conditions: EVENT_COLUMNS,
+  procedures: EVENT_COLUMNS,
+  medications: EVENT_COLUMNS,
+  immunizations: EVENT_COLUMNS,
+  encounters: EVENT_COLUMNS,
+  observations: [...EVENT_COLUMNS, ['value', 'DOUBLE'], ['unit', 'VARCHAR']],
+  observation_value_codes: [
+    ['resource_id', 'VARCHAR'],
+    ['patient_id', 'VARCHAR'],
+    ['system', 'VARCHAR'],
+    ['code', 'VARCHAR'],
+  ],
+  medication_refs: [
+    ['resource_id', 'VARCHAR'],
+    ['patient_id', 'VARCHAR'],
+    ['event_date', 'DATE'],
+    ['medication_id', 'VARCHAR'],
+    ['resource_type', 'VARCHAR'],
+    ['file_index', 'UINTEGER'],
+    ['segment', 'UINTEGER'],
+    ['line', 'UINTEGER'],
+  ],
+  medication_codes: [
+    ['medication_id', 'VARCHAR'],
+    ['system', 'VARCHAR'],
+    ['code', 'VARCHAR'],
+  ],
+} satisfies Record<string, readonly (readonly [string, string])[]>);
+
+export type StagingTable = keyof typeof STAGING_COLUMNS;
+
+export const STAGING_TABLES = Object.keys(STAGING_COLUMNS) as StagingTable[];
+
+/** Receives encoded rows (each ending in a newline). */
+export interface RowSink {
+  row(table: StagingTable, csvLine: string): void;
+}
+
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/**
+ * One CSV field: empty for null (the reader's NULL), quoted when it holds a
+ * quote, comma or line break. Stored strings are never empty, so an empty
+ * field is unambiguous.
+ * @example csvField('a,b') // '"a,b"'
+ */
+export function csvField(value: string | null): string {
+  if (value === null) return '';
+  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+export function patientRow(p: FlatPatient, recordKey: number, at: SourcePosition): string {
+  return `${at.fileIndex},${at.segment},${at.line},${csvField(p.id)},${p.gender},${p.birthDate ?? ''},${p.deceased},${recordKey}\n`;
+}
+
+const EVENT_TABLE_OF: Readonly<Record<EventKind, StagingTable>> = EVENT_TABLES as Record<
+  EventKind,
+  StagingTable
+>;
+
+/** Writes an event's rows: one per coding, plus value codings; a Medication reference waits for resolution. */
+export function writeEvent(e: FlatEvent, resourceType: string, at: SourcePosition, sink: RowSink): void {
+  const head = `${csvField(e.resourceId)},${csvField(e.patientId)},${e.date ?? ''}`;
+  if (e.medicationRef !== undefined) {
+    sink.row(
+      'medication_refs',
+      `${head},${csvField(e.medicationRef)},${csvField(resourceType)},${at.fileIndex},${at.segment},${at.line}\n`,
+    );
+    return;
+  }
+  const table = EVENT_TABLE_OF[e.kind];
+  const tail =
+    e.kind === 'observation'
+      ? `,${e.value === null || e.value === undefined ? '' : String(e.value)},${csvField(e.unit ?? null)}\n`
+      : '\n';
+  for (const c of e.codings) sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}${tail}`);
+  if (e.valueCodings !== undefined && e.valueCodings.length > 0) {
+    const ids = `${csvField(e.resourceId)},${csvField(e.patientId)}`;
+    for (const c of e.valueCodings) {
+      sink.row('observation_value_codes', `${ids},${csvField(c.system)},${csvField(c.code)}\n`);
+    }
+  }
+}
+
+/** A Medication with no usable coding still answers references (with no rows). */
+export function writeMedication(m: FlatMedication, sink: RowSink): void {
+  const id = csvField(m.id);
+  if (m.codings.length === 0) sink.row('medication_codes', `${id},,\n`);
+  for (const c of m.codings) sink.row('medication_codes', `${id},${csvField(c.system)},${csvField(c.code)}\n`);
+}

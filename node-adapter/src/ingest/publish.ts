@@ -1,0 +1,174 @@
+// From staging CSV files to the store: DuckDB reads the files with its
+// parallel CSV reader, resolves Medication references, and one transaction
+// replaces the store's tables with sorted contents. Until that transaction
+// commits, readers see the previous data; a rejected run never reaches it.
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { EventKind } from '@tessera/schemas';
+import { DDL, EVENT_TABLES, META } from '../store/layout.ts';
+import { STAGING_COLUMNS } from './csv-rows.ts';
+import type { SourcePosition, StagingTable } from './csv-rows.ts';
+
+const KINDS = Object.keys(EVENT_TABLES) as EventKind[];
+
+/** Every store table ingest replaces. */
+export const DATA_TABLES: readonly string[] = [
+  'patients',
+  ...KINDS.map((kind) => EVENT_TABLES[kind]),
+  'observation_value_codes',
+];
+
+export type StagingFiles = Readonly<Partial<Record<StagingTable, readonly string[]>>>;
+
+export interface PublishMeta {
+  readonly contentHash: string;
+  readonly dataVersion: string;
+  readonly ingestedAt: string;
+}
+
+/** A medication event whose Medication was never found, and where it was read. */
+export interface UnresolvedReference extends SourcePosition {
+  readonly resourceType: string;
+}
+
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** `read_csv(...)` over staging files of one table, with the table's fixed columns. */
+export function readCsv(table: StagingTable, files: readonly string[]): string {
+  const columns = STAGING_COLUMNS[table].map(([name, type]) => `${sqlString(name)}: '${type}'`);
+  return (
+    `read_csv([${files.map(sqlString).join(', ')}], columns = {${columns.join(', ')}}, ` +
+    `header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', ` +
+    `allow_quoted_nulls = false)`
+  );
+}
+
+/**
+ * Loads Medication references and codes into connection-local tables and
+ * returns the references no Medication answered, in source order.
+ * @returns also the event rows the references resolve to.
+ */
+export async function stageMedications(
+  c: DuckDBConnection,
+  files: StagingFiles,
+): Promise<{ unresolved: UnresolvedReference[]; resolvedRows: number }> {
+  const refs = files.medication_refs ?? [];
+  const codes = files.medication_codes ?? [];
+  await c.run(
+    refs.length > 0
+      ? `CREATE OR REPLACE TEMP TABLE stage_medication_refs AS SELECT * FROM ${readCsv('medication_refs', refs)}`
+      : `CREATE OR REPLACE TEMP TABLE stage_medication_refs (${columnDefs('medication_refs')})`,
+  );
+  // The same Medication may arrive twice (two Bundles, say): one row per code.
+  await c.run(
+    codes.length > 0
+      ? `CREATE OR REPLACE TEMP TABLE stage_medication_codes AS SELECT DISTINCT * FROM ${readCsv('medication_codes', codes)}`
+      : `CREATE OR REPLACE TEMP TABLE stage_medication_codes (${columnDefs('medication_codes')})`,
+  );
+  const unresolved = await c.runAndReadAll(`
+    SELECT file_index, segment, line, resource_type FROM stage_medication_refs r
+     WHERE NOT EXISTS (SELECT 1 FROM stage_medication_codes m WHERE m.medication_id = r.medication_id)
+     ORDER BY file_index, segment, line`);
+  const resolved = await c.runAndReadAll(`SELECT count(*) AS n FROM ${RESOLVED_MEDICATIONS}`);
+  return {
+    unresolved: unresolved.getRowObjects().map((row) => ({
+      fileIndex: Number(row.file_index),
+      segment: Number(row.segment),
+      line: Number(row.line),
+      resourceType: String(row.resource_type),
+    })),
+    resolvedRows: Number(resolved.getRowObjects()[0]?.n ?? 0),
+  };
+}
+
+const RESOLVED_MEDICATIONS = `(
+  SELECT r.resource_id, r.patient_id, r.event_date, m.system, m.code
+    FROM stage_medication_refs r JOIN stage_medication_codes m USING (medication_id)
+   WHERE m.system IS NOT NULL AND m.code IS NOT NULL)`;
+
+function columnDefs(table: StagingTable): string {
+  return STAGING_COLUMNS[table].map(([name, type]) => `${name} ${type}`).join(', ');
+}
+
+/**
+ * Replaces the store's tables with the staged rows in one transaction: one
+ * row per patient (the first read wins), events of unknown patients dropped,
+ * event tables sorted by (system, code) so zone maps prune, then a checkpoint.
+ * Call stageMedications first.
+ * @returns rows per store table.
+ */
+export async function publish(
+  c: DuckDBConnection,
+  files: StagingFiles,
+  meta: PublishMeta,
+): Promise<Record<string, number>> {
+  const known = 'patient_id IN (SELECT patient_id FROM patients)';
+  const source = (table: StagingTable): string | undefined => {
+    const list = files[table] ?? [];
+    return list.length > 0 ? readCsv(table, list) : undefined;
+  };
+  await c.run('BEGIN TRANSACTION');
+  try {
+    for (const table of DATA_TABLES) await c.run(`DROP TABLE IF EXISTS ${table}`);
+    await c.run(DDL);
+    const patients = source('patients');
+    if (patients !== undefined) {
+      await c.run(`
+        INSERT INTO patients
+        SELECT patient_id, gender, birth_date, deceased, record_key FROM ${patients}
+        QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY file_index, segment, line) = 1
+         ORDER BY patient_id`);
+    }
+    for (const kind of KINDS) {
+      const table = EVENT_TABLES[kind];
+      const columns = `resource_id, patient_id, event_date, system, code${kind === 'observation' ? ', value, unit' : ''}`;
+      const parts: string[] = [];
+      const staged = source(table as StagingTable);
+      if (staged !== undefined) parts.push(`SELECT ${columns} FROM ${staged}`);
+      if (kind === 'medication') parts.push(`SELECT * FROM ${RESOLVED_MEDICATIONS}`);
+      if (parts.length === 0) continue;
+      await c.run(`
+        INSERT INTO ${table}
+        SELECT ${columns} FROM (${parts.join(' UNION ALL ')}) WHERE ${known}
+         ORDER BY system, code, patient_id, event_date, resource_id${kind === 'observation' ? ', value, unit' : ''}`);
+    }
+    const valueCodes = source('observation_value_codes');
+    if (valueCodes !== undefined) {
+      await c.run(`
+        INSERT INTO observation_value_codes
+        SELECT resource_id, system, code FROM ${valueCodes} WHERE ${known}
+         ORDER BY system, code, resource_id`);
+    }
+    for (const [key, value] of [
+      [META.contentHash, meta.contentHash],
+      [META.dataVersion, meta.dataVersion],
+      [META.ingestedAt, meta.ingestedAt],
+    ] as const) {
+      await c.run('INSERT OR REPLACE INTO meta VALUES (?, ?)', [key, value]);
+    }
+    await c.run('COMMIT');
+  } catch (err) {
+    await c.run('ROLLBACK');
+    throw err;
+  }
+  await c.run('CHECKPOINT');
+  const counts = await c.runAndReadAll(
+    DATA_TABLES.map((t) => `SELECT '${t}' AS t, count(*) AS n FROM ${t}`).join(' UNION ALL '),
+  );
+  const rows: Record<string, number> = {};
+  for (const row of counts.getRowObjects()) rows[String(row.t)] = Number(row.n);
+  return rows;
+}
+
+/** Drops the connection-local staging tables. */
+export async function dropStaging(c: DuckDBConnection): Promise<void> {
+  await c.run('DROP TABLE IF EXISTS stage_medication_refs');
+  await c.run('DROP TABLE IF EXISTS stage_medication_codes');
+}
+
+/** The meta table's current values. */
+export async function readMeta(c: DuckDBConnection): Promise<Map<string, string>> {
+  const reader = await c.runAndReadAll('SELECT key, value FROM meta');
+  return new Map(reader.getRowObjects().map((row) => [String(row.key), String(row.value)]));
+}

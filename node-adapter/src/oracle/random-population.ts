@@ -1,0 +1,722 @@
+// Random FHIR populations and random valid cohort queries over them, as
+// fast-check arbitraries, for property tests of the engine against the oracle.
+//
+// The populations carry the awkward parts of real data: ICD-10 codes with and
+// without dots, several ICD-10 systems, quantities in mixed units (glucose in
+// mg/dL and mmol/L, weight in kg, g and [lb_av], height in cm and m, HbA1c in
+// %), non-UCUM and missing units, valueCodeableConcept, medications coded
+// inline, by reference (`Medication/<id>`, `urn:uuid:<id>`, contained) and by
+// ATC, entered-in-error and refuted resources, events without dates or with
+// partial dates, both reference forms, events of unknown patients and a few
+// malformed resources.
+//
+// Values and query bounds sit on grids that never meet across units (mmol/L
+// values have one decimal and mg/dL ones none, g values end in 7, m values in
+// 5 thousandths, ...), so a comparison is never decided by the last bit of a
+// unit conversion; histogram edges for `mean` are off every grid for the same
+// reason. Ties within one unit, the ones inclusive bounds are about, are common.
+import fc from 'fast-check';
+import type {
+  CodeSet,
+  Coding,
+  CohortQuery,
+  Dimension,
+  Expr,
+  Gender,
+  Measure,
+  Period,
+} from '@tessera/schemas';
+import type { FhirResource } from './read-fhir.ts';
+
+const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
+const ICD10_CM = 'http://hl7.org/fhir/sid/icd-10-cm';
+const ICD10_GM = 'http://fhir.de/CodeSystem/bfarm/icd-10-gm';
+const SNOMED = 'http://snomed.info/sct';
+const LOINC = 'http://loinc.org';
+const ATC = 'http://www.whocc.no/atc';
+const CVX = 'http://hl7.org/fhir/sid/cvx';
+const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
+const UCUM = 'http://unitsofmeasure.org';
+const LOCAL = 'http://example.org/fhir/local-codes';
+
+/** The reference dates random queries use (one of them a 29 February). */
+export const AS_OF_DATES = ['2026-01-01', '2024-02-29', '2023-06-15'] as const;
+
+const ICD10_SYSTEMS = [ICD10, ICD10_CM, ICD10_GM] as const;
+const ICD10_CODES = ['E11', 'E11.9', 'E11.65', 'E10.1', 'E13', 'I10', 'I25.10', 'J45.909'] as const;
+const ICD10_PREFIXES = ['E11', 'E1', 'E11.6', 'I', 'I25', 'J45.9'] as const;
+const CONDITION_SNOMED = ['15777000', '44054006', '38341003'] as const;
+const ATC_CODES = ['A10BA02', 'A10BB01', 'A10AE04', 'C09AA05', 'C10AA05'] as const;
+const ATC_PREFIXES = ['A10', 'A10B', 'C', 'C09AA'] as const;
+const PROCEDURES = ['73761001', '80146002', '430193006'] as const;
+const VACCINES = ['140', '208', '133'] as const;
+const ENCOUNTER_TYPES = ['185349003', '162673000'] as const;
+const ENCOUNTER_CLASSES = ['AMB', 'EMER', 'IMP'] as const;
+const SMOKING_VALUES = ['449868002', '8517006', '266919005'] as const;
+
+const HBA1C = '4548-4';
+const GLUCOSE_MASS = '2339-0';
+const GLUCOSE_MOLAR = '15074-8';
+const WEIGHT = '29463-7';
+const HEIGHT = '8302-2';
+const SMOKING = '72166-2';
+
+/** A quantity analyte: its codes and, per unit, a grid of values. */
+interface Analyte {
+  readonly codes: readonly string[];
+  readonly units: readonly { readonly unit: string; readonly value: fc.Arbitrary<number> }[];
+}
+
+const tenths = (lo: number, hi: number) =>
+  fc.integer({ min: lo * 10, max: hi * 10 }).map((n) => n / 10);
+
+/** Half of the time one of a few common values, so stored values meet query bounds. */
+const grid = (common: readonly number[], any: fc.Arbitrary<number>) =>
+  fc.oneof(fc.constantFrom(...common), any);
+
+const ANALYTES: Readonly<Record<'hba1c' | 'glucose' | 'weight' | 'height', Analyte>> = {
+  hba1c: {
+    codes: [HBA1C],
+    units: [{ unit: '%', value: grid([5.7, 6, 6.5, 7, 8], tenths(4, 12)) }],
+  },
+  glucose: {
+    codes: [GLUCOSE_MASS, GLUCOSE_MOLAR],
+    units: [
+      { unit: 'mg/dL', value: grid([90, 100, 126, 200], fc.integer({ min: 60, max: 300 })) },
+      { unit: 'mmol/L', value: grid([5.5, 7, 7.8, 11.1], tenths(3, 17)) },
+    ],
+  },
+  weight: {
+    codes: [WEIGHT],
+    units: [
+      { unit: 'kg', value: grid([50, 70.5, 95.5], tenths(3, 150)) },
+      {
+        unit: 'g',
+        value: grid(
+          [3507, 50007, 70517],
+          fc.integer({ min: 300, max: 15000 }).map((n) => n * 10 + 7),
+        ),
+      },
+    ],
+  },
+  height: {
+    codes: [HEIGHT],
+    units: [
+      { unit: 'cm', value: grid([150, 165, 180], fc.integer({ min: 50, max: 210 })) },
+      {
+        unit: 'm',
+        value: grid(
+          [1.505, 1.655, 1.805],
+          fc.integer({ min: 50, max: 210 }).map((n) => (n * 10 + 5) / 1000),
+        ),
+      },
+    ],
+  },
+};
+const ANALYTE_NAMES = Object.keys(ANALYTES) as (keyof typeof ANALYTES)[];
+
+const pick = <T>(items: readonly T[]): fc.Arbitrary<T> => fc.constantFrom(...items);
+
+function isoDay(from: number, to: number): fc.Arbitrary<string> {
+  const start = Date.UTC(from, 0, 1) / 86_400_000;
+  const end = Date.UTC(to, 11, 31) / 86_400_000;
+  return fc
+    .integer({ min: start, max: end })
+    .map((day) => new Date(day * 86_400_000).toISOString().slice(0, 10));
+}
+
+const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+
+/**
+ * A day that is, half of the time, one of a few month-days around the asOf
+ * dates and year ends, so events fall on period bounds and birthdays on asOf
+ * and event dates: the ties inclusive bounds and whole-year ages are about.
+ */
+function boundaryDay(from: number, to: number, years?: readonly number[]): fc.Arbitrary<string> {
+  const monthDays = ['01-01', '12-31', '02-28', '02-29', '03-01', '06-14', '06-15', '06-16'];
+  const year = fc.integer({ min: from, max: to });
+  const pooled = fc
+    .tuple(years ? fc.oneof(fc.constantFrom(...years), year) : year, fc.constantFrom(...monthDays))
+    .map(([y, md]) => `${String(y)}-${md === '02-29' && !isLeap(y) ? '02-28' : md}`);
+  return fc.oneof(pooled, isoDay(from, to));
+}
+
+/** Event dates as FHIR writes them: dates, dateTimes with offsets, partial dates, or none. */
+const eventDate: fc.Arbitrary<string | undefined> = fc.oneof(
+  { weight: 6, arbitrary: boundaryDay(2012, 2025) },
+  { weight: 2, arbitrary: boundaryDay(2012, 2025).map((d) => `${d}T23:30:00+02:00`) },
+  { weight: 1, arbitrary: isoDay(2012, 2025).map((d) => d.slice(0, 7)) },
+  { weight: 1, arbitrary: fc.constant(undefined) },
+);
+
+// Birth years whose ages at the asOf dates are the common ages of AGE_VALUES.
+const BIRTH_YEARS = [1946, 1947, 1961, 1986, 1987, 2006, 2008, 2023];
+const AGE_VALUES = [
+  0, 1, 2, 3, 15, 16, 17, 18, 19, 20, 36, 37, 38, 39, 40, 62, 63, 64, 65, 66, 76, 77, 78, 79, 80,
+];
+
+const birthDate: fc.Arbitrary<string | undefined> = fc.oneof(
+  { weight: 9, arbitrary: boundaryDay(1925, 2025, BIRTH_YEARS) },
+  { weight: 1, arbitrary: isoDay(1925, 2020).map((d) => d.slice(0, 4)) },
+  { weight: 1, arbitrary: fc.constant(undefined) },
+);
+
+/** A patient before ids are assigned. */
+interface PatientDraft {
+  readonly gender: string | undefined;
+  readonly birthDate: string | undefined;
+  readonly deceased: 'no' | 'false' | 'true' | 'dateTime';
+  readonly events: readonly EventDraft[];
+}
+
+type EventDraft = (
+  index: number,
+  patientRef: fc.Arbitrary<unknown>,
+) => fc.Arbitrary<FhirResource[]>;
+
+const icd10Coding = fc
+  .record({ system: pick(ICD10_SYSTEMS), code: pick(ICD10_CODES), dots: fc.boolean() })
+  .map(({ system, code, dots }) => ({ system, code: dots ? code : code.replaceAll('.', '') }));
+
+const conditionCoding = fc.oneof(
+  { weight: 3, arbitrary: icd10Coding },
+  { weight: 2, arbitrary: pick(CONDITION_SNOMED).map((code) => ({ system: SNOMED, code })) },
+);
+
+function dated(
+  field: (date: string) => Record<string, unknown>,
+): fc.Arbitrary<Record<string, unknown>> {
+  return eventDate.map((d) => (d === undefined ? {} : field(d)));
+}
+
+const status = (normal: string) =>
+  fc.oneof(
+    { weight: 9, arbitrary: fc.constant(normal) },
+    { weight: 1, arbitrary: fc.constant('entered-in-error') },
+  );
+
+const condition: EventDraft = (i, subject) =>
+  fc
+    .record({
+      // Several codings in one system make one resource match a set twice.
+      coding: fc.oneof(
+        fc.array(conditionCoding, { minLength: 1, maxLength: 3 }),
+        fc
+          .tuple(
+            pick(ICD10_SYSTEMS),
+            fc.uniqueArray(pick(ICD10_CODES), { minLength: 2, maxLength: 3 }),
+          )
+          .map(([system, codes]) => codes.map((code) => ({ system, code }))),
+      ),
+      date: fc.oneof(
+        dated((d) => ({ onsetDateTime: d })),
+        dated((d) => ({ onsetPeriod: { start: d } })),
+        dated((d) => ({ recordedDate: d })),
+        dated((d) => ({ onsetString: 'childhood', recordedDate: d })),
+      ),
+      verification: fc.constantFrom(
+        undefined,
+        'confirmed',
+        'confirmed',
+        'refuted',
+        'entered-in-error',
+      ),
+      subject,
+    })
+    .map(({ coding, date, verification, subject }) => [
+      {
+        resourceType: 'Condition',
+        id: `c${i}`,
+        code: { coding },
+        subject,
+        ...date,
+        ...(verification === undefined
+          ? {}
+          : {
+              verificationStatus: {
+                coding: [
+                  {
+                    system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status',
+                    code: verification,
+                  },
+                ],
+              },
+            }),
+      },
+    ]);
+
+const quantity = fc
+  .constantFrom(...ANALYTE_NAMES)
+  .chain((name) => {
+    const analyte = ANALYTES[name];
+    const units = [...analyte.units.map((u) => ({ unit: u.unit, value: u.value }))];
+    if (name === 'weight')
+      units.push({ unit: '[lb_av]', value: fc.integer({ min: 10, max: 300 }) });
+    return fc.record({
+      code: pick(analyte.codes),
+      localCode: fc.boolean(),
+      unitChoice: pick(units).chain((u) => u.value.map((value) => ({ unit: u.unit, value }))),
+      form: fc.constantFrom('ucum', 'ucum', 'text', 'non-ucum', 'none'),
+    });
+  })
+  .map(({ code, localCode, unitChoice, form }) => {
+    const coding = [
+      { system: LOINC, code },
+      ...(localCode ? [{ system: LOCAL, code: `L-${code}` }] : []),
+    ];
+    const { unit, value } = unitChoice;
+    const valueQuantity =
+      form === 'ucum'
+        ? { value, unit, system: UCUM, code: unit }
+        : form === 'text'
+          ? { value, unit }
+          : form === 'non-ucum'
+            ? { value, unit: 'units', system: LOCAL, code: 'u' }
+            : { value };
+    return { code: { coding }, valueQuantity };
+  });
+
+const smoking = pick(SMOKING_VALUES).map((code) => ({
+  code: { coding: [{ system: LOINC, code: SMOKING }] },
+  valueCodeableConcept: { coding: [{ system: SNOMED, code }] },
+}));
+
+const observation: EventDraft = (i, subject) =>
+  fc
+    .record({
+      body: fc.oneof({ weight: 4, arbitrary: quantity }, { weight: 1, arbitrary: smoking }),
+      date: fc.oneof(
+        dated((d) => ({ effectiveDateTime: d })),
+        dated((d) => ({ effectivePeriod: { start: d } })),
+        dated((d) => ({ effectiveInstant: d.length === 10 ? `${d}T08:00:00Z` : d })),
+      ),
+      status: status('final'),
+      subject,
+    })
+    .map(({ body, date, status, subject }) => [
+      { resourceType: 'Observation', id: `o${i}`, status, subject, ...body, ...date },
+    ]);
+
+const atcCoding = pick(ATC_CODES).map((code) => ({ system: ATC, code }));
+
+const medication: EventDraft = (i, subject) =>
+  fc
+    .record({
+      type: fc.constantFrom('MedicationRequest', 'MedicationStatement', 'MedicationAdministration'),
+      coding: atcCoding,
+      how: fc.constantFrom('inline', 'inline', 'Medication/', 'urn:uuid:', 'contained', 'dangling'),
+      date: eventDate,
+      status: status('active'),
+      subject,
+    })
+    .map(({ type, coding, how, date, status, subject }) => {
+      const medId = `med${i}`;
+      const dateField =
+        date === undefined
+          ? {}
+          : type === 'MedicationRequest'
+            ? { authoredOn: date }
+            : type === 'MedicationStatement'
+              ? { effectivePeriod: { start: date } }
+              : { effectiveDateTime: date };
+      const use: Record<string, unknown> = {
+        resourceType: type,
+        id: `rx${i}`,
+        status,
+        subject,
+        ...dateField,
+      };
+      const out: FhirResource[] = [];
+      if (how === 'inline') use.medicationCodeableConcept = { coding: [coding] };
+      else if (how === 'contained') {
+        use.contained = [{ resourceType: 'Medication', id: 'm', code: { coding: [coding] } }];
+        use.medicationReference = { reference: '#m' };
+      } else if (how === 'dangling')
+        use.medicationReference = { reference: `Medication/missing${i}` };
+      else {
+        use.medicationReference = { reference: `${how}${medId}` };
+        out.push({ resourceType: 'Medication', id: medId, code: { coding: [coding] } });
+      }
+      return [{ ...use, resourceType: type }, ...out];
+    });
+
+const procedure: EventDraft = (i, subject) =>
+  fc
+    .record({
+      code: pick(PROCEDURES),
+      date: fc.oneof(
+        dated((d) => ({ performedDateTime: d })),
+        dated((d) => ({ performedPeriod: { start: d } })),
+      ),
+      status: status('completed'),
+      subject,
+    })
+    .map(({ code, date, status, subject }) => [
+      {
+        resourceType: 'Procedure',
+        id: `pr${i}`,
+        status,
+        subject,
+        code: { coding: [{ system: SNOMED, code }] },
+        ...date,
+      },
+    ]);
+
+const immunization: EventDraft = (i, patient) =>
+  fc
+    .record({
+      code: pick(VACCINES),
+      date: dated((d) => ({ occurrenceDateTime: d })),
+      status: status('completed'),
+      patient,
+    })
+    .map(({ code, date, status, patient }) => [
+      {
+        resourceType: 'Immunization',
+        id: `im${i}`,
+        status,
+        patient,
+        vaccineCode: { coding: [{ system: CVX, code }] },
+        ...date,
+      },
+    ]);
+
+const encounter: EventDraft = (i, subject) =>
+  fc
+    .record({
+      type: fc.option(pick(ENCOUNTER_TYPES), { nil: undefined }),
+      cls: pick(ENCOUNTER_CLASSES),
+      date: dated((d) => ({ period: { start: d } })),
+      status: status('finished'),
+      subject,
+    })
+    .map(({ type, cls, date, status, subject }) => [
+      {
+        resourceType: 'Encounter',
+        id: `en${i}`,
+        status,
+        subject,
+        class: { system: ACT_CODE, code: cls },
+        ...(type === undefined ? {} : { type: [{ coding: [{ system: SNOMED, code: type }] }] }),
+        ...date,
+      },
+    ]);
+
+const EVENT_DRAFTS: readonly [EventDraft, number][] = [
+  [condition, 4],
+  [observation, 5],
+  [medication, 3],
+  [procedure, 1],
+  [immunization, 1],
+  [encounter, 1],
+];
+
+export interface PopulationOptions {
+  readonly minPatients?: number;
+  readonly maxPatients?: number;
+  readonly maxEventsPerPatient?: number;
+}
+
+/**
+ * A small random FHIR population: Patients, their events and Medications,
+ * with resource ids unique across types.
+ * @example fc.sample(populationArbitrary(), 1)[0] // [{ resourceType: 'Patient', id: 'p0', ... }, ...]
+ */
+export function populationArbitrary(options: PopulationOptions = {}): fc.Arbitrary<FhirResource[]> {
+  const minPatients = Math.min(options.minPatients ?? 5, options.maxPatients ?? 40);
+  const maxPatients = options.maxPatients ?? 40;
+  const maxEvents = options.maxEventsPerPatient ?? 12;
+  const draft = fc.record({
+    gender: fc.constantFrom<string | undefined>(
+      'female',
+      'male',
+      'female',
+      'male',
+      'other',
+      'unknown',
+      undefined,
+      'x-bogus',
+    ),
+    birthDate,
+    deceased: fc.constantFrom<PatientDraft['deceased']>('no', 'no', 'false', 'true', 'dateTime'),
+    events: fc.array(fc.nat({ max: 99 }), { maxLength: maxEvents, size: 'max' }),
+  });
+  return fc
+    .array(draft, { minLength: minPatients, maxLength: maxPatients, size: 'max' })
+    .chain((drafts) => {
+      const patients: FhirResource[] = drafts.map((d, p) => ({
+        resourceType: 'Patient',
+        id: `p${p}`,
+        ...(d.gender === undefined ? {} : { gender: d.gender }),
+        ...(d.birthDate === undefined ? {} : { birthDate: d.birthDate }),
+        ...(d.deceased === 'no'
+          ? {}
+          : d.deceased === 'dateTime'
+            ? { deceasedDateTime: '2024-03-01T10:00:00Z' }
+            : { deceasedBoolean: d.deceased === 'true' }),
+      }));
+      let next = 0;
+      const totalWeight = EVENT_DRAFTS.reduce((s, [, w]) => s + w, 0);
+      const events: fc.Arbitrary<FhirResource[]>[] = [];
+      drafts.forEach((d, p) => {
+        for (const roll of d.events) {
+          // The roll picks the kind, so shrinking keeps each event's kind.
+          let r = (roll * totalWeight) / 100;
+          const [make] = EVENT_DRAFTS.find(([, w]) => (r -= w) < 0) ?? EVENT_DRAFTS[0]!;
+          events.push(make(next++, patientReference(`p${p}`)));
+        }
+      });
+      // Events of a patient the node does not hold, and one without a subject.
+      events.push(condition(next++, fc.constant({ reference: 'Patient/ghost' })));
+      events.push(procedure(next++, fc.constant(undefined)));
+      return (events.length === 0 ? fc.constant([]) : fc.tuple(...events)).map((lists) => [
+        ...patients,
+        ...lists.flat(),
+      ]);
+    });
+}
+
+function patientReference(id: string): fc.Arbitrary<unknown> {
+  return fc.constantFrom({ reference: `Patient/${id}` }, { reference: `urn:uuid:${id}` });
+}
+
+// Queries -------------------------------------------------------------------
+
+function periodIn(fromYear: number, toYear: number): fc.Arbitrary<Period> {
+  const day = fc.option(boundaryDay(fromYear, toYear), { nil: undefined });
+  return fc
+    .tuple(day, day)
+    .filter(([a, b]) => a !== undefined || b !== undefined)
+    .map(([a, b]) => {
+      const [from, to] = a !== undefined && b !== undefined && a > b ? [b, a] : [a, b];
+      return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+    });
+}
+
+const period = periodIn(2011, 2026);
+
+const age = grid(AGE_VALUES, fc.integer({ min: 0, max: 100 }));
+const ageRange = fc
+  .tuple(fc.option(age, { nil: undefined }), fc.option(age, { nil: undefined }))
+  .filter(([a, b]) => a !== undefined || b !== undefined)
+  .map(([a, b]) => {
+    const [min, max] = a !== undefined && b !== undefined && a > b ? [b, a] : [a, b];
+    return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+  });
+
+function nonEmptySubset<T>(items: readonly T[], max = 3): fc.Arbitrary<[T, ...T[]]> {
+  return fc.uniqueArray(pick(items), {
+    minLength: 1,
+    maxLength: Math.min(max, items.length),
+  }) as fc.Arbitrary<[T, ...T[]]>;
+}
+
+const conditionCodeSet: fc.Arbitrary<CodeSet> = fc
+  .array(
+    fc.oneof(
+      icd10Coding.map((c): Coding => c),
+      fc.record({
+        system: pick(ICD10_SYSTEMS),
+        code: pick(ICD10_PREFIXES),
+        descendants: fc.constant(true),
+      }),
+      pick(CONDITION_SNOMED).map((code): Coding => ({ system: SNOMED, code })),
+    ),
+    { minLength: 1, maxLength: 3 },
+  )
+  .map((c) => c as CodeSet);
+
+const medicationCodeSet: fc.Arbitrary<CodeSet> = fc
+  .array(
+    fc.oneof(
+      atcCoding.map((c): Coding => c),
+      pick(ATC_PREFIXES).map((code): Coding => ({ system: ATC, code, descendants: true })),
+    ),
+    { minLength: 1, maxLength: 2 },
+  )
+  .map((c) => c as CodeSet);
+
+const codesOf = (system: string, codes: readonly string[]): fc.Arbitrary<CodeSet> =>
+  nonEmptySubset(codes).map((cs) => cs.map((code) => ({ system, code })) as CodeSet);
+
+/** An analyte's codes and a unit with values on its grid. */
+const analyteQuery = fc.constantFrom(...ANALYTE_NAMES).chain((name) => {
+  const analyte = ANALYTES[name];
+  return fc.record({
+    // With the local code too, one resource matches twice and units convert
+    // for one of its codings but not the other (no molar mass locally).
+    codes: fc
+      .tuple(codesOf(LOINC, analyte.codes), fc.boolean())
+      .map(([codes, local]) =>
+        local ? ([...codes, { system: LOCAL, code: `L-${codes[0].code}` }] as CodeSet) : codes,
+      ),
+    unit: pick(analyte.units),
+  });
+});
+
+const valueRange = analyteQuery.chain(({ codes, unit }) =>
+  fc
+    .tuple(fc.option(unit.value, { nil: undefined }), fc.option(unit.value, { nil: undefined }))
+    .filter(([a, b]) => a !== undefined || b !== undefined)
+    .map(([a, b]) => {
+      const [min, max] = a !== undefined && b !== undefined && a > b ? [b, a] : [a, b];
+      return {
+        code: codes,
+        value: {
+          ...(min === undefined ? {} : { min }),
+          ...(max === undefined ? {} : { max }),
+          unit: unit.unit,
+        },
+      };
+    }),
+);
+
+/** `arb` in `percent` % of the cases, else undefined. */
+function sometimes<T>(arb: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | undefined> {
+  return fc.oneof(
+    { weight: 100 - percent, arbitrary: fc.constant(undefined) },
+    { weight: percent, arbitrary: arb },
+  );
+}
+
+function defined<T extends Record<string, unknown>>(record: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(record).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
+// Optional parts are present often enough to be tested and rarely enough that
+// criteria still match someone in a population of a few dozen patients.
+const commonEventParts = fc
+  .record({
+    period: sometimes(period, 30),
+    ageAtEvent: sometimes(ageRange, 20),
+    atLeast: sometimes(fc.constantFrom(1, 2, 2, 3), 30),
+  })
+  .map(defined);
+
+const leaf: fc.Arbitrary<Expr> = fc.oneof(
+  fc
+    .record({
+      gender: sometimes(nonEmptySubset<Gender>(['female', 'male', 'other', 'unknown'], 2), 50),
+      age: sometimes(ageRange, 40),
+      birthDate: sometimes(periodIn(1920, 2025), 25),
+      deceased: sometimes(fc.boolean(), 25),
+    })
+    .map(defined)
+    .filter((c) => Object.keys(c).length > 0)
+    .map((patient) => ({ patient })),
+  fc
+    .tuple(conditionCodeSet, commonEventParts)
+    .map(([code, rest]) => ({ condition: { code, ...rest } })),
+  fc
+    .tuple(medicationCodeSet, commonEventParts)
+    .map(([code, rest]) => ({ medication: { code, ...rest } })),
+  fc.tuple(valueRange, commonEventParts).map(([v, rest]) => ({ observation: { ...v, ...rest } })),
+  fc.tuple(codesOf(SNOMED, SMOKING_VALUES), commonEventParts).map(([valueCode, rest]) => ({
+    observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest },
+  })),
+  fc
+    .tuple(codesOf(SNOMED, PROCEDURES), commonEventParts)
+    .map(([code, rest]) => ({ procedure: { code, ...rest } })),
+  fc
+    .tuple(codesOf(CVX, VACCINES), commonEventParts)
+    .map(([code, rest]) => ({ immunization: { code, ...rest } })),
+  fc
+    .tuple(
+      fc.oneof(
+        codesOf(SNOMED, ENCOUNTER_TYPES),
+        codesOf(ACT_CODE, ENCOUNTER_CLASSES),
+        fc
+          .tuple(codesOf(SNOMED, ENCOUNTER_TYPES), codesOf(ACT_CODE, ENCOUNTER_CLASSES))
+          .map(([types, classes]) => [...types, ...classes] as CodeSet),
+      ),
+      commonEventParts,
+    )
+    .map(([code, rest]) => ({ encounter: { code, ...rest } })),
+) as fc.Arbitrary<Expr>;
+
+const expr: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
+  expr: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    { weight: 4, arbitrary: leaf },
+    {
+      weight: 1,
+      arbitrary: fc
+        .array(tie('expr'), { minLength: 1, maxLength: 3 })
+        .map((all) => ({ all }) as Expr),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .array(tie('expr'), { minLength: 1, maxLength: 3 })
+        .map((any) => ({ any }) as Expr),
+    },
+    { weight: 1, arbitrary: tie('expr').map((not) => ({ not }) as Expr) },
+  ),
+})).expr;
+
+const ageBand = fc
+  .uniqueArray(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 })
+  .map((edges) => ({
+    ageBand: [0, ...edges.sort((a, b) => a - b)] as [number, number, ...number[]],
+  }));
+
+const dimension: fc.Arbitrary<Dimension> = fc.oneof(
+  fc.constant<Dimension>('gender'),
+  fc.constant<Dimension>('deceased'),
+  ageBand,
+  conditionCodeSet.map((codes): Dimension => ({ codes: { of: 'condition', in: codes } })),
+);
+
+const quantityMeasure = fc
+  .record({
+    analyte: analyteQuery,
+    pick: fc.constantFrom('latest', 'earliest', 'mean' as const),
+    period: sometimes(period, 30),
+  })
+  .chain(({ analyte, pick, period }) =>
+    fc.uniqueArray(analyte.unit.value, { minLength: 2, maxLength: 5 }).map((values) => ({
+      observation: analyte.codes,
+      unit: analyte.unit.unit,
+      pick,
+      ...(period === undefined ? {} : { period }),
+      // Means land anywhere on the grid; edges 0.0371 off it keep bins exact.
+      edges: values.sort((a, b) => a - b).map((v) => (pick === 'mean' ? v + 0.0371 : v)) as [
+        number,
+        number,
+        ...number[],
+      ],
+    })),
+  );
+
+const measure: fc.Arbitrary<Measure> = fc.oneof(
+  fc.constant<Measure>({ count: 'patients' }),
+  quantityMeasure.map((histogram): Measure => ({ histogram })),
+  quantityMeasure.map(({ edges: _edges, ...summary }): Measure => ({ summary })),
+);
+
+/**
+ * A random valid query (it passes parseQuery) over the codes and units of
+ * populationArbitrary, with asOf set.
+ * @example fc.sample(queryArbitrary(), 1)[0].cohort
+ */
+export function queryArbitrary(): fc.Arbitrary<CohortQuery & { asOf: string }> {
+  return fc
+    .record({
+      cohort: expr,
+      asOf: pick(AS_OF_DATES),
+      stratify: fc.uniqueArray(dimension, {
+        maxLength: 3,
+        selector: (d) => (typeof d === 'string' ? d : Object.keys(d)[0]),
+      }),
+      measures: fc.array(measure, { minLength: 1, maxLength: 3 }),
+    })
+    .map(({ cohort, asOf, stratify, measures }) => ({
+      version: 1 as const,
+      cohort,
+      asOf,
+      ...(stratify.length === 0 ? {} : { stratify }),
+      measures: measures as [Measure, ...Measure[]],
+    }));
+}

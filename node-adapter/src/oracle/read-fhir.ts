@@ -1,0 +1,257 @@
+// The oracle's own reading of FHIR resources, written from the query-language
+// page ("Which FHIR element each kind reads") and not from ingest, so that the
+// two can check each other. Conventions the page does not spell out follow the
+// store's (store/layout.ts): a partial date stands for its first day, a date
+// is the calendar date as written (no time-zone shift), gender other than the
+// four FHIR codes is `unknown`.
+import { normaliseCode, type EventKind } from '@tessera/schemas';
+
+export type FhirResource = { readonly resourceType: string; readonly id?: string } & Readonly<
+  Record<string, unknown>
+>;
+
+export interface OracleCoding {
+  readonly system: string;
+  /** Normalised (ICD-10 without dots). */
+  readonly code: string;
+}
+
+export interface OraclePatient {
+  readonly id: string;
+  readonly gender: 'female' | 'male' | 'other' | 'unknown';
+  /** `YYYY-MM-DD` or undefined. */
+  readonly birthDate: string | undefined;
+  readonly deceased: boolean;
+}
+
+export interface OracleEvent {
+  readonly kind: EventKind;
+  /** `ResourceType/id`: distinct resources are counted by it. */
+  readonly resourceKey: string;
+  readonly patientId: string;
+  readonly date: string | undefined;
+  readonly codings: readonly OracleCoding[];
+  readonly quantity?: { readonly value: number; readonly unit: string | undefined };
+  readonly valueCodings: readonly OracleCoding[];
+}
+
+export interface OracleData {
+  readonly patients: ReadonlyMap<string, OraclePatient>;
+  readonly events: readonly OracleEvent[];
+}
+
+type Json = Readonly<Record<string, unknown>>;
+
+function obj(value: unknown): Json | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Json)
+    : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function list(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** A FHIR date/dateTime/instant as its calendar date; partial dates at their first day. */
+function calendarDate(value: unknown): string | undefined {
+  const s = str(value);
+  const m = s === undefined ? null : /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?/.exec(s);
+  if (!m) return undefined;
+  const date = `${m[1]!}-${m[2] ?? '01'}-${m[3] ?? '01'}`;
+  const parsed = new Date(`${date}T00:00:00Z`);
+  // Rejects 2023-02-30 and friends (Date would roll them over).
+  return !Number.isNaN(parsed.getTime()) &&
+    parsed.toISOString().slice(0, 10) === date &&
+    m[1] !== '0000'
+    ? date
+    : undefined;
+}
+
+function firstDefined<T>(...values: (T | undefined)[]): T | undefined {
+  return values.find((v) => v !== undefined);
+}
+
+function codingOf(value: unknown): OracleCoding | undefined {
+  const c = obj(value);
+  const system = str(c?.system);
+  const code = str(c?.code);
+  return system === undefined || code === undefined
+    ? undefined
+    : { system, code: normaliseCode(system, code) };
+}
+
+function conceptCodings(concept: unknown): OracleCoding[] {
+  return list(obj(concept)?.coding)
+    .map(codingOf)
+    .filter((c): c is OracleCoding => c !== undefined);
+}
+
+/** The id a reference names: `Patient/<id>` (for the given type) or `urn:uuid:<id>`. */
+function referenceTarget(reference: unknown, type: string): string | undefined {
+  const ref = str(obj(reference)?.reference);
+  if (ref === undefined) return undefined;
+  if (ref.startsWith('urn:uuid:')) return str(ref.slice('urn:uuid:'.length));
+  const parts = ref.split('/');
+  return parts.length === 2 && parts[0] === type ? str(parts[1]) : undefined;
+}
+
+const MEDICATION_USES = new Set([
+  'MedicationRequest',
+  'MedicationStatement',
+  'MedicationAdministration',
+]);
+
+function eventKind(resourceType: string): EventKind | undefined {
+  switch (resourceType) {
+    case 'Condition':
+      return 'condition';
+    case 'Observation':
+      return 'observation';
+    case 'Procedure':
+      return 'procedure';
+    case 'Immunization':
+      return 'immunization';
+    case 'Encounter':
+      return 'encounter';
+    default:
+      return MEDICATION_USES.has(resourceType) ? 'medication' : undefined;
+  }
+}
+
+function eventDate(r: FhirResource): string | undefined {
+  switch (r.resourceType) {
+    case 'Condition':
+      return firstDefined(
+        calendarDate(r.onsetDateTime),
+        calendarDate(obj(r.onsetPeriod)?.start),
+        calendarDate(r.recordedDate),
+      );
+    case 'Observation':
+      return firstDefined(
+        calendarDate(r.effectiveDateTime),
+        calendarDate(obj(r.effectivePeriod)?.start),
+        calendarDate(r.effectiveInstant),
+      );
+    case 'Procedure':
+      return firstDefined(
+        calendarDate(r.performedDateTime),
+        calendarDate(obj(r.performedPeriod)?.start),
+      );
+    case 'MedicationRequest':
+      return calendarDate(r.authoredOn);
+    case 'MedicationStatement':
+    case 'MedicationAdministration':
+      return firstDefined(
+        calendarDate(r.effectiveDateTime),
+        calendarDate(obj(r.effectivePeriod)?.start),
+      );
+    case 'Immunization':
+      return calendarDate(r.occurrenceDateTime);
+    case 'Encounter':
+      return calendarDate(obj(r.period)?.start);
+    default:
+      return undefined;
+  }
+}
+
+function medicationCodings(
+  r: FhirResource,
+  medications: ReadonlyMap<string, FhirResource>,
+): OracleCoding[] {
+  if (r.medicationCodeableConcept !== undefined) return conceptCodings(r.medicationCodeableConcept);
+  const ref = str(obj(r.medicationReference)?.reference);
+  let medication: unknown;
+  if (ref?.startsWith('#')) {
+    medication = list(r.contained).find((c) => {
+      const o = obj(c);
+      return o?.resourceType === 'Medication' && o.id === ref.slice(1);
+    });
+  } else {
+    const id = referenceTarget(r.medicationReference, 'Medication');
+    medication = id === undefined ? undefined : medications.get(id);
+  }
+  const m = obj(medication);
+  return m === undefined || m.status === 'entered-in-error' ? [] : conceptCodings(m.code);
+}
+
+function eventCodings(
+  r: FhirResource,
+  medications: ReadonlyMap<string, FhirResource>,
+): OracleCoding[] {
+  switch (r.resourceType) {
+    case 'Immunization':
+      return conceptCodings(r.vaccineCode);
+    case 'Encounter': {
+      const codings = list(r.type).flatMap(conceptCodings);
+      const cls = codingOf(r.class);
+      return cls ? [...codings, cls] : codings;
+    }
+    default:
+      return MEDICATION_USES.has(r.resourceType)
+        ? medicationCodings(r, medications)
+        : conceptCodings(r.code);
+  }
+}
+
+function isExcluded(r: FhirResource): boolean {
+  if (r.status === 'entered-in-error') return true;
+  if (r.resourceType !== 'Condition') return false;
+  return conceptCodings(r.verificationStatus).some(
+    (c) => c.code === 'refuted' || c.code === 'entered-in-error',
+  );
+}
+
+/**
+ * Reads parsed FHIR resources (any order, any mix of types) into the
+ * oracle's patients and events; events of unknown patients are dropped.
+ * @example readFhir([{ resourceType: 'Patient', id: 'p1', gender: 'female' }]).patients.size // 1
+ */
+export function readFhir(resources: readonly FhirResource[]): OracleData {
+  const patients = new Map<string, OraclePatient>();
+  const medications = new Map<string, FhirResource>();
+  for (const r of resources) {
+    const id = str(r.id);
+    if (id === undefined) continue;
+    if (r.resourceType === 'Medication') medications.set(id, r);
+    if (r.resourceType === 'Patient' && !patients.has(id)) {
+      const g = r.gender;
+      patients.set(id, {
+        id,
+        gender: g === 'female' || g === 'male' || g === 'other' ? g : 'unknown',
+        birthDate: calendarDate(r.birthDate),
+        deceased: r.deceasedBoolean === true || str(r.deceasedDateTime) !== undefined,
+      });
+    }
+  }
+  const events: OracleEvent[] = [];
+  for (const r of resources) {
+    const kind = eventKind(r.resourceType);
+    const id = str(r.id);
+    if (kind === undefined || id === undefined || isExcluded(r)) continue;
+    const patientId = referenceTarget(
+      r.resourceType === 'Immunization' ? r.patient : r.subject,
+      'Patient',
+    );
+    if (patientId === undefined || !patients.has(patientId)) continue;
+    const q = obj(r.valueQuantity);
+    const value = q?.value;
+    const unit =
+      q?.system === 'http://unitsofmeasure.org' && str(q.code) !== undefined
+        ? str(q.code)
+        : str(q?.unit);
+    events.push({
+      kind,
+      resourceKey: `${r.resourceType}/${id}`,
+      patientId,
+      date: eventDate(r),
+      codings: eventCodings(r, medications),
+      ...(typeof value === 'number' && Number.isFinite(value) ? { quantity: { value, unit } } : {}),
+      valueCodings: r.resourceType === 'Observation' ? conceptCodings(r.valueCodeableConcept) : [],
+    });
+  }
+  return { patients, events };
+}

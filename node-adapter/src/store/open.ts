@@ -1,0 +1,99 @@
+// Opening the DuckDB store, and the engine's SqlRunner over a connection.
+// The runner hands the engine plain JavaScript values only, so nothing above
+// this file needs to know DuckDB's value classes.
+import {
+  DuckDBDateValue,
+  DuckDBDecimalValue,
+  DuckDBInstance,
+  DuckDBListValue,
+  DuckDBStructValue,
+} from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { SqlRunner, SqlValue } from '../engine/runner.ts';
+import { DDL } from './layout.ts';
+
+export interface OpenStoreOptions {
+  /** Open without write access; the tables must already exist. */
+  readonly readOnly?: boolean;
+  /** Extra DuckDB settings (`threads`, `memory_limit`, ...). */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+export interface Store {
+  readonly instance: DuckDBInstance;
+  readonly connection: DuckDBConnection;
+  /** Closes the connection and the database; safe to call twice. */
+  close(): void;
+}
+
+/**
+ * Opens (or creates) the store at `path`; a writable open also creates any
+ * missing table of the layout, so a fresh file is a valid empty store.
+ * @example const store = await openStore('lombardia.duckdb', { readOnly: true });
+ */
+export async function openStore(path: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const config: Record<string, string> = { ...options.config };
+  if (options.readOnly === true) config.access_mode = 'READ_ONLY';
+  const instance = await DuckDBInstance.create(path, config);
+  let connection: DuckDBConnection;
+  try {
+    connection = await instance.connect();
+    if (options.readOnly !== true) await connection.run(DDL);
+  } catch (err) {
+    instance.closeSync();
+    throw err;
+  }
+  let open = true;
+  return {
+    instance,
+    connection,
+    close() {
+      if (!open) return;
+      open = false;
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/**
+ * The engine's SqlRunner over one DuckDB connection. Rows come back as plain
+ * objects: integers as numbers when they fit exactly (else bigint), DATEs as
+ * `YYYY-MM-DD`, DECIMALs as numbers, lists and structs converted recursively.
+ * @example const rows = await createDuckDbRunner(store.connection).all('SELECT count(*) AS n FROM patients', []);
+ */
+export function createDuckDbRunner(connection: DuckDBConnection): SqlRunner {
+  return {
+    async all(sql: string, params: readonly SqlValue[]): Promise<Record<string, unknown>[]> {
+      const reader = await connection.runAndReadAll(
+        sql,
+        params.length > 0 ? [...params] : undefined,
+      );
+      return reader.getRowObjects().map((row) => {
+        const out: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(row)) out[key] = plainValue(value);
+        return out;
+      });
+    },
+  };
+}
+
+/** A DuckDB value as a plain JavaScript value. */
+export function plainValue(value: DuckDBValue): unknown {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') {
+      const n = Number(value);
+      return Number.isSafeInteger(n) ? n : value;
+    }
+    return value;
+  }
+  if (value instanceof DuckDBDateValue) return value.toString();
+  if (value instanceof DuckDBDecimalValue) return value.toDouble();
+  if (value instanceof DuckDBListValue) return value.items.map(plainValue);
+  if (value instanceof DuckDBStructValue) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value.entries)) out[key] = plainValue(item);
+    return out;
+  }
+  return value.toString();
+}

@@ -1,0 +1,105 @@
+// What a CCDL termCode means in query v1: which criterion kind its code
+// system belongs to, which context names which kind, and the two patient
+// concepts (gender, age) the MII ontology writes as criteria.
+import type { EventKind } from '../query/walk.ts';
+
+/** A v1 criterion kind, or `patient` for the demographic criterion. */
+export type CriterionKind = EventKind | 'patient';
+
+export interface SystemRule {
+  /** The kind codes of this system select; undefined when the context decides (SNOMED CT). */
+  readonly kind: EventKind | undefined;
+  /** The system URI to write into the v1 coding. */
+  readonly system: string;
+  /**
+   * Whether a CCDL code also selects the codes below it. The MII ontology
+   * expands a selected concept to its children; v1 can say so only for
+   * prefix-hierarchical systems, so those carry `descendants: true`.
+   */
+  readonly descendants: boolean;
+  /** When set, only codes of this length are accepted (leaves of a hierarchy v1 cannot expand). */
+  readonly leafLength?: number;
+}
+
+export const SNOMED = 'http://snomed.info/sct';
+export const LOINC = 'http://loinc.org';
+const ICD10_GM = 'http://fhir.de/CodeSystem/bfarm/icd-10-gm';
+const ATC_GM = 'http://fhir.de/CodeSystem/bfarm/atc';
+const OPS = 'http://fhir.de/CodeSystem/bfarm/ops';
+
+// DIMDI merged into BfArM in 2020 and the German code systems moved to
+// bfarm URLs; the dimdi URLs name the same code systems, so they are
+// written under the current URL.
+const SYSTEM_RULES: ReadonlyMap<string, SystemRule> = new Map<string, SystemRule>([
+  ['http://hl7.org/fhir/sid/icd-10', { kind: 'condition', system: 'http://hl7.org/fhir/sid/icd-10', descendants: true }],
+  ['http://hl7.org/fhir/sid/icd-10-cm', { kind: 'condition', system: 'http://hl7.org/fhir/sid/icd-10-cm', descendants: true }],
+  [ICD10_GM, { kind: 'condition', system: ICD10_GM, descendants: true }],
+  ['http://fhir.de/CodeSystem/dimdi/icd-10-gm', { kind: 'condition', system: ICD10_GM, descendants: true }],
+  [LOINC, { kind: 'observation', system: LOINC, descendants: false }],
+  ['http://www.whocc.no/atc', { kind: 'medication', system: 'http://www.whocc.no/atc', descendants: true }],
+  // ATC-GM shares WHO ATC's prefix hierarchy, but v1 expands only the WHO
+  // system; a seven-character substance code has no children, so it is exact.
+  [ATC_GM, { kind: 'medication', system: ATC_GM, descendants: false, leafLength: 7 }],
+  ['http://fhir.de/CodeSystem/dimdi/atc', { kind: 'medication', system: ATC_GM, descendants: false, leafLength: 7 }],
+  [OPS, { kind: 'procedure', system: OPS, descendants: false }],
+  ['http://fhir.de/CodeSystem/dimdi/ops', { kind: 'procedure', system: OPS, descendants: false }],
+  ['http://hl7.org/fhir/sid/cvx', { kind: 'immunization', system: 'http://hl7.org/fhir/sid/cvx', descendants: false }],
+  [SNOMED, { kind: undefined, system: SNOMED, descendants: false }],
+]); // prettier-ignore
+
+/**
+ * The rule for a termCode's system, or undefined when v1 has none.
+ * @example systemRule('http://fhir.de/CodeSystem/dimdi/icd-10-gm')?.system // 'http://fhir.de/CodeSystem/bfarm/icd-10-gm'
+ */
+export function systemRule(system: string): SystemRule | undefined {
+  return SYSTEM_RULES.get(system);
+}
+
+/** Where a value code's system is known, the same renaming and expansion applies. */
+export function valueCodeRule(system: string): SystemRule {
+  return SYSTEM_RULES.get(system) ?? { kind: undefined, system, descendants: false };
+}
+
+/** The code system of the MII ontology's criterion contexts. */
+export const CONTEXT_SYSTEM = 'fdpg.mii.cds';
+
+const CONTEXT_KINDS: ReadonlyMap<string, CriterionKind> = new Map<string, CriterionKind>([
+  ['Patient', 'patient'],
+  ['Diagnose', 'condition'],
+  ['Laboruntersuchung', 'observation'],
+  ['Procedure', 'procedure'],
+  ['Prozedur', 'procedure'],
+]);
+
+// Contexts that select a resource type v1 either lacks or cannot single out.
+const CONTEXTS_V1_LACKS: ReadonlyMap<string, string> = new Map([
+  ['Medikamentenverabreichung', 'v1 "medication" matches requests, statements and administrations alike; it cannot keep to administrations'],
+  ['Medikamentenverordnung', 'v1 "medication" matches requests, statements and administrations alike; it cannot keep to prescriptions'],
+  ['Einwilligung', 'v1 has no consent criterion'],
+  ['Specimen', 'v1 has no specimen criterion'],
+  ['Bioprobe', 'v1 has no specimen criterion'],
+]); // prettier-ignore
+
+/** The kind a context names, or the reason v1 cannot follow it. */
+export function contextKind(code: string): CriterionKind | { readonly reason: string } {
+  return (
+    CONTEXT_KINDS.get(code) ?? {
+      reason: CONTEXTS_V1_LACKS.get(code) ?? `v1 knows no criterion for the context "${code}"`,
+    }
+  );
+}
+
+/** The patient concept a termCode names, if any. */
+export function patientConcept(system: string, code: string): 'gender' | 'age' | undefined {
+  const key = `${system}|${code}`;
+  // SNOMED CT codes are the current MII ontology's; the LOINC ones are the
+  // pseudo-codes of the first structured-query examples.
+  if (key === `${SNOMED}|263495000` || key === `${LOINC}|LL2191-6`) return 'gender';
+  if (key === `${SNOMED}|424144002` || key === `${LOINC}|30525-0`) return 'age';
+  return undefined;
+}
+
+export const ADMINISTRATIVE_GENDER = 'http://hl7.org/fhir/administrative-gender';
+
+/** UCUM's year, the only age unit v1's whole-year ages can take exactly. */
+export const AGE_UNIT = 'a';
