@@ -541,10 +541,12 @@ function checkOptions(options: FanoutOptions): Config {
     maxResponseBytes: options.maxResponseBytes ?? 1024 * 1024,
     connectionsPerNode: options.connectionsPerNode ?? 4,
   };
-  const positive = (key: keyof Config): void => {
+  // Timers hold at most 2^31 - 1 ms; an hour is far beyond any sane deadline.
+  const positive = (key: keyof Config, max = 3_600_000): void => {
     const v = config[key];
-    if (!Number.isFinite(v) || v <= 0)
-      throw new RangeError(`fanout: ${key} must be a positive number`);
+    if (!Number.isFinite(v) || v <= 0 || v > max) {
+      throw new RangeError(`fanout: ${key} must be a number above 0 and at most ${max}`);
+    }
   };
   const integer = (key: keyof Config, max = Number.MAX_SAFE_INTEGER): void => {
     const v = config[key];

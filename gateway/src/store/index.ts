@@ -19,7 +19,7 @@ export type StoreTarget = { readonly dataDir: string } | { readonly databaseUrl:
  */
 export function openStore(
   target: StoreTarget,
-  options: Pick<SqlStoreOptions, 'instanceId' | 'migrate'> = {},
+  options: Pick<SqlStoreOptions, 'migrate'> = {},
 ): Promise<Store> {
   return 'databaseUrl' in target
     ? createPostgresStore({ connectionString: target.databaseUrl, ...options })

@@ -4,7 +4,7 @@
 // takes a lock file that names the owning process; a lock left by a process
 // that no longer runs is taken over.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { SqlDriver, SqlParam, SqlRunner } from './sql.ts';
 import { openSqlStore, type SqlStoreOptions } from './sql-store.ts';
@@ -25,7 +25,7 @@ export type PgliteStoreOptions = (
       readonly dataDir?: undefined;
     }
 ) &
-  Pick<SqlStoreOptions, 'instanceId' | 'migrate'>;
+  Pick<SqlStoreOptions, 'migrate'>;
 
 function runner(db: PGlite | Transaction): SqlRunner {
   return {
@@ -55,7 +55,7 @@ export function pgliteDriver(db: PGlite, options: { readonly owned: boolean }): 
  * @example const store = await createPgliteStore({ dataDir: '.data/gateway' });
  */
 export async function createPgliteStore(options: PgliteStoreOptions = {}): Promise<Store> {
-  const storeOptions = { instanceId: options.instanceId, migrate: options.migrate };
+  const storeOptions = { migrate: options.migrate };
   if (options.pglite !== undefined) {
     return openSqlStore(pgliteDriver(options.pglite, { owned: false }), storeOptions);
   }
@@ -74,16 +74,20 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
   return openSqlStore(pgliteDriver(db, { owned: true }), { ...storeOptions, onClose: release });
 }
 
+const LOCK_FILE = 'tessera.lock';
+
 /** Data directories this process holds open, so a lock naming our own pid can be told apart from a stale one. */
 const heldHere = new Set<string>();
 
 /**
- * Takes `<dataDir>.lock`, next to the directory rather than in it so the
- * database files stay PostgreSQL's own. Returns the release function.
+ * Takes `<dataDir>/tessera.lock` (PostgreSQL ignores files it does not know
+ * there). It tells processes on one host apart; a data directory on a volume
+ * shared between hosts or containers is not supported. Returns the release
+ * function.
  */
 async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   await mkdir(dataDir, { recursive: true });
-  const lockFile = `${dataDir}.lock`;
+  const lockFile = join(dataDir, LOCK_FILE);
   if (heldHere.has(dataDir)) throw dataDirInUse(dataDir, process.pid);
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {

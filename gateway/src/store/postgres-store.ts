@@ -4,7 +4,7 @@ import type { SqlDriver, SqlParam, SqlRunner } from './sql.ts';
 import { openSqlStore, type SqlStoreOptions } from './sql-store.ts';
 import type { Store } from './store.ts';
 
-export interface PostgresStoreOptions extends Pick<SqlStoreOptions, 'instanceId' | 'migrate'> {
+export interface PostgresStoreOptions extends Pick<SqlStoreOptions, 'migrate'> {
   /** e.g. `postgres://tessera@db:5432/tessera` (DATABASE_URL). */
   readonly connectionString: string;
   /** Schema to use instead of the server's search_path; must already exist. */
@@ -75,8 +75,5 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
   });
   pool.on('error', options.onIdleError ?? (() => undefined));
-  return openSqlStore(postgresDriver(pool), {
-    instanceId: options.instanceId,
-    migrate: options.migrate,
-  });
+  return openSqlStore(postgresDriver(pool), { migrate: options.migrate });
 }

@@ -43,8 +43,6 @@ import {
 } from './store.ts';
 
 export interface SqlStoreOptions {
-  /** Owner id for this instance's jobs; a fresh UUID when absent. */
-  readonly instanceId?: string;
   /** Runs after the driver is closed (e.g. to release a data-directory lock). */
   readonly onClose?: () => Promise<void>;
   /**
@@ -159,7 +157,9 @@ function positiveInteger(name: string, value: number): void {
 
 /** A store over a driver whose database is already migrated. */
 export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {}): Store {
-  const instanceId = options.instanceId ?? randomUUID();
+  // New on every open, never configured: a restarted process must not look
+  // like the owner of the jobs its previous run left unfinished.
+  const instanceId = randomUUID();
   let closing: Promise<void> | undefined;
 
   async function oneJob(sql: string, params: readonly (string | Date | null)[]) {
@@ -174,7 +174,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     return row === undefined ? undefined : keyFromRow(row);
   }
 
-  async function count(sql: string, params: readonly (string | Date)[]): Promise<number> {
+  async function deletedCount(sql: string, params: readonly (string | Date)[]): Promise<number> {
     const [row] = await driver.query(
       `WITH gone AS (${sql} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
       params,
@@ -263,6 +263,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     },
 
     async recordNodeOutcome(jobId, outcome, now) {
+      if (!UUID.test(jobId)) throw new RangeError('store: job id must be a UUID');
       await driver.query(
         `INSERT INTO job_nodes (job_id, node, status, outcome, updated_at)
          VALUES ($1, $2, $3, $4::jsonb, $5)
@@ -451,8 +452,8 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     },
 
     async purgeExpired(now) {
-      const cache = await count('DELETE FROM result_cache WHERE expires_at <= $1', [now]);
-      const rateLimits = await count(
+      const cache = await deletedCount('DELETE FROM result_cache WHERE expires_at <= $1', [now]);
+      const rateLimits = await deletedCount(
         `DELETE FROM rate_limits WHERE window_start + make_interval(secs => window_sec) <= $1`,
         [now],
       );

@@ -2,6 +2,7 @@
 // PostgreSQL alike, including when several stores (replicas) share a database.
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   verifyChain,
@@ -210,7 +211,7 @@ describe.each(backends)('store contract: $backend.name', ({ backend, skip }) => 
 
     describe('restart recovery (threat 31)', () => {
       it('keeps every job and fails the interrupted ones after a restart', async () => {
-        const before = await db.open({ instanceId: 'gw-before' });
+        const before = await db.open();
         const queued = await before.createJob(newJob());
         const running = await before.createJob(newJob());
         await before.startJob(running.id, at(1));
@@ -218,7 +219,7 @@ describe.each(backends)('store contract: $backend.name', ({ backend, skip }) => 
         await before.completeJob(done.id, { total: 7 }, at(2));
         await before.close();
 
-        const after = await db.open({ instanceId: 'gw-after' });
+        const after = await db.open();
         const recovered = await after.recoverInterruptedJobs(at(5));
         expect(recovered.map((j) => j.id).sort()).toEqual([queued.id, running.id].sort());
         for (const id of [queued.id, running.id]) {
@@ -232,8 +233,8 @@ describe.each(backends)('store contract: $backend.name', ({ backend, skip }) => 
       });
 
       it('leaves a live replica alone and takes over from a silent one', async () => {
-        const a = await db.open({ instanceId: 'gw-a' });
-        const b = await db.open({ instanceId: 'gw-b' });
+        const a = await db.open();
+        const b = await db.open();
         const ofA = await a.createJob(newJob({ now: T0 }));
         const ofB = await b.createJob(newJob({ now: at(20) }));
 
@@ -476,7 +477,7 @@ describe('PGlite data directory', () => {
     await owner.close();
 
     const gone = spawnSync(process.execPath, ['-e', '']).pid;
-    await writeFile(`${dir.dataDir}.lock`, `${gone}\n`);
+    await writeFile(join(dir.dataDir, 'tessera.lock'), `${gone}\n`);
     const next = await createPgliteStore({ dataDir: dir.dataDir });
     await next.close();
   });

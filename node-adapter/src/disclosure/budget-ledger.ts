@@ -212,12 +212,9 @@ export async function openFileBudgetLedger(
   };
 
   return {
-    charge(subject, project, epsilon, now) {
-      try {
-        checkCharge(subject, project, epsilon, now);
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
+    // async, so an invalid charge rejects; nothing is awaited before `tail` is set.
+    async charge(subject, project, epsilon, now) {
+      checkCharge(subject, project, epsilon, now);
       const result = tail.then(() => chargeNow({ at: now.getTime(), subject, project, epsilon }));
       tail = result.catch(() => undefined);
       return result;

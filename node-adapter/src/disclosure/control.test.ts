@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseQuery } from '@tessera/schemas';
+import { type CodeSet, parseQuery } from '@tessera/schemas';
 import { nodeErrors } from '../errors.ts';
 import { createDisclosureControl, strataKeys, unknownResult } from './control.ts';
 import { epsilonFor, laplaceBound, laplaceNoise, releasedTables } from './laplace.ts';
@@ -7,7 +7,7 @@ import { secureRandom } from './random.ts';
 import { policyOf, seeded } from './test-support.ts';
 
 const cohort = { patient: { gender: ['female'] } };
-const loinc = [{ system: 'http://loinc.org', code: '4548-4' }];
+const loinc: CodeSet = [{ system: 'http://loinc.org', code: '4548-4' }];
 
 describe('strataKeys', () => {
   it('labels strata as the query-language page does, first dimension outermost', () => {

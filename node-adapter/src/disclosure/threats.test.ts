@@ -4,7 +4,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CohortQuery, ProblemError, parseQuery } from '@tessera/schemas';
+import {
+  type CodeSet,
+  type CohortQuery,
+  type Expr,
+  ProblemError,
+  parseQuery,
+} from '@tessera/schemas';
 import type { RawCell, RawResult } from '../engine/raw-result.ts';
 import { nodeErrors } from '../errors.ts';
 import { budgetLimits, openFileBudgetLedger } from './budget-ledger.ts';
@@ -80,7 +86,7 @@ function correlation(xs: readonly number[], ys: readonly number[]): number {
   return sxy / Math.sqrt(sxx * syy);
 }
 
-const cohort = { patient: { gender: ['female'] } };
+const cohort: Expr = { patient: { gender: ['female'] } };
 
 describe('disclosure threats (node side)', () => {
   it('threat 1: a true count of 1 to threshold-1 is never released; it is suppressed with its range', () => {
@@ -410,11 +416,11 @@ describe('disclosure threats (node side)', () => {
   });
 
   it('threat 11: more strata than the policy allows, or a codes dimension over 50 codes, is refused', () => {
-    const codes = (n: number) =>
+    const codes = (n: number): CodeSet =>
       Array.from({ length: n }, (_, i) => ({
         system: 'http://snomed.info/sct',
         code: String(1000 + i),
-      }));
+      })) as CodeSet;
     const tooMany: CohortQuery = {
       version: 1,
       cohort,
@@ -653,30 +659,34 @@ describe('disclosure threats (node side)', () => {
       expect(() => assertReleasable(good())).not.toThrow();
     });
 
-    const tampered: [string, (r: Record<string, any>) => void][] = [
+    type Obj = Record<string | symbol, unknown>;
+    /** The object at a path inside a result under test. */
+    const at = (root: Obj, ...path: (string | number)[]): Obj =>
+      path.reduce<Obj>((o, k) => o[k] as Obj, root);
+    const tampered: [string, (r: Obj) => void][] = [
       ['patient ids at the root', (r) => (r.patientIds = ['p1'])],
-      ['a value beside a count', (r) => (r.total.value = 7)],
-      ['an id in a stratum key', (r) => (r.strata[0].key.patientId = 'p1')],
-      ['an extra key in a stratum', (r) => (r.strata[0].members = ['p1'])],
-      ['min in a histogram', (r) => (r.measures[1].min = 1.2)],
-      ['max in a bin', (r) => (r.measures[1].bins[1].max = 99)],
-      ['values in a summary', (r) => (r.measures[2].values = [1, 2])],
-      ['an extra disclosure field', (r) => (r.disclosure.seed = 42)],
-      ['a count below the threshold', (r) => (r.strata[0].cell = { count: 3 })],
+      ['a value beside a count', (r) => (at(r, 'total').value = 7)],
+      ['an id in a stratum key', (r) => (at(r, 'strata', 0, 'key').patientId = 'p1')],
+      ['an extra key in a stratum', (r) => (at(r, 'strata', 0).members = ['p1'])],
+      ['min in a histogram', (r) => (at(r, 'measures', 1).min = 1.2)],
+      ['max in a bin', (r) => (at(r, 'measures', 1, 'bins', 1).max = 99)],
+      ['values in a summary', (r) => (at(r, 'measures', 2).values = [1, 2])],
+      ['an extra disclosure field', (r) => (at(r, 'disclosure').seed = 42)],
+      ['a count below the threshold', (r) => (at(r, 'strata', 0).cell = { count: 3 })],
       [
         'a count below the threshold in a bin',
-        (r) => (r.measures[1].bins[0].cell = { count: 9, perturbed: true }),
+        (r) => (at(r, 'measures', 1, 'bins', 0).cell = { count: 9, perturbed: true }),
       ],
       ['a non-finite number', (r) => (r.elapsedMs = Number.NaN)],
       ['a fractional count', (r) => (r.total = { count: 10.5 })],
       ['a getter', (r) => Object.defineProperty(r, 'node', { get: () => 'x', enumerable: true })],
       ['a class instance', (r) => (r.total = Object.assign(new (class Leak {})(), { count: 12 }))],
-      ['a symbol key', (r) => (r.total[Symbol('id')] = 'p1')],
-      ['an array with a named property', (r) => (r.strata.patient = 'p1')],
-      ['a function', (r) => (r.measures[0].type = () => 'count')],
+      ['a symbol key', (r) => (at(r, 'total')[Symbol('id')] = 'p1')],
+      ['an array with a named property', (r) => (at(r, 'strata').patient = 'p1')],
+      ['a function', (r) => (at(r, 'measures', 0).type = () => 'count')],
     ];
     it.each(tampered)('threat 14: rejects %s', (_name, tamper) => {
-      const result = good() as unknown as Record<string, any>;
+      const result = good() as unknown as Obj;
       tamper(result);
       let error: unknown;
       try {

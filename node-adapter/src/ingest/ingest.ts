@@ -102,8 +102,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
 
   // Opened first: a locked or unwritable store fails before any reading.
-  const T=(l:string)=>{const c=process.cpuUsage();console.error('T',l,Math.round(performance.now()-started),'cpu',Math.round((c.user+c.system)/1000))};T('list');
-  const store = await openStore(options.dbPath);T('open');
+  const store = await openStore(options.dbPath);
   const tmp = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-ingest-'));
   try {
     let bytes = 0;
@@ -118,7 +117,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
         options.onProgress?.({ file, lines, bytes, totalBytes });
       },
     });
-    T('tasks');const summary = summarise(files, results);
+    const summary = summarise(files, results);
 
     const staging: Partial<Record<StagingTable, string[]>> = {};
     let stagedEventRows = 0;
@@ -140,7 +139,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       }
       summary.addBad(ref.fileIndex, summary.absoluteLine(ref), 'unresolvable medication reference');
     }
-    T('meds');const badLineCount = summary.badCount + unresolved.length;
+    const badLineCount = summary.badCount + unresolved.length;
     if (summary.total > 0 && badLineCount / summary.total > maxBadShare) {
       throw new TooManyBadLinesError(summary.badLines(), badLineCount, summary.total, maxBadShare);
     }
@@ -154,7 +153,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       ? { contentHash: hash, dataVersion: storedVersion, ingestedAt: stored.get(META.ingestedAt) ?? ingestedAt }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
     const rows = await publish(store.connection, stagingFiles, meta);
-    T('publish');const publishedEventRows = Object.entries(rows)
+    const publishedEventRows = Object.entries(rows)
       .filter(([table]) => EVENT_STAGING.has(table as StagingTable))
       .reduce((sum, [, n]) => sum + n, 0);
     return {

@@ -24,9 +24,9 @@ import type {
   Expr,
   Gender,
   Measure,
-  Period,
 } from '@tessera/schemas';
-import type { FhirResource } from './read-fhir.ts';
+import { wholeYears } from './oracle.ts';
+import { readFhir, type FhirResource } from './read-fhir.ts';
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const ICD10_CM = 'http://hl7.org/fhir/sid/icd-10-cm';
@@ -482,27 +482,86 @@ function patientReference(id: string): fc.Arbitrary<unknown> {
 
 // Queries -------------------------------------------------------------------
 
-function periodIn(fromYear: number, toYear: number): fc.Arbitrary<Period> {
-  const day = fc.option(boundaryDay(fromYear, toYear), { nil: undefined });
-  return fc
-    .tuple(day, day)
-    .filter(([a, b]) => a !== undefined || b !== undefined)
-    .map(([a, b]) => {
-      const [from, to] = a !== undefined && b !== undefined && a > b ? [b, a] : [a, b];
-      return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
-    });
+/**
+ * Values taken from a population, so that query bounds meet data exactly:
+ * event and birth dates, whole-year ages (at every asOf and on every event
+ * date), and stored quantity values by unit.
+ */
+export interface QueryHints {
+  readonly dates: readonly string[];
+  readonly ages: readonly number[];
+  readonly values: ReadonlyMap<string, readonly number[]>;
 }
 
-const period = periodIn(2011, 2026);
+const NO_HINTS: QueryHints = { dates: [], ages: [], values: new Map() };
 
-const age = grid(AGE_VALUES, fc.integer({ min: 0, max: 100 }));
-const ageRange = fc
-  .tuple(fc.option(age, { nil: undefined }), fc.option(age, { nil: undefined }))
-  .filter(([a, b]) => a !== undefined || b !== undefined)
-  .map(([a, b]) => {
-    const [min, max] = a !== undefined && b !== undefined && a > b ? [b, a] : [a, b];
-    return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
-  });
+/**
+ * The hints of a population.
+ * @example queryArbitrary(populationHints(resources))
+ */
+export function populationHints(resources: readonly FhirResource[]): QueryHints {
+  const { patients, events } = readFhir(resources);
+  const dates = new Set<string>();
+  const ages = new Set<number>();
+  const values = new Map<string, Set<number>>();
+  const addAge = (birth: string | undefined, on: string | undefined) => {
+    const age = birth === undefined || on === undefined ? undefined : wholeYears(birth, on);
+    if (age !== undefined && age <= 150) [age - 1, age, age + 1].forEach((a) => a >= 0 && ages.add(a));
+  };
+  for (const p of patients.values()) {
+    if (p.birthDate !== undefined) dates.add(p.birthDate);
+    for (const asOf of AS_OF_DATES) addAge(p.birthDate, asOf);
+  }
+  for (const e of events) {
+    if (e.date !== undefined) dates.add(e.date);
+    addAge(patients.get(e.patientId)?.birthDate, e.date);
+    if (e.quantity?.unit !== undefined) {
+      const set = values.get(e.quantity.unit) ?? new Set<number>();
+      set.add(e.quantity.value);
+      values.set(e.quantity.unit, set);
+    }
+  }
+  return {
+    dates: [...dates].filter((d) => d >= '1900-01-01').sort(),
+    ages: [...ages].sort((x, y) => x - y),
+    values: new Map([...values].map(([unit, set]) => [unit, [...set].sort((x, y) => x - y)])),
+  };
+}
+
+/** `arb`, or half of the time one of `hints` when there are any. */
+function orHint<T>(arb: fc.Arbitrary<T>, hints: readonly T[] | undefined): fc.Arbitrary<T> {
+  return hints === undefined || hints.length === 0 ? arb : fc.oneof(arb, fc.constantFrom(...hints));
+}
+
+/** `arb` in `percent` % of the cases, else undefined. */
+function sometimes<T>(arb: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | undefined> {
+  return fc.oneof(
+    { weight: 100 - percent, arbitrary: fc.constant(undefined) },
+    { weight: percent, arbitrary: arb },
+  );
+}
+
+function defined<T extends Record<string, unknown>>(record: T): Partial<T> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** An ordered pair with at least one end, as `{ [lo]: ..., [hi]: ... }`. */
+function range<T, K extends string>(
+  value: fc.Arbitrary<T>,
+  lo: K,
+  hi: K,
+): fc.Arbitrary<Partial<Record<K, T>>> {
+  return fc
+    .tuple(fc.option(value, { nil: undefined }), fc.option(value, { nil: undefined }))
+    .filter(([a, b]) => a !== undefined || b !== undefined)
+    .map(([a, b]) => {
+      const [low, high] = a !== undefined && b !== undefined && a > b ? [b, a] : [a, b];
+      return {
+        ...(low === undefined ? {} : { [lo]: low }),
+        ...(high === undefined ? {} : { [hi]: high }),
+      } as Partial<Record<K, T>>;
+    });
+}
 
 function nonEmptySubset<T>(items: readonly T[], max = 3): fc.Arbitrary<[T, ...T[]]> {
   return fc.uniqueArray(pick(items), {
@@ -539,122 +598,13 @@ const medicationCodeSet: fc.Arbitrary<CodeSet> = fc
 const codesOf = (system: string, codes: readonly string[]): fc.Arbitrary<CodeSet> =>
   nonEmptySubset(codes).map((cs) => cs.map((code) => ({ system, code })) as CodeSet);
 
-/** An analyte's codes and a unit with values on its grid. */
-const analyteQuery = fc.constantFrom(...ANALYTE_NAMES).chain((name) => {
-  const analyte = ANALYTES[name];
-  return fc.record({
-    // With the local code too, one resource matches twice and units convert
-    // for one of its codings but not the other (no molar mass locally).
-    codes: fc
-      .tuple(codesOf(LOINC, analyte.codes), fc.boolean())
-      .map(([codes, local]) =>
-        local ? ([...codes, { system: LOCAL, code: `L-${codes[0].code}` }] as CodeSet) : codes,
-      ),
-    unit: pick(analyte.units),
-  });
-});
-
-const valueRange = analyteQuery.chain(({ codes, unit }) =>
+const encounterCodeSet = fc.oneof(
+  codesOf(SNOMED, ENCOUNTER_TYPES),
+  codesOf(ACT_CODE, ENCOUNTER_CLASSES),
   fc
-    .tuple(fc.option(unit.value, { nil: undefined }), fc.option(unit.value, { nil: undefined }))
-    .filter(([a, b]) => a !== undefined || b !== undefined)
-    .map(([a, b]) => {
-      const [min, max] = a !== undefined && b !== undefined && a > b ? [b, a] : [a, b];
-      return {
-        code: codes,
-        value: {
-          ...(min === undefined ? {} : { min }),
-          ...(max === undefined ? {} : { max }),
-          unit: unit.unit,
-        },
-      };
-    }),
+    .tuple(codesOf(SNOMED, ENCOUNTER_TYPES), codesOf(ACT_CODE, ENCOUNTER_CLASSES))
+    .map(([types, classes]) => [...types, ...classes] as CodeSet),
 );
-
-/** `arb` in `percent` % of the cases, else undefined. */
-function sometimes<T>(arb: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | undefined> {
-  return fc.oneof(
-    { weight: 100 - percent, arbitrary: fc.constant(undefined) },
-    { weight: percent, arbitrary: arb },
-  );
-}
-
-function defined<T extends Record<string, unknown>>(record: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(record).filter(([, v]) => v !== undefined),
-  ) as Partial<T>;
-}
-
-// Optional parts are present often enough to be tested and rarely enough that
-// criteria still match someone in a population of a few dozen patients.
-const commonEventParts = fc
-  .record({
-    period: sometimes(period, 30),
-    ageAtEvent: sometimes(ageRange, 20),
-    atLeast: sometimes(fc.constantFrom(1, 2, 2, 3), 30),
-  })
-  .map(defined);
-
-const leaf: fc.Arbitrary<Expr> = fc.oneof(
-  fc
-    .record({
-      gender: sometimes(nonEmptySubset<Gender>(['female', 'male', 'other', 'unknown'], 2), 50),
-      age: sometimes(ageRange, 40),
-      birthDate: sometimes(periodIn(1920, 2025), 25),
-      deceased: sometimes(fc.boolean(), 25),
-    })
-    .map(defined)
-    .filter((c) => Object.keys(c).length > 0)
-    .map((patient) => ({ patient })),
-  fc
-    .tuple(conditionCodeSet, commonEventParts)
-    .map(([code, rest]) => ({ condition: { code, ...rest } })),
-  fc
-    .tuple(medicationCodeSet, commonEventParts)
-    .map(([code, rest]) => ({ medication: { code, ...rest } })),
-  fc.tuple(valueRange, commonEventParts).map(([v, rest]) => ({ observation: { ...v, ...rest } })),
-  fc.tuple(codesOf(SNOMED, SMOKING_VALUES), commonEventParts).map(([valueCode, rest]) => ({
-    observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest },
-  })),
-  fc
-    .tuple(codesOf(SNOMED, PROCEDURES), commonEventParts)
-    .map(([code, rest]) => ({ procedure: { code, ...rest } })),
-  fc
-    .tuple(codesOf(CVX, VACCINES), commonEventParts)
-    .map(([code, rest]) => ({ immunization: { code, ...rest } })),
-  fc
-    .tuple(
-      fc.oneof(
-        codesOf(SNOMED, ENCOUNTER_TYPES),
-        codesOf(ACT_CODE, ENCOUNTER_CLASSES),
-        fc
-          .tuple(codesOf(SNOMED, ENCOUNTER_TYPES), codesOf(ACT_CODE, ENCOUNTER_CLASSES))
-          .map(([types, classes]) => [...types, ...classes] as CodeSet),
-      ),
-      commonEventParts,
-    )
-    .map(([code, rest]) => ({ encounter: { code, ...rest } })),
-) as fc.Arbitrary<Expr>;
-
-const expr: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
-  expr: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    { weight: 4, arbitrary: leaf },
-    {
-      weight: 1,
-      arbitrary: fc
-        .array(tie('expr'), { minLength: 1, maxLength: 3 })
-        .map((all) => ({ all }) as Expr),
-    },
-    {
-      weight: 1,
-      arbitrary: fc
-        .array(tie('expr'), { minLength: 1, maxLength: 3 })
-        .map((any) => ({ any }) as Expr),
-    },
-    { weight: 1, arbitrary: tie('expr').map((not) => ({ not }) as Expr) },
-  ),
-})).expr;
 
 const ageBand = fc
   .uniqueArray(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 })
@@ -669,39 +619,119 @@ const dimension: fc.Arbitrary<Dimension> = fc.oneof(
   conditionCodeSet.map((codes): Dimension => ({ codes: { of: 'condition', in: codes } })),
 );
 
-const quantityMeasure = fc
-  .record({
-    analyte: analyteQuery,
-    pick: fc.constantFrom('latest', 'earliest', 'mean' as const),
-    period: sometimes(period, 30),
-  })
-  .chain(({ analyte, pick, period }) =>
-    fc.uniqueArray(analyte.unit.value, { minLength: 2, maxLength: 5 }).map((values) => ({
-      observation: analyte.codes,
-      unit: analyte.unit.unit,
-      pick,
-      ...(period === undefined ? {} : { period }),
-      // Means land anywhere on the grid; edges 0.0371 off it keep bins exact.
-      edges: values.sort((a, b) => a - b).map((v) => (pick === 'mean' ? v + 0.0371 : v)) as [
-        number,
-        number,
-        ...number[],
-      ],
-    })),
+/** The cohort expressions and measures of queries over a population with these hints. */
+function queryParts(hints: QueryHints): { expr: fc.Arbitrary<Expr>; measure: fc.Arbitrary<Measure> } {
+  const day = (from: number, to: number) => orHint(boundaryDay(from, to), hints.dates);
+  const period = range(day(2011, 2026), 'from', 'to');
+  const ageRange = range(orHint(grid(AGE_VALUES, fc.integer({ min: 0, max: 100 })), hints.ages), 'min', 'max');
+
+  /** An analyte's codes and a unit with values on its grid and from the data. */
+  const analyteQuery = fc.constantFrom(...ANALYTE_NAMES).chain((name) => {
+    const analyte = ANALYTES[name];
+    return fc.record({
+      // With the local code too, one resource matches twice and units convert
+      // for one of its codings but not the other (no molar mass locally).
+      codes: fc
+        .tuple(codesOf(LOINC, analyte.codes), fc.boolean())
+        .map(([codes, local]) =>
+          local ? ([...codes, { system: LOCAL, code: `L-${codes[0].code}` }] as CodeSet) : codes,
+        ),
+      unit: pick(analyte.units).map((u) => ({ unit: u.unit, value: orHint(u.value, hints.values.get(u.unit)) })),
+    });
+  });
+
+  const valueRange = analyteQuery.chain(({ codes, unit }) =>
+    range(unit.value, 'min', 'max').map((bounds) => ({ code: codes, value: { ...bounds, unit: unit.unit } })),
   );
 
-const measure: fc.Arbitrary<Measure> = fc.oneof(
-  fc.constant<Measure>({ count: 'patients' }),
-  quantityMeasure.map((histogram): Measure => ({ histogram })),
-  quantityMeasure.map(({ edges: _edges, ...summary }): Measure => ({ summary })),
-);
+  // Optional parts are present often enough to be tested and rarely enough
+  // that criteria still match someone in a population of a few dozen patients.
+  const commonEventParts = fc
+    .record({
+      period: sometimes(period, 30),
+      ageAtEvent: sometimes(ageRange, 20),
+      atLeast: sometimes(fc.constantFrom(1, 2, 2, 3), 30),
+    })
+    .map(defined);
+
+  const event = (kind: string, codes: fc.Arbitrary<CodeSet>) =>
+    fc.tuple(codes, commonEventParts).map(([code, rest]) => ({ [kind]: { code, ...rest } }) as Expr);
+
+  const leaf: fc.Arbitrary<Expr> = fc.oneof(
+    fc
+      .record({
+        gender: sometimes(nonEmptySubset<Gender>(['female', 'male', 'other', 'unknown'], 2), 50),
+        age: sometimes(ageRange, 40),
+        birthDate: sometimes(range(day(1920, 2025), 'from', 'to'), 25),
+        deceased: sometimes(fc.boolean(), 25),
+      })
+      .map(defined)
+      .filter((c) => Object.keys(c).length > 0)
+      .map((patient) => ({ patient }) as Expr),
+    event('condition', conditionCodeSet),
+    event('medication', medicationCodeSet),
+    fc.tuple(valueRange, commonEventParts).map(([v, rest]) => ({ observation: { ...v, ...rest } }) as Expr),
+    fc.tuple(codesOf(SNOMED, SMOKING_VALUES), commonEventParts).map(
+      ([valueCode, rest]) =>
+        ({ observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest } }) as Expr,
+    ),
+    event('procedure', codesOf(SNOMED, PROCEDURES)),
+    event('immunization', codesOf(CVX, VACCINES)),
+    event('encounter', encounterCodeSet),
+  );
+
+  const expr: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
+    expr: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      { weight: 4, arbitrary: leaf },
+      {
+        weight: 1,
+        arbitrary: fc.array(tie('expr'), { minLength: 1, maxLength: 3 }).map((all) => ({ all }) as Expr),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.array(tie('expr'), { minLength: 1, maxLength: 3 }).map((any) => ({ any }) as Expr),
+      },
+      { weight: 1, arbitrary: tie('expr').map((not) => ({ not }) as Expr) },
+    ),
+  })).expr;
+
+  const quantityMeasure = fc
+    .record({
+      analyte: analyteQuery,
+      pick: fc.constantFrom('latest', 'earliest', 'mean' as const),
+      period: sometimes(period, 30),
+    })
+    .chain(({ analyte, pick, period }) =>
+      fc.uniqueArray(analyte.unit.value, { minLength: 2, maxLength: 5 }).map((values) => ({
+        observation: analyte.codes,
+        unit: analyte.unit.unit,
+        pick,
+        ...(period === undefined ? {} : { period }),
+        // Means land anywhere on the grid; edges 0.0371 off it keep bins exact.
+        edges: values
+          .sort((a, b) => a - b)
+          .map((v) => (pick === 'mean' ? v + 0.0371 : v)) as [number, number, ...number[]],
+      })),
+    );
+
+  const measure: fc.Arbitrary<Measure> = fc.oneof(
+    fc.constant<Measure>({ count: 'patients' }),
+    quantityMeasure.map((histogram): Measure => ({ histogram })),
+    quantityMeasure.map(({ edges: _edges, ...summary }): Measure => ({ summary })),
+  );
+
+  return { expr, measure };
+}
 
 /**
  * A random valid query (it passes parseQuery) over the codes and units of
- * populationArbitrary, with asOf set.
+ * populationArbitrary, with asOf set; with hints, its dates, ages and values
+ * are often the population's own.
  * @example fc.sample(queryArbitrary(), 1)[0].cohort
  */
-export function queryArbitrary(): fc.Arbitrary<CohortQuery & { asOf: string }> {
+export function queryArbitrary(hints: QueryHints = NO_HINTS): fc.Arbitrary<CohortQuery & { asOf: string }> {
+  const { expr, measure } = queryParts(hints);
   return fc
     .record({
       cohort: expr,
@@ -719,4 +749,19 @@ export function queryArbitrary(): fc.Arbitrary<CohortQuery & { asOf: string }> {
       ...(stratify.length === 0 ? {} : { stratify }),
       measures: measures as [Measure, ...Measure[]],
     }));
+}
+
+/**
+ * A population and queries over it that use its dates, ages and values.
+ * @example fc.assert(fc.property(populationWithQueries(), ([resources, queries]) => ...))
+ */
+export function populationWithQueries(
+  options: PopulationOptions & { readonly maxQueries?: number } = {},
+): fc.Arbitrary<[FhirResource[], (CohortQuery & { asOf: string })[]]> {
+  return populationArbitrary(options).chain((resources) =>
+    fc.tuple(
+      fc.constant(resources),
+      fc.array(queryArbitrary(populationHints(resources)), { minLength: 1, maxLength: options.maxQueries ?? 8 }),
+    ),
+  );
 }

@@ -125,6 +125,7 @@ describe('verifyChain', () => {
 // found at.
 type Tamper =
   | { kind: 'edit'; at: number; field: EditableField; salt: string }
+  | { kind: 'rewrite'; at: number; field: EditableField; salt: string }
   | { kind: 'delete'; at: number }
   | { kind: 'swap'; at: number; other: number; renumber: boolean }
   | { kind: 'truncate'; keep: number };
@@ -169,6 +170,12 @@ const chainAndTamper = fc.integer({ min: 1, max: 24 }).chain((n) =>
         field: fc.constantFrom(...EDITABLE),
         salt: fc.string({ minLength: 1, maxLength: 4 }),
       }),
+      fc.record({
+        kind: fc.constant('rewrite' as const),
+        at: fc.nat(n - 1),
+        field: fc.constantFrom(...EDITABLE.filter((f) => f !== 'hash' && f !== 'prevHash')),
+        salt: fc.string({ minLength: 1, maxLength: 4 }),
+      }),
       fc.record({ kind: fc.constant('delete' as const), at: fc.nat(n - 1) }),
       fc.record({
         kind: fc.constant('swap' as const),
@@ -195,6 +202,17 @@ describe('verifyChain, any single tampering (property)', () => {
               index: tamper.at,
               reason: 'edited',
             });
+            break;
+          }
+          case 'rewrite': {
+            // Edited and re-hashed: the next entry's link, or the head, gives it away.
+            entries[tamper.at] = rehashed(edited(entries[tamper.at]!, tamper.field, tamper.salt));
+            const last = tamper.at === n - 1;
+            expect(verifyChain(entries, { head })).toEqual(
+              last
+                ? { ok: false, index: tamper.at, reason: 'edited' }
+                : { ok: false, index: tamper.at + 1, reason: 'broken-link' },
+            );
             break;
           }
           case 'delete': {

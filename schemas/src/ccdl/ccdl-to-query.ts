@@ -109,8 +109,9 @@ function readValueFilter(value: unknown, at: string): ValueFilter {
   const type = readString(required(raw, 'type', at), child(at, 'type'));
   const allowOnly = (keys: string[]) => {
     const extra = Object.keys(raw).find((k) => !keys.includes(k));
-    if (extra !== undefined)
+    if (extra !== undefined) {
       throw malformed(child(at, extra), `"${extra}" is not a key of a ${type} filter`);
+    }
   };
   switch (type) {
     case 'concept': {
@@ -205,22 +206,26 @@ function toCoding(tc: TermCode, rule: SystemRule): Coding {
 }
 
 function toCodeSet(codings: Coding[], at: string): CodeSet {
-  if (codings.length > MAX_CODES)
+  if (codings.length > MAX_CODES) {
     throw unsupported(at, `more than ${MAX_CODES} codes in one criterion`);
+  }
   return codings as CodeSet;
 }
 
 function toUnit(unit: string | undefined, at: string): string {
-  if (unit === undefined)
+  if (unit === undefined) {
     throw unsupported(at, 'v1 value ranges need a UCUM unit; the filter has none');
-  if (!fits('Unit', unit))
+  }
+  if (!fits('Unit', unit)) {
     throw unsupported(child(at, 'unit'), `"${unit}" is not a UCUM unit v1 can carry`);
+  }
   return unit;
 }
 
 function checkBound(value: number, at: string): number {
-  if (Math.abs(value) > MAX_VALUE)
+  if (Math.abs(value) > MAX_VALUE) {
     throw unsupported(at, `${value} is outside the range v1 accepts`);
+  }
   return value;
 }
 
@@ -242,8 +247,9 @@ function observationValue(filter: ValueFilter): Pick<ObservationCriterion, 'valu
       const unit = toUnit(filter.unit, at);
       const min = checkBound(filter.min, child(at, 'minValue'));
       const max = checkBound(filter.max, child(at, 'maxValue'));
-      if (min > max)
+      if (min > max) {
         throw unsupported(child(at, 'minValue'), 'the range is empty: minValue is above maxValue');
+      }
       return { value: { min, max, unit } };
     }
     case 'quantity-comparator': {
@@ -271,8 +277,9 @@ function observationValue(filter: ValueFilter): Pick<ObservationCriterion, 'valu
  */
 function ageRange(filter: ValueFilter): AgeRange {
   const { at } = filter;
-  if (filter.type === 'concept')
+  if (filter.type === 'concept') {
     throw unsupported(child(at, 'type'), 'an age filter needs a quantity');
+  }
   if (filter.unit !== AGE_UNIT) {
     throw unsupported(
       filter.unit === undefined ? at : child(child(at, 'unit'), 'code'),
@@ -300,8 +307,9 @@ function ageRange(filter: ValueFilter): AgeRange {
         max = Math.floor(v);
         break;
       case 'eq':
-        if (!Number.isInteger(v))
+        if (!Number.isInteger(v)) {
           throw unsupported(child(at, 'value'), `no whole-year age equals ${v}`);
+        }
         min = max = v;
         break;
       case 'ne':
@@ -330,24 +338,28 @@ function patientCriterion(parts: CriterionParts): Expr {
   const { at, termCodes, valueFilter } = parts;
   const concepts = termCodes.map((tc) => {
     const concept = patientConcept(tc.system, tc.code);
-    if (!concept)
+    if (!concept) {
       throw unsupported(
         tc.at,
         `v1 patient criteria are gender and age; ${tc.system}|${tc.code} is neither`,
       );
+    }
     return concept;
   });
   const concept = concepts[0]!;
   const other = concepts.findIndex((c) => c !== concept);
   if (other >= 0) throw unsupported(termCodes[other]!.at, 'gender and age in one criterion');
-  if (parts.period)
+  if (parts.period) {
     throw unsupported(child(at, 'timeRestriction'), `v1 has no time restriction on ${concept}`);
-  if (!valueFilter)
+  }
+  if (!valueFilter) {
     throw unsupported(at, `a ${concept} criterion without a value filter has no v1 equivalent`);
+  }
   if (concept === 'age') return { patient: { age: ageRange(valueFilter) } };
 
-  if (valueFilter.type !== 'concept')
+  if (valueFilter.type !== 'concept') {
     throw unsupported(child(valueFilter.at, 'type'), 'a gender filter needs concepts');
+  }
   const genders = valueFilter.concepts.map((c) => {
     if (c.system !== ADMINISTRATIVE_GENDER || !GENDERS.includes(c.code)) {
       throw unsupported(
@@ -384,11 +396,12 @@ function eventCriteria(parts: CriterionParts): Expr[] {
   }
   if (valueFilter) {
     const other = [...byKind.keys()].find((k) => k !== 'observation');
-    if (other)
+    if (other) {
       throw unsupported(
         child(at, 'valueFilter'),
         `v1 filters values of observations only, not of ${other}`,
       );
+    }
   }
   const value = valueFilter ? observationValue(valueFilter) : {};
   return [...byKind].map(([kind, codings]) => {
@@ -472,8 +485,9 @@ class Translation {
   /** `op` of the children; a single child stands alone, as CCDL's one-element groups do. */
   combine(op: 'all' | 'any', children: Expr[], at: string): Expr {
     if (children.length === 1) return children[0]!;
-    if (children.length > MAX_CHILDREN)
+    if (children.length > MAX_CHILDREN) {
       throw unsupported(at, `v1 groups hold at most ${MAX_CHILDREN} criteria`);
+    }
     return (op === 'all' ? { all: children } : { any: children }) as Expr;
   }
 

@@ -1,15 +1,18 @@
-// Stores for engine tests: FHIR resources loaded by the real ingest into a
-// temporary DuckDB file, and the same tables copied into an embedded
-// PostgreSQL (PGlite) for the PostgreSQL dialect. Test support only.
+// Support for engine tests: FHIR resources loaded by the real ingest into a
+// temporary DuckDB file, copying a store into another database (PostgreSQL),
+// and the comparison of an engine result with the oracle's.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { ingest } from '../ingest/index.ts';
+import type { OracleCell, OracleResult } from '../oracle/oracle.ts';
 import { writeNdjsonDir } from '../oracle/ndjson.ts';
 import type { FhirResource } from '../oracle/read-fhir.ts';
 import { DDL, EVENT_TABLES } from '../store/layout.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
 import { recordKey } from '../store/record-key.ts';
+import type { RawCell, RawResult } from './raw-result.ts';
 import type { SqlRunner, SqlValue } from './runner.ts';
 
 export const TEST_SECRET = new TextEncoder().encode('engine-test-record-key-secret');
@@ -90,4 +93,47 @@ export async function copyStore(from: SqlRunner, to: SqlRunner): Promise<void> {
       );
     }
   }
+}
+
+function close(actual: number | null, expected: number | null, what: string): void {
+  if (actual === null || expected === null) {
+    expect(actual, what).toBe(expected);
+    return;
+  }
+  const tolerance = 1e-9 * Math.max(1, Math.abs(expected));
+  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance);
+}
+
+function sameCell(actual: RawCell, expected: OracleCell, what: string): void {
+  expect({ count: actual.count, cellKey: actual.cellKey }, what).toEqual(expected);
+}
+
+/**
+ * Asserts that an engine result and the oracle's agree: every count and cell
+ * key exactly, strata keys and order, bins, and the statistics to 1e-9.
+ */
+export function expectAgreement(actual: RawResult, expected: OracleResult): void {
+  sameCell(actual.total, expected.total, 'total');
+  expect(actual.overlapping, 'overlapping').toBe(expected.overlapping);
+  expect(actual.strata.map((s) => s.key)).toEqual(expected.strata.map((s) => s.key));
+  actual.strata.forEach((s, i) => {
+    sameCell(s.cell, expected.strata[i]!.cell, `stratum ${JSON.stringify(s.key)}`);
+  });
+  expect(actual.measures.map((m) => m.type)).toEqual(expected.measures.map((m) => m.type));
+  actual.measures.forEach((m, i) => {
+    const o = expected.measures[i]!;
+    if (m.type === 'histogram' && o.type === 'histogram') {
+      expect(m.unit).toBe(o.unit);
+      expect(m.bins.map(({ from, to }) => ({ from, to }))).toEqual(o.bins.map(({ from, to }) => ({ from, to })));
+      m.bins.forEach((bin, b) => sameCell(bin.cell, o.bins[b]!.cell, `measure ${i} bin ${b}`));
+      sameCell(m.missing, o.missing, `measure ${i} missing`);
+    } else if (m.type === 'summary' && o.type === 'summary') {
+      expect(m.unit).toBe(o.unit);
+      sameCell(m.n, o.n, `measure ${i} n`);
+      close(m.mean, o.mean, `measure ${i} mean`);
+      close(m.sd, o.sd, `measure ${i} sd`);
+      close(m.sumAbs, o.sumAbs, `measure ${i} sumAbs`);
+      close(m.maxAbs, o.maxAbs, `measure ${i} maxAbs`);
+    }
+  });
 }

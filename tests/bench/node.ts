@@ -1,0 +1,543 @@
+// The node adapter benchmark: `npm run bench -- node [flags]`.
+//
+// Per population size: generation time, ingest rate and store size (data and
+// stores cached under .data/bench/node/, keyed by region, size and seed, so
+// reruns skip both), then the query phase in a forked process
+// (node-queries.ts): latencies of the engine, of the compiled statement alone,
+// of hand-written DuckDB SQL and of the brute-force oracle, and the resident
+// memory of a process serving queries from the store. Prints the tables and
+// rewrites the "## Node adapter" section of docs/benchmarks.md.
+//
+// Flags: --sizes 10000,100000,1000000  --runs 20  --seed 1  --region sachsen
+//        --fresh (regenerate and re-ingest)  --no-oracle  --no-doc
+//        --explain <query id,...> (EXPLAIN ANALYZE plans into .data/bench/node/explain/)
+import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateRegion, isRegionId } from '../../node-adapter/src/generate/index.ts';
+import type { RegionId } from '../../node-adapter/src/generate/index.ts';
+import { ingest } from '../../node-adapter/src/ingest/index.ts';
+import { AS_OF, QUERIES } from './node-queries.ts';
+import type { QueryPhaseInput, QueryPhaseResult, QueryTiming } from './node-queries.ts';
+import {
+  describeMachine,
+  machineLine,
+  markdownTable,
+  REPO_ROOT,
+  writeDocSection,
+} from './report.ts';
+import type { Machine } from './report.ts';
+import type { Stats } from './stats.ts';
+
+const DEFAULT_SIZES = [10_000, 100_000, 1_000_000];
+const DEFAULT_RUNS = 20;
+const RECORD_KEY_SECRET = new TextEncoder().encode('tessera-benchmark-record-key-secret');
+const DATA_ROOT = join(REPO_ROOT, '.data', 'bench', 'node');
+/** The oracle's parsed data may take this much heap; larger populations skip the oracle. */
+const ORACLE_MEMORY_LIMIT = 8e9;
+/** Heap bytes per resource of the oracle's data until a run has measured it (10k patients, sachsen). */
+const ORACLE_BYTES_PER_RESOURCE = 600;
+const QUERY_PHASE_HEAP_MB = 12_288;
+
+/** The node adapter's performance targets at 1M patients on a 2-core machine. */
+export const TARGETS = {
+  singleCodeMs: 50,
+  stratifiedMs: 200,
+  sqlRatio: 1.5,
+  ingestPerSecond: 150_000,
+  rssBytes: 4e9,
+} as const;
+
+interface Options {
+  readonly sizes: readonly number[];
+  readonly runs: number;
+  readonly seed: number;
+  readonly region: RegionId;
+  readonly fresh: boolean;
+  readonly oracle: boolean;
+  readonly doc: boolean;
+  readonly explain: readonly string[];
+}
+
+function positiveInteger(text: string, flag: string): number {
+  const n = Number(text.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new RangeError(`${flag}: not a positive integer: ${text}`);
+  return n;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      sizes: { type: 'string' },
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+      region: { type: 'string' },
+      fresh: { type: 'boolean' },
+      'no-oracle': { type: 'boolean' },
+      'no-doc': { type: 'boolean' },
+      explain: { type: 'string' },
+    },
+  });
+  const region = values.region ?? 'sachsen';
+  if (!isRegionId(region)) throw new RangeError(`--region: unknown region ${region}`);
+  const explain = (values.explain ?? '').split(',').filter((s) => s !== '');
+  for (const id of explain) {
+    if (!QUERIES.some((q) => q.id === id)) {
+      throw new RangeError(
+        `--explain: unknown query ${id} (${QUERIES.map((q) => q.id).join(', ')})`,
+      );
+    }
+  }
+  return {
+    sizes:
+      values.sizes === undefined
+        ? DEFAULT_SIZES
+        : values.sizes.split(',').map((s) => positiveInteger(s.trim(), '--sizes')),
+    runs: values.runs === undefined ? DEFAULT_RUNS : positiveInteger(values.runs, '--runs'),
+    seed: values.seed === undefined ? 1 : Number(values.seed),
+    region,
+    fresh: values.fresh === true,
+    oracle: values['no-oracle'] !== true,
+    doc: values['no-doc'] !== true,
+    explain,
+  };
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench node ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+// --- data: generation and ingest, cached -----------------------------------
+
+interface Manifest {
+  generate?: {
+    readonly elapsedMs: number;
+    readonly resources: number;
+    readonly bytes: number;
+    readonly sourceHash: string;
+    readonly at: string;
+  };
+  ingest?: {
+    readonly elapsedMs: number;
+    readonly resources: number;
+    readonly sourceHash: string;
+    readonly at: string;
+  };
+}
+
+interface Prepared {
+  readonly dir: string;
+  readonly ndjsonDir: string;
+  readonly dbPath: string;
+  readonly generate: NonNullable<Manifest['generate']> & { readonly cached: boolean };
+  readonly ingest: NonNullable<Manifest['ingest']> & { readonly cached: boolean };
+  readonly storeBytes: number;
+}
+
+/** SHA-256 over the non-test sources of the given node-adapter folders and files. */
+async function sourceHash(paths: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const rel of paths) {
+    const abs = join(REPO_ROOT, 'node-adapter', 'src', rel);
+    const files = rel.endsWith('.ts')
+      ? [abs]
+      : (await readdir(abs))
+          .filter((n) => /\.(ts|js)$/.test(n) && !n.includes('.test.'))
+          .sort()
+          .map((n) => join(abs, n));
+    for (const file of files) hash.update(`${file}\0`).update(await readFile(file));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+const GENERATOR_SOURCES = ['generate'];
+const INGEST_SOURCES = ['ingest', 'store/layout.ts', 'store/record-key.ts'];
+
+async function fileSize(path: string): Promise<number> {
+  return existsSync(path) ? (await stat(path)).size : 0;
+}
+
+function progressLogger(what: string, total: number): (done: number) => void {
+  let next = 0.1;
+  return (done) => {
+    if (total > 0 && done / total >= next) {
+      log(`${what}: ${Math.floor((100 * done) / total)} %`);
+      while (done / total >= next) next += 0.1;
+    }
+  };
+}
+
+async function prepareData(options: Options, patients: number): Promise<Prepared> {
+  const dir = join(DATA_ROOT, `${options.region}-${patients}-s${options.seed}`);
+  const ndjsonDir = join(dir, 'ndjson');
+  const dbPath = join(dir, 'store.duckdb');
+  const manifestPath = join(dir, 'manifest.json');
+  await mkdir(dir, { recursive: true });
+  const manifest: Manifest =
+    !options.fresh && existsSync(manifestPath)
+      ? (JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest)
+      : {};
+  const saveManifest = () => writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+
+  const generatorHash = await sourceHash(GENERATOR_SOURCES);
+  let generatedNow = false;
+  if (manifest.generate === undefined || !existsSync(ndjsonDir)) {
+    log(
+      `generating ${patients} patients (${options.region}, seed ${options.seed}) into ${ndjsonDir}`,
+    );
+    delete manifest.ingest;
+    const report = await generateRegion({
+      region: options.region,
+      patients,
+      seed: options.seed,
+      outDir: ndjsonDir,
+      onProgress: progressLogger('generation', patients),
+    });
+    manifest.generate = {
+      elapsedMs: report.elapsedMs,
+      resources: Object.values(report.resources).reduce((a, b) => a + b, 0),
+      bytes: report.bytes,
+      sourceHash: generatorHash,
+      at: new Date().toISOString(),
+    };
+    generatedNow = true;
+    await saveManifest();
+  } else {
+    log(`${patients} patients: generated data cached in ${ndjsonDir}`);
+    if (manifest.generate.sourceHash !== generatorHash) {
+      log('warning: the generator changed since this data was generated; --fresh regenerates it');
+    }
+  }
+
+  const ingestHash = await sourceHash(INGEST_SOURCES);
+  let ingestedNow = false;
+  if (manifest.ingest === undefined || !existsSync(dbPath)) {
+    await rm(dbPath, { force: true });
+    await rm(`${dbPath}.wal`, { force: true });
+    log(`ingesting ${manifest.generate.resources} resources into ${dbPath}`);
+    const progress = progressLogger('ingest', manifest.generate.bytes);
+    const report = await ingest({
+      sources: [ndjsonDir],
+      dbPath,
+      recordKeySecret: RECORD_KEY_SECRET,
+      onProgress: (p) => progress(p.bytes),
+    });
+    if (report.badLineCount > 0) {
+      log(
+        `warning: ingest reported ${report.badLineCount} bad lines: ${report.badLines.slice(0, 3).join('; ')}`,
+      );
+    }
+    manifest.ingest = {
+      elapsedMs: report.elapsedMs,
+      resources: report.total,
+      sourceHash: ingestHash,
+      at: new Date().toISOString(),
+    };
+    ingestedNow = true;
+    await saveManifest();
+  } else {
+    log(`${patients} patients: store cached at ${dbPath}`);
+    if (manifest.ingest.sourceHash !== ingestHash) {
+      log('warning: ingest changed since this store was built; --fresh rebuilds it');
+    }
+  }
+  return {
+    dir,
+    ndjsonDir,
+    dbPath,
+    generate: { ...manifest.generate, cached: !generatedNow },
+    ingest: { ...manifest.ingest, cached: !ingestedNow },
+    storeBytes: (await fileSize(dbPath)) + (await fileSize(`${dbPath}.wal`)),
+  };
+}
+
+// --- the query phase, forked ---------------------------------------------------
+
+function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseResult> {
+  const file = fileURLToPath(new URL('./node-queries.ts', import.meta.url));
+  const child = fork(file, [JSON.stringify(input)], {
+    execArgv: [...process.execArgv, `--max-old-space-size=${QUERY_PHASE_HEAP_MB}`, '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    let result: QueryPhaseResult | undefined;
+    child.on('message', (message) => {
+      result = message as QueryPhaseResult;
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code === 0 && result !== undefined) resolve(result);
+      else reject(new Error(`the query phase exited with ${signal ?? `code ${code}`}`));
+    });
+  });
+}
+
+// --- report ------------------------------------------------------------------
+
+interface SizeResult {
+  readonly patients: number;
+  readonly prepared: Prepared;
+  readonly phase: QueryPhaseResult;
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const bytes = (n: number): string =>
+  n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(n >= 1e8 ? 0 : 1)} MB`;
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms >= 100_000 ? 0 : 1)} s`;
+const ms = (n: number): string =>
+  n >= 1000 ? int(n) : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+const latency = (s: Stats): string => `${ms(s.median)} / ${ms(s.p95)}`;
+const ratio = (a: Stats, b: Stats): string => `${(a.median / b.median).toFixed(2)}x`;
+
+function ingestRate(p: Prepared): number {
+  return p.ingest.resources / (p.ingest.elapsedMs / 1000);
+}
+
+function dataTable(results: readonly SizeResult[]): string {
+  const rows = results.map(({ patients, prepared: p, phase }) => [
+    int(patients),
+    int(p.generate.resources),
+    bytes(p.generate.bytes),
+    `${seconds(p.generate.elapsedMs)}${p.generate.cached ? ' *' : ''}`,
+    `${seconds(p.ingest.elapsedMs)}${p.ingest.cached ? ' *' : ''}`,
+    `${int(ingestRate(p))}/s`,
+    bytes(p.storeBytes),
+    bytes(phase.rssBytes),
+    bytes(phase.peakRssBytes),
+  ]);
+  return markdownTable(
+    [
+      'patients',
+      'resources',
+      'NDJSON',
+      'generation',
+      'ingest',
+      'ingest rate',
+      'store on disk',
+      'RSS serving',
+      'peak RSS',
+    ],
+    rows,
+    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+  );
+}
+
+function targetText(t: QueryTiming): string {
+  if (t.target === 'single-code') return `< ${TARGETS.singleCodeMs} ms`;
+  if (t.target === 'stratified') return `< ${TARGETS.stratifiedMs} ms`;
+  return '';
+}
+
+function oracleCell(t: QueryTiming, phase: QueryPhaseResult): string {
+  if (t.oracle !== undefined) return latency(t.oracle);
+  return phase.oracle.status === 'skipped' ? 'skipped (see note)' : '';
+}
+
+function latencyTable(results: readonly SizeResult[]): string {
+  const rows = results.flatMap(({ patients, phase }) =>
+    phase.queries.map((t) => [
+      int(patients),
+      t.title,
+      `${int(t.count)} (${((100 * t.count) / phase.patientsInStore).toFixed(1)} %)`,
+      latency(t.engine),
+      latency(t.compiledSql),
+      latency(t.handSql),
+      ratio(t.engine, t.handSql),
+      ratio(t.compiledSql, t.handSql),
+      oracleCell(t, phase),
+      targetText(t),
+    ]),
+  );
+  return markdownTable(
+    [
+      'patients',
+      'query',
+      'cohort',
+      'engine',
+      'compiled SQL',
+      'hand SQL',
+      'engine / hand',
+      'SQL / hand',
+      'oracle',
+      'target (1M)',
+    ],
+    rows,
+    ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  );
+}
+
+function targetsTable(result: SizeResult): string {
+  const { phase, prepared } = result;
+  const rows: string[][] = [];
+  const verdict = (ok: boolean): string => (ok ? 'met' : '**missed**');
+  for (const t of phase.queries) {
+    if (t.target === undefined) continue;
+    const goal = t.target === 'single-code' ? TARGETS.singleCodeMs : TARGETS.stratifiedMs;
+    rows.push([
+      `median latency: ${t.title}`,
+      `< ${goal} ms`,
+      `${ms(t.engine.median)} ms`,
+      verdict(t.engine.median < goal),
+    ]);
+  }
+  const worst = (pick: (t: QueryTiming) => Stats): [QueryTiming, number] =>
+    phase.queries
+      .map((t): [QueryTiming, number] => [t, pick(t).median / t.handSql.median])
+      .reduce((a, b) => (b[1] > a[1] ? b : a));
+  const [sqlWorst, sqlRatio] = worst((t) => t.compiledSql);
+  rows.push([
+    'compiled SQL / hand-written SQL, worst query',
+    `<= ${TARGETS.sqlRatio}x`,
+    `${sqlRatio.toFixed(2)}x (${sqlWorst.id})`,
+    verdict(sqlRatio <= TARGETS.sqlRatio),
+  ]);
+  const [engineWorst, engineRatio] = worst((t) => t.engine);
+  rows.push([
+    'engine.evaluate / hand-written SQL, worst query',
+    `<= ${TARGETS.sqlRatio}x`,
+    `${engineRatio.toFixed(2)}x (${engineWorst.id})`,
+    verdict(engineRatio <= TARGETS.sqlRatio),
+  ]);
+  const rate = ingestRate(prepared);
+  rows.push([
+    'ingest rate',
+    `>= ${int(TARGETS.ingestPerSecond)} resources/s`,
+    `${int(rate)} resources/s`,
+    verdict(rate >= TARGETS.ingestPerSecond),
+  ]);
+  rows.push([
+    'RSS of the process serving queries',
+    `< ${bytes(TARGETS.rssBytes)}`,
+    `${bytes(phase.rssBytes)} (peak ${bytes(phase.peakRssBytes)})`,
+    verdict(phase.rssBytes < TARGETS.rssBytes),
+  ]);
+  return markdownTable(['target', 'goal', `measured at ${int(result.patients)}`, ''], rows);
+}
+
+function notes(results: readonly SizeResult[], options: Options): string[] {
+  const out: string[] = [];
+  if (results.some((r) => r.prepared.generate.cached || r.prepared.ingest.cached)) {
+    const when = results
+      .filter((r) => r.prepared.generate.cached || r.prepared.ingest.cached)
+      .map(
+        (r) =>
+          `${int(r.patients)}: generated ${r.prepared.generate.at.slice(0, 16)}, ingested ${r.prepared.ingest.at.slice(0, 16)}`,
+      );
+    out.push(
+      `\\* Data and store were cached (\`.data/bench/node/\`); generation and ingest times are from when they were built (${when.join('; ')}, UTC).`,
+    );
+  }
+  for (const r of results) {
+    const o = r.phase.oracle;
+    if (o.status === 'skipped') {
+      out.push(`Oracle at ${int(r.patients)} patients skipped: ${o.reason}.`);
+    } else {
+      out.push(
+        `Oracle at ${int(r.patients)} patients: NDJSON parsed into memory once in ${seconds(o.loadMs)} ` +
+          `(${bytes(o.heapBytes)} heap, ${int(o.bytesPerResource)} bytes per resource), then only evaluation timed; ` +
+          (o.mismatches.length === 0
+            ? 'its counts equal the engine\u2019s for every query.'
+            : `**it disagrees with the engine**: ${o.mismatches.join(' | ')}.`),
+      );
+    }
+  }
+  if (!options.oracle) out.push('The oracle was not run (`--no-oracle`).');
+  return out;
+}
+
+function renderSection(
+  results: readonly SizeResult[],
+  options: Options,
+  argv: readonly string[],
+  machine: Machine,
+  started: Date,
+): string {
+  const last = results[results.length - 1];
+  const duckdb = last?.phase.duckdb;
+  const command = ['npm run bench -- node', ...argv].join(' ');
+  const parts: string[] = [
+    `Command: \`${command}\`, run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ` +
+      `${machineLine(machine, duckdb)}; DuckDB threads ${last?.phase.threads ?? '?'}, memory_limit ` +
+      `${last?.phase.memoryLimit ?? '?'}; 1-minute load average at the start ${machine.load}.`,
+    `Data: synthetic region \`${options.region}\` (\`generateRegion\`, seed ${options.seed}), loaded by ` +
+      `\`ingest\` into a DuckDB store; queries evaluated with asOf ${AS_OF}. Source: ` +
+      '`tests/bench/node.ts`, queries and hand-written SQL in `tests/bench/node-queries.ts`.',
+    '### Data, ingest and memory',
+    dataTable(results),
+    'Ingest rate: resources read / ingest elapsed time (from the ingest report). RSS serving: ' +
+      '`process.memoryUsage().rss` of a process that opened the store read-only and ran every ' +
+      'query below with all three SQL variants (before the oracle loads anything); peak RSS up to that point.',
+    '### Query latency',
+    `Milliseconds, median / p95 of ${options.runs} runs after ${3} warm-up runs, the variants ` +
+      'interleaved. **engine**: `engine.evaluate` (unit probe when the query compares quantities, ' +
+      'compilation, statement, decoding); **compiled SQL**: the compiled statement alone; **hand SQL**: ' +
+      'a hand-written DuckDB statement answering the same question over the same tables (counts and ' +
+      'cell keys checked equal to the engine\u2019s before timing); **oracle**: the brute-force oracle ' +
+      '(`node-adapter/src/oracle`) over the parsed NDJSON, evaluation only. Cohort: patients in the ' +
+      'cohort and their share of the population.',
+    latencyTable(results),
+  ];
+  if (last !== undefined) {
+    parts.push(
+      `### Targets`,
+      last.patients === 1_000_000
+        ? 'At 1M patients (the size the targets are set for):'
+        : `The targets are set for 1M patients; this run's largest size was ${int(last.patients)}:`,
+      targetsTable(last),
+    );
+  }
+  const n = notes(results, options);
+  if (n.length > 0) parts.push('### Notes', n.map((line) => `- ${line}`).join('\n'));
+  return parts.join('\n\n');
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const options = parseOptions(argv);
+  const machine = describeMachine();
+  const started = new Date();
+  log(
+    `sizes ${options.sizes.join(', ')}, ${options.runs} runs; ${machineLine(machine)}, load ${machine.load}`,
+  );
+  const results: SizeResult[] = [];
+  let oracleBytesPerResource = ORACLE_BYTES_PER_RESOURCE;
+  for (const patients of options.sizes) {
+    const prepared = await prepareData(options, patients);
+    log(`${patients} patients: query phase (${options.runs} runs per query and variant)`);
+    const phase = await runQueryPhase({
+      dbPath: prepared.dbPath,
+      ndjsonDir: prepared.ndjsonDir,
+      patients,
+      resources: prepared.generate.resources,
+      runs: options.runs,
+      oracle: options.oracle,
+      oracleBytesPerResource,
+      oracleMemoryLimitBytes: ORACLE_MEMORY_LIMIT,
+      explain: options.explain,
+      explainDir: join(DATA_ROOT, 'explain'),
+    });
+    if (phase.oracle.status === 'ran') {
+      oracleBytesPerResource = Math.max(oracleBytesPerResource, phase.oracle.bytesPerResource);
+    }
+    results.push({ patients, prepared, phase });
+    const section = renderSection(results, options, argv, machine, started);
+    if (options.doc) await writeDocSection('Node adapter', section, machine);
+    if (patients === options.sizes[options.sizes.length - 1]) {
+      process.stdout.write(`\n## Node adapter\n\n${section}\n`);
+    }
+  }
+  const mismatched = results.some(
+    (r) => r.phase.oracle.status === 'ran' && r.phase.oracle.mismatches.length > 0,
+  );
+  if (mismatched) {
+    log('the oracle disagreed with the engine (see the notes above)');
+    process.exitCode = 1;
+  }
+}
