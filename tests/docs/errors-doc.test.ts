@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { type ErrorSpec, commonErrors } from '@tessera/schemas';
 import { gatewayErrors } from '../../gateway/src/errors.ts';
 import { nodeErrors } from '../../node-adapter/src/errors.ts';
+import { fhirSourceErrors } from '../../node-adapter/src/fhir/errors.ts';
+import { ingestErrors } from '../../node-adapter/src/ingest/errors.ts';
 import { REPO_ROOT } from '../support/paths.ts';
 
 /** Rows of the markdown tables under one `## heading`: code -> status. */
@@ -25,7 +27,7 @@ function catalogued(catalogue: Record<string, ErrorSpec>): Map<string, number> {
 describe('docs/errors.md', () => {
   const catalogues = {
     Gateway: gatewayErrors,
-    'Node adapter': nodeErrors,
+    'Node adapter': { ...nodeErrors, ...ingestErrors, ...fhirSourceErrors },
   } as const;
 
   for (const [heading, catalogue] of Object.entries(catalogues)) {
