@@ -85,7 +85,7 @@ export interface RecoverOptions {
 }
 
 export interface Store {
-  /** The id this store writes as the owner of the jobs it creates and starts. */
+  /** Owner of the jobs this store creates and starts; new on every open. */
   readonly instanceId: string;
 
   /** A new `queued` job, owned by this instance. */

@@ -5,6 +5,7 @@ import {
   cellKeyNoise,
   columnOf,
   mixCellKey,
+  perturbationTable,
 } from './perturbation-table.ts';
 
 describe('perturbation table', () => {
@@ -42,8 +43,10 @@ describe('perturbation table', () => {
     expect([-2, -1, 0, 1, 2].map(tally)).toEqual([28, 57, 86, 57, 28]);
   });
 
-  it('is rebuilt identically', () => {
+  it('is rebuilt identically, and built once per process', () => {
     expect(buildPerturbationTable(3, 'uniform')).toEqual(buildPerturbationTable(3, 'uniform'));
+    expect(perturbationTable(3, 'uniform')).toBe(perturbationTable(3, 'uniform'));
+    expect(perturbationTable(3, 'uniform')).toEqual(buildPerturbationTable(3, 'uniform'));
   });
 
   it("looks up by count row and the mixed cell key's column", () => {

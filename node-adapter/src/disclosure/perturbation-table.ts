@@ -85,6 +85,23 @@ export function buildPerturbationTable(maxNoise: number, shape: TableShape): Per
   return Object.freeze({ maxNoise, shape, rows: Object.freeze(rows.map((r) => Object.freeze(r))) });
 }
 
+const built = new Map<string, PerturbationTable>();
+
+/**
+ * The table for a policy's settings, built once per process: a deterministic
+ * function of its arguments, so reusing it is the same as rebuilding it.
+ * @example perturbationTable(2, 'triangular') === perturbationTable(2, 'triangular') // true
+ */
+export function perturbationTable(maxNoise: number, shape: TableShape): PerturbationTable {
+  const id = `${shape}:${maxNoise}`;
+  let table = built.get(id);
+  if (!table) {
+    table = buildPerturbationTable(maxNoise, shape);
+    built.set(id, table);
+  }
+  return table;
+}
+
 /**
  * A bijective 32-bit integer hash (Wellons' lowbias32): spreads the additive
  * structure of cell keys so related sets land on unrelated columns.

@@ -1,6 +1,7 @@
 // Disclosure control: true figures (RawResult) in, the released parts of a
-// NodeResult out. Pure: the perturbation table is rebuilt from the policy, the
-// only randomness (Laplace mode) comes from the injected source.
+// NodeResult out. Pure: cell-key noise is a lookup in a table that is a fixed
+// function of the policy; the only randomness (Laplace mode) comes from the
+// injected source.
 //
 // Every count becomes a Cell:
 // - a true count 1..threshold-1 is suppressed with range [1, threshold-1]
@@ -29,11 +30,7 @@ import type { Cell, Disclosure, MeasureResult, Stratum, StratumKey } from '@tess
 import type { RawCell, RawHistogram, RawResult, RawSummary } from '../engine/raw-result.ts';
 import { nodeProblem } from '../errors.ts';
 import { type RandomSource, laplaceBound, laplaceNoise } from './laplace.ts';
-import {
-  type PerturbationTable,
-  buildPerturbationTable,
-  cellKeyNoise,
-} from './perturbation-table.ts';
+import { type PerturbationTable, perturbationTable, cellKeyNoise } from './perturbation-table.ts';
 import type { NodePolicy } from './policy.ts';
 import { type SuppressionGroup, secondarySuppression, strataGroups } from './secondary.ts';
 
@@ -66,6 +63,11 @@ interface Slot {
   readonly raw: RawCell;
   /** How many cells of its table one patient can change (Laplace scale = sensitivity / epsilon). */
   readonly sensitivity: number;
+}
+
+/** The integers start, start + 1, ..., end - 1. */
+function range(start: number, end: number): number[] {
+  return Array.from({ length: end - start }, (_, i) => start + i);
 }
 
 function validCount(raw: RawCell): number | undefined {
@@ -217,8 +219,8 @@ export function protect(raw: RawResult, policy: NodePolicy, ctx: ProtectContext)
   for (const s of raw.strata) slots.push({ raw: s.cell, sensitivity: strataSensitivity });
   const groups: SuppressionGroup[] = strataGroups(
     raw.strata.map((s) => s.key),
-    1,
-    0,
+    1, // strata start at slot 1
+    0, // and add up to the total, slot 0
   );
   const measureSlots: number[][] = [];
   for (const m of raw.measures) {
@@ -227,18 +229,17 @@ export function protect(raw: RawResult, policy: NodePolicy, ctx: ProtectContext)
       for (const bin of m.bins) slots.push({ raw: bin.cell, sensitivity: 1 });
       slots.push({ raw: m.missing, sensitivity: 1 });
       // Bins and missing add up to the cohort's total.
-      const members = slots.map((_, i) => i).slice(start);
-      groups.push({ members, sum: 0 });
+      groups.push({ members: range(start, slots.length), sum: 0 });
     } else if (m.type === 'summary') {
       slots.push({ raw: m.n, sensitivity: 1 });
     }
-    measureSlots.push(slots.map((_, i) => i).slice(start));
+    measureSlots.push(range(start, slots.length));
   }
 
   const noise: Noise = {
     table:
       policy.mechanism === 'cell-key'
-        ? buildPerturbationTable(policy.cellKey.maxNoise, policy.cellKey.table)
+        ? perturbationTable(policy.cellKey.maxNoise, policy.cellKey.table)
         : undefined,
     random: ctx.random,
     epsilon: policy.laplace.epsilon,

@@ -18,6 +18,7 @@ import { createDisclosureControl, strataKeys } from './control.ts';
 import { epsilonFor } from './laplace.ts';
 import { assertReleasable } from './output-check.ts';
 import { checkStrataLimits, loadPolicy, policyQueryLimits } from './policy.ts';
+import { buildPerturbationTable, perturbationTable } from './perturbation-table.ts';
 import { type ProtectedResult, protect } from './protect.ts';
 import { createRepeatLimiter } from './repeat-limiter.ts';
 import {
@@ -289,7 +290,8 @@ describe('disclosure threats (node side)', () => {
     const before = protect(raw, policy, NO_RANDOM);
     // Many unrelated answers in between leave no trace: protect keeps no state.
     for (let i = 0; i < 100; i++) protect(only(cellOf(recordKeys(80, random))), policy, NO_RANDOM);
-    // A "restarted" node: policy loaded afresh, control built afresh.
+    // A "restarted" node: the table built afresh, policy loaded afresh, control built afresh.
+    expect(buildPerturbationTable(D, 'triangular')).toEqual(perturbationTable(D, 'triangular'));
     const restarted = createDisclosureControl(loadPolicy({}, { allowOpen: false }));
     expect(restarted.protect(raw)).toEqual(before);
   });

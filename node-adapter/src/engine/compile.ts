@@ -406,7 +406,7 @@ function stratification(dimensions: readonly Dimension[], ctx: CompileContext): 
       const bound = (age: number) => b.bind(latestBirthDateForAge(asOf, age), 'date');
       const whens = edges.slice(1).map((edge, i) => `WHEN c.birth_date > ${bound(edge)} THEN ${i}`);
       labels.push(
-        `CASE WHEN c.birth_date IS NULL OR FALSE THEN NULL ${whens.join(' ')} ELSE ${edges.length - 1} END`,
+        `CASE WHEN c.birth_date IS NULL OR c.birth_date > ${bound(edges[0])} THEN NULL ${whens.join(' ')} ELSE ${edges.length - 1} END`,
       );
     } else {
       const codes = dimension.codes.in;

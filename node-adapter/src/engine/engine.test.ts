@@ -57,7 +57,13 @@ function histogram(m: RawMeasure | undefined) {
 describe('the query-language examples', () => {
   test('1: women 40-79 with type 2 diabetes (E11 and below), by age band', async () => {
     const body = JSON.parse(
-      readFileSync(join(REPO, 'schemas/fixtures/queries/valid/example-1-women-40-79-type-2-diabetes-by-age-band.json'), 'utf8'),
+      readFileSync(
+        join(
+          REPO,
+          'schemas/fixtures/queries/valid/example-1-women-40-79-type-2-diabetes-by-age-band.json',
+        ),
+        'utf8',
+      ),
     ) as Record<string, unknown>;
     const r = await run(body);
     // a (40, E11.9); not b (39), not d (E11.9 entered in error, or in ICD-10-CM).
@@ -68,7 +74,13 @@ describe('the query-language examples', () => {
 
   test('2: HbA1c of at least 6.5 % since 2020 without metformin, with a histogram', async () => {
     const body = JSON.parse(
-      readFileSync(join(REPO, 'schemas/fixtures/queries/valid/example-2-hba1c-since-2020-without-metformin.json'), 'utf8'),
+      readFileSync(
+        join(
+          REPO,
+          'schemas/fixtures/queries/valid/example-2-hba1c-since-2020-without-metformin.json',
+        ),
+        'utf8',
+      ),
     ) as Record<string, unknown>;
     const r = await run(body);
     // b (6.5 on 2020-01-01, metformin entered in error) and h; a and g take
@@ -81,15 +93,22 @@ describe('the query-language examples', () => {
 
   test('3: prediabetes by gender on the Synthea fixture is 5: female 4, male 1', async () => {
     const answers = JSON.parse(
-      readFileSync(join(REPO, 'schemas/fixtures/queries/answers/example-3-prediabetes-by-gender.json'), 'utf8'),
+      readFileSync(
+        join(REPO, 'schemas/fixtures/queries/answers/example-3-prediabetes-by-gender.json'),
+        'utf8',
+      ),
     ) as { query: string; data: string; answers: { open: unknown } };
     const raw = parseQuery(
-      JSON.parse(readFileSync(join(REPO, 'schemas/fixtures/queries/answers', answers.query), 'utf8')),
+      JSON.parse(
+        readFileSync(join(REPO, 'schemas/fixtures/queries/answers', answers.query), 'utf8'),
+      ),
     );
     const query: EvaluableQuery = { ...canonicalQuery(raw), asOf: raw.asOf ?? '2026-01-01' };
     const synthea = await ingestResources(await readNdjsonDir(join(REPO, answers.data)));
     try {
-      const r = await createEngine({ runner: synthea.runner, dialect: duckDbDialect }).evaluate(query);
+      const r = await createEngine({ runner: synthea.runner, dialect: duckDbDialect }).evaluate(
+        query,
+      );
       expect({
         total: { count: r.total.count },
         strata: r.strata.map((s) => ({ key: s.key, cell: { count: s.cell.count } })),
@@ -125,13 +144,19 @@ describe('patient criteria', () => {
     expect(await count({ patient: { gender: ['female', 'other'] } })).toBe(5);
     expect(await count({ patient: { gender: ['unknown'] } })).toBe(1);
     expect(await count({ patient: { deceased: true } })).toBe(1);
-    expect(await count({ patient: { birthDate: { from: '1986-01-01', to: '1986-01-02' } } })).toBe(2);
+    expect(await count({ patient: { birthDate: { from: '1986-01-01', to: '1986-01-02' } } })).toBe(
+      2,
+    );
   });
 });
 
 describe('event criteria', () => {
   test('atLeast counts distinct resources, not codings', async () => {
-    expect(await count({ condition: { code: [{ system: ICD10, code: 'E11', descendants: true }], atLeast: 2 } })).toBe(1);
+    expect(
+      await count({
+        condition: { code: [{ system: ICD10, code: 'E11', descendants: true }], atLeast: 2 },
+      }),
+    ).toBe(1);
   });
 
   test('ageAtEvent in whole years on the event date; no birth date, no match', async () => {
@@ -139,14 +164,20 @@ describe('event criteria', () => {
     expect(await count({ condition: { code: e11, ageAtEvent: { max: 33 } } })).toBe(2);
     expect(await count({ condition: { code: e11, ageAtEvent: { max: 32 } } })).toBe(0);
     expect(await count({ condition: { code: e11, ageAtEvent: { min: 34 } } })).toBe(1);
-    const e10 = [{ system: 'http://fhir.de/CodeSystem/bfarm/icd-10-gm', code: 'E10', descendants: true }];
+    const e10 = [
+      { system: 'http://fhir.de/CodeSystem/bfarm/icd-10-gm', code: 'E10', descendants: true },
+    ];
     expect(await count({ condition: { code: e10 } })).toBe(1);
     expect(await count({ condition: { code: e10, ageAtEvent: { min: 0 } } })).toBe(0);
   });
 
   test('an event without a date never meets a period', async () => {
     expect(await count({ condition: { code: [{ system: ICD10, code: 'I10' }] } })).toBe(1);
-    expect(await count({ condition: { code: [{ system: ICD10, code: 'I10' }], period: { from: '1900-01-01' } } })).toBe(0);
+    expect(
+      await count({
+        condition: { code: [{ system: ICD10, code: 'I10' }], period: { from: '1900-01-01' } },
+      }),
+    ).toBe(0);
   });
 
   test('values convert between units when UCUM can, with the molar mass of glucose', async () => {
@@ -156,14 +187,24 @@ describe('event criteria', () => {
       { system: 'urn:local', code: 'GLU' },
     ];
     // a 126 mg/dL; b 7 mmol/L = 126.112 mg/dL; c's local code has no molar mass.
-    expect(await count({ observation: { code: glucose, value: { min: 126, unit: 'mg/dL' } } })).toBe(2);
-    expect(await count({ observation: { code: glucose, value: { max: 126, unit: 'mg/dL' } } })).toBe(1);
+    expect(
+      await count({ observation: { code: glucose, value: { min: 126, unit: 'mg/dL' } } }),
+    ).toBe(2);
+    expect(
+      await count({ observation: { code: glucose, value: { max: 126, unit: 'mg/dL' } } }),
+    ).toBe(1);
     // In mmol/L c's value needs no conversion.
-    expect(await count({ observation: { code: glucose, value: { min: 7, unit: 'mmol/L' } } })).toBe(2);
+    expect(await count({ observation: { code: glucose, value: { min: 7, unit: 'mmol/L' } } })).toBe(
+      2,
+    );
     const weight = [{ system: LOINC, code: '29463-7' }];
     // a 70.5 kg, d 65000 g, h 200 [lb_av] = 90.7 kg.
-    expect(await count({ observation: { code: weight, value: { min: 65, max: 71, unit: 'kg' } } })).toBe(2);
-    expect(await count({ observation: { code: weight, value: { min: 90000, unit: 'g' } } })).toBe(1);
+    expect(
+      await count({ observation: { code: weight, value: { min: 65, max: 71, unit: 'kg' } } }),
+    ).toBe(2);
+    expect(await count({ observation: { code: weight, value: { min: 90000, unit: 'g' } } })).toBe(
+      1,
+    );
     // g's HbA1c is in mmol/L, which does not convert to %.
     expect(await count({ observation: { code: HBA1C, value: { min: 0, unit: '%' } } })).toBe(5);
     expect(await count({ observation: { code: HBA1C, value: { min: 0, unit: 'kg' } } })).toBe(0);
@@ -178,26 +219,60 @@ describe('event criteria', () => {
         },
       }),
     ).toBe(1);
-    expect(await count({ medication: { code: [{ system: ATC, code: 'A10', descendants: true }] } })).toBe(4);
-    expect(await count({ medication: { code: [{ system: ATC, code: 'A10B', descendants: true }] } })).toBe(3);
-    expect(await count({ medication: { code: [{ system: ATC, code: 'A10BA02' }], period: { to: '2020-12-31' } } })).toBe(1);
-    expect(await count({ immunization: { code: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140' }] } })).toBe(1);
-    const amb = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }];
-    expect(await count({ encounter: { code: amb, period: { from: '2020-01-01', to: '2020-01-01' } } })).toBe(1);
-    expect(await count({ encounter: { code: [{ system: 'http://snomed.info/sct', code: '185349003' }] } })).toBe(1);
     expect(
-      await count({ procedure: { code: [{ system: 'http://snomed.info/sct', code: '73761001' }], period: { from: '2016-01-01', to: '2016-01-01' } } }),
+      await count({ medication: { code: [{ system: ATC, code: 'A10', descendants: true }] } }),
+    ).toBe(4);
+    expect(
+      await count({ medication: { code: [{ system: ATC, code: 'A10B', descendants: true }] } }),
+    ).toBe(3);
+    expect(
+      await count({
+        medication: { code: [{ system: ATC, code: 'A10BA02' }], period: { to: '2020-12-31' } },
+      }),
+    ).toBe(1);
+    expect(
+      await count({
+        immunization: { code: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140' }] },
+      }),
+    ).toBe(1);
+    const amb = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }];
+    expect(
+      await count({ encounter: { code: amb, period: { from: '2020-01-01', to: '2020-01-01' } } }),
+    ).toBe(1);
+    expect(
+      await count({
+        encounter: { code: [{ system: 'http://snomed.info/sct', code: '185349003' }] },
+      }),
+    ).toBe(1);
+    expect(
+      await count({
+        procedure: {
+          code: [{ system: 'http://snomed.info/sct', code: '73761001' }],
+          period: { from: '2016-01-01', to: '2016-01-01' },
+        },
+      }),
     ).toBe(1);
   });
 });
 
 describe('stratification', () => {
   test('every stratum in a fixed order; no birth date or unborn: in no age band', async () => {
-    const r = await run({ cohort: { not: { patient: { deceased: true } } }, stratify: ['deceased', { ageBand: [0, 18, 40, 65, 80] }] });
+    const r = await run({
+      cohort: { not: { patient: { deceased: true } } },
+      stratify: ['deceased', { ageBand: [0, 18, 40, 65, 80] }],
+    });
     expect(r.total.count).toBe(7);
     expect(r.strata.map((s) => `${s.key.deceased!}/${s.key.ageBand!}`)).toEqual([
-      'true/0-17', 'true/18-39', 'true/40-64', 'true/65-79', 'true/80+',
-      'false/0-17', 'false/18-39', 'false/40-64', 'false/65-79', 'false/80+',
+      'true/0-17',
+      'true/18-39',
+      'true/40-64',
+      'true/65-79',
+      'true/80+',
+      'false/0-17',
+      'false/18-39',
+      'false/40-64',
+      'false/65-79',
+      'false/80+',
     ]);
     expect(strataCounts(r)).toEqual([0, 0, 0, 0, 0, 0, 2, 2, 1, 0]);
   });
@@ -206,12 +281,25 @@ describe('stratification', () => {
     const r = await run({
       cohort: EVERYONE,
       stratify: [
-        { codes: { of: 'condition', in: [{ system: ICD10, code: 'I10' }, { system: ICD10, code: 'E11.9' }, { system: ICD10, code: 'E11', descendants: true }] } },
+        {
+          codes: {
+            of: 'condition',
+            in: [
+              { system: ICD10, code: 'I10' },
+              { system: ICD10, code: 'E11.9' },
+              { system: ICD10, code: 'E11', descendants: true },
+            ],
+          },
+        },
         'gender',
       ],
     });
     expect(r.overlapping).toBe(true);
-    expect(r.strata.filter((s) => s.cell.count > 0).map((s) => [s.key.codes, s.key.gender, s.cell.count])).toEqual([
+    expect(
+      r.strata
+        .filter((s) => s.cell.count > 0)
+        .map((s) => [s.key.codes, s.key.gender, s.cell.count]),
+    ).toEqual([
       [`${ICD10}|E11`, 'female', 2],
       [`${ICD10}|E119`, 'female', 2],
       [`${ICD10}|I10`, 'female', 1],
@@ -223,7 +311,12 @@ describe('measures', () => {
   test('histogram: latest, earliest and mean; below the first edge counts as missing', async () => {
     const hist = async (pick: string, edges: number[]) =>
       histogram(
-        (await run({ cohort: EVERYONE, measures: [{ histogram: { observation: HBA1C, unit: '%', edges, pick } }] })).measures[0],
+        (
+          await run({
+            cohort: EVERYONE,
+            measures: [{ histogram: { observation: HBA1C, unit: '%', edges, pick } }],
+          })
+        ).measures[0],
       );
     expect(await hist('latest', [6, 8])).toEqual({ bins: [4, 1], missing: 3 });
     expect(await hist('earliest', [6, 8])).toEqual({ bins: [3, 2], missing: 3 });
@@ -232,7 +325,10 @@ describe('measures', () => {
   });
 
   test('histogram bins carry their bounds, the last one open', async () => {
-    const r = await run({ cohort: EVERYONE, measures: [{ histogram: { observation: HBA1C, unit: '%', edges: [6, 8] } }] });
+    const r = await run({
+      cohort: EVERYONE,
+      measures: [{ histogram: { observation: HBA1C, unit: '%', edges: [6, 8] } }],
+    });
     const m = r.measures[0];
     expect(m?.type === 'histogram' && m.bins.map(({ from, to }) => ({ from, to }))).toEqual([
       { from: 6, to: 8 },
@@ -245,7 +341,9 @@ describe('measures', () => {
       cohort: EVERYONE,
       measures: [
         { summary: { observation: HBA1C, unit: '%' } },
-        { summary: { observation: [{ system: LOINC, code: '29463-7' }], unit: 'kg', pick: 'mean' } },
+        {
+          summary: { observation: [{ system: LOINC, code: '29463-7' }], unit: 'kg', pick: 'mean' },
+        },
         { summary: { observation: HBA1C, unit: '%', period: { from: '2030-01-01' } } },
       ],
     });
@@ -259,7 +357,13 @@ describe('measures', () => {
     expect(a1c.maxAbs).toBe(8);
     expect(weight.n.count).toBe(3);
     expect(weight.mean).toBeCloseTo((70.5 + 65 + 200 * 0.45359237) / 3, 9);
-    expect(none).toMatchObject({ n: { count: 0, cellKey: 0 }, mean: null, sd: null, sumAbs: 0, maxAbs: 0 });
+    expect(none).toMatchObject({
+      n: { count: 0, cellKey: 0 },
+      mean: null,
+      sd: null,
+      sumAbs: 0,
+      maxAbs: 0,
+    });
   });
 });
 
@@ -272,9 +376,10 @@ describe('cell keys', () => {
                                      ('y', 'female', NULL, false, 4294967295),
                                      ('z', 'male', NULL, true, 7)`,
       );
-      const r = await createEngine({ runner: createDuckDbRunner(mem.connection), dialect: duckDbDialect }).evaluate(
-        evaluable({ cohort: { patient: { deceased: false } }, stratify: ['gender'] }),
-      );
+      const r = await createEngine({
+        runner: createDuckDbRunner(mem.connection),
+        dialect: duckDbDialect,
+      }).evaluate(evaluable({ cohort: { patient: { deceased: false } }, stratify: ['gender'] }));
       expect(r.total).toEqual({ count: 2, cellKey: 4294967294 });
       expect(r.strata.map((s) => s.cell)).toEqual([
         { count: 2, cellKey: 4294967294 },

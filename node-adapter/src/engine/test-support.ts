@@ -101,7 +101,9 @@ function close(actual: number | null, expected: number | null, what: string): vo
     return;
   }
   const tolerance = 1e-9 * Math.max(1, Math.abs(expected));
-  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance);
+  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(
+    tolerance,
+  );
 }
 
 function sameCell(actual: RawCell, expected: OracleCell, what: string): void {
@@ -124,7 +126,9 @@ export function expectAgreement(actual: RawResult, expected: OracleResult): void
     const o = expected.measures[i]!;
     if (m.type === 'histogram' && o.type === 'histogram') {
       expect(m.unit).toBe(o.unit);
-      expect(m.bins.map(({ from, to }) => ({ from, to }))).toEqual(o.bins.map(({ from, to }) => ({ from, to })));
+      expect(m.bins.map(({ from, to }) => ({ from, to }))).toEqual(
+        o.bins.map(({ from, to }) => ({ from, to })),
+      );
       m.bins.forEach((bin, b) => sameCell(bin.cell, o.bins[b]!.cell, `measure ${i} bin ${b}`));
       sameCell(m.missing, o.missing, `measure ${i} missing`);
     } else if (m.type === 'summary' && o.type === 'summary') {

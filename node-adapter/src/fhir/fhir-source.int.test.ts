@@ -18,6 +18,7 @@ import { populationArbitrary, queryArbitrary } from '../oracle/random-population
 import type { FhirResource } from '../oracle/read-fhir.ts';
 import { recordKey } from '../store/record-key.ts';
 import { createFhirSource } from './fhir-source.ts';
+import { COMMON_PARAMS, TYPE_PARAMS } from './search-url.ts';
 import type { EvaluableQuery, FhirSource } from './fhir-source.ts';
 
 const SECRET = new TextEncoder().encode('live-source-integration-secret');
@@ -114,14 +115,36 @@ const QUERIES: readonly CohortQuery[] = [
   },
 ];
 
+const ODD_SYSTEM = 'http://example.org/fhir/odd-codes';
+/** A code holding every FHIR search separator (a real server must match it once escaped). */
+const ODD_CODE = 'A,B$C\\D';
+
 /** A population large enough to page (several hundred resources), the same every run. */
 function population(): FhirResource[] {
   const [resources] = fc.sample(populationArbitrary({ maxPatients: 60, maxEventsPerPatient: 10 }), {
     seed: 20260101,
     numRuns: 1,
   });
-  return resources!;
+  return [
+    ...resources!,
+    { resourceType: 'Patient', id: 'odd', gender: 'other', birthDate: '1980-05-05' },
+    {
+      resourceType: 'Condition',
+      id: 'odd-condition',
+      subject: { reference: 'Patient/odd' },
+      code: { coding: [{ system: ODD_SYSTEM, code: ODD_CODE }] },
+      recordedDate: '2021-01-01',
+    },
+  ];
 }
+
+/** Every parameter name the source may send. */
+const ALLOWED = new Set([
+  ...Object.values(TYPE_PARAMS).flat(),
+  ...COMMON_PARAMS,
+  'code:below',
+  'medication:missing',
+]);
 
 function randomQueries(n: number): CohortQuery[] {
   return fc.sample(queryArbitrary(), { seed: 424242, numRuns: n });
@@ -142,7 +165,7 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
       recordKeySecret: SECRET,
       pageSize: 50,
     });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await source.close();
@@ -175,6 +198,49 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
     }
   });
 
+  it('matches codes holding search separators, and lets no code inject a parameter (threat 35)', async () => {
+    const urls: string[] = [];
+    const recording = createFhirSource({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'none' },
+      recordKeySecret: SECRET,
+      fetch: (input, init) => {
+        urls.push(input instanceof Request ? input.url : String(input));
+        return fetch(input, init);
+      },
+    });
+    const odd = evaluable({ version: 1, cohort: { condition: { code: [{ system: ODD_SYSTEM, code: ODD_CODE }] } } });
+    const oddResult = await recording.evaluate(odd);
+    expect(oddResult.total.count).toBe(1);
+    expectSame(oddResult, expected(resources, odd), 'odd code');
+
+    // The query schema already refuses `|` and spaces; everything else must be escaped.
+    const injections = [
+      'E11&_has:Observation:patient:code=1234',
+      'E11,http://hl7.org/fhir/sid/icd-10',
+      'E11&subject=Patient/p1',
+      '$everything',
+      '\\,\\$',
+      'E11#x',
+    ];
+    const attack = evaluable({
+      version: 1,
+      cohort: {
+        any: injections.map((code) => ({
+          condition: { code: [{ system: ICD10, code }, { system: `${SNOMED}${code}`, code: 'x' }] },
+        })) as [never, ...never[]],
+      },
+    });
+    expectSame(await recording.evaluate(attack), expected(resources, attack), 'injection');
+    expect(urls.length).toBeGreaterThan(5);
+    for (const url of urls) {
+      const parsed = new URL(url);
+      expect(parsed.hash).toBe('');
+      for (const name of parsed.searchParams.keys()) expect(ALLOWED.has(name), name).toBe(true);
+    }
+    await recording.close();
+  });
+
   it('keeps its data version while the data stays the same', async () => {
     const a = await source.dataVersion();
     const fresh = createFhirSource({
@@ -184,6 +250,33 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
     });
     expect(await fresh.dataVersion()).toBe(a);
     await fresh.close();
+  });
+});
+
+describe('live FHIR source data version', () => {
+  it('changes when a resource is added or updated, and the next evaluation sees it', async () => {
+    const server = await startFhirServer({ capabilities: 'full' });
+    const patient = { resourceType: 'Patient', id: 'v1', gender: 'female' } as const;
+    await loadResources(server.baseUrl, [patient]);
+    const source = createFhirSource({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'none' },
+      recordKeySecret: SECRET,
+      dataVersionTtlMs: 0,
+    });
+    const women = evaluable({ version: 1, cohort: { patient: { gender: ['female'] } } });
+    const v1 = await source.dataVersion();
+    expect((await source.evaluate(women)).total.count).toBe(1);
+    await loadResources(server.baseUrl, [{ ...patient, id: 'v2' }]);
+    const v2 = await source.dataVersion();
+    expect(v2).not.toBe(v1);
+    expect((await source.evaluate(women)).total.count).toBe(2);
+    await new Promise((r) => setTimeout(r, 5));
+    await loadResources(server.baseUrl, [{ ...patient, gender: 'male' }]);
+    expect(await source.dataVersion()).not.toBe(v2);
+    expect((await source.evaluate(women)).total.count).toBe(1);
+    await source.close();
+    await server.close();
   });
 });
 
@@ -208,7 +301,7 @@ describe('live FHIR source on the Synthea fixture', () => {
     const types = new Set(['Patient', 'Condition', 'Encounter', 'Immunization', 'MedicationRequest', 'Procedure']);
     await loadResources(server.baseUrl, readNdjson(SYNTHEA, types), 500);
     source = createFhirSource({ baseUrl: server.baseUrl, auth: { kind: 'none' }, recordKeySecret: SECRET });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await source.close();

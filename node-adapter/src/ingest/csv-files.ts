@@ -36,7 +36,13 @@ export class CsvFiles implements RowSink {
     let file = this.#tables.get(table);
     if (file === undefined) {
       const path = join(this.#dir, `${this.#prefix}-${table}.csv`);
-      file = { path, fd: openSync(path, 'w'), chunk: Buffer.allocUnsafe(CHUNK_BYTES), offset: 0, rows: 0 };
+      file = {
+        path,
+        fd: openSync(path, 'w'),
+        chunk: Buffer.allocUnsafe(CHUNK_BYTES),
+        offset: 0,
+        rows: 0,
+      };
       this.#tables.set(table, file);
     }
     // UTF-8 needs at most three bytes per UTF-16 unit.

@@ -93,7 +93,12 @@ const EVENT_TABLE_OF: Readonly<Record<EventKind, StagingTable>> = EVENT_TABLES a
 >;
 
 /** Writes an event's rows: one per coding, plus value codings; a Medication reference waits for resolution. */
-export function writeEvent(e: FlatEvent, resourceType: string, at: SourcePosition, sink: RowSink): void {
+export function writeEvent(
+  e: FlatEvent,
+  resourceType: string,
+  at: SourcePosition,
+  sink: RowSink,
+): void {
   const head = `${csvField(e.resourceId)},${csvField(e.patientId)},${e.date ?? ''}`;
   if (e.medicationRef !== undefined) {
     sink.row(
@@ -107,7 +112,8 @@ export function writeEvent(e: FlatEvent, resourceType: string, at: SourcePositio
     e.kind === 'observation'
       ? `,${e.value === null || e.value === undefined ? '' : String(e.value)},${csvField(e.unit ?? null)}\n`
       : '\n';
-  for (const c of e.codings) sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}${tail}`);
+  for (const c of e.codings)
+    sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}${tail}`);
   if (e.valueCodings !== undefined && e.valueCodings.length > 0) {
     const ids = `${csvField(e.resourceId)},${csvField(e.patientId)}`;
     for (const c of e.valueCodings) {
@@ -120,5 +126,6 @@ export function writeEvent(e: FlatEvent, resourceType: string, at: SourcePositio
 export function writeMedication(m: FlatMedication, sink: RowSink): void {
   const id = csvField(m.id);
   if (m.codings.length === 0) sink.row('medication_codes', `${id},,\n`);
-  for (const c of m.codings) sink.row('medication_codes', `${id},${csvField(c.system)},${csvField(c.code)}\n`);
+  for (const c of m.codings)
+    sink.row('medication_codes', `${id},${csvField(c.system)},${csvField(c.code)}\n`);
 }

@@ -86,7 +86,13 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /** First usable date of two or three candidates, in order. */
-export function firstDate(a: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown): string | null {
+export function firstDate(
+  a: unknown,
+  b?: unknown,
+  c?: unknown,
+  d?: unknown,
+  e?: unknown,
+): string | null {
   return fhirDate(a) ?? fhirDate(b) ?? fhirDate(c) ?? fhirDate(d) ?? fhirDate(e);
 }
 

@@ -204,7 +204,8 @@ function observation(
   let unit: string | null = null;
   const quantity = resource.valueQuantity;
   if (isObject(quantity)) {
-    if (typeof quantity.value === 'number' && Number.isFinite(quantity.value)) value = quantity.value;
+    if (typeof quantity.value === 'number' && Number.isFinite(quantity.value))
+      value = quantity.value;
     const code = stringOf(quantity.code);
     unit =
       quantity.system === UCUM && code !== undefined ? code : (stringOf(quantity.unit) ?? null);

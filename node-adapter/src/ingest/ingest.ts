@@ -98,8 +98,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   const tasks = await planTasks(files);
   const workers =
-    options.workers ??
-    (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
+    options.workers ?? (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
 
   // Opened first: a locked or unwritable store fails before any reading.
   const store = await openStore(options.dbPath);
@@ -150,7 +149,11 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     const unchanged = stored.get(META.contentHash) === hash && storedVersion !== undefined;
     const ingestedAt = isoSeconds((options.now ?? (() => new Date()))());
     const meta = unchanged
-      ? { contentHash: hash, dataVersion: storedVersion, ingestedAt: stored.get(META.ingestedAt) ?? ingestedAt }
+      ? {
+          contentHash: hash,
+          dataVersion: storedVersion,
+          ingestedAt: stored.get(META.ingestedAt) ?? ingestedAt,
+        }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
     const rows = await publish(store.connection, stagingFiles, meta);
     const publishedEventRows = Object.entries(rows)
@@ -214,7 +217,8 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
     if (r.fileIndex !== previousFile) offset = 0;
     previousFile = r.fileIndex;
     lineOffsets.set(`${r.fileIndex}:${r.segment}`, offset);
-    for (const b of r.badLines) bad.push({ fileIndex: r.fileIndex, line: offset + b.line, reason: b.reason });
+    for (const b of r.badLines)
+      bad.push({ fileIndex: r.fileIndex, line: offset + b.line, reason: b.reason });
     offset += r.lines;
     total += r.total;
     badCount += r.badCount;
@@ -247,9 +251,15 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
  * (record keys are part of the tables) and each file's name and content
  * digests, in source order.
  */
-function contentHash(files: readonly SourceFile[], results: readonly TaskResult[], secret: Uint8Array): string {
+function contentHash(
+  files: readonly SourceFile[],
+  results: readonly TaskResult[],
+  secret: Uint8Array,
+): string {
   const hash = createHash('sha256');
-  const fingerprint = createHmac('sha256', secret).update('tessera record key fingerprint').digest('hex');
+  const fingerprint = createHmac('sha256', secret)
+    .update('tessera record key fingerprint')
+    .digest('hex');
   hash.update(`${INGEST_FORMAT}\n${fingerprint}\n`);
   const digests = new Map<number, string[]>();
   for (const r of [...results].sort((a, b) => a.segment - b.segment)) {
@@ -263,8 +273,12 @@ function contentHash(files: readonly SourceFile[], results: readonly TaskResult[
   return hash.digest('hex');
 }
 
-function sortedCounts(counts: Record<string, ResourceTypeCounts>): Record<string, ResourceTypeCounts> {
-  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+function sortedCounts(
+  counts: Record<string, ResourceTypeCounts>,
+): Record<string, ResourceTypeCounts> {
+  return Object.fromEntries(
+    Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
 }
 
 function isoSeconds(date: Date): string {

@@ -14,10 +14,16 @@ export interface WorkerSettings {
   readonly secret: Uint8Array;
 }
 
-export type ToWorker = { readonly type: 'task'; readonly task: IngestTask } | { readonly type: 'finish' };
+export type ToWorker =
+  { readonly type: 'task'; readonly task: IngestTask } | { readonly type: 'finish' };
 
 export type FromWorker =
-  | { readonly type: 'progress'; readonly file: string; readonly bytes: number; readonly lines: number }
+  | {
+      readonly type: 'progress';
+      readonly file: string;
+      readonly bytes: number;
+      readonly lines: number;
+    }
   | { readonly type: 'done'; readonly result: TaskResult }
   | { readonly type: 'finished'; readonly output: CsvOutput }
   | { readonly type: 'error'; readonly code?: string; readonly detail?: string | undefined };
@@ -37,7 +43,10 @@ export interface PoolOutput {
 }
 
 /** Runs every task; the first failure stops all workers and rejects. */
-export async function runTasks(tasks: readonly IngestTask[], options: PoolOptions): Promise<PoolOutput> {
+export async function runTasks(
+  tasks: readonly IngestTask[],
+  options: PoolOptions,
+): Promise<PoolOutput> {
   if (options.workers <= 0 || tasks.length === 0) return runInline(tasks, options);
   return runOnWorkers(tasks, options);
 }
@@ -89,7 +98,11 @@ function runOnWorkers(tasks: readonly IngestTask[], options: PoolOptions): Promi
       worker.postMessage(message);
     };
     for (let i = 0; i < count; i++) {
-      const settings: WorkerSettings = { dir: options.dir, prefix: `w${i}`, secret: options.secret };
+      const settings: WorkerSettings = {
+        dir: options.dir,
+        prefix: `w${i}`,
+        secret: options.secret,
+      };
       const worker = new Worker(new URL('./ingest-worker.js', import.meta.url), {
         workerData: settings,
         execArgv: [],
@@ -118,7 +131,8 @@ function runOnWorkers(tasks: readonly IngestTask[], options: PoolOptions): Promi
       });
       worker.on('error', () => fail(new Error('an ingest worker failed')));
       worker.on('exit', (code) => {
-        if (code !== 0 && !finished.has(worker)) fail(new Error(`an ingest worker exited with code ${code}`));
+        if (code !== 0 && !finished.has(worker))
+          fail(new Error(`an ingest worker exited with code ${code}`));
       });
       next(worker);
     }

@@ -173,7 +173,12 @@ export async function readNdjsonLines(
   // chunks into one large string and slicing it is several times slower.
   const emit = (bytes: Buffer, start: number, end: number): void => {
     lineNumber += 1;
-    if (lineNumber === 1 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf) {
+    if (
+      lineNumber === 1 &&
+      bytes[start] === 0xef &&
+      bytes[start + 1] === 0xbb &&
+      bytes[start + 2] === 0xbf
+    ) {
       start += 3;
     }
     if (end > start && bytes[end - 1] === 13) end -= 1;

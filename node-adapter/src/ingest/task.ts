@@ -236,7 +236,10 @@ function uuidOf(fullUrl: unknown): string | undefined {
 }
 
 /** Adds one counts record into another. */
-export function addCounts(into: Record<string, ResourceTypeCounts>, from: Record<string, ResourceTypeCounts>): void {
+export function addCounts(
+  into: Record<string, ResourceTypeCounts>,
+  from: Record<string, ResourceTypeCounts>,
+): void {
   for (const [type, c] of Object.entries(from)) {
     const target = (into[type] ??= { loaded: 0, skipped: 0, malformed: 0 });
     target.loaded += c.loaded;

@@ -20,6 +20,7 @@ import type {
   CodeSet,
   Coding,
   CohortQuery,
+  EventKind,
   Dimension,
   Expr,
   Gender,
@@ -506,7 +507,8 @@ export function populationHints(resources: readonly FhirResource[]): QueryHints 
   const values = new Map<string, Set<number>>();
   const addAge = (birth: string | undefined, on: string | undefined) => {
     const age = birth === undefined || on === undefined ? undefined : wholeYears(birth, on);
-    if (age !== undefined && age <= 150) [age - 1, age, age + 1].forEach((a) => a >= 0 && ages.add(a));
+    if (age !== undefined && age <= 150)
+      [age - 1, age, age + 1].forEach((a) => a >= 0 && ages.add(a));
   };
   for (const p of patients.values()) {
     if (p.birthDate !== undefined) dates.add(p.birthDate);
@@ -542,11 +544,13 @@ function sometimes<T>(arb: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | u
 }
 
 function defined<T extends Record<string, unknown>>(record: T): Partial<T> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return Object.fromEntries(
+    Object.entries(record).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
 }
 
 /** An ordered pair with at least one end, as `{ [lo]: ..., [hi]: ... }`. */
-function range<T, K extends string>(
+function range<T extends number | string, K extends string>(
   value: fc.Arbitrary<T>,
   lo: K,
   hi: K,
@@ -620,10 +624,17 @@ const dimension: fc.Arbitrary<Dimension> = fc.oneof(
 );
 
 /** The cohort expressions and measures of queries over a population with these hints. */
-function queryParts(hints: QueryHints): { expr: fc.Arbitrary<Expr>; measure: fc.Arbitrary<Measure> } {
+function queryParts(hints: QueryHints): {
+  expr: fc.Arbitrary<Expr>;
+  measure: fc.Arbitrary<Measure>;
+} {
   const day = (from: number, to: number) => orHint(boundaryDay(from, to), hints.dates);
   const period = range(day(2011, 2026), 'from', 'to');
-  const ageRange = range(orHint(grid(AGE_VALUES, fc.integer({ min: 0, max: 100 })), hints.ages), 'min', 'max');
+  const ageRange = range(
+    orHint(grid(AGE_VALUES, fc.integer({ min: 0, max: 100 })), hints.ages),
+    'min',
+    'max',
+  );
 
   /** An analyte's codes and a unit with values on its grid and from the data. */
   const analyteQuery = fc.constantFrom(...ANALYTE_NAMES).chain((name) => {
@@ -636,12 +647,18 @@ function queryParts(hints: QueryHints): { expr: fc.Arbitrary<Expr>; measure: fc.
         .map(([codes, local]) =>
           local ? ([...codes, { system: LOCAL, code: `L-${codes[0].code}` }] as CodeSet) : codes,
         ),
-      unit: pick(analyte.units).map((u) => ({ unit: u.unit, value: orHint(u.value, hints.values.get(u.unit)) })),
+      unit: pick(analyte.units).map((u) => ({
+        unit: u.unit,
+        value: orHint(u.value, hints.values.get(u.unit)),
+      })),
     });
   });
 
   const valueRange = analyteQuery.chain(({ codes, unit }) =>
-    range(unit.value, 'min', 'max').map((bounds) => ({ code: codes, value: { ...bounds, unit: unit.unit } })),
+    range(unit.value, 'min', 'max').map((bounds) => ({
+      code: codes,
+      value: { ...bounds, unit: unit.unit },
+    })),
   );
 
   // Optional parts are present often enough to be tested and rarely enough
@@ -654,8 +671,11 @@ function queryParts(hints: QueryHints): { expr: fc.Arbitrary<Expr>; measure: fc.
     })
     .map(defined);
 
-  const event = (kind: string, codes: fc.Arbitrary<CodeSet>) =>
-    fc.tuple(codes, commonEventParts).map(([code, rest]) => ({ [kind]: { code, ...rest } }) as Expr);
+  // A computed key loses the kind's type; the schema arbitraries keep it valid.
+  const event = (kind: Exclude<EventKind, 'observation'>, codes: fc.Arbitrary<CodeSet>) =>
+    fc
+      .tuple(codes, commonEventParts)
+      .map(([code, rest]) => ({ [kind]: { code, ...rest } }) as unknown as Expr);
 
   const leaf: fc.Arbitrary<Expr> = fc.oneof(
     fc
@@ -670,10 +690,14 @@ function queryParts(hints: QueryHints): { expr: fc.Arbitrary<Expr>; measure: fc.
       .map((patient) => ({ patient }) as Expr),
     event('condition', conditionCodeSet),
     event('medication', medicationCodeSet),
-    fc.tuple(valueRange, commonEventParts).map(([v, rest]) => ({ observation: { ...v, ...rest } }) as Expr),
+    fc
+      .tuple(valueRange, commonEventParts)
+      .map(([v, rest]) => ({ observation: { ...v, ...rest } }) as Expr),
     fc.tuple(codesOf(SNOMED, SMOKING_VALUES), commonEventParts).map(
       ([valueCode, rest]) =>
-        ({ observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest } }) as Expr,
+        ({
+          observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest },
+        }) as Expr,
     ),
     event('procedure', codesOf(SNOMED, PROCEDURES)),
     event('immunization', codesOf(CVX, VACCINES)),
@@ -686,11 +710,15 @@ function queryParts(hints: QueryHints): { expr: fc.Arbitrary<Expr>; measure: fc.
       { weight: 4, arbitrary: leaf },
       {
         weight: 1,
-        arbitrary: fc.array(tie('expr'), { minLength: 1, maxLength: 3 }).map((all) => ({ all }) as Expr),
+        arbitrary: fc
+          .array(tie('expr'), { minLength: 1, maxLength: 3 })
+          .map((all) => ({ all }) as Expr),
       },
       {
         weight: 1,
-        arbitrary: fc.array(tie('expr'), { minLength: 1, maxLength: 3 }).map((any) => ({ any }) as Expr),
+        arbitrary: fc
+          .array(tie('expr'), { minLength: 1, maxLength: 3 })
+          .map((any) => ({ any }) as Expr),
       },
       { weight: 1, arbitrary: tie('expr').map((not) => ({ not }) as Expr) },
     ),
@@ -709,9 +737,11 @@ function queryParts(hints: QueryHints): { expr: fc.Arbitrary<Expr>; measure: fc.
         pick,
         ...(period === undefined ? {} : { period }),
         // Means land anywhere on the grid; edges 0.0371 off it keep bins exact.
-        edges: values
-          .sort((a, b) => a - b)
-          .map((v) => (pick === 'mean' ? v + 0.0371 : v)) as [number, number, ...number[]],
+        edges: values.sort((a, b) => a - b).map((v) => (pick === 'mean' ? v + 0.0371 : v)) as [
+          number,
+          number,
+          ...number[],
+        ],
       })),
     );
 
@@ -730,7 +760,9 @@ function queryParts(hints: QueryHints): { expr: fc.Arbitrary<Expr>; measure: fc.
  * are often the population's own.
  * @example fc.sample(queryArbitrary(), 1)[0].cohort
  */
-export function queryArbitrary(hints: QueryHints = NO_HINTS): fc.Arbitrary<CohortQuery & { asOf: string }> {
+export function queryArbitrary(
+  hints: QueryHints = NO_HINTS,
+): fc.Arbitrary<CohortQuery & { asOf: string }> {
   const { expr, measure } = queryParts(hints);
   return fc
     .record({
@@ -761,7 +793,10 @@ export function populationWithQueries(
   return populationArbitrary(options).chain((resources) =>
     fc.tuple(
       fc.constant(resources),
-      fc.array(queryArbitrary(populationHints(resources)), { minLength: 1, maxLength: options.maxQueries ?? 8 }),
+      fc.array(queryArbitrary(populationHints(resources)), {
+        minLength: 1,
+        maxLength: options.maxQueries ?? 8,
+      }),
     ),
   );
 }
