@@ -10,6 +10,10 @@ export const gatewayErrors = defineErrors({
   ERR_OVERLOADED: { status: 503, title: 'The gateway is at capacity; try again shortly' },
   ERR_PROJECT_REQUIRED: { status: 400, title: 'Name the project the query is for' },
   ERR_RATE_LIMITED: { status: 429, title: 'Too many queries; try again later' },
+  ERR_GATEWAY_RESTARTED: {
+    status: 500,
+    title: 'The gateway restarted while this query ran; submit it again',
+  },
 });
 
 export type GatewayErrorCode = keyof typeof gatewayErrors;

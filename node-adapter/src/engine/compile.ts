@@ -216,7 +216,7 @@ function ageAtAsOfPredicates(column: string, range: AgeRange, asOf: string, b: B
     `${column} <= ${b.bind(latestBirthDateForAge(asOf, range.min ?? 0), 'date')}`,
   ];
   if (range.max !== undefined) {
-    parts.push(`${column} > ${b.bind(latestBirthDateForAge(asOf, range.max + 1), 'date')}`);
+    parts.push(`${column} >= ${b.bind(latestBirthDateForAge(asOf, range.max + 1), 'date')}`);
   }
   return parts;
 }

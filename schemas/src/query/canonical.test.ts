@@ -293,7 +293,7 @@ describe('the query generator', () => {
       fc.property(arbitraryQuery(), (q) => {
         parseQuery(q);
       }),
-      { numRuns: 500 },
+      { numRuns: 200 },
     );
   });
 });
@@ -308,7 +308,7 @@ describe('queryHash ignores rewording', () => {
         parseQuery(edited); // the rewording is itself a valid query
         expect(queryHash(edited)).toBe(queryHash(q));
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 
@@ -557,7 +557,7 @@ describe('queryHash follows meaning', () => {
         parseQuery(changed);
         expect(queryHash(changed)).not.toBe(queryHash(q));
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 });
