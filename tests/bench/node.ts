@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { generateRegion, isRegionId } from '../../node-adapter/src/generate/index.ts';
 import type { RegionId } from '../../node-adapter/src/generate/index.ts';
 import { ingest } from '../../node-adapter/src/ingest/index.ts';
-import { AS_OF, QUERIES } from './node-queries.ts';
+import { AS_OF, QUERIES, WARM_UP_RUNS } from './node-queries.ts';
 import type { QueryPhaseInput, QueryPhaseResult, QueryTiming } from './node-queries.ts';
 import {
   describeMachine,
@@ -127,6 +127,8 @@ interface Manifest {
   };
   ingest?: {
     readonly elapsedMs: number;
+    /** Until every input byte was read (parsed and flattened into staging files); the rest is DuckDB's load. */
+    readonly readMs?: number;
     readonly resources: number;
     readonly sourceHash: string;
     readonly at: string;
@@ -224,11 +226,16 @@ async function prepareData(options: Options, patients: number): Promise<Prepared
     await rm(`${dbPath}.wal`, { force: true });
     log(`ingesting ${manifest.generate.resources} resources into ${dbPath}`);
     const progress = progressLogger('ingest', manifest.generate.bytes);
+    const ingestStarted = performance.now();
+    let readMs: number | undefined;
     const report = await ingest({
       sources: [ndjsonDir],
       dbPath,
       recordKeySecret: RECORD_KEY_SECRET,
-      onProgress: (p) => progress(p.bytes),
+      onProgress: (p) => {
+        progress(p.bytes);
+        if (p.bytes >= p.totalBytes) readMs ??= performance.now() - ingestStarted;
+      },
     });
     if (report.badLineCount > 0) {
       log(
@@ -237,6 +244,7 @@ async function prepareData(options: Options, patients: number): Promise<Prepared
     }
     manifest.ingest = {
       elapsedMs: report.elapsedMs,
+      ...(readMs === undefined ? {} : { readMs }),
       resources: report.total,
       sourceHash: ingestHash,
       at: new Date().toISOString(),
@@ -422,7 +430,7 @@ function targetsTable(result: SizeResult): string {
   return markdownTable(['target', 'goal', `measured at ${int(result.patients)}`, ''], rows);
 }
 
-function notes(results: readonly SizeResult[], options: Options): string[] {
+function notes(results: readonly SizeResult[], options: Options, machine: Machine): string[] {
   const out: string[] = [];
   if (results.some((r) => r.prepared.generate.cached || r.prepared.ingest.cached)) {
     const when = results
@@ -450,6 +458,22 @@ function notes(results: readonly SizeResult[], options: Options): string[] {
     }
   }
   if (!options.oracle) out.push('The oracle was not run (`--no-oracle`).');
+  const split = results.flatMap(({ patients, prepared: p }) =>
+    p.ingest.readMs === undefined
+      ? []
+      : [
+          `${int(patients)}: ${seconds(p.ingest.readMs)} reading, parsing and flattening, ` +
+            `${seconds(p.ingest.elapsedMs - p.ingest.readMs)} loading into DuckDB and publishing`,
+        ],
+  );
+  if (split.length > 0) out.push(`Ingest time split: ${split.join('; ')}.`);
+  const load = results.map(
+    ({ patients, phase }) => `${int(patients)}: ${phase.load.map((l) => l.toFixed(1)).join(' / ')}`,
+  );
+  out.push(
+    `1-minute load average at the start of each query phase / after the SQL runs / at its end ` +
+      `(${machine.cores} cores; other work on the machine inflates latencies): ${load.join('; ')}.`,
+  );
   return out;
 }
 
@@ -476,7 +500,7 @@ function renderSection(
       '`process.memoryUsage().rss` of a process that opened the store read-only and ran every ' +
       'query below with all three SQL variants (before the oracle loads anything); peak RSS up to that point.',
     '### Query latency',
-    `Milliseconds, median / p95 of ${options.runs} runs after ${3} warm-up runs, the variants ` +
+    `Milliseconds, median / p95 of ${options.runs} runs after ${WARM_UP_RUNS} warm-up runs, the variants ` +
       'interleaved. **engine**: `engine.evaluate` (unit probe when the query compares quantities, ' +
       'compilation, statement, decoding); **compiled SQL**: the compiled statement alone; **hand SQL**: ' +
       'a hand-written DuckDB statement answering the same question over the same tables (counts and ' +
@@ -494,7 +518,7 @@ function renderSection(
       targetsTable(last),
     );
   }
-  const n = notes(results, options);
+  const n = notes(results, options, machine);
   if (n.length > 0) parts.push('### Notes', n.map((line) => `- ${line}`).join('\n'));
   return parts.join('\n\n');
 }

@@ -166,17 +166,19 @@ export function serverRules(level: CapabilityLevel, baseUrl: string): ServerRule
         mode: 'server',
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
         searchParam: common.map((p) => ({ name: p.name, type: p.type })),
-        resource: Object.entries(perType).map(([type, params]): CapabilityStatementRestResource => ({
-          type: type as ResourceType,
-          interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'update' }],
-          searchParam: params.map((p) => ({
-            name: p.name,
-            type: p.type,
-            ...(definitions.has(`${type}|${p.name}`)
-              ? { definition: definitions.get(`${type}|${p.name}`) }
-              : {}),
-          })),
-        })),
+        resource: Object.entries(perType).map(
+          ([type, params]): CapabilityStatementRestResource => ({
+            type: type as ResourceType,
+            interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'update' }],
+            searchParam: params.map((p) => ({
+              name: p.name,
+              type: p.type,
+              ...(definitions.has(`${type}|${p.name}`)
+                ? { definition: definitions.get(`${type}|${p.name}`) }
+                : {}),
+            })),
+          }),
+        ),
       },
     ],
   };

@@ -33,11 +33,18 @@ const CONDITIONS: Resource[] = [
   },
 ];
 
-async function get(server: FhirServer, path: string, strict = true): Promise<{ status: number; body: Bundle & Record<string, unknown> }> {
+async function get(
+  server: FhirServer,
+  path: string,
+  strict = true,
+): Promise<{ status: number; body: Bundle & Record<string, unknown> }> {
   const response = await fetch(`${server.baseUrl}/${path}`, {
     headers: strict ? { prefer: 'handling=strict' } : {},
   });
-  return { status: response.status, body: (await response.json()) as Bundle & Record<string, unknown> };
+  return {
+    status: response.status,
+    body: (await response.json()) as Bundle & Record<string, unknown>,
+  };
 }
 
 describe('test FHIR server', () => {
@@ -47,7 +54,8 @@ describe('test FHIR server', () => {
   beforeAll(async () => {
     full = await startFhirServer({ capabilities: 'full', defaultPageSize: 5 });
     trimmed = await startFhirServer({ capabilities: 'trimmed', defaultPageSize: 5 });
-    for (const server of [full, trimmed]) await loadResources(server.baseUrl, [...PATIENTS, ...CONDITIONS], 4);
+    for (const server of [full, trimmed])
+      await loadResources(server.baseUrl, [...PATIENTS, ...CONDITIONS], 4);
   });
 
   afterAll(async () => {
@@ -60,7 +68,9 @@ describe('test FHIR server', () => {
     expect(bundles).toHaveLength(3);
     expect(bundles[0]!.type).toBe('transaction');
     expect(bundles[0]!.entry![0]!.request).toEqual({ method: 'PUT', url: 'Patient/p0' });
-    const c1 = bundles[2]!.entry!.find((e) => e.resource?.id === 'c1')!.resource as { subject: { reference: string } };
+    const c1 = bundles[2]!.entry!.find((e) => e.resource?.id === 'c1')!.resource as {
+      subject: { reference: string };
+    };
     expect(c1.subject.reference).toBe('Patient/p1');
     expect(() => toTransactionBundles([], 0)).toThrow(RangeError);
   });
@@ -73,7 +83,7 @@ describe('test FHIR server', () => {
       const { status, body } = await get(full, path);
       expect(status).toBe(200);
       expect(body.total).toBe(12);
-      selfs.push(body.link!.find((l) => l.relation === 'self')!.url!);
+      selfs.push(body.link!.find((l) => l.relation === 'self')!.url);
       ids.push(...(body.entry ?? []).map((e) => e.resource!.id!));
       const next = body.link!.find((l) => l.relation === 'next')?.url;
       path = next?.slice(full.baseUrl.length + 1);
@@ -83,28 +93,50 @@ describe('test FHIR server', () => {
   });
 
   it('answers _summary=count and _elements', async () => {
-    const count = await get(full, `Condition?code=${encodeURIComponent(`${SNOMED}|15777000`)}&_summary=count`);
+    const count = await get(
+      full,
+      `Condition?code=${encodeURIComponent(`${SNOMED}|15777000`)}&_summary=count`,
+    );
     expect(count.body.total).toBe(1);
     expect(count.body.entry).toBeUndefined();
     const subset = await get(full, 'Condition?_elements=subject,onset');
-    const c1 = subset.body.entry!.find((e) => e.resource!.id === 'c1')!.resource as unknown as Record<string, unknown>;
-    expect(Object.keys(c1).sort()).toEqual(['id', 'meta', 'onsetDateTime', 'resourceType', 'subject']);
+    const c1 = subset.body.entry!.find((e) => e.resource!.id === 'c1')!
+      .resource as unknown as Record<string, unknown>;
+    expect(Object.keys(c1).sort()).toEqual([
+      'id',
+      'meta',
+      'onsetDateTime',
+      'resourceType',
+      'subject',
+    ]);
   });
 
   it('declares exactly what it serves', async () => {
     const fullStatement = (await get(full, 'metadata')).body as unknown as CapabilityStatement;
-    const trimmedStatement = (await get(trimmed, 'metadata')).body as unknown as CapabilityStatement;
+    const trimmedStatement = (await get(trimmed, 'metadata'))
+      .body as unknown as CapabilityStatement;
     expect(fullStatement.resourceType).toBe('CapabilityStatement');
     expect(fullStatement.fhirVersion).toBe('4.0.1');
-    expect(fullStatement.rest![0]!.searchParam!.map((p) => p.name)).toEqual(['_count', '_summary', '_elements', '_sort']);
+    expect(fullStatement.rest![0]!.searchParam!.map((p) => p.name)).toEqual([
+      '_count',
+      '_summary',
+      '_elements',
+      '_sort',
+    ]);
     expect(trimmedStatement.rest![0]!.searchParam).toEqual([]);
-    const condition = (s: CapabilityStatement) => s.rest![0]!.resource!.find((r) => r.type === 'Condition')!.searchParam!.map((p) => p.name);
+    const condition = (s: CapabilityStatement) =>
+      s.rest![0]!.resource!.find((r) => r.type === 'Condition')!.searchParam!.map((p) => p.name);
     expect(condition(fullStatement)).toEqual(['code', 'onset-date', 'recorded-date', 'subject']);
     expect(condition(trimmedStatement)).toEqual(['code']);
   });
 
   it('refuses undeclared parameters, modifiers and prefixes when strict, ignores them otherwise', async () => {
-    for (const path of ['Condition?code:below=x', 'Observation?value-quantity=ge5', 'Condition?_has:Observation:subject:code=1', 'Condition?onset-date=zz2020']) {
+    for (const path of [
+      'Condition?code:below=x',
+      'Observation?value-quantity=ge5',
+      'Condition?_has:Observation:subject:code=1',
+      'Condition?onset-date=zz2020',
+    ]) {
       const { status, body } = await get(full, path);
       expect(status, path).toBe(400);
       expect(body.resourceType).toBe('OperationOutcome');
@@ -120,7 +152,7 @@ describe('test FHIR server', () => {
   it('pages a trimmed search by its own default size', async () => {
     const first = await get(trimmed, 'Patient');
     expect(first.body.entry).toHaveLength(5);
-    const next = first.body.link!.find((l) => l.relation === 'next')!.url!;
+    const next = first.body.link!.find((l) => l.relation === 'next')!.url;
     expect(new URL(next).searchParams.has('_count')).toBe(false);
     const second = await get(trimmed, next.slice(trimmed.baseUrl.length + 1));
     expect(second.status).toBe(200);

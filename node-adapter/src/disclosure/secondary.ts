@@ -81,40 +81,44 @@ export function secondarySuppression(
 ): Set<number> {
   const hidden = [...suppressed];
   const added = new Set<number>();
-  const groupsOf = new Map<number, SuppressionGroup[]>();
-  for (const group of groups) {
-    for (const i of group.members) groupsOf.set(i, [...(groupsOf.get(i) ?? []), group]);
-  }
-
-  const sumReleased = (group: SuppressionGroup): boolean => {
-    if (group.sum !== undefined) return !hidden[group.sum];
-    let sum = 0;
+  const groupsOf = new Map<number, number[]>();
+  groups.forEach((group, g) => {
     for (const i of group.members) {
-      const c = counts[i];
-      if (c === undefined) return true;
-      sum += c;
+      const list = groupsOf.get(i) ?? [];
+      list.push(g);
+      groupsOf.set(i, list);
     }
+  });
+  // True sums, fixed: Infinity when a member's count is unknown.
+  const sums = groups.map((group) =>
+    group.members.reduce((sum, i) => sum + (counts[i] ?? Infinity), 0),
+  );
+  const hiddenIn = groups.map((group) => group.members.filter((i) => hidden[i]).length);
+
+  const sumReleased = (g: number): boolean => {
+    const group = groups[g]!;
     // A sum below the threshold is suppressed wherever it appears.
-    return sum >= threshold;
+    return group.sum !== undefined ? !hidden[group.sum] : sums[g]! >= threshold;
   };
 
   const releasedNonZero = (i: number): boolean => !hidden[i] && (counts[i] ?? 0) > 0;
 
   /** Whether hiding `i` leaves it alone, with no non-zero partner, in a released group other than `from`. */
-  const strands = (i: number, from: SuppressionGroup): boolean =>
+  const strands = (i: number, from: number): boolean =>
     (groupsOf.get(i) ?? []).some(
       (g) =>
         g !== from &&
-        g.sum === undefined &&
+        groups[g]!.sum === undefined &&
         sumReleased(g) &&
-        g.members.every((j) => j === i || (!hidden[j] && !releasedNonZero(j))),
+        groups[g]!.members.every((j) => j === i || (!hidden[j] && !releasedNonZero(j))),
     );
 
-  const partner = (group: SuppressionGroup): number | undefined => {
+  const partner = (g: number): number | undefined => {
+    const group = groups[g]!;
     const candidates = group.members
       .filter(releasedNonZero)
       .sort((a, b) => counts[a]! - counts[b]! || a - b);
-    const safe = candidates.find((i) => !strands(i, group));
+    const safe = candidates.find((i) => !strands(i, g));
     if (safe !== undefined) return safe;
     const zero = group.members.find((i) => !hidden[i] && counts[i] === 0);
     if (zero !== undefined) return zero;
@@ -123,18 +127,18 @@ export function secondarySuppression(
     return undefined;
   };
 
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (const group of groups) {
-      let hiddenCount = 0;
-      for (const i of group.members) if (hidden[i]) hiddenCount += 1;
-      if (hiddenCount !== 1 || !sumReleased(group)) continue;
-      const next = partner(group);
-      if (next === undefined) continue;
-      hidden[next] = true;
-      added.add(next);
-      changed = true;
+  // A work list of groups to look at: all of them, then those a new suppression touched.
+  const queue = groups.map((_, g) => g);
+  for (let head = 0; head < queue.length; head++) {
+    const next = queue[head]!;
+    if (hiddenIn[next] !== 1 || !sumReleased(next)) continue;
+    const cell = partner(next);
+    if (cell === undefined) continue;
+    hidden[cell] = true;
+    added.add(cell);
+    for (const g of groupsOf.get(cell) ?? []) {
+      hiddenIn[g]! += 1;
+      queue.push(g);
     }
   }
   return added;

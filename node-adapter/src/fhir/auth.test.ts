@@ -16,7 +16,10 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function keys(): Promise<{ privateJwk: JWK; publicKey: Awaited<ReturnType<typeof generateKeyPair>>['publicKey'] }> {
+async function keys(): Promise<{
+  privateJwk: JWK;
+  publicKey: Awaited<ReturnType<typeof generateKeyPair>>['publicKey'];
+}> {
   const { privateKey, publicKey } = await generateKeyPair('ES384', { extractable: true });
   return { privateJwk: await exportJWK(privateKey), publicKey };
 }
@@ -36,17 +39,25 @@ describe('SMART Backend Services', () => {
         expect(form.get('client_assertion_type')).toBe(
           'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
         );
-        const { payload, protectedHeader } = await jwtVerify(form.get('client_assertion')!, publicKey, {
-          issuer: 'tessera-node',
-          subject: 'tessera-node',
-          audience: tokenUrl,
-          currentDate: new Date(now),
-        });
+        const { payload, protectedHeader } = await jwtVerify(
+          form.get('client_assertion')!,
+          publicKey,
+          {
+            issuer: 'tessera-node',
+            subject: 'tessera-node',
+            audience: tokenUrl,
+            currentDate: new Date(now),
+          },
+        );
         expect(protectedHeader).toMatchObject({ alg: 'ES384', kid: 'node-key-1', typ: 'JWT' });
         expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(300);
         assertions.push(payload);
         issued += 1;
-        sendJson(res, 200, { access_token: `token-${issued}`, token_type: 'bearer', expires_in: 300 });
+        sendJson(res, 200, {
+          access_token: `token-${issued}`,
+          token_type: 'bearer',
+          expires_in: 300,
+        });
         return;
       }
       sendJson(res, 200, { resourceType: 'Bundle', seen: req.headers.authorization });
@@ -74,7 +85,9 @@ describe('SMART Backend Services', () => {
     expect(issued).toBe(1);
 
     now += 80_000; // within a minute of expiry
-    expect(await http.getJson(`${server.baseUrl}/Patient`)).toMatchObject({ seen: 'Bearer token-2' });
+    expect(await http.getJson(`${server.baseUrl}/Patient`)).toMatchObject({
+      seen: 'Bearer token-2',
+    });
     expect(issued).toBe(2);
     expect(new Set(assertions.map((a) => a.jti)).size).toBe(2);
   });
@@ -85,7 +98,11 @@ describe('SMART Backend Services', () => {
     const server = await startFakeServer((req, res) => {
       if (req.url === '/token') {
         issued += 1;
-        sendJson(res, 200, { access_token: `token-${issued}`, token_type: 'Bearer', expires_in: 3600 });
+        sendJson(res, 200, {
+          access_token: `token-${issued}`,
+          token_type: 'Bearer',
+          expires_in: 3600,
+        });
       } else if (req.headers.authorization === 'Bearer token-2') {
         sendJson(res, 200, { resourceType: 'Bundle' });
       } else {
@@ -94,7 +111,14 @@ describe('SMART Backend Services', () => {
     });
     servers.push(server);
     const provider = createAuthProvider(
-      { kind: 'smart-backend', tokenUrl: `${server.origin}/token`, clientId: 'c', privateJwk, kid: 'k', scope: 's' },
+      {
+        kind: 'smart-backend',
+        tokenUrl: `${server.origin}/token`,
+        clientId: 'c',
+        privateJwk,
+        kid: 'k',
+        scope: 's',
+      },
       { fetch, timeoutMs: 2000, now: Date.now },
     );
     const http = createFhirHttp({ fetch, auth: provider });
@@ -102,14 +126,22 @@ describe('SMART Backend Services', () => {
     expect(issued).toBe(2);
 
     const refusing = await startFakeServer((req, res) => {
-      if (req.url === '/token') sendJson(res, 200, { access_token: 'never-good', token_type: 'bearer' });
+      if (req.url === '/token')
+        sendJson(res, 200, { access_token: 'never-good', token_type: 'bearer' });
       else sendJson(res, 401, {});
     });
     servers.push(refusing);
     const refused = createFhirHttp({
       fetch,
       auth: createAuthProvider(
-        { kind: 'smart-backend', tokenUrl: `${refusing.origin}/token`, clientId: 'c', privateJwk, kid: 'k', scope: 's' },
+        {
+          kind: 'smart-backend',
+          tokenUrl: `${refusing.origin}/token`,
+          clientId: 'c',
+          privateJwk,
+          kid: 'k',
+          scope: 's',
+        },
         { fetch, timeoutMs: 2000, now: Date.now },
       ),
     });
@@ -121,11 +153,21 @@ describe('SMART Backend Services', () => {
   it('a token endpoint that refuses is unavailable, without its text', async () => {
     const { privateJwk } = await keys();
     const server = await startFakeServer((_req, res) =>
-      sendJson(res, 400, { error: 'invalid_client', error_description: 'client secret-client-4711 unknown' }),
+      sendJson(res, 400, {
+        error: 'invalid_client',
+        error_description: 'client secret-client-4711 unknown',
+      }),
     );
     servers.push(server);
     const provider = createAuthProvider(
-      { kind: 'smart-backend', tokenUrl: `${server.origin}/token`, clientId: 'c', privateJwk, kid: 'k', scope: 's' },
+      {
+        kind: 'smart-backend',
+        tokenUrl: `${server.origin}/token`,
+        clientId: 'c',
+        privateJwk,
+        kid: 'k',
+        scope: 's',
+      },
       { fetch, timeoutMs: 2000, now: Date.now },
     );
     const err = await provider.authorization().catch((e: unknown) => e);
@@ -137,11 +179,22 @@ describe('SMART Backend Services', () => {
   it('checks its configuration when created', async () => {
     const { privateJwk } = await keys();
     const deps = { fetch, timeoutMs: 1000, now: Date.now };
-    const base = { kind: 'smart-backend', tokenUrl: 'https://idp.example/token', clientId: 'c', privateJwk, kid: 'k', scope: 's' } as const;
+    const base = {
+      kind: 'smart-backend',
+      tokenUrl: 'https://idp.example/token',
+      clientId: 'c',
+      privateJwk,
+      kid: 'k',
+      scope: 's',
+    } as const;
     expect(() => createAuthProvider(base, deps)).not.toThrow();
-    expect(() => createAuthProvider({ ...base, tokenUrl: 'http://idp.example/token' }, deps)).toThrow(ProblemError);
-    const { d: _d, ...publicOnly } = privateJwk;
-    expect(() => createAuthProvider({ ...base, privateJwk: publicOnly }, deps)).toThrow(ProblemError);
+    expect(() =>
+      createAuthProvider({ ...base, tokenUrl: 'http://idp.example/token' }, deps),
+    ).toThrow(ProblemError);
+    const publicOnly = { ...privateJwk, d: undefined };
+    expect(() => createAuthProvider({ ...base, privateJwk: publicOnly }, deps)).toThrow(
+      ProblemError,
+    );
     expect(() => createAuthProvider({ ...base, kid: '' }, deps)).toThrow(ProblemError);
   });
 });

@@ -1,7 +1,7 @@
 // The node-side semantics of the live source, on hand-made patients and events.
 import { describe, expect, it } from 'vitest';
 import { canonicalQuery } from '@tessera/schemas';
-import type { CohortQuery } from '@tessera/schemas';
+import type { CodeSet, CohortQuery } from '@tessera/schemas';
 import { cellKeyOf } from '../store/record-key.ts';
 import {
   buildResult,
@@ -24,10 +24,19 @@ const patients = new Map<string, LivePatient>(
       ['c', 'female', null, false, 40],
       ['d', 'other', '2030-01-01', false, 80],
     ] as const
-  ).map(([id, gender, birthDate, deceased, recordKey]) => [id, { id, gender, birthDate, deceased, recordKey }]),
+  ).map(([id, gender, birthDate, deceased, recordKey]) => [
+    id,
+    { id, gender, birthDate, deceased, recordKey },
+  ]),
 );
 
-function event(key: string, patientId: string, date: string | null, code: string, value?: [number, string]): LiveEvent {
+function event(
+  key: string,
+  patientId: string,
+  date: string | null,
+  code: string,
+  value?: [number, string],
+): LiveEvent {
   return {
     key,
     patientId,
@@ -61,11 +70,13 @@ describe('criteria and set algebra', () => {
   ];
 
   it('counts distinct resources for atLeast, and dateless events fail a period', () => {
-    const code = [{ system: ICD10, code: 'E11', descendants: true }] as const;
-    expect([...patientsMatching(events, { code: [...code] as never, atLeast: 2 }, patients)]).toEqual(['a']);
-    expect([...patientsMatching(events, { code: [...code] as never, period: { from: '2000-01-01' } }, patients)].sort()).toEqual(['a', 'b']);
-    expect([...patientsMatching(events, { code: [...code] as never, period: { from: '2000-01-01' }, atLeast: 2 }, patients)]).toEqual([]);
-    expect([...patientsMatching(events, { code: [...code] as never, ageAtEvent: { max: 15 } }, patients)]).toEqual(['b']);
+    const code: CodeSet = [{ system: ICD10, code: 'E11', descendants: true }];
+    const ids = (c: Parameters<typeof patientsMatching>[1]): string[] =>
+      [...patientsMatching(events, c, patients)].sort();
+    expect(ids({ code, atLeast: 2 })).toEqual(['a']);
+    expect(ids({ code, period: { from: '2000-01-01' } })).toEqual(['a', 'b']);
+    expect(ids({ code, period: { from: '2000-01-01' }, atLeast: 2 })).toEqual([]);
+    expect(ids({ code, ageAtEvent: { max: 15 } })).toEqual(['b']);
   });
 
   it('takes `not` within every patient, and keeps patients without a birth date out of age criteria', () => {
@@ -75,8 +86,10 @@ describe('criteria and set algebra', () => {
   });
 
   it('collects each distinct criterion once', () => {
-    const c = { condition: { code: [{ system: ICD10, code: 'E11' }] } } as const;
-    const q = query({ cohort: { any: [c, { not: c }, { all: [c, { patient: { deceased: true } }] }] } as never });
+    const c = { condition: { code: [{ system: ICD10, code: 'E11' }] as CodeSet } };
+    const q = query({
+      cohort: { any: [c, { not: c }, { all: [c, { patient: { deceased: true } }] }] },
+    });
     expect(eventCriteria(q.cohort).size).toBe(1);
   });
 });
@@ -91,12 +104,14 @@ describe('measures', () => {
       event('Observation/5', 'b', '2021-01-01', '2339-0', [7, 'mmol/L']),
       event('Observation/6', 'b', '2021-02-01', '2339-0', [5, 'kg']),
     ];
-    const codes = [{ system: LOINC, code: '2339-0' }] as const;
-    const latest = measureValues(obs, { observation: [...codes] as never, unit: 'mg/dL', pick: 'latest' });
+    const observation: CodeSet = [{ system: LOINC, code: '2339-0' }];
+    const latest = measureValues(obs, { observation, unit: 'mg/dL', pick: 'latest' });
     expect(latest.get('a')).toBeCloseTo(130);
     expect(latest.get('b')).toBeCloseTo(126.112);
-    expect(measureValues(obs, { observation: [...codes] as never, unit: 'mg/dL', pick: 'earliest' }).get('a')).toBe(100);
-    expect(measureValues(obs, { observation: [...codes] as never, unit: 'mg/dL', pick: 'mean' }).get('a')).toBeCloseTo(120);
+    expect(measureValues(obs, { observation, unit: 'mg/dL', pick: 'earliest' }).get('a')).toBe(100);
+    expect(measureValues(obs, { observation, unit: 'mg/dL', pick: 'mean' }).get('a')).toBeCloseTo(
+      120,
+    );
   });
 });
 
@@ -114,9 +129,18 @@ describe('buildResult', () => {
     });
     expect(result.total).toEqual({ count: 3, cellKey: cellKeyOf([10, 20, 40]) });
     expect(result.strata).toHaveLength(8);
-    expect(result.strata[0]).toEqual({ key: { gender: 'female', deceased: 'true' }, cell: { count: 0, cellKey: 0 } });
-    expect(result.strata[1]).toEqual({ key: { gender: 'female', deceased: 'false' }, cell: { count: 2, cellKey: 50 } });
-    expect(result.strata[2]).toEqual({ key: { gender: 'male', deceased: 'true' }, cell: { count: 1, cellKey: 20 } });
+    expect(result.strata[0]).toEqual({
+      key: { gender: 'female', deceased: 'true' },
+      cell: { count: 0, cellKey: 0 },
+    });
+    expect(result.strata[1]).toEqual({
+      key: { gender: 'female', deceased: 'false' },
+      cell: { count: 2, cellKey: 50 },
+    });
+    expect(result.strata[2]).toEqual({
+      key: { gender: 'male', deceased: 'true' },
+      cell: { count: 1, cellKey: 20 },
+    });
     expect(result.overlapping).toBe(false);
     expect(result.measures).toEqual([{ type: 'count' }]);
   });
@@ -124,15 +148,37 @@ describe('buildResult', () => {
   it('puts a patient in every code stratum it has, and counts values below the first edge as missing', () => {
     const q = query({
       cohort: { patient: { deceased: false } },
-      stratify: [{ codes: { of: 'condition', in: [{ system: ICD10, code: 'E11', descendants: true }, { system: ICD10, code: 'E119' }] } }],
-      measures: [{ histogram: { observation: [{ system: LOINC, code: '4548-4' }], unit: '%', edges: [5, 7] } }],
+      stratify: [
+        {
+          codes: {
+            of: 'condition',
+            in: [
+              { system: ICD10, code: 'E11', descendants: true },
+              { system: ICD10, code: 'E119' },
+            ],
+          },
+        },
+      ],
+      measures: [
+        {
+          histogram: { observation: [{ system: LOINC, code: '4548-4' }], unit: '%', edges: [5, 7] },
+        },
+      ],
     });
     const result = buildResult(q, {
       patients,
       cohort: new Set(['a', 'c', 'd']),
-      dimensionEvents: new Map([[0, [event('Condition/1', 'a', null, 'E119'), event('Condition/2', 'c', null, 'E110')]]]),
+      dimensionEvents: new Map([
+        [0, [event('Condition/1', 'a', null, 'E119'), event('Condition/2', 'c', null, 'E110')]],
+      ]),
       measureEvents: new Map([
-        [0, [event('Observation/1', 'a', '2020-01-01', '4548-4', [4.9, '%']), event('Observation/2', 'c', '2020-01-01', '4548-4', [7.1, '%'])]],
+        [
+          0,
+          [
+            event('Observation/1', 'a', '2020-01-01', '4548-4', [4.9, '%']),
+            event('Observation/2', 'c', '2020-01-01', '4548-4', [7.1, '%']),
+          ],
+        ],
       ]),
     });
     expect(result.overlapping).toBe(true);

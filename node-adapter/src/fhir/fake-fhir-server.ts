@@ -28,7 +28,12 @@ export interface FakeServer {
 }
 
 /** Writes a FHIR JSON answer. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/fhir+json', ...headers });
   res.end(JSON.stringify(body));
 }

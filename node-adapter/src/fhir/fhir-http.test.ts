@@ -43,7 +43,13 @@ async function failure(promise: Promise<unknown>): Promise<ProblemError> {
 const UPSTREAM_TEXT = 'Patient/secret-id-4711 failed: NullPointerException at db.query';
 
 function leaks(err: ProblemError): boolean {
-  const everything = [err.message, err.detail, err.title, JSON.stringify(err.toProblem('r')), err.stack].join('\n');
+  const everything = [
+    err.message,
+    err.detail,
+    err.title,
+    JSON.stringify(err.toProblem('r')),
+    err.stack,
+  ].join('\n');
   return everything.includes('secret-id-4711') || everything.includes('NullPointerException');
 }
 
@@ -52,7 +58,8 @@ describe('retries', () => {
     let calls = 0;
     const server = await fake((_req, res) => {
       calls += 1;
-      if (calls === 1) sendJson(res, 429, { resourceType: 'OperationOutcome' }, { 'retry-after': '1' });
+      if (calls === 1)
+        sendJson(res, 429, { resourceType: 'OperationOutcome' }, { 'retry-after': '1' });
       else sendJson(res, 200, { resourceType: 'Bundle', type: 'searchset' });
     });
     const started = Date.now();
@@ -101,7 +108,14 @@ describe('failures', () => {
     const server = await fake((_req, res) =>
       sendJson(res, 500, {
         resourceType: 'OperationOutcome',
-        issue: [{ severity: 'fatal', code: 'exception', diagnostics: UPSTREAM_TEXT, details: { text: UPSTREAM_TEXT } }],
+        issue: [
+          {
+            severity: 'fatal',
+            code: 'exception',
+            diagnostics: UPSTREAM_TEXT,
+            details: { text: UPSTREAM_TEXT },
+          },
+        ],
       }),
     );
     const err = await failure(http().getJson(`${server.baseUrl}/Condition`));
@@ -112,7 +126,10 @@ describe('failures', () => {
 
   it('a 400 (a search the server refuses) is invalid, without its text', async () => {
     const server = await fake((_req, res) =>
-      sendJson(res, 400, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: UPSTREAM_TEXT }] }),
+      sendJson(res, 400, {
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'invalid', diagnostics: UPSTREAM_TEXT }],
+      }),
     );
     const err = await failure(http().getJson(`${server.baseUrl}/Condition`));
     expect(err.code).toBe('ERR_SOURCE_INVALID');
@@ -175,13 +192,17 @@ describe('requests', () => {
     const server = await fake((_req, res) => sendJson(res, 200, {}));
     await http().getJson(`${server.baseUrl}/Patient`);
     await http({ auth: { kind: 'bearer', token: 'abc.def' } }).getJson(`${server.baseUrl}/Patient`);
-    await http({ auth: { kind: 'basic', username: 'node', password: 'pä:ss' } }).getJson(`${server.baseUrl}/Patient`);
+    await http({ auth: { kind: 'basic', username: 'node', password: 'pä:ss' } }).getJson(
+      `${server.baseUrl}/Patient`,
+    );
     const [none, bearer, basic] = server.requests;
     expect(none!.headers.accept).toBe('application/fhir+json');
     expect(none!.headers.prefer).toBe('handling=strict');
     expect(none!.headers.authorization).toBeUndefined();
     expect(bearer!.headers.authorization).toBe('Bearer abc.def');
-    expect(basic!.headers.authorization).toBe(`Basic ${Buffer.from('node:pä:ss').toString('base64')}`);
+    expect(basic!.headers.authorization).toBe(
+      `Basic ${Buffer.from('node:pä:ss').toString('base64')}`,
+    );
   });
 
   it('keeps at most `concurrency` requests in flight', async () => {
@@ -195,7 +216,9 @@ describe('requests', () => {
       sendJson(res, 200, {});
     });
     const client = http({ concurrency: 3 });
-    await Promise.all(Array.from({ length: 12 }, () => client.getJson(`${server.baseUrl}/Patient`)));
+    await Promise.all(
+      Array.from({ length: 12 }, () => client.getJson(`${server.baseUrl}/Patient`)),
+    );
     expect(server.requests).toHaveLength(12);
     expect(peak).toBeLessThanOrEqual(3);
     expect(peak).toBeGreaterThanOrEqual(2);
@@ -203,7 +226,11 @@ describe('requests', () => {
 
   it('refuses credentials that could break a header', () => {
     const deps = { fetch, timeoutMs: 1000, now: Date.now };
-    expect(() => createAuthProvider({ kind: 'bearer', token: 'a\r\nX-Evil: 1' }, deps)).toThrow(ProblemError);
-    expect(() => createAuthProvider({ kind: 'basic', username: 'a:b', password: 'c' }, deps)).toThrow(ProblemError);
+    expect(() => createAuthProvider({ kind: 'bearer', token: 'a\r\nX-Evil: 1' }, deps)).toThrow(
+      ProblemError,
+    );
+    expect(() =>
+      createAuthProvider({ kind: 'basic', username: 'a:b', password: 'c' }, deps),
+    ).toThrow(ProblemError);
   });
 });

@@ -152,7 +152,10 @@ export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
       const status = response.status;
       // Redirects are not followed: credentials stay with the configured server.
       if (status >= 300 && status < 400) {
-        return { kind: 'fail', error: invalid(`the FHIR server redirected a search (HTTP ${status})`) };
+        return {
+          kind: 'fail',
+          error: invalid(`the FHIR server redirected a search (HTTP ${status})`),
+        };
       }
       if (RETRY_STATUSES.has(status)) {
         const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now());

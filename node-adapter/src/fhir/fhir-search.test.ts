@@ -28,7 +28,9 @@ const http = createFhirHttp({
 
 const CONDITIONS: SearchSpec = {
   type: 'Condition',
-  params: [{ name: 'code', values: [{ kind: 'token', system: 'http://snomed.info/sct', code: '1' }] }],
+  params: [
+    { name: 'code', values: [{ kind: 'token', system: 'http://snomed.info/sct', code: '1' }] },
+  ],
 };
 
 function conditions(from: number, n: number): JsonObject[] {
@@ -53,7 +55,11 @@ const paging: FakeHandler = (req, res, base) => {
   );
 };
 
-async function collect(server: FakeServer, budget = new ResourceBudget(1000), spec = CONDITIONS): Promise<string[]> {
+async function collect(
+  server: FakeServer,
+  budget = new ResourceBudget(1000),
+  spec = CONDITIONS,
+): Promise<string[]> {
   const ids: string[] = [];
   await searchAll(http, server.baseUrl, spec, budget, (page) => {
     for (const r of page) ids.push(String(r.id));
@@ -74,11 +80,9 @@ describe('searchAll', () => {
   it('follows next links to the last page', async () => {
     const server = await fake(paging);
     expect(await collect(server)).toEqual(conditions(0, 23).map((c) => c.id));
-    expect(server.requests.map((r) => new URL(r.url, 'http://x').searchParams.get('_offset'))).toEqual([
-      null,
-      '10',
-      '20',
-    ]);
+    expect(
+      server.requests.map((r) => new URL(r.url, 'http://x').searchParams.get('_offset')),
+    ).toEqual([null, '10', '20']);
   });
 
   it('refuses a search larger than the budget from its total, before reading further', async () => {
@@ -92,7 +96,13 @@ describe('searchAll', () => {
   it('refuses by counting when the server gives no total', async () => {
     const server = await fake((req, res, base) => {
       const offset = Number(new URL(req.url, 'http://x').searchParams.get('_offset') ?? 0);
-      sendJson(res, 200, searchset(req, new URL(base).origin, conditions(offset, 10), { next: `${base}/Condition?_offset=${offset + 10}` }));
+      sendJson(
+        res,
+        200,
+        searchset(req, new URL(base).origin, conditions(offset, 10), {
+          next: `${base}/Condition?_offset=${offset + 10}`,
+        }),
+      );
     });
     const err = await failure(collect(server, new ResourceBudget(35)));
     expect(err.code).toBe('ERR_SOURCE_TOO_LARGE');
@@ -102,7 +112,13 @@ describe('searchAll', () => {
   it('refuses a next link that leaves the server, without following it', async () => {
     const elsewhere = await fake(paging);
     const server = await fake((req, res, base) =>
-      sendJson(res, 200, searchset(req, new URL(base).origin, conditions(0, 2), { next: `${elsewhere.baseUrl}/Condition?_offset=2` })),
+      sendJson(
+        res,
+        200,
+        searchset(req, new URL(base).origin, conditions(0, 2), {
+          next: `${elsewhere.baseUrl}/Condition?_offset=2`,
+        }),
+      ),
     );
     const err = await failure(collect(server));
     expect(err.code).toBe('ERR_SOURCE_INVALID');
@@ -111,7 +127,13 @@ describe('searchAll', () => {
 
   it('refuses paging that loops', async () => {
     const server = await fake((req, res, base) =>
-      sendJson(res, 200, searchset(req, new URL(base).origin, conditions(0, 1), { next: `${base}/Condition?_offset=0` })),
+      sendJson(
+        res,
+        200,
+        searchset(req, new URL(base).origin, conditions(0, 1), {
+          next: `${base}/Condition?_offset=0`,
+        }),
+      ),
     );
     const err = await failure(collect(server));
     expect(err.code).toBe('ERR_SOURCE_INVALID');
@@ -150,9 +172,18 @@ describe('readSearchPage', () => {
       page(
         [
           { resource: { resourceType: 'Condition', id: 'a' }, search: { mode: 'match' } },
-          { resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information' }] }, search: { mode: 'outcome' } },
+          {
+            resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information' }] },
+            search: { mode: 'outcome' },
+          },
         ],
-        { total: 7, link: [{ relation: 'self', url: sent }, { relation: 'next', url: '/Condition?page=2' }] },
+        {
+          total: 7,
+          link: [
+            { relation: 'self', url: sent },
+            { relation: 'next', url: '/Condition?page=2' },
+          ],
+        },
       ),
       'Condition',
       sent,
@@ -168,7 +199,14 @@ describe('readSearchPage', () => {
     refuse(page([{ resource: { resourceType: 'Observation', id: 'o' } }]));
     refuse(page([{ resource: { resourceType: 'Condition' } }]));
     refuse(page([{ resource: { resourceType: 'Patient', id: 'p' }, search: { mode: 'include' } }]));
-    refuse(page([{ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error' }] }, search: { mode: 'outcome' } }]));
+    refuse(
+      page([
+        {
+          resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error' }] },
+          search: { mode: 'outcome' },
+        },
+      ]),
+    );
     refuse(page([], { entry: 'nope' }));
     refuse(page([], { link: [{ relation: 'self', url: 'http://f/Condition?code=s%7C2' }] }));
     refuse([]);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
-import type { CohortQuery } from '@tessera/schemas';
+import type { CohortQuery, Expr } from '@tessera/schemas';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadResources, startFhirServer } from '../../../tests/fhir-server/server.ts';
 import type { FhirServer } from '../../../tests/fhir-server/server.ts';
@@ -42,11 +42,20 @@ function expected(resources: readonly FhirResource[], query: EvaluableQuery): Or
 }
 
 function expectSame(actual: RawResult, oracle: OracleResult, label: string): void {
-  const round = (n: number | null): number | null => (n === null ? null : Number(n.toPrecision(10)));
+  const round = (n: number | null): number | null =>
+    n === null ? null : Number(n.toPrecision(10));
   const normal = (r: RawResult | OracleResult): unknown => ({
     ...r,
     measures: r.measures.map((m) =>
-      m.type === 'summary' ? { ...m, mean: round(m.mean), sd: round(m.sd), sumAbs: round(m.sumAbs), maxAbs: round(m.maxAbs) } : m,
+      m.type === 'summary'
+        ? {
+            ...m,
+            mean: round(m.mean),
+            sd: round(m.sd),
+            sumAbs: round(m.sumAbs),
+            maxAbs: round(m.maxAbs),
+          }
+        : m,
     ),
   });
   expect(normal(actual), label).toEqual(normal(oracle));
@@ -55,8 +64,16 @@ function expectSame(actual: RawResult, oracle: OracleResult, label: string): voi
 // Queries that between them use every criterion kind, all/any/not, every
 // dimension and every measure.
 const QUERIES: readonly CohortQuery[] = [
-  { version: 1, cohort: { patient: { gender: ['female'], age: { min: 18, max: 79 } } }, stratify: [{ ageBand: [0, 18, 40, 65, 80] }] },
-  { version: 1, cohort: { patient: { birthDate: { from: '1950-01-01', to: '1999-12-31' }, deceased: false } }, stratify: ['deceased'] },
+  {
+    version: 1,
+    cohort: { patient: { gender: ['female'], age: { min: 18, max: 79 } } },
+    stratify: [{ ageBand: [0, 18, 40, 65, 80] }],
+  },
+  {
+    version: 1,
+    cohort: { patient: { birthDate: { from: '1950-01-01', to: '1999-12-31' }, deceased: false } },
+    stratify: ['deceased'],
+  },
   {
     version: 1,
     cohort: { condition: { code: [{ system: ICD10, code: 'E11', descendants: true }] } },
@@ -66,7 +83,15 @@ const QUERIES: readonly CohortQuery[] = [
     version: 1,
     cohort: {
       all: [
-        { condition: { code: [{ system: ICD10, code: 'E11.9' }, { system: SNOMED, code: '15777000' }], period: { from: '2015-01-01', to: '2022-12-31' } } },
+        {
+          condition: {
+            code: [
+              { system: ICD10, code: 'E11.9' },
+              { system: SNOMED, code: '15777000' },
+            ],
+            period: { from: '2015-01-01', to: '2022-12-31' },
+          },
+        },
         { not: { medication: { code: [{ system: ATC, code: 'A10', descendants: true }] } } },
       ],
     },
@@ -77,41 +102,117 @@ const QUERIES: readonly CohortQuery[] = [
       any: [
         { medication: { code: [{ system: ATC, code: 'A10BA02' }], atLeast: 2 } },
         { procedure: { code: [{ system: SNOMED, code: '73761001' }], ageAtEvent: { min: 30 } } },
-        { immunization: { code: [{ system: CVX, code: '140' }, { system: CVX, code: '208' }], period: { from: '2018-01-01' } } },
+        {
+          immunization: {
+            code: [
+              { system: CVX, code: '140' },
+              { system: CVX, code: '208' },
+            ],
+            period: { from: '2018-01-01' },
+          },
+        },
       ],
     },
     stratify: ['gender', 'deceased'],
   },
   {
     version: 1,
-    cohort: { encounter: { code: [{ system: ACT_CODE, code: 'AMB' }, { system: SNOMED, code: '185349003' }], period: { to: '2020-06-30' } } },
-    stratify: [{ codes: { of: 'condition', in: [{ system: ICD10, code: 'E1', descendants: true }, { system: SNOMED, code: '44054006' }] } }],
-  },
-  {
-    version: 1,
-    cohort: { observation: { code: [{ system: LOINC, code: '4548-4' }], value: { min: 6.5, unit: '%' }, period: { from: '2012-01-01' } } },
-    measures: [
-      { count: 'patients' },
-      { histogram: { observation: [{ system: LOINC, code: '4548-4' }], unit: '%', edges: [0, 5.7, 6.5, 8, 10], pick: 'latest' } },
+    cohort: {
+      encounter: {
+        code: [
+          { system: ACT_CODE, code: 'AMB' },
+          { system: SNOMED, code: '185349003' },
+        ],
+        period: { to: '2020-06-30' },
+      },
+    },
+    stratify: [
+      {
+        codes: {
+          of: 'condition',
+          in: [
+            { system: ICD10, code: 'E1', descendants: true },
+            { system: SNOMED, code: '44054006' },
+          ],
+        },
+      },
     ],
   },
   {
     version: 1,
-    cohort: { observation: { code: [{ system: LOINC, code: '72166-2' }], valueCode: [{ system: SNOMED, code: '449868002' }] } },
+    cohort: {
+      observation: {
+        code: [{ system: LOINC, code: '4548-4' }],
+        value: { min: 6.5, unit: '%' },
+        period: { from: '2012-01-01' },
+      },
+    },
+    measures: [
+      { count: 'patients' },
+      {
+        histogram: {
+          observation: [{ system: LOINC, code: '4548-4' }],
+          unit: '%',
+          edges: [0, 5.7, 6.5, 8, 10],
+          pick: 'latest',
+        },
+      },
+    ],
+  },
+  {
+    version: 1,
+    cohort: {
+      observation: {
+        code: [{ system: LOINC, code: '72166-2' }],
+        valueCode: [{ system: SNOMED, code: '449868002' }],
+      },
+    },
   },
   {
     version: 1,
     cohort: { not: { patient: { deceased: true } } },
     stratify: ['gender'],
     measures: [
-      { summary: { observation: [{ system: LOINC, code: '2339-0' }, { system: LOINC, code: '15074-8' }], unit: 'mg/dL', pick: 'mean' } },
-      { summary: { observation: [{ system: LOINC, code: '29463-7' }], unit: 'kg', pick: 'earliest', period: { from: '2014-01-01' } } },
-      { histogram: { observation: [{ system: LOINC, code: '8302-2' }], unit: 'cm', edges: [100, 150, 170, 190], pick: 'latest' } },
+      {
+        summary: {
+          observation: [
+            { system: LOINC, code: '2339-0' },
+            { system: LOINC, code: '15074-8' },
+          ],
+          unit: 'mg/dL',
+          pick: 'mean',
+        },
+      },
+      {
+        summary: {
+          observation: [{ system: LOINC, code: '29463-7' }],
+          unit: 'kg',
+          pick: 'earliest',
+          period: { from: '2014-01-01' },
+        },
+      },
+      {
+        histogram: {
+          observation: [{ system: LOINC, code: '8302-2' }],
+          unit: 'cm',
+          edges: [100, 150, 170, 190],
+          pick: 'latest',
+        },
+      },
     ],
   },
   {
     version: 1,
-    cohort: { observation: { code: [{ system: LOINC, code: '2339-0' }, { system: LOINC, code: '15074-8' }], value: { min: 5.5, max: 11.1, unit: 'mmol/L' }, atLeast: 2 } },
+    cohort: {
+      observation: {
+        code: [
+          { system: LOINC, code: '2339-0' },
+          { system: LOINC, code: '15074-8' },
+        ],
+        value: { min: 5.5, max: 11.1, unit: 'mmol/L' },
+        atLeast: 2,
+      },
+    },
   },
 ];
 
@@ -177,7 +278,12 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
     expect(caps.fhirVersion).toBe('4.0.1');
     if (capabilities === 'full') {
       expect(caps.common).toEqual(['_count', '_elements', '_sort', '_summary']);
-      expect(caps.types.Condition?.params).toEqual(['code', 'onset-date', 'recorded-date', 'subject']);
+      expect(caps.types.Condition?.params).toEqual([
+        'code',
+        'onset-date',
+        'recorded-date',
+        'subject',
+      ]);
     } else {
       expect(caps.common).toEqual([]);
       expect(caps.types.Observation?.params).toEqual([]);
@@ -209,7 +315,10 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
         return fetch(input, init);
       },
     });
-    const odd = evaluable({ version: 1, cohort: { condition: { code: [{ system: ODD_SYSTEM, code: ODD_CODE }] } } });
+    const odd = evaluable({
+      version: 1,
+      cohort: { condition: { code: [{ system: ODD_SYSTEM, code: ODD_CODE }] } },
+    });
     const oddResult = await recording.evaluate(odd);
     expect(oddResult.total.count).toBe(1);
     expectSame(oddResult, expected(resources, odd), 'odd code');
@@ -226,9 +335,14 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
     const attack = evaluable({
       version: 1,
       cohort: {
-        any: injections.map((code) => ({
-          condition: { code: [{ system: ICD10, code }, { system: `${SNOMED}${code}`, code: 'x' }] },
-        })) as [never, ...never[]],
+        any: injections.map((code): Expr => ({
+          condition: {
+            code: [
+              { system: ICD10, code },
+              { system: `${SNOMED}${code}`, code: 'x' },
+            ],
+          },
+        })) as [Expr, ...Expr[]],
       },
     });
     expectSame(await recording.evaluate(attack), expected(resources, attack), 'injection');
@@ -298,9 +412,20 @@ describe('live FHIR source on the Synthea fixture', () => {
 
   beforeAll(async () => {
     server = await startFhirServer({ capabilities: 'full' });
-    const types = new Set(['Patient', 'Condition', 'Encounter', 'Immunization', 'MedicationRequest', 'Procedure']);
+    const types = new Set([
+      'Patient',
+      'Condition',
+      'Encounter',
+      'Immunization',
+      'MedicationRequest',
+      'Procedure',
+    ]);
     await loadResources(server.baseUrl, readNdjson(SYNTHEA, types), 500);
-    source = createFhirSource({ baseUrl: server.baseUrl, auth: { kind: 'none' }, recordKeySecret: SECRET });
+    source = createFhirSource({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'none' },
+      recordKeySecret: SECRET,
+    });
   }, 120_000);
 
   afterAll(async () => {

@@ -363,7 +363,9 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     // Medications matching the codes, so references resolve; a reference to
     // any other Medication matches nothing either way.
     const medications =
-      search.kind === 'medication' ? await readMedications(ev, search.code) : new Map<string, LiveCoding[]>();
+      search.kind === 'medication'
+        ? await readMedications(ev, search.code)
+        : new Map<string, LiveCoding[]>();
     const events = new Map<string, LiveEvent>();
     const specs = KIND_TYPES[search.kind].flatMap((type) => planSearches(ev.caps, type, search));
     await Promise.all(

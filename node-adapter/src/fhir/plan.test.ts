@@ -31,9 +31,17 @@ interface Declared {
 function statement(resources: Record<string, Declared[]>, common: Declared[] = []): unknown {
   const contained: unknown[] = [];
   const param = (type: string, p: Declared): Record<string, unknown> => {
-    if (p.modifier === undefined && p.comparator === undefined) return { name: p.name, type: p.type };
+    if (p.modifier === undefined && p.comparator === undefined)
+      return { name: p.name, type: p.type };
     const id = `${type}-${p.name}`;
-    contained.push({ resourceType: 'SearchParameter', id, code: p.name, type: p.type, modifier: p.modifier, comparator: p.comparator });
+    contained.push({
+      resourceType: 'SearchParameter',
+      id,
+      code: p.name,
+      type: p.type,
+      modifier: p.modifier,
+      comparator: p.comparator,
+    });
     return { name: p.name, type: p.type, definition: `#${id}` };
   };
   const rest = {
@@ -80,11 +88,20 @@ const FULL = readCapabilities(
   ),
 );
 
-const BARE = readCapabilities(statement({ Patient: [], Condition: [], Observation: [], Encounter: [{ name: 'type', type: 'token' }] }));
+const BARE = readCapabilities(
+  statement({
+    Patient: [],
+    Condition: [],
+    Observation: [],
+    Encounter: [{ name: 'type', type: 'token' }],
+  }),
+);
 
 /** Each search as the query string it becomes, decoded, for readable expectations. */
 function urls(specs: readonly SearchSpec[]): string[] {
-  return specs.map((s) => decodeURIComponent(buildSearchUrl('https://f', s).slice('https://f/'.length)));
+  return specs.map((s) =>
+    decodeURIComponent(buildSearchUrl('https://f', s).slice('https://f/'.length)),
+  );
 }
 
 describe('readCapabilities', () => {
@@ -152,7 +169,10 @@ describe('planSearches', () => {
   });
 
   it('splits long code lists so URLs stay short', () => {
-    const codes = Array.from({ length: 100 }, (_, i) => ({ system: SNOMED, code: String(i) })) as unknown as CodeSet;
+    const codes = Array.from({ length: 100 }, (_, i) => ({
+      system: SNOMED,
+      code: String(i),
+    })) as unknown as CodeSet;
     const specs = planSearches(FULL, 'Observation', { kind: 'observation', code: codes });
     expect(specs).toHaveLength(Math.ceil(100 / MAX_VALUES_PER_PARAM));
   });
@@ -196,20 +216,41 @@ describe('planSearches', () => {
 
   it('leaves dates to the node when a parameter lacks ge/le', () => {
     expect(
-      urls(planSearches(FULL, 'Encounter', { kind: 'encounter', code: [{ system: SNOMED, code: '1' }], period: { from: '2020-01-01' } })),
+      urls(
+        planSearches(FULL, 'Encounter', {
+          kind: 'encounter',
+          code: [{ system: SNOMED, code: '1' }],
+          period: { from: '2020-01-01' },
+        }),
+      ),
     ).toEqual([`Encounter?type=${SNOMED}|1`, `Encounter?class=${SNOMED}|1`]);
   });
 
   it('reads medication uses by inline code and, where :missing is declared, every referencing use', () => {
-    expect(urls(planSearches(FULL, 'MedicationRequest', { kind: 'medication', code: [{ system: ATC, code: 'A10BA02' }], period: { to: '2020-01-01' } }))).toEqual([
+    expect(
+      urls(
+        planSearches(FULL, 'MedicationRequest', {
+          kind: 'medication',
+          code: [{ system: ATC, code: 'A10BA02' }],
+          period: { to: '2020-01-01' },
+        }),
+      ),
+    ).toEqual([
       `MedicationRequest?code=${ATC}|A10BA02&authoredon=le2020-01-03`,
       `MedicationRequest?medication:missing=false&authoredon=le2020-01-03`,
     ]);
     // Without :missing, contained Medications could only be found by reading every use.
-    expect(urls(planSearches(FULL, 'MedicationStatement', { kind: 'medication', code: [{ system: ATC, code: 'A10BA02' }] }))).toEqual([
-      'MedicationStatement',
-    ]);
-    expect(urls(medicationSearches(FULL, [{ system: ATC, code: 'A10', descendants: true }]))).toEqual([`Medication?code=${ATC}|`]);
+    expect(
+      urls(
+        planSearches(FULL, 'MedicationStatement', {
+          kind: 'medication',
+          code: [{ system: ATC, code: 'A10BA02' }],
+        }),
+      ),
+    ).toEqual(['MedicationStatement']);
+    expect(
+      urls(medicationSearches(FULL, [{ system: ATC, code: 'A10', descendants: true }])),
+    ).toEqual([`Medication?code=${ATC}|`]);
     expect(urls(medicationSearches(BARE, [{ system: ATC, code: 'A10' }]))).toEqual([]);
   });
 
@@ -221,8 +262,17 @@ describe('planSearches', () => {
     };
     expect(urls(planSearches(BARE, 'Condition', search))).toEqual(['Condition']);
     // Encounter type is declared but class is not: a class match could be missed, so no code filter.
-    expect(urls(planSearches(BARE, 'Encounter', { kind: 'encounter', code: [{ system: SNOMED, code: '1' }] }))).toEqual(['Encounter']);
-    expect(planSearches(BARE, 'Procedure', { kind: 'procedure', code: [{ system: SNOMED, code: '1' }] })).toEqual([]);
+    expect(
+      urls(
+        planSearches(BARE, 'Encounter', {
+          kind: 'encounter',
+          code: [{ system: SNOMED, code: '1' }],
+        }),
+      ),
+    ).toEqual(['Encounter']);
+    expect(
+      planSearches(BARE, 'Procedure', { kind: 'procedure', code: [{ system: SNOMED, code: '1' }] }),
+    ).toEqual([]);
   });
 });
 

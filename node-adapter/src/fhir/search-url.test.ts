@@ -101,7 +101,13 @@ describe('buildSearchUrl', () => {
         const url = buildSearchUrl(BASE, {
           type: 'MedicationRequest',
           params: [
-            { name: 'code', values: [{ kind: 'token', system, code }, { kind: 'token', system }] },
+            {
+              name: 'code',
+              values: [
+                { kind: 'token', system, code },
+                { kind: 'token', system },
+              ],
+            },
             { name: 'authoredon', values: [{ kind: 'date', prefix: 'ge', date: '2020-01-01' }] },
           ],
         });
@@ -153,17 +159,34 @@ describe('buildSearchUrl', () => {
       expect(() => buildSearchUrl(BASE, spec as SearchSpec)).toThrow(SearchUrlError);
     };
     const token = { kind: 'token', system: 's', code: 'c' };
-    refuse({ type: 'Condition', params: [{ name: '_has:Observation:patient:code', values: [token] }] });
+    refuse({
+      type: 'Condition',
+      params: [{ name: '_has:Observation:patient:code', values: [token] }],
+    });
     refuse({ type: 'Condition', params: [{ name: 'subject', values: [token] }] });
     refuse({ type: 'Condition', params: [{ name: 'code&_has', values: [token] }] });
     refuse({ type: 'Condition', params: [{ name: 'code', modifier: 'text', values: [token] }] });
-    refuse({ type: 'Condition', params: [{ name: 'onset-date', modifier: 'below', values: [token] }] });
+    refuse({
+      type: 'Condition',
+      params: [{ name: 'onset-date', modifier: 'below', values: [token] }],
+    });
     refuse({ type: 'Condition', params: [{ name: 'code', modifier: 'missing', values: [token] }] });
     refuse({ type: 'Condition', params: [{ name: 'code', values: [] }] });
     refuse({ type: 'Condition', params: [{ name: 'onset-date', values: [token] }] });
-    refuse({ type: 'Condition', params: [{ name: 'onset-date', values: [{ kind: 'date', prefix: 'ge', date: '2020-01-01&x=1' }] }] });
-    refuse({ type: 'Condition', params: [{ name: '_count', values: [{ kind: 'count', value: 1e9 }] }] });
-    refuse({ type: 'Condition', params: [{ name: '_elements', values: [{ kind: 'elements', names: ['code,subject'] }] }] });
+    refuse({
+      type: 'Condition',
+      params: [
+        { name: 'onset-date', values: [{ kind: 'date', prefix: 'ge', date: '2020-01-01&x=1' }] },
+      ],
+    });
+    refuse({
+      type: 'Condition',
+      params: [{ name: '_count', values: [{ kind: 'count', value: 1e9 }] }],
+    });
+    refuse({
+      type: 'Condition',
+      params: [{ name: '_elements', values: [{ kind: 'elements', names: ['code,subject'] }] }],
+    });
     refuse({ type: 'Group', params: [] });
     refuse({ type: 'Patient/../Condition', params: [] });
   });
@@ -185,15 +208,23 @@ describe('sameSearch', () => {
   const sent = buildSearchUrl(BASE, codeSearch('http://snomed.info/sct', '15777000'));
 
   it('accepts a self link that echoes the search, paging parameters aside', () => {
-    expect(sameSearch(sent, `${BASE}/Condition?code=http://snomed.info/sct|15777000&_count=50`)).toBe(true);
-    expect(sameSearch(sent, `/r4/Condition?_offset=0&code=http%3A%2F%2Fsnomed.info%2Fsct%7C15777000`)).toBe(true);
+    expect(
+      sameSearch(sent, `${BASE}/Condition?code=http://snomed.info/sct|15777000&_count=50`),
+    ).toBe(true);
+    expect(
+      sameSearch(sent, `/r4/Condition?_offset=0&code=http%3A%2F%2Fsnomed.info%2Fsct%7C15777000`),
+    ).toBe(true);
   });
 
   it('refuses a self link that dropped, changed or added a criterion', () => {
     expect(sameSearch(sent, `${BASE}/Condition?_count=50`)).toBe(false);
     expect(sameSearch(sent, `${BASE}/Condition?code=http://snomed.info/sct|1577700`)).toBe(false);
-    expect(sameSearch(sent, `${BASE}/Condition?code=http://snomed.info/sct|15777000&subject=Patient/1`)).toBe(false);
-    expect(sameSearch(sent, `${BASE}/Observation?code=http://snomed.info/sct|15777000`)).toBe(false);
+    expect(
+      sameSearch(sent, `${BASE}/Condition?code=http://snomed.info/sct|15777000&subject=Patient/1`),
+    ).toBe(false);
+    expect(sameSearch(sent, `${BASE}/Observation?code=http://snomed.info/sct|15777000`)).toBe(
+      false,
+    );
     expect(sameSearch(sent, 'not a url at all ::')).toBe(false);
   });
 });

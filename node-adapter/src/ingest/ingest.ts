@@ -48,6 +48,12 @@ export interface IngestOptions {
    * per core (at most 4), or 0 for inputs under 16 MB.
    */
   readonly workers?: number;
+  /**
+   * Uncompressed NDJSON files larger than this are cut into line-aligned
+   * segments parsed in parallel; default 32 MiB. The cuts enter the content
+   * hash, so keep the default outside tests.
+   */
+  readonly segmentBytes?: number;
 }
 
 export interface IngestReport {
@@ -96,7 +102,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
   }
   const files = await listSourceFiles(options.sources);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-  const tasks = await planTasks(files);
+  const tasks = await planTasks(files, options.segmentBytes ?? SEGMENT_BYTES);
   const workers =
     options.workers ?? (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
 
@@ -188,10 +194,13 @@ const EVENT_STAGING: ReadonlySet<StagingTable> = new Set([
   'encounters',
 ]);
 
-async function planTasks(files: readonly SourceFile[]): Promise<IngestTask[]> {
+async function planTasks(
+  files: readonly SourceFile[],
+  segmentBytes: number,
+): Promise<IngestTask[]> {
   const tasks: IngestTask[] = [];
   for (const [fileIndex, file] of files.entries()) {
-    const segments = await planSegments(file, SEGMENT_BYTES);
+    const segments = await planSegments(file, segmentBytes);
     segments.forEach((range, segment) => {
       const target =
         segments.length > 1

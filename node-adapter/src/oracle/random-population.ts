@@ -485,16 +485,32 @@ function patientReference(id: string): fc.Arbitrary<unknown> {
 
 /**
  * Values taken from a population, so that query bounds meet data exactly:
- * event and birth dates, whole-year ages (at every asOf and on every event
- * date), and stored quantity values by unit.
+ * event and birth dates, stored quantity values by unit, and the ages at
+ * which an event fell on a birthday (a and a - 1, the ages an ageAtEvent
+ * bound must get right).
  */
 export interface QueryHints {
   readonly dates: readonly string[];
-  readonly ages: readonly number[];
+  readonly birthDates: readonly string[];
+  readonly eventAges: readonly number[];
   readonly values: ReadonlyMap<string, readonly number[]>;
 }
 
-const NO_HINTS: QueryHints = { dates: [], ages: [], values: new Map() };
+const NO_HINTS: QueryHints = { dates: [], birthDates: [], eventAges: [], values: new Map() };
+
+const monthDay = (date: string) => date.slice(5);
+
+/** The whole years of the birthday-boys and -girls of `on` (born on its month and day), and one less. */
+function birthdayAges(birthDates: readonly string[], on: string): number[] {
+  const ages: number[] = [];
+  for (const birth of birthDates) {
+    const age = wholeYears(birth, on);
+    if (age === undefined || age > 150 || monthDay(birth) !== monthDay(on)) continue;
+    ages.push(age);
+    if (age > 0) ages.push(age - 1);
+  }
+  return ages;
+}
 
 /**
  * The hints of a population.
@@ -503,31 +519,52 @@ const NO_HINTS: QueryHints = { dates: [], ages: [], values: new Map() };
 export function populationHints(resources: readonly FhirResource[]): QueryHints {
   const { patients, events } = readFhir(resources);
   const dates = new Set<string>();
-  const ages = new Set<number>();
+  const birthDates = new Set<string>();
+  const eventAges = new Set<number>();
   const values = new Map<string, Set<number>>();
-  const addAge = (birth: string | undefined, on: string | undefined) => {
-    const age = birth === undefined || on === undefined ? undefined : wholeYears(birth, on);
-    if (age !== undefined && age <= 150)
-      [age - 1, age, age + 1].forEach((a) => a >= 0 && ages.add(a));
-  };
   for (const p of patients.values()) {
-    if (p.birthDate !== undefined) dates.add(p.birthDate);
-    for (const asOf of AS_OF_DATES) addAge(p.birthDate, asOf);
+    if (p.birthDate !== undefined && p.birthDate >= '1900-01-01') {
+      dates.add(p.birthDate);
+      birthDates.add(p.birthDate);
+    }
   }
   for (const e of events) {
-    if (e.date !== undefined) dates.add(e.date);
-    addAge(patients.get(e.patientId)?.birthDate, e.date);
+    if (e.date !== undefined) {
+      dates.add(e.date);
+      const birth = patients.get(e.patientId)?.birthDate;
+      if (birth !== undefined) birthdayAges([birth], e.date).forEach((a) => eventAges.add(a));
+    }
     if (e.quantity?.unit !== undefined) {
       const set = values.get(e.quantity.unit) ?? new Set<number>();
       set.add(e.quantity.value);
       values.set(e.quantity.unit, set);
     }
   }
+  const sorted = <T>(set: Set<T>) => [...set].sort();
   return {
-    dates: [...dates].filter((d) => d >= '1900-01-01').sort(),
-    ages: [...ages].sort((x, y) => x - y),
+    dates: sorted(dates),
+    birthDates: sorted(birthDates),
+    eventAges: [...eventAges].sort((x, y) => x - y),
     values: new Map([...values].map(([unit, set]) => [unit, [...set].sort((x, y) => x - y)])),
   };
+}
+
+/**
+ * A reference date: one of AS_OF_DATES, or a patient's birthday (a 29
+ * February birthday in a common year taken on 28 February).
+ */
+function asOfArbitrary(hints: QueryHints): fc.Arbitrary<string> {
+  const fixed = pick(AS_OF_DATES);
+  if (hints.birthDates.length === 0) return fixed;
+  const anniversary = fc
+    .tuple(pick(hints.birthDates), fc.integer({ min: 0, max: 90 }))
+    .map(([birth, years]) => {
+      const year = Number(birth.slice(0, 4)) + years;
+      const md = monthDay(birth) === '02-29' && !isLeap(year) ? '02-28' : monthDay(birth);
+      return `${String(year).padStart(4, '0')}-${md}`;
+    })
+    .filter((d) => d <= '2030-12-31');
+  return fc.oneof(fixed, anniversary);
 }
 
 /** `arb`, or half of the time one of `hints` when there are any. */
@@ -610,30 +647,37 @@ const encounterCodeSet = fc.oneof(
     .map(([types, classes]) => [...types, ...classes] as CodeSet),
 );
 
-const ageBand = fc
-  .uniqueArray(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 })
-  .map((edges) => ({
-    ageBand: [0, ...edges.sort((a, b) => a - b)] as [number, number, ...number[]],
-  }));
-
-const dimension: fc.Arbitrary<Dimension> = fc.oneof(
-  fc.constant<Dimension>('gender'),
-  fc.constant<Dimension>('deceased'),
-  ageBand,
-  conditionCodeSet.map((codes): Dimension => ({ codes: { of: 'condition', in: codes } })),
-);
-
-/** The cohort expressions and measures of queries over a population with these hints. */
-function queryParts(hints: QueryHints): {
+/** The cohort expressions and measures of queries on `asOf` over a population with these hints. */
+function queryParts(
+  hints: QueryHints,
+  asOf: string,
+): {
   expr: fc.Arbitrary<Expr>;
+  dimension: fc.Arbitrary<Dimension>;
   measure: fc.Arbitrary<Measure>;
 } {
   const day = (from: number, to: number) => orHint(boundaryDay(from, to), hints.dates);
   const period = range(day(2011, 2026), 'from', 'to');
-  const ageRange = range(
-    orHint(grid(AGE_VALUES, fc.integer({ min: 0, max: 100 })), hints.ages),
-    'min',
-    'max',
+  const anyAge = grid(AGE_VALUES, fc.integer({ min: 0, max: 100 }));
+  const ageRange = range(orHint(anyAge, birthdayAges(hints.birthDates, asOf)), 'min', 'max');
+  const ageAtEventRange = range(orHint(anyAge, hints.eventAges), 'min', 'max');
+
+  const ageBand = fc
+    .uniqueArray(
+      orHint(fc.integer({ min: 1, max: 100 }), birthdayAges(hints.birthDates, asOf)).filter(
+        (a) => a > 0,
+      ),
+      { minLength: 1, maxLength: 5 },
+    )
+    .map((edges) => ({
+      ageBand: [0, ...edges.sort((a, b) => a - b)] as [number, number, ...number[]],
+    }));
+
+  const dimension: fc.Arbitrary<Dimension> = fc.oneof(
+    fc.constant<Dimension>('gender'),
+    fc.constant<Dimension>('deceased'),
+    ageBand,
+    conditionCodeSet.map((codes): Dimension => ({ codes: { of: 'condition', in: codes } })),
   );
 
   /** An analyte's codes and a unit with values on its grid and from the data. */
@@ -666,7 +710,7 @@ function queryParts(hints: QueryHints): {
   const commonEventParts = fc
     .record({
       period: sometimes(period, 30),
-      ageAtEvent: sometimes(ageRange, 20),
+      ageAtEvent: sometimes(ageAtEventRange, 20),
       atLeast: sometimes(fc.constantFrom(1, 2, 2, 3), 30),
     })
     .map(defined);
@@ -751,7 +795,7 @@ function queryParts(hints: QueryHints): {
     quantityMeasure.map(({ edges: _edges, ...summary }): Measure => ({ summary })),
   );
 
-  return { expr, measure };
+  return { expr, dimension, measure };
 }
 
 /**
@@ -763,24 +807,25 @@ function queryParts(hints: QueryHints): {
 export function queryArbitrary(
   hints: QueryHints = NO_HINTS,
 ): fc.Arbitrary<CohortQuery & { asOf: string }> {
-  const { expr, measure } = queryParts(hints);
-  return fc
-    .record({
-      cohort: expr,
-      asOf: pick(AS_OF_DATES),
-      stratify: fc.uniqueArray(dimension, {
-        maxLength: 3,
-        selector: (d) => (typeof d === 'string' ? d : Object.keys(d)[0]),
-      }),
-      measures: fc.array(measure, { minLength: 1, maxLength: 3 }),
-    })
-    .map(({ cohort, asOf, stratify, measures }) => ({
-      version: 1 as const,
-      cohort,
-      asOf,
-      ...(stratify.length === 0 ? {} : { stratify }),
-      measures: measures as [Measure, ...Measure[]],
-    }));
+  return asOfArbitrary(hints).chain((asOf) => {
+    const { expr, dimension, measure } = queryParts(hints, asOf);
+    return fc
+      .record({
+        cohort: expr,
+        stratify: fc.uniqueArray(dimension, {
+          maxLength: 3,
+          selector: (d) => (typeof d === 'string' ? d : Object.keys(d)[0]),
+        }),
+        measures: fc.array(measure, { minLength: 1, maxLength: 3 }),
+      })
+      .map(({ cohort, stratify, measures }) => ({
+        version: 1 as const,
+        cohort,
+        asOf,
+        ...(stratify.length === 0 ? {} : { stratify }),
+        measures: measures as [Measure, ...Measure[]],
+      }));
+  });
 }
 
 /**

@@ -200,9 +200,11 @@ function eventCodings(
 function isExcluded(r: FhirResource): boolean {
   if (r.status === 'entered-in-error') return true;
   if (r.resourceType !== 'Condition') return false;
-  return conceptCodings(r.verificationStatus).some(
-    (c) => c.code === 'refuted' || c.code === 'entered-in-error',
-  );
+  // The status code decides, whatever system (if any) its coding names.
+  return list(obj(r.verificationStatus)?.coding).some((c) => {
+    const code = obj(c)?.code;
+    return code === 'refuted' || code === 'entered-in-error';
+  });
 }
 
 /**

@@ -149,6 +149,10 @@ function readValueFilter(value: unknown, at: string): ValueFilter {
   }
 }
 
+// CCDL matches a resource whose time overlaps the restriction; v1 matches on
+// one event date per kind (a period's start). The two agree for point-in-time
+// resources, which is how conditions, observations and procedures are mostly
+// recorded; docs/query-language.md states the difference.
 function readPeriod(value: unknown, at: string): Period {
   const tr = readObject(value, at, ['afterDate', 'beforeDate']);
   if (tr.afterDate === undefined && tr.beforeDate === undefined) {
