@@ -128,6 +128,8 @@ const hang: Handler = () => {};
 
 /** The short deadlines the deadline tests hold the fan-out to. */
 const SHORT = { perNodeDeadlineMs: 300, queryDeadlineMs: 600 } as const;
+/** Slack on top of a deadline before a test calls it broken: a loaded machine stalls timers. */
+const MARGIN = 1_000;
 
 function setup(
   nodes: Record<string, TestNode>,
@@ -299,9 +301,12 @@ describe('threat 25: a node killed mid-query', () => {
       // The process dies half-way through its answer.
       setImmediate(() => dying.kill());
     });
-    const { fanout } = setup({ alpha: ok, beta: dying }, SHORT);
+    const { fanout } = setup(
+      { alpha: ok, beta: dying },
+      { perNodeDeadlineMs: 1_000, queryDeadlineMs: 1_500 },
+    );
     const { value: outcomes, ms } = await timed(fanout.run(query(['alpha', 'beta'])));
-    expect(ms).toBeLessThan(600 + 250);
+    expect(ms).toBeLessThan(1_500 + MARGIN);
     expect(only(outcomes, 'beta')).toMatchObject({ status: 'unavailable', attempts: 1 });
     expect(only(outcomes, 'beta').result).toBeUndefined();
     const merged = mergeResults({ queryHash: HASH, outcomes });
@@ -338,7 +343,7 @@ describe('threat 26: a node that hangs', () => {
     expect(only(value, 'alpha').status).toBe('ok');
     expect(only(value, 'beta')).toMatchObject({ status: 'timeout', attempts: 1 });
     expect(ms).toBeGreaterThanOrEqual(250);
-    expect(ms).toBeLessThan(300 + 250);
+    expect(ms).toBeLessThan(300 + MARGIN);
   });
 
   it('does not wait for an answer that comes after 30 s', async () => {
@@ -348,7 +353,7 @@ describe('threat 26: a node that hangs', () => {
     const { fanout } = setup({ late }, SHORT);
     const { value, ms } = await timed(fanout.run(query(['late'])));
     expect(value[0]?.status).toBe('timeout');
-    expect(ms).toBeLessThan(300 + 250);
+    expect(ms).toBeLessThan(300 + MARGIN);
   });
 
   it('keeps the whole query within its own deadline when it is shorter', async () => {
@@ -356,7 +361,7 @@ describe('threat 26: a node that hangs', () => {
     const { fanout } = setup({ stuck }, { perNodeDeadlineMs: 5_000, queryDeadlineMs: 200 });
     const { value, ms } = await timed(fanout.run(query(['stuck'])));
     expect(value[0]?.status).toBe('timeout');
-    expect(ms).toBeLessThan(200 + 250);
+    expect(ms).toBeLessThan(200 + MARGIN);
     const deadline = Number(stuck.received[0]?.headers['x-tessera-deadline-ms']);
     expect(deadline).toBeLessThanOrEqual(200);
   });
@@ -373,7 +378,7 @@ describe('threat 26: a node that hangs', () => {
     const { fanout } = setup({ drip }, SHORT);
     const { value, ms } = await timed(fanout.run(query(['drip'])));
     expect(value[0]?.status).toBe('timeout');
-    expect(ms).toBeLessThan(300 + 250);
+    expect(ms).toBeLessThan(300 + MARGIN);
   });
 });
 
@@ -447,11 +452,11 @@ describe('threat 27: a node answering 503 every time', () => {
     });
     const { fanout } = setup(
       { alpha: a },
-      { perNodeDeadlineMs: 1_000, backoff: { baseMs: 2_000, maxMs: 2_000 }, random: () => 1 },
+      { backoff: { baseMs: 5_000, maxMs: 5_000 }, random: () => 1 },
     );
     const { value, ms } = await timed(fanout.run(query(['alpha'])));
     expect(value[0]).toMatchObject({ status: 'unavailable', attempts: 1 });
-    expect(ms).toBeLessThan(1_000);
+    expect(ms).toBeLessThan(2_000 + MARGIN);
   });
 });
 
@@ -633,7 +638,7 @@ describe('threat 30: more queries than the bulkhead allows', () => {
     const fast = await startNode(healthy('fast'));
     const { fanout } = setup(
       { slow, fast },
-      { connectionsPerNode: 1, perNodeDeadlineMs: 400, queryDeadlineMs: 800 },
+      { connectionsPerNode: 1, perNodeDeadlineMs: 1_500, queryDeadlineMs: 2_000 },
     );
     const events: string[] = [];
     const runs = Array.from({ length: 6 }, () =>
@@ -662,7 +667,7 @@ describe('fan-out: cancellation and shutdown', () => {
     setTimeout(() => controller.abort(), 50);
     const { value, ms } = await pending;
     expect(value[0]).toMatchObject({ status: 'cancelled', attempts: 1 });
-    expect(ms).toBeLessThan(1_000);
+    expect(ms).toBeLessThan(50 + MARGIN);
     expect(fanout.nodeStates()[0]?.consecutiveFailures).toBe(0);
   });
 

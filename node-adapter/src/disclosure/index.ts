@@ -8,5 +8,3 @@ export * from './protect.ts';
 export * from './output-check.ts';
 export * from './budget-ledger.ts';
 export * from './repeat-limiter.ts';
-export * from './random.ts';
-export * from './control.ts';

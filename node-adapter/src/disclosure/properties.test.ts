@@ -3,11 +3,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Cell, type Dimension, type StratumKey, dimensionName } from '@tessera/schemas';
 import type { RawCell, RawResult } from '../engine/raw-result.ts';
-import { strataKeys } from './control.ts';
 import { assertReleasable } from './output-check.ts';
 import type { NodePolicy } from './policy.ts';
 import { type ProtectedResult, protect } from './protect.ts';
-import { NO_RANDOM, asNodeResult, policyOf, seeded } from './test-support.ts';
+import { NO_RANDOM, asNodeResult, policyOf, seeded, strataKeys } from './test-support.ts';
 
 const DIMENSIONS: Dimension[] = [
   'gender',

@@ -209,7 +209,7 @@ function summaryFigures(
  * Turns true figures into releasable Cells under the policy (threats 1-6,
  * 10, 12, 13). Throws ERR_QUERY_INVALID when the result has more strata or
  * codes than the policy allows (threat 11).
- * @example protect(raw, policy, { random: secureRandom }).total // { count: 118, perturbed: true }
+ * @example protect(raw, policy, { random }).total // { count: 118, perturbed: true }
  */
 export function protect(raw: RawResult, policy: NodePolicy, ctx: ProtectContext): ProtectedResult {
   const strataSensitivity = checkShape(raw, policy);

@@ -1,6 +1,7 @@
 // Shared helpers for the disclosure tests: seeded randomness, member sets with
 // record keys, and wrapping released parts into a NodeResult.
-import type { NodeResult } from '@tessera/schemas';
+import type { Dimension, NodeResult, StratumKey } from '@tessera/schemas';
+import { ageBandLabels } from '../engine/age.ts';
 import type { RawCell } from '../engine/raw-result.ts';
 import { cellKeyOf } from '../store/record-key.ts';
 import type { RandomSource } from './laplace.ts';
@@ -60,4 +61,23 @@ export function asNodeResult(parts: ProtectedResult): NodeResult {
     strata: parts.strata,
     measures: parts.measures,
   };
+}
+
+const GENDERS = ['female', 'male', 'other', 'unknown'] as const;
+
+function dimensionKeys(dimension: Dimension): StratumKey[] {
+  if (dimension === 'gender') return GENDERS.map((gender) => ({ gender }));
+  if (dimension === 'deceased') return [{ deceased: 'true' }, { deceased: 'false' }];
+  if ('ageBand' in dimension)
+    return ageBandLabels(dimension.ageBand).map((ageBand) => ({ ageBand }));
+  return dimension.codes.in.map((c) => ({ codes: `${c.system}|${c.code}` }));
+}
+
+/** Stratum keys of a stratification's cross product, labelled as the query-language page does. */
+export function strataKeys(stratify: readonly Dimension[]): StratumKey[] {
+  if (stratify.length === 0) return [];
+  return stratify.reduce<StratumKey[]>(
+    (keys, dimension) => keys.flatMap((k) => dimensionKeys(dimension).map((d) => ({ ...k, ...d }))),
+    [{}],
+  );
 }

@@ -14,7 +14,6 @@ import {
 import type { RawCell, RawResult } from '../engine/raw-result.ts';
 import { nodeErrors } from '../errors.ts';
 import { budgetLimits, openFileBudgetLedger } from './budget-ledger.ts';
-import { createDisclosureControl, strataKeys } from './control.ts';
 import { epsilonFor } from './laplace.ts';
 import { assertReleasable } from './output-check.ts';
 import { checkStrataLimits, loadPolicy, policyQueryLimits } from './policy.ts';
@@ -29,6 +28,7 @@ import {
   policyOf,
   recordKeys,
   seeded,
+  strataKeys,
 } from './test-support.ts';
 
 const policy = policyOf();
@@ -292,8 +292,7 @@ describe('disclosure threats (node side)', () => {
     for (let i = 0; i < 100; i++) protect(only(cellOf(recordKeys(80, random))), policy, NO_RANDOM);
     // A "restarted" node: the table built afresh, policy loaded afresh, control built afresh.
     expect(buildPerturbationTable(D, 'triangular')).toEqual(perturbationTable(D, 'triangular'));
-    const restarted = createDisclosureControl(loadPolicy({}, { allowOpen: false }));
-    expect(restarted.protect(raw)).toEqual(before);
+    expect(protect(raw, loadPolicy({}, { allowOpen: false }), NO_RANDOM)).toEqual(before);
   });
 
   describe('threat 8: Laplace budget', () => {
@@ -591,25 +590,38 @@ describe('disclosure threats (node side)', () => {
       range: [1, 9],
     });
 
-    // A timeout: the answer of the query's shape, every cell as a suppressed one.
-    const control = createDisclosureControl(policy);
-    const shape = control.suppressedLike(
-      parseQuery({
-        version: 1,
-        cohort,
-        stratify: ['gender'],
+    // A timeout: the engine has no figures, so the query's shape is protected with
+    // every count unknown, and every cell comes out as a suppressed one.
+    const unknown = cell(Number.NaN);
+    const shape = protect(
+      {
+        total: unknown,
+        strata: strataKeys(['gender']).map((key) => ({ key, cell: unknown })),
+        overlapping: false,
         measures: [
-          { count: 'patients' },
+          { type: 'count' },
           {
-            histogram: {
-              observation: [{ system: 'http://loinc.org', code: '4548-4' }],
-              unit: '%',
-              edges: [0, 6.5],
-            },
+            type: 'histogram',
+            unit: '%',
+            bins: [
+              { from: 0, to: 6.5, cell: unknown },
+              { from: 6.5, cell: unknown },
+            ],
+            missing: unknown,
           },
-          { summary: { observation: [{ system: 'http://loinc.org', code: '4548-4' }], unit: '%' } },
+          {
+            type: 'summary',
+            unit: '%',
+            n: unknown,
+            mean: null,
+            sd: null,
+            sumAbs: Number.NaN,
+            maxAbs: Number.NaN,
+          },
         ],
-      }),
+      },
+      policy,
+      NO_RANDOM,
     );
     const small = { suppressed: true, range: [1, 9] };
     expect(shape.total).toEqual(small);

@@ -205,7 +205,7 @@ function codeSetPredicate(alias: string, codes: CodeSet, b: Binder): string {
 function periodPredicates(column: string, period: Period | undefined, b: Binder): string[] {
   const parts: string[] = [];
   if (period?.from !== undefined) parts.push(`${column} >= ${b.bind(period.from, 'date')}`);
-  if (period?.to !== undefined) parts.push(`${column} < ${b.bind(period.to, 'date')}`);
+  if (period?.to !== undefined) parts.push(`${column} <= ${b.bind(period.to, 'date')}`);
   return parts;
 }
 

@@ -26,17 +26,29 @@ export interface FhirHttpOptions {
   readonly now?: () => number;
 }
 
+/** One kind of request: its method and headers, and how a 2xx answer is read. */
+export interface RequestSpec<T> {
+  readonly method?: 'GET' | 'DELETE';
+  readonly headers: Readonly<Record<string, string>>;
+  /** Overrides the per-request timeout (for long downloads). */
+  readonly timeoutMs?: number;
+  /** Reads a 2xx answer; a thrown ProblemError fails the request without retry. */
+  readonly read: (response: Response) => Promise<T>;
+}
+
 export interface FhirHttp {
   /** GETs a FHIR JSON document. */
   getJson(url: string, signal?: AbortSignal): Promise<unknown>;
+  /** Any request, with the same credentials, retries, timeout and failure mapping. */
+  request<T>(url: string, spec: RequestSpec<T>, signal?: AbortSignal): Promise<T>;
   /** Requests in flight now. */
   readonly active: number;
 }
 
 const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 
-type Attempt =
-  | { readonly kind: 'ok'; readonly json: unknown }
+type Attempt<T> =
+  | { readonly kind: 'ok'; readonly value: T }
   | { readonly kind: 'retry'; readonly retryAfterMs?: number }
   | { readonly kind: 'renew' }
   | { readonly kind: 'fail'; readonly error: Error };
@@ -120,10 +132,14 @@ export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
   const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? Date.now;
 
-  async function attempt(url: string, signal: AbortSignal | undefined): Promise<Attempt> {
-    const timeout = AbortSignal.timeout(timeoutMs);
+  async function attempt<T>(
+    url: string,
+    spec: RequestSpec<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<Attempt<T>> {
+    const timeout = AbortSignal.timeout(spec.timeoutMs ?? timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-    const failure = (): Attempt => {
+    const failure = (): Attempt<T> => {
       if (signal?.aborted === true) return { kind: 'fail', error: cancelled(signal) };
       if (timeout.aborted) {
         return { kind: 'fail', error: unavailable('the FHIR server did not answer in time') };
@@ -136,14 +152,16 @@ export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
     } catch (err) {
       return { kind: 'fail', error: err instanceof Error ? err : unavailable('no credentials') };
     }
-    const headers: Record<string, string> = {
-      accept: 'application/fhir+json',
-      prefer: 'handling=strict',
-    };
+    const headers: Record<string, string> = { ...spec.headers };
     if (authorization !== undefined) headers.authorization = authorization;
     let response: Response;
     try {
-      response = await options.fetch(url, { headers, redirect: 'manual', signal: combined });
+      response = await options.fetch(url, {
+        method: spec.method ?? 'GET',
+        headers,
+        redirect: 'manual',
+        signal: combined,
+      });
     } catch {
       return failure();
     }
@@ -154,7 +172,7 @@ export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
       if (status >= 300 && status < 400) {
         return {
           kind: 'fail',
-          error: invalid(`the FHIR server redirected a search (HTTP ${status})`),
+          error: invalid(`the FHIR server redirected a request (HTTP ${status})`),
         };
       }
       if (RETRY_STATUSES.has(status)) {
@@ -171,58 +189,67 @@ export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
       if (status >= 500) {
         return { kind: 'fail', error: unavailable(`the FHIR server failed (HTTP ${status})`) };
       }
-      return { kind: 'fail', error: invalid(`the FHIR server rejected a search (HTTP ${status})`) };
-    }
-    if (!/json/i.test(response.headers.get('content-type') ?? '')) {
-      await response.body?.cancel().catch(() => undefined);
       return {
         kind: 'fail',
-        error: invalid('the FHIR server answered something that is not JSON'),
+        error: invalid(`the FHIR server rejected a request (HTTP ${status})`),
       };
     }
     try {
-      return { kind: 'ok', json: await readLimitedJson(response, maxBodyBytes) };
+      return { kind: 'ok', value: await spec.read(response) };
     } catch (err) {
+      await response.body?.cancel().catch(() => undefined);
       if (combined.aborted) return failure();
       return { kind: 'fail', error: err instanceof Error ? err : invalid('unreadable answer') };
     }
   }
 
-  return {
-    async getJson(url, signal) {
-      let renewed = false;
-      for (let n = 1; ; n++) {
-        if (signal?.aborted === true) throw cancelled(signal);
-        const result = await limiter.run(() => attempt(url, signal));
-        switch (result.kind) {
-          case 'ok':
-            return result.json;
-          case 'fail':
-            throw result.error;
-          case 'renew':
-            if (renewed || !options.auth.renew()) {
-              throw unavailable('the FHIR server refused the node’s credentials');
-            }
-            renewed = true;
-            n -= 1;
-            continue;
-          case 'retry': {
-            const retryAfterS =
-              result.retryAfterMs === undefined ? undefined : Math.ceil(result.retryAfterMs / 1000);
-            if (n >= maxAttempts) {
-              throw unavailable('the FHIR server is busy or unreachable', retryAfterS);
-            }
-            const delay =
-              result.retryAfterMs ??
-              backoffMs * 2 ** (n - 1) + Math.floor(Math.random() * backoffMs);
-            if (delay > maxRetryAfterMs) {
-              throw unavailable('the FHIR server asked the node to wait too long', retryAfterS);
-            }
-            await sleep(delay, signal);
+  async function request<T>(url: string, spec: RequestSpec<T>, signal?: AbortSignal): Promise<T> {
+    let renewed = false;
+    for (let n = 1; ; n++) {
+      if (signal?.aborted === true) throw cancelled(signal);
+      const result = await limiter.run(() => attempt(url, spec, signal));
+      switch (result.kind) {
+        case 'ok':
+          return result.value;
+        case 'fail':
+          throw result.error;
+        case 'renew':
+          if (renewed || !options.auth.renew()) {
+            throw unavailable('the FHIR server refused the node’s credentials');
           }
+          renewed = true;
+          n -= 1;
+          continue;
+        case 'retry': {
+          const retryAfterS =
+            result.retryAfterMs === undefined ? undefined : Math.ceil(result.retryAfterMs / 1000);
+          if (n >= maxAttempts) {
+            throw unavailable('the FHIR server is busy or unreachable', retryAfterS);
+          }
+          const delay =
+            result.retryAfterMs ?? backoffMs * 2 ** (n - 1) + Math.floor(Math.random() * backoffMs);
+          if (delay > maxRetryAfterMs) {
+            throw unavailable('the FHIR server asked the node to wait too long', retryAfterS);
+          }
+          await sleep(delay, signal);
         }
       }
+    }
+  }
+
+  const fhirJson: RequestSpec<unknown> = {
+    headers: { accept: 'application/fhir+json', prefer: 'handling=strict' },
+    read: async (response) => {
+      if (!/json/i.test(response.headers.get('content-type') ?? '')) {
+        throw invalid('the FHIR server answered something that is not JSON');
+      }
+      return readLimitedJson(response, maxBodyBytes);
     },
+  };
+
+  return {
+    getJson: (url, signal) => request(url, fhirJson, signal),
+    request,
     get active() {
       return limiter.active;
     },

@@ -474,7 +474,7 @@ describe('NDJSON sources', () => {
     ]);
     expect(report.badLineCount).toBe(6);
     expect(report.badLines.join('\n')).not.toContain('SECRET');
-    expect(report.total).toBe(38);
+    expect(report.total).toBe(39); // 38 non-blank lines and the Medication
     expect(report.resources.MedicationRequest).toEqual({ loaded: 1, skipped: 0, malformed: 1 });
     expect(report.resources.Claim).toEqual({ loaded: 0, skipped: 1, malformed: 0 });
     expect(await query(join(dir, 'x.duckdb'), 'SELECT resource_id, code FROM medications')).toEqual(

@@ -45,7 +45,7 @@ export interface IngestOptions {
   readonly now?: () => Date;
   /**
    * Worker threads for parsing; 0 parses on the calling thread. Default: one
-   * per core (at most 4), or 0 for inputs under 16 MB.
+   * per core (at most 4), or 0 for inputs under 64 MB.
    */
   readonly workers?: number;
   /**
@@ -78,7 +78,8 @@ export interface IngestReport {
 
 const MIN_SECRET_BYTES = 16;
 const SEGMENT_BYTES = 32 << 20;
-const INLINE_BELOW_BYTES = 16 << 20;
+// Below this, starting worker threads (about a second of CPU each) costs more than it saves.
+const INLINE_BELOW_BYTES = 64 << 20;
 // Part of the content hash: a change to the flattening rules must change the
 // data version even when the input files did not.
 const INGEST_FORMAT = 'tessera-ingest/1';

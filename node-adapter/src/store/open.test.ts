@@ -1,0 +1,63 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { EVENT_TABLES } from './layout.ts';
+import { createDuckDbRunner, openStore } from './open.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('openStore', () => {
+  test('a writable open creates every table of the layout; a read-only open cannot write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
+    dirs.push(dir);
+    const path = join(dir, 'store.duckdb');
+    const store = await openStore(path);
+    const tables = await createDuckDbRunner(store.connection).all(
+      'SELECT table_name FROM information_schema.tables ORDER BY table_name',
+      [],
+    );
+    expect(tables.map((t) => t.table_name)).toEqual(
+      ['meta', 'observation_value_codes', 'patients', ...Object.values(EVENT_TABLES)].sort(),
+    );
+    store.close();
+    store.close();
+
+    const readOnly = await openStore(path, { readOnly: true });
+    await expect(readOnly.connection.run("INSERT INTO meta VALUES ('k', 'v')")).rejects.toThrow();
+    readOnly.close();
+  });
+});
+
+describe('createDuckDbRunner', () => {
+  test('rows are plain values: safe integers as numbers, dates as YYYY-MM-DD, decimals as numbers', async () => {
+    const store = await openStore(':memory:');
+    try {
+      const runner = createDuckDbRunner(store.connection);
+      const [row] = await runner.all(
+        `SELECT count(*) AS n, sum(x) AS total, CAST(? AS DATE) AS d, CAST(1.25 AS DECIMAL(5, 2)) AS dec,
+                CAST(9007199254740993 AS BIGINT) AS big, [1, 2] AS list, {'a': DATE '2020-01-02'} AS s,
+                ? AS text, CAST(? AS UBIGINT) AS key, NULL AS nothing
+           FROM range(3) t(x)`,
+        ['2024-02-29', 'hello', 4294967295],
+      );
+      expect(row).toEqual({
+        n: 3,
+        total: 3,
+        d: '2024-02-29',
+        dec: 1.25,
+        big: 9007199254740993n,
+        list: [1, 2],
+        s: { a: '2020-01-02' },
+        text: 'hello',
+        key: 4294967295,
+        nothing: null,
+      });
+    } finally {
+      store.close();
+    }
+  });
+});

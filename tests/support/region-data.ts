@@ -1,0 +1,139 @@
+// Node stores for whole-system tests, built with the node's own command line
+// (`tessera-node generate`, `tessera-node ingest`) and cached for one test run:
+// the test files of a run share them, the next run builds them afresh (so a
+// change to the generator or the store layout is never hidden by a stale
+// cache), and the directories of finished runs are removed.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+import { NODE_BIN, runCliOk, sleep } from './processes.ts';
+
+export interface GenerateSpec {
+  readonly patients: number;
+  readonly seed: number;
+  /** A generator region profile; default lombardia. */
+  readonly region?: 'lombardia' | 'galicia' | 'sachsen' | 'dolnoslaskie' | 'toscana';
+}
+
+export type RegionData =
+  { readonly sources: readonly string[] } | { readonly generate: GenerateSpec };
+
+const CACHE_PREFIX = 'tessera-e2e-data-';
+/** How long to wait for another test file building the same store. */
+const BUILD_WAIT_MS = 300_000;
+
+/**
+ * The process that owns this run: vitest's main process (test files run in
+ * child processes of it, or in worker threads inside it).
+ */
+function runPid(): number {
+  return isMainThread ? process.ppid : process.pid;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+let cacheRoot: Promise<string> | undefined;
+
+/** This run's cache directory; those of runs that have ended are removed. */
+function runCacheDir(): Promise<string> {
+  cacheRoot ??= (async () => {
+    const pid = runPid();
+    const root = join(tmpdir(), `${CACHE_PREFIX}${pid}`);
+    for (const name of await readdir(tmpdir())) {
+      if (!name.startsWith(CACHE_PREFIX)) continue;
+      const owner = Number(name.slice(CACHE_PREFIX.length));
+      if (owner !== pid && Number.isSafeInteger(owner) && !isRunning(owner)) {
+        await rm(join(tmpdir(), name), { recursive: true, force: true });
+      }
+    }
+    await mkdir(root, { recursive: true });
+    return root;
+  })();
+  return cacheRoot;
+}
+
+function keyOf(data: RegionData): string {
+  const normalised =
+    'sources' in data
+      ? { sources: data.sources.map((s) => resolve(s)) }
+      : {
+          generate: {
+            patients: data.generate.patients,
+            seed: data.generate.seed,
+            region: data.generate.region ?? 'lombardia',
+          },
+        };
+  return createHash('sha256').update(JSON.stringify(normalised)).digest('hex').slice(0, 16);
+}
+
+async function build(data: RegionData, dir: string): Promise<void> {
+  const db = join(dir, 'store.duckdb');
+  let sources: readonly string[];
+  if ('generate' in data) {
+    const ndjson = join(dir, 'ndjson');
+    await runCliOk([
+      NODE_BIN,
+      'generate',
+      '--region',
+      data.generate.region ?? 'lombardia',
+      '--patients',
+      String(data.generate.patients),
+      '--seed',
+      String(data.generate.seed),
+      '--out',
+      ndjson,
+    ]);
+    sources = [ndjson];
+  } else {
+    sources = data.sources;
+  }
+  await runCliOk([NODE_BIN, 'ingest', ...sources.flatMap((s) => ['--source', s]), '--db', db]);
+  if ('generate' in data) await rm(join(dir, 'ndjson'), { recursive: true, force: true });
+}
+
+/**
+ * A DuckDB store holding `data`, built once per test run.
+ * @returns the store's path (opened read-only by the nodes, so several may share it)
+ */
+export async function regionStore(data: RegionData): Promise<string> {
+  const root = await runCacheDir();
+  const key = keyOf(data);
+  const done = join(root, key);
+  const store = join(done, 'store.duckdb');
+  const lock = join(root, `${key}.lock`);
+  const giveUpAt = Date.now() + BUILD_WAIT_MS;
+  for (;;) {
+    if (existsSync(join(done, 'ready'))) return store;
+    try {
+      // mkdir is atomic: whoever creates the lock builds, the others wait.
+      await mkdir(lock);
+    } catch {
+      if (Date.now() > giveUpAt) throw new Error(`region data ${key}: still locked by ${lock}`);
+      await sleep(250);
+      continue;
+    }
+    try {
+      if (existsSync(join(done, 'ready'))) return store;
+      const building = join(root, `${key}.building-${process.pid}`);
+      await rm(building, { recursive: true, force: true });
+      await mkdir(building, { recursive: true });
+      await build(data, building);
+      await writeFile(join(building, 'ready'), new Date().toISOString());
+      await rm(done, { recursive: true, force: true });
+      await rename(building, done);
+      return store;
+    } finally {
+      await rm(lock, { recursive: true, force: true });
+    }
+  }
+}
