@@ -6,7 +6,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Federation, startFederation } from '../support/federation.ts';
+import {
+  FEDERATION_START_TIMEOUT_MS,
+  type Federation,
+  startFederation,
+} from '../support/federation.ts';
 import { type JobView, get, metricTypes, submit } from '../support/gateway-client.ts';
 import { REPO_ROOT } from '../support/paths.ts';
 import {
@@ -76,7 +80,7 @@ describe('metrics of a running federation', () => {
       gateway: await text(`${fed.gatewayUrl}/metrics`),
       nodes: await Promise.all(fed.nodes.map((n) => text(`${n.url}/metrics`))),
     };
-  });
+  }, FEDERATION_START_TIMEOUT_MS);
   afterAll(() => fed?.close());
 
   it('exports every metric the Grafana dashboard and the alert rules read', async () => {

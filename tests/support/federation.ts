@@ -94,6 +94,12 @@ export interface Federation {
   close(): Promise<void>;
 }
 
+/**
+ * For the beforeAll that starts a federation: building the stores (once per
+ * run) and starting every process takes a while on a small, busy machine.
+ */
+export const FEDERATION_START_TIMEOUT_MS = 300_000;
+
 const DEFAULT_POLICY: NodePolicySetting = { mechanism: 'cell-key', threshold: 10 };
 const DEFAULT_PROJECT = 'diabetes-eu';
 const STAND_IN = join(REPO_ROOT, 'tests/support/stand-in-node.ts');
@@ -180,11 +186,9 @@ export async function startFederation(options: FederationOptions): Promise<Feder
 
   const startGatewayProcess = async (): Promise<void> => {
     await writeJson(gatewayConfigPath, gatewayConfig);
-    gateway = startService(
-      'gateway',
-      [GATEWAY_BIN, 'serve', '--config', gatewayConfigPath],
-      { env: gatewayEnv },
-    );
+    gateway = startService('gateway', [GATEWAY_BIN, 'serve', '--config', gatewayConfigPath], {
+      env: gatewayEnv,
+    });
     await waitReady(gatewayUrl, gateway);
   };
 

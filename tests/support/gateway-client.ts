@@ -44,9 +44,7 @@ export interface Caller {
 }
 
 function authHeaders(caller: Caller, extra: Record<string, string> = {}): Record<string, string> {
-  return caller.token === undefined
-    ? extra
-    : { authorization: `Bearer ${caller.token}`, ...extra };
+  return caller.token === undefined ? extra : { authorization: `Bearer ${caller.token}`, ...extra };
 }
 
 /** GET a gateway path (or absolute URL) as the caller. */
@@ -149,7 +147,8 @@ export async function readEvents(
 /** Metric families in a Prometheus text exposition: name → type. */
 export function metricTypes(exposition: string): Map<string, string> {
   const types = new Map<string, string>();
-  for (const match of exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(match[1]!, match[2]!);
+  for (const match of exposition.matchAll(/^# TYPE (\S+) (\S+)$/gm))
+    types.set(match[1]!, match[2]!);
   return types;
 }
 

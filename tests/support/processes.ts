@@ -105,7 +105,9 @@ export async function waitReady(url: string, service: Service, timeoutMs = 90_00
     }
     await sleep(100);
   }
-  throw new Error(`${service.name} was not ready at ${url} within ${timeoutMs} ms:\n${service.logs()}`);
+  throw new Error(
+    `${service.name} was not ready at ${url} within ${timeoutMs} ms:\n${service.logs()}`,
+  );
 }
 
 /**

@@ -24,7 +24,9 @@ const server = createServer((req, res) => {
   const path = new URL(req.url ?? '/', 'http://stand-in').pathname;
   if (req.method === 'GET' && (path === '/readyz' || path === '/healthz')) {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: 'ready', dataVersion: `stand-in-${mode}`, dataAgeSeconds: 0 }));
+    res.end(
+      JSON.stringify({ status: 'ready', dataVersion: `stand-in-${mode}`, dataAgeSeconds: 0 }),
+    );
     return;
   }
   if (req.method === 'POST' && path === '/v1/evaluate') {

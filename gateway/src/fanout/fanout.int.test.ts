@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemError, type NodeOutcome, type NodeResult } from '@tessera/schemas';
 import { Registry } from 'prom-client';
 import { mergeResults } from '../merge/merge.ts';
-import { createFanout, type Fanout, type FanoutOptions } from './fanout.ts';
+import { createFanout, type Fanout, type FanoutCaller, type FanoutOptions } from './fanout.ts';
 import { createFanoutMetrics } from './metrics.ts';
 
 const HASH = `sha256:${'c'.repeat(64)}`;
@@ -134,8 +134,8 @@ const MARGIN = 1_000;
 function setup(
   nodes: Record<string, TestNode>,
   overrides: Partial<FanoutOptions> = {},
-): { fanout: Fanout; signed: { node: string; body: string }[] } {
-  const signed: { node: string; body: string }[] = [];
+): { fanout: Fanout; signed: { node: string; body: string; caller: FanoutCaller }[] } {
+  const signed: { node: string; body: string; caller: FanoutCaller }[] = [];
   const fanout = createFanout({
     nodes: Object.entries(nodes).map(([id, n]) => ({ id, url: n.url })),
     // Generous unless a test is about deadlines: a cold first connection must
@@ -145,8 +145,8 @@ function setup(
     maxConcurrentQueries: 10,
     backoff: { baseMs: 5, maxMs: 20 },
     breaker: { failureThreshold: 5, openMs: 60_000 },
-    signRequest: (node, body) => {
-      signed.push({ node, body });
+    signRequest: (node, body, caller) => {
+      signed.push({ node, body, caller });
       return Promise.resolve(`token-${node}-${signed.length}`);
     },
     ...overrides,
@@ -168,6 +168,7 @@ function query(nodes: string[], extra: Record<string, unknown> = {}) {
     body: { query: { version: 1, cohort: { patient: { deceased: false } } }, requestId: 'req-1' },
     nodes,
     requestId: 'req-1',
+    caller: { sub: 'researcher-1', project: 'diabetes' },
     ...extra,
   };
 }
@@ -194,6 +195,10 @@ describe('fan-out: the request', () => {
     expect(outcome?.result).toEqual(nodeResult('alpha'));
     const [req] = a.received;
     expect(req?.body).toBe(signed[0]?.body);
+    expect(signed[0]).toMatchObject({
+      node: 'alpha',
+      caller: { sub: 'researcher-1', project: 'diabetes' },
+    });
     expect(JSON.parse(req!.body)).toEqual(query([]).body);
     expect(req?.headers.authorization).toBe('Bearer token-alpha-1');
     expect(req?.headers['content-type']).toBe('application/json');

@@ -41,6 +41,12 @@ export interface FanoutNode {
   readonly url: string;
 }
 
+/** On whose behalf a query is asked: each node token names the researcher and the project. */
+export interface FanoutCaller {
+  readonly sub: string;
+  readonly project: string;
+}
+
 /** Hooks for metrics; each is optional and must not throw. */
 export interface FanoutMetrics {
   /** An HTTP attempt to a node is about to go out (1 for the first). */
@@ -74,8 +80,11 @@ export interface FanoutOptions {
   readonly maxResponseBytes?: number;
   /** Connections per node pool. Default 4. */
   readonly connectionsPerNode?: number;
-  /** Returns the bearer token for this node and these exact body bytes. Called per attempt. */
-  readonly signRequest: (nodeId: string, body: string) => Promise<string>;
+  /**
+   * Returns the bearer token for this node, these exact body bytes and this
+   * caller. Called for every attempt, so no token is ever sent twice.
+   */
+  readonly signRequest: (nodeId: string, body: string, caller: FanoutCaller) => Promise<string>;
   readonly metrics?: FanoutMetrics;
   /** Milliseconds; used for deadlines, latencies and the breakers. Default Date.now. */
   readonly now?: () => number;
@@ -89,6 +98,8 @@ export interface FanoutQuery {
   /** Node ids to ask; each must be one of the configured nodes. */
   readonly nodes: readonly string[];
   readonly requestId: string;
+  /** Handed to signRequest unchanged. */
+  readonly caller: FanoutCaller;
   /** W3C trace context; passed on only when well-formed. */
   readonly traceparent?: string;
   /** When given, an answer carrying another query hash is an error. */
@@ -168,6 +179,7 @@ interface NodeEntry {
 interface RunContext {
   readonly bodyText: string;
   readonly requestId: string;
+  readonly caller: FanoutCaller;
   readonly traceparent: string | undefined;
   readonly queryHash: string | undefined;
   readonly deadline: number;
@@ -179,8 +191,9 @@ interface RunContext {
  * @example
  * const fanout = createFanout({ nodes: [{ id: 'lombardia', url: 'http://10.0.0.5:8080' }],
  *   perNodeDeadlineMs: 10_000, queryDeadlineMs: 15_000, maxConcurrentQueries: 50,
- *   signRequest: (node, body) => signer.sign({ aud: node, sub, project, body }) });
- * const outcomes = await fanout.run({ body: { query, requestId }, nodes: ['lombardia'], requestId });
+ *   signRequest: (node, body, { sub, project }) => signer.sign({ aud: node, sub, project, body }) });
+ * const outcomes = await fanout.run({ body: { query, requestId }, nodes: ['lombardia'], requestId,
+ *   caller: { sub: 'researcher-1', project: 'diabetes-2026' } });
  */
 export function createFanout(options: FanoutOptions): Fanout {
   const config = checkOptions(options);
@@ -299,7 +312,7 @@ export function createFanout(options: FanoutOptions): Fanout {
       let token: string;
       try {
         token = await untilAborted(
-          Promise.resolve().then(() => options.signRequest(node.id, run.bodyText)),
+          Promise.resolve().then(() => options.signRequest(node.id, run.bodyText, run.caller)),
           controller.signal,
         );
       } catch {
@@ -382,6 +395,7 @@ export function createFanout(options: FanoutOptions): Fanout {
       const run: RunContext = {
         bodyText,
         requestId: query.requestId,
+        caller: query.caller,
         traceparent:
           query.traceparent !== undefined && TRACEPARENT.test(query.traceparent)
             ? query.traceparent

@@ -2,6 +2,7 @@
 export {
   createFanout,
   type Fanout,
+  type FanoutCaller,
   type FanoutMetrics,
   type FanoutNode,
   type FanoutOptions,

@@ -202,15 +202,13 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
     if (wanted === 'text/csv') {
       res.type('text/csv').attachment(`tessera-${job.id}.csv`).send(toCsv(result));
     } else {
-      res
-        .type('application/fhir+json')
-        .json(
-          toMeasureReport(result, {
-            date: job.updatedAt.toISOString(),
-            asOf: result.asOf,
-            reporter: 'tessera',
-          }),
-        );
+      res.type('application/fhir+json').json(
+        toMeasureReport(result, {
+          date: job.updatedAt.toISOString(),
+          asOf: result.asOf,
+          reporter: 'tessera',
+        }),
+      );
     }
   });
 

@@ -10,7 +10,6 @@ export const CIRCUIT_VALUE: Readonly<Record<CircuitState, number>> = {
 };
 
 export function createGatewayMetrics(readings: {
-  queriesInFlight: () => number;
   circuits: () => { node: string; state: CircuitState }[];
 }) {
   const registry = new Registry();
@@ -52,9 +51,17 @@ export function createGatewayMetrics(readings: {
       name: 'tessera_gateway_queries_in_flight',
       help: 'Queries being fanned out now (the bulkhead queue depth)',
       registers: [registry],
-      collect() {
-        this.set(readings.queriesInFlight());
-      },
+    }),
+    overloadRefusals: new Counter({
+      name: 'tessera_gateway_overload_refusals_total',
+      help: 'Queries shed because the fan-out was at capacity',
+      registers: [registry],
+    }),
+    nodeRetries: new Counter({
+      name: 'tessera_gateway_node_retries_total',
+      help: 'Node calls retried after a failure where the node cannot have evaluated',
+      labelNames: ['node'] as const,
+      registers: [registry],
     }),
     circuitState: new Gauge({
       name: 'tessera_gateway_node_circuit_state',

@@ -106,6 +106,9 @@ export async function createGatewayService(
   });
 
   const fo = config.fanout ?? {};
+  // Metrics come first: the fan-out reports through them, and they read its circuits.
+  let circuits: () => { node: string; state: 'closed' | 'half-open' | 'open' }[] = () => [];
+  const metrics = createGatewayMetrics({ circuits: () => circuits() });
   const fanout = createFanout({
     nodes: config.nodes.map((n) => ({ id: n.id, url: n.url })),
     perNodeDeadlineMs: fo.perNodeDeadlineMs ?? 10_000,
@@ -121,13 +124,16 @@ export async function createGatewayService(
     connectionsPerNode: Math.max(...config.nodes.map((n) => n.connections ?? 8)),
     signRequest: (nodeId, body, caller) =>
       signer.sign({ aud: nodeId, sub: caller.sub, project: caller.project, body }),
+    metrics: {
+      outcome: (o) => metrics.nodeOutcomes.inc({ node: o.node, outcome: o.status }),
+      retry: (node) => metrics.nodeRetries.inc({ node }),
+      rejected: () => metrics.overloadRefusals.inc(),
+      queriesInFlight: (count) => metrics.queriesInFlight.set(count),
+    },
   });
+  circuits = () => fanout.nodeStates().map((s) => ({ node: s.id, state: s.circuit }));
 
   const registry = createNodeRegistry(config.nodes);
-  const metrics = createGatewayMetrics({
-    queriesInFlight: () => fanout.inFlight(),
-    circuits: () => fanout.nodeStates().map((s) => ({ node: s.id, state: s.circuit })),
-  });
 
   const projects: Record<string, ProjectRules> = {};
   for (const [id, p] of Object.entries(config.projects)) {
@@ -157,7 +163,6 @@ export async function createGatewayService(
         signal: run.signal,
         ...(run.traceparent ? { traceparent: run.traceparent } : {}),
         onNodeOutcome: (outcome) => {
-          metrics.nodeOutcomes.inc({ node: outcome.node, outcome: outcome.status });
           metrics.fanoutDuration.observe(
             { node: outcome.node },
             (performance.now() - started) / 1000,
@@ -188,7 +193,7 @@ export async function createGatewayService(
       ttlSec: config.cache?.catalogueTtlSec ?? 300,
     }),
     registry,
-    circuits: () => fanout.nodeStates().map((s) => ({ node: s.id, state: s.circuit })),
+    circuits: () => circuits(),
     jwks: async () => {
       const keys = await store.listSigningKeys();
       return publicJwks(keys.map((k) => k.privateJwk));

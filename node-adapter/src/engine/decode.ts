@@ -42,7 +42,7 @@ function stratumKey(dimensions: readonly DimensionPlan[], indexes: readonly numb
   dimensions.forEach((dimension, d) => {
     key[dimension.name] = dimension.labels[indexes[d]!]!;
   });
-  return key as StratumKey;
+  return key;
 }
 
 /**

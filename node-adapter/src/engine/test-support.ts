@@ -20,7 +20,7 @@ export const TEST_SECRET = new TextEncoder().encode('engine-test-record-key-secr
 export interface TestStore {
   readonly runner: SqlRunner;
   /** The record key ingest gave a patient id. */
-  recordKey(patientId: string): number;
+  readonly recordKey: (patientId: string) => number;
   close(): Promise<void>;
 }
 

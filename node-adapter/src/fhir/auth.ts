@@ -53,6 +53,31 @@ export function isSafeCredentialUrl(url: URL): boolean {
   return host === 'localhost' || host === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(host);
 }
 
+/**
+ * A FHIR base URL checked for use (http(s), no query, fragment or user info;
+ * https unless on the loopback when credentials travel), without its trailing slash.
+ * @example checkServerUrl('https://fhir.example/r4/', { kind: 'none' }) // 'https://fhir.example/r4'
+ */
+export function checkServerUrl(baseUrl: string, auth: FhirAuth): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw configError('baseUrl is not a URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw configError('baseUrl must be an http(s) URL');
+  }
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw configError('baseUrl must have no query, fragment or credentials');
+  }
+  if (auth.kind !== 'none' && !isSafeCredentialUrl(url)) {
+    throw configError('baseUrl must use https when the node sends credentials');
+  }
+  const text = url.toString();
+  return text.endsWith('/') ? text.slice(0, -1) : text;
+}
+
 function signingAlg(jwk: JWK): string {
   if (typeof jwk.alg === 'string' && jwk.alg.length > 0) return jwk.alg;
   if (jwk.kty === 'RSA') return 'RS384';

@@ -13,11 +13,7 @@ export interface RecordedRequest {
   readonly body: string;
 }
 
-export type FakeHandler = (
-  request: RecordedRequest,
-  res: ServerResponse,
-  base: string,
-) => void | Promise<void>;
+export type FakeHandler = (request: RecordedRequest, res: ServerResponse, base: string) => unknown;
 
 export interface FakeServer {
   /** `http://127.0.0.1:<port>/fhir` */

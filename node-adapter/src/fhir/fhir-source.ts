@@ -18,7 +18,7 @@ import { canonicalJson } from '@tessera/schemas';
 import type { RawResult } from '../engine/raw-result.ts';
 import { flattenResource } from '../ingest/flatten.ts';
 import { recordKey } from '../store/record-key.ts';
-import { createAuthProvider, isSafeCredentialUrl } from './auth.ts';
+import { checkServerUrl, createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
 import {
   canSearch,
@@ -97,26 +97,6 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
   return n;
 }
 
-function checkBaseUrl(baseUrl: string, auth: FhirAuth): string {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw configError('baseUrl is not a URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw configError('baseUrl must be an http(s) URL');
-  }
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw configError('baseUrl must have no query, fragment or credentials');
-  }
-  if (auth.kind !== 'none' && !isSafeCredentialUrl(url)) {
-    throw configError('baseUrl must use https when the node sends credentials');
-  }
-  const text = url.toString();
-  return text.endsWith('/') ? text.slice(0, -1) : text;
-}
-
 /** A search with the server's paging size and element subset added, where declared. */
 function paged(caps: SourceCapabilities, spec: SearchSpec, pageSize: number): SearchSpec {
   const extra: SearchParam[] = [];
@@ -171,7 +151,7 @@ interface Evaluation {
  *          const raw = await source.evaluate({ ...canonicalQuery(q), asOf: '2026-01-01' });
  */
 export function createFhirSource(options: FhirSourceOptions): FhirSource {
-  const baseUrl = checkBaseUrl(options.baseUrl, options.auth);
+  const baseUrl = checkServerUrl(options.baseUrl, options.auth);
   if (options.recordKeySecret.byteLength < MIN_SECRET_BYTES) {
     throw configError(`recordKeySecret must be at least ${MIN_SECRET_BYTES} bytes`);
   }

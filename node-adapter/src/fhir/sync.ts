@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { ingest } from '../ingest/index.ts';
 import type { IngestOptions, IngestReport } from '../ingest/index.ts';
-import { createAuthProvider } from './auth.ts';
+import { checkServerUrl, createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
 import { sourceProblem } from './errors.ts';
 import { createFhirHttp, parseRetryAfter, readLimitedJson } from './fhir-http.ts';
@@ -118,8 +118,8 @@ export function readManifest(json: unknown, types: ReadonlySet<string>): Manifes
  * @example await syncFromBulkExport({ baseUrl, auth, recordKeySecret, dbPath: 'node.duckdb' })
  */
 export async function syncFromBulkExport(options: BulkSyncOptions): Promise<BulkSyncReport> {
-  const base = new URL(options.baseUrl);
-  const baseUrl = options.baseUrl.endsWith('/') ? options.baseUrl.slice(0, -1) : options.baseUrl;
+  const baseUrl = checkServerUrl(options.baseUrl, options.auth);
+  const base = new URL(baseUrl);
   const types = options.types ?? SEARCH_TYPES;
   if (types.length === 0 || !types.every((t) => (SEARCH_TYPES as readonly string[]).includes(t))) {
     throw sourceProblem('ERR_SOURCE_CONFIG', {
@@ -216,17 +216,41 @@ export async function syncFromBulkExport(options: BulkSyncOptions): Promise<Bulk
   const dir = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-export-'));
   try {
     let bytes = 0;
+    try {
+      bytes = await downloadAll(manifest, dir);
+    } finally {
+      await release();
+    }
+    const report = await ingest({
+      ...options.ingest,
+      sources: [dir],
+      dbPath: options.dbPath,
+      recordKeySecret: options.recordKeySecret,
+    });
+    return {
+      transactionTime: manifest.transactionTime,
+      files: manifest.output.length,
+      bytes,
+      errorFiles: manifest.errorFiles,
+      ingest: report,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async function downloadAll(files: Manifest, into: string): Promise<number> {
+    let bytes = 0;
     const maxBytes = options.maxDownloadBytes ?? 20 * 1024 ** 3;
     const counters = new Map<string, number>();
-    for (const file of manifest.output) {
+    for (const file of files.output) {
       const url = new URL(file.url, `${baseUrl}/`);
       const sameOrigin = url.origin === base.origin;
-      if (manifest.requiresAccessToken ? !sameOrigin : !sameOrigin && url.protocol !== 'https:') {
+      if (files.requiresAccessToken ? !sameOrigin : !sameOrigin && url.protocol !== 'https:') {
         throw invalid('an export file lies where the node does not fetch from');
       }
       const n = counters.get(file.type) ?? 0;
       counters.set(file.type, n + 1);
-      const path = join(dir, `${file.type}.${String(n).padStart(3, '0')}.ndjson`);
+      const path = join(into, `${file.type}.${String(n).padStart(3, '0')}.ndjson`);
       const download: RequestSpec<number> = {
         headers: { accept: 'application/fhir+ndjson' },
         timeoutMs: options.downloadTimeoutMs ?? 1_800_000,
@@ -254,21 +278,6 @@ export async function syncFromBulkExport(options: BulkSyncOptions): Promise<Bulk
       };
       bytes += await (sameOrigin ? http : anonymous).request(url.toString(), download, signal);
     }
-    await release();
-    const report = await ingest({
-      ...options.ingest,
-      sources: [dir],
-      dbPath: options.dbPath,
-      recordKeySecret: options.recordKeySecret,
-    });
-    return {
-      transactionTime: manifest.transactionTime,
-      files: manifest.output.length,
-      bytes,
-      errorFiles: manifest.errorFiles,
-      ingest: report,
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    return bytes;
   }
 }

@@ -143,7 +143,7 @@ describe('the Synthea fixture loads as it is', async () => {
   test('prediabetes (SNOMED 15777000): 5 patients, 4 female and 1 male, as a brute-force reading says', async () => {
     const conditions = await readNdjson(SYNTHEA, 'Condition');
     const patients = new Map(
-      (await readNdjson(SYNTHEA, 'Patient')).map((p) => [p.id as string, p.gender as string]),
+      (await readNdjson(SYNTHEA, 'Patient')).map((p) => [p.id, p.gender ?? 'unknown']),
     );
     const withCode = new Set(
       conditions

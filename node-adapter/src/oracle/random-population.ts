@@ -731,18 +731,15 @@ function queryParts(
       })
       .map(defined)
       .filter((c) => Object.keys(c).length > 0)
-      .map((patient) => ({ patient }) as Expr),
+      .map((patient): Expr => ({ patient })),
     event('condition', conditionCodeSet),
     event('medication', medicationCodeSet),
     fc
       .tuple(valueRange, commonEventParts)
-      .map(([v, rest]) => ({ observation: { ...v, ...rest } }) as Expr),
-    fc.tuple(codesOf(SNOMED, SMOKING_VALUES), commonEventParts).map(
-      ([valueCode, rest]) =>
-        ({
-          observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest },
-        }) as Expr,
-    ),
+      .map(([v, rest]): Expr => ({ observation: { ...v, ...rest } })),
+    fc.tuple(codesOf(SNOMED, SMOKING_VALUES), commonEventParts).map(([valueCode, rest]): Expr => ({
+      observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest },
+    })),
     event('procedure', codesOf(SNOMED, PROCEDURES)),
     event('immunization', codesOf(CVX, VACCINES)),
     event('encounter', encounterCodeSet),
@@ -764,7 +761,7 @@ function queryParts(
           .array(tie('expr'), { minLength: 1, maxLength: 3 })
           .map((any) => ({ any }) as Expr),
       },
-      { weight: 1, arbitrary: tie('expr').map((not) => ({ not }) as Expr) },
+      { weight: 1, arbitrary: tie('expr').map((not) => ({ not })) },
     ),
   })).expr;
 
