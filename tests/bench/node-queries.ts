@@ -35,8 +35,8 @@ import type {
   OraclePatient,
 } from '../../node-adapter/src/oracle/read-fhir.ts';
 import { createDuckDbRunner, openStore } from '../../node-adapter/src/store/open.ts';
-import { summarise, timeMs } from './stats.ts';
-import type { Stats } from './stats.ts';
+import { measure, summarise, timeMs } from './stats.ts';
+import type { Sample, Stats } from './stats.ts';
 
 export const AS_OF = '2026-01-01';
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
@@ -396,6 +396,8 @@ export interface QueryTiming {
   /** The compiled statement alone, compiled beforehand. */
   readonly compiledSql: Stats;
   readonly handSql: Stats;
+  /** Process CPU milliseconds (all threads) of the same runs. */
+  readonly cpu: { readonly engine: Stats; readonly compiledSql: Stats; readonly handSql: Stats };
   readonly oracle?: Stats;
 }
 
@@ -503,14 +505,16 @@ export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseR
         ['hand', () => runner.all(q.handSql, [])],
       ];
       for (let i = 0; i < WARM_UP_RUNS; i++) for (const [, fn] of variants) await fn();
-      const samples = new Map<string, number[]>(variants.map(([name]) => [name, []]));
+      const samples = new Map<string, Sample[]>(variants.map(([name]) => [name, []]));
       for (let i = 0; i < input.runs; i++) {
         // Rotate the order so no variant always runs right after another.
         for (let j = 0; j < variants.length; j++) {
           const [name, fn] = variants[(i + j) % variants.length]!;
-          samples.get(name)!.push(await timeMs(fn));
+          samples.get(name)!.push(await measure(fn));
         }
       }
+      const wall = (name: string): Stats => summarise(samples.get(name)!.map((s) => s.wallMs));
+      const cpu = (name: string): Stats => summarise(samples.get(name)!.map((s) => s.cpuMs));
       const count = answer.get('total')?.count ?? 0;
       const timing: QueryTiming = {
         id: q.id,
@@ -518,15 +522,17 @@ export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseR
         ...(q.target === undefined ? {} : { target: q.target }),
         count,
         statements,
-        engine: summarise(samples.get('engine')!),
-        compiledSql: summarise(samples.get('compiled')!),
-        handSql: summarise(samples.get('hand')!),
+        engine: wall('engine'),
+        compiledSql: wall('compiled'),
+        handSql: wall('hand'),
+        cpu: { engine: cpu('engine'), compiledSql: cpu('compiled'), handSql: cpu('hand') },
       };
       timings.push(timing);
       log(
         `${q.id}: ${count} patients (${((100 * count) / patientsInStore).toFixed(2)} %), engine ` +
           `${timing.engine.median.toFixed(1)} ms, compiled ${timing.compiledSql.median.toFixed(1)} ms, ` +
-          `hand ${timing.handSql.median.toFixed(1)} ms`,
+          `hand ${timing.handSql.median.toFixed(1)} ms (CPU ${timing.cpu.engine.median.toFixed(1)} / ` +
+          `${timing.cpu.compiledSql.median.toFixed(1)} / ${timing.cpu.handSql.median.toFixed(1)} ms)`,
       );
     }
     const rssBytes = process.memoryUsage().rss;

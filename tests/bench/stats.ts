@@ -27,3 +27,23 @@ export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
   await fn();
   return performance.now() - started;
 }
+
+export interface Sample {
+  /** Wall-clock milliseconds. */
+  readonly wallMs: number;
+  /** User + system CPU milliseconds of the whole process (every thread) meanwhile. */
+  readonly cpuMs: number;
+}
+
+/**
+ * Wall-clock and process CPU time of one call of `fn`. On a loaded machine the
+ * CPU time stays close to what the call costs; the wall-clock time does not.
+ */
+export async function measure(fn: () => Promise<unknown>): Promise<Sample> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await fn();
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { wallMs, cpuMs: (used.user + used.system) / 1000 };
+}

@@ -1,20 +1,24 @@
 // SMART Backend Services: a client_credentials grant with a private_key_jwt
 // assertion the token endpoint can verify, one token for many searches,
 // renewed shortly before it expires or when the server refuses it.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import type { JWK } from 'jose';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
-import { sendJson, startFakeServer } from './fake-fhir-server.ts';
-import type { FakeServer } from './fake-fhir-server.ts';
+import { fakeServers, sendJson } from './fake-fhir-server.ts';
 import { createFhirHttp } from './fhir-http.ts';
 
-const servers: FakeServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const fake = fakeServers();
+
+/** A SMART provider for a token endpoint at `origin`. */
+function smart(origin: string, privateJwk: JWK) {
+  return createAuthProvider(
+    { kind: 'smart-backend', tokenUrl: `${origin}/token`, clientId: 'c', privateJwk, kid: 'k', scope: 's' },
+    { fetch, timeoutMs: 2000, now: Date.now },
+  );
+}
 
 async function keys(): Promise<{
   privateJwk: JWK;
@@ -30,7 +34,7 @@ describe('SMART Backend Services', () => {
     let issued = 0;
     const assertions: Record<string, unknown>[] = [];
     let tokenUrl = '';
-    const server = await startFakeServer(async (req, res) => {
+    const server = await fake(async (req, res) => {
       if (req.url === '/token') {
         const form = new URLSearchParams(req.body);
         expect(req.method).toBe('POST');
@@ -62,7 +66,6 @@ describe('SMART Backend Services', () => {
       }
       sendJson(res, 200, { resourceType: 'Bundle', seen: req.headers.authorization });
     });
-    servers.push(server);
     tokenUrl = `${server.origin}/token`;
     let now = Date.parse('2026-01-01T00:00:00Z');
     const auth: FhirAuth = {
@@ -95,7 +98,7 @@ describe('SMART Backend Services', () => {
   it('renews once when the server refuses the token, then gives up', async () => {
     const { privateJwk } = await keys();
     let issued = 0;
-    const server = await startFakeServer((req, res) => {
+    const server = await fake((req, res) => {
       if (req.url === '/token') {
         issued += 1;
         sendJson(res, 200, {
@@ -109,41 +112,19 @@ describe('SMART Backend Services', () => {
         sendJson(res, 401, { resourceType: 'OperationOutcome' });
       }
     });
-    servers.push(server);
-    const provider = createAuthProvider(
-      {
-        kind: 'smart-backend',
-        tokenUrl: `${server.origin}/token`,
-        clientId: 'c',
-        privateJwk,
-        kid: 'k',
-        scope: 's',
-      },
-      { fetch, timeoutMs: 2000, now: Date.now },
-    );
+    const provider = smart(server.origin, privateJwk);
     const http = createFhirHttp({ fetch, auth: provider });
     expect(await http.getJson(`${server.baseUrl}/Patient`)).toEqual({ resourceType: 'Bundle' });
     expect(issued).toBe(2);
 
-    const refusing = await startFakeServer((req, res) => {
+    const refusing = await fake((req, res) => {
       if (req.url === '/token')
         sendJson(res, 200, { access_token: 'never-good', token_type: 'bearer' });
       else sendJson(res, 401, {});
     });
-    servers.push(refusing);
     const refused = createFhirHttp({
       fetch,
-      auth: createAuthProvider(
-        {
-          kind: 'smart-backend',
-          tokenUrl: `${refusing.origin}/token`,
-          clientId: 'c',
-          privateJwk,
-          kid: 'k',
-          scope: 's',
-        },
-        { fetch, timeoutMs: 2000, now: Date.now },
-      ),
+      auth: smart(refusing.origin, privateJwk),
     });
     await expect(refused.getJson(`${refusing.baseUrl}/Patient`)).rejects.toMatchObject({
       code: 'ERR_SOURCE_UNAVAILABLE',
@@ -152,24 +133,13 @@ describe('SMART Backend Services', () => {
 
   it('a token endpoint that refuses is unavailable, without its text', async () => {
     const { privateJwk } = await keys();
-    const server = await startFakeServer((_req, res) =>
+    const server = await fake((_req, res) =>
       sendJson(res, 400, {
         error: 'invalid_client',
         error_description: 'client secret-client-4711 unknown',
       }),
     );
-    servers.push(server);
-    const provider = createAuthProvider(
-      {
-        kind: 'smart-backend',
-        tokenUrl: `${server.origin}/token`,
-        clientId: 'c',
-        privateJwk,
-        kid: 'k',
-        scope: 's',
-      },
-      { fetch, timeoutMs: 2000, now: Date.now },
-    );
+    const provider = smart(server.origin, privateJwk);
     const err = await provider.authorization().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProblemError);
     expect((err as ProblemError).code).toBe('ERR_SOURCE_UNAVAILABLE');

@@ -4,6 +4,7 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -77,6 +78,23 @@ export async function startFakeServer(handler: FakeHandler): Promise<FakeServer>
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A starter of fake servers for one test file; every server it started is
+ * closed after each test.
+ * @example const fake = fakeServers(); const server = await fake((req, res) => sendJson(res, 200, {}));
+ */
+export function fakeServers(): (handler: FakeHandler) => Promise<FakeServer> {
+  const open: FakeServer[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  return async (handler) => {
+    const server = await startFakeServer(handler);
+    open.push(server);
+    return server;
   };
 }
 

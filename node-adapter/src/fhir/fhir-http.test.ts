@@ -1,25 +1,16 @@
 // The HTTP manners and failure mapping of the live source: retries that honour
 // Retry-After, bounded concurrency, timeouts, no redirects, size caps, the
 // headers sent, and errors that never carry the server's words.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
-import { sendJson, startFakeServer } from './fake-fhir-server.ts';
+import { sendJson, fakeServers } from './fake-fhir-server.ts';
 import type { FakeHandler, FakeServer } from './fake-fhir-server.ts';
 import { createFhirHttp, parseRetryAfter } from './fhir-http.ts';
 import type { FhirHttpOptions } from './fhir-http.ts';
 
-const servers: FakeServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function fake(handler: FakeHandler): Promise<FakeServer> {
-  const server = await startFakeServer(handler);
-  servers.push(server);
-  return server;
-}
+const fake = fakeServers();
 
 function http(options: Partial<Omit<FhirHttpOptions, 'auth'>> & { auth?: FhirAuth } = {}) {
   const { auth: config, ...rest } = options;

@@ -1,24 +1,15 @@
 // Paging, and the pages the node refuses to trust.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
-import { searchset, sendJson, startFakeServer } from './fake-fhir-server.ts';
+import { searchset, sendJson, fakeServers } from './fake-fhir-server.ts';
 import type { FakeHandler, FakeServer } from './fake-fhir-server.ts';
 import { createFhirHttp } from './fhir-http.ts';
 import { ResourceBudget, readSearchPage, searchAll } from './fhir-search.ts';
 import type { JsonObject } from './fhir-search.ts';
 import type { SearchSpec } from './search-url.ts';
 
-const servers: FakeServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function fake(handler: FakeHandler): Promise<FakeServer> {
-  const server = await startFakeServer(handler);
-  servers.push(server);
-  return server;
-}
+const fake = fakeServers();
 
 const http = createFhirHttp({
   fetch,

@@ -314,28 +314,35 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     });
   }
 
-  async function readMedications(
+  /** Reads every page of every search (a union), handing each resource to `take`. */
+  async function readAll(
     ev: Evaluation,
-    codes: CodeSet,
-  ): Promise<Map<string, LiveCoding[]>> {
-    const medications = new Map<string, LiveCoding[]>();
+    specs: readonly SearchSpec[],
+    take: (resource: JsonObject) => void,
+  ): Promise<void> {
     await Promise.all(
-      medicationSearches(ev.caps, codes).map((spec) =>
+      specs.map((spec) =>
         searchAll(
           http,
           baseUrl,
           paged(ev.caps, spec, pageSize),
           ev.budget,
-          (page) => {
-            for (const resource of page) {
-              const flat = flattenResource(resource);
-              if (flat.type === 'medication') medications.set(flat.id, [...flat.codings]);
-            }
-          },
+          (page) => page.forEach(take),
           ev.signal,
         ),
       ),
     );
+  }
+
+  async function readMedications(
+    ev: Evaluation,
+    codes: CodeSet,
+  ): Promise<Map<string, LiveCoding[]>> {
+    const medications = new Map<string, LiveCoding[]>();
+    await readAll(ev, medicationSearches(ev.caps, codes), (resource) => {
+      const flat = flattenResource(resource);
+      if (flat.type === 'medication') medications.set(flat.id, [...flat.codings]);
+    });
     return medications;
   }
 
@@ -348,23 +355,10 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
         : new Map<string, LiveCoding[]>();
     const events = new Map<string, LiveEvent>();
     const specs = KIND_TYPES[search.kind].flatMap((type) => planSearches(ev.caps, type, search));
-    await Promise.all(
-      specs.map((spec) =>
-        searchAll(
-          http,
-          baseUrl,
-          paged(ev.caps, spec, pageSize),
-          ev.budget,
-          (page) => {
-            for (const resource of page) {
-              const event = toLiveEvent(resource, search.kind, ev.patients, medications);
-              if (event !== undefined) events.set(event.key, event);
-            }
-          },
-          ev.signal,
-        ),
-      ),
-    );
+    await readAll(ev, specs, (resource) => {
+      const event = toLiveEvent(resource, search.kind, ev.patients, medications);
+      if (event !== undefined) events.set(event.key, event);
+    });
     return [...events.values()];
   }
 
