@@ -170,17 +170,18 @@ export const QUERIES: readonly BenchQuery[] = [
       WITH cohort AS (
         SELECT gender, record_key,
                CASE WHEN birth_date IS NULL OR birth_date > DATE '2026-01-01' THEN NULL
-                    WHEN birth_date > DATE '2008-01-01' THEN '0-17'
-                    WHEN birth_date > DATE '1986-01-01' THEN '18-39'
-                    WHEN birth_date > DATE '1961-01-01' THEN '40-64'
-                    WHEN birth_date > DATE '1946-01-01' THEN '65-79'
-                    ELSE '80+' END AS band
+                    WHEN birth_date > DATE '2008-01-01' THEN 1
+                    WHEN birth_date > DATE '1986-01-01' THEN 2
+                    WHEN birth_date > DATE '1961-01-01' THEN 3
+                    WHEN birth_date > DATE '1946-01-01' THEN 4
+                    ELSE 5 END AS band
           FROM patients
-         WHERE patient_id IN (SELECT patient_id FROM conditions WHERE system = '${ICD10}' AND code = 'I10'))
-      SELECT CASE WHEN band IS NULL THEN 'unstratified' ELSE 'stratum:' || gender || ' / ' || band END AS k,
-             count(*) AS n, ${CELL_KEY} AS ck
-        FROM cohort
-       GROUP BY gender, band`,
+         WHERE patient_id IN (SELECT patient_id FROM conditions WHERE system = '${ICD10}' AND code = 'I10')),
+      cells AS (SELECT gender, band, count(*) AS n, ${CELL_KEY} AS ck FROM cohort GROUP BY gender, band)
+      SELECT CASE WHEN band IS NULL THEN 'unstratified'
+                  ELSE 'stratum:' || gender || ' / ' || ['0-17', '18-39', '40-64', '65-79', '80+'][band] END AS k,
+             n, ck
+        FROM cells`,
     totalFromParts: true,
   },
   {

@@ -5,10 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemError, type NodeOutcome, type NodeResult } from '@tessera/schemas';
-import { Registry } from 'prom-client';
 import { mergeResults } from '../merge/merge.ts';
 import { createFanout, type Fanout, type FanoutCaller, type FanoutOptions } from './fanout.ts';
-import { createFanoutMetrics } from './metrics.ts';
 
 const HASH = `sha256:${'c'.repeat(64)}`;
 /** Text a node puts in its bad answers; it must never reach an outcome. */
@@ -688,21 +686,34 @@ describe('fan-out: cancellation and shutdown', () => {
 });
 
 describe('fan-out: metrics', () => {
-  it('counts calls, attempts, retries and circuit state per node', async () => {
+  it('reports calls, attempts, retries, circuit state and load per node through its hooks', async () => {
     const a = await startNode(healthy('alpha'));
     const b = await startNode((_req, res) => raw(res, 503, ''));
-    const registry = new Registry();
+    const seen = {
+      outcomes: [] as string[],
+      attempts: [] as string[],
+      retries: [] as string[],
+      circuits: [] as string[],
+      inFlight: [] as number[],
+    };
     const { fanout } = setup(
       { alpha: a, beta: b },
-      { metrics: createFanoutMetrics(registry), breaker: { failureThreshold: 1, openMs: 60_000 } },
+      {
+        metrics: {
+          outcome: (o) => seen.outcomes.push(`${o.node}:${o.status}`),
+          attempt: (node) => seen.attempts.push(node),
+          retry: (node) => seen.retries.push(node),
+          circuit: (node, state) => seen.circuits.push(`${node}:${state}`),
+          queriesInFlight: (count) => seen.inFlight.push(count),
+        },
+        breaker: { failureThreshold: 1, openMs: 60_000 },
+      },
     );
     await fanout.run(query(['alpha', 'beta']));
-    const text = await registry.metrics();
-    expect(text).toContain('tessera_node_calls_total{node="alpha",status="ok"} 1');
-    expect(text).toContain('tessera_node_calls_total{node="beta",status="unavailable"} 1');
-    expect(text).toContain('tessera_node_attempts_total{node="beta"} 3');
-    expect(text).toContain('tessera_node_retries_total{node="beta"} 2');
-    expect(text).toContain('tessera_node_circuit_state{node="beta"} 2');
-    expect(text).toContain('tessera_fanout_queries_in_flight 0');
+    expect(seen.outcomes.sort()).toEqual(['alpha:ok', 'beta:unavailable']);
+    expect(seen.attempts.filter((n) => n === 'beta')).toHaveLength(3);
+    expect(seen.retries).toEqual(['beta', 'beta']);
+    expect(seen.circuits).toContain('beta:open');
+    expect(seen.inFlight).toEqual([1, 0]);
   });
 });

@@ -11,4 +11,3 @@ export {
 } from './fanout.ts';
 export { createCircuitBreaker, type CircuitBreaker, type CircuitState } from './breaker.ts';
 export { createRetryBudget, type RetryBudget } from './retry-budget.ts';
-export { createFanoutMetrics } from './metrics.ts';

@@ -36,6 +36,8 @@ export interface FanoutRun {
   readonly nodes: readonly string[];
   readonly requestId: string;
   readonly caller: { readonly sub: string; readonly project: string };
+  /** Answers must carry this hash: a node answering another query is an error. */
+  readonly queryHash: string;
   readonly traceparent?: string | undefined;
   readonly signal: AbortSignal;
   readonly onNodeOutcome: (outcome: NodeOutcome) => void;
@@ -154,6 +156,7 @@ export function createQueryService(deps: QueryServiceDeps) {
         nodes: job.nodes,
         requestId,
         caller: { sub: job.researcher, project: job.project },
+        queryHash: job.queryHash,
         traceparent,
         signal: controller.signal,
         onNodeOutcome: (outcome) => {

@@ -159,7 +159,7 @@ export async function createGatewayService(
         nodes: run.nodes,
         requestId: run.requestId,
         caller: run.caller,
-        queryHash: undefined,
+        queryHash: run.queryHash,
         signal: run.signal,
         ...(run.traceparent ? { traceparent: run.traceparent } : {}),
         onNodeOutcome: (outcome) => {

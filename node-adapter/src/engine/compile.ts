@@ -458,6 +458,8 @@ function measureValueCtes(name: string, m: QuantityMeasure, ctx: CompileContext)
     'o.patient_id IN (SELECT patient_id FROM cohort)',
   ];
   const perResource =
+    // One row per resource: it has a row per matching coding, and as molar
+    // masses are per code only some of them may convert, hence max.
     `${name}_r AS (SELECT o.patient_id, o.resource_id, o.event_date, max(${converted}) AS v ` +
     `FROM observations o WHERE ${where.join(' AND ')} GROUP BY o.patient_id, o.resource_id, o.event_date)`;
   const pick = m.pick ?? 'latest';

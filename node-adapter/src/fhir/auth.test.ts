@@ -15,7 +15,14 @@ const fake = fakeServers();
 /** A SMART provider for a token endpoint at `origin`. */
 function smart(origin: string, privateJwk: JWK) {
   return createAuthProvider(
-    { kind: 'smart-backend', tokenUrl: `${origin}/token`, clientId: 'c', privateJwk, kid: 'k', scope: 's' },
+    {
+      kind: 'smart-backend',
+      tokenUrl: `${origin}/token`,
+      clientId: 'c',
+      privateJwk,
+      kid: 'k',
+      scope: 's',
+    },
     { fetch, timeoutMs: 2000, now: Date.now },
   );
 }

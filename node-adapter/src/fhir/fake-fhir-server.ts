@@ -4,7 +4,8 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
+import { ProblemError } from '@tessera/schemas';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -115,4 +116,14 @@ export function searchset(
     ],
     entry: resources.map((resource) => ({ resource, search: { mode: 'match' } })),
   };
+}
+
+/** The ProblemError a promise rejects with; fails the test when it resolves or throws anything else. */
+export async function problemOf(promise: Promise<unknown>): Promise<ProblemError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ProblemError);
+  return err as ProblemError;
 }

@@ -5,8 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
-import { sendJson, fakeServers } from './fake-fhir-server.ts';
-import type { FakeHandler, FakeServer } from './fake-fhir-server.ts';
+import { fakeServers, problemOf, sendJson } from './fake-fhir-server.ts';
 import { createFhirHttp, parseRetryAfter } from './fhir-http.ts';
 import type { FhirHttpOptions } from './fhir-http.ts';
 
@@ -20,15 +19,6 @@ function http(options: Partial<Omit<FhirHttpOptions, 'auth'>> & { auth?: FhirAut
     now: Date.now,
   });
   return createFhirHttp({ fetch, backoffMs: 10, timeoutMs: 2000, ...rest, auth });
-}
-
-async function failure(promise: Promise<unknown>): Promise<ProblemError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProblemError);
-  return err as ProblemError;
 }
 
 const UPSTREAM_TEXT = 'Patient/secret-id-4711 failed: NullPointerException at db.query';
@@ -62,7 +52,7 @@ describe('retries', () => {
 
   it('gives up after three attempts on 503 and says when to come back', async () => {
     const server = await fake((_req, res) => sendJson(res, 503, {}, { 'retry-after': '0' }));
-    const err = await failure(http().getJson(`${server.baseUrl}/Patient`));
+    const err = await problemOf(http().getJson(`${server.baseUrl}/Patient`));
     expect(err.code).toBe('ERR_SOURCE_UNAVAILABLE');
     expect(err.status).toBe(503);
     expect(err.retryAfter).toBe(0);
@@ -71,7 +61,9 @@ describe('retries', () => {
 
   it('does not wait for a Retry-After beyond its limit', async () => {
     const server = await fake((_req, res) => sendJson(res, 429, {}, { 'retry-after': '120' }));
-    const err = await failure(http({ maxRetryAfterMs: 5000 }).getJson(`${server.baseUrl}/Patient`));
+    const err = await problemOf(
+      http({ maxRetryAfterMs: 5000 }).getJson(`${server.baseUrl}/Patient`),
+    );
     expect(err.code).toBe('ERR_SOURCE_UNAVAILABLE');
     expect(err.retryAfter).toBe(120);
     expect(server.requests).toHaveLength(1);
@@ -91,7 +83,7 @@ describe('failures', () => {
     const server = await fake((_req, res) => sendJson(res, 200, {}));
     const url = `${server.baseUrl}/Patient`;
     await server.close();
-    const err = await failure(http().getJson(url));
+    const err = await problemOf(http().getJson(url));
     expect(err.code).toBe('ERR_SOURCE_UNAVAILABLE');
   });
 
@@ -109,7 +101,7 @@ describe('failures', () => {
         ],
       }),
     );
-    const err = await failure(http().getJson(`${server.baseUrl}/Condition`));
+    const err = await problemOf(http().getJson(`${server.baseUrl}/Condition`));
     expect(err.code).toBe('ERR_SOURCE_UNAVAILABLE');
     expect(leaks(err)).toBe(false);
     expect(server.requests).toHaveLength(1);
@@ -122,7 +114,7 @@ describe('failures', () => {
         issue: [{ severity: 'error', code: 'invalid', diagnostics: UPSTREAM_TEXT }],
       }),
     );
-    const err = await failure(http().getJson(`${server.baseUrl}/Condition`));
+    const err = await problemOf(http().getJson(`${server.baseUrl}/Condition`));
     expect(err.code).toBe('ERR_SOURCE_INVALID');
     expect(err.status).toBe(502);
     expect(leaks(err)).toBe(false);
@@ -131,7 +123,7 @@ describe('failures', () => {
   it('a server that does not answer in time is unavailable', async () => {
     const server = await fake(() => new Promise<void>(() => undefined));
     const started = Date.now();
-    const err = await failure(http({ timeoutMs: 200 }).getJson(`${server.baseUrl}/Patient`));
+    const err = await problemOf(http({ timeoutMs: 200 }).getJson(`${server.baseUrl}/Patient`));
     expect(err.code).toBe('ERR_SOURCE_UNAVAILABLE');
     expect(Date.now() - started).toBeLessThan(1500);
   });
@@ -150,7 +142,7 @@ describe('failures', () => {
     });
     const client = http({ maxBodyBytes: 5000 });
     for (const path of ['html', 'broken', 'big']) {
-      const err = await failure(client.getJson(`${server.baseUrl}/${path}`));
+      const err = await problemOf(client.getJson(`${server.baseUrl}/${path}`));
       expect(err.code).toBe('ERR_SOURCE_INVALID');
       expect(leaks(err)).toBe(false);
     }
@@ -162,7 +154,7 @@ describe('failures', () => {
       res.writeHead(302, { location: `${elsewhere.baseUrl}/Patient` });
       res.end();
     });
-    const err = await failure(
+    const err = await problemOf(
       http({ auth: { kind: 'bearer', token: 'node-token' } }).getJson(`${server.baseUrl}/Patient`),
     );
     expect(err.code).toBe('ERR_SOURCE_INVALID');

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
-import { searchset, sendJson, fakeServers } from './fake-fhir-server.ts';
+import { fakeServers, problemOf, searchset, sendJson } from './fake-fhir-server.ts';
 import type { FakeHandler, FakeServer } from './fake-fhir-server.ts';
 import { createFhirHttp } from './fhir-http.ts';
 import { ResourceBudget, readSearchPage, searchAll } from './fhir-search.ts';
@@ -58,15 +58,6 @@ async function collect(
   return ids;
 }
 
-async function failure(promise: Promise<unknown>): Promise<ProblemError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProblemError);
-  return err as ProblemError;
-}
-
 describe('searchAll', () => {
   it('follows next links to the last page', async () => {
     const server = await fake(paging);
@@ -78,7 +69,7 @@ describe('searchAll', () => {
 
   it('refuses a search larger than the budget from its total, before reading further', async () => {
     const server = await fake(paging);
-    const err = await failure(collect(server, new ResourceBudget(20)));
+    const err = await problemOf(collect(server, new ResourceBudget(20)));
     expect(err.code).toBe('ERR_SOURCE_TOO_LARGE');
     expect(err.status).toBe(422);
     expect(server.requests).toHaveLength(1);
@@ -95,7 +86,7 @@ describe('searchAll', () => {
         }),
       );
     });
-    const err = await failure(collect(server, new ResourceBudget(35)));
+    const err = await problemOf(collect(server, new ResourceBudget(35)));
     expect(err.code).toBe('ERR_SOURCE_TOO_LARGE');
     expect(server.requests).toHaveLength(4);
   });
@@ -111,7 +102,7 @@ describe('searchAll', () => {
         }),
       ),
     );
-    const err = await failure(collect(server));
+    const err = await problemOf(collect(server));
     expect(err.code).toBe('ERR_SOURCE_INVALID');
     expect(elsewhere.requests).toHaveLength(0);
   });
@@ -126,7 +117,7 @@ describe('searchAll', () => {
         }),
       ),
     );
-    const err = await failure(collect(server));
+    const err = await problemOf(collect(server));
     expect(err.code).toBe('ERR_SOURCE_INVALID');
     expect(server.requests.length).toBeLessThanOrEqual(3);
   });
@@ -140,7 +131,7 @@ describe('searchAll', () => {
         entry: conditions(0, 3).map((resource) => ({ resource })),
       }),
     );
-    const err = await failure(collect(server));
+    const err = await problemOf(collect(server));
     expect(err.code).toBe('ERR_SOURCE_INVALID');
   });
 });

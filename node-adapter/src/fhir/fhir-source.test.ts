@@ -1,9 +1,9 @@
 // The live source's edges: configuration checked at creation, and every way
 // a FHIR server can fail turned into a safe problem with no upstream text.
-import { afterEach, describe, expect, it } from 'vitest';
-import { ProblemError, canonicalQuery } from '@tessera/schemas';
-import type { CohortQuery } from '@tessera/schemas';
-import { searchset, sendJson, startFakeServer } from './fake-fhir-server.ts';
+import { describe, expect, it } from 'vitest';
+import { canonicalQuery } from '@tessera/schemas';
+import type { CohortQuery, ProblemError } from '@tessera/schemas';
+import { fakeServers, problemOf, searchset, sendJson } from './fake-fhir-server.ts';
 import type { FakeHandler, FakeServer } from './fake-fhir-server.ts';
 import { createFhirSource } from './fhir-source.ts';
 import type { EvaluableQuery, FhirSourceOptions } from './fhir-source.ts';
@@ -11,10 +11,7 @@ import type { EvaluableQuery, FhirSourceOptions } from './fhir-source.ts';
 const SECRET = new Uint8Array(32).fill(7);
 const UPSTREAM_TEXT = 'ERROR: relation "condition_secret_4711" does not exist';
 
-const servers: FakeServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const fake = fakeServers();
 
 const STATEMENT = {
   resourceType: 'CapabilityStatement',
@@ -56,7 +53,7 @@ const CONDITIONS = [
 
 /** A small FHIR server whose Condition search the test scripts. */
 async function fhirLike(conditions: FakeHandler): Promise<FakeServer> {
-  const server = await startFakeServer((req, res, base) => {
+  return fake((req, res, base) => {
     const origin = new URL(base).origin;
     const path = new URL(req.url, origin).pathname;
     if (path === '/fhir/metadata') return sendJson(res, 200, STATEMENT);
@@ -65,8 +62,6 @@ async function fhirLike(conditions: FakeHandler): Promise<FakeServer> {
     if (path === '/fhir/Condition') return conditions(req, res, base);
     return sendJson(res, 404, { resourceType: 'OperationOutcome' });
   });
-  servers.push(server);
-  return server;
 }
 
 function query(q: Omit<CohortQuery, 'version'>): EvaluableQuery {
@@ -88,12 +83,7 @@ function source(server: FakeServer, extra: Partial<FhirSourceOptions> = {}) {
 }
 
 async function failure(promise: Promise<unknown>): Promise<ProblemError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProblemError);
-  const problem = err as ProblemError;
+  const problem = await problemOf(promise);
   const everything = [problem.message, problem.detail, JSON.stringify(problem.toProblem('r'))].join(
     '\n',
   );
@@ -219,10 +209,9 @@ describe('evaluate', () => {
   });
 
   it('a server that is not R4 is invalid', async () => {
-    const server = await startFakeServer((_req, res) =>
+    const server = await fake((_req, res) =>
       sendJson(res, 200, { ...STATEMENT, fhirVersion: '3.0.2' }),
     );
-    servers.push(server);
     expect((await failure(source(server).capabilities())).code).toBe('ERR_SOURCE_INVALID');
   });
 });

@@ -12,8 +12,8 @@ import { evaluateOracle } from '../oracle/oracle.ts';
 import type { FhirResource } from '../oracle/read-fhir.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
 import { recordKey } from '../store/record-key.ts';
-import { sendJson, startFakeServer } from './fake-fhir-server.ts';
-import type { FakeHandler, FakeServer } from './fake-fhir-server.ts';
+import { fakeServers, sendJson } from './fake-fhir-server.ts';
+import type { FakeHandler } from './fake-fhir-server.ts';
 import { readManifest, syncFromBulkExport } from './sync.ts';
 
 const SECRET = new TextEncoder().encode('bulk-sync-test-record-key');
@@ -28,11 +28,7 @@ afterEach(async () => {
   for (const f of cleanup.splice(0)) await f();
 });
 
-async function fake(handler: FakeHandler): Promise<FakeServer> {
-  const server = await startFakeServer(handler);
-  cleanup.push(() => server.close());
-  return server;
-}
+const fake = fakeServers();
 
 async function tempDb(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-sync-'));

@@ -16,11 +16,16 @@ export const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 export interface Code {
   readonly code: string;
   readonly display: string;
+  /** The SNOMED CT equivalent, written as a second coding (as many sources record both). */
+  readonly snomed?: string;
 }
 
 /** `{"coding":[{...}]}` for a code, built once so the inner loop only concatenates. */
 export function concept(system: string, code: Code): string {
-  return JSON.stringify({ coding: [{ system, code: code.code, display: code.display }] });
+  const coding = [{ system, code: code.code, display: code.display }];
+  if (code.snomed !== undefined)
+    coding.push({ system: SNOMED, code: code.snomed, display: code.display });
+  return JSON.stringify({ coding });
 }
 
 export type Sex = 'female' | 'male';
@@ -214,6 +219,15 @@ export const CHRONIC_CONDITIONS: readonly ChronicCondition[] = [
       t('A10AE04', 'insulin glargine', 0.15, true),
       t('A10AB05', 'insulin aspart', 0.05, true),
     ],
+  },
+  {
+    // After diabetes2: a diabetic is no longer prediabetic.
+    key: 'prediabetes',
+    codes: [[{ code: 'R73.0', display: 'Prediabetes (abnormal glucose tolerance)', snomed: '15777000' }, 1]],
+    minAge: 18,
+    prevalence: (p) =>
+      p.has.has('diabetes2') || p.has.has('diabetes1') ? 0 : p.age < 40 ? 0.03 : 0.08,
+    treatments: [],
   },
   {
     key: 'hypertension',

@@ -8,6 +8,7 @@ export type RegionId = (typeof REGION_IDS)[number];
 /** Chronic conditions whose regional prevalence differs (see clinical.ts). */
 export type ConditionKey =
   | 'diabetes2'
+  | 'prediabetes'
   | 'diabetes1'
   | 'hypertension'
   | 'copd'

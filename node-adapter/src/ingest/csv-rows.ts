@@ -12,7 +12,17 @@ export interface SourcePosition {
   readonly line: number;
 }
 
+// Where each row was read: with (system, code) it orders rows totally, so
+// the sorted tables come out the same on every run, and integers sort far
+// faster than the id strings would.
+const POSITION_COLUMNS = [
+  ['file_index', 'UINTEGER'],
+  ['segment', 'UINTEGER'],
+  ['line', 'UINTEGER'],
+] as const;
+
 const EVENT_COLUMNS = [
+  ...POSITION_COLUMNS,
   ['resource_id', 'VARCHAR'],
   ['patient_id', 'VARCHAR'],
   ['event_date', 'DATE'],
@@ -23,9 +33,7 @@ const EVENT_COLUMNS = [
 /** Staging files and their columns (name, DuckDB type), in row order. */
 export const STAGING_COLUMNS = Object.freeze({
   patients: [
-    ['file_index', 'UINTEGER'],
-    ['segment', 'UINTEGER'],
-    ['line', 'UINTEGER'],
+    ...POSITION_COLUMNS,
     ['patient_id', 'VARCHAR'],
     ['gender', 'VARCHAR'],
     ['birth_date', 'DATE'],
@@ -39,20 +47,19 @@ export const STAGING_COLUMNS = Object.freeze({
   encounters: EVENT_COLUMNS,
   observations: [...EVENT_COLUMNS, ['value', 'DOUBLE'], ['unit', 'VARCHAR']],
   observation_value_codes: [
+    ...POSITION_COLUMNS,
     ['resource_id', 'VARCHAR'],
     ['patient_id', 'VARCHAR'],
     ['system', 'VARCHAR'],
     ['code', 'VARCHAR'],
   ],
   medication_refs: [
+    ...POSITION_COLUMNS,
     ['resource_id', 'VARCHAR'],
     ['patient_id', 'VARCHAR'],
     ['event_date', 'DATE'],
     ['medication_id', 'VARCHAR'],
     ['resource_type', 'VARCHAR'],
-    ['file_index', 'UINTEGER'],
-    ['segment', 'UINTEGER'],
-    ['line', 'UINTEGER'],
   ],
   medication_codes: [
     ['medication_id', 'VARCHAR'],
@@ -83,8 +90,12 @@ export function csvField(value: string | null): string {
   return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
+function position(at: SourcePosition): string {
+  return `${at.fileIndex},${at.segment},${at.line}`;
+}
+
 export function patientRow(p: FlatPatient, recordKey: number, at: SourcePosition): string {
-  return `${at.fileIndex},${at.segment},${at.line},${csvField(p.id)},${p.gender},${p.birthDate ?? ''},${p.deceased},${recordKey}\n`;
+  return `${position(at)},${csvField(p.id)},${p.gender},${p.birthDate ?? ''},${p.deceased},${recordKey}\n`;
 }
 
 const EVENT_TABLE_OF: Readonly<Record<EventKind, StagingTable>> = EVENT_TABLES as Record<
@@ -99,12 +110,10 @@ export function writeEvent(
   at: SourcePosition,
   sink: RowSink,
 ): void {
-  const head = `${csvField(e.resourceId)},${csvField(e.patientId)},${e.date ?? ''}`;
+  const ids = `${position(at)},${csvField(e.resourceId)},${csvField(e.patientId)}`;
+  const head = `${ids},${e.date ?? ''}`;
   if (e.medicationRef !== undefined) {
-    sink.row(
-      'medication_refs',
-      `${head},${csvField(e.medicationRef)},${csvField(resourceType)},${at.fileIndex},${at.segment},${at.line}\n`,
-    );
+    sink.row('medication_refs', `${head},${csvField(e.medicationRef)},${csvField(resourceType)}\n`);
     return;
   }
   const table = EVENT_TABLE_OF[e.kind];
@@ -114,8 +123,7 @@ export function writeEvent(
       : '\n';
   for (const c of e.codings)
     sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}${tail}`);
-  if (e.valueCodings !== undefined && e.valueCodings.length > 0) {
-    const ids = `${csvField(e.resourceId)},${csvField(e.patientId)}`;
+  if (e.valueCodings !== undefined) {
     for (const c of e.valueCodings) {
       sink.row('observation_value_codes', `${ids},${csvField(c.system)},${csvField(c.code)}\n`);
     }

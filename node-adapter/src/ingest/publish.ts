@@ -83,7 +83,7 @@ export async function stageMedications(
 }
 
 const RESOLVED_MEDICATIONS = `(
-  SELECT r.resource_id, r.patient_id, r.event_date, m.system, m.code
+  SELECT r.file_index, r.segment, r.line, r.resource_id, r.patient_id, r.event_date, m.system, m.code
     FROM stage_medication_refs r JOIN stage_medication_codes m USING (medication_id)
    WHERE m.system IS NOT NULL AND m.code IS NOT NULL)`;
 
@@ -120,25 +120,26 @@ export async function publish(
         QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY file_index, segment, line) = 1
          ORDER BY patient_id`);
     }
+    // (system, code) first so zone maps prune; then where each row was read,
+    // which makes the order total and the same on every run.
+    const order = 'ORDER BY system, code, file_index, segment, line';
     for (const kind of KINDS) {
       const table = EVENT_TABLES[kind];
       const columns = `resource_id, patient_id, event_date, system, code${kind === 'observation' ? ', value, unit' : ''}`;
       const parts: string[] = [];
       const staged = source(table as StagingTable);
-      if (staged !== undefined) parts.push(`SELECT ${columns} FROM ${staged}`);
+      if (staged !== undefined) parts.push(`SELECT * FROM ${staged}`);
       if (kind === 'medication') parts.push(`SELECT * FROM ${RESOLVED_MEDICATIONS}`);
       if (parts.length === 0) continue;
       await c.run(`
         INSERT INTO ${table}
-        SELECT ${columns} FROM (${parts.join(' UNION ALL ')}) WHERE ${known}
-         ORDER BY system, code, patient_id, event_date, resource_id${kind === 'observation' ? ', value, unit' : ''}`);
+        SELECT ${columns} FROM (${parts.join(' UNION ALL ')}) WHERE ${known} ${order}`);
     }
     const valueCodes = source('observation_value_codes');
     if (valueCodes !== undefined) {
       await c.run(`
         INSERT INTO observation_value_codes
-        SELECT resource_id, system, code FROM ${valueCodes} WHERE ${known}
-         ORDER BY system, code, resource_id`);
+        SELECT resource_id, system, code FROM ${valueCodes} WHERE ${known} ${order}`);
     }
     for (const [key, value] of [
       [META.contentHash, meta.contentHash],

@@ -490,13 +490,13 @@ function patientReference(id: string): fc.Arbitrary<unknown> {
  * bound must get right).
  */
 export interface QueryHints {
-  readonly dates: readonly string[];
+  readonly eventDates: readonly string[];
   readonly birthDates: readonly string[];
   readonly eventAges: readonly number[];
   readonly values: ReadonlyMap<string, readonly number[]>;
 }
 
-const NO_HINTS: QueryHints = { dates: [], birthDates: [], eventAges: [], values: new Map() };
+const NO_HINTS: QueryHints = { eventDates: [], birthDates: [], eventAges: [], values: new Map() };
 
 const monthDay = (date: string) => date.slice(5);
 
@@ -518,19 +518,18 @@ function birthdayAges(birthDates: readonly string[], on: string): number[] {
  */
 export function populationHints(resources: readonly FhirResource[]): QueryHints {
   const { patients, events } = readFhir(resources);
-  const dates = new Set<string>();
+  const eventDates = new Set<string>();
   const birthDates = new Set<string>();
   const eventAges = new Set<number>();
   const values = new Map<string, Set<number>>();
   for (const p of patients.values()) {
     if (p.birthDate !== undefined && p.birthDate >= '1900-01-01') {
-      dates.add(p.birthDate);
       birthDates.add(p.birthDate);
     }
   }
   for (const e of events) {
     if (e.date !== undefined) {
-      dates.add(e.date);
+      eventDates.add(e.date);
       const birth = patients.get(e.patientId)?.birthDate;
       if (birth !== undefined) birthdayAges([birth], e.date).forEach((a) => eventAges.add(a));
     }
@@ -542,7 +541,7 @@ export function populationHints(resources: readonly FhirResource[]): QueryHints 
   }
   const sorted = <T>(set: Set<T>) => [...set].sort();
   return {
-    dates: sorted(dates),
+    eventDates: sorted(eventDates),
     birthDates: sorted(birthDates),
     eventAges: [...eventAges].sort((x, y) => x - y),
     values: new Map([...values].map(([unit, set]) => [unit, [...set].sort((x, y) => x - y)])),
@@ -567,9 +566,11 @@ function asOfArbitrary(hints: QueryHints): fc.Arbitrary<string> {
   return fc.oneof(fixed, anniversary);
 }
 
-/** `arb`, or half of the time one of `hints` when there are any. */
+/** `arb`, or two times in three one of `hints` when there are any. */
 function orHint<T>(arb: fc.Arbitrary<T>, hints: readonly T[] | undefined): fc.Arbitrary<T> {
-  return hints === undefined || hints.length === 0 ? arb : fc.oneof(arb, fc.constantFrom(...hints));
+  return hints === undefined || hints.length === 0
+    ? arb
+    : fc.oneof({ weight: 1, arbitrary: arb }, { weight: 2, arbitrary: fc.constantFrom(...hints) });
 }
 
 /** `arb` in `percent` % of the cases, else undefined. */
@@ -656,8 +657,8 @@ function queryParts(
   dimension: fc.Arbitrary<Dimension>;
   measure: fc.Arbitrary<Measure>;
 } {
-  const day = (from: number, to: number) => orHint(boundaryDay(from, to), hints.dates);
-  const period = range(day(2011, 2026), 'from', 'to');
+  const period = range(orHint(boundaryDay(2011, 2026), hints.eventDates), 'from', 'to');
+  const birthPeriod = range(orHint(boundaryDay(1920, 2025), hints.birthDates), 'from', 'to');
   const anyAge = grid(AGE_VALUES, fc.integer({ min: 0, max: 100 }));
   const ageRange = range(orHint(anyAge, birthdayAges(hints.birthDates, asOf)), 'min', 'max');
   const ageAtEventRange = range(orHint(anyAge, hints.eventAges), 'min', 'max');
@@ -709,8 +710,8 @@ function queryParts(
   // that criteria still match someone in a population of a few dozen patients.
   const commonEventParts = fc
     .record({
-      period: sometimes(period, 30),
-      ageAtEvent: sometimes(ageAtEventRange, 20),
+      period: sometimes(period, 35),
+      ageAtEvent: sometimes(ageAtEventRange, 30),
       atLeast: sometimes(fc.constantFrom(1, 2, 2, 3), 30),
     })
     .map(defined);
@@ -726,7 +727,7 @@ function queryParts(
       .record({
         gender: sometimes(nonEmptySubset<Gender>(['female', 'male', 'other', 'unknown'], 2), 50),
         age: sometimes(ageRange, 40),
-        birthDate: sometimes(range(day(1920, 2025), 'from', 'to'), 25),
+        birthDate: sometimes(birthPeriod, 25),
         deceased: sometimes(fc.boolean(), 25),
       })
       .map(defined)
