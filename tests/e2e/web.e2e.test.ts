@@ -73,7 +73,8 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
       expect(progress.some((line) => line.startsWith(`${node.id}: ok`))).toBe(true);
     }
     const headings = await page.locator('#result-table thead th').allTextContents();
-    expect(headings).toEqual(['gender', 'merged', ...fed.nodes.map((n) => n.id)]);
+    expect(headings.slice(0, 2)).toEqual(['gender', 'merged']);
+    expect(headings.slice(2).sort()).toEqual(fed.nodes.map((n) => n.id).sort());
     const firstRow = page.locator('#result-table tbody tr').first();
     expect(await firstRow.locator('td').first().textContent()).toBe('total');
     const merged = await firstRow.locator('td.merged').textContent();

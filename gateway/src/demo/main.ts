@@ -55,7 +55,7 @@ function run(bin: string, args: string[]): Promise<void> {
   });
 }
 
-async function waitReady(url: string, child: ChildProcess, seconds = 60): Promise<void> {
+async function waitReady(url: string, child: ChildProcess, seconds = 180): Promise<void> {
   for (let i = 0; i < seconds * 10; i++) {
     if (child.exitCode !== null) throw new Error(`${url} exited during start-up`);
     try {

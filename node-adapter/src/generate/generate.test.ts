@@ -240,9 +240,14 @@ describe('a generated region is plausible', () => {
           .flatMap((r) => pick(r) ?? [])
           .map((c) => c.system),
       );
+    // ICD-10 on every condition; some also carry their SNOMED CT equivalent.
     expect(systems('Condition', (r) => r.code?.coding)).toEqual(
-      new Set(['http://hl7.org/fhir/sid/icd-10']),
+      new Set(['http://hl7.org/fhir/sid/icd-10', 'http://snomed.info/sct']),
     );
+    const conditions = all.filter((r) => r.resourceType === 'Condition');
+    expect(
+      conditions.filter((r) => r.code?.coding[0]?.system !== 'http://hl7.org/fhir/sid/icd-10'),
+    ).toEqual([]);
     expect(systems('Observation', (r) => r.code?.coding)).toEqual(new Set(['http://loinc.org']));
     expect(systems('Procedure', (r) => r.code?.coding)).toEqual(
       new Set(['http://snomed.info/sct']),

@@ -108,7 +108,8 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     options.workers ?? (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
 
   // Opened first: a locked or unwritable store fails before any reading.
-  const store = await openStore(options.dbPath);
+  const T=(l:string)=>{const c=process.cpuUsage();console.error('T',l,Math.round(performance.now()-started),'cpu',Math.round((c.user+c.system)/1000))};T('list');
+  const store = await openStore(options.dbPath);T('open');
   const tmp = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-ingest-'));
   try {
     let bytes = 0;
@@ -123,7 +124,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
         options.onProgress?.({ file, lines, bytes, totalBytes });
       },
     });
-    const summary = summarise(files, results);
+    T('tasks');const summary = summarise(files, results);
 
     const staging: Partial<Record<StagingTable, string[]>> = {};
     let stagedEventRows = 0;
@@ -145,7 +146,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       }
       summary.addBad(ref.fileIndex, summary.absoluteLine(ref), 'unresolvable medication reference');
     }
-    const badLineCount = summary.badCount + unresolved.length;
+    T('meds');const badLineCount = summary.badCount + unresolved.length;
     if (summary.total > 0 && badLineCount / summary.total > maxBadShare) {
       throw new TooManyBadLinesError(summary.badLines(), badLineCount, summary.total, maxBadShare);
     }
@@ -163,7 +164,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
         }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
     const rows = await publish(store.connection, stagingFiles, meta);
-    const publishedEventRows = Object.entries(rows)
+    T('publish');const publishedEventRows = Object.entries(rows)
       .filter(([table]) => EVENT_STAGING.has(table as StagingTable))
       .reduce((sum, [, n]) => sum + n, 0);
     return {

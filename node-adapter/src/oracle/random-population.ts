@@ -256,7 +256,10 @@ const quantity = fc
     return fc.record({
       code: pick(analyte.codes),
       localCode: fc.boolean(),
-      unitChoice: pick(units).chain((u) => u.value.map((value) => ({ unit: u.unit, value }))),
+      // A second value in the same unit, for a repeat measurement on the same day.
+      unitChoice: pick(units).chain((u) =>
+        fc.tuple(u.value, u.value).map(([value, repeat]) => ({ unit: u.unit, value, repeat })),
+      ),
       form: fc.constantFrom('ucum', 'ucum', 'text', 'non-ucum', 'none'),
     });
   })
@@ -265,8 +268,8 @@ const quantity = fc
       { system: LOINC, code },
       ...(localCode ? [{ system: LOCAL, code: `L-${code}` }] : []),
     ];
-    const { unit, value } = unitChoice;
-    const valueQuantity =
+    const { unit, value, repeat } = unitChoice;
+    const quantityOf = (value: number) =>
       form === 'ucum'
         ? { value, unit, system: UCUM, code: unit }
         : form === 'text'
@@ -274,7 +277,7 @@ const quantity = fc
           : form === 'non-ucum'
             ? { value, unit: 'units', system: LOCAL, code: 'u' }
             : { value };
-    return { code: { coding }, valueQuantity };
+    return { code: { coding }, valueQuantity: quantityOf(value), repeat: quantityOf(repeat) };
   });
 
 const smoking = pick(SMOKING_VALUES).map((code) => ({
@@ -292,11 +295,24 @@ const observation: EventDraft = (i, subject) =>
         dated((d) => ({ effectiveInstant: d.length === 10 ? `${d}T08:00:00Z` : d })),
       ),
       status: status('final'),
+      repeated: fc.boolean(),
       subject,
     })
-    .map(({ body, date, status, subject }) => [
-      { resourceType: 'Observation', id: `o${i}`, status, subject, ...body, ...date },
-    ]);
+    .map(({ body, date, status, repeated, subject }) => {
+      const { repeat, ...first } = 'repeat' in body ? body : { ...body, repeat: undefined };
+      const observation = {
+        resourceType: 'Observation',
+        id: `o${i}`,
+        status,
+        subject,
+        ...first,
+        ...date,
+      };
+      // Latest and earliest must average the values of one day.
+      return repeat !== undefined && repeated
+        ? [observation, { ...observation, id: `o${i}r`, status: 'final', valueQuantity: repeat }]
+        : [observation];
+    });
 
 const atcCoding = pick(ATC_CODES).map((code) => ({ system: ATC, code }));
 
