@@ -123,6 +123,8 @@ interface Manifest {
     readonly resources: number;
     readonly bytes: number;
     readonly sourceHash: string;
+    /** The sources changed while it ran (workers may have loaded newer code). */
+    readonly changedDuring?: boolean;
     readonly at: string;
   };
   ingest?: {
@@ -131,6 +133,7 @@ interface Manifest {
     readonly readMs?: number;
     readonly resources: number;
     readonly sourceHash: string;
+    readonly changedDuring?: boolean;
     readonly at: string;
   };
 }
@@ -203,11 +206,14 @@ async function prepareData(options: Options, patients: number): Promise<Prepared
       outDir: ndjsonDir,
       onProgress: progressLogger('generation', patients),
     });
+    const changedDuring = (await sourceHash(GENERATOR_SOURCES)) !== generatorHash;
+    if (changedDuring) log('warning: the generator sources changed while it ran');
     manifest.generate = {
       elapsedMs: report.elapsedMs,
       resources: Object.values(report.resources).reduce((a, b) => a + b, 0),
       bytes: report.bytes,
       sourceHash: generatorHash,
+      ...(changedDuring ? { changedDuring } : {}),
       at: new Date().toISOString(),
     };
     generatedNow = true;
@@ -242,11 +248,14 @@ async function prepareData(options: Options, patients: number): Promise<Prepared
         `warning: ingest reported ${report.badLineCount} bad lines: ${report.badLines.slice(0, 3).join('; ')}`,
       );
     }
+    const changedDuring = (await sourceHash(INGEST_SOURCES)) !== ingestHash;
+    if (changedDuring) log('warning: the ingest sources changed while it ran');
     manifest.ingest = {
       elapsedMs: report.elapsedMs,
       ...(readMs === undefined ? {} : { readMs }),
       resources: report.total,
       sourceHash: ingestHash,
+      ...(changedDuring ? { changedDuring } : {}),
       at: new Date().toISOString(),
     };
     ingestedNow = true;
@@ -483,6 +492,15 @@ function notes(results: readonly SizeResult[], options: Options, machine: Machin
         ],
   );
   if (split.length > 0) out.push(`Ingest time split: ${split.join('; ')}.`);
+  const hashes = results.map(
+    ({ patients, prepared: p }) =>
+      `${int(patients)}: ${p.generate.sourceHash}${p.generate.changedDuring === true ? ' (changed during generation)' : ''} / ` +
+      `${p.ingest.sourceHash}${p.ingest.changedDuring === true ? ' (changed during ingest)' : ''}`,
+  );
+  out.push(
+    'Source fingerprints (SHA-256 prefix of `node-adapter/src/generate` / of ingest and the store layout) ' +
+      `the data was built with: ${hashes.join('; ')}.`,
+  );
   const load = results.map(
     ({ patients, phase }) => `${int(patients)}: ${phase.load.map((l) => l.toFixed(1)).join(' / ')}`,
   );

@@ -213,7 +213,7 @@ function pageUrl(
   return `${baseUrl}/${type}?${params.toString()}`;
 }
 
-export interface SearchPage {
+interface SearchPage {
   readonly status: number;
   readonly body: Resource;
 }

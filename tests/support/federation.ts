@@ -19,7 +19,7 @@ import {
   stopService,
   waitReady,
 } from './processes.ts';
-import { type GenerateSpec, regionStore } from './region-data.ts';
+import { type GenerateSpec, freshGatewayDataDir, regionStore } from './run-cache.ts';
 
 /** A node's disclosure policy: `open` (started with --allow-open-policy) or an inline policy. */
 export type NodePolicySetting = 'open' | Readonly<Record<string, unknown>>;
@@ -172,6 +172,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
   const gatewayConfigPath = join(configDir, 'gateway.json');
   const gatewayDataDir =
     options.databaseUrl === undefined ? join(root, 'gateway-state') : undefined;
+  if (gatewayDataDir !== undefined) await freshGatewayDataDir(gatewayDataDir);
   const gatewayEnv: NodeJS.ProcessEnv = { ...process.env };
   delete gatewayEnv.DATABASE_URL;
   if (options.databaseUrl !== undefined) gatewayEnv.DATABASE_URL = options.databaseUrl;

@@ -64,7 +64,7 @@ export async function runEvaluate(argv: string[]): Promise<number> {
       const result: NodeResult = {
         node: values.node ?? 'local',
         queryHash: queryHash(evaluable),
-        dataVersion: source.dataVersion(),
+        dataVersion: source.version,
         evaluatedAt: new Date().toISOString(),
         elapsedMs: Math.round((performance.now() - started) * 100) / 100,
         disclosure: released.disclosure,

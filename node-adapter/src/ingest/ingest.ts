@@ -108,8 +108,19 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     options.workers ?? (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
 
   // Opened first: a locked or unwritable store fails before any reading.
-  const T=(l:string)=>{const c=process.cpuUsage();console.error('T',l,Math.round(performance.now()-started),'cpu',Math.round((c.user+c.system)/1000))};T('list');
-  const store = await openStore(options.dbPath);T('open');
+  const T = (l: string) => {
+    const c = process.cpuUsage();
+    console.error(
+      'T',
+      l,
+      Math.round(performance.now() - started),
+      'cpu',
+      Math.round((c.user + c.system) / 1000),
+    );
+  };
+  T('list');
+  const store = await openStore(options.dbPath);
+  T('open');
   const tmp = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-ingest-'));
   try {
     let bytes = 0;
@@ -124,20 +135,17 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
         options.onProgress?.({ file, lines, bytes, totalBytes });
       },
     });
-    T('tasks');const summary = summarise(files, results);
+    T('tasks');
+    const summary = summarise(files, results);
 
     const staging: Partial<Record<StagingTable, string[]>> = {};
-    let stagedEventRows = 0;
     for (const output of outputs) {
       for (const [table, path] of Object.entries(output.files) as [StagingTable, string][]) {
         (staging[table] ??= []).push(path);
       }
-      for (const [table, n] of Object.entries(output.rows) as [StagingTable, number][]) {
-        if (EVENT_STAGING.has(table)) stagedEventRows += n;
-      }
     }
     const stagingFiles: StagingFiles = staging;
-    const { unresolved, resolvedRows } = await stageMedications(store.connection, stagingFiles);
+    const unresolved = await stageMedications(store.connection, stagingFiles);
     for (const ref of unresolved) {
       const counts = summary.counts[ref.resourceType];
       if (counts !== undefined) {
@@ -146,7 +154,8 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       }
       summary.addBad(ref.fileIndex, summary.absoluteLine(ref), 'unresolvable medication reference');
     }
-    T('meds');const badLineCount = summary.badCount + unresolved.length;
+    T('meds');
+    const badLineCount = summary.badCount + unresolved.length;
     if (summary.total > 0 && badLineCount / summary.total > maxBadShare) {
       throw new TooManyBadLinesError(summary.badLines(), badLineCount, summary.total, maxBadShare);
     }
@@ -163,10 +172,8 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
           ingestedAt: stored.get(META.ingestedAt) ?? ingestedAt,
         }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
-    const rows = await publish(store.connection, stagingFiles, meta);
-    T('publish');const publishedEventRows = Object.entries(rows)
-      .filter(([table]) => EVENT_STAGING.has(table as StagingTable))
-      .reduce((sum, [, n]) => sum + n, 0);
+    const { rows, droppedRows } = await publish(store.connection, stagingFiles, meta);
+    T('publish');
     return {
       resources: sortedCounts(summary.counts),
       files: files.length,
@@ -174,7 +181,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       badLines: summary.badLines(),
       badLineCount,
       rows,
-      droppedRows: stagedEventRows + resolvedRows - publishedEventRows,
+      droppedRows,
       contentHash: hash,
       dataVersion: meta.dataVersion,
       changed: !unchanged,
@@ -186,15 +193,6 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     await rm(tmp, { recursive: true, force: true });
   }
 }
-
-const EVENT_STAGING: ReadonlySet<StagingTable> = new Set([
-  'conditions',
-  'observations',
-  'procedures',
-  'medications',
-  'immunizations',
-  'encounters',
-]);
 
 async function planTasks(
   files: readonly SourceFile[],

@@ -47,12 +47,11 @@ export function readCsv(table: StagingTable, files: readonly string[]): string {
 /**
  * Loads Medication references and codes into connection-local tables and
  * returns the references no Medication answered, in source order.
- * @returns also the event rows the references resolve to.
  */
 export async function stageMedications(
   c: DuckDBConnection,
   files: StagingFiles,
-): Promise<{ unresolved: UnresolvedReference[]; resolvedRows: number }> {
+): Promise<UnresolvedReference[]> {
   const refs = files.medication_refs ?? [];
   const codes = files.medication_codes ?? [];
   await c.run(
@@ -70,16 +69,12 @@ export async function stageMedications(
     SELECT file_index, segment, line, resource_type FROM stage_medication_refs r
      WHERE NOT EXISTS (SELECT 1 FROM stage_medication_codes m WHERE m.medication_id = r.medication_id)
      ORDER BY file_index, segment, line`);
-  const resolved = await c.runAndReadAll(`SELECT count(*) AS n FROM ${RESOLVED_MEDICATIONS}`);
-  return {
-    unresolved: unresolved.getRowObjects().map((row) => ({
-      fileIndex: Number(row.file_index),
-      segment: Number(row.segment),
-      line: Number(row.line),
-      resourceType: String(row.resource_type),
-    })),
-    resolvedRows: Number(resolved.getRowObjects()[0]?.n ?? 0),
-  };
+  return unresolved.getRowObjects().map((row) => ({
+    fileIndex: Number(row.file_index),
+    segment: Number(row.segment),
+    line: Number(row.line),
+    resourceType: String(row.resource_type),
+  }));
 }
 
 const RESOLVED_MEDICATIONS = `(
@@ -96,18 +91,18 @@ function columnDefs(table: StagingTable): string {
  * row per patient (the first read wins), events of unknown patients dropped,
  * event tables sorted by (system, code) so zone maps prune, then a checkpoint.
  * Call stageMedications first.
- * @returns rows per store table.
+ * @returns rows per store table, and the event rows dropped for want of their patient.
  */
 export async function publish(
   c: DuckDBConnection,
   files: StagingFiles,
   meta: PublishMeta,
-): Promise<Record<string, number>> {
-  const known = 'patient_id IN (SELECT patient_id FROM patients)';
+): Promise<{ rows: Record<string, number>; droppedRows: number }> {
   const source = (table: StagingTable): string | undefined => {
     const list = files[table] ?? [];
     return list.length > 0 ? readCsv(table, list) : undefined;
   };
+  let droppedRows = 0;
   await c.run('BEGIN TRANSACTION');
   try {
     for (const table of DATA_TABLES) await c.run(`DROP TABLE IF EXISTS ${table}`);
@@ -131,15 +126,17 @@ export async function publish(
       if (staged !== undefined) parts.push(`SELECT * FROM ${staged}`);
       if (kind === 'medication') parts.push(`SELECT * FROM ${RESOLVED_MEDICATIONS}`);
       if (parts.length === 0) continue;
-      await c.run(`
-        INSERT INTO ${table}
-        SELECT ${columns} FROM (${parts.join(' UNION ALL ')}) WHERE ${known} ${order}`);
+      await c.run(
+        `INSERT INTO ${table} SELECT ${columns} FROM (${parts.join(' UNION ALL ')}) ${order}`,
+      );
+      droppedRows += await dropUnknownPatients(c, table);
     }
     const valueCodes = source('observation_value_codes');
     if (valueCodes !== undefined) {
       await c.run(`
         INSERT INTO observation_value_codes
-        SELECT resource_id, system, code FROM ${valueCodes} WHERE ${known} ${order}`);
+        SELECT resource_id, system, code FROM ${valueCodes}
+         WHERE patient_id IN (SELECT patient_id FROM patients) ${order}`);
     }
     for (const [key, value] of [
       [META.contentHash, meta.contentHash],
@@ -159,7 +156,19 @@ export async function publish(
   );
   const rows: Record<string, number> = {};
   for (const row of counts.getRowObjects()) rows[String(row.t)] = Number(row.n);
-  return rows;
+  return { rows, droppedRows };
+}
+
+/**
+ * Deletes the rows of patients not loaded. Filtering after the sorted insert
+ * is cheaper than a semi-join while reading: the planner knows both tables'
+ * sizes by now and hashes the (smaller) patients side; usually nothing matches.
+ */
+async function dropUnknownPatients(c: DuckDBConnection, table: string): Promise<number> {
+  const result = await c.runAndReadAll(
+    `DELETE FROM ${table} WHERE patient_id NOT IN (SELECT patient_id FROM patients)`,
+  );
+  return Number(result.getRows()[0]?.[0] ?? 0);
 }
 
 /** Drops the connection-local staging tables. */

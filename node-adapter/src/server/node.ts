@@ -125,7 +125,7 @@ export async function createNodeService(
   const app = buildNodeApp({
     evaluate,
     catalogue: async () => {
-      const version = source.dataVersion();
+      const version = source.version;
       if (catalogueCache?.version !== version) {
         const entry = await buildCatalogue(
           source.runner,
@@ -139,11 +139,11 @@ export async function createNodeService(
     },
     readiness: () =>
       Promise.resolve(
-        source.dataVersion() === 'empty'
+        source.version === 'empty'
           ? { ready: false, reason: 'no data loaded' }
           : {
               ready: true,
-              dataVersion: source.dataVersion(),
+              dataVersion: source.version,
               dataAgeSeconds: Math.round((now().getTime() - source.loadedAt.getTime()) / 1000),
             },
       ),

@@ -9,6 +9,8 @@ import { META } from '../store/layout.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
 
 export interface DuckDbSource extends QuerySource {
+  /** The loaded version, known without waiting: a store's version only changes when it is swapped. */
+  readonly version: string;
   /** For the catalogue and readiness. */
   readonly runner: SqlRunner;
   readonly loadedAt: Date;
@@ -43,7 +45,8 @@ export async function openDuckDbSource(path: string): Promise<DuckDbSource> {
   return {
     runner,
     loadedAt: ingestedAt ? new Date(ingestedAt) : new Date(),
-    dataVersion: () => dataVersion,
+    version: dataVersion,
+    dataVersion: () => Promise.resolve(dataVersion),
     // DuckDB runs one statement per connection at a time; queries queue on it,
     // and each is bounded by the evaluator's timeout.
     evaluate: (query) => engine.evaluate(query),

@@ -158,7 +158,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         return await refuse(nodeProblem('ERR_REPEAT_LIMIT'));
       }
 
-      const dataVersion = deps.source.dataVersion();
+      const dataVersion = await deps.source.dataVersion();
       const timeoutMs = Math.min(deps.evaluationTimeoutMs, request.deadlineMs ?? Infinity);
       let released: Released;
       try {

@@ -17,8 +17,8 @@ export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
 /** The embedded store or a live FHIR server: anything that can compute true figures. */
 export interface QuerySource {
   evaluate(query: EvaluableQuery, signal: AbortSignal): Promise<RawResult>;
-  /** The version of the data the next evaluation reads. */
-  dataVersion(): string;
+  /** The version of the data the next evaluation reads (a live source may have to ask its server). */
+  dataVersion(): Promise<string>;
 }
 
 /** Who is asking: established from the gateway's signed, body-bound token. */

@@ -1,14 +1,16 @@
-// Node stores for whole-system tests, built with the node's own command line
-// (`tessera-node generate`, `tessera-node ingest`) and cached for one test run:
-// the test files of a run share them, the next run builds them afresh (so a
-// change to the generator or the store layout is never hidden by a stale
-// cache), and the directories of finished runs are removed.
+// What whole-system tests build once per test run: node stores, made with the
+// node's own command line (`tessera-node generate`, `tessera-node ingest`), and
+// an initialised PGlite data directory for gateways to start from. The test
+// files of a run share them; the next run builds them afresh (so a change to
+// the generator or the store layout is never hidden by a stale cache), and
+// the directories of finished runs are removed.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
 import { NODE_BIN, runCliOk, sleep } from './processes.ts';
 
 export interface GenerateSpec {
@@ -102,38 +104,58 @@ async function build(data: RegionData, dir: string): Promise<void> {
 }
 
 /**
- * A DuckDB store holding `data`, built once per test run.
- * @returns the store's path (opened read-only by the nodes, so several may share it)
+ * Builds `key` once per run with `build(dir)` and returns its directory.
+ * Test files running at the same time wait for the one that builds.
  */
-export async function regionStore(data: RegionData): Promise<string> {
+async function cached(key: string, build: (dir: string) => Promise<void>): Promise<string> {
   const root = await runCacheDir();
-  const key = keyOf(data);
   const done = join(root, key);
-  const store = join(done, 'store.duckdb');
   const lock = join(root, `${key}.lock`);
   const giveUpAt = Date.now() + BUILD_WAIT_MS;
   for (;;) {
-    if (existsSync(join(done, 'ready'))) return store;
+    if (existsSync(join(done, 'ready'))) return done;
     try {
       // mkdir is atomic: whoever creates the lock builds, the others wait.
       await mkdir(lock);
     } catch {
-      if (Date.now() > giveUpAt) throw new Error(`region data ${key}: still locked by ${lock}`);
+      if (Date.now() > giveUpAt) throw new Error(`run cache: ${key} is still locked by ${lock}`);
       await sleep(250);
       continue;
     }
     try {
-      if (existsSync(join(done, 'ready'))) return store;
+      if (existsSync(join(done, 'ready'))) return done;
       const building = join(root, `${key}.building-${process.pid}`);
       await rm(building, { recursive: true, force: true });
       await mkdir(building, { recursive: true });
-      await build(data, building);
+      await build(building);
       await writeFile(join(building, 'ready'), new Date().toISOString());
       await rm(done, { recursive: true, force: true });
       await rename(building, done);
-      return store;
+      return done;
     } finally {
       await rm(lock, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * A DuckDB store holding `data`, built once per test run.
+ * @returns the store's path (opened read-only by the nodes, so several may share it)
+ */
+export async function regionStore(data: RegionData): Promise<string> {
+  const dir = await cached(`region-${keyOf(data)}`, (building) => build(data, building));
+  return join(dir, 'store.duckdb');
+}
+
+/**
+ * Creates `target` as a copy of an initialised, unmigrated PGlite data
+ * directory: initdb costs seconds of CPU, a copy almost nothing. The gateway
+ * migrates it when it opens it, as it would a new one.
+ */
+export async function freshGatewayDataDir(target: string): Promise<void> {
+  const template = await cached('pglite-template', async (building) => {
+    const db = await PGlite.create(join(building, 'db'));
+    await db.close();
+  });
+  await cp(join(template, 'db'), target, { recursive: true });
 }

@@ -1,0 +1,10 @@
+import { canonicalQuery, parseQuery, queryHash, DEFAULT_LIMITS } from '@tessera/schemas';
+import type { CohortQuery } from '@tessera/schemas';
+const mk = (i: number): CohortQuery => ({ version: 1, asOf: '2025-01-01', cohort: { all: [ { patient: { gender: ['female'], age: { min: 18 + (i % 50), max: 68 + Math.floor(i / 50) % 50 } } }, { condition: { code: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'E11', descendants: true }] } } ] }, stratify: [{ ageBand: [0, 18, 40, 65, 80] }] });
+let t0 = performance.now();
+for (let i = 0; i < 10000; i++) queryHash(mk(i));
+console.log((performance.now() - t0) / 10, 'us/hash');
+t0 = performance.now();
+for (let i = 0; i < 2000; i++) parseQuery(mk(i), DEFAULT_LIMITS);
+console.log((performance.now() - t0) / 2, 'us/parse');
+for (let i = 0; i < 100; i++) if (queryHash(mk(i)) !== queryHash(canonicalQuery(parseQuery(mk(i))))) console.log('diff', i);
