@@ -60,7 +60,7 @@ describe('fan-out faults with real processes', () => {
     const res = await submit(caller, patientsAged(23, 63, ['lombardia', 'stall']));
     expect(res.status, res.text).toBe(202);
     // The query is out: the hanging node holds its request.
-    await eventually('the hanging node to hold the request', async () =>
+    await eventually('the hanging node to hold the request', () =>
       stall.stdoutLines().length > asked ? true : undefined,
     );
     const running = await get<JobView>(caller, `/v1/queries/${res.body.id}`);

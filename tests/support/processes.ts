@@ -188,7 +188,7 @@ export function sleep(ms: number): Promise<void> {
 /** Polls `check` until it returns a value other than undefined, or throws `what` on time-out. */
 export async function eventually<T>(
   what: string,
-  check: () => Promise<T | undefined>,
+  check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
   intervalMs = 200,
 ): Promise<T> {

@@ -223,7 +223,12 @@ export const CHRONIC_CONDITIONS: readonly ChronicCondition[] = [
   {
     // After diabetes2: a diabetic is no longer prediabetic.
     key: 'prediabetes',
-    codes: [[{ code: 'R73.0', display: 'Prediabetes (abnormal glucose tolerance)', snomed: '15777000' }, 1]],
+    codes: [
+      [
+        { code: 'R73.0', display: 'Prediabetes (abnormal glucose tolerance)', snomed: '15777000' },
+        1,
+      ],
+    ],
     minAge: 18,
     prevalence: (p) =>
       p.has.has('diabetes2') || p.has.has('diabetes1') ? 0 : p.age < 40 ? 0.03 : 0.08,

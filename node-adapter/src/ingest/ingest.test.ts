@@ -581,6 +581,44 @@ describe('NDJSON sources', () => {
     }
   });
 
+  test('ids, codes and units with commas, quotes, line breaks and non-ASCII text survive staging', async () => {
+    const dir = await tempDir();
+    const odd = ['a,b', 'say "hi"', 'two\nlines', 'Dolnośląskie-ü', ' padded ', '\\N'];
+    const resources = odd.flatMap((id, i) => [
+      { resourceType: 'Patient', id, gender: 'other' },
+      {
+        resourceType: 'Observation',
+        id: `${id}#obs`,
+        subject: { reference: `Patient/${id}` },
+        code: { coding: [{ system: 'urn:x,"y"', code: `${id}-code` }] },
+        valueQuantity: { value: i + 0.5, unit: `u,"${id}"` },
+        valueCodeableConcept: { coding: [{ system: 's', code: id }] },
+      },
+    ]);
+    await writeFile(join(dir, 'All.000.ndjson'), ndjson(resources));
+    const dbPath = join(dir, 'x.duckdb');
+    const report = await run({ sources: [dir], dbPath });
+    expect(report.badLineCount).toBe(0);
+    const patients = await query(dbPath, 'SELECT patient_id FROM patients ORDER BY patient_id');
+    expect(patients.map((p) => p.patient_id)).toEqual([...odd].sort());
+    const rows = await query(
+      dbPath,
+      'SELECT resource_id, patient_id, system, code, value, unit FROM observations ORDER BY value',
+    );
+    expect(rows).toEqual(
+      odd.map((id, i) => ({
+        resource_id: `${id}#obs`,
+        patient_id: id,
+        system: 'urn:x,"y"',
+        code: `${id}-code`,
+        value: i + 0.5,
+        unit: `u,"${id}"`,
+      })),
+    );
+    const codes = await query(dbPath, 'SELECT code FROM observation_value_codes ORDER BY code');
+    expect(codes.map((c) => c.code)).toEqual([...odd].sort());
+  });
+
   test('sources that do not exist, are not FHIR files, or a short secret are refused', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'notes.txt'), 'hello');

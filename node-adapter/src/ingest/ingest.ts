@@ -108,19 +108,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     options.workers ?? (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
 
   // Opened first: a locked or unwritable store fails before any reading.
-  const T = (l: string) => {
-    const c = process.cpuUsage();
-    console.error(
-      'T',
-      l,
-      Math.round(performance.now() - started),
-      'cpu',
-      Math.round((c.user + c.system) / 1000),
-    );
-  };
-  T('list');
   const store = await openStore(options.dbPath);
-  T('open');
   const tmp = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-ingest-'));
   try {
     let bytes = 0;
@@ -135,7 +123,6 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
         options.onProgress?.({ file, lines, bytes, totalBytes });
       },
     });
-    T('tasks');
     const summary = summarise(files, results);
 
     const staging: Partial<Record<StagingTable, string[]>> = {};
@@ -154,7 +141,6 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       }
       summary.addBad(ref.fileIndex, summary.absoluteLine(ref), 'unresolvable medication reference');
     }
-    T('meds');
     const badLineCount = summary.badCount + unresolved.length;
     if (summary.total > 0 && badLineCount / summary.total > maxBadShare) {
       throw new TooManyBadLinesError(summary.badLines(), badLineCount, summary.total, maxBadShare);
@@ -173,7 +159,6 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
         }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
     const { rows, droppedRows } = await publish(store.connection, stagingFiles, meta);
-    T('publish');
     return {
       resources: sortedCounts(summary.counts),
       files: files.length,

@@ -170,9 +170,11 @@ interface PatientDraft {
   readonly events: readonly EventDraft[];
 }
 
+/** Makes the resources of one event, given its index, subject reference and dates. */
 type EventDraft = (
   index: number,
   patientRef: fc.Arbitrary<unknown>,
+  dates: fc.Arbitrary<string | undefined>,
 ) => fc.Arbitrary<FhirResource[]>;
 
 const icd10Coding = fc
@@ -185,9 +187,26 @@ const conditionCoding = fc.oneof(
 );
 
 function dated(
+  dates: fc.Arbitrary<string | undefined>,
   field: (date: string) => Record<string, unknown>,
 ): fc.Arbitrary<Record<string, unknown>> {
-  return eventDate.map((d) => (d === undefined ? {} : field(d)));
+  return dates.map((d) => (d === undefined ? {} : field(d)));
+}
+
+/**
+ * A patient's event dates: a quarter of them on a birthday, where an age at
+ * the event changes.
+ */
+function patientEventDates(birthDate: string | undefined): fc.Arbitrary<string | undefined> {
+  if (birthDate === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(birthDate)) return eventDate;
+  const born = Number(birthDate.slice(0, 4));
+  const first = Math.max(born, 2012);
+  if (first > 2025) return eventDate;
+  const birthday = fc.integer({ min: first, max: 2025 }).map((year) => {
+    const md = birthDate.slice(5);
+    return `${year}-${md === '02-29' && !isLeap(year) ? '02-28' : md}`;
+  });
+  return fc.oneof({ weight: 3, arbitrary: eventDate }, { weight: 1, arbitrary: birthday });
 }
 
 const status = (normal: string) =>
@@ -196,7 +215,7 @@ const status = (normal: string) =>
     { weight: 1, arbitrary: fc.constant('entered-in-error') },
   );
 
-const condition: EventDraft = (i, subject) =>
+const condition: EventDraft = (i, subject, dates) =>
   fc
     .record({
       // Several codings in one system make one resource match a set twice.
@@ -210,10 +229,10 @@ const condition: EventDraft = (i, subject) =>
           .map(([system, codes]) => codes.map((code) => ({ system, code }))),
       ),
       date: fc.oneof(
-        dated((d) => ({ onsetDateTime: d })),
-        dated((d) => ({ onsetPeriod: { start: d } })),
-        dated((d) => ({ recordedDate: d })),
-        dated((d) => ({ onsetString: 'childhood', recordedDate: d })),
+        dated(dates, (d) => ({ onsetDateTime: d })),
+        dated(dates, (d) => ({ onsetPeriod: { start: d } })),
+        dated(dates, (d) => ({ recordedDate: d })),
+        dated(dates, (d) => ({ onsetString: 'childhood', recordedDate: d })),
       ),
       verification: fc.constantFrom(
         undefined,
@@ -285,14 +304,14 @@ const smoking = pick(SMOKING_VALUES).map((code) => ({
   valueCodeableConcept: { coding: [{ system: SNOMED, code }] },
 }));
 
-const observation: EventDraft = (i, subject) =>
+const observation: EventDraft = (i, subject, dates) =>
   fc
     .record({
       body: fc.oneof({ weight: 4, arbitrary: quantity }, { weight: 1, arbitrary: smoking }),
       date: fc.oneof(
-        dated((d) => ({ effectiveDateTime: d })),
-        dated((d) => ({ effectivePeriod: { start: d } })),
-        dated((d) => ({ effectiveInstant: d.length === 10 ? `${d}T08:00:00Z` : d })),
+        dated(dates, (d) => ({ effectiveDateTime: d })),
+        dated(dates, (d) => ({ effectivePeriod: { start: d } })),
+        dated(dates, (d) => ({ effectiveInstant: d.length === 10 ? `${d}T08:00:00Z` : d })),
       ),
       status: status('final'),
       repeated: fc.boolean(),
@@ -316,13 +335,13 @@ const observation: EventDraft = (i, subject) =>
 
 const atcCoding = pick(ATC_CODES).map((code) => ({ system: ATC, code }));
 
-const medication: EventDraft = (i, subject) =>
+const medication: EventDraft = (i, subject, dates) =>
   fc
     .record({
       type: fc.constantFrom('MedicationRequest', 'MedicationStatement', 'MedicationAdministration'),
       coding: atcCoding,
       how: fc.constantFrom('inline', 'inline', 'Medication/', 'urn:uuid:', 'contained', 'dangling'),
-      date: eventDate,
+      date: dates,
       status: status('active'),
       subject,
     })
@@ -357,13 +376,13 @@ const medication: EventDraft = (i, subject) =>
       return [{ ...use, resourceType: type }, ...out];
     });
 
-const procedure: EventDraft = (i, subject) =>
+const procedure: EventDraft = (i, subject, dates) =>
   fc
     .record({
       code: pick(PROCEDURES),
       date: fc.oneof(
-        dated((d) => ({ performedDateTime: d })),
-        dated((d) => ({ performedPeriod: { start: d } })),
+        dated(dates, (d) => ({ performedDateTime: d })),
+        dated(dates, (d) => ({ performedPeriod: { start: d } })),
       ),
       status: status('completed'),
       subject,
@@ -379,11 +398,11 @@ const procedure: EventDraft = (i, subject) =>
       },
     ]);
 
-const immunization: EventDraft = (i, patient) =>
+const immunization: EventDraft = (i, patient, dates) =>
   fc
     .record({
       code: pick(VACCINES),
-      date: dated((d) => ({ occurrenceDateTime: d })),
+      date: dated(dates, (d) => ({ occurrenceDateTime: d })),
       status: status('completed'),
       patient,
     })
@@ -398,12 +417,12 @@ const immunization: EventDraft = (i, patient) =>
       },
     ]);
 
-const encounter: EventDraft = (i, subject) =>
+const encounter: EventDraft = (i, subject, dates) =>
   fc
     .record({
       type: fc.option(pick(ENCOUNTER_TYPES), { nil: undefined }),
       cls: pick(ENCOUNTER_CLASSES),
-      date: dated((d) => ({ period: { start: d } })),
+      date: dated(dates, (d) => ({ period: { start: d } })),
       status: status('finished'),
       subject,
     })
@@ -480,12 +499,12 @@ export function populationArbitrary(options: PopulationOptions = {}): fc.Arbitra
           // The roll picks the kind, so shrinking keeps each event's kind.
           let r = (roll * totalWeight) / 100;
           const [make] = EVENT_DRAFTS.find(([, w]) => (r -= w) < 0) ?? EVENT_DRAFTS[0]!;
-          events.push(make(next++, patientReference(`p${p}`)));
+          events.push(make(next++, patientReference(`p${p}`), patientEventDates(d.birthDate)));
         }
       });
       // Events of a patient the node does not hold, and one without a subject.
-      events.push(condition(next++, fc.constant({ reference: 'Patient/ghost' })));
-      events.push(procedure(next++, fc.constant(undefined)));
+      events.push(condition(next++, fc.constant({ reference: 'Patient/ghost' }), eventDate));
+      events.push(procedure(next++, fc.constant(undefined), eventDate));
       return (events.length === 0 ? fc.constant([]) : fc.tuple(...events)).map((lists) => [
         ...patients,
         ...lists.flat(),

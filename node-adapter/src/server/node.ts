@@ -1,6 +1,6 @@
 // The node adapter's composition root: configuration in, a ready Express app
 // (and what must be closed) out. `serve` adds the listening socket.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { NodeConfig } from '@tessera/schemas';
@@ -15,8 +15,17 @@ import { createRepeatLimiter } from '../disclosure/repeat-limiter.ts';
 import { buildNodeApp } from '../http/app.ts';
 import { createNodeMetrics } from '../http/metrics.ts';
 import { createEvaluator, isoDate } from '../service/evaluator.ts';
+import { refreshStore } from '../fhir/harvest.ts';
+import type { QuerySource } from '../service/ports.ts';
 import { createDisclosureControl } from './disclosure-control.ts';
+import {
+  loadOrCreateRecordKeyFile,
+  openFhirQuerySource,
+  resolveFhirAuth,
+} from './fhir-source-adapter.ts';
+import type { FhirQuerySource } from './fhir-source-adapter.ts';
 import { openDuckDbSource } from './source.ts';
+import type { DuckDbSource } from './source.ts';
 
 export interface NodeOptions {
   /** Accept the `open` policy (no disclosure control); local testing only. */
@@ -25,7 +34,14 @@ export interface NodeOptions {
   readonly baseDir?: string;
   readonly logger?: Logger;
   readonly now?: () => Date;
+  /** For the live FHIR source and sync (tests count requests with it). */
+  readonly fetch?: typeof fetch;
+  /** How long the live source trusts a data version (default 10 s). */
+  readonly liveDataVersionTtlMs?: number;
 }
+
+/** How long readiness waits for a live FHIR server's data version. */
+const READINESS_TIMEOUT_MS = 2000;
 
 /** Reads, env-overrides and validates a node configuration file. */
 export async function readNodeConfig(
@@ -52,6 +68,11 @@ async function resolvePolicy(
 export interface NodeService {
   readonly app: ReturnType<typeof buildNodeApp>;
   readonly policy: NodePolicy;
+  /**
+   * Runs the configured `sync` once and switches the store when it changed;
+   * undefined without a `sync` block or a DuckDB source.
+   */
+  readonly sync?: () => Promise<{ changed: boolean; dataVersion: string }>;
   close(): Promise<void>;
 }
 
@@ -74,13 +95,24 @@ export async function createNodeService(
     });
   const now = options.now ?? (() => new Date());
   const policy = await resolvePolicy(config.policy, baseDir, options.allowOpenPolicy === true);
-  if (config.source.kind !== 'duckdb') {
-    throw new Error(
-      'configuration /source: the live FHIR source is configured in source.kind "fhir" (see fhir/)',
-    );
-  }
-  const source = await openDuckDbSource(at(config.source.path));
   const stateDir = at(config.stateDir ?? '.data/node');
+  let store: DuckDbSource | undefined;
+  let live: FhirQuerySource | undefined;
+  if (config.source.kind === 'fhir') {
+    await mkdir(stateDir, { recursive: true });
+    live = await openFhirQuerySource(config.source, {
+      baseDir,
+      stateDir,
+      ...(config.recordKeyFile === undefined ? {} : { recordKeyFile: config.recordKeyFile }),
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.liveDataVersionTtlMs === undefined
+        ? {}
+        : { dataVersionTtlMs: options.liveDataVersionTtlMs }),
+    });
+  } else {
+    store = await openDuckDbSource(at(config.source.path));
+  }
+  const source: QuerySource = store ?? (live as FhirQuerySource);
   const audit = await openFileAuditLog(stateDir);
   const ledger =
     policy.mechanism === 'laplace'
@@ -99,8 +131,10 @@ export async function createNodeService(
       : {}),
   });
   const metrics = createNodeMetrics(config.nodeId, {
-    dataAgeSeconds: () => (now().getTime() - source.loadedAt.getTime()) / 1000,
-    storeBytes: () => source.storeBytes(),
+    // A live source's data is as fresh as its server's: its age is 0 and it has no store.
+    dataAgeSeconds: () =>
+      store === undefined ? 0 : (now().getTime() - store.loadedAt.getTime()) / 1000,
+    storeBytes: () => store?.storeBytes() ?? 0,
   });
   const evaluate = createEvaluator({
     nodeId: config.nodeId,
@@ -125,40 +159,105 @@ export async function createNodeService(
   const app = buildNodeApp({
     evaluate,
     catalogue: async () => {
-      const version = source.version;
+      const version = store?.version ?? (await source.dataVersion());
       if (catalogueCache?.version !== version) {
-        const entry = await buildCatalogue(
-          source.runner,
-          { nodeId: config.nodeId, threshold: policy.threshold, ...config.catalogue },
-          version,
-          isoDate(now()),
-        );
+        const settings = { nodeId: config.nodeId, threshold: policy.threshold, ...config.catalogue };
+        const entry =
+          store === undefined
+            ? await (live as FhirQuerySource).catalogue(settings, version)
+            : await buildCatalogue(store.runner, settings, version, isoDate(now()));
         catalogueCache = { version, entry };
       }
       return catalogueCache.entry;
     },
-    readiness: () =>
-      Promise.resolve(
-        source.version === 'empty'
-          ? { ready: false, reason: 'no data loaded' }
-          : {
-              ready: true,
-              dataVersion: source.version,
-              dataAgeSeconds: Math.round((now().getTime() - source.loadedAt.getTime()) / 1000),
-            },
-      ),
+    readiness: async () => {
+      if (store === undefined) {
+        const version = await (live as FhirQuerySource).probe(READINESS_TIMEOUT_MS);
+        return version === undefined
+          ? { ready: false, reason: 'source unavailable' }
+          : { ready: true, dataVersion: version, dataAgeSeconds: 0 };
+      }
+      return store.version === 'empty'
+        ? { ready: false, reason: 'no data loaded' }
+        : {
+            ready: true,
+            dataVersion: store.version,
+            dataAgeSeconds: Math.round((now().getTime() - store.loadedAt.getTime()) / 1000),
+          };
+    },
     metrics,
     logger,
     bodyLimitBytes: config.limits?.bodyBytes ?? 262_144,
   });
 
+  const sync = store === undefined ? undefined : await createSync(config, store, at, logger);
+  const timer =
+    sync !== undefined && config.sync?.everyMinutes !== undefined
+      ? setInterval(() => {
+          sync().catch(() => undefined);
+        }, config.sync.everyMinutes * 60_000).unref()
+      : undefined;
+
   return {
     app,
     policy,
+    ...(sync === undefined ? {} : { sync }),
     async close() {
+      if (timer !== undefined) clearInterval(timer);
       await audit.close();
       await ledger?.close();
-      source.close();
+      store?.close();
+      await live?.close();
     },
+  };
+}
+
+/**
+ * The configured sync as one call: refreshes the store file from the FHIR
+ * server (a new file renamed over the old) and, when it changed and is the
+ * file this node serves, reopens the source on it. Runs never overlap; a
+ * failed run is logged (its code only) and leaves store and version as they were.
+ */
+async function createSync(
+  config: Readonly<NodeConfig>,
+  store: DuckDbSource,
+  at: (p: string) => string,
+  logger: Logger,
+): Promise<NodeService['sync']> {
+  const settings = config.sync;
+  if (settings === undefined || config.source.kind !== 'duckdb') return undefined;
+  const storePath = at(settings.storePath);
+  const served = storePath === at(config.source.path);
+  if (!served) logger.warn('sync.storePath is not source.path: the node keeps serving its store');
+  const auth = await resolveFhirAuth(settings.auth, at('.'));
+  const recordKeySecret = await loadOrCreateRecordKeyFile(
+    at(config.recordKeyFile ?? `${settings.storePath}.key`),
+  );
+  let running: Promise<{ changed: boolean; dataVersion: string }> | undefined;
+  const once = async (): Promise<{ changed: boolean; dataVersion: string }> => {
+    try {
+      const report = await refreshStore({
+        baseUrl: settings.baseUrl,
+        auth,
+        storePath,
+        recordKeySecret,
+        mode: settings.mode ?? 'auto',
+      });
+      const dataVersion = report.changed && served ? await store.reload() : report.dataVersion;
+      logger.info(
+        { method: report.method, changed: report.changed, resources: report.resources },
+        'sync finished',
+      );
+      return { changed: report.changed, dataVersion };
+    } catch (err) {
+      logger.warn({ code: (err as { code?: unknown }).code ?? 'ERR_SYNC' }, 'sync failed');
+      throw err;
+    }
+  };
+  return () => {
+    running ??= once().finally(() => {
+      running = undefined;
+    });
+    return running;
   };
 }

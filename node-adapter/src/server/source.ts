@@ -15,6 +15,8 @@ export interface DuckDbSource extends QuerySource {
   readonly runner: SqlRunner;
   readonly loadedAt: Date;
   storeBytes(): number;
+  /** Switches to the store now at the source's path; resolves to its data version. */
+  reload(): Promise<string>;
   close(): void;
 }
 
@@ -25,35 +27,94 @@ export async function readMeta(runner: SqlRunner, key: string): Promise<string |
   return typeof value === 'string' ? value : undefined;
 }
 
+interface Opened {
+  readonly store: Awaited<ReturnType<typeof openStore>>;
+  readonly runner: SqlRunner;
+  readonly engine: ReturnType<typeof createEngine>;
+  readonly version: string;
+  readonly loadedAt: Date;
+  /** Evaluations running on this store; a replaced store closes when none is left. */
+  running: number;
+  retired: boolean;
+}
+
+async function openOnce(path: string): Promise<Opened> {
+  const store = await openStore(path, { readOnly: true });
+  try {
+    const runner = createDuckDbRunner(store.connection);
+    const engine = createEngine({ runner, dialect: duckDbDialect });
+    const version = (await readMeta(runner, META.dataVersion)) ?? 'empty';
+    const ingestedAt = await readMeta(runner, META.ingestedAt);
+    return {
+      store,
+      runner,
+      engine,
+      version,
+      loadedAt: ingestedAt ? new Date(ingestedAt) : new Date(),
+      running: 0,
+      retired: false,
+    };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
 /**
- * Opens a store read-only and serves queries from it.
+ * Opens a store read-only and serves queries from it. `reload()` opens the
+ * file at `path` again (after a sync renamed a new store over it) and
+ * switches to it; evaluations already running finish on the old store.
  * @example const source = await openDuckDbSource('lombardia.duckdb');
  */
 export async function openDuckDbSource(path: string): Promise<DuckDbSource> {
-  const store = await openStore(path, { readOnly: true });
-  const runner = createDuckDbRunner(store.connection);
-  const engine = createEngine({ runner, dialect: duckDbDialect });
-  const dataVersion = (await readMeta(runner, META.dataVersion)) ?? 'empty';
-  const ingestedAt = await readMeta(runner, META.ingestedAt);
+  let current = await openOnce(path);
   let bytes = (await stat(path)).size;
-  const refreshSize = setInterval(() => {
+  const refreshSize = (): void => {
     stat(path).then(
       (s) => (bytes = s.size),
       () => undefined,
     );
-  }, 60_000).unref();
+  };
+  const sizeTimer = setInterval(refreshSize, 60_000).unref();
+  const retire = (opened: Opened): void => {
+    opened.retired = true;
+    if (opened.running === 0) opened.store.close();
+  };
   return {
-    runner,
-    loadedAt: ingestedAt ? new Date(ingestedAt) : new Date(),
-    version: dataVersion,
-    dataVersion: () => Promise.resolve(dataVersion),
+    get runner() {
+      return current.runner;
+    },
+    get loadedAt() {
+      return current.loadedAt;
+    },
+    get version() {
+      return current.version;
+    },
+    dataVersion: () => Promise.resolve(current.version),
     // DuckDB runs one statement per connection at a time; queries queue on it,
     // and each is bounded by the evaluator's timeout.
-    evaluate: (query) => engine.evaluate(query),
+    async evaluate(query) {
+      const opened = current;
+      opened.running += 1;
+      try {
+        return await opened.engine.evaluate(query);
+      } finally {
+        opened.running -= 1;
+        if (opened.retired && opened.running === 0) opened.store.close();
+      }
+    },
     storeBytes: () => bytes,
+    async reload() {
+      const next = await openOnce(path);
+      const previous = current;
+      current = next;
+      refreshSize();
+      retire(previous);
+      return next.version;
+    },
     close() {
-      clearInterval(refreshSize);
-      store.close();
+      clearInterval(sizeTimer);
+      retire(current);
     },
   };
 }
