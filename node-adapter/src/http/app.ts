@@ -54,7 +54,9 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
     res.set('x-request-id', requestId);
     const stop = deps.metrics.httpDuration.startTimer();
     res.on('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      // The full route pattern (router mount + path), never the raw URL: ids would explode the label set.
+      const path = (req.route as { path?: string } | undefined)?.path;
+      const route = path === undefined ? 'unmatched' : `${req.baseUrl}${path}`;
       stop({ method: req.method, route, status: String(res.statusCode) });
     });
     next();
