@@ -125,7 +125,7 @@ export async function runCatalogue(argv: string[]): Promise<number> {
   const params = new URLSearchParams();
   if (values.code) params.set('code', values.code);
   if (values.q) params.set('q', values.q);
-  const res = await request(`${gateway}/v1/catalogue?${params}`, { headers });
+  const res = await request(`${gateway}/v1/catalogue?${params.toString()}`, { headers });
   const text = await res.body.text();
   if (res.statusCode >= 400) return reportProblem(res.statusCode, text);
   const { entries } = JSON.parse(text) as { entries: CatalogueEntry[] };

@@ -105,7 +105,7 @@ async function main(): Promise<number> {
       port: { type: 'string', default: '8080' },
     },
   });
-  const dataDir = resolve(values['data-dir']!);
+  const dataDir = resolve(values['data-dir']);
   const patients = Number(values.patients);
   await mkdir(join(dataDir, 'config'), { recursive: true });
 
@@ -121,7 +121,7 @@ async function main(): Promise<number> {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(
       children.map((c) =>
-        c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined,
+        c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve(),
       ),
     );
     await idp.close();

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import {
   type MergedResult,
-  ProblemError,
+  type ProblemError,
   bodyProblem,
   parseJsonBody,
   toCsv,

@@ -78,8 +78,9 @@ export async function buildCatalogue(
     code: String(row.code),
     patients: roundCount(num(row.patients), base),
   }));
+  // Dates come back as 'YYYY-MM-DD' strings; only the year is published.
   const year = (value: unknown): string | undefined =>
-    value === null || value === undefined ? undefined : String(value).slice(0, 4);
+    typeof value === 'string' ? value.slice(0, 4) : undefined;
   const start = year(span?.start);
   const end = year(span?.finish);
 

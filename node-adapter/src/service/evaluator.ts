@@ -137,11 +137,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
           detail: `unknown key "${extra}"`,
         });
       }
-      const query = parseQuery(
-        (body as { query: unknown }).query,
-        deps.disclosure.limits,
-        '/query',
-      );
+      const query = parseQuery(body.query, deps.disclosure.limits, '/query');
       const canonical = canonicalQuery(query);
       const evaluable: EvaluableQuery = { ...canonical, asOf: canonical.asOf ?? isoDate(now()) };
       hash = queryHash(evaluable);
