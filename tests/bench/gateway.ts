@@ -19,7 +19,8 @@
 //        --repeats 3 (steps at the sustained and at half the sustained rate)
 //        --delay 5 (node delay, ms)  --budget 100 (p99 budget, ms)
 //        --start-rate 50  --max-rate 4000  --profile (CPU profile of the
-//        gateway at its sustained rate, per N)  --no-doc
+//        gateway at its sustained rate, per N, and its store calls counted)
+//        --note "<text>" (a line for the doc's notes)  --no-doc
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -42,9 +43,13 @@ import type { TestIdp } from '../../gateway/src/auth/test-idp.ts';
 import { createGatewayService } from '../../gateway/src/server/gateway.ts';
 import type { GatewayService } from '../../gateway/src/server/gateway.ts';
 import { listen } from '../../gateway/src/server/listen.ts';
+import { openStore } from '../../gateway/src/store/index.ts';
+import type { Store } from '../../gateway/src/store/index.ts';
 import { forkChild } from './gateway/child.ts';
 import type { Child } from './gateway/child.ts';
 import { profileDuring, summariseProfile } from './gateway/profile.ts';
+import { countingStore } from './gateway/store-calls.ts';
+import type { CountingStore } from './gateway/store-calls.ts';
 import type { ProfileSummary } from './gateway/profile.ts';
 import type {
   FromLoad,
@@ -85,10 +90,13 @@ const CLIENT = 'bench-researcher';
 const CONNECTIONS_PER_NODE = 8;
 const GATEWAY_CONNECTIONS = 256;
 const WAIT_SEC = 10;
-const MIN_RATE = 2;
+/** Queries per second; below it a step would hold too few requests to judge. */
+const MIN_RATE = 0.5;
 /** Rate refinements after the doubling phase: the answer is within 2^(1/4) (19 %). */
 const REFINEMENTS = 2;
 const WARM_UP_SEC = 2;
+const MIN_REQUESTS = 5;
+const IDLE_SEC = 3;
 const SETTLE_MS = 300;
 const PROFILE_DIR = join(REPO_ROOT, '.data', 'bench', 'gateway');
 const HERE = fileURLToPath(new URL('./gateway/', import.meta.url));
@@ -103,6 +111,8 @@ interface Options {
   readonly maxRate: number;
   readonly profile: boolean;
   readonly doc: boolean;
+  /** A line for the notes of the doc section (why the run was as it was). */
+  readonly note: string | undefined;
 }
 
 function positive(text: string, flag: string, integer = true): number {
@@ -128,6 +138,7 @@ function parseOptions(argv: readonly string[]): Options {
       'max-rate': { type: 'string' },
       profile: { type: 'boolean' },
       'no-doc': { type: 'boolean' },
+      note: { type: 'string' },
     },
   });
   const nodes =
@@ -146,6 +157,7 @@ function parseOptions(argv: readonly string[]): Options {
     maxRate: values['max-rate'] === undefined ? 4000 : positive(values['max-rate'], '--max-rate'),
     profile: values.profile === true,
     doc: values['no-doc'] !== true,
+    note: values.note,
   };
 }
 
@@ -180,6 +192,7 @@ interface Step {
   /** Why it failed, for the log. */
   readonly why: string;
   readonly raw: StepRaw;
+  readonly budgetMs: number;
   readonly e2eP50: number;
   readonly e2eP99: number;
   readonly addedP50: number;
@@ -214,6 +227,7 @@ function judge(raw: StepRaw, gatewayCpuMs: number, budgetMs: number): Step {
     pass: why === '',
     why,
     raw,
+    budgetMs,
     e2eP50: percentile(raw.e2eMs, 0.5),
     e2eP99,
     addedP50: percentile(raw.addedMs, 0.5),
@@ -238,8 +252,22 @@ function fmt(value: number): string {
   return value.toFixed(3);
 }
 
+/** Milliseconds with the unit, or n/a. */
+function fmtMs(value: number): string {
+  return Number.isFinite(value) ? `${fmt(value)} ms` : 'n/a';
+}
+
 function fmtRate(rate: number): string {
-  return Math.round(rate).toLocaleString('en-US');
+  return rate < 10
+    ? String(Math.round(rate * 100) / 100)
+    : Math.round(rate).toLocaleString('en-US');
+}
+
+/** A rate on the ladder: two significant digits, within [MIN_RATE, max]. */
+function roundRate(rate: number, max: number): number {
+  const clamped = Math.min(max, Math.max(MIN_RATE, rate));
+  const scale = 10 ** (Math.floor(Math.log10(clamped)) - 1);
+  return Math.min(max, Math.max(MIN_RATE, Math.round(clamped / scale) * scale));
 }
 
 function pct(share: number): string {
@@ -251,6 +279,8 @@ function pct(share: number): string {
 /** Query variants with their hashes, made before the steps that use them. */
 class VariantPool {
   made = 0;
+  /** Next variant for a gateway request: each is sent to the gateway once per run. */
+  gatewayCursor = 0;
   readonly hashes: string[] = [];
   readonly nodeQueries: string[] = [];
 
@@ -291,9 +321,6 @@ interface Phase {
   readonly gateway: GatewayService;
   readonly server: Server;
   readonly gatewayUrl: string;
-  readonly dataDir: string;
-  /** Next variant for a gateway request: each is sent once per gateway. */
-  cursor: number;
   /** Next variant for a bare request (any made variant will do: nothing caches). */
   bareCursor: number;
   stepId: number;
@@ -356,6 +383,7 @@ async function startPhase(
   n: number,
   options: Options,
   idp: TestIdp,
+  store: Store,
   pool: VariantPool,
 ): Promise<Phase> {
   const ids = Array.from({ length: n }, (_, i) => `node-${String(i + 1).padStart(3, '0')}`);
@@ -381,7 +409,7 @@ async function startPhase(
     }),
   );
 
-  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-gateway-'));
+  log(`N=${n}: node processes ready`);
   const port = await freePort();
   const gatewayUrl = `http://127.0.0.1:${port}`;
   const nodes = ids.map((id) => ({ id, url: urls.get(id)! }));
@@ -397,11 +425,11 @@ async function startPhase(
         repeatsPerWindow: 1_000_000_000,
       },
     },
-    store: { dataDir: join(dataDir, 'state') },
     log: { level: 'warn' },
   });
-  const gateway = await createGatewayService(config, { pollIntervalSec: 0 });
+  const gateway = await createGatewayService(config, { store, pollIntervalSec: 0 });
   const { server } = await listen(gateway.app, '127.0.0.1', port);
+  log(`N=${n}: gateway listening at ${gatewayUrl}`);
 
   const loadInit: LoadInit = {
     gatewayUrl,
@@ -421,8 +449,6 @@ async function startPhase(
     gateway,
     server,
     gatewayUrl,
-    dataDir,
-    cursor: 0,
     bareCursor: 0,
     stepId: 0,
   };
@@ -441,7 +467,6 @@ async function stopPhase(phase: Phase): Promise<void> {
   await new Promise<void>((resolve) => phase.server.close(() => resolve()));
   await phase.gateway.close();
   await Promise.all(phase.hosts.map((h) => h.stop({ type: 'stop' })));
-  await rm(phase.dataDir, { recursive: true, force: true });
 }
 
 async function runStep(
@@ -450,17 +475,19 @@ async function runStep(
   options: Options,
   mode: Mode,
   rate: number,
-  durationSec = options.durationSec,
+  stepSec = options.durationSec,
 ): Promise<Step> {
+  // Slow rates get longer steps: a p99 over a handful of requests says little.
+  const durationSec = Math.max(stepSec, MIN_REQUESTS / rate);
   const count = Math.max(1, Math.round(rate * durationSec));
   let firstVariant: number;
   let variantLimit: number;
   if (mode === 'gateway') {
-    firstVariant = phase.cursor;
-    phase.cursor += count;
-    if (phase.cursor > pool.made) {
+    firstVariant = pool.gatewayCursor;
+    pool.gatewayCursor += count;
+    if (pool.gatewayCursor > pool.made) {
       // Made ahead in chunks, so that small steps do not each pay a round of messages.
-      await shipVariants(phase, pool.extend(Math.max(phase.cursor, pool.made + 2000)));
+      await shipVariants(phase, pool.extend(Math.max(pool.gatewayCursor, pool.made + 2000)));
     }
     variantLimit = Number.MAX_SAFE_INTEGER;
   } else {
@@ -538,8 +565,7 @@ async function findSustained(
     log(describeStep(phase.n, step));
     return step.pass;
   };
-  const clamp = (rate: number): number =>
-    Math.min(options.maxRate, Math.max(MIN_RATE, Math.round(rate)));
+  const clamp = (rate: number): number => roundRate(rate, options.maxRate);
   let lo = 0;
   let hi = Number.POSITIVE_INFINITY;
   let rate = clamp(start);
@@ -596,10 +622,18 @@ interface PhaseResult {
   readonly halfRate: number;
   readonly half: { readonly gateway: readonly Step[]; readonly bare: readonly Step[] };
   readonly cacheHits: number;
+  /** CPU of the gateway's process with no request, ms per second. */
+  readonly idleCpuMsPerSec: number;
   readonly profile?: {
     readonly file: string;
     readonly summary: ProfileSummary;
     readonly step: Step;
+    /** Gateway calls into its store per query sent, and their wall-clock time. */
+    readonly storeCalls: readonly {
+      readonly method: string;
+      readonly perQuery: number;
+      readonly msPerCall: number;
+    }[];
   };
 }
 
@@ -607,6 +641,8 @@ async function runPhase(
   n: number,
   options: Options,
   idp: TestIdp,
+  store: Store,
+  counted: CountingStore | undefined,
   pool: VariantPool,
   startRate: { gateway: number },
 ): Promise<PhaseResult> {
@@ -614,12 +650,17 @@ async function runPhase(
   log(
     `N=${n}: starting ${n} nodes in ${Math.min(n, MAX_NODE_HOSTS)} processes and the gateway (load ${loadAtStart.toFixed(2)})`,
   );
-  const phase = await startPhase(n, options, idp, pool);
+  const phase = await startPhase(n, options, idp, store, pool);
   try {
     // Warm-up: JIT, connections, the IdP's keys; not recorded.
-    const warm = Math.max(MIN_RATE, Math.min(20, startRate.gateway));
+    const warm = roundRate(Math.min(5, startRate.gateway), options.maxRate);
     await runStep(phase, pool, options, 'gateway', warm, WARM_UP_SEC);
     await runStep(phase, pool, options, 'bare', warm, WARM_UP_SEC);
+    const idleFrom = process.cpuUsage();
+    await sleep(IDLE_SEC * 1000);
+    const idleUsed = process.cpuUsage(idleFrom);
+    const idleCpuMsPerSec = (idleUsed.user + idleUsed.system) / 1000 / IDLE_SEC;
+    log(`N=${n}: gateway process CPU while idle ${fmt(idleCpuMsPerSec)} ms/s`);
 
     const gateway = await findSustained(phase, pool, options, 'gateway', startRate.gateway);
     // The floor at the same rates: from the gateway's sustained rate upwards.
@@ -631,27 +672,43 @@ async function runPhase(
       Math.max(gateway.sustained, startRate.gateway),
     );
 
-    const halfRate = Math.max(1, Math.round(gateway.sustained / 2));
+    // With no rate sustained, the latencies and CPU are taken at the lowest rate instead.
+    const halfRate =
+      gateway.sustained === 0 ? MIN_RATE : roundRate(gateway.sustained / 2, options.maxRate);
     const half = { gateway: [] as Step[], bare: [] as Step[] };
-    if (gateway.sustained > 0) {
-      for (let r = 0; r < options.repeats; r += 1) {
-        for (const mode of ['gateway', 'bare'] as const) {
-          const step = await runStep(phase, pool, options, mode, halfRate);
-          log(`${describeStep(n, step)} [half rate]`);
-          half[mode].push(step);
-        }
+    for (let r = 0; r < options.repeats; r += 1) {
+      for (const mode of ['gateway', 'bare'] as const) {
+        const step = await runStep(phase, pool, options, mode, halfRate);
+        log(`${describeStep(n, step)} [${gateway.sustained === 0 ? 'lowest' : 'half'} rate]`);
+        half[mode].push(step);
       }
     }
 
     let profile: PhaseResult['profile'];
-    if (options.profile && gateway.sustained > 0) {
+    if (counted !== undefined) {
       await mkdir(PROFILE_DIR, { recursive: true });
       const file = join(PROFILE_DIR, `gateway-${n}-nodes.cpuprofile`);
+      counted.reset();
       const { value: step, profile: taken } = await profileDuring(file, () =>
-        runStep(phase, pool, options, 'gateway', gateway.sustained),
+        runStep(
+          phase,
+          pool,
+          options,
+          'gateway',
+          gateway.sustained === 0 ? MIN_RATE : gateway.sustained,
+        ),
       );
       log(`${describeStep(n, step)} [profiled, ${file}]`);
-      profile = { file, summary: summariseProfile(taken), step };
+      const queries = step.raw.sent;
+      const storeCalls = [...counted.snapshot()]
+        .map(([method, c]) => ({
+          method,
+          perQuery: c.calls / queries,
+          msPerCall: c.ms / c.calls,
+        }))
+        .filter((c) => c.perQuery >= 0.5)
+        .sort((a, b) => b.perQuery * b.msPerCall - a.perQuery * a.msPerCall);
+      profile = { file, summary: summariseProfile(taken), step, storeCalls };
     }
 
     const cacheHits = await metricValue(phase.gatewayUrl, 'tessera_gateway_cache_hits_total');
@@ -665,6 +722,7 @@ async function runPhase(
       halfRate,
       half,
       cacheHits,
+      idleCpuMsPerSec,
       ...(profile ? { profile } : {}),
     };
   } finally {
@@ -675,7 +733,7 @@ async function runPhase(
 // --- report ------------------------------------------------------------------------
 
 function sustainedText(search: Search): string {
-  if (search.sustained === 0) return `< ${MIN_RATE}`;
+  if (search.sustained === 0) return `< ${fmtRate(MIN_RATE)}`;
   return `${search.capped ? '>= ' : ''}${fmtRate(search.sustained)}`;
 }
 
@@ -683,6 +741,7 @@ function fraction(result: PhaseResult): { value: number; text: string } {
   const g = result.gateway.sustained;
   const b = result.bare.sustained;
   if (b === 0) return { value: Number.NaN, text: 'n/a' };
+  if (g === 0) return { value: 0, text: `< ${(MIN_RATE / b).toFixed(3)}` };
   const value = g / b;
   const bound = result.bare.capped && !result.gateway.capped ? '<= ' : '';
   return { value, text: `${bound}${value.toFixed(2)}` };
@@ -703,6 +762,7 @@ function resultsTable(results: readonly PhaseResult[]): string {
     'bare added p50 / p99 (ms)',
     'e2e p50 / p99 (ms)',
     'gateway CPU / query',
+    'one core / gateway CPU (q/s)',
     'bare CPU / query',
     'gateway p99 at sustained',
   ];
@@ -714,16 +774,18 @@ function resultsTable(results: readonly PhaseResult[]): string {
       sustainedText(r.gateway),
       sustainedText(r.bare),
       fraction(r).text,
-      r.gateway.sustained === 0 ? 'n/a' : fmtRate(r.halfRate),
+      r.gateway.sustained === 0 ? `${fmtRate(r.halfRate)} *` : fmtRate(r.halfRate),
       `${fmt(medianOf(g, (s) => s.addedP50))} / ${fmt(medianOf(g, (s) => s.addedP99))}`,
       `${fmt(medianOf(b, (s) => s.addedP50))} / ${fmt(medianOf(b, (s) => s.addedP99))}`,
       `${fmt(medianOf(g, (s) => s.e2eP50))} / ${fmt(medianOf(g, (s) => s.e2eP99))}`,
-      `${fmt(medianOf(g, (s) => s.gatewayCpuPerQuery))} ms`,
-      `${fmt(medianOf(b, (s) => s.loadCpuPerQuery))} ms`,
-      `${fmt(medianOf(r.gateway.atSustained, (s) => s.e2eP99))} ms`,
+      fmtMs(medianOf(g, (s) => s.gatewayCpuPerQuery)),
+      fmt(1000 / medianOf(g, (s) => s.gatewayCpuPerQuery)),
+      fmtMs(medianOf(b, (s) => s.loadCpuPerQuery)),
+      fmtMs(medianOf(r.gateway.atSustained, (s) => s.e2eP99)),
     ];
   });
   return markdownTable(headers, rows, [
+    'right',
     'right',
     'right',
     'right',
@@ -750,13 +812,13 @@ function targetsTable(results: readonly PhaseResult[]): string {
     rows.push([
       'added latency p50, 3 nodes, half the sustained rate',
       `< ${TARGETS.addedP50Ms} ms`,
-      `${fmt(p50)} ms at ${fmtRate(at3.halfRate)} q/s`,
+      `${fmt(p50)} ms at ${fmtRate(at3.halfRate)} q/s${at3.gateway.sustained === 0 ? ' *' : ''}`,
       verdict(p50 < TARGETS.addedP50Ms),
     ]);
     rows.push([
       'added latency p99, 3 nodes, half the sustained rate',
       `< ${TARGETS.addedP99Ms} ms`,
-      `${fmt(p99)} ms at ${fmtRate(at3.halfRate)} q/s`,
+      `${fmt(p99)} ms at ${fmtRate(at3.halfRate)} q/s${at3.gateway.sustained === 0 ? ' *' : ''}`,
       verdict(p99 < TARGETS.addedP99Ms),
     ]);
     rows.push([
@@ -782,23 +844,45 @@ function stepsLine(search: Search): string {
   return search.steps.map((s) => `${fmtRate(s.rate)} ${s.pass ? 'ok' : 'fail'}`).join(', ');
 }
 
+/** Why steps failed, by kind, with how many steps failed that way. */
 function failures(search: Search): string {
-  const reasons = new Map<string, number>();
+  const kinds = new Map<string, number>();
+  const add = (kind: string): void => {
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  };
   for (const s of search.steps) {
     if (s.pass) continue;
-    for (const part of s.why.split('; ')) {
-      const key = part.replace(/[0-9][0-9,.]*/g, '#');
-      reasons.set(key, (reasons.get(key) ?? 0) + 1);
-    }
+    if (s.raw.overloaded) add('stopped sending: too many requests outstanding');
+    if (s.raw.unfinished > 0) add('requests unanswered at the end');
+    for (const reason of Object.keys(s.raw.errors)) add(reason);
+    if (s.raw.ok > 0 && s.e2eP99 > s.budgetMs) add(`p99 over ${fmt(s.budgetMs)} ms`);
   }
-  return [...reasons].map(([k, v]) => `${k} (${v})`).join('; ');
+  return [...kinds].map(([kind, steps]) => `${kind} (${steps})`).join('; ');
+}
+
+function storeCallsTable(calls: NonNullable<PhaseResult['profile']>['storeCalls']): string {
+  const total = calls.reduce((sum, c) => sum + c.perQuery, 0);
+  const totalMs = calls.reduce((sum, c) => sum + c.perQuery * c.msPerCall, 0);
+  return markdownTable(
+    ['store method', 'calls / query', 'ms / call', 'ms / query'],
+    [
+      ...calls.map((c) => [
+        `\`${c.method}\``,
+        fmt(c.perQuery),
+        fmt(c.msPerCall),
+        fmt(c.perQuery * c.msPerCall),
+      ]),
+      ['all', fmt(total), '', fmt(totalMs)],
+    ],
+    ['left', 'right', 'right', 'right'],
+  );
 }
 
 function profileText(results: readonly PhaseResult[]): string {
   const parts: string[] = [];
   for (const r of results) {
     if (!r.profile) continue;
-    const { summary, step, file } = r.profile;
+    const { summary, step, file, storeCalls } = r.profile;
     const rel = file.startsWith(REPO_ROOT) ? file.slice(REPO_ROOT.length) : file;
     parts.push(
       `#### ${r.n} nodes, at ${fmtRate(step.rate)} q/s (${step.pass ? 'passed' : `failed: ${step.why}`}; ${fmt(step.gatewayCpuPerQuery)} ms CPU per query while profiled)
@@ -825,7 +909,11 @@ ${markdownTable(
   ['function', 'inclusive', 'share'],
   summary.inclusiveProject.map((l) => [`\`${l.name}\``, `${fmt(l.ms)} ms`, pct(l.share)]),
   ['left', 'right', 'right'],
-)}`,
+)}
+
+Gateway calls into its store per query in the same step (wall-clock per call, waiting for PGlite included):
+
+${storeCallsTable(storeCalls)}`,
     );
   }
   return parts.join('\n\n');
@@ -849,13 +937,18 @@ function docBody(
   const searches = results
     .map(
       (r) =>
-        `- ${r.n} nodes (${r.nodeHosts} node processes). Gateway: ${stepsLine(r.gateway)}. Bare fan-out: ${stepsLine(r.bare)}.` +
+        `  - ${r.n} nodes (${r.nodeHosts} node processes). Gateway: ${stepsLine(r.gateway)}. Bare fan-out: ${stepsLine(r.bare)}.` +
         (failures(r.gateway) === '' ? '' : ` Gateway failures: ${failures(r.gateway)}.`) +
         (failures(r.bare) === '' ? '' : ` Bare failures: ${failures(r.bare)}.`) +
         (r.cacheHits > 0 ? ` **${r.cacheHits} gateway answers came from the result cache.**` : ''),
     )
     .join('\n');
   const profiles = profileText(results);
+  const idle = results.map((r) => `${r.n} nodes: ${fmt(r.idleCpuMsPerSec)} ms/s`).join(', ');
+  const footnote = results.some((r) => r.gateway.sustained === 0)
+    ? `\\* No rate was sustained: latencies and CPU taken at ${fmtRate(MIN_RATE)} q/s instead. `
+    : '';
+  const note = options.note === undefined ? '' : `\n- ${options.note}`;
   return `Command: \`${command}\`, run ${when} on ${machineLine(machine)}; 1-minute load average at the start ${machine.load.toFixed(2)} (at the start of each node count: ${loads}).
 
 Setup: N simulated nodes, each its own \`node:http\` server on loopback, spread over at most ${MAX_NODE_HOSTS} child processes (one per node up to ${MAX_NODE_HOSTS} nodes), answering \`POST /v1/evaluate\` with a fixed, schema-valid NodeResult (5 age-band strata, 2 of them suppressed) after ${options.delayMs} ms, their own time in \`Server-Timing: app;dur=\` and in the result's \`elapsedMs\`; tokens are not checked. The gateway from \`createGatewayService\` in the benchmark's process: PGlite in a temporary directory, researcher tokens from the test OpenID provider (\`startTestIdp\`), an ES256 node token signed per node request, the project's rate limits set to 10^9, defaults otherwise (${CONNECTIONS_PER_NODE} connections per node, 256 concurrent queries, log level warn). Load from a child process of its own, open loop (request k leaves at k / rate, whatever became of the others): \`POST /v1/queries\` with \`Prefer: wait=${WAIT_SEC}\`, each request a different query variant (age bounds and \`asOf\` vary; hashes computed with \`queryHash\` before the step), so the result cache never answers. Bare fan-out: the same load generator sending the same \`/v1/evaluate\` bodies straight to every node with undici pools of the same size, no token, validation, state or merge. Source: \`tests/bench/gateway.ts\`, \`tests/bench/gateway/\`.
@@ -863,6 +956,8 @@ Setup: N simulated nodes, each its own \`node:http\` server on loopback, spread 
 Method: ${options.durationSec} s per rate step. A rate is sustained when every request got a complete answer (gateway: a finished job, complete, right query hash, every node ok; bare: 200 from every node) and the end-to-end p99 is under ${options.budgetMs} ms. Rates double from ${options.startRate}/s (gateway at 3 nodes; later node counts start from the previous result scaled by the node count) until a step fails, then ${REFINEMENTS} bisections on a log scale; the answer is repeated to ${options.repeats} steps and must pass in a majority. The bare fan-out runs the same search starting at the gateway's sustained rate. Latencies run from the moment a request left the load generator to its complete answer; **added** latency is that minus the slowest node's own time (for the gateway from the node results inside the merged answer, for the bare fan-out from Server-Timing), so it contains loopback networking and the gateway's work. Latency and CPU columns are medians over ${options.repeats} steps at half the gateway's sustained rate, each step's p50 and p99 taken over its requests; gateway and bare steps interleaved. Gateway CPU: \`process.cpuUsage()\` of the gateway's process over the step (that process runs nothing else during a step) / answered queries; bare CPU: the load generator's CPU in bare mode / queries.
 
 ${resultsTable(results)}
+
+${footnote}"one core / gateway CPU": 1000 ms over the gateway's CPU per query, the rate at which the gateway's thread (Express, the query pipeline and PGlite share it) would be busy all the time.
 
 ### Targets
 
@@ -872,8 +967,9 @@ ${targetsTable(results)}
 
 - Rate steps (q/s, in order):
 ${searches}
+- Gateway process CPU while idle (no request for ${IDLE_SEC} s, before the first step): ${idle}; it is part of every step's CPU, so at low rates it inflates the CPU per query.
 - p99 lateness of the load generator's sends against their schedule (timer resolution, a busy machine), median over the half-rate steps: ${lag}.
-- "gateway / bare" is the ratio of sustained rates; when the bare fan-out reached --max-rate (${options.maxRate}/s) it is an upper bound.${profiles === '' ? '' : `\n\n### Profile\n\n${profiles}`}`;
+- "gateway / bare" is the ratio of sustained rates; when the bare fan-out reached --max-rate (${options.maxRate}/s) it is an upper bound.${note}${profiles === '' ? '' : `\n\n### Profile\n\n${profiles}`}`;
 }
 
 function printSummary(results: readonly PhaseResult[]): void {
@@ -888,6 +984,7 @@ function printSummary(results: readonly PhaseResult[]): void {
     for (const l of s.inclusiveProject.slice(0, 8)) {
       process.stdout.write(`  ${pct(l.share).padStart(7)}  ${l.name}\n`);
     }
+    process.stdout.write(`${storeCallsTable(r.profile.storeCalls)}\n`);
   }
 }
 
@@ -909,22 +1006,36 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   const pool = new VariantPool();
   pool.extend(2000);
+  // One gateway state store for the run (opening PGlite is slow); each node count gets
+  // its own gateway on it. Node ids differ between node counts and every query variant
+  // is sent once, so nothing cached by one node count can answer another.
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-gateway-'));
+  const opened = performance.now();
+  const openedStore = await openStore({ dataDir: join(dataDir, 'state') });
+  // With --profile the gateway's store calls are counted (a Proxy; microseconds per call).
+  const counted = options.profile ? countingStore(openedStore) : undefined;
+  const store = counted?.store ?? openedStore;
+  log(`gateway store (PGlite) opened in ${fmt((performance.now() - opened) / 1000)} s`);
   const results: PhaseResult[] = [];
   try {
     let previous: PhaseResult | undefined;
     for (const n of [...options.nodes].sort((a, b) => a - b)) {
       // A later node count starts near where the previous one ended, scaled by the fan-out width.
       const start =
-        previous === undefined || previous.gateway.sustained === 0
+        previous === undefined
           ? options.startRate
-          : Math.max(
-              MIN_RATE,
-              Math.round(Math.min(1, (2 * previous.n) / n) * previous.gateway.sustained),
+          : roundRate(
+              Math.min(1, (2 * previous.n) / n) * previous.gateway.sustained,
+              options.maxRate,
             );
-      previous = await runPhase(n, options, idp, pool, { gateway: start });
+      previous = await runPhase(n, options, idp, store, counted, pool, {
+        gateway: start,
+      });
       results.push(previous);
     }
   } finally {
+    await openedStore.close();
+    await rm(dataDir, { recursive: true, force: true });
     await idp.close();
   }
 

@@ -8,6 +8,7 @@ interface Benchmark {
 const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   node: () => import('./node.ts'),
   gateway: () => import('./gateway.ts'),
+  fhir: () => import('./fhir.ts'),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,9 +1,9 @@
 // The node adapter benchmark: `npm run bench -- node [flags]`.
 //
-// Per population size: generation time, ingest rate and store size (data and
-// stores cached under .data/bench/node/, keyed by region, size and seed, so
-// reruns skip both), then the query phase in a forked process
-// (node-queries.ts): latencies of the engine, of the compiled statement alone,
+// Per population size, each phase in a forked process: generation time,
+// ingest rate and store size (node-prepare.ts; data and stores cached under
+// .data/bench/node/, keyed by region, size and seed, so reruns skip both),
+// then the query phase (node-queries.ts): latencies of the engine, of the compiled statement alone,
 // of hand-written DuckDB SQL and of the brute-force oracle, and the resident
 // memory of a process serving queries from the store. Prints the tables and
 // rewrites the "## Node adapter" section of docs/benchmarks.md.
@@ -12,17 +12,14 @@
 //        --fresh (regenerate and re-ingest)  --no-oracle  --no-doc
 //        --explain <query id,...> (EXPLAIN ANALYZE plans into .data/bench/node/explain/)
 import { fork } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { generateRegion, isRegionId } from '../../node-adapter/src/generate/index.ts';
+import { isRegionId } from '../../node-adapter/src/generate/index.ts';
 import type { RegionId } from '../../node-adapter/src/generate/index.ts';
-import { ingest } from '../../node-adapter/src/ingest/index.ts';
 import { AS_OF, QUERIES, WARM_UP_RUNS } from './node-queries.ts';
 import type { QueryPhaseInput, QueryPhaseResult, QueryTiming } from './node-queries.ts';
+import type { PrepareInput, Prepared } from './node-prepare.ts';
 import {
   describeMachine,
   machineLine,
@@ -35,7 +32,6 @@ import type { Stats } from './stats.ts';
 
 const DEFAULT_SIZES = [10_000, 100_000, 1_000_000];
 const DEFAULT_RUNS = 20;
-const RECORD_KEY_SECRET = new TextEncoder().encode('tessera-benchmark-record-key-secret');
 const DATA_ROOT = join(REPO_ROOT, '.data', 'bench', 'node');
 /** The oracle's parsed data may take this much heap; larger populations skip the oracle. */
 const ORACLE_MEMORY_LIMIT = 8e9;
@@ -115,184 +111,23 @@ function log(message: string): void {
   process.stderr.write(`[bench node ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-// --- data: generation and ingest, cached -----------------------------------
+// --- phases, each in a forked process -----------------------------------------
 
-interface Manifest {
-  generate?: {
-    readonly elapsedMs: number;
-    readonly resources: number;
-    readonly bytes: number;
-    readonly sourceHash: string;
-    /** The sources changed while it ran (workers may have loaded newer code). */
-    readonly changedDuring?: boolean;
-    readonly at: string;
-  };
-  ingest?: {
-    readonly elapsedMs: number;
-    /** Until every input byte was read (parsed and flattened into staging files); the rest is DuckDB's load. */
-    readonly readMs?: number;
-    readonly resources: number;
-    readonly sourceHash: string;
-    readonly changedDuring?: boolean;
-    readonly at: string;
-  };
-}
-
-interface Prepared {
-  readonly dir: string;
-  readonly ndjsonDir: string;
-  readonly dbPath: string;
-  readonly generate: NonNullable<Manifest['generate']> & { readonly cached: boolean };
-  readonly ingest: NonNullable<Manifest['ingest']> & { readonly cached: boolean };
-  readonly storeBytes: number;
-}
-
-/** SHA-256 over the non-test sources of the given node-adapter folders and files. */
-async function sourceHash(paths: readonly string[]): Promise<string> {
-  const hash = createHash('sha256');
-  for (const rel of paths) {
-    const abs = join(REPO_ROOT, 'node-adapter', 'src', rel);
-    const files = rel.endsWith('.ts')
-      ? [abs]
-      : (await readdir(abs))
-          .filter((n) => /\.(ts|js)$/.test(n) && !n.includes('.test.'))
-          .sort()
-          .map((n) => join(abs, n));
-    for (const file of files) hash.update(`${file}\0`).update(await readFile(file));
-  }
-  return hash.digest('hex').slice(0, 16);
-}
-
-const GENERATOR_SOURCES = ['generate'];
-const INGEST_SOURCES = ['ingest', 'store/layout.ts', 'store/record-key.ts'];
-
-async function fileSize(path: string): Promise<number> {
-  return existsSync(path) ? (await stat(path)).size : 0;
-}
-
-function progressLogger(what: string, total: number): (done: number) => void {
-  let next = 0.1;
-  return (done) => {
-    if (total > 0 && done / total >= next) {
-      log(`${what}: ${Math.floor((100 * done) / total)} %`);
-      while (done / total >= next) next += 0.1;
-    }
-  };
-}
-
-async function prepareData(options: Options, patients: number): Promise<Prepared> {
-  const dir = join(DATA_ROOT, `${options.region}-${patients}-s${options.seed}`);
-  const ndjsonDir = join(dir, 'ndjson');
-  const dbPath = join(dir, 'store.duckdb');
-  const manifestPath = join(dir, 'manifest.json');
-  await mkdir(dir, { recursive: true });
-  const manifest: Manifest =
-    !options.fresh && existsSync(manifestPath)
-      ? (JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest)
-      : {};
-  const saveManifest = () => writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
-
-  const generatorHash = await sourceHash(GENERATOR_SOURCES);
-  let generatedNow = false;
-  if (manifest.generate === undefined || !existsSync(ndjsonDir)) {
-    log(
-      `generating ${patients} patients (${options.region}, seed ${options.seed}) into ${ndjsonDir}`,
-    );
-    delete manifest.ingest;
-    const report = await generateRegion({
-      region: options.region,
-      patients,
-      seed: options.seed,
-      outDir: ndjsonDir,
-      onProgress: progressLogger('generation', patients),
-    });
-    const changedDuring = (await sourceHash(GENERATOR_SOURCES)) !== generatorHash;
-    if (changedDuring) log('warning: the generator sources changed while it ran');
-    manifest.generate = {
-      elapsedMs: report.elapsedMs,
-      resources: Object.values(report.resources).reduce((a, b) => a + b, 0),
-      bytes: report.bytes,
-      sourceHash: generatorHash,
-      ...(changedDuring ? { changedDuring } : {}),
-      at: new Date().toISOString(),
-    };
-    generatedNow = true;
-    await saveManifest();
-  } else {
-    log(`${patients} patients: generated data cached in ${ndjsonDir}`);
-    if (manifest.generate.sourceHash !== generatorHash) {
-      log('warning: the generator changed since this data was generated; --fresh regenerates it');
-    }
-  }
-
-  const ingestHash = await sourceHash(INGEST_SOURCES);
-  let ingestedNow = false;
-  if (manifest.ingest === undefined || !existsSync(dbPath)) {
-    await rm(dbPath, { force: true });
-    await rm(`${dbPath}.wal`, { force: true });
-    log(`ingesting ${manifest.generate.resources} resources into ${dbPath}`);
-    const progress = progressLogger('ingest', manifest.generate.bytes);
-    const ingestStarted = performance.now();
-    let readMs: number | undefined;
-    const report = await ingest({
-      sources: [ndjsonDir],
-      dbPath,
-      recordKeySecret: RECORD_KEY_SECRET,
-      onProgress: (p) => {
-        progress(p.bytes);
-        if (p.bytes >= p.totalBytes) readMs ??= performance.now() - ingestStarted;
-      },
-    });
-    if (report.badLineCount > 0) {
-      log(
-        `warning: ingest reported ${report.badLineCount} bad lines: ${report.badLines.slice(0, 3).join('; ')}`,
-      );
-    }
-    const changedDuring = (await sourceHash(INGEST_SOURCES)) !== ingestHash;
-    if (changedDuring) log('warning: the ingest sources changed while it ran');
-    manifest.ingest = {
-      elapsedMs: report.elapsedMs,
-      ...(readMs === undefined ? {} : { readMs }),
-      resources: report.total,
-      sourceHash: ingestHash,
-      ...(changedDuring ? { changedDuring } : {}),
-      at: new Date().toISOString(),
-    };
-    ingestedNow = true;
-    await saveManifest();
-  } else {
-    log(`${patients} patients: store cached at ${dbPath}`);
-    if (manifest.ingest.sourceHash !== ingestHash) {
-      log('warning: ingest changed since this store was built; --fresh rebuilds it');
-    }
-  }
-  return {
-    dir,
-    ndjsonDir,
-    dbPath,
-    generate: { ...manifest.generate, cached: !generatedNow },
-    ingest: { ...manifest.ingest, cached: !ingestedNow },
-    storeBytes: (await fileSize(dbPath)) + (await fileSize(`${dbPath}.wal`)),
-  };
-}
-
-// --- the query phase, forked ---------------------------------------------------
-
-function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseResult> {
-  const file = fileURLToPath(new URL('./node-queries.ts', import.meta.url));
-  const child = fork(file, [JSON.stringify(input)], {
-    execArgv: [...process.execArgv, `--max-old-space-size=${QUERY_PHASE_HEAP_MB}`, '--expose-gc'],
+/** Runs `file` (a phase module of this folder) in a child process with `input`; resolves with what it sends back. */
+function forkPhase<I, O>(file: string, input: I, execArgv: readonly string[] = []): Promise<O> {
+  const child = fork(fileURLToPath(new URL(file, import.meta.url)), [JSON.stringify(input)], {
+    execArgv: [...process.execArgv, ...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
-    let result: QueryPhaseResult | undefined;
+    let result: O | undefined;
     child.on('message', (message) => {
-      result = message as QueryPhaseResult;
+      result = message as O;
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (code === 0 && result !== undefined) resolve(result);
-      else reject(new Error(`the query phase exited with ${signal ?? `code ${code}`}`));
+      else reject(new Error(`${file} exited with ${signal ?? `code ${code}`}`));
     });
   });
 }
@@ -568,20 +403,30 @@ export async function main(argv: readonly string[]): Promise<void> {
   const results: SizeResult[] = [];
   let oracleBytesPerResource = ORACLE_BYTES_PER_RESOURCE;
   for (const patients of options.sizes) {
-    const prepared = await prepareData(options, patients);
-    log(`${patients} patients: query phase (${options.runs} runs per query and variant)`);
-    const phase = await runQueryPhase({
-      dbPath: prepared.dbPath,
-      ndjsonDir: prepared.ndjsonDir,
+    const prepared = await forkPhase<PrepareInput, Prepared>('./node-prepare.ts', {
+      dataRoot: DATA_ROOT,
+      region: options.region,
       patients,
-      resources: prepared.generate.resources,
-      runs: options.runs,
-      oracle: options.oracle,
-      oracleBytesPerResource,
-      oracleMemoryLimitBytes: ORACLE_MEMORY_LIMIT,
-      explain: options.explain,
-      explainDir: join(DATA_ROOT, 'explain'),
+      seed: options.seed,
+      fresh: options.fresh,
     });
+    log(`${patients} patients: query phase (${options.runs} runs per query and variant)`);
+    const phase = await forkPhase<QueryPhaseInput, QueryPhaseResult>(
+      './node-queries.ts',
+      {
+        dbPath: prepared.dbPath,
+        ndjsonDir: prepared.ndjsonDir,
+        patients,
+        resources: prepared.generate.resources,
+        runs: options.runs,
+        oracle: options.oracle,
+        oracleBytesPerResource,
+        oracleMemoryLimitBytes: ORACLE_MEMORY_LIMIT,
+        explain: options.explain,
+        explainDir: join(DATA_ROOT, 'explain'),
+      },
+      [`--max-old-space-size=${QUERY_PHASE_HEAP_MB}`, '--expose-gc'],
+    );
     if (phase.oracle.status === 'ran') {
       oracleBytesPerResource = Math.max(oracleBytesPerResource, phase.oracle.bytesPerResource);
     }

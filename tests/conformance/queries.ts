@@ -174,7 +174,12 @@ export const MORE_QUERIES: readonly CohortQuery[] = [
         {
           any: [
             { condition: { code: [{ system: ICD10, code: 'E11', descendants: true }] } },
-            { observation: { code: [{ system: LOINC, code: '4548-4' }], value: { min: 6.5, unit: '%' } } },
+            {
+              observation: {
+                code: [{ system: LOINC, code: '4548-4' }],
+                value: { min: 6.5, unit: '%' },
+              },
+            },
           ],
         },
         { not: { procedure: { code: [{ system: SNOMED, code: '73761001' }] } } },

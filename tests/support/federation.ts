@@ -143,36 +143,19 @@ export async function startFederation(options: FederationOptions): Promise<Feder
   const configDir = join(root, 'config');
   await mkdir(configDir, { recursive: true });
 
-  // Stores first: building them is the slow part, and it is cached per run.
-  const stores = new Map<string, string>();
-  await Promise.all(
-    options.regions.map(async (region) => {
-      if (region.standIn !== undefined) return;
-      if (region.generate !== undefined) {
-        stores.set(region.id, await regionStore({ generate: region.generate }));
-      } else if (region.sources !== undefined) {
-        stores.set(region.id, await regionStore({ sources: region.sources }));
-      } else {
-        throw new Error(`startFederation: region ${region.id} needs sources, generate or standIn`);
-      }
-    }),
-  );
-
   const clients = projectIds.flatMap((p) => researchers.map((r) => clientId(p, r)));
   const projectsByClient = Object.fromEntries(
     projectIds.flatMap((p) => researchers.map((r) => [clientId(p, r), [p]])),
   );
-  const idp = await startTestIdp({ clients, projectsByClient });
-
   const gatewayPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const nodes: FederationNode[] = [];
+  let idp: TestIdp | undefined;
   let gateway: Service | undefined;
   let gatewayConfig: Record<string, unknown> = {};
   const gatewayConfigPath = join(configDir, 'gateway.json');
   const gatewayDataDir =
     options.databaseUrl === undefined ? join(root, 'gateway-state') : undefined;
-  if (gatewayDataDir !== undefined) await freshGatewayDataDir(gatewayDataDir);
   const gatewayEnv: NodeJS.ProcessEnv = { ...process.env };
   delete gatewayEnv.DATABASE_URL;
   if (options.databaseUrl !== undefined) gatewayEnv.DATABASE_URL = options.databaseUrl;
@@ -182,7 +165,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
       gateway ? stopService(gateway) : undefined,
       ...nodes.map((n) => stopService(n.service)),
     ]);
-    await idp.close().catch(() => undefined);
+    await idp?.close().catch(() => undefined);
   };
 
   const startGatewayProcess = async (): Promise<void> => {
@@ -194,6 +177,26 @@ export async function startFederation(options: FederationOptions): Promise<Feder
   };
 
   try {
+    // Stores first: building them is the slow part, and it is cached per run.
+    const stores = new Map<string, string>();
+    await Promise.all(
+      options.regions.map(async (region) => {
+        if (region.standIn !== undefined) return;
+        if (region.generate !== undefined) {
+          stores.set(region.id, await regionStore({ generate: region.generate }));
+        } else if (region.sources !== undefined) {
+          stores.set(region.id, await regionStore({ sources: region.sources }));
+        } else {
+          throw new Error(
+            `startFederation: region ${region.id} needs sources, generate or standIn`,
+          );
+        }
+      }),
+    );
+    if (gatewayDataDir !== undefined) await freshGatewayDataDir(gatewayDataDir);
+    // Tokens outlive a slow test file: a whole-system run is not where expiry is tested.
+    idp = await startTestIdp({ clients, projectsByClient, accessTokenTtlSec: 3600 });
+
     for (const region of options.regions) {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;

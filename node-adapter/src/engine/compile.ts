@@ -23,6 +23,12 @@
 //   the mean of them when several share that date; `mean` is the mean of all
 //   in the period. A value below the first histogram edge falls in no bin and
 //   counts as missing, so the bins and `missing` always add up to the total.
+// - Strata: every stratum of the cross product, first dimension slowest, each
+//   dimension in its listed order (gender female, male, other, unknown;
+//   deceased true, false; age bands ascending; codes as in the canonical
+//   CodeSet, keyed `system|code`). A `codes` dimension reads conditions of any
+//   date, and its presence makes the result `overlapping`.
+// - atLeast counts distinct resource_id within the kind's table.
 import {
   canonicalCodeSet,
   canonicalJson,

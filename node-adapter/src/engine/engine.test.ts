@@ -171,6 +171,16 @@ describe('event criteria', () => {
     expect(await count({ condition: { code: e10, ageAtEvent: { min: 0 } } })).toBe(0);
   });
 
+  test('ageAtEvent on a birthday: a turned 34 on the day of her encounter, g was still 17 on 28 February', async () => {
+    const amb = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }];
+    expect(await count({ encounter: { code: amb, ageAtEvent: { min: 34, max: 34 } } })).toBe(1);
+    expect(await count({ encounter: { code: amb, ageAtEvent: { max: 33 } } })).toBe(0);
+    expect(await count({ encounter: { code: amb, ageAtEvent: { min: 35 } } })).toBe(0);
+    const cvx = [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140' }];
+    expect(await count({ immunization: { code: cvx, ageAtEvent: { max: 17 } } })).toBe(1);
+    expect(await count({ immunization: { code: cvx, ageAtEvent: { min: 18 } } })).toBe(0);
+  });
+
   test('an event without a date never meets a period', async () => {
     expect(await count({ condition: { code: [{ system: ICD10, code: 'I10' }] } })).toBe(1);
     expect(

@@ -2,6 +2,12 @@
 // conversions exist (UCUM's, through @lhncbc/ucum-lhc) and which substances
 // carry a molar mass, so that mass and amount-of-substance concentrations of
 // the same analyte (glucose in mg/dL and mmol/L) convert into each other.
+//
+// UCUM converts what its units allow and knows nothing of clinical scales:
+// it turns 6.5 % into 65 mmol/mol as plain ratios, while HbA1c in % (NGSP)
+// and in mmol/mol (IFCC) are different calibrations. LOINC keeps them apart
+// (4548-4 and 59261-8), so a query on one code meets the other's unit rarely;
+// when it does, the contract's rule (convert when UCUM can) applies.
 import ucum from '@lhncbc/ucum-lhc';
 
 const LOINC = 'http://loinc.org';

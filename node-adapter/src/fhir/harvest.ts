@@ -173,6 +173,8 @@ export interface RefreshOptions {
   readonly pollIntervalMs?: number;
   /** Parser threads for ingest (default: ingest's choice). */
   readonly workers?: number;
+  /** Largest tolerated share of malformed resources (default ingest's, 0.01). */
+  readonly maxBadShare?: number;
   readonly signal?: AbortSignal;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
@@ -229,7 +231,10 @@ export async function refreshStore(options: RefreshOptions): Promise<RefreshRepo
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.now === undefined ? {} : { now: options.now }),
     };
-    const ingestExtra = options.workers === undefined ? {} : { workers: options.workers };
+    const ingestExtra = {
+      ...(options.workers === undefined ? {} : { workers: options.workers }),
+      ...(options.maxBadShare === undefined ? {} : { maxBadShare: options.maxBadShare }),
+    };
     let report: IngestReport;
     let resources: number;
     if (method === 'bulk') {

@@ -29,12 +29,6 @@ export function dayToIso(day: number): string {
   return `${y}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
 }
 
-/** Month (1-12) of a day number. */
-export function monthOf(day: number): number {
-  const iso = dayToIso(day);
-  return Number(iso.slice(5, 7));
-}
-
 /**
  * A local dateTime in Central European time (summer time approximated as
  * April to October), e.g. `2019-03-04T10:20:00+01:00`.

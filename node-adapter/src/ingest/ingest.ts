@@ -109,8 +109,10 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
 
   // Opened first: a locked or unwritable store fails before any reading.
   const store = await openStore(options.dbPath);
-  const tmp = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-ingest-'));
+  let tmp: string | undefined;
   try {
+    // Staging files sit next to the store: same disk, and cleaned up below.
+    tmp = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-ingest-'));
     let bytes = 0;
     let lines = 0;
     const { results, outputs } = await runTasks(tasks, {
@@ -175,7 +177,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
   } finally {
     await dropStaging(store.connection).catch(() => undefined);
     store.close();
-    await rm(tmp, { recursive: true, force: true });
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   }
 }
 

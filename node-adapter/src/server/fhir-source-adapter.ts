@@ -12,7 +12,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { JWK } from 'jose';
 import type { CatalogueEntry, FhirAuth as ConfigFhirAuth, NodeConfig } from '@tessera/schemas';
 import type { RawResult } from '../engine/raw-result.ts';
 import { roundCount } from '../catalogue/catalogue.ts';
@@ -95,7 +94,7 @@ export async function resolveFhirAuth(
     kind: 'smart-backend',
     tokenUrl: auth.tokenUrl,
     clientId: auth.clientId,
-    privateJwk: jwk as JWK,
+    privateJwk: jwk,
     kid,
     scope: auth.scope ?? DEFAULT_SCOPE,
   };

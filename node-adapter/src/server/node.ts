@@ -161,7 +161,11 @@ export async function createNodeService(
     catalogue: async () => {
       const version = store?.version ?? (await source.dataVersion());
       if (catalogueCache?.version !== version) {
-        const settings = { nodeId: config.nodeId, threshold: policy.threshold, ...config.catalogue };
+        const settings = {
+          nodeId: config.nodeId,
+          threshold: policy.threshold,
+          ...config.catalogue,
+        };
         const entry =
           store === undefined
             ? await (live as FhirQuerySource).catalogue(settings, version)

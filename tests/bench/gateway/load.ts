@@ -15,6 +15,7 @@
 //   comes from its Server-Timing header.
 //
 // Started by tests/bench/gateway.ts with a LoadInit as JSON in argv[2].
+import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type {
@@ -181,6 +182,8 @@ async function runStep(step: StepRequest): Promise<StepRaw> {
   const total = bodies.length;
   const intervalMs = 1000 / step.rate;
   const abort = new AbortController();
+  // Every request of the step listens to it.
+  setMaxListeners(0, abort.signal);
   const errors: Record<string, number> = {};
   const e2eMs: number[] = [];
   const addedMs: number[] = [];

@@ -15,6 +15,7 @@ export interface CostLine {
 
 export interface ProfileSummary {
   readonly busyMs: number;
+  /** Self time by the package or project directory whose code ran, or called the Node core or native code that ran. */
   readonly byArea: readonly CostLine[];
   readonly selfByFunction: readonly CostLine[];
   /** Project functions (gateway/, schemas/), time including what they call synchronously. */
@@ -33,7 +34,7 @@ export async function profileDuring<T>(
   session.connect();
   try {
     await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.setSamplingInterval', { interval: 1000 });
     await session.post('Profiler.start');
     const value = await fn();
     const { profile } = await session.post('Profiler.stop');
@@ -67,7 +68,9 @@ function areaOf(frame: Profiler.ProfileNode['callFrame']): string {
 function frameKey(frame: Profiler.ProfileNode['callFrame']): string {
   const file = frame.url.replace(/^.*\/(?=(gateway|schemas|node_modules|tests)\/)/, '');
   const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
-  return frame.url === '' ? name : `${name} ${file}:${frame.lineNumber + 1}`;
+  // Code compiled on the fly (tsx) reports line 0 for every frame: no line then.
+  if (frame.url === '') return name;
+  return frame.lineNumber > 0 ? `${name} ${file}:${frame.lineNumber + 1}` : `${name} ${file}`;
 }
 
 function isProject(frame: Profiler.ProfileNode['callFrame']): boolean {
@@ -93,6 +96,24 @@ export function summariseProfile(profile: Profiler.Profile, count = 12): Profile
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, dt));
   });
 
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parentOf.set(child, node.id);
+  }
+  // Node core and native frames are counted to the code that called them, so
+  // a file write PGlite makes shows as PGlite's, JSON.parse in the fan-out as the fan-out's.
+  const ownerArea = (id: number): string => {
+    const own = byId.get(id)?.callFrame;
+    if (own === undefined) return '?';
+    if (SPECIAL.has(own.functionName)) return own.functionName;
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (frame === undefined) break;
+      if (frame.url !== '' && !frame.url.startsWith('node:')) return areaOf(frame);
+    }
+    return areaOf(own);
+  };
+
   const byArea = new Map<string, number>();
   const byFunction = new Map<string, number>();
   let busyUs = 0;
@@ -100,7 +121,7 @@ export function summariseProfile(profile: Profiler.Profile, count = 12): Profile
     const us = selfUs.get(node.id) ?? 0;
     if (us === 0 || node.callFrame.functionName === '(idle)') continue;
     busyUs += us;
-    const area = areaOf(node.callFrame);
+    const area = ownerArea(node.id);
     byArea.set(area, (byArea.get(area) ?? 0) + us / 1000);
     const key = frameKey(node.callFrame);
     byFunction.set(key, (byFunction.get(key) ?? 0) + us / 1000);
