@@ -297,6 +297,9 @@ function addVariants(message: LoadVariants): void {
   send({ type: 'variants-ok', upTo: message.from + message.hashes.length });
 }
 
+// Without the parent (it exited or was killed) there is nothing left to do.
+process.on('disconnect', () => process.exit(0));
+
 let queue: Promise<void> = Promise.resolve();
 
 process.on('message', (message: ToLoad) => {

@@ -90,6 +90,9 @@ function handle(node: string, req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
+// Without the parent (it exited or was killed) there is nothing left to do.
+process.on('disconnect', () => process.exit(0));
+
 const servers: Server[] = [];
 
 async function start(): Promise<void> {

@@ -1,6 +1,6 @@
 // Messages between the gateway benchmark (the parent, which also runs the
-// gateway) and its child processes: the simulated node hosts and the load
-// generator. Every child gets its settings as JSON in argv[2].
+// gateway) and its child processes: the simulated node hosts, the load
+// generator and the OpenID provider. Every child gets its settings as JSON in argv[2].
 
 /** A node host serves these simulated nodes, each on its own loopback port. */
 export interface NodeHostInit {
@@ -96,3 +96,19 @@ export type FromLoad =
   | { readonly type: 'variants-ok'; readonly upTo: number }
   | { readonly type: 'step-started'; readonly id: number }
   | { readonly type: 'step-done'; readonly id: number; readonly result: StepRaw };
+
+export interface IdpHostInit {
+  readonly client: string;
+  readonly projects: readonly string[];
+  readonly accessTokenTtlSec: number;
+}
+
+export interface IdpHostReady {
+  readonly type: 'ready';
+  readonly issuer: string;
+  readonly audience: string;
+  /** An access token of `client`, valid for accessTokenTtlSec. */
+  readonly token: string;
+}
+
+export type ToIdpHost = { readonly type: 'stop' };
