@@ -115,6 +115,10 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
         'diabetes-eu': REAL_NODES,
         'lombardia-only': ['lombardia'],
         'slow-study': ['lombardia', 'stall'],
+        rationed: ['lombardia'],
+      },
+      gatewayOverrides: {
+        projects: { rationed: { queriesPerMinute: 4, repeatsPerWindow: 2, repeatWindowSec: 3600 } },
       },
     });
     alice = { gatewayUrl: fed.gatewayUrl, token: await fed.tokenFor('diabetes-eu') };
@@ -379,6 +383,48 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
     const galicia = await readAuditEntries(fed.node('galicia').stateDir!);
     expect(galicia.length).toBeGreaterThan(0);
     expect(galicia.filter((e) => e.project === 'lombardia-only')).toEqual([]);
+  });
+
+  it('rations queries per researcher: repeats of one question, then queries per minute, each with 429 and Retry-After', async () => {
+    const rationed: Caller = { gatewayUrl: fed.gatewayUrl, token: await fed.tokenFor('rationed') };
+    const same: CohortQuery = { ...patientsAged(33, 44, ['lombardia']), asOf: '2026-01-01' };
+    const refusalsBefore = metricSum(
+      await gatewayMetrics(fed),
+      'tessera_gateway_rate_limit_refusals_total',
+      { reason: 'repeat' },
+    );
+    for (let i = 0; i < 2; i += 1) {
+      expect((await submit(rationed, same, { wait: 10 })).status).toBe(200);
+    }
+    const repeat = await submit<Problem>(rationed, same, { wait: 10 });
+    expect(repeat.status).toBe(429);
+    expect(repeat.body.code).toBe('ERR_RATE_LIMITED');
+    expect(repeat.body.detail).toMatch(/repeat/);
+    expect(Number(repeat.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    // A refused query counts too: this is the fourth of four allowed a minute.
+    const other = { ...patientsAged(34, 45, ['lombardia']), asOf: '2026-01-01' };
+    expect((await submit(rationed, other, { wait: 10 })).status).toBe(200);
+    const fifth = await submit<Problem>(rationed, patientsAged(35, 46, ['lombardia']), {
+      wait: 10,
+    });
+    expect(fifth.status).toBe(429);
+    expect(fifth.body.detail).toMatch(/per-minute/);
+    const retryAfter = Number(fifth.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+
+    // Another researcher on the same project has counters of their own.
+    const bobRationed: Caller = {
+      gatewayUrl: fed.gatewayUrl,
+      token: await fed.tokenFor('rationed', { researcher: 'bob' }),
+    };
+    expect((await submit(bobRationed, same, { wait: 10 })).status).toBe(200);
+    expect(
+      metricSum(await gatewayMetrics(fed), 'tessera_gateway_rate_limit_refusals_total', {
+        reason: 'repeat',
+      }) - refusalsBefore,
+    ).toBe(1);
   });
 
   it('answers 403 to a token without the required scope', async () => {

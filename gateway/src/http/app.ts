@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import {
   type MergedResult,
+  type NodeOutcome,
   type ProblemError,
   bodyProblem,
   parseJsonBody,
@@ -25,6 +26,9 @@ import {
   isFinished,
 } from '../queries/service.ts';
 import type { GatewayMetrics } from './metrics.ts';
+
+/** How often an event stream re-reads a job that another gateway replica is running. */
+const SSE_POLL_MS = 1000;
 
 export interface GatewayAppDeps {
   readonly publicUrl: string;
@@ -231,28 +235,51 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
     const send = (event: string, data: unknown): void => {
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
+    let finished = false;
+    const sent = new Set<string>();
+    const sendNode = (outcome: NodeOutcome): void => {
+      if (finished || sent.has(outcome.node)) return;
+      sent.add(outcome.node);
+      send('node', outcome);
+    };
     const finish = (final: JobRecord): void => {
+      if (finished) return;
+      finished = true;
+      stop();
       send('result', jobView(final, deps.publicUrl));
       res.end();
     };
-    // Node outcomes recorded before the client connected come first.
-    for (const outcome of await queries.outcomes(job.id)) send('node', outcome);
-    if (isFinished(job)) {
-      finish(job);
-      return;
-    }
-    const unsubscribe = queries.subscribe(job.id, (event: JobEvent) => {
-      if (event.type === 'node') send('node', event.outcome);
-      else {
-        unsubscribe();
-        finish(event.job);
-      }
+    // Subscribe before reading what is stored, so nothing that happens in
+    // between is missed; events are held until the stored part has gone out.
+    let held: JobEvent[] | undefined = [];
+    const deliver = (event: JobEvent): void => {
+      if (event.type === 'node') sendNode(event.outcome);
+      else finish(event.job);
+    };
+    const unsubscribe = queries.subscribe(job.id, (event) => {
+      if (held) held.push(event);
+      else deliver(event);
     });
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000).unref();
-    res.on('close', () => {
-      clearInterval(keepAlive);
+    // A job run by another gateway replica sends no events here: poll the store.
+    const poll = queries.isRunningHere(job.id)
+      ? undefined
+      : setInterval(() => void catchUp().catch(() => undefined), SSE_POLL_MS).unref();
+    function stop(): void {
       unsubscribe();
-    });
+      clearInterval(keepAlive);
+      if (poll) clearInterval(poll);
+    }
+    res.on('close', stop);
+    async function catchUp(): Promise<void> {
+      for (const outcome of await queries.outcomes(job.id)) sendNode(outcome);
+      const latest = await queries.get(job.id, researcherOf(res));
+      if (isFinished(latest)) finish(latest);
+    }
+    await catchUp();
+    const early = held;
+    held = undefined;
+    for (const event of early) deliver(event);
   });
 
   app.use('/v1', v1);

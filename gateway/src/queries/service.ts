@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import {
+  type AuditFields,
   type AuditJson,
   type CanonicalQuery,
   type CohortQuery,
@@ -146,11 +147,29 @@ export function createQueryService(deps: QueryServiceDeps) {
     throw error;
   };
 
+  /** Audit detail of one node's outcome: its status and, when it answered, its released total. */
+  const outcomeAudit = (job: JobRecord, outcome: NodeOutcome): AuditFields => ({
+    at: now().toISOString(),
+    actor: job.researcher,
+    project: job.project,
+    queryHash: job.queryHash,
+    action: 'node.outcome',
+    outcome: outcome.status === 'ok' ? 'released' : 'failed',
+    detail: {
+      node: outcome.node,
+      status: outcome.status,
+      ...(outcome.code ? { code: outcome.code } : {}),
+      ...(outcome.result ? { total: figures(outcome.result.total) } : {}),
+    },
+  });
+
   async function execute(job: JobRecord, requestId: string, traceparent?: string): Promise<void> {
     const controller = new AbortController();
     running.set(job.id, controller);
+    // Each outcome is stored as it arrives (late event subscribers replay
+    // them); the job is completed only once all of them are.
+    const recorded: Promise<void>[] = [];
     try {
-      await deps.store.startJob(job.id, now());
       const outcomes = await deps.runFanout({
         body: { query: job.query, requestId },
         nodes: job.nodes,
@@ -162,52 +181,41 @@ export function createQueryService(deps: QueryServiceDeps) {
         onNodeOutcome: (outcome) => {
           if (outcome.result) deps.noteDataVersion(outcome.node, outcome.result.dataVersion);
           events.emit(job.id, { type: 'node', outcome } satisfies JobEvent);
-          void deps.store.recordNodeOutcome(job.id, outcome, now()).catch(() => undefined);
+          recorded.push(deps.store.recordNodeOutcome(job.id, outcome, now()));
         },
       });
+      await Promise.all(recorded);
       if (controller.signal.aborted) return;
-      for (const outcome of outcomes) {
-        await deps.store.recordNodeOutcome(job.id, outcome, now());
-        await deps.store.appendAudit({
-          at: now().toISOString(),
-          actor: job.researcher,
-          project: job.project,
-          queryHash: job.queryHash,
-          action: 'node.outcome',
-          outcome: outcome.status === 'ok' ? 'released' : 'failed',
-          detail: {
-            node: outcome.node,
-            status: outcome.status,
-            ...(outcome.code ? { code: outcome.code } : {}),
-            ...(outcome.result ? { total: figures(outcome.result.total) } : {}),
-          },
-        });
-      }
       const merged: MergedResult = {
         ...deps.merge({ queryHash: job.queryHash, outcomes, minNodes: deps.minNodes }),
         queryId: job.id,
         ...(job.query.asOf ? { asOf: job.query.asOf } : {}),
       };
-      const done = await deps.store.completeJob(job.id, merged, now());
-      await deps.store.appendAudit({
-        at: now().toISOString(),
-        actor: job.researcher,
-        project: job.project,
-        queryHash: job.queryHash,
-        action: 'query.result',
-        outcome: 'released',
-        detail: { complete: merged.complete, total: figures(merged.total) },
-      });
       const versions = dataVersionsKey(job.nodes, deps.dataVersionOf);
-      if (merged.complete && versions !== undefined && deps.resultTtlSec > 0) {
-        const at = now();
-        await deps.store.putCachedResult(job.queryHash, `${job.project}|${versions}`, merged, {
-          now: at,
-          expiresAt: new Date(at.getTime() + deps.resultTtlSec * 1000),
-        });
-      }
+      const at = now();
+      // Queued together so they share one transaction.
+      const [done] = await Promise.all([
+        deps.store.completeJob(job.id, merged, at),
+        ...outcomes.map((outcome) => deps.store.appendAudit(outcomeAudit(job, outcome))),
+        deps.store.appendAudit({
+          at: at.toISOString(),
+          actor: job.researcher,
+          project: job.project,
+          queryHash: job.queryHash,
+          action: 'query.result',
+          outcome: 'released',
+          detail: { complete: merged.complete, total: figures(merged.total) },
+        }),
+        merged.complete && versions !== undefined && deps.resultTtlSec > 0
+          ? deps.store.putCachedResult(job.queryHash, `${job.project}|${versions}`, merged, {
+              now: at,
+              expiresAt: new Date(at.getTime() + deps.resultTtlSec * 1000),
+            })
+          : undefined,
+      ]);
       if (done) events.emit(job.id, { type: 'result', job: done } satisfies JobEvent);
     } catch (err) {
+      await Promise.allSettled(recorded);
       const code = err instanceof ProblemError ? err.code : 'ERR_INTERNAL';
       const failed = await deps.store.failJob(job.id, code, now());
       if (failed) events.emit(job.id, { type: 'result', job: failed } satisfies JobEvent);
@@ -266,60 +274,69 @@ export function createQueryService(deps: QueryServiceDeps) {
           'repeat',
         ],
       ];
-      for (const [key, windowSec, limit, reason] of limits) {
-        const hit = await deps.store.hit(key, windowSec, limit, at);
-        if (!hit.ok) {
-          const retryAfter = Math.max(1, Math.ceil((hit.resetAt.getTime() - at.getTime()) / 1000));
-          if (reason === 'repeat') {
-            await deps.store.appendAudit({
-              at: at.toISOString(),
-              actor: researcher.sub,
-              project,
-              queryHash: hash,
-              action: 'rate-limit',
-              outcome: 'alert',
-              detail: { reason },
-            });
-          }
-          return refuse(
-            gatewayProblem('ERR_RATE_LIMITED', { retryAfter, detail: `${reason} limit reached` }),
-            researcher,
+      // All three counted together (one write); a refused query still counts.
+      const hits = await Promise.all(
+        limits.map(([key, windowSec, limit]) => deps.store.hit(key, windowSec, limit, at)),
+      );
+      const overIndex = hits.findIndex((hit) => !hit.ok);
+      if (overIndex >= 0) {
+        const reason = limits[overIndex]![3];
+        const retryAfter = Math.max(
+          1,
+          Math.ceil((hits[overIndex]!.resetAt.getTime() - at.getTime()) / 1000),
+        );
+        if (reason === 'repeat') {
+          await deps.store.appendAudit({
+            at: at.toISOString(),
+            actor: researcher.sub,
             project,
-            hash,
-            reason,
-          );
+            queryHash: hash,
+            action: 'rate-limit',
+            outcome: 'alert',
+            detail: { reason },
+          });
         }
+        return refuse(
+          gatewayProblem('ERR_RATE_LIMITED', { retryAfter, detail: `${reason} limit reached` }),
+          researcher,
+          project,
+          hash,
+          reason,
+        );
       }
-
-      const job = await deps.store.createJob({
-        researcher: researcher.sub,
-        project,
-        queryHash: hash,
-        query: pinned,
-        nodes,
-        now: at,
-      });
-      await deps.store.appendAudit({
-        at: at.toISOString(),
-        actor: researcher.sub,
-        project,
-        queryHash: hash,
-        action: 'query.submit',
-        outcome: 'accepted',
-        detail: { job: job.id, nodes: [...nodes] },
-      });
 
       const versions = dataVersionsKey(nodes, deps.dataVersionOf);
       const cached =
         versions === undefined
           ? undefined
           : await deps.store.getCachedResult(hash, `${project}|${versions}`, at);
-      if (cached) {
-        deps.onCacheHit?.();
-        const result = { ...(cached.value as MergedResult), queryId: job.id };
-        await deps.store.startJob(job.id, at);
-        return (await deps.store.completeJob(job.id, result, at)) ?? job;
-      }
+      if (cached) deps.onCacheHit?.();
+      const id = randomUUID();
+      // Queued together so they share one transaction.
+      const [job] = await Promise.all([
+        deps.store.createJob({
+          id,
+          researcher: researcher.sub,
+          project,
+          queryHash: hash,
+          query: pinned,
+          nodes,
+          now: at,
+          ...(cached
+            ? { status: 'done', result: { ...(cached.value as MergedResult), queryId: id } }
+            : { status: 'running' }),
+        }),
+        deps.store.appendAudit({
+          at: at.toISOString(),
+          actor: researcher.sub,
+          project,
+          queryHash: hash,
+          action: 'query.submit',
+          outcome: 'accepted',
+          detail: { job: id, nodes: [...nodes] },
+        }),
+      ]);
+      if (cached) return job;
 
       void execute(job, request.requestId, request.traceparent);
       return job;
@@ -335,21 +352,25 @@ export function createQueryService(deps: QueryServiceDeps) {
     /** Resolves when the job finishes or `ms` pass, with its latest record. */
     async wait(job: JobRecord, ms: number): Promise<JobRecord> {
       if (isFinished(job) || ms <= 0) return job;
-      const finished = new Promise<void>((resolve) => {
+      // The finished record when this process finishes the job in time;
+      // otherwise whatever the store holds by then.
+      const finished = new Promise<JobRecord | undefined>((resolve) => {
         const listener = (event: JobEvent): void => {
           if (event.type === 'result') {
             events.off(job.id, listener);
-            resolve();
+            clearTimeout(timer);
+            resolve(event.job);
           }
         };
         events.on(job.id, listener);
-        setTimeout(() => {
+        const timer = setTimeout(() => {
           events.off(job.id, listener);
-          resolve();
-        }, ms).unref();
+          resolve(undefined);
+        }, ms);
+        timer.unref();
       });
-      await finished;
-      return (await deps.store.getJob(job.id)) ?? job;
+      const final = await finished;
+      return final ?? (await deps.store.getJob(job.id)) ?? job;
     },
 
     async cancel(id: string, researcher: Researcher): Promise<JobRecord> {
@@ -377,6 +398,9 @@ export function createQueryService(deps: QueryServiceDeps) {
     outcomes(id: string): Promise<NodeOutcome[]> {
       return deps.store.nodeOutcomes(id);
     },
+
+    /** True while this process runs the job (its events are emitted here). */
+    isRunningHere: (id: string): boolean => running.has(id),
 
     /** Subscribes to one job's events; returns the unsubscribe function. */
     subscribe(id: string, listener: (event: JobEvent) => void): () => void {

@@ -16,6 +16,7 @@ import {
   type CanonicalQuery,
   type NodeOutcome,
 } from '@tessera/schemas';
+import { createGroupCommit, lastByKey, valuesList, type BatchKind } from './group-commit.ts';
 import { loadMigrations, migrate } from './migrate.ts';
 import {
   integer,
@@ -161,6 +162,9 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
   // like the owner of the jobs its previous run left unfinished.
   const instanceId = randomUUID();
   let closing: Promise<void> | undefined;
+  const commits = createGroupCommit(driver);
+  const { createJobs, completeJobs, recordOutcomes, putCached, hits, appendAudits } =
+    batchKinds(instanceId);
 
   async function oneJob(sql: string, params: readonly (string | Date | null)[]) {
     const [row] = await driver.query(sql, params);
@@ -188,27 +192,11 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     async createJob(job: NewJob): Promise<JobRecord> {
       const id = job.id ?? randomUUID();
       if (!UUID.test(id)) throw new RangeError('store: job id must be a UUID');
-      const [row] = await driver.query(
-        `WITH seen AS (
-           INSERT INTO gateway_instances (id, seen_at) VALUES ($7, $8)
-           ON CONFLICT (id) DO UPDATE SET seen_at = GREATEST(gateway_instances.seen_at, EXCLUDED.seen_at)
-         )
-         INSERT INTO jobs (id, researcher, project, query_hash, query, nodes, status, owner, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, 'queued', $7, $8, $8)
-         RETURNING ${JOB_COLUMNS}`,
-        [
-          id,
-          job.researcher,
-          job.project,
-          job.queryHash,
-          jsonParam(job.query),
-          jsonParam(job.nodes),
-          instanceId,
-          job.now,
-        ],
-      );
-      if (row === undefined) throw new Error('store: job insert returned nothing');
-      return jobFromRow(row);
+      const status = job.status ?? 'queued';
+      if ((status === 'done') !== (job.result !== undefined)) {
+        throw new RangeError('store: a job is created done exactly when its result is given');
+      }
+      return commits.write(createJobs, { ...job, id, status });
     },
 
     async getJob(id) {
@@ -237,11 +225,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
 
     async completeJob(id, result, now) {
       if (!UUID.test(id)) return undefined;
-      return oneJob(
-        `UPDATE jobs SET status = 'done', result = $2::jsonb, updated_at = $3
-         WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${JOB_COLUMNS}`,
-        [id, jsonParam(result), now],
-      );
+      return commits.write(completeJobs, { id, result, now });
     },
 
     async failJob(id, errorCode, now) {
@@ -264,13 +248,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
 
     async recordNodeOutcome(jobId, outcome, now) {
       if (!UUID.test(jobId)) throw new RangeError('store: job id must be a UUID');
-      await driver.query(
-        `INSERT INTO job_nodes (job_id, node, status, outcome, updated_at)
-         VALUES ($1, $2, $3, $4::jsonb, $5)
-         ON CONFLICT (job_id, node) DO UPDATE
-           SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = EXCLUDED.updated_at`,
-        [jobId, outcome.node, outcome.status, jsonParam(outcome), now],
-      );
+      await commits.write(recordOutcomes, { jobId, outcome, now });
     },
 
     async nodeOutcomes(jobId) {
@@ -323,13 +301,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     },
 
     async putCachedResult(queryHash, dataVersions, value, { now, expiresAt }) {
-      await driver.query(
-        `INSERT INTO result_cache (query_hash, data_versions, value, created_at, expires_at)
-         VALUES ($1, $2, $3::jsonb, $4, $5)
-         ON CONFLICT (query_hash, data_versions) DO UPDATE
-           SET value = EXCLUDED.value, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
-        [queryHash, dataVersions, jsonParam(value), now, expiresAt],
-      );
+      await commits.write(putCached, { queryHash, dataVersions, value, now, expiresAt });
     },
 
     async hit(key, windowSec, limit, now): Promise<RateLimitHit> {
@@ -339,25 +311,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
       }
       const windowMs = windowSec * 1000;
       const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
-      // A hit stamped in an older window than the row's (a replica's clock
-      // slightly behind) counts against the newer window instead of resetting it.
-      const [row] = await driver.query(
-        `INSERT INTO rate_limits AS r (key, window_sec, window_start, count)
-         VALUES ($1, $2, $3, 1)
-         ON CONFLICT (key, window_sec) DO UPDATE SET
-           count = CASE WHEN r.window_start >= EXCLUDED.window_start THEN r.count + 1 ELSE 1 END,
-           window_start = GREATEST(r.window_start, EXCLUDED.window_start)
-         RETURNING count, window_start`,
-        [key, windowSec, windowStart],
-      );
-      if (row === undefined) throw new Error('store: rate-limit upsert returned nothing');
-      const hits = integer(row, 'count');
-      return {
-        ok: hits <= limit,
-        count: hits,
-        remaining: Math.max(0, limit - hits),
-        resetAt: new Date(timestamp(row, 'window_start').getTime() + windowMs),
-      };
+      return commits.write(hits, { key, windowSec, limit, windowStart });
     },
 
     async getOrCreateSigningKey(generate: GenerateSigningKey, now = new Date()) {
@@ -400,33 +354,8 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
       return rows.map(keyFromRow);
     },
 
-    async appendAudit(fields: AuditFields): Promise<AuditEntry> {
-      return driver.transaction(async (tx) => {
-        // The head row lock is what keeps replicas from forking the chain.
-        const [head] = await tx.query('SELECT last_idx, last_hash FROM audit_head FOR UPDATE');
-        if (head === undefined) throw new Error('store: the audit head row is missing');
-        const entry = appendEntry(headFromRow(head), fields);
-        await tx.query(
-          `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-          [
-            entry.index,
-            entry.at,
-            entry.actor,
-            entry.project,
-            entry.queryHash,
-            entry.action,
-            entry.outcome,
-            entry.detail === undefined ? null : canonicalJson(entry.detail),
-            entry.prevHash,
-            entry.hash,
-          ],
-        );
-        await tx.query('UPDATE audit_head SET last_idx = $1, last_hash = $2', [
-          entry.index,
-          entry.hash,
-        ]);
-        return entry;
-      });
+    appendAudit(fields: AuditFields): Promise<AuditEntry> {
+      return commits.write(appendAudits, fields);
     },
 
     async auditEntries() {
@@ -462,6 +391,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
 
     close() {
       closing ??= (async () => {
+        await commits.drain();
         // Whatever this instance still had unfinished becomes recoverable by
         // others at once. Best effort: when the database cannot be reached,
         // the heartbeat ages out instead.
@@ -477,4 +407,212 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
       return closing;
     },
   };
+}
+
+interface CompleteJob {
+  readonly id: string;
+  readonly result: unknown;
+  readonly now: Date;
+}
+
+interface OutcomeWrite {
+  readonly jobId: string;
+  readonly outcome: NodeOutcome;
+  readonly now: Date;
+}
+
+interface CacheWrite {
+  readonly queryHash: string;
+  readonly dataVersions: string;
+  readonly value: unknown;
+  readonly now: Date;
+  readonly expiresAt: Date;
+}
+
+interface HitWrite {
+  readonly key: string;
+  readonly windowSec: number;
+  readonly limit: number;
+  readonly windowStart: Date;
+}
+
+/** Each group-committed write as one statement (the audit chain: three) for a whole batch. */
+function batchKinds(instanceId: string) {
+  const createJobs: BatchKind<NewJob & { id: string }, JobRecord> = {
+    async run(tx, jobs) {
+      const params = jobs.flatMap((job) => [
+        job.id,
+        job.researcher,
+        job.project,
+        job.queryHash,
+        jsonParam(job.query),
+        jsonParam(job.nodes),
+        job.status ?? 'queued',
+        job.now,
+        job.result === undefined ? null : jsonParam(job.result),
+      ]);
+      const latest = new Date(Math.max(...jobs.map((j) => j.now.getTime())));
+      const first = params.length + 1;
+      const rows = await tx.query(
+        `WITH seen AS (
+           INSERT INTO gateway_instances (id, seen_at) VALUES ($${first}, $${first + 1})
+           ON CONFLICT (id) DO UPDATE SET seen_at = GREATEST(gateway_instances.seen_at, EXCLUDED.seen_at)
+         )
+         INSERT INTO jobs (id, researcher, project, query_hash, query, nodes, status, owner, created_at, updated_at, result)
+         SELECT v.id, v.researcher, v.project, v.query_hash, v.query, v.nodes, v.status, $${first}, v.at, v.at, v.result
+         FROM (VALUES ${valuesList(jobs.length, ['::uuid', '', '', '', '::jsonb', '::jsonb', '', '::timestamptz', '::jsonb'])})
+           AS v(id, researcher, project, query_hash, query, nodes, status, at, result)
+         RETURNING ${JOB_COLUMNS}`,
+        [...params, instanceId, latest],
+      );
+      const byId = new Map(rows.map((row) => [text(row, 'id'), jobFromRow(row)]));
+      return jobs.map((job) => {
+        const record = byId.get(job.id);
+        if (record === undefined) throw new Error('store: job insert returned nothing');
+        return record;
+      });
+    },
+  };
+
+  const completeJobs: BatchKind<CompleteJob, JobRecord | undefined> = {
+    async run(tx, items) {
+      const unique = lastByKey(items, (i) => i.id);
+      const rows = await tx.query(
+        `UPDATE jobs SET status = 'done', result = v.new_result, updated_at = v.done_at
+         FROM (VALUES ${valuesList(unique.length, ['::uuid', '::jsonb', '::timestamptz'])})
+           AS v(job_id, new_result, done_at)
+         WHERE jobs.id = v.job_id AND jobs.status IN ('queued', 'running')
+         RETURNING ${JOB_COLUMNS}`,
+        unique.flatMap((i) => [i.id, jsonParam(i.result), i.now]),
+      );
+      const byId = new Map(rows.map((row) => [text(row, 'id'), jobFromRow(row)]));
+      // A job completed twice in one batch: only the write that won moved it.
+      return items.map((item) => (unique.includes(item) ? byId.get(item.id) : undefined));
+    },
+  };
+
+  const recordOutcomes: BatchKind<OutcomeWrite, void> = {
+    async run(tx, items) {
+      const unique = lastByKey(items, (i) => `${i.jobId}\0${i.outcome.node}`);
+      await tx.query(
+        `INSERT INTO job_nodes (job_id, node, status, outcome, updated_at)
+         VALUES ${valuesList(unique.length, ['::uuid', '', '', '::jsonb', '::timestamptz'])}
+         ON CONFLICT (job_id, node) DO UPDATE
+           SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = EXCLUDED.updated_at`,
+        unique.flatMap((i) => [
+          i.jobId,
+          i.outcome.node,
+          i.outcome.status,
+          jsonParam(i.outcome),
+          i.now,
+        ]),
+      );
+      return items.map(() => undefined);
+    },
+  };
+
+  const putCached: BatchKind<CacheWrite, void> = {
+    async run(tx, items) {
+      const unique = lastByKey(items, (i) => `${i.queryHash}\0${i.dataVersions}`);
+      await tx.query(
+        `INSERT INTO result_cache (query_hash, data_versions, value, created_at, expires_at)
+         VALUES ${valuesList(unique.length, ['', '', '::jsonb', '::timestamptz', '::timestamptz'])}
+         ON CONFLICT (query_hash, data_versions) DO UPDATE
+           SET value = EXCLUDED.value, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
+        unique.flatMap((i) => [
+          i.queryHash,
+          i.dataVersions,
+          jsonParam(i.value),
+          i.now,
+          i.expiresAt,
+        ]),
+      );
+      return items.map(() => undefined);
+    },
+  };
+
+  const hits: BatchKind<HitWrite, RateLimitHit> = {
+    async run(tx, items) {
+      // Hits on one counter count together: n hits add n, and the i-th of
+      // them sees the count as it stood after it.
+      const groups = new Map<string, { key: string; windowSec: number; start: Date; n: number }>();
+      const slot = items.map((item) => {
+        const id = `${item.windowSec}\0${item.key}`;
+        const group = groups.get(id) ?? {
+          key: item.key,
+          windowSec: item.windowSec,
+          start: item.windowStart,
+          n: 0,
+        };
+        if (item.windowStart > group.start) group.start = item.windowStart;
+        group.n += 1;
+        groups.set(id, group);
+        return { id, nth: group.n };
+      });
+      const list = [...groups.values()];
+      // A hit stamped in an older window than the row's (a replica's clock
+      // slightly behind) counts against the newer window instead of resetting it.
+      const rows = await tx.query(
+        `INSERT INTO rate_limits AS r (key, window_sec, window_start, count)
+         VALUES ${valuesList(list.length, ['', '::int', '::timestamptz', '::int'])}
+         ON CONFLICT (key, window_sec) DO UPDATE SET
+           count = CASE WHEN r.window_start >= EXCLUDED.window_start THEN r.count + EXCLUDED.count
+                        ELSE EXCLUDED.count END,
+           window_start = GREATEST(r.window_start, EXCLUDED.window_start)
+         RETURNING key, window_sec, count, window_start`,
+        list.flatMap((g) => [g.key, g.windowSec, g.start, g.n]),
+      );
+      const after = new Map(
+        rows.map((row) => [
+          `${integer(row, 'window_sec')}\0${text(row, 'key')}`,
+          { count: integer(row, 'count'), start: timestamp(row, 'window_start') },
+        ]),
+      );
+      return items.map((item, i) => {
+        const { id, nth } = slot[i]!;
+        const row = after.get(id);
+        if (row === undefined) throw new Error('store: rate-limit upsert returned nothing');
+        const count = row.count - groups.get(id)!.n + nth;
+        return {
+          ok: count <= item.limit,
+          count,
+          remaining: Math.max(0, item.limit - count),
+          resetAt: new Date(row.start.getTime() + item.windowSec * 1000),
+        };
+      });
+    },
+  };
+
+  const appendAudits: BatchKind<AuditFields, AuditEntry> = {
+    async run(tx, items) {
+      // The head row lock is what keeps replicas from forking the chain.
+      const [head] = await tx.query('SELECT last_idx, last_hash FROM audit_head FOR UPDATE');
+      if (head === undefined) throw new Error('store: the audit head row is missing');
+      let last = headFromRow(head);
+      const entries = items.map((fields) => (last = appendEntry(last, fields)));
+      await tx.query(
+        `INSERT INTO audit_log (${AUDIT_COLUMNS})
+         VALUES ${valuesList(entries.length, ['::bigint', '', '', '', '', '', '', '', '', ''])}`,
+        entries.flatMap((entry) => [
+          entry.index,
+          entry.at,
+          entry.actor,
+          entry.project,
+          entry.queryHash,
+          entry.action,
+          entry.outcome,
+          entry.detail === undefined ? null : canonicalJson(entry.detail),
+          entry.prevHash,
+          entry.hash,
+        ]),
+      );
+      await tx.query('UPDATE audit_head SET last_idx = $1, last_hash = $2', [
+        last!.index,
+        last!.hash,
+      ]);
+      return entries;
+    },
+  };
+
+  return { createJobs, completeJobs, recordOutcomes, putCached, hits, appendAudits };
 }

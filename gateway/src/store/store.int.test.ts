@@ -12,7 +12,7 @@ import {
 } from '@tessera/schemas';
 import { loadMigrations, migrate } from './migrate.ts';
 import { createPgliteStore } from './pglite-store.ts';
-import { ERR_GATEWAY_RESTARTED, type NewJob, type Store } from './store.ts';
+import { ERR_GATEWAY_RESTARTED, type JobRecord, type NewJob, type Store } from './store.ts';
 import { freshPgliteDir, testBackends, type TestDatabase } from './test-databases.ts';
 
 const backends = await testBackends();
@@ -206,6 +206,109 @@ describe.each(backends)('store contract: $backend.name', ({ backend, skip }) => 
           { node: 'galicia', status: 'ok', elapsedMs: 42 },
           { node: 'lombardia', status: 'ok', elapsedMs: 900, attempts: 2 },
         ]);
+      });
+    });
+
+    describe('group commit', () => {
+      it('creates jobs running, or done with their result, in one write', async () => {
+        const store = await db.open();
+        const [running, done] = await Promise.all([
+          store.createJob(newJob({ status: 'running' })),
+          store.createJob(newJob({ status: 'done', result: { total: 7 } })),
+        ]);
+        expect(running).toMatchObject({ status: 'running', result: null });
+        expect(done).toMatchObject({ status: 'done', result: { total: 7 } });
+        expect(await store.getJob(done.id)).toMatchObject({ status: 'done' });
+        await expect(store.createJob(newJob({ status: 'done' }))).rejects.toThrow(RangeError);
+        await expect(store.createJob(newJob({ result: { total: 1 } }))).rejects.toThrow(RangeError);
+      });
+
+      it('fails only the bad write of a batch that concurrent callers shared', async () => {
+        const store = await db.open();
+        const existing = await store.createJob(newJob());
+        const results = await Promise.allSettled([
+          store.createJob(newJob({ researcher: 'r-one' })),
+          // The same id again: the primary key refuses it.
+          store.createJob(newJob({ id: existing.id })),
+          store.appendAudit(auditFields(1)),
+          store.hit('r-anna', 60, 5, T0),
+          store.createJob(newJob({ researcher: 'r-two' })),
+        ]);
+        expect(results.map((r) => r.status)).toEqual([
+          'fulfilled',
+          'rejected',
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+        ]);
+        expect(
+          (await store.listJobs('r-one')).length + (await store.listJobs('r-two')).length,
+        ).toBe(2);
+        expect((await store.verifyAudit()).ok).toBe(true);
+        expect(await store.auditEntries()).toHaveLength(1);
+        expect(await store.hit('r-anna', 60, 5, T0)).toMatchObject({ count: 2 });
+      });
+
+      it('counts concurrent hits on one counter one by one, each seeing its own count', async () => {
+        const store = await db.open();
+        const hits = await Promise.all(
+          Array.from({ length: 7 }, () => store.hit('r-anna', 60, 4, T0)),
+        );
+        expect(hits.map((h) => h.count).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect(hits.filter((h) => h.ok)).toHaveLength(4);
+        expect(hits.every((h) => h.resetAt.getTime() === at(60).getTime())).toBe(true);
+      });
+
+      it('writes outcomes, completions, cache entries and audit entries of many jobs at once', async () => {
+        const store = await db.open();
+        const jobs = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.createJob(newJob({ now: at(i) }))),
+        );
+        await Promise.all(
+          jobs.flatMap((job) => [
+            store.recordNodeOutcome(job.id, { node: 'lombardia', status: 'timeout' }, at(30)),
+            store.recordNodeOutcome(
+              job.id,
+              { node: 'galicia', status: 'ok', elapsedMs: 5 },
+              at(30),
+            ),
+          ]),
+        );
+        const done = await Promise.all(
+          jobs.flatMap((job, i) => [
+            store.completeJob(job.id, { total: i }, at(31)),
+            store.appendAudit(auditFields(i)),
+            store.putCachedResult(
+              `sha256:${i}`,
+              'v1',
+              { total: i },
+              { now: T0, expiresAt: at(99) },
+            ),
+          ]),
+        );
+        const completed = done.filter((_, k) => k % 3 === 0) as (JobRecord | undefined)[];
+        expect(completed.map((j) => [j?.id, j?.status, j?.result])).toEqual(
+          jobs.map((job, i) => [job.id, 'done', { total: i }]),
+        );
+        for (const job of jobs) {
+          expect((await store.nodeOutcomes(job.id)).map((o) => o.node)).toEqual([
+            'galicia',
+            'lombardia',
+          ]);
+        }
+        expect(await store.getCachedResult('sha256:7', 'v1', at(1))).toMatchObject({
+          value: { total: 7 },
+        });
+        const entries = await store.auditEntries();
+        expect(entries.map((e) => e.index)).toEqual(entries.map((_, i) => i));
+        expect(verifyChain(entries).ok).toBe(true);
+        // A job completed twice at once moves once.
+        const again = await store.createJob(newJob());
+        const twice = await Promise.all([
+          store.completeJob(again.id, { total: 1 }, at(40)),
+          store.completeJob(again.id, { total: 2 }, at(40)),
+        ]);
+        expect(twice.filter((j) => j !== undefined)).toHaveLength(1);
       });
     });
 

@@ -47,6 +47,13 @@ export interface NewJob {
   readonly query: CanonicalQuery;
   readonly nodes: readonly string[];
   readonly now: Date;
+  /**
+   * Where the job starts: `queued` (the default), `running` when its fan-out
+   * begins at once, or `done` with `result` when the answer is already known
+   * (a cached result).
+   */
+  readonly status?: 'queued' | 'running' | 'done';
+  readonly result?: unknown;
 }
 
 export interface CachedResult {
@@ -84,11 +91,17 @@ export interface RecoverOptions {
   readonly staleAfterSec?: number;
 }
 
+/**
+ * Writes that many queries make at once (jobs, outcomes, hits, audit
+ * entries, cached results) are group-committed: concurrent calls share one
+ * transaction, so callers that need several written together call them
+ * without awaiting in between.
+ */
 export interface Store {
   /** Owner of the jobs this store creates and starts; new on every open. */
   readonly instanceId: string;
 
-  /** A new `queued` job, owned by this instance. */
+  /** A new job, owned by this instance (`queued` unless `job.status` says otherwise). */
   createJob(job: NewJob): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;
   /** A researcher's jobs, newest first. */
