@@ -125,7 +125,8 @@ export function createQueryService(deps: QueryServiceDeps) {
   const now = deps.now ?? (() => new Date());
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  const running = new Map<string, AbortController>();
+  /** Jobs this process is running: their abort switch and the outcomes so far. */
+  const running = new Map<string, { controller: AbortController; outcomes: NodeOutcome[] }>();
 
   const refuse = async (
     error: ProblemError,
@@ -165,10 +166,12 @@ export function createQueryService(deps: QueryServiceDeps) {
 
   async function execute(job: JobRecord, requestId: string, traceparent?: string): Promise<void> {
     const controller = new AbortController();
-    running.set(job.id, controller);
-    // Each outcome is stored as it arrives (late event subscribers replay
-    // them); the job is completed only once all of them are.
-    const recorded: Promise<void>[] = [];
+    // Outcomes live here while the job runs (event streams on this replica
+    // replay them) and are stored with the job's end, in the same write.
+    const arrived: NodeOutcome[] = [];
+    running.set(job.id, { controller, outcomes: arrived });
+    const storeArrived = (at: Date): Promise<void>[] =>
+      arrived.map((outcome) => deps.store.recordNodeOutcome(job.id, outcome, at));
     try {
       const outcomes = await deps.runFanout({
         body: { query: job.query, requestId },
@@ -180,12 +183,14 @@ export function createQueryService(deps: QueryServiceDeps) {
         signal: controller.signal,
         onNodeOutcome: (outcome) => {
           if (outcome.result) deps.noteDataVersion(outcome.node, outcome.result.dataVersion);
+          arrived.push(outcome);
           events.emit(job.id, { type: 'node', outcome } satisfies JobEvent);
-          recorded.push(deps.store.recordNodeOutcome(job.id, outcome, now()));
         },
       });
-      await Promise.all(recorded);
-      if (controller.signal.aborted) return;
+      if (controller.signal.aborted) {
+        await Promise.all(storeArrived(now()));
+        return;
+      }
       const merged: MergedResult = {
         ...deps.merge({ queryHash: job.queryHash, outcomes, minNodes: deps.minNodes }),
         queryId: job.id,
@@ -196,6 +201,7 @@ export function createQueryService(deps: QueryServiceDeps) {
       // Queued together so they share one transaction.
       const [done] = await Promise.all([
         deps.store.completeJob(job.id, merged, at),
+        ...storeArrived(at),
         ...outcomes.map((outcome) => deps.store.appendAudit(outcomeAudit(job, outcome))),
         deps.store.appendAudit({
           at: at.toISOString(),
@@ -215,9 +221,12 @@ export function createQueryService(deps: QueryServiceDeps) {
       ]);
       if (done) events.emit(job.id, { type: 'result', job: done } satisfies JobEvent);
     } catch (err) {
-      await Promise.allSettled(recorded);
       const code = err instanceof ProblemError ? err.code : 'ERR_INTERNAL';
-      const failed = await deps.store.failJob(job.id, code, now());
+      const at = now();
+      const [failed] = await Promise.all([
+        deps.store.failJob(job.id, code, at),
+        ...storeArrived(at).map((p) => p.catch(() => undefined)),
+      ]);
       if (failed) events.emit(job.id, { type: 'result', job: failed } satisfies JobEvent);
     } finally {
       running.delete(job.id);
@@ -376,7 +385,7 @@ export function createQueryService(deps: QueryServiceDeps) {
     async cancel(id: string, researcher: Researcher): Promise<JobRecord> {
       const job = await this.get(id, researcher);
       if (isFinished(job)) return job;
-      running.get(id)?.abort();
+      running.get(id)?.controller.abort();
       const cancelled = (await deps.store.cancelJob(id, now())) ?? job;
       events.emit(id, { type: 'result', job: cancelled } satisfies JobEvent);
       await deps.store.appendAudit({
@@ -394,8 +403,10 @@ export function createQueryService(deps: QueryServiceDeps) {
       return deps.store.listJobs(researcher.sub, { limit });
     },
 
-    /** The node outcomes recorded so far for a job. */
-    outcomes(id: string): Promise<NodeOutcome[]> {
+    /** The node outcomes so far for a job (those of a job run by another replica once it ends). */
+    async outcomes(id: string): Promise<NodeOutcome[]> {
+      const here = running.get(id);
+      if (here) return [...here.outcomes];
       return deps.store.nodeOutcomes(id);
     },
 
@@ -410,7 +421,7 @@ export function createQueryService(deps: QueryServiceDeps) {
 
     /** Aborts every running job (shutdown); the store marks them for recovery. */
     abortAll(): void {
-      for (const controller of running.values()) controller.abort();
+      for (const { controller } of running.values()) controller.abort();
     },
 
     /** A fresh request id for callers that have none. */

@@ -78,6 +78,9 @@ const JOB_STATUSES: ReadonlySet<string> = new Set<JobStatus>([
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const JOB_COLUMNS =
   'id, researcher, project, query_hash, query, nodes, status, created_at, updated_at, result, error_code';
+/** The result is the caller's own document when it completes a job: not read back. */
+const JOB_COLUMNS_BUT_RESULT =
+  'id, researcher, project, query_hash, query, nodes, status, created_at, updated_at, NULL::json AS result, error_code';
 const AUDIT_COLUMNS =
   'idx, at, actor, project, query_hash, action, outcome, detail, prev_hash, hash';
 const KEY_COLUMNS = 'kid, private_jwk, created_at, retired_at';
@@ -460,16 +463,29 @@ function batchKinds(instanceId: string) {
          )
          INSERT INTO jobs (id, researcher, project, query_hash, query, nodes, status, owner, created_at, updated_at, result)
          SELECT v.id, v.researcher, v.project, v.query_hash, v.query, v.nodes, v.status, $${first}, v.at, v.at, v.result
-         FROM (VALUES ${valuesList(jobs.length, ['::uuid', '', '', '', '::jsonb', '::jsonb', '', '::timestamptz', '::jsonb'])})
+         FROM (VALUES ${valuesList(jobs.length, ['::uuid', '', '', '', '::json', '::json', '', '::timestamptz', '::json'])})
            AS v(id, researcher, project, query_hash, query, nodes, status, at, result)
-         RETURNING ${JOB_COLUMNS}`,
+         RETURNING id`,
         [...params, instanceId, latest],
       );
-      const byId = new Map(rows.map((row) => [text(row, 'id'), jobFromRow(row)]));
+      // Built from what was written rather than read back: the documents
+      // are the caller's own, and reading them back would cost a parse.
+      const inserted = new Set(rows.map((row) => text(row, 'id')));
       return jobs.map((job) => {
-        const record = byId.get(job.id);
-        if (record === undefined) throw new Error('store: job insert returned nothing');
-        return record;
+        if (!inserted.has(job.id)) throw new Error('store: job insert returned nothing');
+        return {
+          id: job.id,
+          researcher: job.researcher,
+          project: job.project,
+          queryHash: job.queryHash,
+          query: job.query,
+          nodes: [...job.nodes],
+          status: job.status ?? 'queued',
+          createdAt: job.now,
+          updatedAt: job.now,
+          result: job.result ?? null,
+          errorCode: null,
+        };
       });
     },
   };
@@ -479,15 +495,18 @@ function batchKinds(instanceId: string) {
       const unique = lastByKey(items, (i) => i.id);
       const rows = await tx.query(
         `UPDATE jobs SET status = 'done', result = v.new_result, updated_at = v.done_at
-         FROM (VALUES ${valuesList(unique.length, ['::uuid', '::jsonb', '::timestamptz'])})
+         FROM (VALUES ${valuesList(unique.length, ['::uuid', '::json', '::timestamptz'])})
            AS v(job_id, new_result, done_at)
          WHERE jobs.id = v.job_id AND jobs.status IN ('queued', 'running')
-         RETURNING ${JOB_COLUMNS}`,
+         RETURNING ${JOB_COLUMNS_BUT_RESULT}`,
         unique.flatMap((i) => [i.id, jsonParam(i.result), i.now]),
       );
-      const byId = new Map(rows.map((row) => [text(row, 'id'), jobFromRow(row)]));
+      const byId = new Map(rows.map((row) => [text(row, 'id'), row]));
       // A job completed twice in one batch: only the write that won moved it.
-      return items.map((item) => (unique.includes(item) ? byId.get(item.id) : undefined));
+      return items.map((item) => {
+        const row = unique.includes(item) ? byId.get(item.id) : undefined;
+        return row === undefined ? undefined : jobFromRow({ ...row, result: item.result });
+      });
     },
   };
 
@@ -496,7 +515,7 @@ function batchKinds(instanceId: string) {
       const unique = lastByKey(items, (i) => `${i.jobId}\0${i.outcome.node}`);
       await tx.query(
         `INSERT INTO job_nodes (job_id, node, status, outcome, updated_at)
-         VALUES ${valuesList(unique.length, ['::uuid', '', '', '::jsonb', '::timestamptz'])}
+         VALUES ${valuesList(unique.length, ['::uuid', '', '', '::json', '::timestamptz'])}
          ON CONFLICT (job_id, node) DO UPDATE
            SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = EXCLUDED.updated_at`,
         unique.flatMap((i) => [
@@ -516,7 +535,7 @@ function batchKinds(instanceId: string) {
       const unique = lastByKey(items, (i) => `${i.queryHash}\0${i.dataVersions}`);
       await tx.query(
         `INSERT INTO result_cache (query_hash, data_versions, value, created_at, expires_at)
-         VALUES ${valuesList(unique.length, ['', '', '::jsonb', '::timestamptz', '::timestamptz'])}
+         VALUES ${valuesList(unique.length, ['', '', '::json', '::timestamptz', '::timestamptz'])}
          ON CONFLICT (query_hash, data_versions) DO UPDATE
            SET value = EXCLUDED.value, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
         unique.flatMap((i) => [

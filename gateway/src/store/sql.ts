@@ -1,7 +1,7 @@
 // The seam between the store's SQL and a database driver. Drivers only run
 // statements; everything else lives in sql-store.ts and migrate.ts, once.
 
-/** What a bound parameter may be; JSON travels as text cast with `::jsonb`. */
+/** What a bound parameter may be; JSON travels as text cast with `::json` or `::jsonb`. */
 export type SqlParam = string | number | boolean | null | Date;
 
 /** A result row as the driver decoded it; read columns with the helpers below. */
@@ -55,7 +55,7 @@ export function timestampOrNull(row: Row, column: string): Date | null {
   return row[column] === null ? null : timestamp(row, column);
 }
 
-/** A jsonb column, as decoded by the driver. */
+/** A json or jsonb column, as decoded by the driver. */
 export function json(row: Row, column: string): unknown {
   const value = row[column];
   if (value === undefined) throw columnError(column, 'json', value);
@@ -66,7 +66,7 @@ function columnError(column: string, expected: string, value: unknown): Error {
   return new TypeError(`store: column ${column} is not ${expected} (got ${typeof value})`);
 }
 
-/** Parameter for a `$n::jsonb` placeholder. */
+/** Parameter for a `$n::json` or `$n::jsonb` placeholder. */
 export function jsonParam(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
