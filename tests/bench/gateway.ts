@@ -21,9 +21,12 @@
 //        --delay 5 (node delay, ms)  --budget 100 (p99 budget, ms)
 //        --capacity-budget 1000 (p99 budget of the capacity search, ms; 0: none)
 //        --start-rate 50  --max-rate 4000
+//        --store pglite|postgres (PostgreSQL: DATABASE_URL, default
+//        postgres://postgres@127.0.0.1:5432/test, in a schema of its own)
 //        --profile (a CPU profile of the gateway at its capacity, per N, and
 //        its store calls counted)  --note "<text>" (a line for the doc's notes)
 //        --no-doc
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +35,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import {
   DEFAULT_LIMITS,
   canonicalQuery,
@@ -44,7 +48,7 @@ import type { GatewayConfig } from '@tessera/schemas';
 import { createGatewayService } from '../../gateway/src/server/gateway.ts';
 import type { GatewayService } from '../../gateway/src/server/gateway.ts';
 import { listen } from '../../gateway/src/server/listen.ts';
-import { openStore } from '../../gateway/src/store/index.ts';
+import { createPostgresStore, openStore } from '../../gateway/src/store/index.ts';
 import type { Store } from '../../gateway/src/store/index.ts';
 import { forkChild } from './gateway/child.ts';
 import type { Child } from './gateway/child.ts';
@@ -106,7 +110,10 @@ interface Options {
   readonly profile: boolean;
   readonly doc: boolean;
   readonly note: string | undefined;
+  readonly store: 'pglite' | 'postgres';
 }
+
+const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 function number(text: string, flag: string, { integer = false, zero = false } = {}): number {
   const n = Number(text.replaceAll('_', ''));
@@ -131,6 +138,7 @@ function parseOptions(argv: readonly string[]): Options {
       'max-rate': { type: 'string' },
       profile: { type: 'boolean' },
       note: { type: 'string' },
+      store: { type: 'string' },
       'no-doc': { type: 'boolean' },
     },
   });
@@ -154,6 +162,37 @@ function parseOptions(argv: readonly string[]): Options {
     profile: values.profile === true,
     doc: values['no-doc'] !== true,
     note: values.note,
+    store: storeKind(values.store),
+  };
+}
+
+function storeKind(value: string | undefined): Options['store'] {
+  if (value === undefined || value === 'pglite' || value === 'postgres') return value ?? 'pglite';
+  throw new RangeError(`--store: pglite or postgres, not ${value}`);
+}
+
+/** The gateway's state store for the run, and how to dispose of it. */
+async function openBenchStore(
+  kind: Options['store'],
+  dataDir: string,
+): Promise<{ store: Store; dispose: () => Promise<void> }> {
+  if (kind === 'pglite') {
+    const store = await openStore({ dataDir: join(dataDir, 'state') });
+    return { store, dispose: () => store.close() };
+  }
+  const connectionString = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+  const schema = `bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const store = await createPostgresStore({ connectionString, schema });
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    },
   };
 }
 
@@ -173,6 +212,7 @@ function settingsOf(options: Options): RunSettings {
     waitSec: WAIT_SEC,
     idleSec: IDLE_SEC,
     note: options.note,
+    store: options.store,
   };
 }
 
@@ -602,8 +642,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   const results: PhaseResult[] = [];
   try {
     const opened = performance.now();
-    const openedStore = await openStore({ dataDir: join(dataDir, 'state') });
-    log(`gateway store (PGlite) opened in ${fmt((performance.now() - opened) / 1000)} s`);
+    const { store: openedStore, dispose } = await openBenchStore(options.store, dataDir);
+    log(`gateway store (${options.store}) opened in ${fmt((performance.now() - opened) / 1000)} s`);
     // With --profile the gateway's store calls are counted (a Proxy; microseconds per call).
     const counted = options.profile ? countingStore(openedStore) : undefined;
     try {
@@ -622,7 +662,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         results.push(previous);
       }
     } finally {
-      await openedStore.close();
+      await dispose();
     }
   } finally {
     await rm(dataDir, { recursive: true, force: true });
