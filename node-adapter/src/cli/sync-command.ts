@@ -1,8 +1,9 @@
 // `tessera-node sync --config <file>`: refreshes the node's DuckDB store from
 // its FHIR server, as the configuration's `sync` block says: Bulk Data
-// `$export` when the server declares it (mode auto or bulk), paged search
-// otherwise (mode search). The new data goes into a new file that replaces
-// the store only when complete and changed (fhir/harvest.ts).
+// `$export` when the server declares it (mode auto or bulk), incrementally
+// (`_since`) when configured, paged search otherwise (mode search). The new
+// data goes into a new file that replaces the store only when complete and
+// changed (fhir/harvest.ts).
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, ProblemError } from '@tessera/schemas';
@@ -11,7 +12,7 @@ import type { SyncMode } from '../fhir/harvest.ts';
 import { loadOrCreateRecordKeyFile, resolveFhirAuth } from '../server/fhir-source-adapter.ts';
 import { readNodeConfig } from '../server/node.ts';
 
-const HELP = `Usage: tessera-node sync --config <file> [--mode auto|bulk|search]
+const HELP = `Usage: tessera-node sync --config <file> [--mode auto|bulk|search] [--full]
 
 Refreshes the store named in the configuration's "sync" block (storePath)
 from its FHIR server (baseUrl, auth). mode auto (the default) uses Bulk Data
@@ -20,11 +21,15 @@ otherwise. The new data is loaded into a new file next to the store and
 renamed over it only when complete; a failed sync leaves the store and its
 data version unchanged, and unchanged data keeps its data version.
 
-Every sync reads everything (no _since): the store holds flattened rows that
-a partial export cannot be merged into, and incremental exports do not
-report deletions.
+By default every sync reads everything. With "incremental": true (Bulk Data
+only) the last export is kept next to the store (<storePath>.export/,
+owner-only) and the next export asks only for what changed _since it; the
+changes and the deletions the server lists are merged into the kept export,
+which is loaded as a whole. Servers need not list deletions, so use it only
+with one that does; a full export still runs every "fullEveryHours" (24).
 
   --mode <mode>   overrides sync.mode
+  --full          a full export even when sync.incremental is set
   -h, --help      show this help
 
 Exit codes: 0 synced (or unchanged), 1 failed (store unchanged), 2 usage error.`;
@@ -52,6 +57,7 @@ export async function runSync(argv: string[], io: SyncIo = processIo): Promise<n
       options: {
         config: { type: 'string' },
         mode: { type: 'string' },
+        full: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -85,11 +91,14 @@ export async function runSync(argv: string[], io: SyncIo = processIo): Promise<n
       storePath: at(sync.storePath),
       recordKeySecret,
       mode: values.mode ?? sync.mode ?? 'auto',
+      // Without incremental the kept export is removed, so --full keeps it and starts it afresh.
+      incremental: sync.incremental ?? false,
+      fullEveryMs: values.full === true ? 0 : (sync.fullEveryHours ?? 24) * 3_600_000,
     });
     const rate =
       report.elapsedMs > 0 ? Math.round((report.resources / report.elapsedMs) * 1000) : 0;
     io.stdout.write(
-      `${report.resources} resources by ${report.method === 'bulk' ? 'Bulk Data export' : 'paged search'} ` +
+      `${report.resources} resources by ${report.method === 'search' ? 'paged search' : report.since === undefined ? 'Bulk Data export' : `Bulk Data export of the changes since ${report.since}`} ` +
         `in ${(report.elapsedMs / 1000).toFixed(1)} s (${rate}/s); ` +
         (report.changed
           ? `store replaced, data version ${report.dataVersion}\n`

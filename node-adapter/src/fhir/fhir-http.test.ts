@@ -1,6 +1,7 @@
 // The HTTP manners and failure mapping of the live source: retries that honour
 // Retry-After, bounded concurrency, timeouts, no redirects, size caps, the
 // headers sent, and errors that never carry the server's words.
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
@@ -67,6 +68,35 @@ describe('retries', () => {
     expect(err.code).toBe('ERR_SOURCE_UNAVAILABLE');
     expect(err.retryAfter).toBe(120);
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('parallel requests retrying under one signal wait without piling listeners on it', async () => {
+    const tries = new Map<string, number>();
+    const server = await fake((req, res) => {
+      const n = (tries.get(req.url) ?? 0) + 1;
+      tries.set(req.url, n);
+      if (n === 1) return sendJson(res, 503, {});
+      return sendJson(res, 200, { resourceType: 'Bundle', type: 'searchset' });
+    });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const client = http({ concurrency: 20, backoffMs: 50 });
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          client.getJson(`${server.baseUrl}/Patient?n=${i}`, controller.signal),
+        ),
+      );
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(server.requests).toHaveLength(40);
   });
 
   it('reads Retry-After as seconds or as an HTTP date', () => {

@@ -3,6 +3,7 @@
 // backoff on 429/502/503/504 and network errors (honouring Retry-After), no
 // redirects followed, a cap on the body size, and every failure turned into a
 // ProblemError that carries no upstream text.
+import { sleep } from './abort.ts';
 import type { AuthProvider } from './auth.ts';
 import { sourceProblem } from './errors.ts';
 import { createLimiter } from './limiter.ts';
@@ -100,23 +101,18 @@ export async function readLimitedJson(response: Response, maxBytes: number): Pro
   }
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(cancelled(signal));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 function cancelled(signal: AbortSignal | undefined): Error {
   const reason: unknown = signal?.reason;
   return reason instanceof Error ? reason : unavailable('the evaluation was cancelled');
+}
+
+/**
+ * Waits `ms`, or rejects with the signal's reason (a ProblemError when the
+ * reason is no Error) as soon as it aborts. Parallel requests waiting under
+ * one signal share one listener on it.
+ */
+export function waitFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return sleep(ms, signal, cancelled);
 }
 
 /**
@@ -129,7 +125,7 @@ export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
   const backoffMs = options.backoffMs ?? 250;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
-  const sleep = options.sleep ?? defaultSleep;
+  const pause = options.sleep ?? waitFor;
   const now = options.now ?? Date.now;
 
   async function attempt<T>(
@@ -231,7 +227,7 @@ export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
           if (delay > maxRetryAfterMs) {
             throw unavailable('the FHIR server asked the node to wait too long', retryAfterS);
           }
-          await sleep(delay, signal);
+          await pause(delay, signal);
         }
       }
     }

@@ -18,6 +18,7 @@ import { canonicalJson } from '@tessera/schemas';
 import type { RawResult } from '../engine/raw-result.ts';
 import { flattenResource } from '../ingest/flatten.ts';
 import { recordKey } from '../store/record-key.ts';
+import { onAbort } from './abort.ts';
 import { checkServerUrl, createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
 import {
@@ -309,8 +310,8 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     const { patients } = patientCache;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason as Error);
-      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-      patients.then(resolve, reject);
+      const stop = onAbort(signal, () => reject(signal.reason as Error));
+      void patients.then(resolve, reject).finally(stop);
     });
   }
 
@@ -390,8 +391,9 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     const controller = new AbortController();
     const abort = (): void => controller.abort(signal?.reason ?? lifetime.signal.reason);
     if (signal?.aborted === true || lifetime.signal.aborted) abort();
-    signal?.addEventListener('abort', abort, { once: true });
-    lifetime.signal.addEventListener('abort', abort, { once: true });
+    // Concurrent evaluations share the source's lifetime signal (and perhaps the caller's).
+    const stops = [onAbort(lifetime.signal, abort)];
+    if (signal !== undefined) stops.push(onAbort(signal, abort));
     try {
       const caps = await capabilities();
       const at = await dataVersion(controller.signal);
@@ -440,8 +442,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
       );
       return buildResult(query, { patients, cohort, dimensionEvents, measureEvents });
     } finally {
-      signal?.removeEventListener('abort', abort);
-      lifetime.signal.removeEventListener('abort', abort);
+      for (const stop of stops) stop();
     }
   }
 

@@ -6,10 +6,13 @@
 // to the store, which is renamed over the store only once it is complete, so
 // a failed sync leaves the previous store and data version in place.
 //
-// Incremental refresh (`_since`): not used. The store holds flattened rows,
-// not resources, so a partial export cannot be merged into it, and neither
-// `_since` nor `_lastUpdated` reports deletions. Every sync reads everything;
-// when the content is unchanged the new file is discarded and the store, its
+// Incremental refresh: Bulk Data only, and only when asked for
+// (`incremental`), with the last export kept next to the store (mirror.ts):
+// the store holds flattened rows a partial export cannot be merged into.
+// Whether a server reports deletions in a `_since` export cannot be read from
+// its CapabilityStatement, so a full export still runs every `fullEveryMs`.
+// Paged search is always complete: `_lastUpdated` reports no deletions.
+// When the content is unchanged the new file is discarded and the store, its
 // data version and the node's caches stay as they are.
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -18,6 +21,9 @@ import { copyFile, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ingest } from '../ingest/index.ts';
 import type { IngestReport } from '../ingest/index.ts';
+import { readMeta } from '../ingest/publish.ts';
+import { META } from '../store/layout.ts';
+import { openStore } from '../store/open.ts';
 import { checkServerUrl, createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
 import { canSearch, readCapabilities, supportsParam } from './capabilities.ts';
@@ -25,9 +31,22 @@ import { sourceProblem } from './errors.ts';
 import { createFhirHttp } from './fhir-http.ts';
 import type { FhirHttp } from './fhir-http.ts';
 import { ResourceBudget, searchAll } from './fhir-search.ts';
+import {
+  buildMirror,
+  createMirror,
+  mergeMirror,
+  mirrorDir,
+  mirrorFiles,
+  readDeletions,
+  readMirrorState,
+  replaceMirror,
+  writeMirrorState,
+} from './mirror.ts';
+import type { MirrorState } from './mirror.ts';
 import { SEARCH_TYPES } from './search-url.ts';
 import type { SearchParam, SearchType } from './search-url.ts';
-import { syncFromBulkExport } from './sync.ts';
+import { downloadBulkExport } from './sync.ts';
+import type { BulkDownloadOptions } from './sync.ts';
 
 export interface HarvestOptions {
   readonly baseUrl: string;
@@ -171,6 +190,16 @@ export interface RefreshOptions {
   readonly timeoutMs?: number;
   /** Bulk Data only: wait between status polls when the server names none. */
   readonly pollIntervalMs?: number;
+  /**
+   * Bulk Data only: keep the export next to the store (`<store>.export/`)
+   * and ask the next export only for what changed `_since` (default false).
+   * For servers that list deleted resources in their `_since` manifests.
+   */
+  readonly incremental?: boolean;
+  /** With `incremental`: a full export at least this often (default 24 h). */
+  readonly fullEveryMs?: number;
+  /** With `incremental`: a `_since` export larger than this is replaced by a full one (default 256 MiB). */
+  readonly maxDeltaBytes?: number;
   /** Parser threads for ingest (default: ingest's choice). */
   readonly workers?: number;
   /** Largest tolerated share of malformed resources (default ingest's, 0.01). */
@@ -182,10 +211,12 @@ export interface RefreshOptions {
 
 export interface RefreshReport {
   readonly method: 'bulk' | 'search';
+  /** The `_since` of an incremental Bulk Data export; undefined for a full read. */
+  readonly since: string | undefined;
   /** True when the store was replaced (its data version changed). */
   readonly changed: boolean;
   readonly dataVersion: string;
-  /** Resources read from the server. */
+  /** Resources read from the server (for an incremental export: changed or new ones). */
   readonly resources: number;
   readonly ingest: IngestReport;
   readonly elapsedMs: number;
@@ -200,16 +231,42 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** The data version of the store at `path` (a private copy), or undefined. */
+async function storeVersion(path: string): Promise<string | undefined> {
+  if (!(await exists(path))) return undefined;
+  const store = await openStore(path, { readOnly: true });
+  try {
+    return (await readMeta(store.connection)).get(META.dataVersion);
+  } catch {
+    return undefined;
+  } finally {
+    store.close();
+  }
+}
+
+function sameTypes(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
+}
+
+interface Loaded {
+  readonly report: IngestReport;
+  readonly resources: number;
+  readonly since: string | undefined;
+  /** The kept export to put in place after the store (incremental only). */
+  readonly mirror?: string;
+}
+
 /**
  * Refreshes the DuckDB store at `storePath` from a FHIR server: the data is
  * loaded into a new file in the same directory (a copy of the current store,
  * so unchanged content keeps its data version), which is renamed over the
  * store when complete and changed. On any failure the new file is removed
- * and the store is untouched.
+ * and the store (and the kept export, when incremental) is untouched.
  * @example await refreshStore({ baseUrl, auth: { kind: 'none' }, storePath: 'node.duckdb', recordKeySecret })
  */
 export async function refreshStore(options: RefreshOptions): Promise<RefreshReport> {
   const started = performance.now();
+  const now = options.now ?? Date.now;
   const storePath = resolve(options.storePath);
   const baseUrl = checkServerUrl(options.baseUrl, options.auth);
   const mode = options.mode ?? 'auto';
@@ -218,6 +275,7 @@ export async function refreshStore(options: RefreshOptions): Promise<RefreshRepo
     const statement = await httpFor(options).getJson(`${baseUrl}/metadata`, options.signal);
     method = declaresBulkExport(statement) ? 'bulk' : 'search';
   }
+  const kept = mirrorDir(storePath);
   const work = await mkdtemp(join(dirname(storePath), `.${basename(storePath)}.sync-`));
   const next = join(work, 'store.duckdb');
   try {
@@ -225,28 +283,90 @@ export async function refreshStore(options: RefreshOptions): Promise<RefreshRepo
     const common = {
       baseUrl,
       auth: options.auth,
-      recordKeySecret: options.recordKeySecret,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(options.now === undefined ? {} : { now: options.now }),
     };
-    const ingestExtra = {
-      ...(options.workers === undefined ? {} : { workers: options.workers }),
-      ...(options.maxBadShare === undefined ? {} : { maxBadShare: options.maxBadShare }),
-    };
-    let report: IngestReport;
-    let resources: number;
-    if (method === 'bulk') {
-      const bulk = await syncFromBulkExport({
-        ...common,
+    const load = (sources: string): Promise<IngestReport> =>
+      ingest({
+        ...(options.workers === undefined ? {} : { workers: options.workers }),
+        ...(options.maxBadShare === undefined ? {} : { maxBadShare: options.maxBadShare }),
+        sources: [sources],
         dbPath: next,
-        ingest: ingestExtra,
-        ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+        recordKeySecret: options.recordKeySecret,
       });
-      report = bulk.ingest;
-      resources = bulk.ingest.total;
-    } else {
+    const bulk: Omit<BulkDownloadOptions, 'outDir'> = {
+      ...common,
+      ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+    };
+
+    /**
+     * A `_since` export merged into the kept one when that belongs to this
+     * store, server and types and the last full export is recent; a full one
+     * otherwise (or when the changes are too many to merge in memory).
+     */
+    const incremental = async (): Promise<Loaded> => {
+      const types = SEARCH_TYPES;
+      const state = await readMirrorState(kept);
+      const fullEveryMs = options.fullEveryMs ?? 24 * 3_600_000;
+      let since: string | undefined;
+      if (
+        state !== undefined &&
+        state.baseUrl === baseUrl &&
+        sameTypes(state.types, types) &&
+        now() - Date.parse(state.fullAt) < fullEveryMs &&
+        state.dataVersion === (await storeVersion(next))
+      ) {
+        since = state.transactionTime;
+      }
+      const fresh = join(work, 'export');
+      await createMirror(fresh);
+      for (let attempt = 0; ; attempt++) {
+        const delta = join(work, `download-${attempt}`);
+        const deletedDir = join(work, `deleted-${attempt}`);
+        await mkdir(delta);
+        await mkdir(deletedDir);
+        const startedAt = new Date(now()).toISOString();
+        const got = await downloadBulkExport({
+          ...bulk,
+          types,
+          outDir: delta,
+          ...(since === undefined ? {} : { since, deletedDir }),
+        });
+        if (since !== undefined && got.bytes > (options.maxDeltaBytes ?? 256 << 20)) {
+          since = undefined;
+          continue;
+        }
+        let resources: number | undefined;
+        if (since === undefined) {
+          await buildMirror(delta, fresh, types);
+        } else {
+          const merged = await mergeMirror({
+            previous: kept,
+            delta,
+            deleted: await readDeletions(deletedDir, types),
+            into: fresh,
+            types,
+          });
+          resources = merged.resources;
+        }
+        const report = await load(mirrorFiles(fresh));
+        const keptState: MirrorState = {
+          format: 1,
+          baseUrl,
+          types,
+          transactionTime: got.transactionTime,
+          fullAt: since === undefined ? startedAt : state!.fullAt,
+          dataVersion: report.dataVersion,
+        };
+        await writeMirrorState(fresh, keptState);
+        return { report, resources: resources ?? report.total, since, mirror: fresh };
+      }
+    };
+
+    let loaded: Loaded;
+    if (method === 'search') {
       const ndjson = join(work, 'ndjson');
       await mkdir(ndjson);
       const harvest = await harvestBySearch({
@@ -255,24 +375,38 @@ export async function refreshStore(options: RefreshOptions): Promise<RefreshRepo
         ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
         ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       });
-      resources = harvest.total;
-      report = await ingest({
-        ...ingestExtra,
-        sources: [ndjson],
-        dbPath: next,
-        recordKeySecret: options.recordKeySecret,
-      });
+      loaded = { report: await load(ndjson), resources: harvest.total, since: undefined };
+    } else if (options.incremental !== true) {
+      const ndjson = join(work, 'ndjson');
+      await mkdir(ndjson);
+      await downloadBulkExport({ ...bulk, outDir: ndjson });
+      const report = await load(ndjson);
+      loaded = { report, resources: report.total, since: undefined };
+    } else {
+      loaded = await incremental();
     }
+
     if (options.signal?.aborted === true) {
       throw sourceProblem('ERR_SOURCE_UNAVAILABLE', { detail: 'the sync was cancelled' });
     }
+    const { report } = loaded;
     // The swap: one rename within the directory; readers of the old file keep it open.
     if (report.changed) await rename(next, storePath);
+    // The kept export follows the store; a sync that keeps none removes a stale one.
+    // Past the swap nothing may fail the sync (the node must switch to the new
+    // store): without a kept export the next sync is a full one.
+    const drop = (): Promise<void> => rm(kept, { recursive: true, force: true });
+    if (loaded.mirror !== undefined) {
+      await replaceMirror(loaded.mirror, kept).catch(() => drop().catch(() => undefined));
+    } else {
+      await drop().catch(() => undefined);
+    }
     return {
       method,
+      since: loaded.since,
       changed: report.changed,
       dataVersion: report.dataVersion,
-      resources,
+      resources: loaded.resources,
       ingest: report,
       elapsedMs: Math.round(performance.now() - started),
     };

@@ -2,7 +2,7 @@
 // ingest into DuckDB, whose engine then answers as the oracle does on the
 // same resources (query-language example 3 on the Synthea fixture).
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { createDuckDbRunner, openStore } from '../store/open.ts';
 import { recordKey } from '../store/record-key.ts';
 import { fakeServers, sendJson } from './fake-fhir-server.ts';
 import type { FakeHandler } from './fake-fhir-server.ts';
-import { readManifest, syncFromBulkExport } from './sync.ts';
+import { downloadBulkExport, readManifest, syncFromBulkExport } from './sync.ts';
 
 const SECRET = new TextEncoder().encode('bulk-sync-test-record-key');
 const SYNTHEA = join(import.meta.dirname, '../../../../shared/fixtures/synthea/10-patients');
@@ -195,6 +195,63 @@ describe('syncFromBulkExport', () => {
       dbPath: await tempDb(),
     }).catch((e: unknown) => e);
     expect((err as ProblemError).code).toBe('ERR_SOURCE_INVALID');
+  });
+
+  it('asks _since an instant, and downloads the deleted resources’ Bundles apart', async () => {
+    const deletedLine = JSON.stringify({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ request: { method: 'DELETE', url: 'Patient/gone' } }],
+    });
+    const server = await fake((req, res, base) => {
+      const origin = new URL(base).origin;
+      if (req.url === '/files/deleted.ndjson') {
+        res.writeHead(200, { 'content-type': 'application/fhir+ndjson' });
+        return res.end(`${deletedLine}\n`);
+      }
+      return bulkServer(0, () => ({
+        ...MANIFEST(origin),
+        output: [{ type: 'Patient', url: `${origin}/files/Patient.ndjson` }],
+        deleted: [{ type: 'Bundle', url: `${origin}/files/deleted.ndjson` }],
+      }))(req, res, base);
+    });
+    const root = join(await tempDb(), '..');
+    const outDir = join(root, 'out');
+    const deletedDir = join(root, 'deleted');
+    await mkdir(outDir);
+    await mkdir(deletedDir);
+    const download = await downloadBulkExport({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'bearer', token: 'node-token' },
+      outDir,
+      deletedDir,
+      since: '2026-11-19T10:00:00.123Z',
+      types: ['Patient'],
+    });
+    expect(download).toMatchObject({ files: 1, deletedFiles: 1 });
+    const kickOff = new URL(server.requests[0]!.url, server.origin);
+    expect(kickOff.searchParams.get('_since')).toBe('2026-11-19T10:00:00.123Z');
+    expect(await readdir(outDir)).toEqual(['Patient.000.ndjson']);
+    expect(readFileSync(join(deletedDir, 'Bundle.000.ndjson'), 'utf8')).toBe(`${deletedLine}\n`);
+    expect(server.requests.filter((r) => r.url === '/files/deleted.ndjson')).toHaveLength(1);
+
+    // Without _since, a manifest's deleted list is not fetched; a malformed since is refused.
+    const full = await downloadBulkExport({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'none' },
+      outDir: join(root, 'out'),
+      types: ['Patient'],
+    });
+    expect(full.deletedFiles).toBe(0);
+    expect(server.requests.filter((r) => r.url === '/files/deleted.ndjson')).toHaveLength(1);
+    const err = await downloadBulkExport({
+      baseUrl: server.baseUrl,
+      auth: { kind: 'none' },
+      outDir,
+      deletedDir,
+      since: 'yesterday&_type=Basic',
+    }).catch((e: unknown) => e);
+    expect((err as ProblemError).code).toBe('ERR_SOURCE_CONFIG');
   });
 
   it('reads only the requested types from a manifest', () => {

@@ -1,10 +1,11 @@
 // A copy of the region's data for the embedded store, by FHIR Bulk Data
-// export: kick off a system-level `$export` of the types the node reads, poll
-// its status (honouring Retry-After), download the NDJSON files, and load
-// them with ingest into a DuckDB store. The credentials, retries, timeouts
-// and failure mapping are the live source's; files are downloaded with
-// credentials only from the server's own origin, and never from anywhere but
-// https or that origin.
+// export: kick off a system-level `$export` of the types the node reads
+// (optionally `_since` an earlier export), poll its status (honouring
+// Retry-After), download the NDJSON files (and, `_since`, the deleted
+// resources' Bundles), and load them with ingest into a DuckDB store. The
+// credentials, retries, timeouts and failure mapping are the live source's;
+// files are downloaded with credentials only from the server's own origin,
+// and never from anywhere but https or that origin.
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -14,17 +15,24 @@ import type { IngestOptions, IngestReport } from '../ingest/index.ts';
 import { checkServerUrl, createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
 import { sourceProblem } from './errors.ts';
-import { createFhirHttp, parseRetryAfter, readLimitedJson } from './fhir-http.ts';
+import { createFhirHttp, parseRetryAfter, readLimitedJson, waitFor } from './fhir-http.ts';
 import type { RequestSpec } from './fhir-http.ts';
 import { SEARCH_TYPES } from './search-url.ts';
 import type { SearchType } from './search-url.ts';
 
-export interface BulkSyncOptions {
+export interface BulkDownloadOptions {
   readonly baseUrl: string;
   readonly auth: FhirAuth;
-  readonly recordKeySecret: Uint8Array;
-  /** The DuckDB store to (re)load. */
-  readonly dbPath: string;
+  /** Directory the output files are written to, as `<Type>.<n>.ndjson` (created by the caller). */
+  readonly outDir: string;
+  /**
+   * Only resources changed since this instant (a previous export's
+   * transactionTime), and the deletions since, which are written to
+   * `deletedDir` when the server lists any.
+   */
+  readonly since?: string;
+  /** Required with `since`: where the deleted resources' Bundles go (created by the caller). */
+  readonly deletedDir?: string;
   /** Types to export (default: every type the node reads). */
   readonly types?: readonly SearchType[];
   /** Wait between polls when the server names none (default 5 s). */
@@ -39,26 +47,41 @@ export interface BulkSyncOptions {
   readonly timeoutMs?: number;
   /** Per file (default 30 min). */
   readonly downloadTimeoutMs?: number;
-  /** Options passed to ingest (workers, maxBadShare, progress). */
-  readonly ingest?: Omit<IngestOptions, 'sources' | 'dbPath' | 'recordKeySecret'>;
   readonly signal?: AbortSignal;
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly now?: () => number;
 }
 
-export interface BulkSyncReport {
-  /** The server's snapshot time of the export. */
+export interface BulkDownload {
+  /** The server's snapshot time of the export: the `since` of the next one. */
   readonly transactionTime: string;
+  /** Output files downloaded. */
   readonly files: number;
+  /** Deleted-resource files downloaded (`since` only). */
+  readonly deletedFiles: number;
   readonly bytes: number;
   /** OperationOutcome files the server reported (not downloaded). */
   readonly errorFiles: number;
+}
+
+export interface BulkSyncOptions extends Omit<
+  BulkDownloadOptions,
+  'outDir' | 'since' | 'deletedDir'
+> {
+  readonly recordKeySecret: Uint8Array;
+  /** The DuckDB store to (re)load. */
+  readonly dbPath: string;
+  /** Options passed to ingest (workers, maxBadShare, progress). */
+  readonly ingest?: Omit<IngestOptions, 'sources' | 'dbPath' | 'recordKeySecret'>;
+}
+
+export interface BulkSyncReport extends Omit<BulkDownload, 'deletedFiles'> {
   readonly ingest: IngestReport;
 }
 
 interface ManifestFile {
-  readonly type: SearchType;
+  readonly type: string;
   readonly url: string;
 }
 
@@ -66,6 +89,8 @@ interface Manifest {
   readonly transactionTime: string;
   readonly requiresAccessToken: boolean;
   readonly output: readonly ManifestFile[];
+  /** Bundles of deleted resources (Bulk Data v2, `_since` exports). */
+  readonly deleted: readonly ManifestFile[];
   readonly errorFiles: number;
 }
 
@@ -77,18 +102,17 @@ function isJson(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(resolvePromise, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      },
-      { once: true },
-    );
-  });
+function files(list: unknown, keep: (type: string) => boolean): ManifestFile[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw invalid('the FHIR server’s export manifest is not readable');
+  const kept: ManifestFile[] = [];
+  for (const item of list) {
+    if (!isJson(item) || typeof item.type !== 'string' || typeof item.url !== 'string') {
+      throw invalid('the FHIR server’s export manifest is not readable');
+    }
+    if (keep(item.type)) kept.push({ type: item.type, url: item.url });
+  }
+  return kept;
 }
 
 /** Reads a completed export's manifest, keeping the files of the requested types. */
@@ -96,21 +120,16 @@ export function readManifest(json: unknown, types: ReadonlySet<string>): Manifes
   if (!isJson(json) || !Array.isArray(json.output) || typeof json.transactionTime !== 'string') {
     throw invalid('the FHIR server’s export manifest is not readable');
   }
-  const output: ManifestFile[] = [];
-  for (const item of json.output) {
-    if (!isJson(item) || typeof item.type !== 'string' || typeof item.url !== 'string') {
-      throw invalid('the FHIR server’s export manifest is not readable');
-    }
-    const type = SEARCH_TYPES.find((t) => t === item.type);
-    if (type !== undefined && types.has(type)) output.push({ type, url: item.url });
-  }
   return {
     transactionTime: json.transactionTime,
     requiresAccessToken: json.requiresAccessToken === true,
-    output,
+    output: files(json.output, (type) => types.has(type)),
+    deleted: files(json.deleted, (type) => type === 'Bundle'),
     errorFiles: Array.isArray(json.error) ? json.error.length : 0,
   };
 }
+
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /**
  * Exports the server's data with Bulk Data `$export` and loads it into the
@@ -118,6 +137,29 @@ export function readManifest(json: unknown, types: ReadonlySet<string>): Manifes
  * @example await syncFromBulkExport({ baseUrl, auth, recordKeySecret, dbPath: 'node.duckdb' })
  */
 export async function syncFromBulkExport(options: BulkSyncOptions): Promise<BulkSyncReport> {
+  const dir = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-export-'));
+  try {
+    const download = await downloadBulkExport({ ...options, outDir: dir });
+    const report = await ingest({
+      ...options.ingest,
+      sources: [dir],
+      dbPath: options.dbPath,
+      recordKeySecret: options.recordKeySecret,
+    });
+    const { transactionTime, files, bytes, errorFiles } = download;
+    return { transactionTime, files, bytes, errorFiles, ingest: report };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs a Bulk Data `$export` (`_since` one, when asked) and downloads its
+ * files; the export is released on the server (DELETE on its status URL)
+ * whatever happens.
+ * @example await downloadBulkExport({ baseUrl, auth, outDir: tmp, since: last.transactionTime, deletedDir })
+ */
+export async function downloadBulkExport(options: BulkDownloadOptions): Promise<BulkDownload> {
   const baseUrl = checkServerUrl(options.baseUrl, options.auth);
   const base = new URL(baseUrl);
   const types = options.types ?? SEARCH_TYPES;
@@ -126,9 +168,17 @@ export async function syncFromBulkExport(options: BulkSyncOptions): Promise<Bulk
       detail: 'types must name resource types the node reads',
     });
   }
+  if (
+    options.since !== undefined &&
+    (!INSTANT.test(options.since) || options.deletedDir === undefined)
+  ) {
+    throw sourceProblem('ERR_SOURCE_CONFIG', {
+      detail: 'since must be a FHIR instant, with a directory for deletions',
+    });
+  }
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? sleepFor;
+  const sleep = options.sleep ?? waitFor;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const deps = { fetch: fetchImpl, timeoutMs, now };
   const http = createFhirHttp({
@@ -159,7 +209,8 @@ export async function syncFromBulkExport(options: BulkSyncOptions): Promise<Bulk
       return status.toString();
     },
   };
-  const kickOffUrl = `${baseUrl}/$export?_type=${encodeURIComponent(types.join(','))}`;
+  const since = options.since === undefined ? '' : `&_since=${encodeURIComponent(options.since)}`;
+  const kickOffUrl = `${baseUrl}/$export?_type=${encodeURIComponent(types.join(','))}${since}`;
   const statusUrl = await http.request(kickOffUrl, kickOff, signal);
 
   // Cancels a running export, or releases a finished one's files (Bulk Data: DELETE the status URL).
@@ -213,39 +264,37 @@ export async function syncFromBulkExport(options: BulkSyncOptions): Promise<Bulk
     throw err;
   }
 
-  const dir = await mkdtemp(join(dirname(resolve(options.dbPath)), '.tessera-export-'));
+  const deleted = options.since === undefined ? [] : manifest.deleted;
+  let bytes = 0;
   try {
-    let bytes = 0;
-    try {
-      bytes = await downloadAll(manifest, dir);
-    } finally {
-      await release();
+    bytes = await downloadAll(manifest.output, options.outDir, 0);
+    if (options.deletedDir !== undefined) {
+      bytes = await downloadAll(deleted, options.deletedDir, bytes);
     }
-    const report = await ingest({
-      ...options.ingest,
-      sources: [dir],
-      dbPath: options.dbPath,
-      recordKeySecret: options.recordKeySecret,
-    });
-    return {
-      transactionTime: manifest.transactionTime,
-      files: manifest.output.length,
-      bytes,
-      errorFiles: manifest.errorFiles,
-      ingest: report,
-    };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await release();
   }
+  return {
+    transactionTime: manifest.transactionTime,
+    files: manifest.output.length,
+    deletedFiles: deleted.length,
+    bytes,
+    errorFiles: manifest.errorFiles,
+  };
 
-  async function downloadAll(files: Manifest, into: string): Promise<number> {
-    let bytes = 0;
+  /** Downloads `list` into `into`; returns the bytes downloaded in all, `before` included. */
+  async function downloadAll(
+    list: readonly ManifestFile[],
+    into: string,
+    before: number,
+  ): Promise<number> {
+    let bytes = before;
     const maxBytes = options.maxDownloadBytes ?? 20 * 1024 ** 3;
     const counters = new Map<string, number>();
-    for (const file of files.output) {
+    for (const file of list) {
       const url = new URL(file.url, `${baseUrl}/`);
       const sameOrigin = url.origin === base.origin;
-      if (files.requiresAccessToken ? !sameOrigin : !sameOrigin && url.protocol !== 'https:') {
+      if (manifest.requiresAccessToken ? !sameOrigin : !sameOrigin && url.protocol !== 'https:') {
         throw invalid('an export file lies where the node does not fetch from');
       }
       const n = counters.get(file.type) ?? 0;

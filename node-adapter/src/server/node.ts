@@ -246,10 +246,17 @@ async function createSync(
         storePath,
         recordKeySecret,
         mode: settings.mode ?? 'auto',
+        incremental: settings.incremental ?? false,
+        fullEveryMs: (settings.fullEveryHours ?? 24) * 3_600_000,
       });
       const dataVersion = report.changed && served ? await store.reload() : report.dataVersion;
       logger.info(
-        { method: report.method, changed: report.changed, resources: report.resources },
+        {
+          method: report.method,
+          incremental: report.since !== undefined,
+          changed: report.changed,
+          resources: report.resources,
+        },
         'sync finished',
       );
       return { changed: report.changed, dataVersion };

@@ -75,6 +75,14 @@ export interface NodeConfig {
     storePath: string;
     everyMinutes?: number;
     mode?: 'auto' | 'bulk' | 'search';
+    /**
+     * Bulk Data only: keep the last export next to the store (`<storePath>.export/`, owner-only) and ask only for what changed `_since` it. For FHIR servers that list deleted resources in `_since` manifests.
+     */
+    incremental?: boolean;
+    /**
+     * With incremental: a full export at least this often.
+     */
+    fullEveryHours?: number;
   };
   /**
    * 32-byte secret for patients' record keys; created on first ingest. Defaults to `<store>.key`.
