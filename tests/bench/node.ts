@@ -370,8 +370,9 @@ function renderSection(
       'query below with all three SQL variants (before the oracle loads anything); peak RSS up to that point.',
     '### Query latency',
     `Milliseconds, median / p95 of ${options.runs} runs after ${WARM_UP_RUNS} warm-up runs, the variants ` +
-      'interleaved. **engine**: `engine.evaluate` (unit probe when the query compares quantities, ' +
-      'compilation, statement, decoding); **compiled SQL**: the compiled statement alone; **hand SQL**: ' +
+      'interleaved. **engine**: `engine.evaluate` as the node serves a read-only store (the units ' +
+      'stored for a quantity code set probed on its first use and remembered, so timed runs only ' +
+      'compile, run the statement and decode); **compiled SQL**: the compiled statement alone; **hand SQL**: ' +
       'a hand-written DuckDB statement answering the same question over the same tables (counts and ' +
       'cell keys checked equal to the engine\u2019s before timing); **oracle**: the brute-force oracle ' +
       '(`node-adapter/src/oracle`) over the parsed NDJSON, evaluation only. Cohort: patients in the ' +

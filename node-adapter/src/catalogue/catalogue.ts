@@ -65,8 +65,8 @@ export async function buildCatalogue(
     kinds
       .map(
         ([kind, table]) =>
-          `SELECT '${kind}' AS kind, system, code, count(DISTINCT patient_id) AS patients
-             FROM ${table} GROUP BY system, code HAVING count(DISTINCT patient_id) >= ?`,
+          `SELECT '${kind}' AS kind, system, code, count(DISTINCT patient_key) AS patients
+             FROM ${table} GROUP BY system, code HAVING count(DISTINCT patient_key) >= ?`,
       )
       .join(' UNION ALL ') + ' ORDER BY patients DESC, kind, system, code LIMIT 5000',
     kinds.map(() => settings.threshold),

@@ -95,7 +95,7 @@ describe('cohort criteria', () => {
     expect(text).toContain(
       `e.system = CAST("http://snomed.info/sct" AS VARCHAR) AND e.code = CAST("44054006" AS VARCHAR)`,
     );
-    expect(text).toContain('p.patient_id IN (SELECT e.patient_id FROM conditions e WHERE');
+    expect(text).toContain('p.patient_key IN (SELECT e.patient_key FROM conditions e WHERE');
   });
 
   test('patient criteria: gender any-of, age as birth-date bounds, birthDate range, deceased', () => {
@@ -134,7 +134,7 @@ describe('cohort criteria', () => {
       },
     });
     const text = inline({ sql: c.where, params: c.params });
-    expect(text).toContain('FROM procedures e JOIN patients b ON b.patient_id = e.patient_id');
+    expect(text).toContain('FROM procedures e JOIN patients b ON b.patient_key = e.patient_key');
     expect(text).toContain('e.event_date >= CAST("2015-01-01" AS DATE)');
     expect(text).toContain('e.event_date <= CAST("2020-12-31" AS DATE)');
     const age =
@@ -142,7 +142,7 @@ describe('cohort criteria', () => {
     expect(text).toContain(`${age} >= CAST(500000 AS INTEGER)`);
     expect(text).toContain(`${age} < CAST(760000 AS INTEGER)`);
     expect(text).toContain(
-      'GROUP BY e.patient_id HAVING count(DISTINCT e.resource_id) >= CAST(2 AS BIGINT)',
+      'GROUP BY e.patient_key HAVING count(DISTINCT e.resource_id) >= CAST(2 AS BIGINT)',
     );
   });
 
@@ -312,11 +312,17 @@ describe('strata and measures', () => {
       { name: 'codes', labels: [`${ICD10}|E119`, `${ICD10}|I1`] },
     ]);
     expect(plan.overlapping).toBe(true);
-    expect(sql).toContain(
-      'code_strata AS (SELECT DISTINCT e.patient_id, 0 AS k FROM conditions e WHERE',
+    // Exact codings share one pass, labelled after the distinct; a coding
+    // with descendants has a pass of its own.
+    expect(sql).toMatch(
+      /code_strata AS \(SELECT t\.patient_key, CASE t\.code WHEN CAST\(\$\d+ AS VARCHAR\) THEN 0 END AS k FROM \(SELECT DISTINCT e\.patient_key, e\.code FROM conditions e WHERE e\.system = CAST\(\$\d+ AS VARCHAR\) AND e\.code = CAST\(\$\d+ AS VARCHAR\)\) t UNION ALL /,
     );
-    expect(sql).toContain('JOIN code_strata k ON k.patient_id = c.patient_id');
-    expect(sql).toContain('GROUP BY d0, d1, d2');
+    expect(sql).toMatch(
+      /UNION ALL SELECT DISTINCT e\.patient_key, 1 AS k FROM conditions e WHERE \(e\.system = CAST\(\$\d+ AS VARCHAR\) AND starts_with\(e\.code, /,
+    );
+    expect(sql).toContain('JOIN code_strata k ON k.patient_key = c.patient_key');
+    // Codes strata are never NULL, gender and age bands may be.
+    expect(sql).toContain('WHERE d0 IS NOT NULL AND d1 IS NOT NULL GROUP BY d0, d1, d2');
   });
 
   test('deceased strata come as true, false; no codes dimension, no overlap', () => {
@@ -360,9 +366,12 @@ describe('strata and measures', () => {
       { type: 'summary', part: 4, unit: 'mg/dL' },
     ]);
     const text = inline(compiled);
-    expect(text).toContain('ORDER BY event_date ASC');
+    // earliest: the values on each patient's first date.
     expect(text).toContain(
-      'm2 AS (SELECT patient_id, avg(v) AS v FROM m2_r WHERE v IS NOT NULL GROUP BY patient_id)',
+      'event_date = min(event_date) OVER (PARTITION BY patient_key) AS chosen',
+    );
+    expect(text).toContain(
+      'm2 AS (SELECT patient_key, avg(v) AS v FROM m2_r WHERE v IS NOT NULL GROUP BY patient_key)',
     );
     // mg/dL into mmol/L: a scale, no offset; mg/dL into mg/dL: the value itself.
     expect(text).toMatch(
@@ -373,6 +382,20 @@ describe('strata and measures', () => {
       'CASE WHEN v.v >= CAST(7 AS DOUBLE) THEN 1 WHEN v.v >= CAST(0 AS DOUBLE) THEN 0 END AS bin',
     );
     expect(text).toContain('stddev_samp(v.v)');
+    // One coding matches at most one row per resource: no grouping by resource.
+    expect(text).toContain('m0_r AS (SELECT o.patient_key, o.event_date, CASE WHEN');
+  });
+
+  test('a measure over several codings takes one value per resource', () => {
+    const codes = [...GLUCOSE, { system: LOINC, code: '2345-7' }];
+    const { sql } = compileQuery(
+      query({
+        cohort: { patient: { deceased: false } },
+        measures: [{ summary: { observation: codes, unit: 'mg/dL' } }],
+      }),
+      { dialect: duckDbDialect },
+    );
+    expect(sql).toContain('GROUP BY o.patient_key, o.resource_id, o.event_date)');
   });
 });
 

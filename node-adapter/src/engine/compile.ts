@@ -351,7 +351,7 @@ function eventSubquery(
   }
   let from = `${EVENT_TABLES[kind]} e`;
   if (c.ageAtEvent) {
-    from += ' JOIN patients b ON b.patient_id = e.patient_id';
+    from += ' JOIN patients b ON b.patient_key = e.patient_key';
     const age = `(${b.dialect.dateKey('e.event_date')} - ${b.dialect.dateKey('b.birth_date')})`;
     where.push(`${age} >= ${b.bind((c.ageAtEvent.min ?? 0) * 10000, 'integer')}`);
     if (c.ageAtEvent.max !== undefined) {
@@ -359,10 +359,10 @@ function eventSubquery(
     }
   }
   const atLeast = c.atLeast ?? 1;
-  const select = `SELECT e.patient_id FROM ${from} WHERE ${where.join(' AND ')}`;
+  const select = `SELECT e.patient_key FROM ${from} WHERE ${where.join(' AND ')}`;
   return atLeast <= 1
     ? select
-    : `${select} GROUP BY e.patient_id HAVING count(DISTINCT e.resource_id) >= ${b.bind(atLeast, 'bigint')}`;
+    : `${select} GROUP BY e.patient_key HAVING count(DISTINCT e.resource_id) >= ${b.bind(atLeast, 'bigint')}`;
 }
 
 /** A two-valued predicate over patients `p`. */
@@ -378,15 +378,51 @@ function cohortPredicate(expr: Expr, ctx: CompileContext): string {
     case 'patient':
       return patientPredicate(node.criterion, ctx.asOf, ctx.b);
     case 'event':
-      return `p.patient_id IN (${eventSubquery(node.kind, node.criterion, ctx)})`;
+      return `p.patient_key IN (${eventSubquery(node.kind, node.criterion, ctx)})`;
   }
+}
+
+/**
+ * (patient_key, k) for a codes dimension: the patients with an event of
+ * stratum k's coding. The exact codings of one system share a pass over the
+ * table, distinct on (patient, code) and labelled after it (within a system
+ * a code is one stratum); a coding with descendants, or one equal to an
+ * earlier coding once normalised, gets a pass of its own, as its rows may
+ * belong to other strata as well.
+ */
+function codeStrataSql(table: string, codes: CodeSet, b: Binder): string {
+  const exact = new Map<string, Map<string, number>>();
+  const branches: string[] = [];
+  codes.forEach((coding, k) => {
+    const code = normaliseCode(coding.system, coding.code);
+    let bySystem = exact.get(coding.system);
+    if (coding.descendants !== true && bySystem?.has(code) !== true) {
+      if (bySystem === undefined) exact.set(coding.system, (bySystem = new Map<string, number>()));
+      bySystem.set(code, k);
+      return;
+    }
+    branches.push(
+      `SELECT DISTINCT e.patient_key, ${k} AS k FROM ${table} e WHERE ${codeSetPredicate('e', [coding], b)}`,
+    );
+  });
+  const perSystem = [...exact].map(([system, byCode]) => {
+    const whens = [...byCode].map(([code, k]) => `WHEN ${b.bind(code, 'text')} THEN ${k}`);
+    return (
+      `SELECT t.patient_key, CASE t.code ${whens.join(' ')} END AS k FROM ` +
+      `(SELECT DISTINCT e.patient_key, e.code FROM ${table} e WHERE e.system = ${b.bind(system, 'text')} ` +
+      `AND ${inList('e.code', [...byCode.keys()], b)}) t`
+    );
+  });
+  return [...perSystem, ...branches].join(' UNION ALL ');
 }
 
 interface Stratification {
   readonly plans: DimensionPlan[];
   /** Label index expressions over cohort row `c` (and `k` for codes). */
   readonly labels: string[];
-  /** CTE body of (patient_id, k) for a codes dimension. */
+  /** Per label: whether it can be NULL (a patient in no stratum of the dimension). */
+  readonly nullable: boolean[];
+  /** CTE body of (patient_key, k) for a codes dimension. */
   readonly codeStrata?: string;
 }
 
@@ -394,6 +430,7 @@ function stratification(dimensions: readonly Dimension[], ctx: CompileContext): 
   const { b, asOf } = ctx;
   const plans: DimensionPlan[] = [];
   const labels: string[] = [];
+  const nullable: boolean[] = [];
   let codeStrata: string | undefined;
   for (const dimension of dimensions) {
     const name = dimensionName(dimension);
@@ -401,9 +438,11 @@ function stratification(dimensions: readonly Dimension[], ctx: CompileContext): 
       plans.push({ name, labels: GENDER_LABELS });
       const whens = GENDER_LABELS.map((g, i) => `WHEN ${b.bind(g, 'text')} THEN ${i}`);
       labels.push(`CASE c.gender ${whens.join(' ')} END`);
+      nullable.push(true);
     } else if (dimension === 'deceased') {
       plans.push({ name, labels: DECEASED_LABELS });
       labels.push('CASE WHEN c.deceased THEN 0 ELSE 1 END');
+      nullable.push(false);
     } else if ('ageBand' in dimension) {
       const edges = dimension.ageBand;
       plans.push({ name, labels: ageBandLabels(edges) });
@@ -414,19 +453,18 @@ function stratification(dimensions: readonly Dimension[], ctx: CompileContext): 
       labels.push(
         `CASE WHEN c.birth_date IS NULL OR c.birth_date > ${bound(edges[0])} THEN NULL ${whens.join(' ')} ELSE ${edges.length - 1} END`,
       );
+      nullable.push(true);
     } else {
       const codes = dimension.codes.in;
       plans.push({ name, labels: codes.map((c) => `${c.system}|${c.code}`) });
-      codeStrata = codes
-        .map(
-          (coding, i) =>
-            `SELECT DISTINCT e.patient_id, ${i} AS k FROM ${EVENT_TABLES[dimension.codes.of]} e WHERE ${codeSetPredicate('e', [coding], b)}`,
-        )
-        .join(' UNION ALL ');
+      codeStrata = codeStrataSql(EVENT_TABLES[dimension.codes.of], codes, b);
       labels.push('k.k');
+      nullable.push(false);
     }
   }
-  return codeStrata === undefined ? { plans, labels } : { plans, labels, codeStrata };
+  return codeStrata === undefined
+    ? { plans, labels, nullable }
+    : { plans, labels, nullable, codeStrata };
 }
 
 interface QuantityMeasure {
@@ -461,20 +499,25 @@ function measureValueCtes(name: string, m: QuantityMeasure, ctx: CompileContext)
     'o.event_date IS NOT NULL',
     'o.value IS NOT NULL',
     ...periodPredicates('o.event_date', m.period, b),
-    'o.patient_id IN (SELECT patient_id FROM cohort)',
+    'o.patient_key IN (SELECT patient_key FROM cohort)',
   ];
-  const perResource =
-    // One row per resource: it has a row per matching coding, and as molar
-    // masses are per code only some of them may convert, hence max.
-    `${name}_r AS (SELECT o.patient_id, o.resource_id, o.event_date, max(${converted}) AS v ` +
-    `FROM observations o WHERE ${where.join(' AND ')} GROUP BY o.patient_id, o.resource_id, o.event_date)`;
+  // One value per resource: a resource has a row per matching coding, and as
+  // molar masses are per code only some of them may convert, hence max. Ingest
+  // stores a resource's codings without repeats, so a single coding without
+  // descendants matches at most one row per resource and needs no grouping.
+  const single = m.observation.length === 1 && m.observation[0].descendants !== true;
+  const perResource = single
+    ? `${name}_r AS (SELECT o.patient_key, o.event_date, ${converted} AS v ` +
+      `FROM observations o WHERE ${where.join(' AND ')})`
+    : `${name}_r AS (SELECT o.patient_key, o.resource_id, o.event_date, max(${converted}) AS v ` +
+      `FROM observations o WHERE ${where.join(' AND ')} GROUP BY o.patient_key, o.resource_id, o.event_date)`;
   const pick = m.pick ?? 'latest';
   const perPatient =
     pick === 'mean'
-      ? `${name} AS (SELECT patient_id, avg(v) AS v FROM ${name}_r WHERE v IS NOT NULL GROUP BY patient_id)`
-      : `${name} AS (SELECT patient_id, avg(v) AS v FROM (SELECT patient_id, v, rank() OVER ` +
-        `(PARTITION BY patient_id ORDER BY event_date ${pick === 'latest' ? 'DESC' : 'ASC'}) AS r ` +
-        `FROM ${name}_r WHERE v IS NOT NULL) t WHERE r = 1 GROUP BY patient_id)`;
+      ? `${name} AS (SELECT patient_key, avg(v) AS v FROM ${name}_r WHERE v IS NOT NULL GROUP BY patient_key)`
+      : `${name} AS (SELECT patient_key, avg(v) AS v FROM (SELECT patient_key, v, event_date = ` +
+        `${pick === 'latest' ? 'max' : 'min'}(event_date) OVER (PARTITION BY patient_key) AS chosen ` +
+        `FROM ${name}_r WHERE v IS NOT NULL) t WHERE chosen GROUP BY patient_key)`;
   return [perResource, perPatient];
 }
 
@@ -538,7 +581,18 @@ export function compileUnitProbe(
   query: CanonicalQuery,
   dialect: Dialect,
 ): (CompiledSql & { readonly codeSets: readonly CodeSet[] }) | undefined {
-  const codeSets = quantityCodeSets(query);
+  return compileUnitProbeFor(quantityCodeSets(query), dialect);
+}
+
+/**
+ * The unit probe for the given observation code sets (see compileUnitProbe),
+ * or undefined when there are none.
+ * @example compileUnitProbeFor([[{ system: 'http://loinc.org', code: '4548-4' }]], duckDbDialect)
+ */
+export function compileUnitProbeFor(
+  codeSets: readonly CodeSet[],
+  dialect: Dialect,
+): (CompiledSql & { readonly codeSets: readonly CodeSet[] }) | undefined {
   if (codeSets.length === 0) return undefined;
   const b = createBinder(dialect);
   const sql = codeSets
@@ -587,8 +641,12 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
     asOf: query.asOf,
     storedUnits: options.storedUnits ?? new Map(),
   };
+  // The cohort is computed once however often the statement reads it; read
+  // only by the total, it is left to the planner, which then aggregates it
+  // as it is produced instead of storing it first.
+  const readOnce = query.stratify.length === 0 && query.measures.every((m) => !quantityMeasure(m));
   const ctes = [
-    `cohort ${options.dialect.materializedCte} (SELECT p.patient_id, p.gender, p.birth_date, p.deceased, p.record_key ` +
+    `cohort ${readOnce ? 'AS' : options.dialect.materializedCte} (SELECT p.patient_key, p.gender, p.birth_date, p.deceased, p.record_key ` +
       `FROM patients p WHERE ${cohortPredicate(query.cohort, ctx)})`,
   ];
   const selects = [
@@ -599,9 +657,12 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
   if (strata.plans.length > 0) {
     if (strata.codeStrata !== undefined) ctes.push(`code_strata AS (${strata.codeStrata})`);
     const dims = strata.labels.map((_, i) => `d${i}`);
+    // Only labels that can be NULL need the filter: pushed down, it is
+    // evaluated per scanned row, however selective the rest of the query.
+    const where = dims.filter((_, i) => strata.nullable[i]).map((d) => `${d} IS NOT NULL`);
     ctes.push(
       `labelled AS (SELECT c.record_key, ${strata.labels.map((l, i) => `${l} AS d${i}`).join(', ')} FROM cohort c` +
-        `${strata.codeStrata === undefined ? '' : ' JOIN code_strata k ON k.patient_id = c.patient_id'})`,
+        `${strata.codeStrata === undefined ? '' : ' JOIN code_strata k ON k.patient_key = c.patient_key'})`,
     );
     selects.push(
       `SELECT ${outputRow(b, {
@@ -609,7 +670,7 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
         ...Object.fromEntries(dims.map((d, i) => [`i${i}`, d])),
         n: 'count(*)',
         ck: b.dialect.cellKey('record_key'),
-      })} FROM labelled WHERE ${dims.map((d) => `${d} IS NOT NULL`).join(' AND ')} GROUP BY ${dims.join(', ')}`,
+      })} FROM labelled${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} GROUP BY ${dims.join(', ')}`,
     );
   }
 
@@ -627,7 +688,7 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
         .join(' ');
       selects.push(
         `SELECT ${outputRow(b, { part: String(part), i0: 'bin', n: 'count(*)', ck: b.dialect.cellKey('record_key') })} ` +
-          `FROM (SELECT c.record_key, CASE ${bins} END AS bin FROM cohort c LEFT JOIN ${name} v ON v.patient_id = c.patient_id) h GROUP BY bin`,
+          `FROM (SELECT c.record_key, CASE ${bins} END AS bin FROM cohort c LEFT JOIN ${name} v ON v.patient_key = c.patient_key) h GROUP BY bin`,
       );
       return { type: 'histogram', part, unit: q.spec.unit, edges };
     }
@@ -640,7 +701,7 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
         f1: b.dialect.stddevSample('v.v'),
         f2: 'COALESCE(sum(abs(v.v)), 0)',
         f3: 'COALESCE(max(abs(v.v)), 0)',
-      })} FROM ${name} v JOIN cohort c ON c.patient_id = v.patient_id`,
+      })} FROM ${name} v JOIN cohort c ON c.patient_key = v.patient_key`,
     );
     return { type: 'summary', part, unit: q.spec.unit };
   });

@@ -159,6 +159,40 @@ describe('event criteria', () => {
     ).toBe(1);
   });
 
+  test('atLeast tells medication resources of different types apart when their ids are equal', async () => {
+    const atc = { coding: [{ system: ATC, code: 'A10BA02' }] };
+    const resources = [
+      { resourceType: 'Patient', id: 'm', gender: 'female', birthDate: '1970-01-01' },
+      {
+        resourceType: 'MedicationRequest',
+        id: 'same',
+        subject: { reference: 'Patient/m' },
+        authoredOn: '2024-01-01',
+        medicationCodeableConcept: atc,
+      },
+      {
+        resourceType: 'MedicationStatement',
+        id: 'same',
+        subject: { reference: 'Patient/m' },
+        effectiveDateTime: '2024-02-01',
+        medicationCodeableConcept: atc,
+      },
+    ];
+    const own = await ingestResources(resources);
+    try {
+      const query = evaluable({
+        cohort: { medication: { code: [{ system: ATC, code: 'A10BA02' }], atLeast: 2 } },
+      });
+      const result = await createEngine({ runner: own.runner, dialect: duckDbDialect }).evaluate(
+        query,
+      );
+      expect(result.total.count).toBe(1);
+      expectAgreement(result, evaluateOracle(resources, query, { recordKey: own.recordKey }));
+    } finally {
+      await own.close();
+    }
+  });
+
   test('ageAtEvent in whole years on the event date; no birth date, no match', async () => {
     const e11 = [{ system: ICD10, code: 'E11', descendants: true }];
     expect(await count({ condition: { code: e11, ageAtEvent: { max: 33 } } })).toBe(2);
@@ -383,9 +417,9 @@ describe('cell keys', () => {
     const mem = await openStore(':memory:');
     try {
       await mem.connection.run(
-        `INSERT INTO patients VALUES ('x', 'female', DATE '1990-01-01', false, 4294967295),
-                                     ('y', 'female', NULL, false, 4294967295),
-                                     ('z', 'male', NULL, true, 7)`,
+        `INSERT INTO patients VALUES (0, 'x', 'female', DATE '1990-01-01', false, 4294967295),
+                                     (1, 'y', 'female', NULL, false, 4294967295),
+                                     (2, 'z', 'male', NULL, true, 7)`,
       );
       const r = await createEngine({
         runner: createDuckDbRunner(mem.connection),
@@ -401,5 +435,42 @@ describe('cell keys', () => {
     } finally {
       mem.close();
     }
+  });
+});
+
+describe('stored units', () => {
+  test('an engine over data that cannot change probes a code set once; otherwise on every evaluation', async () => {
+    const statements = (immutable: boolean) => {
+      const seen: string[] = [];
+      const e = createEngine({
+        runner: {
+          all: (sql, params) => {
+            seen.push(sql.startsWith('WITH') ? 'query' : 'probe');
+            return store.runner.all(sql, params);
+          },
+        },
+        dialect: duckDbDialect,
+        immutable,
+      });
+      return { e, seen };
+    };
+    const hba1c = evaluable({
+      cohort: { observation: { code: HBA1C, value: { min: 6.5, unit: '%' } } },
+    });
+    const both = evaluable({
+      cohort: { observation: { code: HBA1C, value: { min: 6.5, unit: '%' } } },
+      measures: [{ summary: { observation: [{ system: LOINC, code: '2339-0' }], unit: 'mg/dL' } }],
+    });
+    const cached = statements(true);
+    const first = await cached.e.evaluate(hba1c);
+    expect(await cached.e.evaluate(hba1c)).toEqual(first);
+    expect(await cached.e.evaluate(both)).toEqual(await engine.evaluate(both));
+    expect(cached.seen).toEqual(['probe', 'query', 'query', 'probe', 'query']);
+    expect(first).toEqual(await engine.evaluate(hba1c));
+
+    const uncached = statements(false);
+    await uncached.e.evaluate(hba1c);
+    await uncached.e.evaluate(hba1c);
+    expect(uncached.seen).toEqual(['probe', 'query', 'probe', 'query']);
   });
 });

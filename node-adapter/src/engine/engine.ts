@@ -1,7 +1,17 @@
 // The node's query engine: a canonical query in, true counts with cell keys
 // out. At most two statements per evaluation: the unit probe (only when the
-// query compares or summarises quantities) and the query itself.
-import { compileQuery, compileUnitProbe, readStoredUnits, type EvaluableQuery } from './compile.ts';
+// query compares or summarises quantities, and only for code sets whose
+// stored units are not known yet) and the query itself.
+import {
+  codeSetKey,
+  compileQuery,
+  compileUnitProbeFor,
+  quantityCodeSets,
+  readStoredUnits,
+  type EvaluableQuery,
+  type StoredUnit,
+  type StoredUnits,
+} from './compile.ts';
 import { decodeRows } from './decode.ts';
 import type { Dialect } from './dialect.ts';
 import type { RawResult } from './raw-result.ts';
@@ -10,6 +20,12 @@ import type { SqlRunner } from './runner.ts';
 export interface EngineOptions {
   readonly runner: SqlRunner;
   readonly dialect: Dialect;
+  /**
+   * True when the data the runner reads cannot change while the engine
+   * lives (a store opened read-only; a new store gets a new engine). The
+   * units stored per code set are then probed once and remembered.
+   */
+  readonly immutable?: boolean;
 }
 
 export interface Engine {
@@ -17,18 +33,48 @@ export interface Engine {
   evaluate(query: EvaluableQuery): Promise<RawResult>;
 }
 
+/** Code sets remembered at most; past that the memory starts afresh. */
+const UNIT_CACHE_ENTRIES = 1000;
+
 /**
  * @example const engine = createEngine({ runner: createDuckDbRunner(connection), dialect: duckDbDialect });
  *          const raw = await engine.evaluate({ ...canonicalQuery(q), asOf: '2026-01-01' });
  */
 export function createEngine(options: EngineOptions): Engine {
   const { runner, dialect } = options;
+  const known = new Map<string, readonly StoredUnit[]>();
+
+  async function storedUnitsOf(query: EvaluableQuery): Promise<StoredUnits | undefined> {
+    const codeSets = quantityCodeSets(query);
+    if (codeSets.length === 0) return undefined;
+    const cached = options.immutable === true;
+    const missing = cached ? codeSets.filter((codes) => !known.has(codeSetKey(codes))) : codeSets;
+    const found = new Map<string, readonly StoredUnit[]>();
+    const probe = compileUnitProbeFor(missing, dialect);
+    if (probe) {
+      for (const [key, units] of readStoredUnits(
+        probe.codeSets,
+        await runner.all(probe.sql, probe.params),
+      )) {
+        found.set(key, units);
+      }
+    }
+    const units = new Map(
+      codeSets.map((codes) => {
+        const key = codeSetKey(codes);
+        return [key, found.get(key) ?? known.get(key) ?? []] as const;
+      }),
+    );
+    if (cached) {
+      if (known.size + found.size > UNIT_CACHE_ENTRIES) known.clear();
+      for (const [key, list] of found) known.set(key, list);
+    }
+    return units;
+  }
+
   return {
     async evaluate(query) {
-      const probe = compileUnitProbe(query, dialect);
-      const storedUnits = probe
-        ? readStoredUnits(probe.codeSets, await runner.all(probe.sql, probe.params))
-        : undefined;
+      const storedUnits = await storedUnitsOf(query);
       const compiled = compileQuery(query, storedUnits ? { dialect, storedUnits } : { dialect });
       return decodeRows(compiled.plan, await runner.all(compiled.sql, compiled.params));
     },

@@ -4,6 +4,7 @@ export {
   codeSetKey,
   compileQuery,
   compileUnitProbe,
+  compileUnitProbeFor,
   quantityCodeSets,
   readStoredUnits,
   type CompileOptions,

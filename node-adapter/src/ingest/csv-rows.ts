@@ -110,7 +110,9 @@ export function writeEvent(
   at: SourcePosition,
   sink: RowSink,
 ): void {
-  const ids = `${position(at)},${csvField(e.resourceId)},${csvField(e.patientId)}`;
+  // Medications come from several resource types whose ids may collide.
+  const resourceId = e.kind === 'medication' ? `${resourceType}/${e.resourceId}` : e.resourceId;
+  const ids = `${position(at)},${csvField(resourceId)},${csvField(e.patientId)}`;
   const head = `${ids},${e.date ?? ''}`;
   if (e.medicationRef !== undefined) {
     sink.row('medication_refs', `${head},${csvField(e.medicationRef)},${csvField(resourceType)}\n`);

@@ -159,7 +159,7 @@ describe('the Synthea fixture loads as it is', async () => {
 
     const rows = await query(
       dbPath,
-      `SELECT p.gender, count(DISTINCT c.patient_id) AS n FROM conditions c JOIN patients p USING (patient_id)
+      `SELECT p.gender, count(DISTINCT c.patient_key) AS n FROM conditions c JOIN patients p USING (patient_key)
         WHERE c.system = ? AND c.code = ? GROUP BY p.gender ORDER BY p.gender`,
       [SNOMED, '15777000'],
     );
@@ -210,8 +210,12 @@ describe('the Synthea fixture loads as it is', async () => {
     ];
     for (const [type, table, codesOf, dateOf] of expectations) {
       const resources = await readNdjson(SYNTHEA, type);
+      // medications holds several resource types, so its ids carry the type.
+      const id = (r: Json): string => (table === 'medications' ? `${type}/${r.id}` : String(r.id));
       const expected = resources
-        .flatMap((r) => codesOf(r).map((c) => `${r.id}|${String(dateOf(r))}|${c.system}|${c.code}`))
+        .flatMap((r) =>
+          codesOf(r).map((c) => `${id(r)}|${String(dateOf(r))}|${c.system}|${c.code}`),
+        )
         .sort();
       const stored = (
         await query(dbPath, `SELECT resource_id, event_date, system, code FROM ${table}`)
@@ -226,7 +230,7 @@ describe('the Synthea fixture loads as it is', async () => {
     }
   });
 
-  test('each event table is sorted by system and code', async () => {
+  test('each event table is sorted by system, code and patient key', async () => {
     for (const table of [
       'conditions',
       'procedures',
@@ -234,8 +238,11 @@ describe('the Synthea fixture loads as it is', async () => {
       'immunizations',
       'encounters',
     ]) {
-      const rows = await query(dbPath, `SELECT system, code FROM ${table}`);
-      const keys = rows.map((r) => `${String(r.system)}\u0000${String(r.code)}`);
+      const rows = await query(dbPath, `SELECT system, code, patient_key FROM ${table}`);
+      const keys = rows.map(
+        (r) =>
+          `${String(r.system)}\u0000${String(r.code)}\u0000${String(r.patient_key).padStart(10, '0')}`,
+      );
       expect(keys).toEqual([...keys].sort());
     }
   });
@@ -320,9 +327,14 @@ describe('Bundles', () => {
     expect(await query(dbPath, 'SELECT patient_id, gender FROM patients')).toEqual([
       { patient_id: '7f3a', gender: 'female' },
     ]);
-    expect(await query(dbPath, 'SELECT * FROM medications')).toEqual([
+    expect(
+      await query(
+        dbPath,
+        'SELECT m.resource_id, p.patient_id, m.event_date, m.system, m.code FROM medications m JOIN patients p USING (patient_key)',
+      ),
+    ).toEqual([
       {
-        resource_id: 'req-1',
+        resource_id: 'MedicationRequest/req-1',
         patient_id: '7f3a',
         event_date: '2021-02-03',
         system: 'http://www.whocc.no/atc',
@@ -478,7 +490,7 @@ describe('NDJSON sources', () => {
     expect(report.resources.MedicationRequest).toEqual({ loaded: 1, skipped: 0, malformed: 1 });
     expect(report.resources.Claim).toEqual({ loaded: 0, skipped: 1, malformed: 0 });
     expect(await query(join(dir, 'x.duckdb'), 'SELECT resource_id, code FROM medications')).toEqual(
-      [{ resource_id: 'm2', code: 'A10BA02' }],
+      [{ resource_id: 'MedicationRequest/m2', code: 'A10BA02' }],
     );
   });
 
@@ -603,7 +615,7 @@ describe('NDJSON sources', () => {
     expect(patients.map((p) => p.patient_id)).toEqual([...odd].sort());
     const rows = await query(
       dbPath,
-      'SELECT resource_id, patient_id, system, code, value, unit FROM observations ORDER BY value',
+      'SELECT o.resource_id, p.patient_id, o.system, o.code, o.value, o.unit FROM observations o JOIN patients p USING (patient_key) ORDER BY o.value',
     );
     expect(rows).toEqual(
       odd.map((id, i) => ({

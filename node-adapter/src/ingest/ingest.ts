@@ -82,7 +82,8 @@ const SEGMENT_BYTES = 32 << 20;
 const INLINE_BELOW_BYTES = 64 << 20;
 // Part of the content hash: a change to the flattening rules must change the
 // data version even when the input files did not.
-const INGEST_FORMAT = 'tessera-ingest/1';
+// 2: integer patient keys, medication resource ids with their type, BLAKE2b digests.
+const INGEST_FORMAT = 'tessera-ingest/2';
 
 /**
  * Loads the sources into the store at `dbPath`, replacing its data.
@@ -128,9 +129,11 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     const summary = summarise(files, results);
 
     const staging: Partial<Record<StagingTable, string[]>> = {};
+    const stagedRows: Partial<Record<StagingTable, number>> = {};
     for (const output of outputs) {
       for (const [table, path] of Object.entries(output.files) as [StagingTable, string][]) {
         (staging[table] ??= []).push(path);
+        stagedRows[table] = (stagedRows[table] ?? 0) + (output.rows[table] ?? 0);
       }
     }
     const stagingFiles: StagingFiles = staging;
@@ -160,7 +163,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
           ingestedAt: stored.get(META.ingestedAt) ?? ingestedAt,
         }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
-    const { rows, droppedRows } = await publish(store.connection, stagingFiles, meta);
+    const { rows, droppedRows } = await publish(store.connection, stagingFiles, stagedRows, meta);
     return {
       resources: sortedCounts(summary.counts),
       files: files.length,

@@ -86,16 +86,21 @@ function columnDefs(table: StagingTable): string {
   return STAGING_COLUMNS[table].map(([name, type]) => `${name} ${type}`).join(', ');
 }
 
+/** Staged rows per staging table, as the CSV writers counted them. */
+export type StagedRows = Readonly<Partial<Record<StagingTable, number>>>;
+
 /**
  * Replaces the store's tables with the staged rows in one transaction: one
- * row per patient (the first read wins), events of unknown patients dropped,
- * event tables sorted by (system, code) so zone maps prune, then a checkpoint.
- * Call stageMedications first.
+ * row per patient (the first read wins) numbered by patient_id, events of
+ * unknown patients dropped by the join that gives events their patient key,
+ * event tables sorted by (system, code, patient_key) so zone maps prune, then
+ * a checkpoint. Call stageMedications first.
  * @returns rows per store table, and the event rows dropped for want of their patient.
  */
 export async function publish(
   c: DuckDBConnection,
   files: StagingFiles,
+  stagedRows: StagedRows,
   meta: PublishMeta,
 ): Promise<{ rows: Record<string, number>; droppedRows: number }> {
   const source = (table: StagingTable): string | undefined => {
@@ -111,32 +116,41 @@ export async function publish(
     if (patients !== undefined) {
       await c.run(`
         INSERT INTO patients
-        SELECT patient_id, gender, birth_date, deceased, record_key FROM ${patients}
+        SELECT CAST(row_number() OVER (ORDER BY patient_id) - 1 AS INTEGER),
+               patient_id, gender, birth_date, deceased, record_key
+          FROM ${patients}
         QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY file_index, segment, line) = 1
          ORDER BY patient_id`);
     }
-    // (system, code) first so zone maps prune; then where each row was read,
-    // which makes the order total and the same on every run.
-    const order = 'ORDER BY system, code, file_index, segment, line';
+    // (system, code) first so zone maps prune; then the patient, and where
+    // each row was read, which makes the order total and the same on every run.
+    const order = 'ORDER BY s.system, s.code, p.patient_key, s.file_index, s.segment, s.line';
     for (const kind of KINDS) {
       const table = EVENT_TABLES[kind];
-      const columns = `resource_id, patient_id, event_date, system, code${kind === 'observation' ? ', value, unit' : ''}`;
+      const columns = `p.patient_key, s.resource_id, s.event_date, s.system, s.code${kind === 'observation' ? ', s.value, s.unit' : ''}`;
       const parts: string[] = [];
-      const staged = source(table as StagingTable);
-      if (staged !== undefined) parts.push(`SELECT * FROM ${staged}`);
-      if (kind === 'medication') parts.push(`SELECT * FROM ${RESOLVED_MEDICATIONS}`);
+      let staged = stagedRows[table as StagingTable] ?? 0;
+      const csv = source(table as StagingTable);
+      if (csv !== undefined) parts.push(`SELECT * FROM ${csv}`);
+      if (kind === 'medication') {
+        parts.push(`SELECT * FROM ${RESOLVED_MEDICATIONS}`);
+        staged += await countRows(c, `SELECT count(*) FROM ${RESOLVED_MEDICATIONS}`);
+      }
       if (parts.length === 0) continue;
-      await c.run(
-        `INSERT INTO ${table} SELECT ${columns} FROM (${parts.join(' UNION ALL ')}) ${order}`,
+      const inserted = await countRows(
+        c,
+        `INSERT INTO ${table} SELECT ${columns} FROM (${parts.join(' UNION ALL ')}) s ` +
+          `JOIN patients p ON p.patient_id = s.patient_id ${order}`,
       );
-      droppedRows += await dropUnknownPatients(c, table);
+      droppedRows += staged - inserted;
     }
     const valueCodes = source('observation_value_codes');
     if (valueCodes !== undefined) {
       await c.run(`
         INSERT INTO observation_value_codes
         SELECT resource_id, system, code FROM ${valueCodes}
-         WHERE patient_id IN (SELECT patient_id FROM patients) ${order}`);
+         WHERE patient_id IN (SELECT patient_id FROM patients)
+         ORDER BY system, code, file_index, segment, line`);
     }
     for (const [key, value] of [
       [META.contentHash, meta.contentHash],
@@ -159,15 +173,9 @@ export async function publish(
   return { rows, droppedRows };
 }
 
-/**
- * Deletes the rows of patients not loaded. Filtering after the sorted insert
- * is cheaper than a semi-join while reading: the planner knows both tables'
- * sizes by now and hashes the (smaller) patients side; usually nothing matches.
- */
-async function dropUnknownPatients(c: DuckDBConnection, table: string): Promise<number> {
-  const result = await c.runAndReadAll(
-    `DELETE FROM ${table} WHERE patient_id NOT IN (SELECT patient_id FROM patients)`,
-  );
+/** The single number a count query (or an INSERT's row count) returns. */
+async function countRows(c: DuckDBConnection, sql: string): Promise<number> {
+  const result = await c.runAndReadAll(sql);
   return Number(result.getRows()[0]?.[0] ?? 0);
 }
 

@@ -148,6 +148,12 @@ export async function planSegments(
   return cuts.map((start, i) => ({ start, end: cuts[i + 1] ?? file.size }));
 }
 
+/**
+ * The digest of every byte read, for the content hash: BLAKE2b, which runs
+ * at about twice the speed of SHA-256 here and hashes every input byte.
+ */
+export const CONTENT_DIGEST = 'blake2b512';
+
 function unreadable(file: ReadTarget): Error {
   return ingestProblem('ERR_INGEST_SOURCE_UNREADABLE', {
     detail: `could not read ${file.path}${file.gzip ? ' (is it valid gzip?)' : ''}`,
@@ -158,7 +164,7 @@ function unreadable(file: ReadTarget): Error {
  * Streams an NDJSON file line by line (1-based line numbers, blank lines
  * included in the numbering, a UTF-8 BOM and CR line ends removed).
  * `onProgress` gets the raw bytes read so far after each chunk.
- * @returns SHA-256 of the (decompressed) content.
+ * @returns the CONTENT_DIGEST of the (decompressed) content.
  */
 export async function readNdjsonLines(
   file: ReadTarget,
@@ -166,7 +172,7 @@ export async function readNdjsonLines(
   onProgress: (rawBytesRead: number) => void,
 ): Promise<Buffer> {
   const { raw, content } = openContent(file);
-  const hash = createHash('sha256');
+  const hash = createHash(CONTENT_DIGEST);
   let carry: Buffer | undefined;
   let lineNumber = 0;
   // Lines are cut from the bytes and decoded one by one: decoding whole
@@ -232,13 +238,13 @@ export async function readNdjsonLines(
 
 /**
  * Reads a whole file (a Bundle is one JSON document).
- * @returns the decompressed text, its SHA-256 and the bytes read from disk.
+ * @returns the decompressed text, its CONTENT_DIGEST and the bytes read from disk.
  */
 export async function readWholeFile(
   file: ReadTarget,
 ): Promise<{ text: string; digest: Buffer; rawBytes: number }> {
   const { raw, content } = openContent(file);
-  const hash = createHash('sha256');
+  const hash = createHash(CONTENT_DIGEST);
   const chunks: Buffer[] = [];
   try {
     for await (const chunk of content) {

@@ -41,7 +41,7 @@ export interface TaskResult {
   readonly lines: number;
   /** Resources read: non-blank lines or Bundle entries. */
   readonly total: number;
-  /** SHA-256 (hex) of the segment's (decompressed) bytes. */
+  /** CONTENT_DIGEST (hex) of the segment's (decompressed) bytes. */
   readonly digest: string;
   readonly counts: Record<string, ResourceTypeCounts>;
   /** The first MAX_BAD_LINES malformed lines of the segment. */

@@ -42,7 +42,8 @@ async function openOnce(path: string): Promise<Opened> {
   const store = await openStore(path, { readOnly: true });
   try {
     const runner = createDuckDbRunner(store.connection);
-    const engine = createEngine({ runner, dialect: duckDbDialect });
+    // Read-only: the data cannot change under this engine; a reload opens a new one.
+    const engine = createEngine({ runner, dialect: duckDbDialect, immutable: true });
     const version = (await readMeta(runner, META.dataVersion)) ?? 'empty';
     const ingestedAt = await readMeta(runner, META.ingestedAt);
     return {

@@ -7,8 +7,17 @@
 // - `code` is normalised (ICD-10 dots removed, see normaliseCode in @tessera/schemas);
 // - resources with status `entered-in-error`, and Conditions whose
 //   verificationStatus is `refuted` or `entered-in-error`, are not stored;
-// - `patient_id` is the referenced Patient's logical id (`Patient/<id>` and
-//   `urn:uuid:<id>` both resolve to `<id>`); events of unknown patients are dropped;
+// - `patient_id` is the Patient's logical id (`Patient/<id>` and
+//   `urn:uuid:<id>` references both resolve to `<id>`); it is stored once, in
+//   `patients`, next to `patient_key`, a dense integer (0, 1, ... in
+//   patient_id order) given at each ingest and valid for that store version
+//   only. Event tables carry the key alone, so joins and distinct counts
+//   hash integers; events of unknown patients are dropped;
+// - event tables are sorted by (system, code, patient_key), so zone maps
+//   prune code filters and a code's rows are read in patient order;
+// - `resource_id` is the resource's logical id, prefixed with its resource
+//   type in `medications` (`MedicationRequest/<id>`), the one table fed by
+//   several resource types;
 // - `event_date` is the kind's event date (query-language page, "Which FHIR
 //   element each kind reads"), as a DATE; NULL when the resource has none.
 import type { EventKind } from '@tessera/schemas';
@@ -31,6 +40,7 @@ CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL
 -- a 32-bit integer derived from a node secret and the patient id (HMAC), so it
 -- survives re-ingest and restarts and reveals nothing about the id.
 CREATE TABLE IF NOT EXISTS patients (
+  patient_key INTEGER NOT NULL,
   patient_id VARCHAR NOT NULL,
   gender VARCHAR NOT NULL,
   birth_date DATE,
@@ -38,17 +48,17 @@ CREATE TABLE IF NOT EXISTS patients (
   record_key UBIGINT NOT NULL
 );
 
-CREATE TABLE IF NOT EXISTS conditions    (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS procedures    (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS medications   (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
-CREATE TABLE IF NOT EXISTS immunizations (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS conditions    (patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS procedures    (patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS medications   (patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS immunizations (patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
 -- encounters: one row per type coding and one for class (as a Coding).
-CREATE TABLE IF NOT EXISTS encounters    (resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS encounters    (patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, event_date DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL);
 
 -- observations: one row per code coding; value/unit from valueQuantity (unit
 -- as the UCUM code when the Quantity's system is UCUM, else its unit text).
 CREATE TABLE IF NOT EXISTS observations (
-  resource_id VARCHAR NOT NULL, patient_id VARCHAR NOT NULL, event_date DATE,
+  patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, event_date DATE,
   system VARCHAR NOT NULL, code VARCHAR NOT NULL,
   value DOUBLE, unit VARCHAR
 );
