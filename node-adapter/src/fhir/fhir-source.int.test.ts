@@ -11,6 +11,7 @@ import type { CohortQuery, Expr } from '@tessera/schemas';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadResources, startFhirServer } from '../../../tests/fhir-server/server.ts';
 import type { FhirServer } from '../../../tests/fhir-server/server.ts';
+import { QUERIES } from '../../../tests/conformance/queries.ts';
 import type { RawResult } from '../engine/raw-result.ts';
 import { evaluateOracle } from '../oracle/oracle.ts';
 import type { OracleResult } from '../oracle/oracle.ts';
@@ -26,10 +27,6 @@ const SYNTHEA = join(import.meta.dirname, '../../../../shared/fixtures/synthea/1
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const SNOMED = 'http://snomed.info/sct';
-const LOINC = 'http://loinc.org';
-const ATC = 'http://www.whocc.no/atc';
-const CVX = 'http://hl7.org/fhir/sid/cvx';
-const ACT_CODE = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
 
 function evaluable(query: CohortQuery, asOf = '2026-01-01'): EvaluableQuery {
   const parsed = parseQuery(query);
@@ -60,161 +57,6 @@ function expectSame(actual: RawResult, oracle: OracleResult, label: string): voi
   });
   expect(normal(actual), label).toEqual(normal(oracle));
 }
-
-// Queries that between them use every criterion kind, all/any/not, every
-// dimension and every measure.
-const QUERIES: readonly CohortQuery[] = [
-  {
-    version: 1,
-    cohort: { patient: { gender: ['female'], age: { min: 18, max: 79 } } },
-    stratify: [{ ageBand: [0, 18, 40, 65, 80] }],
-  },
-  {
-    version: 1,
-    cohort: { patient: { birthDate: { from: '1950-01-01', to: '1999-12-31' }, deceased: false } },
-    stratify: ['deceased'],
-  },
-  {
-    version: 1,
-    cohort: { condition: { code: [{ system: ICD10, code: 'E11', descendants: true }] } },
-    stratify: ['gender'],
-  },
-  {
-    version: 1,
-    cohort: {
-      all: [
-        {
-          condition: {
-            code: [
-              { system: ICD10, code: 'E11.9' },
-              { system: SNOMED, code: '15777000' },
-            ],
-            period: { from: '2015-01-01', to: '2022-12-31' },
-          },
-        },
-        { not: { medication: { code: [{ system: ATC, code: 'A10', descendants: true }] } } },
-      ],
-    },
-  },
-  {
-    version: 1,
-    cohort: {
-      any: [
-        { medication: { code: [{ system: ATC, code: 'A10BA02' }], atLeast: 2 } },
-        { procedure: { code: [{ system: SNOMED, code: '73761001' }], ageAtEvent: { min: 30 } } },
-        {
-          immunization: {
-            code: [
-              { system: CVX, code: '140' },
-              { system: CVX, code: '208' },
-            ],
-            period: { from: '2018-01-01' },
-          },
-        },
-      ],
-    },
-    stratify: ['gender', 'deceased'],
-  },
-  {
-    version: 1,
-    cohort: {
-      encounter: {
-        code: [
-          { system: ACT_CODE, code: 'AMB' },
-          { system: SNOMED, code: '185349003' },
-        ],
-        period: { to: '2020-06-30' },
-      },
-    },
-    stratify: [
-      {
-        codes: {
-          of: 'condition',
-          in: [
-            { system: ICD10, code: 'E1', descendants: true },
-            { system: SNOMED, code: '44054006' },
-          ],
-        },
-      },
-    ],
-  },
-  {
-    version: 1,
-    cohort: {
-      observation: {
-        code: [{ system: LOINC, code: '4548-4' }],
-        value: { min: 6.5, unit: '%' },
-        period: { from: '2012-01-01' },
-      },
-    },
-    measures: [
-      { count: 'patients' },
-      {
-        histogram: {
-          observation: [{ system: LOINC, code: '4548-4' }],
-          unit: '%',
-          edges: [0, 5.7, 6.5, 8, 10],
-          pick: 'latest',
-        },
-      },
-    ],
-  },
-  {
-    version: 1,
-    cohort: {
-      observation: {
-        code: [{ system: LOINC, code: '72166-2' }],
-        valueCode: [{ system: SNOMED, code: '449868002' }],
-      },
-    },
-  },
-  {
-    version: 1,
-    cohort: { not: { patient: { deceased: true } } },
-    stratify: ['gender'],
-    measures: [
-      {
-        summary: {
-          observation: [
-            { system: LOINC, code: '2339-0' },
-            { system: LOINC, code: '15074-8' },
-          ],
-          unit: 'mg/dL',
-          pick: 'mean',
-        },
-      },
-      {
-        summary: {
-          observation: [{ system: LOINC, code: '29463-7' }],
-          unit: 'kg',
-          pick: 'earliest',
-          period: { from: '2014-01-01' },
-        },
-      },
-      {
-        histogram: {
-          observation: [{ system: LOINC, code: '8302-2' }],
-          unit: 'cm',
-          edges: [100, 150, 170, 190],
-          pick: 'latest',
-        },
-      },
-    ],
-  },
-  {
-    version: 1,
-    cohort: {
-      observation: {
-        code: [
-          { system: LOINC, code: '2339-0' },
-          { system: LOINC, code: '15074-8' },
-        ],
-        value: { min: 5.5, max: 11.1, unit: 'mmol/L' },
-        atLeast: 2,
-      },
-    },
-  },
-];
 
 const ODD_SYSTEM = 'http://example.org/fhir/odd-codes';
 /** A code holding every FHIR search separator (a real server must match it once escaped). */
