@@ -111,7 +111,7 @@ export const QUERIES: readonly BenchQuery[] = [
     },
     handSql: `
       SELECT 'total' AS k, count(*) AS n, ${CELL_KEY} AS ck FROM patients
-       WHERE patient_key IN (SELECT patient_key FROM conditions WHERE system = '${ICD10}' AND code = 'N184')`,
+       WHERE patient_key IN (SELECT patient_key FROM conditions_code_patients WHERE system = '${ICD10}' AND code = 'N184')`,
   },
   {
     id: 'code-60pct',
@@ -123,7 +123,7 @@ export const QUERIES: readonly BenchQuery[] = [
     },
     handSql: `
       SELECT 'total' AS k, count(*) AS n, ${CELL_KEY} AS ck FROM patients
-       WHERE patient_key IN (SELECT patient_key FROM immunizations WHERE system = '${CVX}' AND code = '140')`,
+       WHERE patient_key IN (SELECT patient_key FROM immunizations_code_patients WHERE system = '${CVX}' AND code = '140')`,
   },
   {
     id: 'hba1c-range',
@@ -154,8 +154,8 @@ export const QUERIES: readonly BenchQuery[] = [
     handSql: `
       SELECT 'total' AS k, count(*) AS n, ${CELL_KEY} AS ck FROM patients
        WHERE gender = 'female' AND birth_date <= DATE '1986-01-01' AND birth_date > DATE '1946-01-01'
-         AND patient_key IN (SELECT patient_key FROM conditions WHERE system = '${ICD10}' AND starts_with(code, 'E11'))
-         AND patient_key NOT IN (SELECT patient_key FROM medications WHERE system = '${ATC}' AND code = 'A10BA02')`,
+         AND patient_key IN (SELECT patient_key FROM conditions_code_patients WHERE system = '${ICD10}' AND starts_with(code, 'E11'))
+         AND patient_key NOT IN (SELECT patient_key FROM medications_code_patients WHERE system = '${ATC}' AND code = 'A10BA02')`,
   },
   {
     id: 'gender-age',
@@ -176,7 +176,7 @@ export const QUERIES: readonly BenchQuery[] = [
                     WHEN birth_date > DATE '1946-01-01' THEN 4
                     ELSE 5 END AS band
           FROM patients
-         WHERE patient_key IN (SELECT patient_key FROM conditions WHERE system = '${ICD10}' AND code = 'I10')),
+         WHERE patient_key IN (SELECT patient_key FROM conditions_code_patients WHERE system = '${ICD10}' AND code = 'I10')),
       cells AS (SELECT gender, band, count(*) AS n, ${CELL_KEY} AS ck FROM cohort GROUP BY gender, band)
       SELECT CASE WHEN band IS NULL THEN 'unstratified'
                   ELSE 'stratum:' || gender || ' / ' || ['0-17', '18-39', '40-64', '65-79', '80+'][band] END AS k,
@@ -202,7 +202,7 @@ export const QUERIES: readonly BenchQuery[] = [
     },
     handSql: `
       WITH cohort AS (SELECT patient_key, record_key FROM patients WHERE birth_date <= DATE '2008-01-01'),
-           strata AS (SELECT DISTINCT patient_key, code FROM conditions
+           strata AS (SELECT patient_key, code FROM conditions_code_patients
                        WHERE system = '${ICD10}' AND code IN (${sqlList(TWENTY_CONDITIONS)}))
       SELECT 'total' AS k, count(*) AS n, ${CELL_KEY} AS ck FROM cohort
       UNION ALL
@@ -231,7 +231,7 @@ export const QUERIES: readonly BenchQuery[] = [
     // Latest: the mean of the values on the patient's latest HbA1c date.
     handSql: `
       WITH cohort AS (SELECT patient_key, record_key FROM patients
-                       WHERE patient_key IN (SELECT patient_key FROM conditions
+                       WHERE patient_key IN (SELECT patient_key FROM conditions_code_patients
                                              WHERE system = '${ICD10}' AND starts_with(code, 'E11'))),
            hba1c AS (SELECT patient_key, event_date, value FROM observations
                       WHERE system = '${LOINC}' AND code = '4548-4' AND unit = '%'

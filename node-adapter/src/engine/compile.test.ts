@@ -95,7 +95,9 @@ describe('cohort criteria', () => {
     expect(text).toContain(
       `e.system = CAST("http://snomed.info/sct" AS VARCHAR) AND e.code = CAST("44054006" AS VARCHAR)`,
     );
-    expect(text).toContain('p.patient_key IN (SELECT e.patient_key FROM conditions e WHERE');
+    expect(text).toContain(
+      'p.patient_key IN (SELECT e.patient_key FROM conditions_code_patients e WHERE',
+    );
   });
 
   test('patient criteria: gender any-of, age as birth-date bounds, birthDate range, deceased', () => {
@@ -146,7 +148,7 @@ describe('cohort criteria', () => {
     );
   });
 
-  test('every event kind reads its table', () => {
+  test('every event kind reads its table, or its code index when the criterion is codes alone', () => {
     const tables = {
       condition: 'conditions',
       observation: 'observations',
@@ -155,9 +157,20 @@ describe('cohort criteria', () => {
       immunization: 'immunizations',
       encounter: 'encounters',
     };
+    const code = [{ system: 'urn:s', code: 'c' }];
     for (const [kind, table] of Object.entries(tables)) {
-      const { where } = cohortSql({ [kind]: { code: [{ system: 'urn:s', code: 'c' }] } });
-      expect(where).toContain(`FROM ${table} e WHERE`);
+      expect(cohortSql({ [kind]: { code } }).where).toContain(
+        `FROM ${table}_code_patients e WHERE`,
+      );
+      for (const narrower of [
+        { period: { from: '2020-01-01' } },
+        { atLeast: 2 },
+        { ageAtEvent: { min: 18 } },
+      ]) {
+        const { where } = cohortSql({ [kind]: { code, ...narrower } });
+        expect(where, JSON.stringify(narrower)).toContain(`FROM ${table} e`);
+        expect(where).not.toContain('_code_patients');
+      }
     }
   });
 
@@ -312,13 +325,13 @@ describe('strata and measures', () => {
       { name: 'codes', labels: [`${ICD10}|E119`, `${ICD10}|I1`] },
     ]);
     expect(plan.overlapping).toBe(true);
-    // Exact codings share one pass, labelled after the distinct; a coding
-    // with descendants has a pass of its own.
+    // Exact codings share one pass over the code index; a coding with
+    // descendants has a pass of its own.
     expect(sql).toMatch(
-      /code_strata AS \(SELECT t\.patient_key, CASE t\.code WHEN CAST\(\$\d+ AS VARCHAR\) THEN 0 END AS k FROM \(SELECT DISTINCT e\.patient_key, e\.code FROM conditions e WHERE e\.system = CAST\(\$\d+ AS VARCHAR\) AND e\.code = CAST\(\$\d+ AS VARCHAR\)\) t UNION ALL /,
+      /code_strata AS \(SELECT t\.patient_key, CASE t\.code WHEN CAST\(\$\d+ AS VARCHAR\) THEN 0 END AS k FROM \(SELECT e\.patient_key, e\.code FROM conditions_code_patients e WHERE e\.system = CAST\(\$\d+ AS VARCHAR\) AND e\.code = CAST\(\$\d+ AS VARCHAR\)\) t UNION ALL /,
     );
     expect(sql).toMatch(
-      /UNION ALL SELECT DISTINCT e\.patient_key, 1 AS k FROM conditions e WHERE \(e\.system = CAST\(\$\d+ AS VARCHAR\) AND starts_with\(e\.code, /,
+      /UNION ALL SELECT DISTINCT e\.patient_key, 1 AS k FROM conditions_code_patients e WHERE \(e\.system = CAST\(\$\d+ AS VARCHAR\) AND starts_with\(e\.code, /,
     );
     expect(sql).toContain('JOIN code_strata k ON k.patient_key = c.patient_key');
     // Codes strata are never NULL, gender and age bands may be.

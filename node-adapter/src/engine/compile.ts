@@ -49,7 +49,7 @@ import {
   type Pick,
   type ValueRange,
 } from '@tessera/schemas';
-import { EVENT_TABLES } from '../store/layout.ts';
+import { CODE_PATIENT_TABLES, EVENT_TABLES } from '../store/layout.ts';
 import { ageBandLabels, latestBirthDateForAge } from './age.ts';
 import type { Dialect, SqlType } from './dialect.ts';
 import type { SqlValue } from './runner.ts';
@@ -337,6 +337,15 @@ function eventSubquery(
   ctx: CompileContext,
 ): string {
   const { b } = ctx;
+  const codesAlone =
+    c.period === undefined &&
+    !('value' in c && c.value) &&
+    !('valueCode' in c && c.valueCode) &&
+    c.ageAtEvent === undefined &&
+    (c.atLeast ?? 1) <= 1;
+  if (codesAlone) {
+    return `SELECT e.patient_key FROM ${CODE_PATIENT_TABLES[kind]} e WHERE ${codeSetPredicate('e', c.code, b)}`;
+  }
   const where = [
     codeSetPredicate('e', c.code, b),
     ...periodPredicates('e.event_date', c.period, b),
@@ -384,9 +393,10 @@ function cohortPredicate(expr: Expr, ctx: CompileContext): string {
 
 /**
  * (patient_key, k) for a codes dimension: the patients with an event of
- * stratum k's coding. The exact codings of one system share a pass over the
- * table, distinct on (patient, code) and labelled after it (within a system
- * a code is one stratum); a coding with descendants, or one equal to an
+ * stratum k's coding, read from the kind's code index (one row per patient
+ * and code). The exact codings of one system share a pass, labelled after
+ * the code (within a system a code is one stratum); a coding with
+ * descendants, or one equal to an
  * earlier coding once normalised, gets a pass of its own, as its rows may
  * belong to other strata as well.
  */
@@ -409,7 +419,7 @@ function codeStrataSql(table: string, codes: CodeSet, b: Binder): string {
     const whens = [...byCode].map(([code, k]) => `WHEN ${b.bind(code, 'text')} THEN ${k}`);
     return (
       `SELECT t.patient_key, CASE t.code ${whens.join(' ')} END AS k FROM ` +
-      `(SELECT DISTINCT e.patient_key, e.code FROM ${table} e WHERE e.system = ${b.bind(system, 'text')} ` +
+      `(SELECT e.patient_key, e.code FROM ${table} e WHERE e.system = ${b.bind(system, 'text')} ` +
       `AND ${inList('e.code', [...byCode.keys()], b)}) t`
     );
   });
@@ -457,7 +467,7 @@ function stratification(dimensions: readonly Dimension[], ctx: CompileContext): 
     } else {
       const codes = dimension.codes.in;
       plans.push({ name, labels: codes.map((c) => `${c.system}|${c.code}`) });
-      codeStrata = codeStrataSql(EVENT_TABLES[dimension.codes.of], codes, b);
+      codeStrata = codeStrataSql(CODE_PATIENT_TABLES[dimension.codes.of], codes, b);
       labels.push('k.k');
       nullable.push(false);
     }

@@ -9,7 +9,7 @@ import { ingest } from '../ingest/index.ts';
 import type { OracleCell, OracleResult } from '../oracle/oracle.ts';
 import { writeNdjsonDir } from '../oracle/ndjson.ts';
 import type { FhirResource } from '../oracle/read-fhir.ts';
-import { DDL, EVENT_TABLES } from '../store/layout.ts';
+import { CODE_PATIENT_TABLES, DDL, EVENT_TABLES } from '../store/layout.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
 import { recordKey } from '../store/record-key.ts';
 import type { RawCell, RawResult } from './raw-result.ts';
@@ -60,6 +60,7 @@ export const STORE_TABLES = [
   'patients',
   ...Object.values(EVENT_TABLES),
   'observation_value_codes',
+  ...Object.values(CODE_PATIENT_TABLES),
 ] as const;
 
 /** The layout's DDL in PostgreSQL types (no unsigned integers, DOUBLE PRECISION). */

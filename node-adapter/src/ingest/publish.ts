@@ -4,7 +4,7 @@
 // commits, readers see the previous data; a rejected run never reaches it.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { EventKind } from '@tessera/schemas';
-import { DDL, EVENT_TABLES, META } from '../store/layout.ts';
+import { CODE_PATIENT_TABLES, DDL, EVENT_TABLES, META } from '../store/layout.ts';
 import { STAGING_COLUMNS } from './csv-rows.ts';
 import type { SourcePosition, StagingTable } from './csv-rows.ts';
 
@@ -15,6 +15,7 @@ export const DATA_TABLES: readonly string[] = [
   'patients',
   ...KINDS.map((kind) => EVENT_TABLES[kind]),
   'observation_value_codes',
+  ...KINDS.map((kind) => CODE_PATIENT_TABLES[kind]),
 ];
 
 export type StagingFiles = Readonly<Partial<Record<StagingTable, readonly string[]>>>;
@@ -93,8 +94,8 @@ export type StagedRows = Readonly<Partial<Record<StagingTable, number>>>;
  * Replaces the store's tables with the staged rows in one transaction: one
  * row per patient (the first read wins) numbered by patient_id, events of
  * unknown patients dropped by the join that gives events their patient key,
- * event tables sorted by (system, code, patient_key) so zone maps prune, then
- * a checkpoint. Call stageMedications first.
+ * event tables sorted by (system, code, patient_key) so zone maps prune, each
+ * with its code index, then a checkpoint. Call stageMedications first.
  * @returns rows per store table, and the event rows dropped for want of their patient.
  */
 export async function publish(
@@ -143,6 +144,10 @@ export async function publish(
           `JOIN patients p ON p.patient_id = s.patient_id ${order}`,
       );
       droppedRows += staged - inserted;
+      await c.run(
+        `INSERT INTO ${CODE_PATIENT_TABLES[kind]} SELECT DISTINCT system, code, patient_key ` +
+          `FROM ${table} ORDER BY system, code, patient_key`,
+      );
     }
     const valueCodes = source('observation_value_codes');
     if (valueCodes !== undefined) {

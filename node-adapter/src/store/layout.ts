@@ -18,6 +18,11 @@
 // - `resource_id` is the resource's logical id, prefixed with its resource
 //   type in `medications` (`MedicationRequest/<id>`), the one table fed by
 //   several resource types;
+// - each event table has a code index, `<table>_code_patients`: every
+//   (system, code) with each patient holding it once, sorted the same way. A
+//   criterion on codes alone (no period, value or count) and a codes
+//   stratification read it instead of the events: a code a patient was given
+//   every year costs one row, not fifteen;
 // - `event_date` is the kind's event date (query-language page, "Which FHIR
 //   element each kind reads"), as a DATE; NULL when the resource has none.
 import type { EventKind } from '@tessera/schemas';
@@ -31,6 +36,13 @@ export const EVENT_TABLES: Readonly<Record<EventKind, string>> = Object.freeze({
   immunization: 'immunizations',
   encounter: 'encounters',
 });
+
+/** Code index per event kind: (system, code, patient_key), distinct, sorted. */
+export const CODE_PATIENT_TABLES: Readonly<Record<EventKind, string>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(EVENT_TABLES).map(([kind, table]) => [kind, `${table}_code_patients`]),
+  ) as Record<EventKind, string>,
+);
 
 export const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
@@ -66,6 +78,12 @@ CREATE TABLE IF NOT EXISTS observations (
 CREATE TABLE IF NOT EXISTS observation_value_codes (
   resource_id VARCHAR NOT NULL, system VARCHAR NOT NULL, code VARCHAR NOT NULL
 );
+${Object.values(CODE_PATIENT_TABLES)
+  .map(
+    (table) =>
+      `CREATE TABLE IF NOT EXISTS ${table} (system VARCHAR NOT NULL, code VARCHAR NOT NULL, patient_key INTEGER NOT NULL);`,
+  )
+  .join('\n')}
 `;
 
 /** Keys of the meta table. */

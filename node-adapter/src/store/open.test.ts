@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { EVENT_TABLES } from './layout.ts';
+import { CODE_PATIENT_TABLES, EVENT_TABLES } from './layout.ts';
 import { createDuckDbRunner, openStore } from './open.ts';
 
 const dirs: string[] = [];
@@ -21,7 +21,13 @@ describe('openStore', () => {
       [],
     );
     expect(tables.map((t) => t.table_name)).toEqual(
-      ['meta', 'observation_value_codes', 'patients', ...Object.values(EVENT_TABLES)].sort(),
+      [
+        'meta',
+        'observation_value_codes',
+        'patients',
+        ...Object.values(EVENT_TABLES),
+        ...Object.values(CODE_PATIENT_TABLES),
+      ].sort(),
     );
     store.close();
     store.close();
