@@ -292,15 +292,18 @@ function targetsTable(result: SizeResult): string {
 
 function notes(results: readonly SizeResult[], options: Options, machine: Machine): string[] {
   const out: string[] = [];
-  if (results.some((r) => r.prepared.generate.cached || r.prepared.ingest.cached)) {
-    const when = results
-      .filter((r) => r.prepared.generate.cached || r.prepared.ingest.cached)
-      .map(
-        (r) =>
-          `${int(r.patients)}: generated ${r.prepared.generate.at.slice(0, 16)}, ingested ${r.prepared.ingest.at.slice(0, 16)}`,
-      );
+  const cached = results.filter((r) => r.prepared.generate.cached || r.prepared.ingest.cached);
+  if (cached.length > 0) {
+    const when = cached.map((r) => {
+      const { generate, ingest } = r.prepared;
+      const parts = [
+        ...(generate.cached ? [`generated ${generate.at.slice(0, 16)}`] : []),
+        ...(ingest.cached ? [`ingested ${ingest.at.slice(0, 16)}`] : []),
+      ];
+      return `${int(r.patients)}: ${parts.join(', ')}`;
+    });
     out.push(
-      `\\* Data and store were cached (\`.data/bench/node/\`); generation and ingest times are from when they were built (${when.join('; ')}, UTC).`,
+      `\\* Built by an earlier run and cached (\`.data/bench/node/\`); the times marked are from when it was built (${when.join('; ')}, UTC). Everything else was built in this run.`,
     );
   }
   for (const r of results) {
