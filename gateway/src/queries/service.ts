@@ -79,6 +79,18 @@ export type JobEvent =
   | { readonly type: 'node'; readonly outcome: NodeOutcome }
   | { readonly type: 'result'; readonly job: JobRecord };
 
+/**
+ * A node's outcome as progress: its status and timing, without its figures.
+ * Figures leave the gateway only inside the merged answer, which withholds
+ * them all when fewer nodes answered than the policy requires; a per-node
+ * event carrying them would get round that rule.
+ */
+export function progressOf(outcome: NodeOutcome): NodeOutcome {
+  const progress = { ...outcome };
+  delete progress.result;
+  return progress;
+}
+
 /** Released figures as audit detail (plain JSON). */
 const figures = (value: unknown): AuditJson => JSON.parse(JSON.stringify(value)) as AuditJson;
 
@@ -166,8 +178,9 @@ export function createQueryService(deps: QueryServiceDeps) {
 
   async function execute(job: JobRecord, requestId: string, traceparent?: string): Promise<void> {
     const controller = new AbortController();
-    // Outcomes live here while the job runs (event streams on this replica
-    // replay them) and are stored with the job's end, in the same write.
+    // Outcomes, as progress, live here while the job runs (event streams on
+    // this replica replay them) and are stored with the job's end, in the
+    // same write.
     const arrived: NodeOutcome[] = [];
     running.set(job.id, { controller, outcomes: arrived });
     const storeArrived = (at: Date): Promise<void>[] =>
@@ -183,8 +196,9 @@ export function createQueryService(deps: QueryServiceDeps) {
         signal: controller.signal,
         onNodeOutcome: (outcome) => {
           if (outcome.result) deps.noteDataVersion(outcome.node, outcome.result.dataVersion);
-          arrived.push(outcome);
-          events.emit(job.id, { type: 'node', outcome } satisfies JobEvent);
+          const progress = progressOf(outcome);
+          arrived.push(progress);
+          events.emit(job.id, { type: 'node', outcome: progress } satisfies JobEvent);
         },
       });
       if (controller.signal.aborted) {
@@ -403,7 +417,7 @@ export function createQueryService(deps: QueryServiceDeps) {
       return deps.store.listJobs(researcher.sub, { limit });
     },
 
-    /** The node outcomes so far for a job (those of a job run by another replica once it ends). */
+    /** The node outcomes so far for a job, as progress (those of a job run by another replica once it ends). */
     async outcomes(id: string): Promise<NodeOutcome[]> {
       const here = running.get(id);
       if (here) return [...here.outcomes];
