@@ -28,6 +28,7 @@ import {
   timestampOrNull,
   type Row,
   type SqlDriver,
+  type SqlParam,
   type SqlRunner,
 } from './sql.ts';
 import {
@@ -439,6 +440,26 @@ interface HitWrite {
   readonly windowStart: Date;
 }
 
+/** A write kind that upserts one row per item, the last item for a key winning (a statement may not touch a row twice). */
+function upsertKind<T>(spec: {
+  readonly insert: string;
+  readonly casts: readonly string[];
+  readonly onConflict: string;
+  readonly key: (item: T) => string;
+  readonly row: (item: T) => SqlParam[];
+}): BatchKind<T, void> {
+  return {
+    async run(tx, items) {
+      const unique = lastByKey(items, spec.key);
+      await tx.query(
+        `${spec.insert} VALUES ${valuesList(unique.length, spec.casts)} ON CONFLICT ${spec.onConflict}`,
+        unique.flatMap(spec.row),
+      );
+      return items.map(() => undefined);
+    },
+  };
+}
+
 /** Each group-committed write as one statement (the audit chain: three) for a whole batch. */
 function batchKinds(instanceId: string) {
   const createJobs: BatchKind<NewJob & { id: string }, JobRecord> = {
@@ -510,45 +531,23 @@ function batchKinds(instanceId: string) {
     },
   };
 
-  const recordOutcomes: BatchKind<OutcomeWrite, void> = {
-    async run(tx, items) {
-      const unique = lastByKey(items, (i) => `${i.jobId}\0${i.outcome.node}`);
-      await tx.query(
-        `INSERT INTO job_nodes (job_id, node, status, outcome, updated_at)
-         VALUES ${valuesList(unique.length, ['::uuid', '', '', '::json', '::timestamptz'])}
-         ON CONFLICT (job_id, node) DO UPDATE
-           SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = EXCLUDED.updated_at`,
-        unique.flatMap((i) => [
-          i.jobId,
-          i.outcome.node,
-          i.outcome.status,
-          jsonParam(i.outcome),
-          i.now,
-        ]),
-      );
-      return items.map(() => undefined);
-    },
-  };
+  const recordOutcomes = upsertKind<OutcomeWrite>({
+    insert: 'INSERT INTO job_nodes (job_id, node, status, outcome, updated_at)',
+    casts: ['::uuid', '', '', '::json', '::timestamptz'],
+    onConflict: `(job_id, node) DO UPDATE
+      SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, updated_at = EXCLUDED.updated_at`,
+    key: (i) => `${i.jobId}\0${i.outcome.node}`,
+    row: (i) => [i.jobId, i.outcome.node, i.outcome.status, jsonParam(i.outcome), i.now],
+  });
 
-  const putCached: BatchKind<CacheWrite, void> = {
-    async run(tx, items) {
-      const unique = lastByKey(items, (i) => `${i.queryHash}\0${i.dataVersions}`);
-      await tx.query(
-        `INSERT INTO result_cache (query_hash, data_versions, value, created_at, expires_at)
-         VALUES ${valuesList(unique.length, ['', '', '::json', '::timestamptz', '::timestamptz'])}
-         ON CONFLICT (query_hash, data_versions) DO UPDATE
-           SET value = EXCLUDED.value, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
-        unique.flatMap((i) => [
-          i.queryHash,
-          i.dataVersions,
-          jsonParam(i.value),
-          i.now,
-          i.expiresAt,
-        ]),
-      );
-      return items.map(() => undefined);
-    },
-  };
+  const putCached = upsertKind<CacheWrite>({
+    insert: 'INSERT INTO result_cache (query_hash, data_versions, value, created_at, expires_at)',
+    casts: ['', '', '::json', '::timestamptz', '::timestamptz'],
+    onConflict: `(query_hash, data_versions) DO UPDATE
+      SET value = EXCLUDED.value, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
+    key: (i) => `${i.queryHash}\0${i.dataVersions}`,
+    row: (i) => [i.queryHash, i.dataVersions, jsonParam(i.value), i.now, i.expiresAt],
+  });
 
   const hits: BatchKind<HitWrite, RateLimitHit> = {
     async run(tx, items) {
