@@ -27,6 +27,10 @@ describe('TestRepository', () => {
       [{ gender: 'male' }, 3, 3],
       [{ gender: 'female', birthdate: 'ge1960-01-01' }, 100, 0],
       [{ _sort: '-birthdate' }, 4, 2],
+      [{ _sort: '-_lastUpdated' }, 1, 0],
+      [{ _sort: '-_lastUpdated' }, 5, 3],
+      [{ _sort: '_lastUpdated', gender: 'female' }, 4, 0],
+      [{ _sort: '_lastUpdated' }, undefined, undefined],
     ];
     for (const [query, count, offset] of queries) {
       const request = parseSearchRequest<Patient>('Patient', query);

@@ -2,8 +2,8 @@
 // in-memory one lacks. Paging that costs one page: the repository copies
 // every match of a search before it cuts the page out, so reading N resources
 // page by page copied N²/pageSize of them (30,000 Observations in pages of
-// 1000: 900,000 copies). Without sort rules the matches are now counted and
-// only the page is copied: the same filter (the repository's own
+// 1000: 900,000 copies). Without sort rules, or sorted by `_lastUpdated`
+// alone, only the page is copied now: the same filter (the repository's own
 // matchesSearchRequest), order, total and page as before. And a log of
 // deletions, as a server's history keeps them, for Bulk Data `_since`
 // exports to report.
@@ -33,20 +33,29 @@ export class TestRepository extends MemoryRepository {
 
   override search<T extends Resource>(request: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
     const maps = this.#maps();
-    if (maps === undefined || (request.sortRules !== undefined && request.sortRules.length > 0)) {
+    const sort = request.sortRules ?? [];
+    const byLastUpdated = sort.length === 1 && sort[0]!.code === '_lastUpdated';
+    if (maps === undefined || (sort.length > 0 && !byLastUpdated)) {
       return super.search(request);
     }
     const offset = request.offset ?? 0;
     const count = request.count;
-    const entry: BundleEntry<WithId<T>>[] = [];
-    let total = 0;
+    let matches: Resource[] = [];
     for (const resource of maps.get(request.resourceType)?.values() ?? []) {
-      if (!matchesSearchRequest(resource, request)) continue;
-      if (total >= offset && (count === undefined || entry.length < count)) {
-        entry.push({ resource: deepClone(resource) as WithId<T> });
-      }
-      total += 1;
+      if (matchesSearchRequest(resource, request)) matches.push(resource);
     }
+    // `_sort=-_lastUpdated&_count=1` is how a client asks what changed last;
+    // a server answers it from an index, not by copying the whole type.
+    if (byLastUpdated) {
+      const sign = sort[0]!.descending === true ? -1 : 1;
+      const at = (r: Resource): string => r.meta?.lastUpdated ?? '';
+      matches = matches.sort((a, b) => sign * (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0));
+    }
+    const page = matches.slice(offset, count === undefined ? undefined : offset + count);
+    const entry: BundleEntry<WithId<T>>[] = page.map((resource) => ({
+      resource: deepClone(resource) as WithId<T>,
+    }));
+    const total = matches.length;
     return Promise.resolve({
       resourceType: 'Bundle',
       type: 'searchset',
