@@ -177,7 +177,7 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
   it('a sync from the server gives a store that answers as the live source does', async () => {
     const storePath = join(dir, `synced-${level}.duckdb`);
     const recorded = recordingFetch();
-    const first = await refreshStore({
+    const syncOptions = {
       baseUrl: server.baseUrl,
       auth: { kind: 'none' },
       storePath,
@@ -185,8 +185,8 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
       mode: 'auto',
       workers: 0,
       maxBadShare: 1,
-      fetch: recorded.fetch,
-    });
+    } as const;
+    const first = await refreshStore({ ...syncOptions, fetch: recorded.fetch });
     // The full server declares $export; the trimmed one does not, and auto
     // falls back to paged search there.
     expect(first.method).toBe(level === 'full' ? 'bulk' : 'search');
@@ -212,15 +212,7 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
         expectSameCells(fromSync, fromLive, `query ${i}: synced store vs live`);
       }
       // Unchanged data: the store and its version stay.
-      const again = await refreshStore({
-        baseUrl: server.baseUrl,
-        auth: { kind: 'none' },
-        storePath,
-        recordKeySecret: SECRET,
-        mode: 'auto',
-        workers: 0,
-        maxBadShare: 1,
-      });
+      const again = await refreshStore(syncOptions);
       expect(again.method).toBe(first.method);
       expect(again.changed).toBe(false);
       expect(again.dataVersion).toBe(first.dataVersion);

@@ -4,7 +4,7 @@
 // dates as percentiles so no single patient's extreme value is published.
 import type { CatalogueEntry, EventKind } from '@tessera/schemas';
 import type { SqlRunner } from '../engine/runner.ts';
-import { EVENT_TABLES } from '../store/layout.ts';
+import { CODE_PATIENT_TABLES, EVENT_TABLES } from '../store/layout.ts';
 
 export interface CatalogueSettings {
   readonly nodeId: string;
@@ -16,6 +16,20 @@ export interface CatalogueSettings {
   readonly healthTheme?: readonly string[];
   readonly accessRights?: CatalogueEntry['accessRights'];
   readonly contactPoint?: { readonly name?: string; readonly email?: string };
+}
+
+/** The entry's descriptive fields, from the node's settings (whatever the source). */
+export function catalogueHeader(
+  settings: CatalogueSettings,
+): Pick<CatalogueEntry, 'node' | 'title' | 'description' | 'publisher' | 'spatial'> {
+  return {
+    node: settings.nodeId,
+    title: settings.title ?? `Tessera node ${settings.nodeId}`,
+    description:
+      settings.description ?? 'Routinely collected health data, queried in aggregate only.',
+    publisher: settings.publisher ?? { name: settings.nodeId },
+    spatial: settings.spatial ?? settings.nodeId,
+  };
 }
 
 /**
@@ -64,9 +78,9 @@ export async function buildCatalogue(
   const codeRows = await runner.all(
     kinds
       .map(
-        ([kind, table]) =>
-          `SELECT '${kind}' AS kind, system, code, count(DISTINCT patient_key) AS patients
-             FROM ${table} GROUP BY system, code HAVING count(DISTINCT patient_key) >= ?`,
+        ([kind]) =>
+          `SELECT '${kind}' AS kind, system, code, count(*) AS patients
+             FROM ${CODE_PATIENT_TABLES[kind]} GROUP BY system, code HAVING count(*) >= ?`,
       )
       .join(' UNION ALL ') + ' ORDER BY patients DESC, kind, system, code LIMIT 5000',
     kinds.map(() => settings.threshold),
@@ -85,12 +99,7 @@ export async function buildCatalogue(
   const end = year(span?.finish);
 
   return {
-    node: settings.nodeId,
-    title: settings.title ?? `Tessera node ${settings.nodeId}`,
-    description:
-      settings.description ?? 'Routinely collected health data, queried in aggregate only.',
-    publisher: settings.publisher ?? { name: settings.nodeId },
-    spatial: settings.spatial ?? settings.nodeId,
+    ...catalogueHeader(settings),
     ...(start && end ? { temporalCoverage: { start, end } } : {}),
     numberOfRecords: roundCount(
       records.reduce((sum, r) => sum + num(r.n), 0),

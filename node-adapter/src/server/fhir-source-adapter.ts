@@ -14,7 +14,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { CatalogueEntry, FhirAuth as ConfigFhirAuth, NodeConfig } from '@tessera/schemas';
 import type { RawResult } from '../engine/raw-result.ts';
-import { roundCount } from '../catalogue/catalogue.ts';
+import { catalogueHeader, roundCount } from '../catalogue/catalogue.ts';
 import type { CatalogueSettings } from '../catalogue/catalogue.ts';
 import { checkServerUrl, createAuthProvider } from '../fhir/auth.ts';
 import type { FhirAuth } from '../fhir/auth.ts';
@@ -188,12 +188,7 @@ export async function openFhirQuerySource(
       const base = Math.max(10, settings.threshold);
       const { patients, records } = await counts();
       return {
-        node: settings.nodeId,
-        title: settings.title ?? `Tessera node ${settings.nodeId}`,
-        description:
-          settings.description ?? 'Routinely collected health data, queried in aggregate only.',
-        publisher: settings.publisher ?? { name: settings.nodeId },
-        spatial: settings.spatial ?? settings.nodeId,
+        ...catalogueHeader(settings),
         numberOfRecords: roundCount(records, base),
         numberOfUniqueIndividuals: roundCount(patients, base),
         hasCodingSystem: [],
