@@ -2,8 +2,8 @@
 //
 // Per population size: a synthetic region (generateRegion) is loaded into the
 // test FHIR server (Medplum's router and in-memory repository behind Express,
-// full capabilities) over HTTP with transaction Bundles, and into the embedded
-// DuckDB store by ingest. Per query: the live source's median latency, the
+// with a token index, full capabilities) over HTTP with transaction Bundles,
+// and into the embedded DuckDB store by ingest. Per query: the live source's median latency, the
 // HTTP requests and resources one evaluation transfers (counted by a fetch
 // wrapper), and the embedded store's median latency on the same data. Then
 // two syncs into new stores, as resources per second: by paged search
@@ -336,7 +336,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const argsText = argv.length === 0 ? '' : ` ${argv.join(' ')}`;
   const body = `Command: \`npm run bench -- fhir${argsText}\`, run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machineLine(machine)}.
 
-Data: synthetic region \`${options.region}\` (\`generateRegion\`, seed ${options.seed}), loaded into the test FHIR server (\`tests/fhir-server/server.ts\`: Medplum's router and in-memory repository behind Express, full capabilities, pages of up to 1000) over HTTP with transaction Bundles of 2000 entries, two in flight, and into a DuckDB store by \`ingest\`. The live source runs in the same process as the server, so the latencies include the server's own work. Source: \`tests/bench/fhir.ts\`.
+Data: synthetic region \`${options.region}\` (\`generateRegion\`, seed ${options.seed}), loaded into the test FHIR server (\`tests/fhir-server/server.ts\`: Medplum's router and in-memory repository behind Express, with an index of the \`system|code\` tokens each resource carries, full capabilities, pages of up to 1000) over HTTP with transaction Bundles of 2000 entries, two in flight, and into a DuckDB store by \`ingest\`. The live source runs in the same process as the server, so the latencies include the server's own work. Source: \`tests/bench/fhir.ts\`.
 
 Per query: median of ${options.runs} runs after a warm-up (the source has read the Patients and the data version once, as a serving node has); requests and resources counted by a fetch wrapper (which also parses each response, in every run) over the warm-up evaluation; the store's median on the same data.
 

@@ -5,9 +5,10 @@
 // 1000: 900,000 copies). Without sort rules, or sorted by `_lastUpdated`
 // alone, only the page is copied now: the same filter (the repository's own
 // matchesSearchRequest), order, total and page as before. A token index, as a
-// server keeps one: a search by `system|code` evaluates its filters only on
-// the resources carrying that coding, not on every resource of the type
-// (30,000 FHIRPath evaluations per Observation search at 1,000 patients).
+// server keeps one: a search by `system|code`, `system|` or `code` evaluates
+// its filters only on the resources carrying such a token, not on every
+// resource of the type (30,000 FHIRPath evaluations per Observation search at
+// 1,000 patients).
 // And a log of deletions, as a server's history keeps them, for Bulk Data
 // `_since` exports to report.
 import {
@@ -38,26 +39,33 @@ type ResourceMaps = Map<string, Map<string, Resource>>;
 interface TypeIndex {
   /** Each resource's place in the repository's insertion order. */
   readonly position: Map<Resource, number>;
-  /** Per search parameter: resources by lower-cased `system|code` of each token they carry. */
+  /** Per search parameter: resources by each key of each token they carry (see tokenKey). */
   readonly byParam: Map<string, Map<string, Resource[]>>;
 }
 
 /**
- * The lower-cased `system|code` keys a filter can match, when it can match
- * only tokens with exactly that system and code; undefined otherwise (a code
- * without a system, `system|` alone, escapes, modifiers, negation).
+ * An index key: what one token filter value asks for, lower-cased as Medplum
+ * compares. A token carries three: its system and code, its system, its code.
+ */
+function tokenKey(system: string | undefined, code: string | undefined): string {
+  return JSON.stringify([system?.toLowerCase() ?? null, code?.toLowerCase() ?? null]);
+}
+
+/**
+ * The index keys whose resources hold every match of a filter (`system|code`,
+ * `system|`, `|code` and `code`, as Medplum's matchesTokenValue reads them),
+ * or undefined when the filter is no plain token match (modifiers, negation).
  */
 function tokenKeys(resourceType: string, filter: Filter): string[] | undefined {
   const param = globalSchema.types[resourceType]?.searchParams?.[filter.code];
   if (param?.type !== 'token' || filter.operator !== Operator.EQUALS) return undefined;
-  if (filter.value.includes('\\')) return undefined;
-  const keys: string[] = [];
-  for (const value of splitSearchOnComma(filter.value)) {
-    const parts = value.split('|');
-    if (parts.length !== 2 || parts[1] === '') return undefined;
-    keys.push(value.toLowerCase());
-  }
-  return keys;
+  return splitSearchOnComma(filter.value).flatMap((value) => {
+    if (!value.includes('|')) return [tokenKey(undefined, value)];
+    const [system, code] = value.split('|');
+    if (!system && !code) return [];
+    if (!system) return [tokenKey(undefined, code)];
+    return [tokenKey(system, code || undefined)];
+  });
 }
 
 export class TestRepository extends MemoryRepository {
@@ -104,8 +112,8 @@ export class TestRepository extends MemoryRepository {
   }
 
   /**
-   * The resources a search need test, in insertion order: those carrying one
-   * of the codes of its first filter by `system|code`, or the whole type.
+   * The resources a search need test, in insertion order: those carrying a
+   * token its first plain token filter asks for, or the whole type.
    */
   #candidates(maps: ResourceMaps, request: SearchRequest): Iterable<Resource> {
     const all = maps.get(request.resourceType);
@@ -141,8 +149,10 @@ export class TestRepository extends MemoryRepository {
         const values = evalFhirPathTyped(expression, [toTypedValue(resource)]);
         const keys = new Set<string>();
         for (const token of convertToSearchableTokens(values)) {
+          if (token.system) keys.add(tokenKey(token.system, undefined));
           if (token.value === undefined) continue;
-          keys.add(`${token.system ?? ''}|${token.value}`.toLowerCase());
+          keys.add(tokenKey(undefined, token.value));
+          if (token.system) keys.add(tokenKey(token.system, token.value));
         }
         for (const key of keys) {
           const list = byKey.get(key);
