@@ -43,6 +43,7 @@ describe('TestRepository', () => {
         { system: i % 2 === 0 ? 'http://loinc.org' : 'http://LOINC.org', code: `c${i % 5}` },
         ...(i % 3 === 0 ? [{ system: 'http://snomed.info/sct', code: `s${i % 4}` }] : []),
         ...(i % 7 === 0 ? [{ code: 'bare' }] : []),
+        ...(i % 11 === 0 ? [{ system: 'http://example.org/local', code: 'bare' }] : []),
       ],
     });
     for (let i = 0; i < 40; i++) {
@@ -71,6 +72,9 @@ describe('TestRepository', () => {
       [{ code: 'http://loinc.org|c1|x' }, undefined, undefined],
       [{ status: 'final,preliminary', code: 'C2' }, undefined, undefined],
       [{ _id: 'o3,o5,o40' }, undefined, undefined],
+      [{ 'subject:missing': 'false', code: 'http://loinc.org|c3' }, undefined, undefined],
+      [{ 'subject:missing': 'false' }, 4, 30],
+      [{ 'subject:missing': 'true' }, undefined, undefined],
       [{ 'code:not': 'http://loinc.org|c1' }, undefined, undefined],
       [{ code: 'http://loinc.org|nothing' }, undefined, undefined],
       [{ code: 'http://loinc.org|c4', _sort: '-_lastUpdated' }, 1, 0],
