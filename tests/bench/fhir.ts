@@ -270,6 +270,10 @@ async function runSize(patients: number, options: Options): Promise<SizeResult> 
   }
 }
 
+function times(ratio: number): string {
+  return `${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(1)}x`;
+}
+
 function fmt(ms: number): string {
   return ms >= 100 ? ms.toFixed(0) : ms.toFixed(1);
 }
@@ -301,7 +305,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         String(q.requests),
         q.resources.toLocaleString('en'),
         fmt(q.storeMs),
-        `${Math.round(q.liveMs / Math.max(q.storeMs, 0.001))}x`,
+        times(q.liveMs / Math.max(q.storeMs, 0.001)),
       ]),
     ),
     ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
@@ -336,7 +340,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const argsText = argv.length === 0 ? '' : ` ${argv.join(' ')}`;
   const body = `Command: \`npm run bench -- fhir${argsText}\`, run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machineLine(machine)}.
 
-Data: synthetic region \`${options.region}\` (\`generateRegion\`, seed ${options.seed}), loaded into the test FHIR server (\`tests/fhir-server/server.ts\`: Medplum's router and in-memory repository behind Express, with an index of the \`system|code\` tokens each resource carries, full capabilities, pages of up to 1000) over HTTP with transaction Bundles of 2000 entries, two in flight, and into a DuckDB store by \`ingest\`. The live source runs in the same process as the server, so the latencies include the server's own work. Source: \`tests/bench/fhir.ts\`.
+Data: synthetic region \`${options.region}\` (\`generateRegion\`, seed ${options.seed}), loaded into the test FHIR server (\`tests/fhir-server/server.ts\`: Medplum's router and in-memory repository behind Express, with a token index (\`system|code\`, \`system|\`, \`code\`, \`:missing=false\`) and the latest few by \`_lastUpdated\` found without a sort, full capabilities, pages of up to 1000) over HTTP with transaction Bundles of 2000 entries, two in flight, and into a DuckDB store by \`ingest\`. The live source runs in the same process as the server, so the latencies include the server's own work. Source: \`tests/bench/fhir.ts\`.
 
 Per query: median of ${options.runs} runs after a warm-up (the source has read the Patients and the data version once, as a serving node has); requests and resources counted by a fetch wrapper (which also parses each response, in every run) over the warm-up evaluation; the store's median on the same data.
 

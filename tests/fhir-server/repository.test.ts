@@ -47,9 +47,11 @@ describe('TestRepository', () => {
       ],
     });
     for (let i = 0; i < 40; i++) {
-      await repo.updateResource<Observation>({
+      // Three instants only: sorting by _lastUpdated meets ties.
+      await repo.createResource<Observation>({
         resourceType: 'Observation',
         id: `o${i}`,
+        meta: { lastUpdated: `2024-01-0${(i % 3) + 1}T00:00:00.000Z` },
         status: i % 4 === 0 ? 'preliminary' : 'final',
         code: coding(i),
         subject: { reference: `Patient/p${i % 6}` },
@@ -79,6 +81,11 @@ describe('TestRepository', () => {
       [{ code: 'http://loinc.org|nothing' }, undefined, undefined],
       [{ code: 'http://loinc.org|c4', _sort: '-_lastUpdated' }, 1, 0],
       [{ code: 'http://loinc.org|c4', _sort: 'date' }, undefined, undefined],
+      [{ _sort: '-_lastUpdated' }, 1, 0],
+      [{ _sort: '-_lastUpdated' }, 5, 10],
+      [{ _sort: '_lastUpdated' }, 7, 3],
+      [{ _sort: '_lastUpdated', status: 'final' }, 30, 0],
+      [{ _sort: '-_lastUpdated' }, 40, 0],
     ];
     await expectSameAnswers(repo, 'Observation', queries);
     // Each write after a search: a deletion, a new match, a changed code.
