@@ -19,6 +19,7 @@ import {
   convertToSearchableTokens,
   deepClone,
   evalFhirPathTyped,
+  getExpressionForResourceType,
   globalSchema,
   matchesSearchRequest,
   splitSearchOnComma,
@@ -206,8 +207,12 @@ export class TestRepository extends MemoryRepository {
     if (byKey === undefined) {
       byKey = new Map();
       const param = globalSchema.types[resourceType]!.searchParams![code]!;
+      // A shared parameter's expression is a union over every type it covers;
+      // the other types' branches select nothing here, at a cost.
+      const expression =
+        getExpressionForResourceType(resourceType, param.expression!) ?? param.expression!;
       for (const resource of index.position.keys()) {
-        const values = evalFhirPathTyped(param.expression!, [toTypedValue(resource)]);
+        const values = evalFhirPathTyped(expression, [toTypedValue(resource)]);
         const keys = new Set<string>(values.length > 0 ? [PRESENT] : []);
         const tokens = param.type === 'token' ? convertToSearchableTokens(values) : [];
         for (const token of tokens) {
