@@ -186,7 +186,7 @@ async function runSize(patients: number, options: Options): Promise<SizeResult> 
       pageSize: 1000,
       maxResources: 10_000_000,
       dataVersionTtlMs: 3_600_000,
-      // The in-memory test server evaluates every search over all resources of the type.
+      // A first search by a parameter builds the test server's index for the whole type.
       timeoutMs: 600_000,
     };
     // One source for everything; its first evaluation also reads every Patient
