@@ -3,12 +3,12 @@
 // Per population size: a synthetic region (generateRegion) is loaded into the
 // test FHIR server (Medplum's router and in-memory repository behind Express,
 // with a token index, full capabilities) over HTTP with transaction Bundles,
-// and into the embedded DuckDB store by ingest. Per query: the live source's median latency, the
-// HTTP requests and resources one evaluation transfers (counted by a fetch
-// wrapper), and the embedded store's median latency on the same data. Then
-// two syncs into new stores, as resources per second: by paged search
-// (harvest) and by Bulk Data `$export`. Rewrites the "## Live FHIR source"
-// section of docs/benchmarks.md.
+// and into the embedded DuckDB store by ingest. Per query: the live source's
+// median latency, the HTTP requests and resources one evaluation transfers
+// (counted by a fetch wrapper), and the embedded store's median latency on the
+// same data. Then two syncs into new stores, as resources per second: by paged
+// search (harvest) and by Bulk Data `$export`. Rewrites the "## Live FHIR
+// source" section of docs/benchmarks.md.
 //
 // Flags: --sizes 1000,10000  --runs 5  --seed 1  --region sachsen  --no-doc
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,19 +1,19 @@
 // Medplum's MemoryRepository with three things a FHIR server has and the
-// in-memory one lacks. Paging that costs one page: the repository copies
-// every match of a search before it cuts the page out, so reading N resources
-// page by page copied N²/pageSize of them (30,000 Observations in pages of
-// 1000: 900,000 copies). Without sort rules, or sorted by `_lastUpdated`
-// alone, only the page is copied now, and a page of the first few by
-// `_lastUpdated` is found without sorting every match: the same filter (the
-// repository's own matchesSearchRequest), order, total and page as before. A token index: the
+// in-memory one lacks. Paging that costs one page: the repository copies every
+// match of a search before it cuts the page out, so reading N resources page by
+// page copied N²/pageSize of them (30,000 Observations in pages of 1000:
+// 900,000 copies). Without sort rules, or sorted by `_lastUpdated` alone, only
+// the page is copied now, and a page of the first few by `_lastUpdated` is
+// found without sorting every match: the same filter (the repository's own
+// matchesSearchRequest), order, total and page as before. A token index: the
 // repository evaluates each filter's FHIRPath on every resource of the type
 // (about 0.3 ms each, as a shared parameter like `code` probes the paths of
 // every resource type it covers), so a search by code took seconds at 1,000
 // patients; now a search by `system|code`, `system|`, `code` or
 // `:missing=false` reads the resources from an index built on first use and
-// dropped on the next write to the type, and evaluates only its other
-// filters. And a log of deletions, as a server's history keeps them, for Bulk
-// Data `_since` exports to report.
+// dropped on the next write to the type, and evaluates only its other filters.
+// And a log of deletions, as a server's history keeps them, for Bulk Data
+// `_since` exports to report.
 import {
   Operator,
   convertToSearchableTokens,
