@@ -255,6 +255,24 @@ describe('fan-out: the request', () => {
     expect(outcomes.every((o) => o.status === 'ok')).toBe(true);
   });
 
+  it('asks 30 nodes at once without a listener-leak warning', async () => {
+    const nodes: Record<string, TestNode> = {};
+    for (let i = 0; i < 30; i++) nodes[`n${i}`] = await startNode(healthy(`n${i}`));
+    const { fanout } = setup(nodes);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const outcomes = await fanout.run(query(Object.keys(nodes)));
+      expect(outcomes.filter((o) => o.status === 'ok')).toHaveLength(30);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('keeps going when an outcome listener throws', async () => {
     const a = await startNode(healthy('alpha'));
     const b = await startNode(healthy('beta'));

@@ -20,6 +20,7 @@
 // node may charge a privacy budget per evaluation, so a request that may have
 // reached it is never sent twice. Nothing a node sends is kept in an outcome
 // except a validated NodeResult or a problem code matching the pattern.
+import { setMaxListeners } from 'node:events';
 import { Pool, errors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { isValid, schemaIds, type Cell, type NodeOutcome, type NodeResult } from '@tessera/schemas';
@@ -386,6 +387,9 @@ export function createFanout(options: FanoutOptions): Fanout {
       if (typeof bodyText !== 'string') throw new TypeError('fanout: body must be a JSON object');
 
       const controller = new AbortController();
+      // Every node call listens on the query's signal (and a retry's wait
+      // too): a wide fan-out is not a listener leak.
+      setMaxListeners(2 * entries.length + 10, controller.signal);
       const onAbort = (): void => controller.abort();
       query.signal?.addEventListener('abort', onAbort, { once: true });
       if (query.signal?.aborted === true) controller.abort();
