@@ -95,8 +95,33 @@ describe('cohort criteria', () => {
     expect(text).toContain(
       `e.system = CAST("http://snomed.info/sct" AS VARCHAR) AND e.code = CAST("44054006" AS VARCHAR)`,
     );
+    // Counted alone, several codings read from the code index, once per patient.
     expect(text).toContain(
-      'p.patient_key IN (SELECT e.patient_key FROM conditions_code_patients e WHERE',
+      'cohort AS (SELECT DISTINCT e.patient_key, e.record_key FROM conditions_code_patients e WHERE',
+    );
+  });
+
+  test('a count of codes alone reads the code index only; anything more reads the patients', () => {
+    const one = { condition: { code: [{ system: ICD10, code: 'E11.9' }] } };
+    expect(inline({ sql: cohortSql(one).where, params: cohortSql(one).params })).toBe(
+      'WITH cohort AS (SELECT e.patient_key, e.record_key FROM conditions_code_patients e ' +
+        'WHERE (e.system = CAST("http://hl7.org/fhir/sid/icd-10" AS VARCHAR) AND e.code = CAST("E119" AS VARCHAR)))',
+    );
+    const throughPatients =
+      /FROM patients p WHERE .*p\.patient_key IN \(SELECT e\.patient_key FROM conditions_code_patients e /;
+    expect(cohortSql({ all: [one, { patient: { gender: ['female'] } }] }).where).toMatch(
+      throughPatients,
+    );
+    expect(cohortSql({ not: one }).where).toMatch(throughPatients);
+    const stratified = compileQuery(
+      { ...query({ cohort: one }), stratify: ['gender'] },
+      { dialect: duckDbDialect },
+    );
+    expect(stratified.sql.split('\n')[0]).toMatch(throughPatients);
+    // With a date, the events themselves are read.
+    const dated = cohortSql({ condition: { ...one.condition, period: { from: '2020-01-01' } } });
+    expect(dated.where).toMatch(
+      /FROM patients p WHERE .*p\.patient_key IN \(SELECT e\.patient_key FROM conditions e /,
     );
   });
 

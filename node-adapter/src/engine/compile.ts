@@ -330,6 +330,17 @@ interface CompileContext {
   readonly storedUnits: StoredUnits;
 }
 
+/** True when a criterion asks for its codes alone, which the kind's code index answers. */
+function codesAlone(c: EventCriterion | ObservationCriterion): boolean {
+  return (
+    c.period === undefined &&
+    !('value' in c && c.value) &&
+    !('valueCode' in c && c.valueCode) &&
+    c.ageAtEvent === undefined &&
+    (c.atLeast ?? 1) <= 1
+  );
+}
+
 /** The patient ids with at least `atLeast` distinct matching resources of the kind. */
 function eventSubquery(
   kind: EventKind,
@@ -337,13 +348,7 @@ function eventSubquery(
   ctx: CompileContext,
 ): string {
   const { b } = ctx;
-  const codesAlone =
-    c.period === undefined &&
-    !('value' in c && c.value) &&
-    !('valueCode' in c && c.valueCode) &&
-    c.ageAtEvent === undefined &&
-    (c.atLeast ?? 1) <= 1;
-  if (codesAlone) {
+  if (codesAlone(c)) {
     return `SELECT e.patient_key FROM ${CODE_PATIENT_TABLES[kind]} e WHERE ${codeSetPredicate('e', c.code, b)}`;
   }
   const where = [
@@ -372,6 +377,25 @@ function eventSubquery(
   return atLeast <= 1
     ? select
     : `${select} GROUP BY e.patient_key HAVING count(DISTINCT e.resource_id) >= ${b.bind(atLeast, 'bigint')}`;
+}
+
+/**
+ * A cohort of one criterion on codes alone, counted by the total only, read
+ * from the kind's code index without touching the patients: the index holds
+ * each patient once per code, with its record key, and only patients of the
+ * store. The common feasibility question ("how many have code X"), answered
+ * without joining a table of every patient. Undefined for any other cohort.
+ */
+function codeIndexCohort(expr: Expr, ctx: CompileContext): string | undefined {
+  const node = exprNode(expr);
+  if (node.op !== 'event' || !codesAlone(node.criterion)) return undefined;
+  const { code } = node.criterion;
+  // Several codings, or a prefix, can match one patient on several rows.
+  const once = code.length === 1 && code[0].descendants !== true;
+  return (
+    `SELECT ${once ? '' : 'DISTINCT '}e.patient_key, e.record_key FROM ${CODE_PATIENT_TABLES[node.kind]} e ` +
+    `WHERE ${codeSetPredicate('e', code, ctx.b)}`
+  );
 }
 
 /** A two-valued predicate over patients `p`. */
@@ -655,9 +679,12 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
   // only by the total, it is left to the planner, which then aggregates it
   // as it is produced instead of storing it first.
   const readOnce = query.stratify.length === 0 && query.measures.every((m) => !quantityMeasure(m));
+  const indexOnly = readOnce ? codeIndexCohort(query.cohort, ctx) : undefined;
   const ctes = [
-    `cohort ${readOnce ? 'AS' : options.dialect.materializedCte} (SELECT p.patient_key, p.gender, p.birth_date, p.deceased, p.record_key ` +
-      `FROM patients p WHERE ${cohortPredicate(query.cohort, ctx)})`,
+    indexOnly !== undefined
+      ? `cohort AS (${indexOnly})`
+      : `cohort ${readOnce ? 'AS' : options.dialect.materializedCte} (SELECT p.patient_key, p.gender, p.birth_date, p.deceased, p.record_key ` +
+        `FROM patients p WHERE ${cohortPredicate(query.cohort, ctx)})`,
   ];
   const selects = [
     `SELECT ${outputRow(b, { part: String(PART_TOTAL), n: 'count(*)', ck: b.dialect.cellKey('c.record_key') })} FROM cohort c`,

@@ -83,7 +83,8 @@ const INLINE_BELOW_BYTES = 64 << 20;
 // Part of the content hash: a change to the flattening rules must change the
 // data version even when the input files did not.
 // 2: integer patient keys, medication resource ids with their type, BLAKE2b digests.
-const INGEST_FORMAT = 'tessera-ingest/2';
+// 3: record keys in the code indexes.
+const INGEST_FORMAT = 'tessera-ingest/3';
 
 /**
  * Loads the sources into the store at `dbPath`, replacing its data.

@@ -145,8 +145,9 @@ export async function publish(
       );
       droppedRows += staged - inserted;
       await c.run(
-        `INSERT INTO ${CODE_PATIENT_TABLES[kind]} SELECT DISTINCT system, code, patient_key ` +
-          `FROM ${table} ORDER BY system, code, patient_key`,
+        `INSERT INTO ${CODE_PATIENT_TABLES[kind]} SELECT e.system, e.code, e.patient_key, p.record_key ` +
+          `FROM (SELECT DISTINCT system, code, patient_key FROM ${table}) e ` +
+          `JOIN patients p ON p.patient_key = e.patient_key ORDER BY e.system, e.code, e.patient_key`,
       );
     }
     const valueCodes = source('observation_value_codes');

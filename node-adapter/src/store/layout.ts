@@ -19,10 +19,11 @@
 //   type in `medications` (`MedicationRequest/<id>`), the one table fed by
 //   several resource types;
 // - each event table has a code index, `<table>_code_patients`: every
-//   (system, code) with each patient holding it once, sorted the same way. A
-//   criterion on codes alone (no period, value or count) and a codes
-//   stratification read it instead of the events: a code a patient was given
-//   every year costs one row, not fifteen;
+//   (system, code) with each patient holding it once, and the patient's
+//   record key, sorted the same way. A criterion on codes alone (no period,
+//   value or count) and a codes stratification read it instead of the
+//   events: a code a patient was given every year costs one row, not
+//   fifteen; and a count of such a criterion alone needs no patient table;
 // - `event_date` is the kind's event date (query-language page, "Which FHIR
 //   element each kind reads"), as a DATE; NULL when the resource has none.
 import type { EventKind } from '@tessera/schemas';
@@ -37,7 +38,7 @@ export const EVENT_TABLES: Readonly<Record<EventKind, string>> = Object.freeze({
   encounter: 'encounters',
 });
 
-/** Code index per event kind: (system, code, patient_key), distinct, sorted. */
+/** Code index per event kind: (system, code, patient_key, record_key), distinct, sorted. */
 export const CODE_PATIENT_TABLES: Readonly<Record<EventKind, string>> = Object.freeze(
   Object.fromEntries(
     Object.entries(EVENT_TABLES).map(([kind, table]) => [kind, `${table}_code_patients`]),
@@ -81,7 +82,7 @@ CREATE TABLE IF NOT EXISTS observation_value_codes (
 ${Object.values(CODE_PATIENT_TABLES)
   .map(
     (table) =>
-      `CREATE TABLE IF NOT EXISTS ${table} (system VARCHAR NOT NULL, code VARCHAR NOT NULL, patient_key INTEGER NOT NULL);`,
+      `CREATE TABLE IF NOT EXISTS ${table} (system VARCHAR NOT NULL, code VARCHAR NOT NULL, patient_key INTEGER NOT NULL, record_key UBIGINT NOT NULL);`,
   )
   .join('\n')}
 `;

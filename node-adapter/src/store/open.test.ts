@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { CODE_PATIENT_TABLES, EVENT_TABLES } from './layout.ts';
-import { createDuckDbRunner, openStore } from './open.ts';
+import { StoreLayoutError, createDuckDbRunner, openStore } from './open.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -35,6 +35,31 @@ describe('openStore', () => {
     const readOnly = await openStore(path, { readOnly: true });
     await expect(readOnly.connection.run("INSERT INTO meta VALUES ('k', 'v')")).rejects.toThrow();
     readOnly.close();
+  });
+});
+
+describe('a read-only open checks the layout', () => {
+  test('a store of another layout is refused at opening, naming the column', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
+    dirs.push(dir);
+    const path = join(dir, 'old.duckdb');
+    const store = await openStore(path);
+    // As an earlier version wrote it: the code index without record keys.
+    const table = CODE_PATIENT_TABLES.condition;
+    await store.connection.run(`ALTER TABLE ${table} DROP COLUMN record_key`);
+    store.close();
+    await expect(openStore(path, { readOnly: true })).rejects.toThrow(
+      new StoreLayoutError(path, `it has no column ${table}.record_key`),
+    );
+
+    const retyped = join(dir, 'retyped.duckdb');
+    const other = await openStore(retyped);
+    await other.connection.run('ALTER TABLE patients ALTER COLUMN patient_key TYPE VARCHAR');
+    other.close();
+    await expect(openStore(retyped, { readOnly: true })).rejects.toMatchObject({
+      code: 'ERR_STORE_LAYOUT',
+      message: expect.stringContaining('has VARCHAR for the INTEGER column patients.patient_key'),
+    });
   });
 });
 

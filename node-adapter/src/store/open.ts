@@ -39,6 +39,7 @@ export async function openStore(path: string, options: OpenStoreOptions = {}): P
   try {
     connection = await instance.connect();
     if (options.readOnly !== true) await connection.run(DDL);
+    else await checkLayout(connection, path);
   } catch (err) {
     instance.closeSync();
     throw err;
@@ -54,6 +55,65 @@ export async function openStore(path: string, options: OpenStoreOptions = {}): P
       instance.closeSync();
     },
   };
+}
+
+/** A store written by another version of ingest: its tables are not the layout read here. */
+export class StoreLayoutError extends Error {
+  readonly code = 'ERR_STORE_LAYOUT';
+  constructor(path: string, detail: string) {
+    super(`${path}: ${detail}; the store was written by another version, ingest or sync it again`);
+    this.name = 'StoreLayoutError';
+  }
+}
+
+/** `table.column` → type of every column a connection's database holds. */
+async function columnsOf(connection: DuckDBConnection): Promise<Map<string, string>> {
+  const reader = await connection.runAndReadAll(
+    `SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main'`,
+  );
+  return new Map(
+    reader
+      .getRowObjects()
+      .map((row) => [
+        `${String(row.table_name)}.${String(row.column_name)}`,
+        String(row.data_type),
+      ]),
+  );
+}
+
+let layout: Promise<Map<string, string>> | undefined;
+
+/** The columns the layout defines: the DDL run on an empty database, once per process. */
+function layoutColumns(): Promise<Map<string, string>> {
+  layout ??= (async () => {
+    const instance = await DuckDBInstance.create(':memory:');
+    try {
+      const connection = await instance.connect();
+      await connection.run(DDL);
+      const columns = await columnsOf(connection);
+      connection.closeSync();
+      return columns;
+    } finally {
+      instance.closeSync();
+    }
+  })();
+  return layout;
+}
+
+/**
+ * Throws StoreLayoutError when the store lacks a column of the layout or
+ * holds it with another type; served as it is, such a store would fail its
+ * queries one by one instead of once, at opening.
+ */
+async function checkLayout(connection: DuckDBConnection, path: string): Promise<void> {
+  const [expected, found] = await Promise.all([layoutColumns(), columnsOf(connection)]);
+  for (const [column, type] of expected) {
+    const actual = found.get(column);
+    if (actual !== type) {
+      const what = actual === undefined ? 'has no' : `has ${actual} for the ${type}`;
+      throw new StoreLayoutError(path, `it ${what} column ${column}`);
+    }
+  }
 }
 
 /**
