@@ -10,11 +10,16 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
+/** A store path in a fresh temporary directory, removed after the tests. */
+async function storePath(name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
+  dirs.push(dir);
+  return join(dir, name);
+}
+
 describe('openStore', () => {
   test('a writable open creates every table of the layout; a read-only open cannot write', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
-    dirs.push(dir);
-    const path = join(dir, 'store.duckdb');
+    const path = await storePath('store.duckdb');
     const store = await openStore(path);
     const tables = await createDuckDbRunner(store.connection).all(
       'SELECT table_name FROM information_schema.tables ORDER BY table_name',
@@ -40,9 +45,7 @@ describe('openStore', () => {
 
 describe('a read-only open checks the layout', () => {
   test('a store of another layout is refused at opening, naming the column', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tessera-store-'));
-    dirs.push(dir);
-    const path = join(dir, 'old.duckdb');
+    const path = await storePath('old.duckdb');
     const store = await openStore(path);
     // As an earlier version wrote it: the code index without record keys.
     const table = CODE_PATIENT_TABLES.condition;
@@ -52,7 +55,7 @@ describe('a read-only open checks the layout', () => {
       new StoreLayoutError(path, `it has no column ${table}.record_key`),
     );
 
-    const retyped = join(dir, 'retyped.duckdb');
+    const retyped = await storePath('retyped.duckdb');
     const other = await openStore(retyped);
     await other.connection.run('ALTER TABLE patients ALTER COLUMN patient_key TYPE VARCHAR');
     other.close();
