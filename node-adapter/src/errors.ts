@@ -23,6 +23,10 @@ export const nodeErrors = defineErrors({
     status: 500,
     title: 'The open disclosure policy is refused outside local testing',
   },
+  ERR_STORE_LAYOUT: {
+    status: 500,
+    title: 'The store was written by another version of ingest',
+  },
   ERR_OUTPUT_REJECTED: {
     status: 500,
     title: 'The node withheld an answer that failed its output check',

@@ -3,7 +3,6 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@tessera/schemas';
 import { listen } from '../server/listen.ts';
-import { StoreLayoutError } from '../store/open.ts';
 import { createNodeService, readNodeConfig } from '../server/node.ts';
 
 const HELP = `Usage: tessera-node serve --config <file> [--allow-open-policy]
@@ -55,7 +54,7 @@ export async function runServe(argv: string[]): Promise<number> {
       err instanceof ConfigError ||
       (err as { code?: string }).code?.startsWith('ERR_POLICY') ||
       (err as { code?: string }).code === 'ERR_OPEN_POLICY_REFUSED' ||
-      err instanceof StoreLayoutError
+      (err as { code?: string }).code === 'ERR_STORE_LAYOUT'
     ) {
       console.error(`tessera-node: ${(err as Error).message}`);
       return 1;

@@ -420,9 +420,8 @@ function cohortPredicate(expr: Expr, ctx: CompileContext): string {
  * stratum k's coding, read from the kind's code index (one row per patient
  * and code). The exact codings of one system share a pass, labelled after
  * the code (within a system a code is one stratum); a coding with
- * descendants, or one equal to an
- * earlier coding once normalised, gets a pass of its own, as its rows may
- * belong to other strata as well.
+ * descendants, or one equal to an earlier coding once normalised, gets a
+ * pass of its own, as its rows may belong to other strata as well.
  */
 function codeStrataSql(table: string, codes: CodeSet, b: Binder): string {
   const exact = new Map<string, Map<string, number>>();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { CODE_PATIENT_TABLES, EVENT_TABLES } from './layout.ts';
-import { StoreLayoutError, createDuckDbRunner, openStore } from './open.ts';
+import { createDuckDbRunner, openStore } from './open.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -51,9 +51,11 @@ describe('a read-only open checks the layout', () => {
     const table = CODE_PATIENT_TABLES.condition;
     await store.connection.run(`ALTER TABLE ${table} DROP COLUMN record_key`);
     store.close();
-    await expect(openStore(path, { readOnly: true })).rejects.toThrow(
-      new StoreLayoutError(path, `it has no column ${table}.record_key`),
-    );
+    await expect(openStore(path, { readOnly: true })).rejects.toMatchObject({
+      code: 'ERR_STORE_LAYOUT',
+      status: 500,
+      message: `${path}: it has no column ${table}.record_key; ingest or sync it again`,
+    });
 
     const retyped = await storePath('retyped.duckdb');
     const other = await openStore(retyped);

@@ -10,6 +10,7 @@ import {
 } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { SqlRunner, SqlValue } from '../engine/runner.ts';
+import { nodeProblem } from '../errors.ts';
 import { DDL } from './layout.ts';
 
 export interface OpenStoreOptions {
@@ -57,15 +58,6 @@ export async function openStore(path: string, options: OpenStoreOptions = {}): P
   };
 }
 
-/** A store written by another version of ingest: its tables are not the layout read here. */
-export class StoreLayoutError extends Error {
-  readonly code = 'ERR_STORE_LAYOUT';
-  constructor(path: string, detail: string) {
-    super(`${path}: ${detail}; the store was written by another version, ingest or sync it again`);
-    this.name = 'StoreLayoutError';
-  }
-}
-
 /** `table.column` → type of every column a connection's database holds. */
 async function columnsOf(connection: DuckDBConnection): Promise<Map<string, string>> {
   const reader = await connection.runAndReadAll(
@@ -97,13 +89,16 @@ function layoutColumns(): Promise<Map<string, string>> {
       instance.closeSync();
     }
   })();
+  // A failure is not remembered: the next open tries again.
+  layout.catch(() => (layout = undefined));
   return layout;
 }
 
 /**
- * Throws StoreLayoutError when the store lacks a column of the layout or
- * holds it with another type; served as it is, such a store would fail its
- * queries one by one instead of once, at opening.
+ * Throws ERR_STORE_LAYOUT when the store lacks a column of the layout or
+ * holds it with another type (a store written by another version of ingest);
+ * served as it is, such a store would fail its queries one by one instead of
+ * once, at opening.
  */
 async function checkLayout(connection: DuckDBConnection, path: string): Promise<void> {
   const [expected, found] = await Promise.all([layoutColumns(), columnsOf(connection)]);
@@ -111,7 +106,9 @@ async function checkLayout(connection: DuckDBConnection, path: string): Promise<
     const actual = found.get(column);
     if (actual !== type) {
       const what = actual === undefined ? 'has no' : `has ${actual} for the ${type}`;
-      throw new StoreLayoutError(path, `it ${what} column ${column}`);
+      throw nodeProblem('ERR_STORE_LAYOUT', {
+        detail: `${path}: it ${what} column ${column}; ingest or sync it again`,
+      });
     }
   }
 }
