@@ -5,7 +5,8 @@
 // merged tables and stops.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,29 +71,49 @@ async function waitReady(url: string, child: ChildProcess, seconds = 180): Promi
   throw new Error(`${url} did not become ready`);
 }
 
+/**
+ * What a cached store was built with: the node's store layout and ingest. A
+ * store from an earlier version is refused by the node, so it is ingested
+ * again (from the cached NDJSON) when either changes.
+ */
+async function storeFingerprint(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of ['node-adapter/src/store/layout.ts', 'node-adapter/src/ingest/ingest.ts']) {
+    hash.update(await readFile(join(ROOT, file)));
+  }
+  return hash.digest('hex');
+}
+
 async function prepareRegion(
   dataDir: string,
   id: string,
   seed: number,
   patients: number,
+  fingerprint: string,
 ): Promise<string> {
   const dir = join(dataDir, id);
   const db = join(dir, 'store.duckdb');
-  if (existsSync(join(dir, 'ready'))) return db;
-  log(`generating ${patients} patients for ${id} (once; cached in ${dir})`);
-  await run(NODE_BIN, [
-    'generate',
-    '--region',
-    id,
-    '--patients',
-    String(patients),
-    '--seed',
-    String(seed),
-    '--out',
-    join(dir, 'ndjson'),
-  ]);
+  const ready = join(dir, 'ready');
+  const built = existsSync(ready) ? await readFile(ready, 'utf8') : undefined;
+  if (built === fingerprint) return db;
+  // An earlier version's marker (any content) also vouches for the NDJSON.
+  if (built === undefined && !existsSync(join(dir, 'generated'))) {
+    log(`generating ${patients} patients for ${id} (once; cached in ${dir})`);
+    await run(NODE_BIN, [
+      'generate',
+      '--region',
+      id,
+      '--patients',
+      String(patients),
+      '--seed',
+      String(seed),
+      '--out',
+      join(dir, 'ndjson'),
+    ]);
+    await writeFile(join(dir, 'generated'), new Date().toISOString());
+  }
   await run(NODE_BIN, ['ingest', '--source', join(dir, 'ndjson'), '--db', db]);
-  await writeFile(join(dir, 'ready'), new Date().toISOString());
+  await writeFile(ready, fingerprint);
   return db;
 }
 
@@ -110,8 +131,10 @@ async function main(): Promise<number> {
   await mkdir(join(dataDir, 'config'), { recursive: true });
 
   const stores: Record<string, string> = {};
-  for (const region of REGIONS)
-    stores[region.id] = await prepareRegion(dataDir, region.id, region.seed, patients);
+  const fingerprint = await storeFingerprint();
+  for (const region of REGIONS) {
+    stores[region.id] = await prepareRegion(dataDir, region.id, region.seed, patients, fingerprint);
+  }
 
   const idp = await startTestIdp({ clients: [CLIENT], projectsByClient: { [CLIENT]: [PROJECT] } });
   const gatewayPort = values.once ? await freePort() : Number(values.port);
