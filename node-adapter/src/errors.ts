@@ -12,7 +12,7 @@ export const nodeErrors = defineErrors({
   ERR_PROJECT_NOT_ALLOWED: { status: 403, title: 'This node does not answer for the project' },
   ERR_BUDGET_EXHAUSTED: {
     status: 429,
-    title: 'The privacy budget for this project is exhausted for now',
+    title: 'The privacy budget at this node is spent for this period',
   },
   ERR_REPEAT_LIMIT: {
     status: 429,

@@ -1,6 +1,9 @@
 // @tessera/schemas: the contract shared by the gateway and the nodes. No I/O.
 export type * from './generated/query.ts';
 export type {
+  Account,
+  Bounds,
+  Budget,
   Cell,
   Count,
   Disclosure,

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../node-adapter/src/audit/file-audit-log.ts';
+import type { NodeResult } from '@tessera/schemas';
+import pino from 'pino';
+import { createNodeService } from '../../node-adapter/src/server/node.ts';
 import { SYNTHEA_10 } from '../support/paths.ts';
+import { NODE_BIN, runCliOk } from '../support/processes.ts';
 import { type TestNode, createTestNode } from '../support/test-node.ts';
 
 const prediabetesByGender = {
@@ -57,21 +61,56 @@ describe('node API with the default policy', () => {
   });
   afterAll(() => node.close());
 
-  it('suppresses the small cells of example 3 and releases the empty strata as 0', async () => {
+  it('suppresses the small cells of example 3, zeros as well, each with its range and interval', async () => {
     const res = await evaluate(node, { query: prediabetesByGender, requestId: 'r2' });
     expect(res.status).toBe(200);
-    expect(res.body.total).toEqual({ suppressed: true, range: [1, 9] });
-    const byGender = Object.fromEntries(
-      (res.body.strata as { key: { gender: string }; cell: unknown }[]).map((s) => [
-        s.key.gender,
-        s.cell,
-      ]),
+    const { disclosure } = res.body as NodeResult;
+    expect(disclosure).toMatchObject({ threshold: 10, mechanism: 'laplace', epsilon: 0.5 });
+    // A true 5, 4, 1 and two true zeros: every one noised, and none reaches the threshold.
+    const suppressed = {
+      suppressed: true,
+      range: [0, 9 + disclosure.maxNoise],
+      interval: [0, expect.any(Number)],
+    };
+    expect(res.body.total).toEqual(suppressed);
+    for (const stratum of (res.body as NodeResult).strata) expect(stratum.cell).toEqual(suppressed);
+    // Cost: the total and the strata, one unit each.
+    expect(res.body.budget).toEqual({
+      cost: 1,
+      periodDays: 30,
+      project: { spent: 1, limit: 20 },
+      researcher: { spent: 1, limit: 10 },
+    });
+  });
+
+  it('charges a new query once per project, answers repeats alike for free, and refuses when spent', async () => {
+    const cohort = { patient: { gender: ['female', 'male'] } };
+    const ask = (asOf: string, sub = 'researcher-9') =>
+      evaluate(node, { query: { version: 1, cohort, asOf } }, { sub });
+    const first = await ask('2026-01-01');
+    expect(first.status).toBe(200);
+    expect(first.body.budget).toMatchObject({ cost: 0.5, researcher: { spent: 0.5 } });
+    const again = await ask('2026-01-01', 'researcher-10');
+    expect(again.body.total).toEqual(first.body.total);
+    expect(again.body.budget).toMatchObject({ cost: 0, researcher: { spent: 0 } });
+    // Each new reference date is a new query: researcher-9 has 10 to spend.
+    const costs: number[] = [];
+    let refused: request.Response | undefined;
+    for (let day = 2; day <= 30 && refused === undefined; day++) {
+      const res = await ask(`2026-01-${String(day).padStart(2, '0')}`);
+      if (res.status === 200) costs.push(res.body.budget.cost as number);
+      else refused = res;
+    }
+    expect(costs).toHaveLength(19);
+    expect(refused?.status).toBe(429);
+    expect(refused?.body).toMatchObject({ code: 'ERR_BUDGET_EXHAUSTED' });
+    expect(refused?.body.detail).toMatch(/researcher budget .* 0 of 10 epsilon left.* costs 0.5/);
+    expect(refused?.body).not.toHaveProperty('total');
+    const metrics = (await request(node.service.app).get('/metrics')).text;
+    expect(metrics).toMatch(
+      /tessera_node_budget_spent_epsilon\{project="diabetes-eu",node="testnode"\} \d/,
     );
-    expect(byGender.female).toEqual({ suppressed: true, range: [1, 9] });
-    expect(byGender.male).toEqual({ suppressed: true, range: [1, 9] });
-    expect(byGender.other).toEqual({ count: 0 });
-    expect(byGender.unknown).toEqual({ count: 0 });
-    expect(res.body.disclosure).toMatchObject({ threshold: 10, mechanism: 'cell-key' });
+    expect(metrics).toContain('tessera_node_budget_refusals_total{node="testnode"} 1');
   });
 
   it('refuses the open policy unless started for testing', async () => {
@@ -158,5 +197,46 @@ describe('node API with the default policy', () => {
       .split('\n')
       .map((line) => (JSON.parse(line) as { id: string }).id);
     for (const id of ids) expect(log).not.toContain(id);
+  });
+
+  it('after a restart gives the same answers and refills no budget; the ledger exports what left', async () => {
+    const query = { version: 1, cohort: { patient: { gender: ['female'] } }, asOf: '2026-02-01' };
+    const before = await evaluate(node, { query }, { sub: 'researcher-2' });
+    expect(before.status).toBe(200);
+    const restarted = await createNodeService(node.config, { logger: pino({ level: 'silent' }) });
+    try {
+      const text = JSON.stringify({ query });
+      const after = await request(restarted.app)
+        .post('/v1/evaluate')
+        .set('authorization', `Bearer ${await node.sign(text, { sub: 'researcher-2' })}`)
+        .set('content-type', 'application/json')
+        .send(text);
+      expect(after.body.total).toEqual(before.body.total);
+      expect(after.body.budget).toEqual({ ...before.body.budget, cost: 0 });
+    } finally {
+      await restarted.close();
+    }
+    const { stdout: exported } = await runCliOk([
+      NODE_BIN,
+      'releases',
+      '--state-dir',
+      node.config.stateDir!,
+      '--project',
+      'diabetes-eu',
+    ]);
+    const lines = exported
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.at(-1)).toMatchObject({
+      project: 'diabetes-eu',
+      researcher: 'researcher-2',
+      queryHash: before.body.queryHash,
+      cost: 0,
+      released: { total: before.body.total },
+    });
+    // What left is what the answers said; the true counts (5, 4, 1 in example 3) appear nowhere.
+    expect(JSON.stringify(lines[0]!.released)).not.toMatch(/"count":(5|4|1)[,}]/);
   });
 });

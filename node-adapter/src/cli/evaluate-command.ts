@@ -1,5 +1,6 @@
 // `tessera-node evaluate`: answers one query from a store on the command
 // line, through the same validation and disclosure control as the API.
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
@@ -19,7 +20,8 @@ import { openDuckDbSource } from '../server/source.ts';
 
 const HELP = `Usage: tessera-node evaluate --db <file.duckdb> --query <q.json> [options]
 
-  --policy <file>|open   disclosure policy (default: the default policy, threshold 10);
+  --policy <file>|open   disclosure policy (default: the default policy, threshold 10;
+                         noise is drawn with a one-off key and no budget is kept);
                          "open" releases true counts and needs --allow-open-policy
   --allow-open-policy    accept the open policy (local testing only)
   --format json|measure-report|csv   output (default json: the NodeResult)
@@ -51,19 +53,25 @@ export async function runEvaluate(argv: string[]): Promise<number> {
             values.policy === undefined ? {} : JSON.parse(await readFile(values.policy, 'utf8')),
             { allowOpen },
           );
-    const control = createDisclosureControl(policy);
+    // A one-off noise key: the operator's own look at their data, outside any budget.
+    const control = createDisclosureControl(policy, randomBytes(32));
     const query = parseQuery(JSON.parse(await readFile(values.query, 'utf8')), control.limits);
     const canonical = canonicalQuery(query);
     const evaluable = { ...canonical, asOf: canonical.asOf ?? isoDate(new Date()) };
+    control.check(evaluable, '');
+    const sourceQuery = { ...evaluable, summaryBounds: control.summaryBounds(evaluable) };
     const source = await openDuckDbSource(values.db);
     try {
       const started = performance.now();
+      const hash = queryHash(evaluable);
       const released = control.protect(
-        await source.evaluate(evaluable, new AbortController().signal),
+        await source.evaluate(sourceQuery, new AbortController().signal),
+        sourceQuery,
+        { queryHash: hash, dataVersion: source.version },
       );
       const result: NodeResult = {
         node: values.node ?? 'local',
-        queryHash: queryHash(evaluable),
+        queryHash: hash,
         dataVersion: source.version,
         evaluatedAt: new Date().toISOString(),
         elapsedMs: Math.round((performance.now() - started) * 100) / 100,

@@ -28,6 +28,10 @@ process.exitCode = await runCommands(
       summary: 'verify the audit log',
       load: async () => (await import('./audit-command.ts')).runAudit,
     },
+    releases: {
+      summary: 'export what left this site: every released answer and its privacy cost',
+      load: async () => (await import('./releases-command.ts')).runReleases,
+    },
   },
   process.argv.slice(2),
 );

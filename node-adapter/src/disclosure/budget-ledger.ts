@@ -1,142 +1,274 @@
-// The Laplace privacy budget (threat 8): every released table costs epsilon,
-// charged to (subject, project) before anything is released; within a rolling
-// window of `periodDays` one pair may spend at most `budget`. An exhausted
-// budget answers 429 ERR_BUDGET_EXHAUSTED with no partial result.
+// The release ledger: every answer that leaves the node, and the privacy
+// budget it spends (threat 8). One append-only JSON line per release in the
+// node's state directory (time, project, researcher, query hash, data version,
+// cost and the released cells, never a true count), fsync'd before the answer
+// leaves, and read back at start: a restart refills no budget and forgets no
+// release. The operator exports it with `tessera-node releases`.
 //
-// The file ledger is append-only JSON lines in the node's state directory, each
-// charge fsync'd before it counts, and read back at start, so a restart does
-// not refill anyone's budget. A last line cut off by a crash was never
-// acknowledged and is dropped; any other unreadable line stops start-up,
-// because guessing would hand out budget. The file is never rewritten; charges
-// older than the window are only dropped from memory.
+// Budget (mechanism laplace): a release costs its epsilon the first time its
+// project receives that query on that data under that noise; afterwards the
+// same answer costs nothing, since it is the same draw and tells nothing new.
+// The charge is taken from the project's account (all its researchers together)
+// and from the asking researcher's, each limited within a rolling window of
+// `periodDays`. A release that would overdraw either is refused with nothing
+// written and nothing released (429 ERR_BUDGET_EXHAUSTED). The charge depends
+// on the query alone, never on the data, so neither the cost shown nor a
+// refusal says anything about a patient.
+//
+// A last line cut off by a crash was never acknowledged and is dropped; any
+// other unreadable line stops start-up, because guessing would hand out budget.
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, truncate } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Budget } from '@tessera/schemas';
 import type { NodePolicy } from './policy.ts';
 
-export interface BudgetLedger {
-  /** Charges epsilon when the budget allows it; 'exhausted' charges nothing. */
-  charge(subject: string, project: string, epsilon: number, now: Date): Promise<'ok' | 'exhausted'>;
-}
-
-export interface FileBudgetLedger extends BudgetLedger {
-  close(): Promise<void>;
-}
-
 export interface BudgetLimits {
-  /** Epsilon one (subject, project) may spend within the window. */
-  readonly budget: number;
+  readonly projectBudget: number;
+  readonly researcherBudget: number;
   readonly periodDays: number;
 }
 
-/** The ledger limits a policy sets. */
-export function budgetLimits(policy: NodePolicy): BudgetLimits {
-  return { budget: policy.laplace.budget, periodDays: policy.laplace.periodDays };
+/** One answer leaving the node. */
+export interface Release {
+  readonly at: Date;
+  readonly project: string;
+  readonly researcher: string;
+  readonly queryHash: string;
+  readonly dataVersion: string;
+  /** The noise the answer was drawn with (mechanism and parameters); a different noise is a new release. */
+  readonly noise: string;
+  /** Epsilon the answer costs when it is new to the project; 0 for mechanisms without a budget. */
+  readonly epsilon: number;
+  /** The released parts, as they leave. */
+  readonly released: unknown;
 }
 
-interface Charge {
-  readonly at: number;
-  readonly subject: string;
-  readonly project: string;
-  readonly epsilon: number;
+export type ReleaseDecision =
+  | { readonly kind: 'recorded'; readonly budget: Budget | undefined }
+  | {
+      readonly kind: 'exhausted';
+      readonly account: 'project' | 'researcher';
+      readonly spent: number;
+      readonly limit: number;
+      readonly cost: number;
+    };
+
+export interface ReleaseLedger {
+  /** Charges and records a release, or refuses it when a budget would be overdrawn. */
+  record(release: Release): Promise<ReleaseDecision>;
+}
+
+export interface FileReleaseLedger extends ReleaseLedger {
+  close(): Promise<void>;
+}
+
+/** The limits a policy sets; undefined when its mechanism keeps no budget. */
+export function budgetLimits(policy: NodePolicy): BudgetLimits | undefined {
+  if (policy.mechanism !== 'laplace') return undefined;
+  const { projectBudget, researcherBudget, periodDays } = policy.laplace;
+  return { projectBudget, researcherBudget, periodDays };
+}
+
+/** The noise identity of a policy: releases under other noise parameters are new releases. */
+export function noiseIdOf(policy: NodePolicy): string {
+  switch (policy.mechanism) {
+    case 'laplace': {
+      const { epsilon, delta } = policy.laplace;
+      return `laplace:${epsilon}:${delta}:${policy.threshold}:${policy.rounding}`;
+    }
+    case 'cell-key':
+      return `cell-key:${policy.cellKey.maxNoise}:${policy.cellKey.table}:${policy.rounding}`;
+    case 'none':
+      return 'none';
+  }
 }
 
 const DAY_MS = 86_400_000;
 /** Sums of epsilons pick up rounding error (0.1 * 10 != 1); this much is forgiven. */
 const TOLERANCE = 1e-9;
 
-function checkCharge(subject: string, project: string, epsilon: number, now: Date): void {
-  if (typeof subject !== 'string' || typeof project !== 'string') {
-    throw new TypeError('subject and project must be strings');
+interface Charge {
+  readonly at: number;
+  readonly epsilon: number;
+}
+
+/** Charges within a rolling window, trimmed as they are read. */
+class Account {
+  #charges: Charge[] = [];
+
+  add(charge: Charge): void {
+    this.#charges.push(charge);
   }
-  if (!Number.isFinite(epsilon) || epsilon <= 0) {
-    throw new RangeError('epsilon must be a finite number greater than 0');
+
+  spent(now: number, periodDays: number): number {
+    const since = now - periodDays * DAY_MS;
+    if (this.#charges.length > 0 && this.#charges[0]!.at <= since) {
+      this.#charges = this.#charges.filter((c) => c.at > since);
+    }
+    return this.#charges.reduce((sum, c) => sum + c.epsilon, 0);
   }
-  if (!Number.isFinite(now.getTime())) throw new RangeError('now is not a valid date');
 }
 
 function checkLimits(limits: BudgetLimits): void {
-  if (!Number.isFinite(limits.budget) || limits.budget <= 0) {
-    throw new RangeError('budget must be a finite number greater than 0');
+  for (const value of [limits.projectBudget, limits.researcherBudget]) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError('budgets must be finite numbers greater than 0');
+    }
   }
   if (!Number.isInteger(limits.periodDays) || limits.periodDays < 1) {
     throw new RangeError('periodDays must be a whole number of at least 1');
   }
 }
 
-/** Charges per (subject, project), trimmed to the window as they are read. */
-class Accounts {
-  readonly #byKey = new Map<string, Charge[]>();
-  readonly #limits: BudgetLimits;
+function checkRelease(release: Release): void {
+  for (const key of ['project', 'researcher', 'queryHash', 'dataVersion', 'noise'] as const) {
+    if (typeof release[key] !== 'string') throw new TypeError(`${key} must be a string`);
+  }
+  if (!Number.isFinite(release.epsilon) || release.epsilon < 0) {
+    throw new RangeError('epsilon must be a finite number >= 0');
+  }
+  if (!Number.isFinite(release.at.getTime())) throw new RangeError('at is not a valid date');
+}
 
-  constructor(limits: BudgetLimits) {
+/** One ledger line as written. */
+interface Line {
+  readonly at: string;
+  readonly project: string;
+  readonly researcher: string;
+  readonly queryHash: string;
+  readonly dataVersion: string;
+  readonly noise: string;
+  readonly cost: number;
+  readonly released: unknown;
+}
+
+/** The accounts, the releases seen, and the decision; no I/O. */
+class Books {
+  readonly #limits: BudgetLimits | undefined;
+  readonly #projects = new Map<string, Account>();
+  readonly #researchers = new Map<string, Account>();
+  readonly #seen = new Set<string>();
+
+  constructor(limits: BudgetLimits | undefined) {
+    if (limits) checkLimits(limits);
     this.#limits = limits;
   }
 
-  static key(subject: string, project: string): string {
-    return JSON.stringify([subject, project]);
+  static #seenKey(r: Pick<Line, 'project' | 'queryHash' | 'dataVersion' | 'noise'>): string {
+    return JSON.stringify([r.project, r.queryHash, r.dataVersion, r.noise]);
   }
 
-  add(charge: Charge): void {
-    const key = Accounts.key(charge.subject, charge.project);
-    const list = this.#byKey.get(key) ?? [];
-    list.push(charge);
-    this.#byKey.set(key, list);
+  #account(map: Map<string, Account>, key: string): Account {
+    let account = map.get(key);
+    if (!account) {
+      account = new Account();
+      map.set(key, account);
+    }
+    return account;
   }
 
-  /** Whether the charge fits into what the pair has left in the window ending at `now`. */
-  fits(charge: Charge): boolean {
-    const key = Accounts.key(charge.subject, charge.project);
-    const since = charge.at - this.#limits.periodDays * DAY_MS;
-    const live = (this.#byKey.get(key) ?? []).filter((c) => c.at > since);
-    if (live.length > 0) this.#byKey.set(key, live);
-    else this.#byKey.delete(key);
-    const spent = live.reduce((sum, c) => sum + c.epsilon, 0);
-    return spent + charge.epsilon <= this.#limits.budget + TOLERANCE;
+  #accounts(project: string, researcher: string) {
+    return {
+      project: this.#account(this.#projects, project),
+      researcher: this.#account(this.#researchers, JSON.stringify([project, researcher])),
+    };
+  }
+
+  /** The line to write, or the refusal. */
+  decide(release: Release): { line: Line; budget: Budget | undefined } | ReleaseDecision {
+    const cost =
+      this.#limits === undefined || this.#seen.has(Books.#seenKey(release)) ? 0 : release.epsilon;
+    const line: Line = {
+      at: release.at.toISOString(),
+      project: release.project,
+      researcher: release.researcher,
+      queryHash: release.queryHash,
+      dataVersion: release.dataVersion,
+      noise: release.noise,
+      cost,
+      released: release.released,
+    };
+    const limits = this.#limits;
+    if (limits === undefined) return { line, budget: undefined };
+    const now = release.at.getTime();
+    const accounts = this.#accounts(release.project, release.researcher);
+    const spent = {
+      project: accounts.project.spent(now, limits.periodDays),
+      researcher: accounts.researcher.spent(now, limits.periodDays),
+    };
+    const limit = { project: limits.projectBudget, researcher: limits.researcherBudget };
+    for (const account of ['project', 'researcher'] as const) {
+      if (spent[account] + cost > limit[account] + TOLERANCE) {
+        return { kind: 'exhausted', account, spent: spent[account], limit: limit[account], cost };
+      }
+    }
+    return {
+      line,
+      budget: {
+        cost,
+        periodDays: limits.periodDays,
+        project: { spent: spent.project + cost, limit: limit.project },
+        researcher: { spent: spent.researcher + cost, limit: limit.researcher },
+      },
+    };
+  }
+
+  /** Applies a written line. */
+  apply(line: Line): void {
+    if (line.noise.startsWith('laplace:')) this.#seen.add(Books.#seenKey(line));
+    if (line.cost > 0) {
+      const at = Date.parse(line.at);
+      const accounts = this.#accounts(line.project, line.researcher);
+      accounts.project.add({ at, epsilon: line.cost });
+      accounts.researcher.add({ at, epsilon: line.cost });
+    }
   }
 }
 
 /**
  * A ledger kept in memory only, for tests and single-run tools: a restart refills every budget.
- * @example await createMemoryBudgetLedger({ budget: 1, periodDays: 30 }).charge('sub', 'p', 0.5, new Date()) // 'ok'
+ * @example await createMemoryReleaseLedger(limits).record(release) // { kind: 'recorded', budget: {...} }
  */
-export function createMemoryBudgetLedger(limits: BudgetLimits): BudgetLedger {
-  checkLimits(limits);
-  const accounts = new Accounts(limits);
+export function createMemoryReleaseLedger(limits: BudgetLimits | undefined): ReleaseLedger {
+  const books = new Books(limits);
   return {
-    charge(subject, project, epsilon, now) {
-      checkCharge(subject, project, epsilon, now);
-      const charge = { at: now.getTime(), subject, project, epsilon };
-      if (!accounts.fits(charge)) return Promise.resolve('exhausted');
-      accounts.add(charge);
-      return Promise.resolve('ok');
+    record(release) {
+      checkRelease(release);
+      const decision = books.decide(release);
+      if ('kind' in decision) return Promise.resolve(decision);
+      books.apply(decision.line);
+      return Promise.resolve({ kind: 'recorded', budget: decision.budget });
     },
   };
 }
 
-export function budgetLedgerPath(stateDir: string): string {
-  return join(stateDir, 'budget-ledger.jsonl');
+export function releaseLedgerPath(stateDir: string): string {
+  return join(stateDir, 'releases.jsonl');
 }
 
-function parseLine(line: string): Charge | undefined {
+function parseLine(text: string): Line | undefined {
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { at, subject, project, epsilon } = value as Record<string, unknown>;
-  const time = typeof at === 'string' ? Date.parse(at) : NaN;
-  if (!Number.isFinite(time) || typeof subject !== 'string' || typeof project !== 'string') {
+  const line = value as Record<string, unknown>;
+  const strings = ['at', 'project', 'researcher', 'queryHash', 'dataVersion', 'noise'];
+  if (!strings.every((k) => typeof line[k] === 'string')) return undefined;
+  if (!Number.isFinite(Date.parse(line.at as string))) return undefined;
+  if (typeof line.cost !== 'number' || !Number.isFinite(line.cost) || line.cost < 0) {
     return undefined;
   }
-  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon <= 0) return undefined;
-  return { at: time, subject, project, epsilon };
+  return value as Line;
 }
 
 /** Reads the ledger; drops (and cuts off) a final line a crash left unfinished. */
-async function readCharges(path: string): Promise<Charge[] | undefined> {
+async function readLines(path: string): Promise<Line[] | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -146,17 +278,17 @@ async function readCharges(path: string): Promise<Charge[] | undefined> {
   }
   const end = text.lastIndexOf('\n') + 1;
   if (end < text.length) await truncate(path, Buffer.byteLength(text.slice(0, end)));
-  const charges: Charge[] = [];
+  const lines: Line[] = [];
   text
     .slice(0, end)
     .split('\n')
-    .forEach((line, i) => {
-      if (line.length === 0) return;
-      const charge = parseLine(line);
-      if (!charge) throw new Error(`budget ledger ${path}: line ${i + 1} is not a valid charge`);
-      charges.push(charge);
+    .forEach((raw, i) => {
+      if (raw.length === 0) return;
+      const line = parseLine(raw);
+      if (!line) throw new Error(`release ledger ${path}: line ${i + 1} is not a valid release`);
+      lines.push(line);
     });
-  return charges;
+  return lines;
 }
 
 async function syncDirectory(dir: string): Promise<void> {
@@ -169,53 +301,47 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Opens (creating if needed) the budget ledger in `stateDir` and loads every
- * charge. Charges are serialised in process; one node process owns one state
- * directory. A failed write stops the ledger: every later charge fails, so
- * budget is never handed out on an unknown state.
- * @example const ledger = await openFileBudgetLedger('.data/node', budgetLimits(policy));
+ * Opens (creating if needed) the release ledger in `stateDir` and loads it.
+ * Releases are serialised in process; one node process owns one state
+ * directory. A failed write stops the ledger: every later release fails, so
+ * nothing leaves on an unknown state.
+ * @example const ledger = await openFileReleaseLedger('.data/node', budgetLimits(policy));
  */
-export async function openFileBudgetLedger(
+export async function openFileReleaseLedger(
   stateDir: string,
-  limits: BudgetLimits,
-): Promise<FileBudgetLedger> {
-  checkLimits(limits);
+  limits: BudgetLimits | undefined,
+): Promise<FileReleaseLedger> {
+  const books = new Books(limits);
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const path = budgetLedgerPath(stateDir);
-  const existing = await readCharges(path);
-  const accounts = new Accounts(limits);
-  for (const charge of existing ?? []) accounts.add(charge);
+  const path = releaseLedgerPath(stateDir);
+  const existing = await readLines(path);
+  for (const line of existing ?? []) books.apply(line);
   const file: FileHandle = await open(path, 'a', 0o600);
   if (existing === undefined) await syncDirectory(stateDir);
 
   let broken = false;
   let tail: Promise<unknown> = Promise.resolve();
 
-  const chargeNow = async (charge: Charge): Promise<'ok' | 'exhausted'> => {
-    if (broken) throw new Error('budget ledger stopped after a failed write');
-    if (!accounts.fits(charge)) return 'exhausted';
-    const line = JSON.stringify({
-      at: new Date(charge.at).toISOString(),
-      subject: charge.subject,
-      project: charge.project,
-      epsilon: charge.epsilon,
-    });
+  const recordNow = async (release: Release): Promise<ReleaseDecision> => {
+    if (broken) throw new Error('release ledger stopped after a failed write');
+    const decision = books.decide(release);
+    if ('kind' in decision) return decision;
     try {
-      await file.write(`${line}\n`);
+      await file.write(`${JSON.stringify(decision.line)}\n`);
       await file.sync();
     } catch (err) {
       broken = true;
       throw err;
     }
-    accounts.add(charge);
-    return 'ok';
+    books.apply(decision.line);
+    return { kind: 'recorded', budget: decision.budget };
   };
 
   return {
-    // async, so an invalid charge rejects; nothing is awaited before `tail` is set.
-    async charge(subject, project, epsilon, now) {
-      checkCharge(subject, project, epsilon, now);
-      const result = tail.then(() => chargeNow({ at: now.getTime(), subject, project, epsilon }));
+    // async, so an invalid release rejects; nothing is awaited before `tail` is set.
+    async record(release) {
+      checkRelease(release);
+      const result = tail.then(() => recordNow(release));
       tail = result.catch(() => undefined);
       return result;
     },
@@ -224,4 +350,28 @@ export async function openFileBudgetLedger(
       await file.close();
     },
   };
+}
+
+export interface ExportFilter {
+  readonly since?: Date;
+  readonly project?: string;
+}
+
+/**
+ * The ledger's lines matching a filter, streamed as they are stored ("what
+ * left my site").
+ * @example for await (const line of exportReleases(dir, { project: 'p' })) process.stdout.write(line + '\n');
+ */
+export async function* exportReleases(stateDir: string, filter: ExportFilter = {}) {
+  const input = createReadStream(releaseLedgerPath(stateDir), { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  const since = filter.since?.getTime();
+  for await (const text of lines) {
+    if (text.length === 0) continue;
+    const line = parseLine(text);
+    if (!line) continue; // a crash's cut-off last line
+    if (since !== undefined && Date.parse(line.at) < since) continue;
+    if (filter.project !== undefined && line.project !== filter.project) continue;
+    yield text;
+  }
 }

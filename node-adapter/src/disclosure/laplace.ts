@@ -1,50 +1,44 @@
-// Laplace noise for the formal differential-privacy option. Unlike cell-key
-// noise it is fresh on every query, so repetition would average it away; the
-// budget ledger makes every released table cost epsilon, which bounds what
-// repetition can learn.
+// What a query costs under the default mechanism, decided from the query
+// alone: the charge never depends on the data, so the cost a researcher sees
+// and the refusal when a budget runs out say nothing about any patient.
+//
+// A query releases tables; one patient changes each by at most one count:
+// - the total: 1;
+// - the strata: 1 when they partition the cohort; with a `codes` dimension a
+//   patient can sit in one stratum per code, so 1 per code;
+// - each histogram: 1 (bins and `missing` partition the cohort);
+// - each summary: 3 (n, the clamped sum and the clamped sum of squares).
+// Each unit costs epsilon (and delta); every count's noise has scale 1/epsilon.
 import type { CohortQuery } from '@tessera/schemas';
 import type { NodePolicy } from './policy.ts';
 
-/** Uniform numbers in [0, 1); injected so tests are deterministic. */
-export type RandomSource = () => number;
+/** Tables a summary releases: n, the clamped sum, the clamped sum of squares. */
+export const SUMMARY_TABLES = 3;
 
-/**
- * One draw from Laplace(0, scale) by inverse transform.
- * @example laplaceNoise(2, () => 0.5) // 0
- */
-export function laplaceNoise(scale: number, random: RandomSource): number {
-  const r = random();
-  if (!(r >= 0 && r < 1)) throw new Error('random source out of range');
-  const u = r - 0.5;
-  // 1 - 2|u| is 0 only when r is exactly 0; the smallest double keeps the log finite.
-  const tail = Math.max(1 - 2 * Math.abs(u), Number.MIN_VALUE);
-  return -scale * Math.sign(u) * Math.log(tail);
+/** How many strata one patient can be counted in (the product of the codes dimensions' sizes). */
+export function strataSensitivity(query: Pick<CohortQuery, 'stratify'>): number {
+  let cells = 1;
+  for (const d of query.stratify ?? []) {
+    if (typeof d === 'object' && 'codes' in d) cells *= Math.max(1, d.codes.in.length);
+  }
+  return cells;
 }
 
 /**
- * The bound |noise| <= b that Laplace(0, scale) noise, rounded to a whole
- * number, keeps with probability `confidence`: P(|X| <= t) = 1 - e^(-t/scale).
- * @example laplaceBound(2, 0.95) // 6
+ * Units of epsilon a query costs (see above).
+ * @example costUnits({ stratify: ['gender'], measures: [{ count: 'patients' }] }) // 2
  */
-export function laplaceBound(scale: number, confidence: number): number {
-  return Math.ceil(scale * Math.log(1 / (1 - confidence)));
-}
-
-/**
- * Tables a query releases, each charged epsilon: the total (one), the strata
- * (one when stratified), and one per histogram and per summary. The count
- * measure's figures are the total and strata, so it adds nothing.
- * @example releasedTables({ stratify: ['gender'], measures: [{ count: 'patients' }] }) // 2
- */
-export function releasedTables(query: Pick<CohortQuery, 'stratify' | 'measures'>): number {
+export function costUnits(query: Pick<CohortQuery, 'stratify' | 'measures'>): number {
   const measures = query.measures ?? [];
-  const extra = measures.filter((m) => 'histogram' in m || 'summary' in m).length;
-  return 1 + ((query.stratify ?? []).length > 0 ? 1 : 0) + extra;
+  const histograms = measures.filter((m) => 'histogram' in m).length;
+  const summaries = measures.filter((m) => 'summary' in m).length;
+  const strata = (query.stratify ?? []).length > 0 ? strataSensitivity(query) : 0;
+  return 1 + strata + histograms + SUMMARY_TABLES * summaries;
 }
 
 /**
  * The epsilon a query costs under the policy, or undefined when the mechanism
- * spends no budget.
+ * keeps no budget.
  * @example epsilonFor(query, policy) // 1 for a stratified count at epsilon 0.5
  */
 export function epsilonFor(
@@ -52,5 +46,5 @@ export function epsilonFor(
   policy: NodePolicy,
 ): number | undefined {
   if (policy.mechanism !== 'laplace') return undefined;
-  return releasedTables(query) * policy.laplace.epsilon;
+  return costUnits(query) * policy.laplace.epsilon;
 }

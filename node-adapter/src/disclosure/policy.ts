@@ -3,6 +3,7 @@
 // stops start-up with a message that names the key.
 import {
   type CohortQuery,
+  type Measure,
   DEFAULT_LIMITS,
   type NodePolicyConfig,
   ProblemError,
@@ -14,6 +15,7 @@ import {
 } from '@tessera/schemas';
 import nodePolicySchema from '@tessera/schemas/json/node-policy.schema.json' with { type: 'json' };
 import { nodeProblem } from '../errors.ts';
+import type { SummaryBounds } from '../service/ports.ts';
 
 /** Every key of a config made present and read-only. */
 type Resolved<T> = {
@@ -131,9 +133,33 @@ export function loadPolicy(json: unknown, options: LoadPolicyOptions): NodePolic
     throw policyInvalid('/summary/minN', `must be at least threshold (${threshold})`);
   }
   const laplace = copy.laplace!;
-  if (laplace.budget! < laplace.epsilon!) {
-    throw policyInvalid('/laplace/budget', `must be at least laplace.epsilon (${laplace.epsilon})`);
+  if (laplace.projectBudget! < laplace.epsilon!) {
+    throw policyInvalid(
+      '/laplace/projectBudget',
+      `must be at least laplace.epsilon (${laplace.epsilon})`,
+    );
   }
+  if (laplace.researcherBudget! < laplace.epsilon!) {
+    throw policyInvalid(
+      '/laplace/researcherBudget',
+      `must be at least laplace.epsilon (${laplace.epsilon})`,
+    );
+  }
+  if (laplace.researcherBudget! > laplace.projectBudget!) {
+    throw policyInvalid(
+      '/laplace/researcherBudget',
+      `must be at most laplace.projectBudget (${laplace.projectBudget})`,
+    );
+  }
+  if (copy.suppressZero === false) {
+    throw policyInvalid(
+      '/suppressZero',
+      'must be true: an exact zero answers "is anyone in this set?" with certainty',
+    );
+  }
+  copy.summary!.bounds!.forEach((b, i) => {
+    if (!(b.min < b.max)) throw policyInvalid(`/summary/bounds/${i}/max`, 'must exceed min');
+  });
   if (copy.mechanism === 'none' && !options.allowOpen) {
     throw nodeProblem('ERR_OPEN_POLICY_REFUSED', {
       pointer: '/mechanism',
@@ -164,4 +190,59 @@ export function policyQueryLimits(policy: NodePolicy): QueryLimits {
  */
 export function checkStrataLimits(query: CohortQuery, policy: NodePolicy): void {
   checkSemantics(query, policyQueryLimits(policy));
+}
+
+/**
+ * The clamping bounds the policy sets for each of a query's measures
+ * (undefined for other measures, and for summaries whose unit and code have
+ * none: their mean and sd are withheld). An entry with a code matches a summary
+ * over exactly that one code.
+ * @example summaryBoundsFor(query, policy) // [undefined, { min: 0, max: 300 }]
+ */
+export function summaryBoundsFor(
+  query: Pick<CohortQuery, 'measures'>,
+  policy: NodePolicy,
+): (SummaryBounds | undefined)[] {
+  return (query.measures ?? []).map((m: Measure) => {
+    if (!('summary' in m)) return undefined;
+    const { unit, observation } = m.summary;
+    const codes = observation.map((c) => `${c.system}|${c.code}`);
+    const entry = policy.summary.bounds.find(
+      (b) =>
+        b.unit === unit && (b.code === undefined || (codes.length === 1 && codes[0] === b.code)),
+    );
+    return entry === undefined ? undefined : { min: entry.min, max: entry.max };
+  });
+}
+
+/**
+ * Under cell-key, refuses histogram edges off the policy's grid for their unit
+ * (ERR_QUERY_INVALID with a pointer to the edge): edges moved in fine steps
+ * would find one patient's value. Laplace noises every bin and charges every
+ * new query, so it accepts any edges.
+ * @example checkHistogramGrid(query, policy) // throws at /measures/1/histogram/edges/0
+ */
+export function checkHistogramGrid(
+  query: Pick<CohortQuery, 'measures'>,
+  policy: NodePolicy,
+  pointer = '',
+): void {
+  if (policy.mechanism !== 'cell-key') return;
+  const grid = policy.cellKey.histogramGrid;
+  (query.measures ?? []).forEach((m: Measure, mi) => {
+    if (!('histogram' in m)) return;
+    const { unit, edges } = m.histogram;
+    // The schema requires `*`.
+    const step = (Object.hasOwn(grid, unit) ? grid[unit] : undefined) ?? grid['*']!;
+    edges.forEach((edge, ei) => {
+      const steps = edge / step;
+      // Within a millionth of a step, so 0.1-steps written in decimal still match.
+      if (Math.abs(steps - Math.round(steps)) > 1e-6) {
+        throw nodeProblem('ERR_QUERY_INVALID', {
+          pointer: `${pointer}/measures/${mi}/histogram/edges/${ei}`,
+          detail: `histogram edges in ${unit} must be multiples of ${step} at this node`,
+        });
+      }
+    });
+  });
 }

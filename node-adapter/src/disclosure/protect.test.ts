@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RawResult } from '../engine/raw-result.ts';
-import { COUNT_MAX, protect } from './protect.ts';
+import { COUNT_MAX } from './laplace-release.ts';
+import { protect } from './protect.ts';
 import { NO_RANDOM, cell, policyOf, seeded } from './test-support.ts';
 
 const byGender = (total: number, counts: readonly number[]): RawResult => ({

@@ -1,47 +1,48 @@
 // Disclosure control: true figures (RawResult) in, the released parts of a
-// NodeResult out. Pure: cell-key noise is a lookup in a table that is a fixed
-// function of the policy; the only randomness (Laplace mode) comes from the
-// injected source.
+// NodeResult out. Pure: the only randomness (laplace) is the release's keyed
+// noise stream, passed in.
 //
-// Every count becomes a Cell:
-// - a true count 1..threshold-1 is suppressed with range [1, threshold-1]
-//   ([0, threshold-1] when suppressZero, so zeros and small counts look alike);
-// - 0 is released as 0, unperturbed: the empty set has no members and so no
-//   noise, and no non-zero count can be released as 0;
-// - a count >= threshold gets noise (cell-key table, or Laplace), then rounding
+// Mechanism `laplace` (the default): see laplace-release.ts. Every count is
+// noised, released only when the noisy count reaches the threshold, and
+// carries its guaranteed range and its interval at the policy's confidence;
+// summaries come from noisy clamped sums. No secondary suppression is needed:
+// no cell is exact, so none is the difference of others.
+//
+// Mechanism `cell-key` (an option, with the limits docs/privacy.md lists):
+// - a true count 0..threshold-1 is suppressed with range [0, threshold-1]
+//   (suppressZero is always on, so zeros and small counts look alike);
+// - a count >= threshold gets noise from the cell-key table, then rounding
 //   to a multiple of `rounding`, then, if below the threshold, the smallest
 //   multiple of `rounding` at or above it. It is always marked perturbed, so a
 //   zero draw is not revealed. |released - true| <= maxNoise + rounding - 1.
 // - a cell suppressed by the secondary rule (see secondary.ts) has a true count
 //   of 0 or >= threshold; its range is [0, released total + maxNoise +
 //   rounding - 1], the same for both, so a suppressed zero is not told apart.
-// - a count that is not a whole number in [0, 10^9] (NaN, Infinity, overflow) or
-//   whose cell key is not a 32-bit unsigned integer, or any arithmetic error,
-//   gives exactly the cell a small count gives, with no extra detail.
+// - mean and sd are never released (n alone): cell-key has no noise for sums.
 //
-// Mean and sd (summary) are released only under cell-key (or open) mode, when
-// n >= summary.minN, one patient holds at most the `dominance` share of the
-// sum of absolute values, the values are not all equal (sd 0 would reveal
-// every patient's value) and everything is finite. Laplace mode withholds them:
-// releasing exact statistics would break its formal guarantee.
+// Under every mechanism a count that is not a whole number in [0, 10^9] (NaN,
+// Infinity, overflow) or whose cell key is not a 32-bit unsigned integer, or
+// any arithmetic error, gives exactly the cell a small count gives.
 //
-// Mechanism `none` (the open policy) releases every count as it is.
+// Mechanism `none` (the open policy) releases every count and statistic as it is.
 import type { Cell, Disclosure, MeasureResult, Stratum, StratumKey } from '@tessera/schemas';
 import type { RawCell, RawHistogram, RawResult, RawSummary } from '../engine/raw-result.ts';
 import { nodeProblem } from '../errors.ts';
-import { type RandomSource, laplaceBound, laplaceNoise } from './laplace.ts';
-import { type PerturbationTable, perturbationTable, cellKeyNoise } from './perturbation-table.ts';
+import type { SummaryBounds } from '../service/ports.ts';
+import type { KeyedNoise } from './keyed-noise.ts';
+import { COUNT_MAX, laplaceCells, laplaceSummary } from './laplace-release.ts';
+import { perturbationTable, cellKeyNoise } from './perturbation-table.ts';
 import type { NodePolicy } from './policy.ts';
 import { type SuppressionGroup, secondarySuppression, strataGroups } from './secondary.ts';
 
-/** The largest count the NodeResult schema carries. */
-export const COUNT_MAX = 1_000_000_000;
 
 const CELL_KEY_LIMIT = 0x1_0000_0000;
 
 export interface ProtectContext {
-  /** Uniform [0, 1) source for Laplace noise; unused by the other mechanisms. */
-  readonly random: RandomSource;
+  /** The release's keyed noise: required by laplace, unused by the other mechanisms. */
+  readonly noise?: KeyedNoise;
+  /** Clamping bounds per measure index, as the source applied them (laplace summaries). */
+  readonly summaryBounds?: readonly (SummaryBounds | undefined)[];
 }
 
 /** The released parts of a NodeResult. */
@@ -61,8 +62,6 @@ type Fate =
 
 interface Slot {
   readonly raw: RawCell;
-  /** How many cells of its table one patient can change (Laplace scale = sensitivity / epsilon). */
-  readonly sensitivity: number;
 }
 
 /** The integers start, start + 1, ..., end - 1. */
@@ -77,18 +76,10 @@ function validCount(raw: RawCell): number | undefined {
   return count;
 }
 
-interface Noise {
-  readonly table: PerturbationTable | undefined;
-  readonly random: RandomSource;
-  readonly epsilon: number;
-}
-
-function noisyCount(count: number, slot: Slot, policy: NodePolicy, noise: Noise): number {
+function noisyCount(count: number, slot: Slot, policy: NodePolicy): number {
   const { threshold, rounding } = policy;
-  const delta = noise.table
-    ? cellKeyNoise(noise.table, threshold, count, slot.raw.cellKey)
-    : Math.round(laplaceNoise(slot.sensitivity / noise.epsilon, noise.random));
-  let released = count + delta;
+  const table = perturbationTable(policy.cellKey.maxNoise, policy.cellKey.table);
+  let released = count + cellKeyNoise(table, threshold, count, slot.raw.cellKey);
   if (rounding > 1) released = Math.round(released / rounding) * rounding;
   if (released < threshold) released = Math.ceil(threshold / rounding) * rounding;
   released = Math.min(released, COUNT_MAX);
@@ -96,40 +87,22 @@ function noisyCount(count: number, slot: Slot, policy: NodePolicy, noise: Noise)
   return released;
 }
 
-function fateOf(slot: Slot, policy: NodePolicy, noise: Noise): Fate {
+/** A count's fate under cell-key or none. */
+function fateOf(slot: Slot, policy: NodePolicy): Fate {
   try {
     const count = validCount(slot.raw);
     if (count === undefined) return { kind: 'invalid' };
     if (policy.mechanism === 'none') return { kind: 'released', count, perturbed: false };
-    if (count === 0) {
-      return policy.suppressZero
-        ? { kind: 'suppressed' }
-        : { kind: 'released', count: 0, perturbed: false };
-    }
     if (count < policy.threshold) return { kind: 'suppressed' };
-    return { kind: 'released', count: noisyCount(count, slot, policy, noise), perturbed: true };
+    return { kind: 'released', count: noisyCount(count, slot, policy), perturbed: true };
   } catch {
     return { kind: 'invalid' };
   }
 }
 
-/** The noise bound a released count carries, rounding aside. */
-function statedMaxNoise(policy: NodePolicy, slots: readonly Slot[]): number {
-  switch (policy.mechanism) {
-    case 'none':
-      return 0;
-    case 'cell-key':
-      return policy.cellKey.maxNoise;
-    case 'laplace': {
-      const sensitivity = Math.max(1, ...slots.map((s) => s.sensitivity));
-      return laplaceBound(sensitivity / policy.laplace.epsilon, policy.laplace.confidence);
-    }
-  }
-}
-
 /**
  * What the node states about its disclosure control, in every answer.
- * @example disclosureOf(policy, 2) // { threshold: 10, mechanism: 'cell-key', maxNoise: 2, rounding: 1, ... }
+ * @example disclosureOf(policy, 39) // { threshold: 10, mechanism: 'laplace', maxNoise: 39, ... }
  */
 export function disclosureOf(policy: NodePolicy, maxNoise: number): Disclosure {
   if (policy.mechanism === 'none') {
@@ -141,15 +114,19 @@ export function disclosureOf(policy: NodePolicy, maxNoise: number): Disclosure {
     maxNoise,
     rounding: policy.rounding,
     ...(policy.mechanism === 'laplace'
-      ? { epsilon: policy.laplace.epsilon, confidence: policy.laplace.confidence }
+      ? {
+          epsilon: policy.laplace.epsilon,
+          delta: policy.laplace.delta,
+          confidence: policy.laplace.confidence,
+        }
       : {}),
-    suppressZero: policy.suppressZero,
-    secondarySuppression: policy.secondarySuppression,
+    suppressZero: true,
+    secondarySuppression: policy.mechanism === 'cell-key' && policy.secondarySuppression,
   };
 }
 
 /** Refuses a result wider than the policy allows, even if the query check was skipped. */
-function checkShape(raw: RawResult, policy: NodePolicy): number {
+function checkShape(raw: RawResult, policy: NodePolicy): void {
   if (raw.strata.length > policy.maxStrata) {
     throw nodeProblem('ERR_QUERY_INVALID', {
       pointer: '/stratify',
@@ -163,8 +140,6 @@ function checkShape(raw: RawResult, policy: NodePolicy): number {
       detail: `more than ${policy.maxDimensionCodes} codes`,
     });
   }
-  // One patient is in at most one stratum per code when codes overlap.
-  return raw.overlapping ? Math.max(1, codes.size) : 1;
 }
 
 function copyKey(key: StratumKey): StratumKey {
@@ -180,29 +155,14 @@ function isFiniteNumber(value: number | null): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
-/** Mean and sd to release for a summary, or undefined to withhold them. */
-function summaryFigures(
-  raw: RawSummary,
-  nCount: number | undefined,
-  nReleased: boolean,
-  policy: NodePolicy,
-): { mean?: number; sd?: number } | undefined {
+/** Mean and sd as they are (open policy only). */
+function openSummary(raw: RawSummary): { mean?: number; sd?: number } | undefined {
   const { mean, sd } = raw;
-  if (policy.mechanism === 'none') {
-    const open = {
-      ...(isFiniteNumber(mean) ? { mean } : {}),
-      ...(isFiniteNumber(sd) && sd >= 0 ? { sd } : {}),
-    };
-    return Object.keys(open).length > 0 ? open : undefined;
-  }
-  if (policy.mechanism === 'laplace' || nCount === undefined || !nReleased) return undefined;
-  if (nCount < Math.max(policy.summary.minN, policy.threshold)) return undefined;
-  if (!isFiniteNumber(mean) || !isFiniteNumber(sd) || !(sd > 0)) return undefined;
-  const { sumAbs, maxAbs } = raw;
-  if (!Number.isFinite(sumAbs) || !Number.isFinite(maxAbs)) return undefined;
-  if (!(sumAbs > 0) || maxAbs < 0 || maxAbs > sumAbs) return undefined;
-  if (!(maxAbs / sumAbs <= policy.summary.dominance)) return undefined;
-  return { mean, sd };
+  const open = {
+    ...(isFiniteNumber(mean) ? { mean } : {}),
+    ...(isFiniteNumber(sd) && sd >= 0 ? { sd } : {}),
+  };
+  return Object.keys(open).length > 0 ? open : undefined;
 }
 
 /**
@@ -212,11 +172,11 @@ function summaryFigures(
  * @example protect(raw, policy, { random }).total // { count: 118, perturbed: true }
  */
 export function protect(raw: RawResult, policy: NodePolicy, ctx: ProtectContext): ProtectedResult {
-  const strataSensitivity = checkShape(raw, policy);
+  checkShape(raw, policy);
 
   // Every count of the answer in one list: 0 total, then strata, then measures.
-  const slots: Slot[] = [{ raw: raw.total, sensitivity: 1 }];
-  for (const s of raw.strata) slots.push({ raw: s.cell, sensitivity: strataSensitivity });
+  const slots: Slot[] = [{ raw: raw.total }];
+  for (const s of raw.strata) slots.push({ raw: s.cell });
   const groups: SuppressionGroup[] = strataGroups(
     raw.strata.map((s) => s.key),
     1, // strata start at slot 1
@@ -226,31 +186,92 @@ export function protect(raw: RawResult, policy: NodePolicy, ctx: ProtectContext)
   for (const m of raw.measures) {
     const start = slots.length;
     if (m.type === 'histogram') {
-      for (const bin of m.bins) slots.push({ raw: bin.cell, sensitivity: 1 });
-      slots.push({ raw: m.missing, sensitivity: 1 });
+      for (const bin of m.bins) slots.push({ raw: bin.cell });
+      slots.push({ raw: m.missing });
       // Bins and missing add up to the cohort's total.
       groups.push({ members: range(start, slots.length), sum: 0 });
     } else if (m.type === 'summary') {
-      slots.push({ raw: m.n, sensitivity: 1 });
+      slots.push({ raw: m.n });
     }
     measureSlots.push(range(start, slots.length));
   }
 
-  const noise: Noise = {
-    table:
-      policy.mechanism === 'cell-key'
-        ? perturbationTable(policy.cellKey.maxNoise, policy.cellKey.table)
-        : undefined,
-    random: ctx.random,
-    epsilon: policy.laplace.epsilon,
+  const answer =
+    policy.mechanism === 'laplace'
+      ? laplaceAnswer(slots, policy, ctx)
+      : exactOrCellKeyAnswer(slots, groups, policy);
+
+  const measures = raw.measures.map((m, mi): MeasureResult => {
+    const at = measureSlots[mi]!;
+    switch (m.type) {
+      case 'count':
+        return { type: 'count' };
+      case 'histogram':
+        return histogramResult(m, at, answer.cells);
+      case 'summary': {
+        const n = answer.cells[at[0]!]!;
+        let figures: { mean?: number; sd?: number } | undefined;
+        try {
+          figures = answer.summary(m, mi, n);
+        } catch {
+          figures = undefined;
+        }
+        return figures
+          ? { type: 'summary', unit: m.unit, n, ...figures }
+          : { type: 'summary', unit: m.unit, n, suppressed: true };
+      }
+    }
+  });
+
+  return {
+    total: answer.cells[0]!,
+    strata: raw.strata.map((s, i) => ({ key: copyKey(s.key), cell: answer.cells[i + 1]! })),
+    measures,
+    disclosure: disclosureOf(policy, answer.maxNoise),
+    overlapping: raw.overlapping,
   };
-  const fates = slots.map((slot) => fateOf(slot, policy, noise));
+}
+
+/** One mechanism's cells (by slot), summary figures and stated noise bound. */
+interface Answer {
+  readonly cells: readonly Cell[];
+  summary(
+    raw: RawSummary,
+    measureIndex: number,
+    n: Cell,
+  ): { mean?: number; sd?: number } | undefined;
+  readonly maxNoise: number;
+}
+
+function laplaceAnswer(slots: readonly Slot[], policy: NodePolicy, ctx: ProtectContext): Answer {
+  const noise = ctx.noise;
+  if (noise === undefined) throw new Error('the laplace mechanism needs the release noise');
+  const cells = laplaceCells(policy, noise);
+  // Counts draw from positions 0..slots-1; each summary's two sums after them.
+  const sumPositions = (mi: number): [number, number] => [
+    slots.length + 2 * mi,
+    slots.length + 2 * mi + 1,
+  ];
+  return {
+    cells: slots.map((slot, i) => cells.cell(validCount(slot.raw), i)),
+    summary: (m, mi, n) =>
+      laplaceSummary(m, n, ctx.summaryBounds?.[mi], policy, noise, sumPositions(mi)),
+    maxNoise: cells.bound,
+  };
+}
+
+function exactOrCellKeyAnswer(
+  slots: readonly Slot[],
+  groups: readonly SuppressionGroup[],
+  policy: NodePolicy,
+): Answer {
+  const fates = slots.map((slot) => fateOf(slot, policy));
   const counts = slots.map((slot, i) =>
     fates[i]!.kind === 'invalid' ? undefined : validCount(slot.raw),
   );
-
+  const open = policy.mechanism === 'none';
   const secondary =
-    policy.mechanism !== 'none' && policy.secondarySuppression
+    !open && policy.secondarySuppression
       ? secondarySuppression(
           counts,
           fates.map((f) => f.kind !== 'released'),
@@ -259,16 +280,13 @@ export function protect(raw: RawResult, policy: NodePolicy, ctx: ProtectContext)
         )
       : new Set<number>();
 
-  const maxNoise = statedMaxNoise(policy, slots);
+  const maxNoise = open ? 0 : policy.cellKey.maxNoise;
   const totalFate = fates[0]!;
   const upper =
     totalFate.kind === 'released' && !secondary.has(0)
       ? Math.min(COUNT_MAX, totalFate.count + maxNoise + policy.rounding - 1)
       : COUNT_MAX;
-  const smallRange: [number, number] =
-    policy.mechanism === 'none'
-      ? [0, COUNT_MAX]
-      : [policy.suppressZero ? 0 : 1, policy.threshold - 1];
+  const smallRange: [number, number] = open ? [0, COUNT_MAX] : [0, policy.threshold - 1];
 
   const cellAt = (i: number): Cell => {
     const fate = fates[i]!;
@@ -280,43 +298,18 @@ export function protect(raw: RawResult, policy: NodePolicy, ctx: ProtectContext)
     }
     return { suppressed: true, range: [smallRange[0], smallRange[1]] };
   };
-  const released = (i: number): boolean => fates[i]!.kind === 'released' && !secondary.has(i);
-
-  const measures = raw.measures.map((m, mi): MeasureResult => {
-    const at = measureSlots[mi]!;
-    switch (m.type) {
-      case 'count':
-        return { type: 'count' };
-      case 'histogram':
-        return histogramResult(m, at, cellAt);
-      case 'summary': {
-        const n = at[0]!;
-        let figures: { mean?: number; sd?: number } | undefined;
-        try {
-          figures = summaryFigures(m, counts[n], released(n), policy);
-        } catch {
-          figures = undefined;
-        }
-        return figures
-          ? { type: 'summary', unit: m.unit, n: cellAt(n), ...figures }
-          : { type: 'summary', unit: m.unit, n: cellAt(n), suppressed: true };
-      }
-    }
-  });
-
   return {
-    total: cellAt(0),
-    strata: raw.strata.map((s, i) => ({ key: copyKey(s.key), cell: cellAt(i + 1) })),
-    measures,
-    disclosure: disclosureOf(policy, maxNoise),
-    overlapping: raw.overlapping,
+    cells: slots.map((_, i) => cellAt(i)),
+    // Cell-key has no noise for sums: n alone. The open policy releases them as they are.
+    summary: (m) => (open ? openSummary(m) : undefined),
+    maxNoise,
   };
 }
 
 function histogramResult(
   m: RawHistogram,
   at: readonly number[],
-  cellAt: (i: number) => Cell,
+  cells: readonly Cell[],
 ): MeasureResult {
   return {
     type: 'histogram',
@@ -324,8 +317,8 @@ function histogramResult(
     bins: m.bins.map((bin, b) => ({
       from: bin.from,
       ...(bin.to === undefined ? {} : { to: bin.to }),
-      cell: cellAt(at[b]!),
+      cell: cells[at[b]!]!,
     })),
-    missing: cellAt(at[m.bins.length]!),
+    missing: cells[at[m.bins.length]!]!,
   };
 }

@@ -4,9 +4,10 @@
 // caller writes an audit alert.
 //
 // Kept in memory: a restart forgets the counts. That is acceptable because the
-// limit is a tripwire, not the protection: cell-key noise is the same on every
-// repeat, so repeating learns nothing, and Laplace repeats are charged to the
-// persistent budget ledger. Memory is bounded by `maxKeys` pairs; beyond it the
+// limit is a tripwire, not the protection: the noise of a repeat is the same
+// draw under both mechanisms (keyed by the query under laplace, by the patient
+// set under cell-key), so repeating learns nothing, and under laplace every new
+// query is charged to the persistent release ledger. Memory is bounded by `maxKeys` pairs; beyond it the
 // longest-idle pairs are forgotten first.
 
 export interface RepeatLimiter {

@@ -4,9 +4,12 @@ import type { Dimension, NodeResult, StratumKey } from '@tessera/schemas';
 import { ageBandLabels } from '../engine/age.ts';
 import type { RawCell } from '../engine/raw-result.ts';
 import { cellKeyOf } from '../store/record-key.ts';
-import type { RandomSource } from './laplace.ts';
+import { type KeyedNoise, keyedNoise } from './keyed-noise.ts';
 import { type NodePolicy, loadPolicy } from './policy.ts';
 import type { ProtectContext, ProtectedResult } from './protect.ts';
+
+/** Uniform [0, 1) numbers. */
+export type RandomSource = () => number;
 
 /** A small seeded PRNG (mulberry32): uniform [0, 1), reproducible. */
 export function seeded(seed: number): RandomSource {
@@ -40,12 +43,29 @@ export function policyOf(json: Record<string, unknown> = {}): NodePolicy {
   return loadPolicy(json, { allowOpen: true });
 }
 
-/** A context whose randomness fails: cell-key protection must never use it. */
+/** A cell-key policy with defaults otherwise. */
+export function cellKeyPolicy(json: Record<string, unknown> = {}): NodePolicy {
+  return policyOf({ mechanism: 'cell-key', ...json });
+}
+
+/** A context whose noise fails: cell-key and open protection must never use it. */
 export const NO_RANDOM: ProtectContext = {
-  random: () => {
+  noise: () => {
     throw new Error('randomness used');
   },
 };
+
+/** A fixed test noise key. */
+export const TEST_NOISE_KEY = new Uint8Array(32).fill(7);
+
+/** The keyed noise of one release under the test key. */
+export function releaseNoise(
+  queryHash: string,
+  dataVersion = 'v1',
+  key = TEST_NOISE_KEY,
+): KeyedNoise {
+  return keyedNoise(key, { queryHash, dataVersion, noise: 'laplace:test' });
+}
 
 /** The released parts as a whole NodeResult. */
 export function asNodeResult(parts: ProtectedResult): NodeResult {

@@ -3,7 +3,9 @@
 // birthday has come round n times (someone born on 29 February turns a year
 // older on 1 March in common years). With D fixed (the query's asOf) that is a
 // bound on the birth date, so age criteria and age bands compile to plain
-// date comparisons.
+// date comparisons. A dead patient stops ageing: D is the death date when it
+// comes before asOf, and for those patients compile.ts compares the yyyymmdd
+// difference itself.
 
 function isLeapYear(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;

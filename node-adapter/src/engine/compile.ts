@@ -11,6 +11,11 @@
 // - Ages are whole years (age.ts). A patient without a birth date never meets
 //   an age criterion, an ageAtEvent criterion or any ageBand stratum; a
 //   patient born after asOf (or an event before birth) has no age at all.
+// - A dead patient stops ageing: age on day D is the age on the death date
+//   when that comes first (deceased_date, the date part of
+//   deceasedDateTime). A patient known dead without a date ages on. Age
+//   criteria and bands on asOf are birth-date bounds for everyone else; for
+//   patients who died before asOf they compare the age at death itself.
 // - An event without an event date never meets a `period` or `ageAtEvent`
 //   criterion, and is never a histogram or summary value (it cannot be placed
 //   in time); without such conditions it matches on its codes.
@@ -51,6 +56,7 @@ import {
 } from '@tessera/schemas';
 import { CODE_PATIENT_TABLES, EVENT_TABLES } from '../store/layout.ts';
 import { ageBandLabels, latestBirthDateForAge } from './age.ts';
+import { summaryBoundsAt, type SourceQuery } from './bounds.ts';
 import type { Dialect, SqlType } from './dialect.ts';
 import type { SqlValue } from './runner.ts';
 import { convertQuantity, molarMassOf } from './units.ts';
@@ -114,7 +120,9 @@ export interface CompiledQuery extends CompiledSql {
  * The columns of every output row: `part` says what the row is (PART_TOTAL,
  * PART_STRATA, or a measure's part number), `i0`..`i2` are stratum label
  * indexes (or the histogram bin, NULL for missing), `n` and `ck` the count and
- * cell key, `f0`..`f3` the summary's mean, sd, sum of |v| and max of |v|.
+ * cell key, `f0`..`f5` the summary's mean, sd, sum of |v|, max of |v|, and
+ * the sum and sum of squares of the values clamped to the measure's bounds
+ * (NULL without bounds).
  */
 export const OUTPUT_COLUMNS = [
   'part',
@@ -127,6 +135,8 @@ export const OUTPUT_COLUMNS = [
   'f1',
   'f2',
   'f3',
+  'f4',
+  'f5',
 ] as const;
 export const PART_TOTAL = 0;
 export const PART_STRATA = 1;
@@ -215,22 +225,50 @@ function periodPredicates(column: string, period: Period | undefined, b: Binder)
   return parts;
 }
 
-/** Birth-date bounds for an age range on `on` (age.ts); min defaults to 0, so the unborn never match. */
-function ageAtAsOfPredicates(column: string, range: AgeRange, asOf: string, b: Binder): string[] {
-  const parts = [
-    `${column} IS NOT NULL`,
-    `${column} <= ${b.bind(latestBirthDateForAge(asOf, range.min ?? 0), 'date')}`,
-  ];
+/**
+ * Whole-year age bounds as a test of `age`, the difference of two dateKeys
+ * (dialect.ts); min defaults to 0, so a date before birth never matches.
+ */
+function ageKeyPredicates(age: string, range: AgeRange, b: Binder): string[] {
+  const parts = [`${age} >= ${b.bind((range.min ?? 0) * 10000, 'integer')}`];
   if (range.max !== undefined) {
-    parts.push(`${column} > ${b.bind(latestBirthDateForAge(asOf, range.max + 1), 'date')}`);
+    parts.push(`${age} < ${b.bind((range.max + 1) * 10000, 'integer')}`);
   }
+  return parts;
+}
+
+/** The age of patient `p` in dateKey units on its death date. */
+function ageAtDeath(p: string, b: Binder): string {
+  return `(${b.dialect.dateKey(`${p}.deceased_date`)} - ${b.dialect.dateKey(`${p}.birth_date`)})`;
+}
+
+/**
+ * An age range on asOf over patients `p`, two-valued. Birth-date bounds
+ * (age.ts) decide for the living and those who died on or after asOf; for
+ * those who died before it the age at death decides. Dying never adds
+ * years, so the bound of `min` holds for everyone and stays a plain
+ * comparison the scan can apply first.
+ */
+function ageOnAsOfPredicates(range: AgeRange, asOf: string, b: Binder): string[] {
+  const parts = [
+    'p.birth_date IS NOT NULL',
+    `p.birth_date <= ${b.bind(latestBirthDateForAge(asOf, range.min ?? 0), 'date')}`,
+  ];
+  const living =
+    range.max === undefined
+      ? 'TRUE'
+      : `p.birth_date > ${b.bind(latestBirthDateForAge(asOf, range.max + 1), 'date')}`;
+  parts.push(
+    `CASE WHEN p.deceased_date < ${b.bind(asOf, 'date')} THEN ${joinAnd(ageKeyPredicates(ageAtDeath('p', b), range, b))} ` +
+      `ELSE ${living} END`,
+  );
   return parts;
 }
 
 function patientPredicate(c: PatientCriterion, asOf: string, b: Binder): string {
   const parts: string[] = [];
   if (c.gender) parts.push(inList('p.gender', c.gender, b));
-  if (c.age) parts.push(...ageAtAsOfPredicates('p.birth_date', c.age, asOf, b));
+  if (c.age) parts.push(...ageOnAsOfPredicates(c.age, asOf, b));
   if (c.birthDate) {
     parts.push('p.birth_date IS NOT NULL', ...periodPredicates('p.birth_date', c.birthDate, b));
   }
@@ -365,12 +403,13 @@ function eventSubquery(
   }
   let from = `${EVENT_TABLES[kind]} e`;
   if (c.ageAtEvent) {
+    // The age on the event date, or on the death date when that came first.
     from += ' JOIN patients b ON b.patient_key = e.patient_key';
-    const age = `(${b.dialect.dateKey('e.event_date')} - ${b.dialect.dateKey('b.birth_date')})`;
-    where.push(`${age} >= ${b.bind((c.ageAtEvent.min ?? 0) * 10000, 'integer')}`);
-    if (c.ageAtEvent.max !== undefined) {
-      where.push(`${age} < ${b.bind((c.ageAtEvent.max + 1) * 10000, 'integer')}`);
-    }
+    const born = b.dialect.dateKey('b.birth_date');
+    const age =
+      `CASE WHEN b.deceased_date < e.event_date THEN ${ageAtDeath('b', b)} ` +
+      `ELSE (${b.dialect.dateKey('e.event_date')} - ${born}) END`;
+    where.push(...ageKeyPredicates(`(${age})`, c.ageAtEvent, b));
   }
   const atLeast = c.atLeast ?? 1;
   const select = `SELECT e.patient_key FROM ${from} WHERE ${where.join(' AND ')}`;
@@ -481,10 +520,19 @@ function stratification(dimensions: readonly Dimension[], ctx: CompileContext): 
       plans.push({ name, labels: ageBandLabels(edges) });
       // Band i holds ages in [edge_i, edge_i+1): born after the bound of
       // edge_i+1 and on or before that of edge_i; no birth date, no band.
+      // Patients who died before asOf are placed by their age at death.
       const bound = (age: number) => b.bind(latestBirthDateForAge(asOf, age), 'date');
       const whens = edges.slice(1).map((edge, i) => `WHEN c.birth_date > ${bound(edge)} THEN ${i}`);
+      const key = (age: number) => b.bind(age * 10000, 'integer');
+      const atDeath = ageAtDeath('c', b);
+      const deathWhens = edges
+        .slice(1)
+        .map((edge, i) => `WHEN ${atDeath} < ${key(edge)} THEN ${i}`);
       labels.push(
-        `CASE WHEN c.birth_date IS NULL OR c.birth_date > ${bound(edges[0])} THEN NULL ${whens.join(' ')} ELSE ${edges.length - 1} END`,
+        `CASE WHEN c.birth_date IS NULL THEN NULL ` +
+          `WHEN c.deceased_date < ${b.bind(asOf, 'date')} THEN (CASE WHEN ${atDeath} < ${key(edges[0])} THEN NULL ` +
+          `${deathWhens.join(' ')} ELSE ${edges.length - 1} END) ` +
+          `WHEN c.birth_date > ${bound(edges[0])} THEN NULL ${whens.join(' ')} ELSE ${edges.length - 1} END`,
       );
       nullable.push(true);
     } else {
@@ -570,6 +618,8 @@ function outputRow(
     f1: 'double',
     f2: 'double',
     f3: 'double',
+    f4: 'double',
+    f5: 'double',
   };
   return OUTPUT_COLUMNS.map(
     (column) => `${b.dialect.cast(columns[column] ?? 'NULL', types[column])} AS ${column}`,
@@ -667,7 +717,7 @@ export function readStoredUnits(
  * that decodes its rows.
  * @example compileQuery(canonicalQuery({ ...q, asOf: '2026-01-01' }) as EvaluableQuery, { dialect: duckDbDialect })
  */
-export function compileQuery(query: EvaluableQuery, options: CompileOptions): CompiledQuery {
+export function compileQuery(query: SourceQuery, options: CompileOptions): CompiledQuery {
   const b = createBinder(options.dialect);
   const ctx: CompileContext = {
     b,
@@ -679,10 +729,14 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
   // as it is produced instead of storing it first.
   const readOnce = query.stratify.length === 0 && query.measures.every((m) => !quantityMeasure(m));
   const indexOnly = readOnce ? codeIndexCohort(query.cohort, ctx) : undefined;
+  // Age bands read the death date; nothing else after the cohort does.
+  const deathDate = query.stratify.some((d) => typeof d === 'object' && 'ageBand' in d)
+    ? ' p.deceased_date,'
+    : '';
   const ctes = [
     indexOnly !== undefined
       ? `cohort AS (${indexOnly})`
-      : `cohort ${readOnce ? 'AS' : options.dialect.materializedCte} (SELECT p.patient_key, p.gender, p.birth_date, p.deceased, p.record_key ` +
+      : `cohort ${readOnce ? 'AS' : options.dialect.materializedCte} (SELECT p.patient_key, p.gender, p.birth_date,${deathDate} p.deceased, p.record_key ` +
         `FROM patients p WHERE ${cohortPredicate(query.cohort, ctx)})`,
   ];
   const selects = [
@@ -728,6 +782,12 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
       );
       return { type: 'histogram', part, unit: q.spec.unit, edges };
     }
+    // Each patient's value clamped to the policy's bounds before summing.
+    const bounds = summaryBoundsAt(query, index);
+    const clamped =
+      bounds === undefined
+        ? undefined
+        : `LEAST(GREATEST(v.v, ${b.bind(bounds.min, 'double')}), ${b.bind(bounds.max, 'double')})`;
     selects.push(
       `SELECT ${outputRow(b, {
         part: String(part),
@@ -737,6 +797,12 @@ export function compileQuery(query: EvaluableQuery, options: CompileOptions): Co
         f1: b.dialect.stddevSample('v.v'),
         f2: 'COALESCE(sum(abs(v.v)), 0)',
         f3: 'COALESCE(max(abs(v.v)), 0)',
+        ...(clamped === undefined
+          ? {}
+          : {
+              f4: `COALESCE(sum(${clamped}), 0)`,
+              f5: `COALESCE(sum(${clamped} * ${clamped}), 0)`,
+            }),
       })} FROM ${name} v JOIN cohort c ON c.patient_key = v.patient_key`,
     );
     return { type: 'summary', part, unit: q.spec.unit };

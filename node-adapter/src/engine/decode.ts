@@ -103,6 +103,8 @@ export function decodeRows(plan: ResultPlan, rows: readonly Record<string, unkno
           sd: toNullableNumber(row.f1, 'f1'),
           sumAbs: toNumber(row.f2, 'f2'),
           maxAbs: toNumber(row.f3, 'f3'),
+          clampedSum: toNullableNumber(row.f4, 'f4'),
+          clampedSumSquares: toNullableNumber(row.f5, 'f5'),
         };
       }
     }

@@ -12,6 +12,7 @@ import {
   type StoredUnit,
   type StoredUnits,
 } from './compile.ts';
+import type { SourceQuery } from './bounds.ts';
 import { decodeRows } from './decode.ts';
 import type { Dialect } from './dialect.ts';
 import type { RawResult } from './raw-result.ts';
@@ -29,8 +30,12 @@ export interface EngineOptions {
 }
 
 export interface Engine {
-  /** Evaluates a canonical query whose asOf is pinned; the result must pass disclosure control before it leaves the node. */
-  evaluate(query: EvaluableQuery): Promise<RawResult>;
+  /**
+   * Evaluates a canonical query whose asOf is pinned, with the clamping
+   * bounds of its summaries; the result must pass disclosure control before
+   * it leaves the node.
+   */
+  evaluate(query: SourceQuery): Promise<RawResult>;
 }
 
 /** Code sets remembered at most; past that the memory starts afresh. */

@@ -1,5 +1,6 @@
 // The engine's public surface for the rest of the node adapter.
 export { createEngine, type Engine, type EngineOptions } from './engine.ts';
+export { clamp, summaryBoundsAt, type SourceQuery, type SummaryBounds } from './bounds.ts';
 export {
   codeSetKey,
   compileQuery,

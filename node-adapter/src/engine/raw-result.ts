@@ -39,6 +39,13 @@ export interface RawSummary {
   /** Sum of absolute per-patient values, and the largest one, for the dominance rule. */
   readonly sumAbs: number;
   readonly maxAbs: number;
+  /**
+   * Sum, and sum of squares, of the per-patient values clamped to the
+   * measure's bounds (SummaryBounds), over the n patients: 0 when n is 0,
+   * null when the query gave the measure no bounds.
+   */
+  readonly clampedSum: number | null;
+  readonly clampedSumSquares: number | null;
 }
 
 export type RawMeasure = { readonly type: 'count' } | RawHistogram | RawSummary;

@@ -113,7 +113,8 @@ function sameCell(actual: RawCell, expected: OracleCell, what: string): void {
 
 /**
  * Asserts that an engine result and the oracle's agree: every count and cell
- * key exactly, strata keys and order, bins, and the statistics to 1e-9.
+ * key exactly, strata keys and order, bins, and the statistics (clamped sums
+ * included) to 1e-9.
  */
 export function expectAgreement(actual: RawResult, expected: OracleResult): void {
   sameCell(actual.total, expected.total, 'total');
@@ -139,6 +140,8 @@ export function expectAgreement(actual: RawResult, expected: OracleResult): void
       close(m.sd, o.sd, `measure ${i} sd`);
       close(m.sumAbs, o.sumAbs, `measure ${i} sumAbs`);
       close(m.maxAbs, o.maxAbs, `measure ${i} maxAbs`);
+      close(m.clampedSum, o.clampedSum, `measure ${i} clampedSum`);
+      close(m.clampedSumSquares, o.clampedSumSquares, `measure ${i} clampedSumSquares`);
     }
   });
 }

@@ -19,14 +19,17 @@ const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const patients = new Map<string, LivePatient>(
   (
     [
-      ['a', 'female', '1980-02-29', false, 10],
-      ['b', 'male', '2000-06-15', true, 20],
-      ['c', 'female', null, false, 40],
-      ['d', 'other', '2030-01-01', false, 80],
+      ['a', 'female', '1980-02-29', false, null, 10],
+      ['b', 'male', '2000-06-15', true, null, 20],
+      ['c', 'female', null, false, null, 40],
+      ['d', 'other', '2030-01-01', false, null, 80],
+      // Died the day before their 90th birthday, and on their 70th.
+      ['e', 'female', '1930-05-10', true, '2020-05-09', 160],
+      ['f', 'male', '1950-05-10', true, '2020-05-10', 320],
     ] as const
-  ).map(([id, gender, birthDate, deceased, recordKey]) => [
+  ).map(([id, gender, birthDate, deceased, deceasedDate, recordKey]) => [
     id,
-    { id, gender, birthDate, deceased, recordKey },
+    { id, gender, birthDate, deceased, deceasedDate, recordKey },
   ]),
 );
 
@@ -83,6 +86,30 @@ describe('criteria and set algebra', () => {
     const q = query({ cohort: { not: { patient: { age: { min: 18 } } } } });
     const cohort = evaluateExpr(q.cohort, patients, q.asOf, () => new Set());
     expect([...cohort].sort()).toEqual(['c', 'd']);
+  });
+
+  it('takes the age at death of a patient who died before asOf', () => {
+    const ids = (age: { min?: number; max?: number }, asOf = '2026-01-01'): string[] => {
+      const q = query({ cohort: { patient: { age } } });
+      return [...evaluateExpr(q.cohort, patients, asOf, () => new Set())].sort();
+    };
+    // e died at 89 and f at 70; alive, they would be 95 and 75 on 2026-01-01.
+    expect(ids({ min: 90 })).toEqual([]);
+    expect(ids({ min: 89, max: 89 })).toEqual(['e']);
+    expect(ids({ min: 70, max: 70 })).toEqual(['f']);
+    // Before their deaths, they age as everyone does.
+    expect(ids({ min: 69, max: 69 }, '2020-05-09')).toEqual(['f']);
+    expect(ids({ min: 70, max: 70 }, '2020-05-10')).toEqual(['f']);
+    // The death date itself decides; a day later changes nothing.
+    expect(ids({ min: 89, max: 89 }, '2020-05-10')).toEqual(['e']);
+    // Known dead without a date: ages on (b is 25 on 2026-01-01).
+    expect(ids({ min: 25, max: 25 })).toEqual(['b']);
+    const ageAtEvent = {
+      code: [{ system: ICD10, code: 'E119' }] as CodeSet,
+      ageAtEvent: { min: 90 },
+    };
+    const late = [event('Condition/9', 'e', '2021-06-01', 'E119')];
+    expect([...patientsMatching(late, ageAtEvent, patients)]).toEqual([]);
   });
 
   it('collects each distinct criterion once', () => {
@@ -143,6 +170,63 @@ describe('buildResult', () => {
     });
     expect(result.overlapping).toBe(false);
     expect(result.measures).toEqual([{ type: 'count' }]);
+  });
+
+  it('places a patient who died before asOf in the age band of the age at death', () => {
+    const q = query({
+      cohort: { patient: { deceased: true } },
+      stratify: [{ ageBand: [0, 70, 90] }],
+    });
+    const result = buildResult(q, {
+      patients,
+      cohort: new Set(['b', 'e', 'f']),
+      dimensionEvents: new Map(),
+      measureEvents: new Map(),
+    });
+    expect(result.strata.map((s) => [s.key.ageBand, s.cell.count])).toEqual([
+      ['0-69', 1],
+      ['70-89', 2],
+      ['90+', 0],
+    ]);
+  });
+
+  it('sums the values clamped to the bounds given, over the patients with a value', () => {
+    const observation: CodeSet = [{ system: LOINC, code: '4548-4' }];
+    const q = query({
+      cohort: { patient: { gender: ['female', 'male', 'other'] } },
+      measures: [{ count: 'patients' }, { summary: { observation, unit: '%' } }],
+    });
+    const inputs = {
+      patients,
+      cohort: new Set(['a', 'b', 'c', 'd']),
+      dimensionEvents: new Map(),
+      measureEvents: new Map([
+        [
+          1,
+          [
+            event('Observation/1', 'a', '2020-01-01', '4548-4', [4.5, '%']),
+            event('Observation/2', 'b', '2020-01-01', '4548-4', [9.5, '%']),
+            event('Observation/3', 'c', '2020-01-01', '4548-4', [6, '%']),
+          ],
+        ],
+      ]),
+    };
+    const bounded = buildResult({ ...q, summaryBounds: [undefined, { min: 5, max: 8 }] }, inputs)
+      .measures[1];
+    expect(bounded).toMatchObject({ n: { count: 3 }, clampedSum: 19, clampedSumSquares: 125 });
+    expect(bounded).toMatchObject({ mean: 20 / 3, sumAbs: 20, maxAbs: 9.5 });
+    expect(buildResult(q, inputs).measures[1]).toMatchObject({
+      clampedSum: null,
+      clampedSumSquares: null,
+    });
+    const none = buildResult(
+      { ...q, summaryBounds: [undefined, { min: 5, max: 8 }] },
+      { ...inputs, measureEvents: new Map() },
+    ).measures[1];
+    expect(none).toMatchObject({ n: { count: 0 }, clampedSum: 0, clampedSumSquares: 0 });
+    expect(() =>
+      buildResult({ ...q, summaryBounds: [undefined, { min: 8, max: 5 }] }, inputs),
+    ).toThrow(RangeError);
   });
 
   it('puts a patient in every code stratum it has, and counts values below the first edge as missing', () => {

@@ -5,10 +5,12 @@
 //
 // The semantics the query-language page leaves open follow the engine's
 // (engine/compile.ts), so the live source and the embedded store agree:
-// whole-year ages with no age before birth or without a birth date; events
-// without a date fail any period or ageAtEvent and are never measure values;
-// `latest`/`earliest` take the mean of the values on the latest/earliest
-// date; a histogram value below the first edge counts as missing.
+// whole-year ages with no age before birth or without a birth date, and no
+// ageing after a known death date; events without a date fail any period or
+// ageAtEvent and are never measure values; `latest`/`earliest` take the mean
+// of the values on the latest/earliest date; a histogram value below the
+// first edge counts as missing; summaries' clamped sums clamp each patient's
+// value to the measure's bounds.
 import { canonicalJson, exprNode, normaliseCode } from '@tessera/schemas';
 import type {
   AgeRange,
@@ -25,6 +27,8 @@ import type {
   StratumKey,
 } from '@tessera/schemas';
 import { ageBandLabels } from '../engine/age.ts';
+import { summaryBoundsAt } from '../engine/bounds.ts';
+import type { SummaryBounds } from '../engine/bounds.ts';
 import type { RawCell, RawMeasure, RawResult, RawStratum } from '../engine/raw-result.ts';
 import { convertQuantity, molarMassOf } from '../engine/units.ts';
 import { cellKeyOf } from '../store/record-key.ts';
@@ -37,6 +41,8 @@ export interface LivePatient {
   /** `YYYY-MM-DD` or null. */
   readonly birthDate: string | null;
   readonly deceased: boolean;
+  /** The date of deceasedDateTime (`YYYY-MM-DD`), or null: ages stop at it. */
+  readonly deceasedDate: string | null;
   readonly recordKey: number;
 }
 
@@ -59,6 +65,10 @@ export interface LiveEvent {
 }
 
 export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
+/** A query with the node's clamping bounds for its summaries, by measure index. */
+export type SourceQuery = EvaluableQuery & {
+  readonly summaryBounds?: readonly (SummaryBounds | undefined)[];
+};
 export type Criterion = EventCriterion | ObservationCriterion;
 
 /** The key one criterion's events are fetched and cached under. */
@@ -93,8 +103,11 @@ function inPeriod(date: string | null, period: Period | undefined): boolean {
   );
 }
 
+/** The age on `on`, or on the death date when the patient died before. */
 function ageOf(patient: LivePatient, on: string | null): number | undefined {
-  return patient.birthDate === null || on === null ? undefined : wholeYears(patient.birthDate, on);
+  if (patient.birthDate === null || on === null) return undefined;
+  const died = patient.deceasedDate;
+  return wholeYears(patient.birthDate, died !== null && died < on ? died : on);
 }
 
 /** True when the coding is in the CodeSet (`descendants` as a prefix). */
@@ -383,7 +396,7 @@ function strataOf(query: EvaluableQuery, inputs: ResultInputs): RawStratum[] {
   });
 }
 
-function measuresOf(query: EvaluableQuery, inputs: ResultInputs): RawMeasure[] {
+function measuresOf(query: SourceQuery, inputs: ResultInputs): RawMeasure[] {
   return query.measures.map((measure, index): RawMeasure => {
     if ('histogram' in measure) {
       const h = measure.histogram;
@@ -425,6 +438,18 @@ function measuresOf(query: EvaluableQuery, inputs: ResultInputs): RawMeasure[] {
         n < 2 || mean === null
           ? null
           : Math.sqrt(list.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+      const bounds = summaryBoundsAt(query, index);
+      let clampedSum: number | null = null;
+      let clampedSumSquares: number | null = null;
+      if (bounds !== undefined) {
+        clampedSum = 0;
+        clampedSumSquares = 0;
+        for (const v of list) {
+          const c = Math.min(Math.max(v, bounds.min), bounds.max);
+          clampedSum += c;
+          clampedSumSquares += c * c;
+        }
+      }
       return {
         type: 'summary',
         unit: s.unit,
@@ -433,14 +458,16 @@ function measuresOf(query: EvaluableQuery, inputs: ResultInputs): RawMeasure[] {
         sd,
         sumAbs: list.reduce((a, v) => a + Math.abs(v), 0),
         maxAbs: list.reduce((a, v) => Math.max(a, Math.abs(v)), 0),
+        clampedSum,
+        clampedSumSquares,
       };
     }
     return { type: 'count' };
   });
 }
 
-/** Total, strata and measures of a cohort. */
-export function buildResult(query: EvaluableQuery, inputs: ResultInputs): RawResult {
+/** Total, strata and measures of a cohort; summaries clamped to the query's bounds. */
+export function buildResult(query: SourceQuery, inputs: ResultInputs): RawResult {
   // Sorted, so sums of values add up in the same order whatever the server's order.
   const sorted: ResultInputs = { ...inputs, cohort: new Set([...inputs.cohort].sort()) };
   inputs = sorted;

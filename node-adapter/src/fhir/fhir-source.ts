@@ -35,7 +35,7 @@ import {
   evaluateExpr,
   patientsMatching,
 } from './cohort.ts';
-import type { EvaluableQuery, LiveCoding, LiveEvent, LivePatient } from './cohort.ts';
+import type { LiveCoding, LiveEvent, LivePatient, SourceQuery } from './cohort.ts';
 import { sourceProblem } from './errors.ts';
 import { createFhirHttp } from './fhir-http.ts';
 import type { FhirHttp } from './fhir-http.ts';
@@ -48,7 +48,7 @@ import type { SearchParam, SearchSpec, SearchType } from './search-url.ts';
 
 export type { FhirAuth } from './auth.ts';
 export type { CapabilitySummary } from './capabilities.ts';
-export type { EvaluableQuery } from './cohort.ts';
+export type { EvaluableQuery, SourceQuery } from './cohort.ts';
 
 export interface FhirSourceOptions {
   /** The server's base URL (`https://fhir.region.example/r4`). */
@@ -78,8 +78,8 @@ export interface FhirSourceOptions {
 export interface FhirSource {
   /** What the server declared, as the source uses it. */
   capabilities(): Promise<CapabilitySummary>;
-  /** True figures of a canonical query with asOf pinned. */
-  evaluate(query: EvaluableQuery, signal?: AbortSignal): Promise<RawResult>;
+  /** True figures of a canonical query with asOf pinned, summaries clamped to its bounds. */
+  evaluate(query: SourceQuery, signal?: AbortSignal): Promise<RawResult>;
   /** Changes when the server's data changes (counts and latest update per type). */
   dataVersion(signal?: AbortSignal): Promise<string>;
   /** Cancels running evaluations and forgets every cached patient. */
@@ -286,6 +286,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
             gender: flat.gender,
             birthDate: flat.birthDate,
             deceased: flat.deceased,
+            deceasedDate: flat.deceasedDate,
             recordKey: recordKey(secret, flat.id),
           });
         }
@@ -386,7 +387,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     };
   }
 
-  async function evaluate(query: EvaluableQuery, signal?: AbortSignal): Promise<RawResult> {
+  async function evaluate(query: SourceQuery, signal?: AbortSignal): Promise<RawResult> {
     ensureOpen();
     const controller = new AbortController();
     const abort = (): void => controller.abort(signal?.reason ?? lifetime.signal.reason);

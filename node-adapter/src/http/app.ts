@@ -93,6 +93,7 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
       if (outcome.kind === 'released') {
         deps.metrics.evaluations.inc({ outcome: 'released' });
         deps.metrics.suppressedCells.inc(outcome.suppressedCells);
+        recordBudget(deps.metrics, outcome);
         res.json(outcome.result);
         return;
       }
@@ -129,4 +130,22 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
 
 function toProblemErrorNotFound(): ProblemError {
   return new ProblemError('ERR_NOT_FOUND', 404, 'Not found');
+}
+
+/** Budget metrics of one release: what it cost and what its project has spent. */
+function recordBudget(
+  metrics: NodeMetrics,
+  outcome: Extract<EvaluationOutcome, { kind: 'released' }>,
+): void {
+  const { budget } = outcome.result;
+  const project = outcome.project;
+  metrics.releases.inc({
+    project,
+    charged: budget !== undefined && budget.cost > 0 ? 'true' : 'false',
+  });
+  if (budget === undefined) return;
+  metrics.epsilonCharged.inc({ project }, budget.cost);
+  metrics.budgetSpent.set({ project }, budget.project.spent);
+  metrics.budgetLimit.set({ account: 'project' }, budget.project.limit);
+  metrics.budgetLimit.set({ account: 'researcher' }, budget.researcher.limit);
 }

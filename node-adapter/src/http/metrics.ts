@@ -8,6 +8,10 @@ export interface NodeMetrics {
   readonly evaluations: Counter<'outcome'>;
   readonly suppressedCells: Counter;
   readonly budgetRefusals: Counter;
+  readonly releases: Counter<'project' | 'charged'>;
+  readonly epsilonCharged: Counter<'project'>;
+  readonly budgetSpent: Gauge<'project'>;
+  readonly budgetLimit: Gauge<'account'>;
   readonly dataAgeSeconds: Gauge;
   readonly storeBytes: Gauge;
 }
@@ -42,6 +46,30 @@ export function createNodeMetrics(
     budgetRefusals: new Counter({
       name: 'tessera_node_budget_refusals_total',
       help: 'Queries refused because the privacy budget was exhausted',
+      registers: [registry],
+    }),
+    releases: new Counter({
+      name: 'tessera_node_releases_total',
+      help: 'Answers released, by project and whether they were charged to the privacy budget (a repeat is free)',
+      labelNames: ['project', 'charged'],
+      registers: [registry],
+    }),
+    epsilonCharged: new Counter({
+      name: 'tessera_node_budget_charged_epsilon_total',
+      help: 'Privacy budget (epsilon) charged, by project',
+      labelNames: ['project'],
+      registers: [registry],
+    }),
+    budgetSpent: new Gauge({
+      name: 'tessera_node_budget_spent_epsilon',
+      help: 'Epsilon the project has spent in the rolling period, as of its latest release',
+      labelNames: ['project'],
+      registers: [registry],
+    }),
+    budgetLimit: new Gauge({
+      name: 'tessera_node_budget_limit_epsilon',
+      help: 'Epsilon a project (all its researchers) and one researcher may spend per period',
+      labelNames: ['account'],
       registers: [registry],
     }),
     dataAgeSeconds: new Gauge({

@@ -38,6 +38,7 @@ export const STAGING_COLUMNS = Object.freeze({
     ['gender', 'VARCHAR'],
     ['birth_date', 'DATE'],
     ['deceased', 'BOOLEAN'],
+    ['deceased_date', 'DATE'],
     ['record_key', 'UINTEGER'],
   ],
   conditions: EVENT_COLUMNS,
@@ -95,7 +96,7 @@ function position(at: SourcePosition): string {
 }
 
 export function patientRow(p: FlatPatient, recordKey: number, at: SourcePosition): string {
-  return `${position(at)},${csvField(p.id)},${p.gender},${p.birthDate ?? ''},${p.deceased},${recordKey}\n`;
+  return `${position(at)},${csvField(p.id)},${p.gender},${p.birthDate ?? ''},${p.deceased},${p.deceasedDate ?? ''},${recordKey}\n`;
 }
 
 const EVENT_TABLE_OF: Readonly<Record<EventKind, StagingTable>> = EVENT_TABLES as Record<

@@ -14,6 +14,8 @@ export interface FlatPatient {
   readonly gender: Gender;
   readonly birthDate: string | null;
   readonly deceased: boolean;
+  /** The date of deceasedDateTime (`YYYY-MM-DD`), or null. */
+  readonly deceasedDate: string | null;
 }
 
 export interface FlatEvent {
@@ -101,7 +103,7 @@ const REFUTED: Dropped = Object.freeze({ type: 'dropped', reason: 'refuted' });
 /**
  * Flattens one parsed FHIR resource.
  * @example flattenResource({ resourceType: 'Patient', id: 'p1', gender: 'female' })
- * // { type: 'patient', id: 'p1', gender: 'female', birthDate: null, deceased: false }
+ * // { type: 'patient', id: 'p1', gender: 'female', birthDate: null, deceased: false, deceasedDate: null }
  */
 export function flattenResource(resource: unknown, context: FlattenContext = {}): Flattened {
   if (!isObject(resource)) return MALFORMED('not a JSON object');
@@ -179,7 +181,9 @@ function flattenPatient(resource: JsonObject, id: string): FlatPatient {
   const gender: Gender = g === 'female' || g === 'male' || g === 'other' ? g : 'unknown';
   const deceased =
     resource.deceasedBoolean === true || stringOf(resource.deceasedDateTime) !== undefined;
-  return { type: 'patient', id, gender, birthDate: firstDate(resource.birthDate), deceased };
+  const birthDate = firstDate(resource.birthDate);
+  const deceasedDate = firstDate(resource.deceasedDateTime);
+  return { type: 'patient', id, gender, birthDate, deceased, deceasedDate };
 }
 
 function isRefuted(verificationStatus: unknown): boolean {

@@ -84,7 +84,8 @@ const INLINE_BELOW_BYTES = 64 << 20;
 // data version even when the input files did not.
 // 2: integer patient keys, medication resource ids with their type, BLAKE2b digests.
 // 3: record keys in the code indexes.
-const INGEST_FORMAT = 'tessera-ingest/3';
+// 4: patients' deceased_date.
+const INGEST_FORMAT = 'tessera-ingest/4';
 
 /**
  * Loads the sources into the store at `dbPath`, replacing its data.

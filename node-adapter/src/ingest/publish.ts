@@ -118,7 +118,7 @@ export async function publish(
       await c.run(`
         INSERT INTO patients
         SELECT CAST(row_number() OVER (ORDER BY patient_id) - 1 AS INTEGER),
-               patient_id, gender, birth_date, deceased, record_key
+               patient_id, gender, birth_date, deceased, deceased_date, record_key
           FROM ${patients}
         QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY file_index, segment, line) = 1
          ORDER BY patient_id`);

@@ -7,10 +7,15 @@
 // - whole-year age on day D: years since birth, less one if the birthday has
 //   not come round yet that year (by month and day); undefined before birth;
 //   no birth date, no age (so no age criterion, ageAtEvent or ageBand);
+// - a dead patient stops ageing: the age on day D is the age on the date of
+//   deceasedDateTime when that comes before D; known dead without a date,
+//   the patient ages on;
 // - events without a date fail any period or ageAtEvent, and are never
 //   histogram or summary values;
 // - `latest`/`earliest`: the mean of the values on the latest/earliest date;
-// - a histogram value below the first edge is in no bin and counts as missing.
+// - a histogram value below the first edge is in no bin and counts as missing;
+// - a summary's clamped sums clamp each patient's value to the measure's
+//   bounds, when the query gives it bounds.
 import {
   canonicalJson,
   exprNode,
@@ -29,7 +34,7 @@ import {
   type StratumKey,
 } from '@tessera/schemas';
 import { convertQuantity, molarMassOf } from '../engine/units.ts';
-import type { EvaluableQuery } from '../engine/compile.ts';
+import type { SourceQuery } from '../engine/bounds.ts';
 import {
   readFhir,
   type FhirResource,
@@ -65,6 +70,8 @@ export type OracleMeasure =
       readonly sd: number | null;
       readonly sumAbs: number;
       readonly maxAbs: number;
+      readonly clampedSum: number | null;
+      readonly clampedSumSquares: number | null;
     };
 
 export interface OracleResult {
@@ -151,10 +158,11 @@ class Evaluation {
     return (this.#eventsByPatient.get(patientId) ?? []).filter((e) => e.kind === kind);
   }
 
+  /** The age on `on`, or on the death date when the patient died before. */
   ageAt(patient: OraclePatient, on: string | undefined): number | undefined {
-    return patient.birthDate === undefined || on === undefined
-      ? undefined
-      : wholeYears(patient.birthDate, on);
+    if (patient.birthDate === undefined || on === undefined) return undefined;
+    const died = patient.deceasedDate;
+    return wholeYears(patient.birthDate, died !== undefined && died < on ? died : on);
   }
 
   cohort(expr: Expr): Set<string> {
@@ -290,7 +298,7 @@ function dimensionLabels(dimension: Dimension): { name: keyof StratumKey; labels
  */
 export function evaluateOracle(
   input: readonly FhirResource[] | OracleData,
-  query: EvaluableQuery,
+  query: SourceQuery,
   options: OracleOptions = {},
 ): OracleResult {
   const data = Array.isArray(input) ? readFhir(input) : (input as OracleData);
@@ -328,7 +336,7 @@ export function evaluateOracle(
     }
   }
 
-  const measures = query.measures.map((measure: Measure): OracleMeasure => {
+  const measures = query.measures.map((measure: Measure, index): OracleMeasure => {
     if ('histogram' in measure) {
       const h = measure.histogram;
       const bins = h.edges.map((): string[] => []);
@@ -367,6 +375,11 @@ export function evaluateOracle(
         n < 2 || mean === null
           ? null
           : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+      const bounds = query.summaryBounds?.[index];
+      const clamped =
+        bounds === undefined
+          ? undefined
+          : values.map((v) => Math.min(Math.max(v, bounds.min), bounds.max));
       return {
         type: 'summary',
         unit: s.unit,
@@ -375,6 +388,8 @@ export function evaluateOracle(
         sd,
         sumAbs: values.reduce((a, v) => a + Math.abs(v), 0),
         maxAbs: values.reduce((a, v) => Math.max(a, Math.abs(v)), 0),
+        clampedSum: clamped === undefined ? null : clamped.reduce((a, v) => a + v, 0),
+        clampedSumSquares: clamped === undefined ? null : clamped.reduce((a, v) => a + v * v, 0),
       };
     }
     return { type: 'count' };

@@ -10,6 +10,10 @@
 // partial dates, both reference forms, events of unknown patients and a few
 // malformed resources.
 //
+// Death dates fall on and next to birthdays (where an age at death changes)
+// and the asOf dates, before and after them, in every form FHIR writes a
+// dateTime; random summary bounds cut values on either side or both.
+//
 // Values and query bounds sit on grids that never meet across units (mmol/L
 // values have one decimal and mg/dL ones none, g values end in 7, m values in
 // 5 thousandths, ...), so a comparison is never decided by the last bit of a
@@ -26,6 +30,7 @@ import type {
   Gender,
   Measure,
 } from '@tessera/schemas';
+import type { SummaryBounds } from '../engine/bounds.ts';
 import { wholeYears } from './oracle.ts';
 import { readFhir, type FhirResource } from './read-fhir.ts';
 
@@ -116,6 +121,11 @@ const ANALYTES: Readonly<Record<'hba1c' | 'glucose' | 'weight' | 'height', Analy
 };
 const ANALYTE_NAMES = Object.keys(ANALYTES) as (keyof typeof ANALYTES)[];
 
+/** Per unit, the grid of its values. */
+const UNIT_VALUES: ReadonlyMap<string, fc.Arbitrary<number>> = new Map(
+  Object.values(ANALYTES).flatMap((a) => a.units.map((u) => [u.unit, u.value] as const)),
+);
+
 const pick = <T>(items: readonly T[]): fc.Arbitrary<T> => fc.constantFrom(...items);
 
 function isoDay(from: number, to: number): fc.Arbitrary<string> {
@@ -168,6 +178,61 @@ interface PatientDraft {
   readonly birthDate: string | undefined;
   readonly deceased: 'no' | 'false' | 'true' | 'dateTime';
   readonly events: readonly EventDraft[];
+}
+
+/** `YYYY-MM-DD` moved by `days`. */
+function shiftDay(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * How a death date is chosen: on a birthday `years` after birth (29
+ * February on 28 February in common years), on an asOf date, or any day;
+ * then moved by `shift` days and written in one of FHIR's forms.
+ */
+interface DeathDraft {
+  readonly on: 'birthday' | 'asOf' | 'any';
+  readonly years: number;
+  readonly asOf: string;
+  readonly any: string;
+  readonly shift: number;
+  readonly form: 'instant' | 'date' | 'offset' | 'month';
+}
+
+const deathDraft: fc.Arbitrary<DeathDraft> = fc.record({
+  on: fc.constantFrom<DeathDraft['on']>('birthday', 'birthday', 'asOf', 'any'),
+  years: fc.integer({ min: 0, max: 100 }),
+  asOf: fc.constantFrom<string>(...AS_OF_DATES),
+  any: isoDay(1990, 2030),
+  shift: fc.constantFrom(-1, 0, 0, 1),
+  form: fc.constantFrom<DeathDraft['form']>('instant', 'instant', 'date', 'offset', 'month'),
+});
+
+/** A deceasedDateTime for a patient born on `birthDate`. */
+function deathDateTime(d: DeathDraft, birthDate: string | undefined): string {
+  let day = d.any;
+  if (d.on === 'asOf') day = d.asOf;
+  else if (
+    d.on === 'birthday' &&
+    birthDate !== undefined &&
+    /^\d{4}-\d{2}-\d{2}$/.test(birthDate)
+  ) {
+    const year = Number(birthDate.slice(0, 4)) + d.years;
+    const md = birthDate.slice(5);
+    day = `${String(year).padStart(4, '0')}-${md === '02-29' && !isLeap(year) ? '02-28' : md}`;
+  }
+  day = shiftDay(day, d.shift);
+  switch (d.form) {
+    case 'instant':
+      return `${day}T10:00:00Z`;
+    case 'date':
+      return day;
+    case 'offset':
+      // The calendar date as written, whatever the offset.
+      return `${day}T23:30:00-05:00`;
+    case 'month':
+      return day.slice(0, 7);
+  }
 }
 
 /** Makes the resources of one event, given its index, subject reference and dates. */
@@ -474,7 +539,15 @@ export function populationArbitrary(options: PopulationOptions = {}): fc.Arbitra
       'x-bogus',
     ),
     birthDate,
-    deceased: fc.constantFrom<PatientDraft['deceased']>('no', 'no', 'false', 'true', 'dateTime'),
+    deceased: fc.constantFrom<PatientDraft['deceased']>(
+      'no',
+      'no',
+      'false',
+      'true',
+      'dateTime',
+      'dateTime',
+    ),
+    death: deathDraft,
     events: fc.array(fc.nat({ max: 99 }), { maxLength: maxEvents, size: 'max' }),
   });
   return fc
@@ -488,7 +561,7 @@ export function populationArbitrary(options: PopulationOptions = {}): fc.Arbitra
         ...(d.deceased === 'no'
           ? {}
           : d.deceased === 'dateTime'
-            ? { deceasedDateTime: '2024-03-01T10:00:00Z' }
+            ? { deceasedDateTime: deathDateTime(d.death, d.birthDate) }
             : { deceasedBoolean: d.deceased === 'true' }),
       }));
       let next = 0;
@@ -520,18 +593,27 @@ function patientReference(id: string): fc.Arbitrary<unknown> {
 
 /**
  * Values taken from a population, so that query bounds meet data exactly:
- * event and birth dates, stored quantity values by unit, and the ages at
+ * event, birth and death dates, stored quantity values by unit, the ages at
  * which an event fell on a birthday (a and a - 1, the ages an ageAtEvent
- * bound must get right).
+ * bound must get right) and the ages at death (a - 1, a and a + 1).
  */
 export interface QueryHints {
   readonly eventDates: readonly string[];
   readonly birthDates: readonly string[];
+  readonly deathDates: readonly string[];
   readonly eventAges: readonly number[];
+  readonly deathAges: readonly number[];
   readonly values: ReadonlyMap<string, readonly number[]>;
 }
 
-const NO_HINTS: QueryHints = { eventDates: [], birthDates: [], eventAges: [], values: new Map() };
+const NO_HINTS: QueryHints = {
+  eventDates: [],
+  birthDates: [],
+  deathDates: [],
+  eventAges: [],
+  deathAges: [],
+  values: new Map(),
+};
 
 const monthDay = (date: string) => date.slice(5);
 
@@ -555,11 +637,20 @@ export function populationHints(resources: readonly FhirResource[]): QueryHints 
   const { patients, events } = readFhir(resources);
   const eventDates = new Set<string>();
   const birthDates = new Set<string>();
+  const deathDates = new Set<string>();
   const eventAges = new Set<number>();
+  const deathAges = new Set<number>();
   const values = new Map<string, Set<number>>();
   for (const p of patients.values()) {
     if (p.birthDate !== undefined && p.birthDate >= '1900-01-01') {
       birthDates.add(p.birthDate);
+    }
+    if (p.deceasedDate !== undefined && p.deceasedDate >= '1900-01-01') {
+      deathDates.add(p.deceasedDate);
+      const age = p.birthDate === undefined ? undefined : wholeYears(p.birthDate, p.deceasedDate);
+      if (age !== undefined && age <= 150) {
+        for (const a of [age - 1, age, age + 1]) if (a >= 0 && a <= 150) deathAges.add(a);
+      }
     }
   }
   for (const e of events) {
@@ -578,17 +669,26 @@ export function populationHints(resources: readonly FhirResource[]): QueryHints 
   return {
     eventDates: sorted(eventDates),
     birthDates: sorted(birthDates),
+    deathDates: sorted(deathDates),
     eventAges: [...eventAges].sort((x, y) => x - y),
+    deathAges: [...deathAges].sort((x, y) => x - y),
     values: new Map([...values].map(([unit, set]) => [unit, [...set].sort((x, y) => x - y)])),
   };
 }
 
 /**
- * A reference date: one of AS_OF_DATES, or a patient's birthday (a 29
- * February birthday in a common year taken on 28 February).
+ * A reference date: one of AS_OF_DATES, a patient's birthday (a 29
+ * February birthday in a common year taken on 28 February), or a death
+ * date or a day either side of one.
  */
 function asOfArbitrary(hints: QueryHints): fc.Arbitrary<string> {
-  const fixed = pick(AS_OF_DATES);
+  const deaths = fc
+    .tuple(pick(hints.deathDates.length > 0 ? hints.deathDates : AS_OF_DATES), pick([-1, 0, 1]))
+    .map(([date, shift]) => shiftDay(date, shift));
+  const fixed = fc.oneof(
+    { weight: 3, arbitrary: pick(AS_OF_DATES) },
+    { weight: 1, arbitrary: deaths },
+  );
   if (hints.birthDates.length === 0) return fixed;
   const anniversary = fc
     .tuple(pick(hints.birthDates), fc.integer({ min: 0, max: 90 }))
@@ -695,14 +795,14 @@ function queryParts(
   const period = range(orHint(boundaryDay(2011, 2026), hints.eventDates), 'from', 'to');
   const birthPeriod = range(orHint(boundaryDay(1920, 2025), hints.birthDates), 'from', 'to');
   const anyAge = grid(AGE_VALUES, fc.integer({ min: 0, max: 100 }));
-  const ageRange = range(orHint(anyAge, birthdayAges(hints.birthDates, asOf)), 'min', 'max');
+  // Ages that change on asOf for the living, or at death for the dead.
+  const boundaryAges = [...birthdayAges(hints.birthDates, asOf), ...hints.deathAges];
+  const ageRange = range(orHint(anyAge, boundaryAges), 'min', 'max');
   const ageAtEventRange = range(orHint(anyAge, hints.eventAges), 'min', 'max');
 
   const ageBand = fc
     .uniqueArray(
-      orHint(fc.integer({ min: 1, max: 100 }), birthdayAges(hints.birthDates, asOf)).filter(
-        (a) => a > 0,
-      ),
+      orHint(fc.integer({ min: 1, max: 100 }), boundaryAges).filter((a) => a > 0),
       { minLength: 1, maxLength: 5 },
     )
     .map((edges) => ({
@@ -877,4 +977,66 @@ export function populationWithQueries(
       }),
     ),
   );
+}
+
+/**
+ * Clamping bounds for a query's summaries, by measure index: undefined for
+ * other measures and, now and then, for a summary. Mostly two values of the
+ * summary's unit, often the population's own, so that bounds cut values
+ * below, above or on both sides; sometimes equal bounds, or bounds wider
+ * than any value.
+ * @example fc.sample(summaryBoundsArbitrary(canonical.measures, hints), 1)[0] // [undefined, { min: 6, max: 8 }]
+ */
+export function summaryBoundsArbitrary(
+  measures: readonly Measure[],
+  hints: QueryHints = NO_HINTS,
+): fc.Arbitrary<(SummaryBounds | undefined)[]> {
+  const perMeasure = measures.map((m): fc.Arbitrary<SummaryBounds | undefined> => {
+    if (!('summary' in m)) return fc.constant(undefined);
+    const unit = m.summary.unit;
+    const value = orHint(
+      UNIT_VALUES.get(unit) ?? fc.integer({ min: 0, max: 300 }),
+      hints.values.get(unit),
+    );
+    const cut = fc
+      .tuple(value, value)
+      .map(([a, b]): SummaryBounds => (a <= b ? { min: a, max: b } : { min: b, max: a }));
+    return fc.oneof(
+      { weight: 1, arbitrary: fc.constant(undefined) },
+      { weight: 6, arbitrary: cut },
+      { weight: 1, arbitrary: value.map((v): SummaryBounds => ({ min: v, max: v })) },
+      { weight: 1, arbitrary: fc.constant<SummaryBounds>({ min: -1e6, max: 1e6 }) },
+    );
+  });
+  return fc.tuple(...perMeasure);
+}
+
+/** A random query with the clamping bounds of its summaries. */
+export interface BoundedQuery {
+  readonly query: CohortQuery & { asOf: string };
+  readonly summaryBounds: readonly (SummaryBounds | undefined)[];
+}
+
+/**
+ * A population and queries over it, as populationWithQueries, each with
+ * random bounds for its summaries (the measure order parseQuery and
+ * canonicalQuery keep).
+ * @example fc.assert(fc.property(populationWithBoundedQueries(), ([resources, queries]) => ...))
+ */
+export function populationWithBoundedQueries(
+  options: PopulationOptions & { readonly maxQueries?: number } = {},
+): fc.Arbitrary<[FhirResource[], BoundedQuery[]]> {
+  return populationArbitrary(options).chain((resources) => {
+    const hints = populationHints(resources);
+    const bounded = queryArbitrary(hints).chain((query) =>
+      summaryBoundsArbitrary(query.measures ?? [], hints).map((summaryBounds): BoundedQuery => ({
+        query,
+        summaryBounds,
+      })),
+    );
+    return fc.tuple(
+      fc.constant(resources),
+      fc.array(bounded, { minLength: 1, maxLength: options.maxQueries ?? 8 }),
+    );
+  });
 }

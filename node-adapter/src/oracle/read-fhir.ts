@@ -22,6 +22,8 @@ export interface OraclePatient {
   /** `YYYY-MM-DD` or undefined. */
   readonly birthDate: string | undefined;
   readonly deceased: boolean;
+  /** The calendar date of deceasedDateTime, `YYYY-MM-DD` or undefined. */
+  readonly deceasedDate: string | undefined;
 }
 
 export interface OracleEvent {
@@ -226,6 +228,7 @@ export function readFhir(resources: readonly FhirResource[]): OracleData {
         gender: g === 'female' || g === 'male' || g === 'other' ? g : 'unknown',
         birthDate: calendarDate(r.birthDate),
         deceased: r.deceasedBoolean === true || str(r.deceasedDateTime) !== undefined,
+        deceasedDate: calendarDate(r.deceasedDateTime),
       });
     }
   }

@@ -1,16 +1,22 @@
 // Adapts the node policy to the evaluation pipeline's DisclosureControl port.
-import { randomInt } from 'node:crypto';
 import { compileQuery, decodeRows, duckDbDialect } from '../engine/index.ts';
 import type { RawCell, RawMeasure, RawResult } from '../engine/raw-result.ts';
+import { noiseIdOf } from '../disclosure/budget-ledger.ts';
+import { keyedNoise } from '../disclosure/keyed-noise.ts';
 import { epsilonFor } from '../disclosure/laplace.ts';
-import { type NodePolicy, policyQueryLimits } from '../disclosure/policy.ts';
+import {
+  type NodePolicy,
+  checkHistogramGrid,
+  policyQueryLimits,
+  summaryBoundsFor,
+} from '../disclosure/policy.ts';
 import { protect } from '../disclosure/protect.ts';
-import type { DisclosureControl, EvaluableQuery } from '../service/ports.ts';
-
-/** A uniform [0, 1) source from the OS's CSPRNG, for Laplace noise. */
-function secureRandom(): number {
-  return randomInt(0, 2 ** 48) / 2 ** 48;
-}
+import type {
+  DisclosureControl,
+  EvaluableQuery,
+  ReleaseKey,
+  SourceQuery,
+} from '../service/ports.ts';
 
 const UNKNOWN: RawCell = Object.freeze({ count: Number.NaN, cellKey: 0 });
 
@@ -24,7 +30,14 @@ function unknownResult(query: EvaluableQuery): RawResult {
       case 'histogram':
         return { ...m, bins: m.bins.map((b) => ({ ...b, cell: UNKNOWN })), missing: UNKNOWN };
       case 'summary':
-        return { ...m, n: UNKNOWN, mean: null, sd: null };
+        return {
+          ...m,
+          n: UNKNOWN,
+          mean: null,
+          sd: null,
+          clampedSum: null,
+          clampedSumSquares: null,
+        };
     }
   });
   return {
@@ -35,11 +48,28 @@ function unknownResult(query: EvaluableQuery): RawResult {
   };
 }
 
-export function createDisclosureControl(policy: NodePolicy): DisclosureControl {
+/**
+ * The node's disclosure control under its policy; `noiseKey` is the node's
+ * secret for keyed noise (16 bytes or more, kept in its state directory).
+ * @example const control = createDisclosureControl(policy, await loadOrCreateRecordKeyFile(path));
+ */
+export function createDisclosureControl(
+  policy: NodePolicy,
+  noiseKey: Uint8Array,
+): DisclosureControl {
+  const noise = noiseIdOf(policy);
+  const contextOf = (query: SourceQuery, release: ReleaseKey) => ({
+    noise: keyedNoise(noiseKey, { ...release, noise }),
+    ...(query.summaryBounds === undefined ? {} : { summaryBounds: query.summaryBounds }),
+  });
   return {
     limits: policyQueryLimits(policy),
+    noise,
+    check: (query, pointer) => checkHistogramGrid(query, policy, pointer),
+    summaryBounds: (query) => summaryBoundsFor(query, policy),
     epsilonFor: (query) => epsilonFor(query, policy),
-    protect: (raw) => protect(raw, policy, { random: secureRandom }),
-    suppressedLike: (query) => protect(unknownResult(query), policy, { random: secureRandom }),
+    protect: (raw, query, release) => protect(raw, policy, contextOf(query, release)),
+    suppressedLike: (query, release) =>
+      protect(unknownResult(query), policy, contextOf(query, release)),
   };
 }

@@ -26,7 +26,7 @@ import { createFhirSource } from '../fhir/fhir-source.ts';
 import type { FhirSource } from '../fhir/fhir-source.ts';
 import { SEARCH_TYPES } from '../fhir/search-url.ts';
 import type { SearchParam } from '../fhir/search-url.ts';
-import type { EvaluableQuery, QuerySource } from '../service/ports.ts';
+import type { QuerySource, SourceQuery } from '../service/ports.ts';
 
 export type FhirSourceConfig = Extract<NodeConfig['source'], { kind: 'fhir' }>;
 
@@ -174,7 +174,7 @@ export async function openFhirQuerySource(
   }
 
   return {
-    evaluate: (query: EvaluableQuery, signal: AbortSignal): Promise<RawResult> =>
+    evaluate: (query: SourceQuery, signal: AbortSignal): Promise<RawResult> =>
       source.evaluate(query, signal),
     dataVersion: () => source.dataVersion(),
     async probe(ms) {

@@ -1,14 +1,14 @@
 // The node adapter's composition root: configuration in, a ready Express app
 // (and what must be closed) out. `serve` adds the listening socket.
 import { mkdir, readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { NodeConfig } from '@tessera/schemas';
 import { nodeConfigSchemaId, loadConfig, applyEnv } from '@tessera/schemas';
 import { openFileAuditLog } from '../audit/file-audit-log.ts';
 import { createGatewayTokenVerifier } from '../auth/gateway-token.ts';
 import { buildCatalogue } from '../catalogue/catalogue.ts';
-import { budgetLimits, openFileBudgetLedger } from '../disclosure/budget-ledger.ts';
+import { budgetLimits, openFileReleaseLedger } from '../disclosure/budget-ledger.ts';
 import { assertReleasable } from '../disclosure/output-check.ts';
 import { type NodePolicy, loadPolicy } from '../disclosure/policy.ts';
 import { createRepeatLimiter } from '../disclosure/repeat-limiter.ts';
@@ -114,10 +114,9 @@ export async function createNodeService(
   }
   const source: QuerySource = store ?? (live as FhirQuerySource);
   const audit = await openFileAuditLog(stateDir);
-  const ledger =
-    policy.mechanism === 'laplace'
-      ? await openFileBudgetLedger(stateDir, budgetLimits(policy))
-      : undefined;
+  const ledger = await openFileReleaseLedger(stateDir, budgetLimits(policy));
+  // The secret behind every noise draw: kept with the state, so a restart changes no answer.
+  const noiseKey = await loadOrCreateRecordKeyFile(join(stateDir, 'noise-key'));
   const verifier = createGatewayTokenVerifier({
     nodeId: config.nodeId,
     issuer: config.gateway.issuer,
@@ -141,7 +140,7 @@ export async function createNodeService(
     projects: config.projects,
     source,
     verifier,
-    disclosure: createDisclosureControl(policy),
+    disclosure: createDisclosureControl(policy, noiseKey),
     ledger,
     repeats: createRepeatLimiter(policy.repeatLimit),
     audit: {
@@ -209,7 +208,7 @@ export async function createNodeService(
     async close() {
       if (timer !== undefined) clearInterval(timer);
       await audit.close();
-      await ledger?.close();
+      await ledger.close();
       store?.close();
       await live?.close();
     },

@@ -14,13 +14,14 @@ import {
 import { nodeProblem } from '../errors.ts';
 import type {
   AuditSink,
-  BudgetLedger,
   CallerVerifier,
   DisclosureControl,
   EvaluableQuery,
   QuerySource,
   Released,
+  ReleaseLedger,
   RepeatLimiter,
+  SourceQuery,
 } from './ports.ts';
 
 export interface EvaluatorDeps {
@@ -29,7 +30,8 @@ export interface EvaluatorDeps {
   readonly source: QuerySource;
   readonly verifier: CallerVerifier;
   readonly disclosure: DisclosureControl;
-  readonly ledger: BudgetLedger | undefined;
+  /** Records every release and keeps the privacy budget. */
+  readonly ledger: ReleaseLedger;
   readonly repeats: RepeatLimiter;
   readonly audit: AuditSink;
   /** Rejects anything that is not a releasable NodeResult (threat 14). */
@@ -46,8 +48,19 @@ export interface EvaluateRequest {
 }
 
 export type EvaluationOutcome =
-  | { readonly kind: 'released'; readonly result: NodeResult; readonly suppressedCells: number }
+  | {
+      readonly kind: 'released';
+      readonly result: NodeResult;
+      readonly suppressedCells: number;
+      /** The caller's project, for the budget metrics. */
+      readonly project: string;
+    }
   | { readonly kind: 'refused'; readonly error: ProblemError };
+
+/** An epsilon for a message: at most three decimals. */
+function formatEpsilon(value: number): string {
+  return String(Math.max(0, Math.round(value * 1000) / 1000));
+}
 
 /** The date part of an instant, in UTC: the default reference date for ages. */
 export function isoDate(now: Date): string {
@@ -141,6 +154,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
       const canonical = canonicalQuery(query);
       const evaluable: EvaluableQuery = { ...canonical, asOf: canonical.asOf ?? isoDate(now()) };
       hash = queryHash(evaluable);
+      deps.disclosure.check(evaluable, '/query');
 
       if (deps.repeats.hit(hash, caller.sub, now()) === 'exceeded') {
         await deps.audit.append({
@@ -155,24 +169,23 @@ export function createEvaluator(deps: EvaluatorDeps) {
       }
 
       const dataVersion = await deps.source.dataVersion();
+      const release = { queryHash: hash, dataVersion };
+      const sourceQuery: SourceQuery = {
+        ...evaluable,
+        summaryBounds: deps.disclosure.summaryBounds(evaluable),
+      };
       const timeoutMs = Math.min(deps.evaluationTimeoutMs, request.deadlineMs ?? Infinity);
       let released: Released;
       try {
         const raw = await withTimeout(timeoutMs, (signal) =>
-          deps.source.evaluate(evaluable, signal),
+          deps.source.evaluate(sourceQuery, signal),
         );
-        released = deps.disclosure.protect(raw);
+        released = deps.disclosure.protect(raw, sourceQuery, release);
       } catch (err) {
         // A timeout or arithmetic failure could be caused by one patient's data:
         // answer exactly as if everything were suppressed (threat 13).
         if (err instanceof ProblemError) throw err;
-        released = deps.disclosure.suppressedLike(evaluable);
-      }
-
-      const epsilon = deps.disclosure.epsilonFor(evaluable);
-      if (deps.ledger && epsilon !== undefined) {
-        const charged = await deps.ledger.charge(caller.sub, caller.project, epsilon, now());
-        if (charged === 'exhausted') return await refuse(nodeProblem('ERR_BUDGET_EXHAUSTED'));
+        released = deps.disclosure.suppressedLike(sourceQuery, release);
       }
 
       const result: NodeResult = {
@@ -180,13 +193,36 @@ export function createEvaluator(deps: EvaluatorDeps) {
         queryHash: hash,
         dataVersion,
         evaluatedAt: now().toISOString(),
-        elapsedMs: Math.round((performance.now() - started) * 100) / 100,
+        elapsedMs: 0,
         disclosure: released.disclosure,
         total: released.total,
         ...(released.overlapping ? { overlapping: true } : {}),
         strata: released.strata,
         measures: released.measures,
       };
+      deps.checkOutput(result);
+      // Charged and recorded before anything leaves: no figure without its ledger line.
+      const decision = await deps.ledger.record({
+        at: now(),
+        project: caller.project,
+        researcher: caller.sub,
+        queryHash: hash,
+        dataVersion,
+        noise: deps.disclosure.noise,
+        epsilon: deps.disclosure.epsilonFor(evaluable) ?? 0,
+        released: { total: result.total, strata: result.strata, measures: result.measures },
+      });
+      if (decision.kind === 'exhausted') {
+        return await refuse(
+          nodeProblem('ERR_BUDGET_EXHAUSTED', {
+            detail:
+              `the ${decision.account} budget at this node has ${formatEpsilon(decision.limit - decision.spent)} ` +
+              `of ${formatEpsilon(decision.limit)} epsilon left in the period; this query costs ${formatEpsilon(decision.cost)}`,
+          }),
+        );
+      }
+      if (decision.budget !== undefined) result.budget = decision.budget;
+      result.elapsedMs = Math.round((performance.now() - started) * 100) / 100;
       deps.checkOutput(result);
       await deps.audit.append({
         actor: caller.sub,
@@ -196,7 +232,12 @@ export function createEvaluator(deps: EvaluatorDeps) {
         outcome: 'released',
         detail: { dataVersion, total: result.total },
       });
-      return { kind: 'released', result, suppressedCells: countSuppressed(released) };
+      return {
+        kind: 'released',
+        result,
+        suppressedCells: countSuppressed(released),
+        project: caller.project,
+      };
     } catch (err) {
       if (err instanceof ProblemError) return await refuse(err);
       throw err;

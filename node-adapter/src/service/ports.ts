@@ -10,13 +10,25 @@ import type {
   Stratum,
 } from '@tessera/schemas';
 import type { RawResult } from '../engine/raw-result.ts';
+import type { Release, ReleaseDecision } from '../disclosure/budget-ledger.ts';
 
 /** A canonical query with its reference date pinned. */
 export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
 
+/** Clamping bounds of a summary measure's per-patient values (from the node policy). */
+export interface SummaryBounds {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** What a source evaluates: the query, plus the node's clamping bounds per measure index. */
+export type SourceQuery = EvaluableQuery & {
+  readonly summaryBounds?: readonly (SummaryBounds | undefined)[];
+};
+
 /** The embedded store or a live FHIR server: anything that can compute true figures. */
 export interface QuerySource {
-  evaluate(query: EvaluableQuery, signal: AbortSignal): Promise<RawResult>;
+  evaluate(query: SourceQuery, signal: AbortSignal): Promise<RawResult>;
   /** The version of the data the next evaluation reads (a live source may have to ask its server). */
   dataVersion(): Promise<string>;
 }
@@ -40,18 +52,31 @@ export interface Released {
   readonly disclosure: Disclosure;
 }
 
+/** One release's identity: what its noise is keyed by. */
+export interface ReleaseKey {
+  readonly queryHash: string;
+  readonly dataVersion: string;
+}
+
 export interface DisclosureControl {
   /** Query limits the node's policy sets (strata, codes per dimension). */
   readonly limits: QueryLimits;
+  /** The noise identity of the policy (mechanism and parameters). */
+  readonly noise: string;
+  /** Refuses a query the policy does not answer (ERR_QUERY_INVALID, pointer under `pointer`). */
+  check(query: EvaluableQuery, pointer: string): void;
+  /** The clamping bounds the source applies to the query's summaries. */
+  summaryBounds(query: EvaluableQuery): (SummaryBounds | undefined)[];
   /** Privacy budget the query costs, when the mechanism spends one. */
   epsilonFor(query: EvaluableQuery): number | undefined;
-  protect(raw: RawResult): Released;
+  protect(raw: RawResult, query: SourceQuery, release: ReleaseKey): Released;
   /** The answer given when evaluation failed in a way data could have caused. */
-  suppressedLike(query: EvaluableQuery): Released;
+  suppressedLike(query: SourceQuery, release: ReleaseKey): Released;
 }
 
-export interface BudgetLedger {
-  charge(subject: string, project: string, epsilon: number, now: Date): Promise<'ok' | 'exhausted'>;
+/** Records every release and charges its budget (see disclosure/budget-ledger.ts). */
+export interface ReleaseLedger {
+  record(release: Release): Promise<ReleaseDecision>;
 }
 
 export interface RepeatLimiter {

@@ -25,7 +25,10 @@
 //   events: a code a patient was given every year costs one row, not
 //   fifteen; and a count of such a criterion alone needs no patient table;
 // - `event_date` is the kind's event date (query-language page, "Which FHIR
-//   element each kind reads"), as a DATE; NULL when the resource has none.
+//   element each kind reads"), as a DATE; NULL when the resource has none;
+// - `deceased_date` is the date part of Patient.deceasedDateTime (a partial
+//   date at its first day), NULL when the patient is alive, only known dead
+//   (`deceasedBoolean`) or the date is unreadable: ages stop at it.
 import type { EventKind } from '@tessera/schemas';
 
 /** Table per event kind. */
@@ -58,6 +61,7 @@ CREATE TABLE IF NOT EXISTS patients (
   gender VARCHAR NOT NULL,
   birth_date DATE,
   deceased BOOLEAN NOT NULL,
+  deceased_date DATE,
   record_key UBIGINT NOT NULL
 );
 

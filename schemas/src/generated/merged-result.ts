@@ -1,6 +1,16 @@
 // Generated from schemas/json/merged-result.schema.json by `npm run generate:types`. Do not edit.
 
 /**
+ * [lowest, highest] the true count can be.
+ *
+ * @minItems 2
+ * @maxItems 2
+ *
+ * This interface was referenced by `NodeResult`'s JSON-Schema
+ * via the `definition` "Bounds".
+ */
+export type Bounds = [number, number];
+/**
  * This interface was referenced by `MergedResult`'s JSON-Schema
  * via the `definition` "MergedMeasure".
  */
@@ -81,7 +91,10 @@ export interface NodeResult {
   evaluatedAt: string;
   elapsedMs: number;
   disclosure: Disclosure;
+  budget?: Budget;
   /**
+   * A count as released. A perturbed count carries `range`, bounds that always hold, and `interval`, bounds that hold at disclosure.confidence. A suppressed cell carries only its bounds: the true count is small, or its noisy count fell below the threshold.
+   *
    * This interface was referenced by `NodeResult`'s JSON-Schema
    * via the `definition` "Cell".
    */
@@ -93,14 +106,13 @@ export interface NodeResult {
          */
         count: number;
         perturbed?: true;
+        range?: Bounds;
+        interval?: Bounds;
       }
     | {
         suppressed: true;
-        /**
-         * @minItems 2
-         * @maxItems 2
-         */
-        range: [number, number];
+        range: Bounds;
+        interval?: Bounds;
       };
   /**
    * True when a codes dimension puts a patient in several strata.
@@ -127,6 +139,8 @@ export interface NodeResult {
           from: number;
           to?: number;
           /**
+           * A count as released. A perturbed count carries `range`, bounds that always hold, and `interval`, bounds that hold at disclosure.confidence. A suppressed cell carries only its bounds: the true count is small, or its noisy count fell below the threshold.
+           *
            * This interface was referenced by `NodeResult`'s JSON-Schema
            * via the `definition` "Cell".
            */
@@ -138,17 +152,18 @@ export interface NodeResult {
                  */
                 count: number;
                 perturbed?: true;
+                range?: Bounds;
+                interval?: Bounds;
               }
             | {
                 suppressed: true;
-                /**
-                 * @minItems 2
-                 * @maxItems 2
-                 */
-                range: [number, number];
+                range: Bounds;
+                interval?: Bounds;
               };
         }[];
         /**
+         * A count as released. A perturbed count carries `range`, bounds that always hold, and `interval`, bounds that hold at disclosure.confidence. A suppressed cell carries only its bounds: the true count is small, or its noisy count fell below the threshold.
+         *
          * This interface was referenced by `NodeResult`'s JSON-Schema
          * via the `definition` "Cell".
          */
@@ -160,20 +175,21 @@ export interface NodeResult {
                */
               count: number;
               perturbed?: true;
+              range?: Bounds;
+              interval?: Bounds;
             }
           | {
               suppressed: true;
-              /**
-               * @minItems 2
-               * @maxItems 2
-               */
-              range: [number, number];
+              range: Bounds;
+              interval?: Bounds;
             };
       }
     | {
         type: 'summary';
         unit: string;
         /**
+         * A count as released. A perturbed count carries `range`, bounds that always hold, and `interval`, bounds that hold at disclosure.confidence. A suppressed cell carries only its bounds: the true count is small, or its noisy count fell below the threshold.
+         *
          * This interface was referenced by `NodeResult`'s JSON-Schema
          * via the `definition` "Cell".
          */
@@ -185,19 +201,21 @@ export interface NodeResult {
                */
               count: number;
               perturbed?: true;
+              range?: Bounds;
+              interval?: Bounds;
             }
           | {
               suppressed: true;
-              /**
-               * @minItems 2
-               * @maxItems 2
-               */
-              range: [number, number];
+              range: Bounds;
+              interval?: Bounds;
             };
+        /**
+         * From noisy sums of values clamped to the policy's bounds (laplace); never exact.
+         */
         mean?: number;
         sd?: number;
         /**
-         * mean and sd withheld (minimum n or dominance rule)
+         * mean and sd withheld: n not released or below summary.minN, no clamping bounds for the unit, or a mechanism that releases none
          */
         suppressed?: true;
       }
@@ -211,14 +229,44 @@ export interface Disclosure {
   threshold: number;
   mechanism: 'cell-key' | 'laplace' | 'none';
   /**
-   * Largest absolute noise added to a released count (for laplace: the bound at the stated confidence).
+   * Largest absolute noise added to a released count, a hard bound: laplace noise is truncated there.
    */
   maxNoise: number;
   rounding: number;
+  /**
+   * Privacy loss of one table (laplace); each count's noise is discrete Laplace with scale 1/epsilon.
+   */
   epsilon?: number;
+  /**
+   * Probability per table that the epsilon bound fails (laplace), from truncating the noise at maxNoise.
+   */
+  delta?: number;
+  /**
+   * Level of every cell's interval.
+   */
   confidence?: number;
   suppressZero?: boolean;
   secondarySuppression?: boolean;
+}
+/**
+ * What this answer cost at this node and what the project and the researcher have spent of their limits in the period, in epsilon (laplace). The same query on the same data costs 0 the second time.
+ *
+ * This interface was referenced by `NodeResult`'s JSON-Schema
+ * via the `definition` "Budget".
+ */
+export interface Budget {
+  cost: number;
+  periodDays: number;
+  project: Account;
+  researcher: Account;
+}
+/**
+ * This interface was referenced by `NodeResult`'s JSON-Schema
+ * via the `definition` "Account".
+ */
+export interface Account {
+  spent: number;
+  limit: number;
 }
 /**
  * This interface was referenced by `NodeResult`'s JSON-Schema
@@ -227,6 +275,8 @@ export interface Disclosure {
 export interface Stratum {
   key: StratumKey;
   /**
+   * A count as released. A perturbed count carries `range`, bounds that always hold, and `interval`, bounds that hold at disclosure.confidence. A suppressed cell carries only its bounds: the true count is small, or its noisy count fell below the threshold.
+   *
    * This interface was referenced by `NodeResult`'s JSON-Schema
    * via the `definition` "Cell".
    */
@@ -238,14 +288,13 @@ export interface Stratum {
          */
         count: number;
         perturbed?: true;
+        range?: Bounds;
+        interval?: Bounds;
       }
     | {
         suppressed: true;
-        /**
-         * @minItems 2
-         * @maxItems 2
-         */
-        range: [number, number];
+        range: Bounds;
+        interval?: Bounds;
       };
 }
 /**

@@ -5,15 +5,15 @@
  */
 export interface NodePolicyConfig {
   /**
-   * How released counts are protected: cell-key perturbation (same set of patients, same noise), Laplace noise with an epsilon budget, or none (the `open` policy for local testing; a production node refuses it).
+   * How released counts are protected: laplace (differential privacy: keyed discrete Laplace noise, thresholding on the noisy count, and a privacy budget per project and researcher), cell-key perturbation (same set of patients, same noise; no formal guarantee, see docs/privacy.md), or none (the `open` policy for local testing; a production node refuses it).
    */
-  mechanism?: 'cell-key' | 'laplace' | 'none';
+  mechanism?: 'laplace' | 'cell-key' | 'none';
   /**
-   * Smallest true count released; counts 1..threshold-1 are suppressed with their range.
+   * Smallest count released: under laplace the noisy count must reach it, under cell-key the true count.
    */
   threshold?: number;
   /**
-   * Suppress zero counts too (range [0, threshold-1] for every suppressed cell), so an empty cell cannot be told from a small one.
+   * Suppress zero counts too (range [0, threshold-1] for every suppressed cell), so an empty cell cannot be told from a small one. Always on: a node refuses false, because an exact zero answers "is anyone in this set?" with certainty. Laplace noises zeros like every count.
    */
   suppressZero?: boolean;
   /**
@@ -21,7 +21,7 @@ export interface NodePolicyConfig {
    */
   rounding?: number;
   /**
-   * Suppress further cells so that no suppressed cell is the difference of a released total and released cells.
+   * Cell-key only: suppress further cells so that no suppressed cell is the difference of a released total and released cells. Laplace needs none: every cell is noisy.
    */
   secondarySuppression?: boolean;
   /**
@@ -44,40 +44,65 @@ export interface NodePolicyConfig {
      * Shape of the perturbation table's noise distribution: triangular (small noise more likely) or uniform.
      */
     table?: 'triangular' | 'uniform';
+    /**
+     * Histogram edges a cell-key node accepts: every edge a multiple of the step for its unit (`*` for units not listed), so edges cannot be moved in fine steps to find one patient's value.
+     */
+    histogramGrid?: {
+      '*': number;
+      [k: string]: number | undefined;
+    };
   };
   /**
-   * Laplace noise with a privacy budget (mechanism `laplace`).
+   * Differential privacy (mechanism `laplace`): every count gets discrete Laplace noise keyed by the query and the data version, truncated at a bound that costs delta; every new query charges the project's and the researcher's budget.
    */
   laplace?: {
     /**
-     * Privacy loss spent on each released table (the total and strata, each histogram, each summary).
+     * Privacy loss of one table (the total, the strata, each histogram; a summary is three tables; overlapping `codes` strata one per code). Each count's noise has scale 1/epsilon.
      */
     epsilon?: number;
     /**
-     * Epsilon one subject may spend in one project within a period; at least epsilon.
+     * Probability per table that the epsilon bound fails, spent on truncating the noise so every released count carries a guaranteed range.
      */
-    budget?: number;
+    delta?: number;
     /**
-     * Length of the rolling window the budget applies to, in days.
+     * Epsilon all researchers of one project together may spend at this node within a period; at least epsilon.
+     */
+    projectBudget?: number;
+    /**
+     * Epsilon one researcher may spend within a project at this node within a period; at least epsilon, at most projectBudget.
+     */
+    researcherBudget?: number;
+    /**
+     * Length of the rolling window the budgets apply to, in days.
      */
     periodDays?: number;
     /**
-     * Probability with which the stated maxNoise bounds the Laplace noise on a count.
+     * Level of the interval every count carries.
      */
     confidence?: number;
   };
   /**
-   * When a mean and sd may be released.
+   * When and how a mean and sd may be released (laplace only: from noisy sums of per-patient values clamped to bounds; cell-key releases n alone).
    */
   summary?: {
     /**
-     * Smallest number of patients with a value; at least threshold, which is also the default.
+     * Smallest released n for a mean and sd; at least threshold, which is also the default.
      */
     minN?: number;
     /**
-     * Largest share of the sum of absolute values one patient may hold.
+     * Clamping bounds per unit (UCUM, as in the query), optionally for one observation code. Every value is clamped into [min, max] before summing, so one patient moves a sum by at most max(|min|, |max|). The first entry whose code and unit match wins; an entry without code matches any code. No match: mean and sd are withheld.
+     *
+     * @maxItems 500
      */
-    dominance?: number;
+    bounds?: {
+      unit: string;
+      /**
+       * system|code of the observation, e.g. http://loinc.org|4548-4.
+       */
+      code?: string;
+      min: number;
+      max: number;
+    }[];
   };
   /**
    * How often one subject may ask an identical query within a window.

@@ -6,6 +6,8 @@
  */
 export type QueryHash = string;
 /**
+ * A count as released. A perturbed count carries `range`, bounds that always hold, and `interval`, bounds that hold at disclosure.confidence. A suppressed cell carries only its bounds: the true count is small, or its noisy count fell below the threshold.
+ *
  * This interface was referenced by `NodeResult`'s JSON-Schema
  * via the `definition` "Cell".
  */
@@ -13,20 +15,29 @@ export type Cell =
   | {
       count: Count;
       perturbed?: true;
+      range?: Bounds;
+      interval?: Bounds;
     }
   | {
       suppressed: true;
-      /**
-       * @minItems 2
-       * @maxItems 2
-       */
-      range: [Count, Count];
+      range: Bounds;
+      interval?: Bounds;
     };
 /**
  * This interface was referenced by `NodeResult`'s JSON-Schema
  * via the `definition` "Count".
  */
 export type Count = number;
+/**
+ * [lowest, highest] the true count can be.
+ *
+ * @minItems 2
+ * @maxItems 2
+ *
+ * This interface was referenced by `NodeResult`'s JSON-Schema
+ * via the `definition` "Bounds".
+ */
+export type Bounds = [Count, Count];
 /**
  * One entry per query measure, in order. The count measure's figures are the result's total and strata.
  *
@@ -54,10 +65,13 @@ export type MeasureResult =
       type: 'summary';
       unit: string;
       n: Cell;
+      /**
+       * From noisy sums of values clamped to the policy's bounds (laplace); never exact.
+       */
       mean?: number;
       sd?: number;
       /**
-       * mean and sd withheld (minimum n or dominance rule)
+       * mean and sd withheld: n not released or below summary.minN, no clamping bounds for the unit, or a mechanism that releases none
        */
       suppressed?: true;
     };
@@ -72,6 +86,7 @@ export interface NodeResult {
   evaluatedAt: string;
   elapsedMs: number;
   disclosure: Disclosure;
+  budget?: Budget;
   total: Cell;
   /**
    * True when a codes dimension puts a patient in several strata.
@@ -94,14 +109,44 @@ export interface Disclosure {
   threshold: number;
   mechanism: 'cell-key' | 'laplace' | 'none';
   /**
-   * Largest absolute noise added to a released count (for laplace: the bound at the stated confidence).
+   * Largest absolute noise added to a released count, a hard bound: laplace noise is truncated there.
    */
   maxNoise: number;
   rounding: number;
+  /**
+   * Privacy loss of one table (laplace); each count's noise is discrete Laplace with scale 1/epsilon.
+   */
   epsilon?: number;
+  /**
+   * Probability per table that the epsilon bound fails (laplace), from truncating the noise at maxNoise.
+   */
+  delta?: number;
+  /**
+   * Level of every cell's interval.
+   */
   confidence?: number;
   suppressZero?: boolean;
   secondarySuppression?: boolean;
+}
+/**
+ * What this answer cost at this node and what the project and the researcher have spent of their limits in the period, in epsilon (laplace). The same query on the same data costs 0 the second time.
+ *
+ * This interface was referenced by `NodeResult`'s JSON-Schema
+ * via the `definition` "Budget".
+ */
+export interface Budget {
+  cost: number;
+  periodDays: number;
+  project: Account;
+  researcher: Account;
+}
+/**
+ * This interface was referenced by `NodeResult`'s JSON-Schema
+ * via the `definition` "Account".
+ */
+export interface Account {
+  spent: number;
+  limit: number;
 }
 /**
  * This interface was referenced by `NodeResult`'s JSON-Schema
