@@ -6,12 +6,13 @@
 // brute-force oracle over the NDJSON the store was loaded from. The first two
 // must agree exactly (counts and cell keys), or the benchmark fails.
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { canonicalQuery, parseQuery } from '@tessera/schemas';
+import { canonicalQuery, parseQuery, queryHash } from '@tessera/schemas';
 import type { CodeSet, CohortQuery, StratumKey } from '@tessera/schemas';
 import {
   compileQuery,
@@ -35,6 +36,14 @@ import type {
   OraclePatient,
 } from '../../node-adapter/src/oracle/read-fhir.ts';
 import { createDuckDbRunner, openStore } from '../../node-adapter/src/store/open.ts';
+import {
+  budgetLimits,
+  openFileReleaseLedger,
+} from '../../node-adapter/src/disclosure/budget-ledger.ts';
+import type { FileReleaseLedger } from '../../node-adapter/src/disclosure/budget-ledger.ts';
+import { loadPolicy } from '../../node-adapter/src/disclosure/policy.ts';
+import { createDisclosureControl } from '../../node-adapter/src/server/disclosure-control.ts';
+import type { DisclosureControl } from '../../node-adapter/src/service/ports.ts';
 import { measure, summarise, timeMs } from './stats.ts';
 import type { Sample, Stats } from './stats.ts';
 
@@ -68,6 +77,12 @@ export interface BenchQuery {
 }
 
 const CELL_KEY = 'CAST(COALESCE(sum(record_key), 0) % 4294967296 AS BIGINT)';
+/** Age at death in yyyymmdd units: whole years are AGE_AT_DEATH / 10000, rounded down. */
+const AGE_AT_DEATH =
+  '((year(deceased_date) * 10000 + month(deceased_date) * 100 + day(deceased_date)) - ' +
+  '(year(birth_date) * 10000 + month(birth_date) * 100 + day(birth_date)))';
+/** Died before the benchmark's asOf: aged no further than the death date. */
+const DIED_BEFORE = `deceased_date < DATE '2026-01-01'`;
 const TWENTY_CONDITIONS = [
   'E11.9',
   'E10.9',
@@ -150,10 +165,13 @@ export const QUERIES: readonly BenchQuery[] = [
         ],
       },
     },
-    // Age 40-79 on 2026-01-01: born on or before 1986-01-01 and after 1946-01-01.
+    // Age 40-79 on 2026-01-01: born on or before 1986-01-01 and after
+    // 1946-01-01; for those who died before, 40-79 at death.
     handSql: `
       SELECT 'total' AS k, count(*) AS n, ${CELL_KEY} AS ck FROM patients
-       WHERE gender = 'female' AND birth_date <= DATE '1986-01-01' AND birth_date > DATE '1946-01-01'
+       WHERE gender = 'female' AND birth_date <= DATE '1986-01-01'
+         AND CASE WHEN ${DIED_BEFORE} THEN ${AGE_AT_DEATH} BETWEEN 400000 AND 799999
+                  ELSE birth_date > DATE '1946-01-01' END
          AND patient_key IN (SELECT patient_key FROM conditions_code_patients WHERE system = '${ICD10}' AND starts_with(code, 'E11'))
          AND patient_key NOT IN (SELECT patient_key FROM medications_code_patients WHERE system = '${ATC}' AND code = 'A10BA02')`,
   },
@@ -169,7 +187,12 @@ export const QUERIES: readonly BenchQuery[] = [
     handSql: `
       WITH cohort AS (
         SELECT gender, record_key,
-               CASE WHEN birth_date IS NULL OR birth_date > DATE '2026-01-01' THEN NULL
+               CASE WHEN birth_date IS NULL THEN NULL
+                    WHEN ${DIED_BEFORE} THEN
+                      CASE WHEN ${AGE_AT_DEATH} < 0 THEN NULL WHEN ${AGE_AT_DEATH} < 180000 THEN 1
+                           WHEN ${AGE_AT_DEATH} < 400000 THEN 2 WHEN ${AGE_AT_DEATH} < 650000 THEN 3
+                           WHEN ${AGE_AT_DEATH} < 800000 THEN 4 ELSE 5 END
+                    WHEN birth_date > DATE '2026-01-01' THEN NULL
                     WHEN birth_date > DATE '2008-01-01' THEN 1
                     WHEN birth_date > DATE '1986-01-01' THEN 2
                     WHEN birth_date > DATE '1961-01-01' THEN 3
@@ -201,7 +224,9 @@ export const QUERIES: readonly BenchQuery[] = [
       ],
     },
     handSql: `
-      WITH cohort AS (SELECT patient_key, record_key FROM patients WHERE birth_date <= DATE '2008-01-01'),
+      WITH cohort AS (SELECT patient_key, record_key FROM patients
+                       WHERE birth_date <= DATE '2008-01-01'
+                         AND (deceased_date IS NULL OR NOT ${DIED_BEFORE} OR ${AGE_AT_DEATH} >= 180000)),
            strata AS (SELECT patient_key, code FROM conditions_code_patients
                        WHERE system = '${ICD10}' AND code IN (${sqlList(TWENTY_CONDITIONS)}))
       SELECT 'total' AS k, count(*) AS n, ${CELL_KEY} AS ck FROM cohort
@@ -399,6 +424,12 @@ export interface QueryTiming {
   readonly handSql: Stats;
   /** Process CPU milliseconds (all threads) of the same runs. */
   readonly cpu: { readonly engine: Stats; readonly compiledSql: Stats; readonly handSql: Stats };
+  /**
+   * The whole release path, engine included: under the former default (cell-key
+   * protection, nothing recorded) and under today's default (laplace noise, the
+   * release written and fsync'd to the ledger).
+   */
+  readonly release: { readonly cellKey: Stats; readonly laplace: Stats };
   readonly oracle?: Stats;
 }
 
@@ -432,6 +463,29 @@ function log(message: string): void {
   process.stderr.write(`[bench node ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
+/** The release path of one query under a disclosure control, recording into `ledger` when given. */
+function releasePath(
+  engine: ReturnType<typeof createEngine>,
+  control: DisclosureControl,
+  query: EvaluableQuery,
+  ledger?: FileReleaseLedger,
+): () => Promise<unknown> {
+  const sourceQuery = { ...query, summaryBounds: control.summaryBounds(query) };
+  const release = { queryHash: queryHash(query), dataVersion: 'bench' };
+  return async () => {
+    const released = control.protect(await engine.evaluate(sourceQuery), sourceQuery, release);
+    await ledger?.record({
+      at: new Date(),
+      project: 'bench',
+      researcher: 'bench',
+      ...release,
+      noise: control.noise,
+      epsilon: control.epsilonFor(query) ?? 0,
+      released,
+    });
+  };
+}
+
 function evaluable(q: BenchQuery): EvaluableQuery {
   return { ...canonicalQuery(parseQuery(q.query)), asOf: AS_OF };
 }
@@ -462,6 +516,19 @@ async function explain(
 
 export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseResult> {
   const loadStart = loadavg()[0] ?? 0;
+  const noiseKey = randomBytes(32);
+  const cellKey = createDisclosureControl(
+    loadPolicy({ mechanism: 'cell-key' }, { allowOpen: false }),
+    noiseKey,
+  );
+  // The default policy, with budgets no benchmark run exhausts: time is measured, not budget.
+  const laplacePolicy = loadPolicy(
+    { laplace: { projectBudget: 10_000, researcherBudget: 10_000 } },
+    { allowOpen: false },
+  );
+  const laplace = createDisclosureControl(laplacePolicy, noiseKey);
+  const ledgerDir = await mkdtemp(join(tmpdir(), 'tessera-bench-ledger-'));
+  const ledger = await openFileReleaseLedger(ledgerDir, budgetLimits(laplacePolicy));
   const store = await openStore(input.dbPath, { readOnly: true });
   try {
     const runner = createDuckDbRunner(store.connection);
@@ -505,6 +572,8 @@ export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseR
         ['engine', () => engine.evaluate(query)],
         ['compiled', () => runner.all(compiled.sql, compiled.params)],
         ['hand', () => runner.all(q.handSql, [])],
+        ['release-cell-key', releasePath(engine, cellKey, query)],
+        ['release-laplace', releasePath(engine, laplace, query, ledger)],
       ];
       for (let i = 0; i < WARM_UP_RUNS; i++) for (const [, fn] of variants) await fn();
       const samples = new Map<string, Sample[]>(variants.map(([name]) => [name, []]));
@@ -528,6 +597,7 @@ export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseR
         compiledSql: wall('compiled'),
         handSql: wall('hand'),
         cpu: { engine: cpu('engine'), compiledSql: cpu('compiled'), handSql: cpu('hand') },
+        release: { cellKey: wall('release-cell-key'), laplace: wall('release-laplace') },
       };
       timings.push(timing);
       log(
@@ -570,6 +640,8 @@ export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseR
       load: [loadStart, loadAfterSql, loadavg()[0] ?? 0],
     };
   } finally {
+    await ledger.close();
+    await rm(ledgerDir, { recursive: true, force: true });
     store.close();
   }
 }

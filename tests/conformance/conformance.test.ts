@@ -3,8 +3,8 @@
 // the live FHIR source against a real FHIR server loaded over HTTP with
 // transaction Bundles (full and trimmed capabilities), and the brute-force
 // oracle. Counts, strata, bins, missing, summary n exactly and statistics
-// to 1e-9 against the oracle; every cell key equal between store and live
-// source. Then a sync from the server (Bulk Data `$export` from the full
+// (the sums of values clamped to random bounds included) to 1e-9 against the
+// oracle; every cell key equal between store and live source. Then a sync from the server (Bulk Data `$export` from the full
 // server, paged search from the trimmed one) gives a store that answers as
 // the live source does; an incremental (`_since`) sync takes in additions and
 // deletions and equals a full one; a sync that fails half-way leaves the
@@ -35,6 +35,7 @@ import {
   populationArbitrary,
   populationHints,
   queryArbitrary,
+  summaryBoundsArbitrary,
 } from '../../node-adapter/src/oracle/random-population.ts';
 import type { FhirResource } from '../../node-adapter/src/oracle/read-fhir.ts';
 import { openFhirQuerySource } from '../../node-adapter/src/server/fhir-source-adapter.ts';
@@ -42,7 +43,7 @@ import type { FhirQuerySource } from '../../node-adapter/src/server/fhir-source-
 import { createNodeService } from '../../node-adapter/src/server/node.ts';
 import { openDuckDbSource } from '../../node-adapter/src/server/source.ts';
 import type { DuckDbSource } from '../../node-adapter/src/server/source.ts';
-import type { EvaluableQuery } from '../../node-adapter/src/service/ports.ts';
+import type { EvaluableQuery, SourceQuery } from '../../node-adapter/src/service/ports.ts';
 import { recordKey } from '../../node-adapter/src/store/record-key.ts';
 import { MORE_QUERIES, QUERIES } from './queries.ts';
 
@@ -106,18 +107,27 @@ async function leftovers(storePath: string): Promise<string[]> {
 
 let dir: string;
 let resources: FhirResource[];
-let queries: EvaluableQuery[];
+let queries: SourceQuery[];
 let store: DuckDbSource;
 let keyFile: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-conformance-'));
   resources = population();
-  const random = fc.sample(queryArbitrary(populationHints(resources)), {
+  const hints = populationHints(resources);
+  const random = fc.sample(queryArbitrary(hints), {
     seed: 77,
     numRuns: 8,
   });
-  queries = [...QUERIES, ...MORE_QUERIES, ...random].map(evaluable);
+  // Each query's summaries get random clamping bounds, as a node policy sets them.
+  queries = [...QUERIES, ...MORE_QUERIES, ...random].map(evaluable).map((query, i) => {
+    const [summaryBounds] = fc.sample(summaryBoundsArbitrary(query.measures, hints), {
+      seed: 1000 + i,
+      numRuns: 1,
+    });
+    return { ...query, summaryBounds: summaryBounds! };
+  });
+  expect(queries.some((q) => q.summaryBounds?.some((b) => b !== undefined))).toBe(true);
   await writeNdjsonDir(join(dir, 'ndjson'), resources);
   await ingest({
     sources: [join(dir, 'ndjson')],

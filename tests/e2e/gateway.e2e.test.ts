@@ -14,6 +14,7 @@ import {
   queryHash,
 } from '@tessera/schemas';
 import { createNodeTokenSigner, publicJwks } from '../../gateway/src/auth/node-token.ts';
+import { mergeResults } from '../../gateway/src/merge/merge.ts';
 import { createPgliteStore } from '../../gateway/src/store/index.ts';
 import {
   type TestDatabase,
@@ -151,6 +152,23 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
       'unknown',
     ]);
     expectMergedHoldsNodeSums(result);
+    // Every node answered under the default policy and says what the answer cost.
+    for (const node of result.nodes) {
+      expect(node.result?.disclosure.mechanism).toBe('laplace');
+      expect(node.result?.budget?.cost).toBe(1);
+    }
+    expect(result.budget?.map((b) => b.node)).toEqual([...REAL_NODES].sort());
+    expect(result.confidence).toBeCloseTo(1 - 3 * 0.05, 10);
+    // The gateway adds nothing of its own: the merged answer is exactly the
+    // merge of the node answers it lists, so it can reveal nothing they do not.
+    expect(
+      mergeResults({
+        queryHash: result.queryHash,
+        outcomes: result.nodes,
+        ...(result.queryId === undefined ? {} : { queryId: result.queryId }),
+        ...(result.asOf === undefined ? {} : { asOf: result.asOf }),
+      }),
+    ).toEqual(result);
     // The two generated regions have hundreds of patients: their totals are released.
     for (const id of ['lombardia', 'galicia']) {
       const total = result.nodes.find((n) => n.node === id)!.result!.total;
@@ -358,6 +376,10 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
     expect(second.body.id).not.toBe(first.body.id);
     expect(second.body.result?.total).toEqual(first.body.result?.total);
     expect(second.body.result?.queryId).toBe(second.body.id);
+    // No node was asked, so nothing was charged, and the first answer's spending is not shown.
+    expect(first.body.result?.budget).toHaveLength(REAL_NODES.length);
+    expect(second.body.result?.budget).toBeUndefined();
+    expect(second.body.result?.nodes.every((n) => n.result?.budget === undefined)).toBe(true);
   });
 
   it('refuses a node the project may not use with 403, and the node never hears of it (threat 24)', async () => {

@@ -42,7 +42,7 @@ export interface RegionSpec {
 
 export interface FederationOptions {
   readonly regions: readonly RegionSpec[];
-  /** Every node's disclosure policy; default cell-key with threshold 10. */
+  /** Every node's disclosure policy; default: the node default (laplace, threshold 10), large budgets. */
   readonly policy?: NodePolicySetting;
   /** Project id → the nodes it may query; default `diabetes-eu` → every region. */
   readonly projects?: Readonly<Record<string, readonly string[]>>;
@@ -100,7 +100,11 @@ export interface Federation {
  */
 export const FEDERATION_START_TIMEOUT_MS = 300_000;
 
-const DEFAULT_POLICY: NodePolicySetting = { mechanism: 'cell-key', threshold: 10 };
+// The nodes' default policy, with budgets a test run cannot spend: running out
+// of budget is tested against a single node (tests/node-api).
+const DEFAULT_POLICY: NodePolicySetting = {
+  laplace: { projectBudget: 10_000, researcherBudget: 10_000 },
+};
 const DEFAULT_PROJECT = 'diabetes-eu';
 const STAND_IN = join(REPO_ROOT, 'tests/support/stand-in-node.ts');
 

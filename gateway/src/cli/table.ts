@@ -1,58 +1,138 @@
 // Merged results as a text table for terminals: one row per stratum, the
-// merged figure with its guaranteed range, then each node's figure.
-import type { Cell, MergedCell, MergedResult } from '@tessera/schemas';
+// merged figure with its interval, its guaranteed range, then each node's
+// figure; below it what the answer cost at each node and what is left.
+import type { Cell, MergedCell, MergedResult, StratumKey } from '@tessera/schemas';
 
-/** A cell as a researcher reads it: `120`, `~120` (perturbed), `<10` style ranges for suppressed parts. */
-export function formatCell(cell: Cell | MergedCell | undefined): string {
-  if (!cell) return '-';
-  const suppressed = 'suppressed' in cell && cell.suppressed === true;
-  const range = 'range' in cell ? cell.range : undefined;
-  if (suppressed) return range ? `[${range[0]}-${range[1]}]` : 'suppressed';
-  const count = 'count' in cell ? cell.count : undefined;
-  const perturbed = 'perturbed' in cell && cell.perturbed === true;
-  const base = `${perturbed ? '~' : ''}${count ?? '-'}`;
-  return range && (range[0] !== count || range[1] !== count)
-    ? `${base} [${range[0]}-${range[1]}]`
-    : base;
+type AnyCell = Cell | MergedCell;
+
+const grouped = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
+/** A count with thousands separators: `1,204`. */
+export function formatCount(n: number): string {
+  return grouped.format(n);
 }
 
 /**
- * The merged count table.
- * @example console.log(renderTable(result));
+ * A confidence as a percentage, rounded down so it never claims more than
+ * stated: 0.95 → `95 %`, 0.9025 → `90.2 %`.
  */
-export function renderTable(result: MergedResult): string {
-  const okNodes = result.nodes.filter((n) => n.status === 'ok' && n.result);
-  const dims = Object.keys(result.strata[0]?.key ?? {});
-  const header = [...(dims.length > 0 ? dims : ['']), 'merged', ...okNodes.map((n) => n.node)];
-  const rows: string[][] = [];
-  rows.push([
-    ...(dims.length > 0 ? dims.map((_, i) => (i === 0 ? 'total' : '')) : ['total']),
-    formatCell(result.total),
-    ...okNodes.map((n) => formatCell(n.result!.total)),
+export function formatLevel(confidence: number): string {
+  return `${Math.floor(confidence * 1000 + 1e-6) / 10} %`;
+}
+
+/** A range as a researcher reads it: `<= 48` when it starts at 0, else `11-19`. */
+export function formatRange([lo, hi]: readonly [number, number]): string {
+  return lo === 0 ? `<= ${formatCount(hi)}` : `${formatCount(lo)}-${formatCount(hi)}`;
+}
+
+function countOf(cell: AnyCell): number | undefined {
+  if ('suppressed' in cell && cell.suppressed === true) return undefined;
+  return 'count' in cell ? cell.count : undefined;
+}
+
+/**
+ * A cell as a researcher reads it. A count comes with its interval at
+ * `confidence` (`1,204 (1,190-1,218, 95 %)`) when it has one, else with its
+ * range when that is wider than the count (`~121 [119-131]`, `~` marking
+ * noise or rounding). A cell without a count (suppressed, or merged from a
+ * suppressed or missing part) shows its guaranteed range alone (`<= 48`,
+ * `11-19`), never a figure.
+ */
+export function formatCell(cell: AnyCell | undefined, confidence?: number): string {
+  if (!cell) return '-';
+  const range = 'range' in cell ? cell.range : undefined;
+  const count = countOf(cell);
+  if (count === undefined) return range ? formatRange(range) : 'suppressed';
+  const interval = 'interval' in cell ? cell.interval : undefined;
+  if (interval && confidence !== undefined) {
+    return `${formatCount(count)} (${formatCount(interval[0])}-${formatCount(interval[1])}, ${formatLevel(confidence)})`;
+  }
+  const perturbed = 'perturbed' in cell && cell.perturbed === true;
+  const base = `${perturbed ? '~' : ''}${formatCount(count)}`;
+  return range && (range[0] !== count || range[1] !== count)
+    ? `${base} [${formatCount(range[0])}-${formatCount(range[1])}]`
+    : base;
+}
+
+function keyId(key: StratumKey): string {
+  return JSON.stringify([key.gender, key.ageBand, key.deceased, key.codes]);
+}
+
+/** What each node's answer cost and what is left there, one line per node. */
+export function renderBudget(result: MergedResult): string[] {
+  const budget = result.budget ?? [];
+  if (budget.length === 0) return [];
+  const n = decimal.format.bind(decimal);
+  const left = (a: { spent: number; limit: number }): string =>
+    `${n(Math.max(0, a.limit - a.spent))} of ${n(a.limit)} left`;
+  const rows = budget.map((b) => [
+    b.node,
+    n(b.cost),
+    left(b.project),
+    left(b.researcher),
+    `${b.periodDays} days`,
   ]);
-  result.strata.forEach((stratum, i) => {
-    const key = stratum.key as Record<string, string | undefined>;
-    rows.push([
-      ...dims.map((d) => key[d] ?? ''),
-      formatCell(stratum.cell),
-      ...okNodes.map((n) => formatCell(n.result!.strata[i]?.cell)),
-    ]);
-  });
+  return ['', ...table(['budget', 'cost (epsilon)', 'project', 'researcher', 'period'], rows)];
+}
+
+function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]): string =>
     cells
       .map((v, c) => v.padEnd(widths[c]!))
       .join('  ')
       .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
+}
+
+/**
+ * The merged count table, then each node's budget.
+ * @example console.log(renderTable(result));
+ */
+export function renderTable(result: MergedResult): string {
+  const okNodes = result.nodes.flatMap((n) =>
+    n.status === 'ok' && n.result ? [{ node: n.node, result: n.result }] : [],
+  );
+  const dims = Object.keys(result.strata[0]?.key ?? {});
+  const header = [
+    ...(dims.length > 0 ? dims : ['']),
+    'merged',
+    'guaranteed',
+    ...okNodes.map((n) => n.node),
+  ];
+  const merged = (cell: MergedCell): string[] => [
+    formatCell(cell, result.confidence),
+    `${formatCount(cell.range[0])}-${formatCount(cell.range[1])}`,
+  ];
+  const rows: string[][] = [];
+  rows.push([
+    ...(dims.length > 0 ? dims.map((_, i) => (i === 0 ? 'total' : '')) : ['total']),
+    ...merged(result.total),
+    ...okNodes.map((n) => formatCell(n.result.total, n.result.disclosure.confidence)),
+  ]);
+  for (const stratum of result.strata) {
+    const key = stratum.key as Record<string, string | undefined>;
+    const id = keyId(stratum.key);
+    rows.push([
+      ...dims.map((d) => key[d] ?? ''),
+      ...merged(stratum.cell),
+      ...okNodes.map((n) =>
+        formatCell(
+          n.result.strata.find((s) => keyId(s.key) === id)?.cell,
+          n.result.disclosure.confidence,
+        ),
+      ),
+    ]);
+  }
   const missing = result.nodes.filter((n) => n.status !== 'ok');
   return [
-    line(header),
-    line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map(line),
+    ...table(header, rows),
     ...(missing.length > 0
       ? [
           `incomplete: ${missing.map((n) => `${n.node} ${n.status}${n.code ? ` (${n.code})` : ''}`).join(', ')}`,
         ]
       : []),
+    ...renderBudget(result),
   ].join('\n');
 }

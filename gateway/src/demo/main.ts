@@ -163,7 +163,8 @@ async function main(): Promise<number> {
             listen: { host: '127.0.0.1', port },
             source: { kind: 'duckdb', path: stores[region.id] },
             stateDir: join(dataDir, region.id, 'state'),
-            policy: { mechanism: 'cell-key', threshold: 10 },
+            // The default policy, with budgets a demo visitor does not spend in an afternoon.
+            policy: { laplace: { projectBudget: 200, researcherBudget: 100 } },
             gateway: { issuer: gatewayUrl, jwksUrl: `${gatewayUrl}/.well-known/jwks.json` },
             projects: [PROJECT],
             catalogue: {

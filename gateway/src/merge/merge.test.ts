@@ -17,6 +17,15 @@ const OTHER_HASH = `sha256:${'b'.repeat(64)}`;
 
 const EXACT: Disclosure = { threshold: 10, mechanism: 'none', maxNoise: 0, rounding: 1 };
 const CELL_KEY: Disclosure = { threshold: 10, mechanism: 'cell-key', maxNoise: 2, rounding: 1 };
+const LAPLACE: Disclosure = {
+  threshold: 10,
+  mechanism: 'laplace',
+  maxNoise: 39,
+  rounding: 1,
+  epsilon: 0.5,
+  delta: 1e-9,
+  confidence: 0.95,
+};
 
 function result(node: string, fields: Partial<NodeResult> = {}): NodeResult {
   return {
@@ -54,12 +63,22 @@ describe('mergeResults: cells', () => {
     expect(m.missing).toBeUndefined();
   });
 
-  it('widens perturbed parts by maxNoise and adds suppressed ranges at their lower end', () => {
+  it('widens perturbed parts by maxNoise and adds suppressed ranges, with no count', () => {
     const m = merged([
       ok(result('a', { disclosure: CELL_KEY, total: { count: 120, perturbed: true } })),
       ok(result('b', { disclosure: CELL_KEY, total: { suppressed: true, range: [1, 9] } })),
     ]);
-    expect(m.total).toEqual({ count: 121, range: [119, 131], perturbed: true });
+    expect(m.total).toEqual({ range: [119, 131], suppressed: true });
+  });
+
+  it('shows no count for 0 plus a suppressed part, only the range', () => {
+    // Once merged as `count: 1, range: [1, 9]`: a figure no node released.
+    const m = merged([
+      ok(result('a', { total: { count: 0 } })),
+      ok(result('b', { total: { suppressed: true, range: [1, 9] } })),
+    ]);
+    expect(m.total).toEqual({ range: [1, 9], suppressed: true });
+    expect(m.total.count).toBeUndefined();
   });
 
   it('never lets a perturbed lower bound go below zero', () => {
@@ -207,11 +226,11 @@ describe('mergeResults: strata and measures', () => {
     ]);
     expect(m.strata).toEqual([
       { key: { gender: 'female', ageBand: '40-64' }, cell: { count: 31, range: [31, 31] } },
-      { key: { gender: 'male', ageBand: '40-64' }, cell: { count: 11, range: [11, 19] } },
+      { key: { gender: 'male', ageBand: '40-64' }, cell: { range: [11, 19], suppressed: true } },
     ]);
   });
 
-  it('bounds a stratum a node did not report by that node total', () => {
+  it('bounds a stratum a node did not report by that node total, and gives it no count', () => {
     const m = merged([
       ok(
         result('a', {
@@ -221,7 +240,7 @@ describe('mergeResults: strata and measures', () => {
       ),
       ok(result('b', { disclosure: CELL_KEY, total: { count: 12, perturbed: true }, strata: [] })),
     ]);
-    expect(m.strata[0]?.cell).toEqual({ count: 5, range: [5, 19] });
+    expect(m.strata[0]?.cell).toEqual({ range: [5, 19], suppressed: true });
     expect(m.overlapping).toBeUndefined();
   });
 
@@ -274,9 +293,9 @@ describe('mergeResults: strata and measures', () => {
       unit: 'mg/dL',
       bins: [
         { from: 0, to: 100, cell: { count: 65, range: [65, 65] } },
-        { from: 100, cell: { count: 13, range: [13, 21] } },
+        { from: 100, cell: { range: [13, 21], suppressed: true } },
       ],
-      missing: { count: 4, range: [4, 12] },
+      missing: { range: [4, 12], suppressed: true },
     });
   });
 
@@ -295,7 +314,7 @@ describe('mergeResults: strata and measures', () => {
     expect(m.measures[0]).toEqual({
       type: 'summary',
       unit: 'mmol/L',
-      n: { count: 20, range: [20, 40] },
+      n: { range: [20, 40], suppressed: true },
       mean: 5,
       sd: 1,
       pooledFrom: ['a'],
@@ -329,7 +348,8 @@ describe('mergeResults: strata and measures', () => {
     expect(s?.type).toBe('summary');
     if (s?.type !== 'summary') return;
     expect(s.pooledFrom).toEqual(['a', 'b']);
-    expect(s.n).toEqual({ count: 53, range: [53, 61] });
+    // c's n is suppressed: n has its range only; mean and sd are a's and b's.
+    expect(s.n).toEqual({ range: [53, 61], suppressed: true });
     // a: 10 values of mean 6, sd 1; b: 30 values of mean 8, sd 2.
     const mean = (10 * 6 + 30 * 8) / 40;
     const sd = Math.sqrt((9 * 1 + 29 * 4 + 10 * (6 - mean) ** 2 + 30 * (8 - mean) ** 2) / 39);
@@ -338,16 +358,218 @@ describe('mergeResults: strata and measures', () => {
   });
 });
 
+describe('mergeResults: ranges and intervals stated by the nodes', () => {
+  it("sums the nodes' own ranges and intervals, at the Bonferroni level", () => {
+    const m = merged([
+      ok(
+        result('a', {
+          disclosure: LAPLACE,
+          total: { count: 118, perturbed: true, range: [79, 157], interval: [112, 124] },
+        }),
+      ),
+      ok(
+        result('b', {
+          disclosure: LAPLACE,
+          total: { count: 50, perturbed: true, range: [11, 89], interval: [44, 56] },
+        }),
+      ),
+    ]);
+    expect(m.confidence).toBe(0.9);
+    expect(m.total).toEqual({
+      count: 168,
+      range: [90, 246],
+      interval: [156, 180],
+      perturbed: true,
+    });
+  });
+
+  it('states 1 - the sum of the misses, exactly as written', () => {
+    const m = merged(
+      ['a', 'b', 'c'].map((n) =>
+        ok(result(n, { disclosure: LAPLACE, total: { count: 20, range: [0, 59] } })),
+      ),
+    );
+    expect(m.confidence).toBe(0.85);
+  });
+
+  it('gives a suppressed part its range and interval, and the merged cell no count', () => {
+    const m = merged([
+      ok(
+        result('a', {
+          disclosure: LAPLACE,
+          total: { count: 1204, perturbed: true, range: [1165, 1243], interval: [1198, 1210] },
+        }),
+      ),
+      ok(
+        result('b', {
+          disclosure: LAPLACE,
+          total: { suppressed: true, range: [0, 48], interval: [0, 15] },
+        }),
+      ),
+    ]);
+    expect(m.total).toEqual({ range: [1165, 1291], interval: [1198, 1225], suppressed: true });
+  });
+
+  it('lets a part without an interval contribute its range, and costs no level', () => {
+    const m = merged([
+      ok(
+        result('a', {
+          disclosure: LAPLACE,
+          total: { count: 100, perturbed: true, range: [61, 139], interval: [94, 106] },
+        }),
+      ),
+      ok(result('b', { disclosure: CELL_KEY, total: { count: 40, perturbed: true } })),
+      ok(result('c', { total: { count: 7 } })),
+    ]);
+    expect(m.confidence).toBe(0.95);
+    expect(m.total).toEqual({
+      count: 147,
+      range: [106, 188],
+      interval: [139, 155],
+      perturbed: true,
+    });
+  });
+
+  it('ignores an interval whose node states no confidence', () => {
+    const m = merged([
+      ok(
+        result('a', {
+          disclosure: CELL_KEY,
+          total: { count: 100, perturbed: true, range: [98, 102], interval: [99, 101] },
+        }),
+      ),
+    ]);
+    expect(m.confidence).toBeUndefined();
+    expect(m.total).toEqual({ count: 100, range: [98, 102], perturbed: true });
+  });
+
+  it('keeps an interval inside its range and a count inside its range', () => {
+    const m = merged([
+      ok(
+        result('a', {
+          disclosure: LAPLACE,
+          total: { count: 50, perturbed: true, range: [40, 45], interval: [30, 60] },
+        }),
+      ),
+    ]);
+    expect(m.total).toEqual({ count: 50, range: [40, 50], interval: [40, 50], perturbed: true });
+  });
+
+  it('bounds an absent stratum by the upper ends of the node total range and interval', () => {
+    const m = merged([
+      ok(
+        result('a', {
+          disclosure: LAPLACE,
+          total: { count: 300, perturbed: true, range: [261, 339], interval: [294, 306] },
+          strata: [
+            {
+              key: { gender: 'female' },
+              cell: { count: 200, perturbed: true, range: [161, 239], interval: [194, 206] },
+            },
+          ],
+        }),
+      ),
+      ok(
+        result('b', {
+          disclosure: LAPLACE,
+          total: { count: 20, perturbed: true, range: [0, 59], interval: [14, 26] },
+          strata: [],
+        }),
+      ),
+    ]);
+    expect(m.strata[0]?.cell).toEqual({
+      range: [161, 298],
+      interval: [194, 232],
+      suppressed: true,
+    });
+  });
+
+  it('gives no interval when the levels leave nothing', () => {
+    const half: Disclosure = { ...LAPLACE, confidence: 0.5 };
+    const m = merged(
+      ['a', 'b'].map((n) =>
+        ok(
+          result(n, {
+            disclosure: half,
+            total: { count: 20, perturbed: true, range: [0, 59], interval: [19, 21] },
+          }),
+        ),
+      ),
+    );
+    expect(m.confidence).toBeUndefined();
+    expect(m.total).toEqual({ count: 40, range: [0, 118], perturbed: true });
+  });
+
+  it('gives no interval, and no level, for withheld figures', () => {
+    const m = merged(
+      [
+        ok(
+          result('a', {
+            disclosure: LAPLACE,
+            total: { count: 20, perturbed: true, range: [0, 59], interval: [14, 26] },
+          }),
+        ),
+      ],
+      2,
+    );
+    expect(m.confidence).toBeUndefined();
+    expect(m.total).toEqual({ range: [0, MAX_NODE_COUNT], suppressed: true });
+  });
+});
+
+describe('mergeResults: budget', () => {
+  const budget = (cost: number, project: number, researcher: number) => ({
+    cost,
+    periodDays: 30,
+    project: { spent: project, limit: 20 },
+    researcher: { spent: researcher, limit: 10 },
+  });
+
+  it("lists each answering node's cost and spending, by node", () => {
+    const m = merged([
+      ok(result('b', { budget: budget(1.5, 6.5, 2) })),
+      ok(result('a', { budget: budget(0, 3, 3) })),
+      ok(result('c')),
+      { node: 'd', status: 'refused', code: 'ERR_BUDGET_EXHAUSTED', attempts: 1 },
+    ]);
+    expect(m.budget).toEqual([
+      { node: 'a', ...budget(0, 3, 3) },
+      { node: 'b', ...budget(1.5, 6.5, 2) },
+    ]);
+  });
+
+  it('is absent when no node reports a budget', () => {
+    expect(merged([ok(result('a'))]).budget).toBeUndefined();
+  });
+
+  it('is given even when the figures are withheld', () => {
+    const m = merged([ok(result('a', { budget: budget(1, 1, 1) }))], 2);
+    expect(m.nodes[0]?.result).toBeUndefined();
+    expect(m.budget).toEqual([{ node: 'a', ...budget(1, 1, 1) }]);
+  });
+});
+
 // ---------------------------------------------------------------------------
 // Property tests: simulate each node's disclosure control on known true
-// counts, merge, and check that the true sum always lies inside the range.
+// counts, merge, and check the promises: the true sum always lies inside the
+// range, inside the interval whenever every node's interval held, and a
+// count is given exactly when every node released its part.
 
 interface Simulated {
   readonly cell: Cell;
   readonly truth: number;
+  /** Whether the cell's interval (its range when it has none) holds the truth. */
+  readonly intervalHolds: boolean;
 }
 
-const disclosureArb: fc.Arbitrary<Disclosure> = fc
+/** A node's disclosure and, for nodes that state intervals, their half-width. */
+interface NodeDisclosure {
+  readonly disclosure: Disclosure;
+  readonly halfWidth?: number;
+}
+
+/** Nodes of earlier versions: released counts carry no range of their own. */
+const legacyDisclosureArb: fc.Arbitrary<NodeDisclosure> = fc
   .record({
     threshold: fc.integer({ min: 1, max: 20 }),
     maxNoise: fc.oneof(
@@ -358,38 +580,98 @@ const disclosureArb: fc.Arbitrary<Disclosure> = fc
     rounding: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 5 })),
   })
   .map(({ threshold, maxNoise, rounding }) => ({
-    threshold,
-    mechanism: maxNoise > 0 ? 'cell-key' : 'none',
-    maxNoise,
-    rounding,
+    disclosure: { threshold, mechanism: maxNoise > 0 ? 'cell-key' : 'none', maxNoise, rounding },
   }));
+
+/** Truncated-noise nodes: every cell states its range and its interval. */
+const statedDisclosureArb: fc.Arbitrary<NodeDisclosure> = fc
+  .record({
+    threshold: fc.integer({ min: 1, max: 20 }),
+    maxNoise: fc.integer({ min: 0, max: 40 }),
+    rounding: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 3 })),
+    confidence: fc.double({ min: 0.5, max: 0.999, noNaN: true }),
+    share: fc.double({ min: 0, max: 1, noNaN: true }),
+  })
+  .map(({ threshold, maxNoise, rounding, confidence, share }) => ({
+    disclosure: {
+      threshold,
+      mechanism: 'laplace',
+      maxNoise,
+      rounding,
+      epsilon: 0.5,
+      delta: 1e-9,
+      confidence,
+    },
+    halfWidth: Math.round(share * maxNoise),
+  }));
+
+const disclosureArb = fc.oneof(legacyDisclosureArb, statedDisclosureArb);
 
 /** How a node treats one cell: the random choices of its disclosure control. */
 const choiceArb = fc.record({
   truth: fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 100_000 })),
-  noise: fc.double({ min: -1, max: 1, noNaN: true }),
+  noise: fc.oneof(fc.constant(0), fc.double({ min: -1, max: 1, noNaN: true })),
   rounding: fc.constantFrom('nearest', 'floor', 'ceil'),
   secondary: fc.option(fc.tuple(fc.nat(50), fc.nat(50)), { freq: 5 }),
 });
 
 type Choice = typeof choiceArb extends fc.Arbitrary<infer T> ? T : never;
 
-function disclose(d: Disclosure, c: Choice): Simulated {
+function disclose({ disclosure: d, halfWidth }: NodeDisclosure, c: Choice): Simulated {
   const { truth } = c;
+  const round = { nearest: Math.round, floor: Math.floor, ceil: Math.ceil }[c.rounding];
+  if (halfWidth !== undefined) {
+    // Noise truncated at maxNoise, threshold on the noisy count.
+    const T = d.maxNoise;
+    const noisy = truth + Math.round(c.noise * T);
+    const slack = d.rounding - 1;
+    const between = (lo: number, hi: number): boolean => lo <= truth && truth <= hi;
+    if (noisy < d.threshold) {
+      const interval: [number, number] = [0, d.threshold - 1 + halfWidth];
+      return {
+        truth,
+        cell: { suppressed: true, range: [0, d.threshold - 1 + T], interval },
+        intervalHolds: between(...interval),
+      };
+    }
+    const count = d.rounding * round(noisy / d.rounding);
+    const interval: [number, number] = [
+      Math.max(0, count - halfWidth - slack),
+      count + halfWidth + slack,
+    ];
+    return {
+      truth,
+      cell: {
+        count,
+        perturbed: true,
+        range: [Math.max(0, count - T - slack), count + T + slack],
+        interval,
+      },
+      intervalHolds: between(...interval),
+    };
+  }
   if (truth >= 1 && truth <= d.threshold - 1) {
-    return { truth, cell: { suppressed: true, range: [1, d.threshold - 1] } };
+    return {
+      truth,
+      cell: { suppressed: true, range: [1, d.threshold - 1] },
+      intervalHolds: true,
+    };
   }
   if (c.secondary !== null) {
     const [below, above] = c.secondary;
     return {
       truth,
       cell: { suppressed: true, range: [Math.max(0, truth - below), truth + above] },
+      intervalHolds: true,
     };
   }
   const noisy = Math.max(0, truth + Math.trunc(c.noise * d.maxNoise));
-  const round = { nearest: Math.round, floor: Math.floor, ceil: Math.ceil }[c.rounding];
   const count = d.rounding * round(noisy / d.rounding);
-  return { truth, cell: d.maxNoise > 0 ? { count, perturbed: true } : { count } };
+  return {
+    truth,
+    cell: d.maxNoise > 0 ? { count, perturbed: true } : { count },
+    intervalHolds: true,
+  };
 }
 
 const STRATA = ['female', 'male', 'other', 'unknown'] as const;
@@ -400,27 +682,53 @@ const nodeArb = fc.record({
   status: fc.constantFrom<NodeOutcome['status']>('ok', 'ok', 'ok', 'ok', 'timeout', 'error'),
   total: choiceArb,
   strata: fc.array(choiceArb, { minLength: STRATA.length, maxLength: STRATA.length }),
+  /** Strata the node leaves out of its answer. */
+  dropped: fc.oneof(
+    fc.constant([false, false, false, false]),
+    fc.array(fc.boolean(), { minLength: STRATA.length, maxLength: STRATA.length }),
+  ),
   bins: fc.array(choiceArb, { minLength: EDGES.length, maxLength: EDGES.length }),
   missing: choiceArb,
 });
 
 type NodeSpec = typeof nodeArb extends fc.Arbitrary<infer T> ? T : never;
 
+/** What a node knows about one cell: its truth and how it released it. */
+interface Truth {
+  readonly truth: number;
+  /** The node's part of the merged interval holds the truth. */
+  readonly intervalHolds: boolean;
+  /** The node released a count for the cell (it reported it, unsuppressed). */
+  readonly count: number | undefined;
+}
+
 interface Simulation {
   readonly outcome: NodeOutcome;
-  readonly truths: { total: number; strata: number[]; bins: number[]; missing: number };
+  readonly truths: { total: Truth; strata: Truth[]; bins: Truth[]; missing: Truth };
+}
+
+function truthOf(s: Simulated): Truth {
+  return {
+    truth: s.truth,
+    intervalHolds: s.intervalHolds,
+    count: 'count' in s.cell ? s.cell.count : undefined,
+  };
 }
 
 function simulate(name: string, spec: NodeSpec): Simulation {
   const d = spec.disclosure;
-  const total = disclose(d, spec.total);
   const strata = spec.strata.map((c) => disclose(d, c));
+  // No stratum of a cohort is larger than the cohort.
+  const totalTruth = Math.max(spec.total.truth, ...strata.map((s) => s.truth));
+  const total = disclose(d, { ...spec.total, truth: totalTruth });
   const bins = spec.bins.map((c) => disclose(d, c));
   const missing = disclose(d, spec.missing);
   const r = result(name, {
-    disclosure: d,
+    disclosure: d.disclosure,
     total: total.cell,
-    strata: strata.map((s, i) => ({ key: { gender: STRATA[i]! }, cell: s.cell })),
+    strata: strata.flatMap((s, i) =>
+      spec.dropped[i] ? [] : [{ key: { gender: STRATA[i]! }, cell: s.cell }],
+    ),
     measures: [
       { type: 'count' },
       {
@@ -439,29 +747,51 @@ function simulate(name: string, spec: NodeSpec): Simulation {
   return {
     outcome: spec.status === 'ok' ? ok(r) : { node: name, status: spec.status, attempts: 1 },
     truths: {
-      total: total.truth,
-      strata: strata.map((s) => s.truth),
-      bins: bins.map((b) => b.truth),
-      missing: missing.truth,
+      total: truthOf(total),
+      // An absent stratum's interval is bounded by the total's.
+      strata: strata.map((s, i) =>
+        spec.dropped[i]
+          ? { truth: s.truth, intervalHolds: total.intervalHolds, count: undefined }
+          : truthOf(s),
+      ),
+      bins: bins.map(truthOf),
+      missing: truthOf(missing),
     },
   };
 }
 
-function expectContains(cell: MergedCell | undefined, truth: number): void {
+/** Checks one merged cell against the node truths it was made from. */
+function expectHonest(cell: MergedCell | undefined, parts: readonly Truth[]): void {
   expect(cell).toBeDefined();
+  const truth = sum(parts.map((p) => p.truth));
   const [lo, hi] = cell!.range;
   expect(lo).toBeLessThanOrEqual(truth);
   expect(truth).toBeLessThanOrEqual(hi);
-  if (cell!.count !== undefined) {
+  if (cell!.interval !== undefined) {
+    const [a, b] = cell!.interval;
+    expect(lo).toBeLessThanOrEqual(a);
+    expect(b).toBeLessThanOrEqual(hi);
+    if (parts.every((p) => p.intervalHolds)) {
+      expect(a).toBeLessThanOrEqual(truth);
+      expect(truth).toBeLessThanOrEqual(b);
+    }
+  }
+  const counts = parts.map((p) => p.count);
+  if (counts.every((c) => c !== undefined)) {
+    expect(cell!.count).toBe(sum(counts));
     expect(cell!.count).toBeGreaterThanOrEqual(lo);
     expect(cell!.count).toBeLessThanOrEqual(hi);
+    expect(cell!.suppressed).toBeUndefined();
+  } else {
+    expect(cell!.count).toBeUndefined();
+    expect(cell!.suppressed).toBe(true);
   }
 }
 
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 describe('mergeResults: properties', () => {
-  it('always puts the true sum over answering nodes inside the merged range', () => {
+  it('keeps every promise: range, interval, and a count only when all released', () => {
     fc.assert(
       fc.property(fc.array(nodeArb, { minLength: 1, maxLength: 6 }), (specs) => {
         const sims = specs.map((s, i) => simulate(`node-${i}`, s));
@@ -472,17 +802,40 @@ describe('mergeResults: properties', () => {
           expect(m.total).toEqual({ range: [0, 0], suppressed: true });
           return;
         }
-        expectContains(m.total, sum(okSims.map((s) => s.truths.total)));
-        STRATA.forEach((_, i) =>
-          expectContains(m.strata[i]?.cell, sum(okSims.map((s) => s.truths.strata[i]!))),
+        const misses = specs.flatMap((spec, i) => {
+          const c = spec.disclosure.disclosure.confidence;
+          return sims[i]!.outcome.status !== 'ok' || c === undefined ? [] : [1 - c];
+        });
+        const level = 1 - sum(misses);
+        if (misses.length === 0 || level <= 1e-9) expect(m.confidence).toBeUndefined();
+        else expect(m.confidence).toBeCloseTo(level, 8);
+        const withInterval = m.confidence !== undefined;
+        expect(m.total.interval !== undefined).toBe(withInterval);
+
+        expectHonest(
+          m.total,
+          okSims.map((s) => s.truths.total),
         );
+        const strata = new Map(m.strata.map((s) => [s.key.gender, s.cell]));
+        STRATA.forEach((gender, i) => {
+          const parts = okSims.map((s) => s.truths.strata[i]!);
+          // A stratum no answering node reported is not in the table.
+          if (parts.every((p) => p.count === undefined) && !strata.has(gender)) return;
+          expectHonest(strata.get(gender), parts);
+        });
         const hist = m.measures[1];
         expect(hist?.type).toBe('histogram');
         if (hist?.type !== 'histogram') return;
         EDGES.forEach((_, i) =>
-          expectContains(hist.bins[i]?.cell, sum(okSims.map((s) => s.truths.bins[i]!))),
+          expectHonest(
+            hist.bins[i]?.cell,
+            okSims.map((s) => s.truths.bins[i]!),
+          ),
         );
-        expectContains(hist.missing, sum(okSims.map((s) => s.truths.missing)));
+        expectHonest(
+          hist.missing,
+          okSims.map((s) => s.truths.missing),
+        );
         expect(m.complete).toBe(okSims.length === sims.length);
       }),
       { numRuns: 500 },

@@ -1,28 +1,58 @@
-// Merging node answers into one table whose every range is guaranteed to
-// contain the true sum over the nodes that answered. Pure: data in, data out.
+// Merging node answers into one table. Every merged cell carries a range
+// guaranteed to contain the true sum over the nodes that answered and, when
+// the nodes state a confidence, an interval that contains it at the level
+// the result states. Pure: data in, data out.
 //
 // How one node's cell contributes to a merged cell (its "part"):
 //
-// | node cell                          | range part                                  | count part |
-// | ---------------------------------- | ------------------------------------------- | ---------- |
-// | released c, exact (rounding 1)     | [c, c]                                      | c          |
-// | released c, perturbed              | [max(0, ceil(c - w)), floor(c + w)]         | c          |
-// | released c, rounding r > 1         | same, w includes r - 1                      | c          |
-// | suppressed, range [a, b]           | [a, b]                                      | a          |
-// | absent (node lacks this stratum)   | [0, upper end of that node's total]         | 0          |
+// | node cell                        | range part                          | interval part | count |
+// | -------------------------------- | ----------------------------------- | ------------- | ----- |
+// | released c with a range [a, b]   | [a, b], widened to hold c           | its interval  | c     |
+// | released c, exact, no range      | [c, c]                              | range         | c     |
+// | released c, perturbed, no range  | [max(0, ceil(c - w)), floor(c + w)] | range         | c     |
+// | released c, rounding r > 1       | the same, w includes r - 1          | range         | c     |
+// | suppressed, range [a, b]         | [a, b]                              | its interval  | none  |
+// | absent (node lacks this stratum) | [0, upper end of the node's total]  | [0, see left] | none  |
 //
-// w = (perturbed ? maxNoise : 0) + (rounding - 1). `r - 1` covers every way a
-// node may round to a multiple of r (nearest, floor, ceiling, random), so the
-// merge does not depend on which one a node uses. The bounds are rounded
-// inwards (ceil/floor) because the true count is an integer. For laplace the
-// node's maxNoise is a bound at its stated confidence, so the range holds at
-// that confidence; for cell-key noise it holds always.
+// "its interval" is the cell's own interval when it has one and its node
+// states `disclosure.confidence`, cut to the part's range (no part of an
+// interval outside a guaranteed range can hold the truth); otherwise the
+// range. An absent part's interval ends at the upper end of the node's
+// total's interval: no stratum, bin or measure of a cohort holds more
+// patients than the cohort.
 //
-// A merged cell's `count` follows the schema: released counts plus the lower
-// end of each suppressed part, so `count` always lies inside `range`. When no
-// part was released the cell is `suppressed: true` and carries no `count`,
-// because a figure built only from published ranges would look like data.
-// `perturbed` is set when any released part carried noise or rounding.
+// A node that states its cells' ranges (the current disclosure model) is
+// taken at its word: the range always holds, the interval holds at the
+// node's confidence. Nodes of earlier versions release counts without a
+// range; for them w = (perturbed ? maxNoise : 0) + (rounding - 1). `r - 1`
+// covers every way a node may round to a multiple of r (nearest, floor,
+// ceiling, random), so the merge does not depend on which one a node uses.
+// (An earlier laplace node's maxNoise was a bound at its confidence, so a
+// range made from it held at that confidence only; maxNoise is now a hard
+// bound, noise being truncated there.) Bounds are rounded inwards
+// (ceil/floor) because true counts are integers, and kept within
+// [0, MAX_NODE_COUNT], where every true count lies.
+//
+// The merged range is the sum of the parts' ranges and the merged interval
+// the sum of their intervals. The interval holds whenever every node's
+// interval for that cell holds, so by the Bonferroni inequality its level is
+//   confidence = 1 - Σᵢ (1 - cᵢ)
+// over the answering nodes i that state a confidence cᵢ, stated once on the
+// result. A node that states none gives ranges only, which always hold, and
+// takes nothing from the level. When no node states a confidence, or the
+// level would be 0 or less, the result has no interval at all.
+//
+// A merged cell has a `count` only when every answering node released its
+// part: the sum of the released counts. With any part suppressed or absent
+// the cell is `suppressed: true` with its range (and interval) alone: a
+// count made from the low ends of published ranges (`0 + [1, 9]` shown as 1)
+// would be a figure no node released. `perturbed` is set on a count when
+// any part carried noise or rounding.
+//
+// `budget` lists, per answering node that reported one, what the answer
+// cost there and what the project and the researcher have spent of their
+// limits, copied from the node's result. It says nothing about patients, so
+// it is given even when the figures are withheld below minNodes.
 import type {
   Cell,
   Disclosure,
@@ -51,11 +81,14 @@ export interface MergeInput {
 
 /** One node's contribution to one merged cell. */
 interface Part {
+  /** Guaranteed bounds on the node's true count. */
   readonly lo: number;
   readonly hi: number;
-  /** What the part adds to `count`. */
-  readonly count: number;
-  readonly released: boolean;
+  /** Bounds at the node's confidence, inside [lo, hi]. */
+  readonly intervalLo: number;
+  readonly intervalHi: number;
+  /** The released count; undefined when suppressed or absent. */
+  readonly count: number | undefined;
   readonly perturbed: boolean;
 }
 
@@ -63,16 +96,18 @@ interface Part {
 interface Answer {
   readonly node: string;
   readonly result: NodeResult;
-  /** Upper end of the node's total: bounds any of its cells that is absent. */
-  readonly totalHi: number;
+  /** The node's total as a part: bounds any of its cells that is absent. */
+  readonly total: Part;
 }
 
+type NodeBudget = NonNullable<MergedResult['budget']>[number];
+
 /**
- * Merges node outcomes into a MergedResult: sums with guaranteed ranges,
- * histograms bin by bin, summaries pooled from n, mean and sd.
- * The result does not depend on the order of `outcomes`.
+ * Merges node outcomes into a MergedResult: sums with guaranteed ranges and
+ * intervals, histograms bin by bin, summaries pooled from n, mean and sd, and
+ * each node's budget. The result does not depend on the order of `outcomes`.
  * @example mergeResults({ queryHash, outcomes: [{ node: 'a', status: 'ok', result }] }).total
- *   // { count: 120, range: [118, 122], perturbed: true }
+ *   // { count: 120, range: [81, 159], interval: [114, 126], perturbed: true }
  */
 export function mergeResults(input: MergeInput): MergedResult {
   const minNodes = input.minNodes ?? 1;
@@ -83,16 +118,20 @@ export function mergeResults(input: MergeInput): MergedResult {
   const answers: Answer[] = [];
   for (const o of outcomes) {
     if (o.status !== 'ok' || o.result === undefined) continue;
-    const total = partOf(o.result.total, o.result.disclosure);
-    answers.push({ node: o.node, result: o.result, totalHi: total.hi });
+    answers.push({ node: o.node, result: o.result, total: partOf(o.result.total, o.result) });
   }
   const missing = outcomes.filter((o) => o.status !== 'ok').map((o) => o.node);
   const withheld = answers.length < minNodes;
+  const confidence = withheld ? undefined : mergedConfidence(answers);
+  const budget = answers.flatMap((a) => budgetOf(a));
 
   const cellOf = withheld
     ? (): MergedCell => withheldCell(answers.length)
     : (pick: (a: Answer) => Cell | undefined): MergedCell =>
-        combine(answers.map((a) => contribution(a, pick(a))));
+        combine(
+          answers.map((a) => contribution(a, pick(a))),
+          confidence !== undefined,
+        );
 
   const result: MergedResult = {
     ...(input.queryId === undefined ? {} : { queryId: input.queryId }),
@@ -102,6 +141,8 @@ export function mergeResults(input: MergeInput): MergedResult {
     ...(missing.length === 0 ? {} : { missing }),
     // Below minNodes no figure leaves the gateway, not even per node.
     nodes: withheld ? outcomes.map(withoutResult) : outcomes,
+    ...(budget.length === 0 ? {} : { budget }),
+    ...(confidence === undefined ? {} : { confidence }),
     total: cellOf((a) => a.result.total),
     ...(answers.some((a) => a.result.overlapping === true) ? { overlapping: true } : {}),
     strata: mergeStrata(answers, cellOf),
@@ -146,53 +187,146 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** A node's stated confidence, when it is a usable level. */
+function confidenceOf(disclosure: Disclosure): number | undefined {
+  const c = disclosure.confidence;
+  return c !== undefined && Number.isFinite(c) && c > 0 && c < 1 ? c : undefined;
+}
+
+/**
+ * The level of every merged interval: 1 - Σ (1 - cᵢ) over the answering nodes
+ * that state a confidence (Bonferroni); undefined when none does or the level
+ * is not above 0. Rounded down to 1e-9 once float error (far below that) is
+ * discounted, so 0.95 and 0.9 give 0.85, not 0.8499999999999999.
+ */
+function mergedConfidence(answers: readonly Answer[]): number | undefined {
+  let miss = 0;
+  let stated = false;
+  for (const a of answers) {
+    const c = confidenceOf(a.result.disclosure);
+    if (c === undefined) continue;
+    stated = true;
+    miss += 1 - c;
+  }
+  if (!stated) return undefined;
+  const level = Math.floor((1 - miss) * 1e9 + 1e-6) / 1e9;
+  return level > 0 && level < 1 ? level : undefined;
+}
+
+function budgetOf(answer: Answer): NodeBudget[] {
+  const b = answer.result.budget;
+  if (b === undefined) return [];
+  return [
+    {
+      node: answer.node,
+      cost: b.cost,
+      periodDays: b.periodDays,
+      project: { spent: b.project.spent, limit: b.project.limit },
+      researcher: { spent: b.researcher.spent, limit: b.researcher.limit },
+    },
+  ];
+}
+
+/** Integer bounds [ceil(lo), floor(hi)] within [0, MAX_NODE_COUNT]. */
+function clampBounds(lo: number, hi: number): [number, number] {
+  return [
+    Math.min(MAX_NODE_COUNT, Math.max(0, Math.ceil(lo))),
+    Math.max(0, Math.min(MAX_NODE_COUNT, Math.floor(hi))),
+  ];
+}
+
+/**
+ * The part of a cell's interval inside its range [lo, hi]; the range itself
+ * when the cell has no interval, its node states no confidence, or the
+ * interval misses the range (a malformed cell).
+ */
+function intervalWithin(
+  interval: readonly [number, number] | undefined,
+  disclosure: Disclosure,
+  lo: number,
+  hi: number,
+): [number, number] {
+  if (interval === undefined || confidenceOf(disclosure) === undefined) return [lo, hi];
+  const [a, b] = clampBounds(
+    Math.min(interval[0], interval[1]),
+    Math.max(interval[0], interval[1]),
+  );
+  const from = Math.max(lo, a);
+  const to = Math.min(hi, b);
+  return from <= to ? [from, to] : [lo, hi];
+}
+
 /** One node cell as a part of a merged cell; see the table at the top. */
-function partOf(cell: Cell, disclosure: Disclosure): Part {
+function partOf(cell: Cell, result: NodeResult): Part {
+  const { disclosure } = result;
   if ('suppressed' in cell) {
     const [a, b] = cell.range;
-    const lo = Math.min(a, b);
-    return { lo, hi: Math.max(a, b), count: lo, released: false, perturbed: false };
+    const [lo, hi] = clampBounds(Math.min(a, b), Math.max(a, b));
+    const [intervalLo, intervalHi] = intervalWithin(cell.interval, disclosure, lo, hi);
+    return { lo, hi, intervalLo, intervalHi, count: undefined, perturbed: false };
   }
   const c = cell.count;
+  if (cell.range !== undefined) {
+    const [a, b] = cell.range;
+    // Widened to hold the count, so that a count always lies in its range.
+    const [lo, hi] = clampBounds(Math.min(a, b, c), Math.max(a, b, c));
+    const [intervalLo, intervalHi] = intervalWithin(cell.interval, disclosure, lo, hi);
+    const perturbed = cell.perturbed === true || lo !== c || hi !== c;
+    return { lo, hi, intervalLo, intervalHi, count: c, perturbed };
+  }
+  // A node of an earlier version: the range follows from its disclosure.
   // Capped at the schema's count ceiling, which no true count exceeds, so an
   // absurd maxNoise cannot push a sum past what JSON numbers hold exactly.
   const width = Math.min(
     MAX_NODE_COUNT,
     (cell.perturbed === true ? disclosure.maxNoise : 0) + (disclosure.rounding - 1),
   );
-  if (width <= 0) return { lo: c, hi: c, count: c, released: true, perturbed: false };
-  return {
-    lo: Math.max(0, Math.ceil(c - width)),
-    hi: Math.floor(c + width),
-    count: c,
-    released: true,
-    perturbed: true,
-  };
+  if (!(width > 0)) {
+    return { lo: c, hi: c, intervalLo: c, intervalHi: c, count: c, perturbed: false };
+  }
+  const [lo, hi] = clampBounds(c - width, c + width);
+  return { lo, hi, intervalLo: lo, intervalHi: hi, count: c, perturbed: true };
 }
 
 function contribution(answer: Answer, cell: Cell | undefined): Part {
   if (cell === undefined) {
-    return { lo: 0, hi: answer.totalHi, count: 0, released: false, perturbed: false };
+    const { total } = answer;
+    return {
+      lo: 0,
+      hi: total.hi,
+      intervalLo: 0,
+      intervalHi: total.intervalHi,
+      count: undefined,
+      perturbed: false,
+    };
   }
-  return partOf(cell, answer.result.disclosure);
+  return partOf(cell, answer.result);
 }
 
-/** Sums parts into a merged cell. */
-function combine(parts: readonly Part[]): MergedCell {
+/** Sums parts into a merged cell, with its interval when `withInterval`. */
+function combine(parts: readonly Part[], withInterval: boolean): MergedCell {
   let lo = 0;
   let hi = 0;
-  let count = 0;
-  let released = false;
+  let intervalLo = 0;
+  let intervalHi = 0;
+  let count: number | undefined = 0;
   let perturbed = false;
   for (const p of parts) {
     lo += p.lo;
     hi += p.hi;
-    count += p.count;
-    released ||= p.released;
+    intervalLo += p.intervalLo;
+    intervalHi += p.intervalHi;
+    count = count === undefined || p.count === undefined ? undefined : count + p.count;
     perturbed ||= p.perturbed;
   }
-  if (!released) return { range: [lo, hi], suppressed: true };
-  return { count, range: [lo, hi], ...(perturbed ? { perturbed: true } : {}) };
+  const interval: Pick<MergedCell, 'interval'> = withInterval
+    ? { interval: [intervalLo, intervalHi] }
+    : {};
+  // No answering node at all: nothing was released, so no count either.
+  if (count === undefined || parts.length === 0) {
+    return { range: [lo, hi], ...interval, suppressed: true };
+  }
+  return { count, range: [lo, hi], ...interval, ...(perturbed ? { perturbed: true } : {}) };
 }
 
 /**
@@ -300,10 +434,12 @@ function mergeBins(
  * released n:
  *   N = Σ nᵢ, mean = Σ nᵢ·meanᵢ / N,
  *   sd = sqrt((Σ (nᵢ - 1)·sdᵢ² + Σ nᵢ·(meanᵢ - mean)²) / (N - 1)),
- * which is exact when every nᵢ is exact. A perturbed or rounded nᵢ is used as
- * released, so the pooled figures are then approximate; the merged `n` cell
- * says so with `perturbed: true`. Nodes with a suppressed n, or that withheld
- * mean or sd, are left out and are not in `pooledFrom`.
+ * which is exact when every nᵢ is exact. The weights nᵢ are the released
+ * counts: a perturbed or rounded nᵢ is used as released, so the pooled
+ * figures are then approximate; the merged `n` cell says so with
+ * `perturbed: true`. Nodes with a suppressed n, or that withheld mean or sd,
+ * are left out and are not in `pooledFrom`; the merged `n` then has no count,
+ * and `pooledFrom` says which nodes the mean and sd describe.
  */
 function poolSummaries(
   answers: readonly Answer[],

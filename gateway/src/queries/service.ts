@@ -101,6 +101,25 @@ export function isFinished(job: JobRecord): boolean {
   return TERMINAL.has(job.status);
 }
 
+/**
+ * A merged answer as the project's cache keeps it: without budgets. A cache
+ * hit asks no node, so it is charged nothing, and one researcher's spending is
+ * not another's to see.
+ */
+function withoutBudgets(result: MergedResult): MergedResult {
+  const shared: MergedResult = {
+    ...result,
+    nodes: result.nodes.map((outcome) => {
+      if (outcome.result?.budget === undefined) return outcome;
+      const answer = { ...outcome.result };
+      delete answer.budget;
+      return { ...outcome, result: answer };
+    }),
+  };
+  delete shared.budget;
+  return shared;
+}
+
 /** The key under which identical question-and-data pairs share a cached answer. */
 function dataVersionsKey(
   nodes: readonly string[],
@@ -227,10 +246,15 @@ export function createQueryService(deps: QueryServiceDeps) {
           detail: { complete: merged.complete, total: figures(merged.total) },
         }),
         merged.complete && versions !== undefined && deps.resultTtlSec > 0
-          ? deps.store.putCachedResult(job.queryHash, `${job.project}|${versions}`, merged, {
-              now: at,
-              expiresAt: new Date(at.getTime() + deps.resultTtlSec * 1000),
-            })
+          ? deps.store.putCachedResult(
+              job.queryHash,
+              `${job.project}|${versions}`,
+              withoutBudgets(merged),
+              {
+                now: at,
+                expiresAt: new Date(at.getTime() + deps.resultTtlSec * 1000),
+              },
+            )
           : undefined,
       ]);
       if (done) events.emit(job.id, { type: 'result', job: done } satisfies JobEvent);

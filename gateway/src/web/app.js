@@ -1,5 +1,8 @@
 // The researcher's page: submit a query, follow each node's answer as it
-// arrives (Server-Sent Events), read the merged table with its ranges.
+// arrives (Server-Sent Events), read the merged table with its intervals and
+// guaranteed ranges, and what the answer cost at each node.
+import { budgetRows, cellTitle, formatCell, formatLevel } from './format.js';
+
 const $ = (id) => document.getElementById(id);
 
 const EXAMPLES = {
@@ -76,13 +79,11 @@ function say(text, bad = false) {
   $('status').className = bad ? 'bad' : '';
 }
 
-function formatCell(cell) {
-  if (!cell) return '–';
-  if (cell.suppressed) return cell.range ? `[${cell.range[0]}–${cell.range[1]}]` : 'suppressed';
-  const base = `${cell.perturbed ? '~' : ''}${cell.count}`;
-  return cell.range && (cell.range[0] !== cell.count || cell.range[1] !== cell.count)
-    ? `${base} [${cell.range[0]}–${cell.range[1]}]`
-    : base;
+const keyId = (key) => JSON.stringify([key.gender, key.ageBand, key.deceased, key.codes]);
+
+function fillCell(td, cell, confidence) {
+  td.textContent = formatCell(cell, confidence);
+  td.title = cellTitle(cell, confidence);
 }
 
 function renderResult(result) {
@@ -102,31 +103,69 @@ function renderResult(result) {
     for (const l of labels) row.insertCell().textContent = l;
     const m = row.insertCell();
     m.className = 'merged';
-    m.textContent = formatCell(merged);
-    for (const cell of perNode) row.insertCell().textContent = formatCell(cell);
+    fillCell(m, merged, result.confidence);
+    perNode.forEach((cell, i) =>
+      fillCell(row.insertCell(), cell, ok[i].result.disclosure.confidence),
+    );
   };
   addRow(
     dims.length ? dims.map((_, i) => (i === 0 ? 'total' : '')) : ['total'],
     result.total,
     ok.map((n) => n.result.total),
   );
-  result.strata.forEach((s, i) =>
+  for (const s of result.strata) {
+    const id = keyId(s.key);
     addRow(
       dims.map((d) => s.key[d]),
       s.cell,
-      ok.map((n) => n.result.strata[i]?.cell),
-    ),
-  );
+      ok.map((n) => n.result.strata.find((own) => keyId(own.key) === id)?.cell),
+    );
+  }
   $('result').replaceChildren(table);
+  if (result.confidence !== undefined) {
+    const p = document.createElement('p');
+    p.className = 'hint';
+    p.id = 'result-level';
+    p.textContent = `Merged intervals hold with probability at least ${formatLevel(result.confidence)} (the nodes' levels combined); node intervals at each node's own level. Hover over a figure for its guaranteed range.`;
+    $('result').append(p);
+  }
   if (!result.complete) {
     const p = document.createElement('p');
     p.className = 'bad';
     p.textContent = `Incomplete: ${result.nodes
       .filter((n) => n.status !== 'ok')
-      .map((n) => `${n.node} ${n.status}`)
+      .map((n) => `${n.node} ${n.status}${n.code ? ` (${n.code})` : ''}`)
       .join(', ')}`;
     $('result').append(p);
   }
+  renderBudget(result);
+}
+
+function renderBudget(result) {
+  const rows = budgetRows(result);
+  if (rows.length === 0) {
+    $('budget').replaceChildren();
+    return;
+  }
+  const table = document.createElement('table');
+  table.id = 'budget-table';
+  const head = table.createTHead().insertRow();
+  for (const label of ['Node', 'Cost (ε)', 'Project: left', 'You: left', 'Period']) {
+    const th = document.createElement('th');
+    th.textContent = label;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  for (const r of rows) {
+    const row = body.insertRow();
+    for (const value of [r.node, r.cost, r.project, r.researcher, r.period]) {
+      row.insertCell().textContent = value;
+    }
+  }
+  const caption = table.createCaption();
+  caption.textContent =
+    'What this answer cost at each node, and what is left of the project’s and your budget there. Asking the same query again on the same data costs nothing.';
+  $('budget').replaceChildren(table);
 }
 
 function nodeLine(outcome) {
@@ -191,6 +230,7 @@ async function follow(id) {
 $('run').addEventListener('click', async () => {
   $('node-progress').replaceChildren();
   $('result').replaceChildren();
+  $('budget').replaceChildren();
   $('downloads').hidden = true;
   let body;
   try {

@@ -1,3 +1,4 @@
+// The cell-key mechanism's perturbation table (mechanism `cell-key` only).
 import { describe, expect, it } from 'vitest';
 import {
   TABLE_SIZE,
@@ -8,7 +9,7 @@ import {
   perturbationTable,
 } from './perturbation-table.ts';
 
-describe('perturbation table', () => {
+describe('cell-key perturbation table', () => {
   for (const shape of ['triangular', 'uniform'] as const) {
     for (let maxNoise = 1; maxNoise <= 5; maxNoise++) {
       it(`${shape}, maxNoise ${maxNoise}: every row is zero-mean, bounded and keeps counts >= threshold`, () => {

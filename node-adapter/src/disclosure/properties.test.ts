@@ -5,8 +5,16 @@ import { type Cell, type Dimension, type StratumKey, dimensionName } from '@tess
 import type { RawCell, RawResult } from '../engine/raw-result.ts';
 import { assertReleasable } from './output-check.ts';
 import type { NodePolicy } from './policy.ts';
-import { type ProtectedResult, protect } from './protect.ts';
-import { NO_RANDOM, asNodeResult, policyOf, seeded, strataKeys } from './test-support.ts';
+import { type ProtectContext, type ProtectedResult, protect } from './protect.ts';
+import {
+  NO_NOISE,
+  asNodeResult,
+  cellKeyPolicy,
+  laplacePolicy,
+  policyOf,
+  releaseContext,
+  strataKeys,
+} from './test-support.ts';
 
 const DIMENSIONS: Dimension[] = [
   'gender',
@@ -59,9 +67,10 @@ const rawResult: fc.Arbitrary<RawResult> = fc
       strata: partition(total, keys.length).chain(withKeys),
       histogram: partition(total, bins + 1).chain(withKeys),
       n: fc.integer({ min: 0, max: total }).chain((n) => withKeys([n])),
+      value: fc.double({ min: 0, max: 20, noNaN: true }),
     });
   })
-  .map(({ keys, overlapping, total, strata, histogram, n }) => ({
+  .map(({ keys, overlapping, total, strata, histogram, n, value }) => ({
     total: total[0]!,
     strata: keys.map((key, i) => ({ key, cell: strata[i]! })),
     overlapping,
@@ -77,26 +86,39 @@ const rawResult: fc.Arbitrary<RawResult> = fc
         type: 'summary' as const,
         unit: 'mg/dL',
         n: n[0]!,
-        mean: 5,
-        sd: 2,
-        sumAbs: 100,
-        maxAbs: 10,
+        mean: n[0]!.count > 0 ? value : null,
+        sd: n[0]!.count > 1 ? 0 : null,
+        sumAbs: n[0]!.count * value,
+        maxAbs: n[0]!.count > 0 ? value : 0,
+        clampedSum: n[0]!.count * value,
+        clampedSumSquares: n[0]!.count * value * value,
       },
     ],
   }));
+
+/** Bounds for the summary (measure 2), as summaryBoundsFor would give them. */
+const SUMMARY_BOUNDS = [undefined, undefined, { min: 0, max: 20 }];
 
 const policyArb = (mechanism: 'cell-key' | 'laplace'): fc.Arbitrary<NodePolicy> =>
   fc
     .record({
       threshold: fc.integer({ min: 2, max: 15 }),
       rounding: fc.constantFrom(1, 1, 2, 5, 10),
-      suppressZero: fc.boolean(),
       cellKey: fc.record({
         maxNoise: fc.integer({ min: 1, max: 5 }),
         table: fc.constantFrom('triangular' as const, 'uniform' as const),
       }),
+      laplace: fc.record({ epsilon: fc.constantFrom(0.1, 0.5, 1, 3) }),
+      summary: fc.record({ minN: fc.integer({ min: 15, max: 40 }) }),
     })
-    .map((p) => policyOf({ ...p, mechanism }));
+    .map((p) => (mechanism === 'cell-key' ? cellKeyPolicy(p) : laplacePolicy(p)));
+
+/** The context a policy's release gets: keyed noise for laplace, none for the others. */
+function contextOf(policy: NodePolicy, release: string): ProtectContext {
+  return policy.mechanism === 'laplace'
+    ? releaseContext(policy, { queryHash: release, summaryBounds: SUMMARY_BOUNDS })
+    : NO_NOISE;
+}
 
 /** Every (true, released) pair of counts in an answer. */
 function pairs(raw: RawResult, out: ProtectedResult): [RawCell, Cell][] {
@@ -114,20 +136,22 @@ function pairs(raw: RawResult, out: ProtectedResult): [RawCell, Cell][] {
   return list;
 }
 
-const seedArb = fc.integer({ min: 0, max: 0xffff_ffff });
+const releaseArb = fc.string({ maxLength: 12 });
 
 describe('disclosure properties', () => {
-  it('no released count lies in 1..threshold-1 (cell-key and laplace)', () => {
+  it('no released count lies below the threshold, zero included (cell-key and laplace)', () => {
     fc.assert(
       fc.property(
         rawResult,
         fc.oneof(policyArb('cell-key'), policyArb('laplace')),
-        seedArb,
-        (raw, policy, seed) => {
-          const out = protect(raw, policy, { random: seeded(seed) });
+        releaseArb,
+        (raw, policy, release) => {
+          const out = protect(raw, policy, contextOf(policy, release));
           for (const [, cell] of pairs(raw, out)) {
-            if ('count' in cell)
-              expect(cell.count === 0 || cell.count >= policy.threshold).toBe(true);
+            if ('count' in cell) {
+              expect(cell.count).toBeGreaterThanOrEqual(policy.threshold);
+              expect(cell.perturbed).toBe(true);
+            }
           }
         },
       ),
@@ -135,11 +159,11 @@ describe('disclosure properties', () => {
     );
   });
 
-  it("every suppressed cell's range contains the true count (cell-key; laplace below the threshold)", () => {
+  it("every cell's range contains the true count (cell-key: suppressed cells; laplace: every cell)", () => {
     fc.assert(
       fc.property(rawResult, policyArb('cell-key'), (raw, policy) => {
-        for (const [truth, cell] of pairs(raw, protect(raw, policy, NO_RANDOM))) {
-          if ('range' in cell) {
+        for (const [truth, cell] of pairs(raw, protect(raw, policy, NO_NOISE))) {
+          if ('suppressed' in cell) {
             expect(truth.count).toBeGreaterThanOrEqual(cell.range[0]);
             expect(truth.count).toBeLessThanOrEqual(cell.range[1]);
           }
@@ -148,31 +172,62 @@ describe('disclosure properties', () => {
       { numRuns: 300 },
     );
     fc.assert(
-      fc.property(rawResult, policyArb('laplace'), seedArb, (raw, policy, seed) => {
-        for (const [truth, cell] of pairs(raw, protect(raw, policy, { random: seeded(seed) }))) {
-          // Laplace bounds hold at the stated confidence; below the threshold they always hold.
-          if ('range' in cell && truth.count < policy.threshold) {
-            expect(truth.count).toBeGreaterThanOrEqual(cell.range[0]);
-            expect(truth.count).toBeLessThanOrEqual(cell.range[1]);
-          }
+      fc.property(rawResult, policyArb('laplace'), releaseArb, (raw, policy, release) => {
+        for (const [truth, cell] of pairs(raw, protect(raw, policy, contextOf(policy, release)))) {
+          expect(cell.range).toBeDefined();
+          expect(cell.interval).toBeDefined();
+          expect(truth.count).toBeGreaterThanOrEqual(cell.range![0]);
+          expect(truth.count).toBeLessThanOrEqual(cell.range![1]);
         }
       }),
-      { numRuns: 100 },
+      { numRuns: 300 },
     );
   });
 
-  it('|released - true| <= maxNoise + rounding - 1 under cell-key, and zeros are exact', () => {
+  it('|released - true| <= maxNoise + rounding - 1 (cell-key and laplace)', () => {
     fc.assert(
-      fc.property(rawResult, policyArb('cell-key'), (raw, policy) => {
-        const out = protect(raw, policy, NO_RANDOM);
-        const bound = out.disclosure.maxNoise + out.disclosure.rounding - 1;
-        expect(out.disclosure.maxNoise).toBe(policy.cellKey.maxNoise);
-        for (const [truth, cell] of pairs(raw, out)) {
-          if (!('count' in cell)) continue;
-          if (cell.perturbed) expect(Math.abs(cell.count - truth.count)).toBeLessThanOrEqual(bound);
-          else expect(cell.count).toBe(0);
-        }
-      }),
+      fc.property(
+        rawResult,
+        fc.oneof(policyArb('cell-key'), policyArb('laplace')),
+        releaseArb,
+        (raw, policy, release) => {
+          const out = protect(raw, policy, contextOf(policy, release));
+          const bound = out.disclosure.maxNoise + out.disclosure.rounding - 1;
+          if (policy.mechanism === 'cell-key') {
+            expect(out.disclosure.maxNoise).toBe(policy.cellKey.maxNoise);
+          }
+          for (const [truth, cell] of pairs(raw, out)) {
+            if ('count' in cell) {
+              expect(Math.abs(cell.count - truth.count)).toBeLessThanOrEqual(bound);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('mean and sd only under laplace, with bounds and a released n of at least minN; within the bounds', () => {
+    fc.assert(
+      fc.property(
+        rawResult,
+        fc.oneof(policyArb('cell-key'), policyArb('laplace')),
+        releaseArb,
+        (raw, policy, release) => {
+          const summary = protect(raw, policy, contextOf(policy, release)).measures[2]!;
+          if (summary.type !== 'summary') throw new Error('expected a summary');
+          const n = 'count' in summary.n ? summary.n.count : undefined;
+          const expected =
+            policy.mechanism === 'laplace' && n !== undefined && n >= policy.summary.minN;
+          expect(summary.mean !== undefined).toBe(expected);
+          expect(summary.sd !== undefined).toBe(expected);
+          expect(summary.suppressed).toBe(expected ? undefined : true);
+          if (summary.mean !== undefined) {
+            expect(summary.mean).toBeGreaterThanOrEqual(0);
+            expect(summary.mean).toBeLessThanOrEqual(20);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -180,7 +235,7 @@ describe('disclosure properties', () => {
   it('secondary suppression never leaves exactly one suppressed cell in a group whose total is released', () => {
     fc.assert(
       fc.property(rawResult, policyArb('cell-key'), (raw, policy) => {
-        const out = protect(raw, policy, NO_RANDOM);
+        const out = protect(raw, policy, NO_NOISE);
         const totalReleased = 'count' in out.total;
         const hidden = (c: Cell) => 'suppressed' in c;
         // The oracle: every margin of the stratification, built independently.
@@ -212,7 +267,7 @@ describe('disclosure properties', () => {
     );
   });
 
-  it('every answer passes the output check, and cell-key answers are reproducible', () => {
+  it('every answer passes the output check, and is reproducible from its release', () => {
     fc.assert(
       fc.property(
         rawResult,
@@ -221,11 +276,11 @@ describe('disclosure properties', () => {
           policyArb('laplace'),
           fc.constant(policyOf({ mechanism: 'none' })),
         ),
-        seedArb,
-        (raw, policy, seed) => {
-          const out = protect(raw, policy, { random: seeded(seed) });
+        releaseArb,
+        (raw, policy, release) => {
+          const out = protect(raw, policy, contextOf(policy, release));
           expect(() => assertReleasable(asNodeResult(out))).not.toThrow();
-          if (policy.mechanism === 'cell-key') expect(protect(raw, policy, NO_RANDOM)).toEqual(out);
+          expect(protect(raw, policy, contextOf(policy, release))).toEqual(out);
         },
       ),
       { numRuns: 200 },

@@ -1,7 +1,9 @@
+// Secondary suppression, used by the cell-key mechanism only: laplace noises
+// every cell and needs none.
 import { describe, expect, it } from 'vitest';
 import { secondarySuppression, strataGroups } from './secondary.ts';
 
-describe('strataGroups', () => {
+describe('cell-key strataGroups', () => {
   it('one dimension: the whole table, summing to the total', () => {
     expect(strataGroups([{ gender: 'female' }, { gender: 'male' }], 1, 0)).toEqual([
       { members: [1, 2], sum: 0 },
@@ -29,7 +31,7 @@ describe('strataGroups', () => {
   });
 });
 
-describe('secondarySuppression', () => {
+describe('cell-key secondarySuppression', () => {
   const t = 10;
 
   it('suppresses the smallest non-zero released partner of a lone suppressed cell', () => {

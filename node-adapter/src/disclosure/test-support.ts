@@ -1,9 +1,13 @@
 // Shared helpers for the disclosure tests: seeded randomness, member sets with
-// record keys, and wrapping released parts into a NodeResult.
-import type { Dimension, NodeResult, StratumKey } from '@tessera/schemas';
+// record keys, policies of each mechanism, release contexts with keyed noise,
+// raw results, and wrapping released parts into a NodeResult.
+import { createHash } from 'node:crypto';
+import type { Cell, Dimension, NodeResult, StratumKey } from '@tessera/schemas';
 import { ageBandLabels } from '../engine/age.ts';
-import type { RawCell } from '../engine/raw-result.ts';
+import type { RawCell, RawMeasure, RawResult, RawSummary } from '../engine/raw-result.ts';
+import type { SummaryBounds } from '../service/ports.ts';
 import { cellKeyOf } from '../store/record-key.ts';
+import { noiseIdOf } from './budget-ledger.ts';
 import { type KeyedNoise, keyedNoise } from './keyed-noise.ts';
 import { type NodePolicy, loadPolicy } from './policy.ts';
 import type { ProtectContext, ProtectedResult } from './protect.ts';
@@ -48,10 +52,15 @@ export function cellKeyPolicy(json: Record<string, unknown> = {}): NodePolicy {
   return policyOf({ mechanism: 'cell-key', ...json });
 }
 
+/** A laplace policy (the default mechanism, said explicitly) with defaults otherwise. */
+export function laplacePolicy(json: Record<string, unknown> = {}): NodePolicy {
+  return policyOf({ mechanism: 'laplace', ...json });
+}
+
 /** A context whose noise fails: cell-key and open protection must never use it. */
-export const NO_RANDOM: ProtectContext = {
+export const NO_NOISE: ProtectContext = {
   noise: () => {
-    throw new Error('randomness used');
+    throw new Error('noise used');
   },
 };
 
@@ -65,6 +74,74 @@ export function releaseNoise(
   key = TEST_NOISE_KEY,
 ): KeyedNoise {
   return keyedNoise(key, { queryHash, dataVersion, noise: 'laplace:test' });
+}
+
+/** A canonical-looking query hash, distinct for every distinct label. */
+export function queryHashOf(label: string | number): `sha256:${string}` {
+  return `sha256:${createHash('sha256').update(String(label)).digest('hex')}`;
+}
+
+/** What a release is keyed by in a test: the query, the data version and the node's noise key. */
+export interface TestRelease {
+  readonly queryHash?: string;
+  readonly dataVersion?: string;
+  readonly key?: Uint8Array;
+  readonly summaryBounds?: readonly (SummaryBounds | undefined)[];
+}
+
+/** The protection context the node builds for one release under a policy (noise id from the policy). */
+export function releaseContext(policy: NodePolicy, release: TestRelease = {}): ProtectContext {
+  const noise = keyedNoise(release.key ?? TEST_NOISE_KEY, {
+    queryHash: release.queryHash ?? queryHashOf('query'),
+    dataVersion: release.dataVersion ?? 'v1',
+    noise: noiseIdOf(policy),
+  });
+  return release.summaryBounds === undefined
+    ? { noise }
+    : { noise, summaryBounds: release.summaryBounds };
+}
+
+/** A result with a lone total and the given measures (a count by default). */
+export function lone(
+  total: RawCell,
+  measures: readonly RawMeasure[] = [{ type: 'count' }],
+): RawResult {
+  return { total, strata: [], overlapping: false, measures };
+}
+
+/**
+ * The raw summary the engine computes over per-patient values, with the sums
+ * clamped to `bounds` (null without bounds), as the RawSummary contract states.
+ */
+export function summaryOf(
+  values: readonly number[],
+  bounds: SummaryBounds | undefined,
+  unit = 'mg/dL',
+  cellKey = 0x5151_5151,
+): RawSummary {
+  const n = values.length;
+  const mean = n === 0 ? null : values.reduce((a, b) => a + b, 0) / n;
+  const sd =
+    n < 2 || mean === null
+      ? null
+      : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1));
+  const clamped = bounds && values.map((v) => Math.min(bounds.max, Math.max(bounds.min, v)));
+  return {
+    type: 'summary',
+    unit,
+    n: { count: n, cellKey },
+    mean,
+    sd,
+    sumAbs: values.reduce((a, v) => a + Math.abs(v), 0),
+    maxAbs: values.reduce((a, v) => Math.max(a, Math.abs(v)), 0),
+    clampedSum: clamped ? clamped.reduce((a, b) => a + b, 0) : null,
+    clampedSumSquares: clamped ? clamped.reduce((a, b) => a + b * b, 0) : null,
+  };
+}
+
+/** The released count of a cell, or undefined when it is suppressed. */
+export function countOf(c: Cell): number | undefined {
+  return 'count' in c ? c.count : undefined;
 }
 
 /** The released parts as a whole NodeResult. */

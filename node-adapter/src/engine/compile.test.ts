@@ -144,6 +144,37 @@ describe('cohort criteria', () => {
     expect(text).toContain('p.deceased = CAST(false AS BOOLEAN)');
   });
 
+  test('an age on asOf: birth-date bounds, or the age at death of those who died before asOf', () => {
+    const c = cohortSql({ patient: { age: { min: 40, max: 79 } } });
+    const key = (d: string) => `(year(${d}) * 10000 + month(${d}) * 100 + day(${d}))`;
+    // Dying never adds years: the bound of min holds for everyone, as a plain comparison.
+    expect(inline({ sql: c.where, params: c.params })).toContain(
+      'WHERE (p.birth_date IS NOT NULL AND p.birth_date <= CAST("1986-01-01" AS DATE) AND ' +
+        'CASE WHEN p.deceased_date < CAST("2026-01-01" AS DATE) THEN ' +
+        `((${key('p.deceased_date')} - ${key('p.birth_date')}) >= CAST(400000 AS INTEGER) AND ` +
+        `(${key('p.deceased_date')} - ${key('p.birth_date')}) < CAST(800000 AS INTEGER)) ` +
+        'ELSE p.birth_date > CAST("1946-01-01" AS DATE) END)',
+    );
+    // Nothing after the cohort reads the death date unless an age band does.
+    expect(c.sql).not.toContain('p.deceased_date, p.deceased');
+    const banded = compileQuery(
+      query({ cohort: { patient: { gender: ['female'] } }, stratify: [{ ageBand: [0, 40, 80] }] }),
+      { dialect: duckDbDialect },
+    );
+    const text = inline(banded);
+    expect(text).toContain(
+      'SELECT p.patient_key, p.gender, p.birth_date, p.deceased_date, p.deceased',
+    );
+    expect(text).toContain(
+      'CASE WHEN c.birth_date IS NULL THEN NULL WHEN c.deceased_date < CAST("2026-01-01" AS DATE) THEN ' +
+        `(CASE WHEN (${key('c.deceased_date')} - ${key('c.birth_date')}) < CAST(0 AS INTEGER) THEN NULL ` +
+        `WHEN (${key('c.deceased_date')} - ${key('c.birth_date')}) < CAST(400000 AS INTEGER) THEN 0 ` +
+        `WHEN (${key('c.deceased_date')} - ${key('c.birth_date')}) < CAST(800000 AS INTEGER) THEN 1 ELSE 2 END) ` +
+        'WHEN c.birth_date > CAST("2026-01-01" AS DATE) THEN NULL ' +
+        'WHEN c.birth_date > CAST("1986-01-01" AS DATE) THEN 0 WHEN c.birth_date > CAST("1946-01-01" AS DATE) THEN 1 ELSE 2 END AS d0',
+    );
+  });
+
   test('an age without min still requires birth on or before asOf', () => {
     const c = cohortSql({ patient: { age: { max: 17 } } }, undefined, '2024-02-29');
     const text = inline({ sql: c.where, params: c.params });
@@ -164,8 +195,11 @@ describe('cohort criteria', () => {
     expect(text).toContain('FROM procedures e JOIN patients b ON b.patient_key = e.patient_key');
     expect(text).toContain('e.event_date >= CAST("2015-01-01" AS DATE)');
     expect(text).toContain('e.event_date <= CAST("2020-12-31" AS DATE)');
+    const key = (d: string) => `(year(${d}) * 10000 + month(${d}) * 100 + day(${d}))`;
+    // The age on the event date, or on the death date when that came first.
     const age =
-      '((year(e.event_date) * 10000 + month(e.event_date) * 100 + day(e.event_date)) - (year(b.birth_date) * 10000 + month(b.birth_date) * 100 + day(b.birth_date)))';
+      `(CASE WHEN b.deceased_date < e.event_date THEN (${key('b.deceased_date')} - ${key('b.birth_date')}) ` +
+      `ELSE (${key('e.event_date')} - ${key('b.birth_date')}) END)`;
     expect(text).toContain(`${age} >= CAST(500000 AS INTEGER)`);
     expect(text).toContain(`${age} < CAST(760000 AS INTEGER)`);
     expect(text).toContain(
@@ -219,7 +253,11 @@ describe('cohort criteria', () => {
       ],
     });
     expect(inline({ sql: c.where, params: c.params })).toContain(
-      'WHERE ((NOT ((p.birth_date IS NOT NULL AND p.birth_date <= CAST("1946-01-01" AS DATE)) OR p.gender = CAST("male" AS VARCHAR))) AND p.deceased = CAST(true AS BOOLEAN))',
+      'WHERE ((NOT ((p.birth_date IS NOT NULL AND p.birth_date <= CAST("1946-01-01" AS DATE) AND ' +
+        'CASE WHEN p.deceased_date < CAST("2026-01-01" AS DATE) THEN ' +
+        '((year(p.deceased_date) * 10000 + month(p.deceased_date) * 100 + day(p.deceased_date)) - ' +
+        '(year(p.birth_date) * 10000 + month(p.birth_date) * 100 + day(p.birth_date))) >= CAST(800000 AS INTEGER) ' +
+        'ELSE TRUE END) OR p.gender = CAST("male" AS VARCHAR))) AND p.deceased = CAST(true AS BOOLEAN))',
     );
   });
 });
@@ -420,8 +458,47 @@ describe('strata and measures', () => {
       'CASE WHEN v.v >= CAST(7 AS DOUBLE) THEN 1 WHEN v.v >= CAST(0 AS DOUBLE) THEN 0 END AS bin',
     );
     expect(text).toContain('stddev_samp(v.v)');
+    // Without bounds, no clamped sums.
+    expect(text).not.toContain('LEAST(');
     // One coding matches at most one row per resource: no grouping by resource.
     expect(text).toContain('m0_r AS (SELECT o.patient_key, o.event_date, CASE WHEN');
+  });
+
+  test('summary bounds reach SQL as parameters; each value is clamped before it is summed', () => {
+    const measures = [
+      { summary: { observation: [...GLUCOSE], unit: 'mg/dL' } },
+      { count: 'patients' },
+      { summary: { observation: [...GLUCOSE], unit: 'mmol/L' } },
+    ];
+    const compiled = compileQuery(
+      {
+        ...query({ cohort: { patient: { deceased: false } }, measures }),
+        summaryBounds: [{ min: 70.25, max: 400.5 }, undefined, undefined],
+      },
+      { dialect: duckDbDialect },
+    );
+    expect(compiled.params).toContain(70.25);
+    expect(compiled.params).toContain(400.5);
+    expect(compiled.sql).not.toContain('70.25');
+    const clamped = 'LEAST(GREATEST(v.v, CAST(70.25 AS DOUBLE)), CAST(400.5 AS DOUBLE))';
+    const text = inline(compiled);
+    expect(text).toContain(`CAST(COALESCE(sum(${clamped}), 0) AS DOUBLE) AS f4`);
+    expect(text).toContain(`CAST(COALESCE(sum(${clamped} * ${clamped}), 0) AS DOUBLE) AS f5`);
+    // The second summary has no bounds: NULL sums.
+    const secondSummary = text
+      .split('\nUNION ALL\n')
+      .find((s) => s.includes('CAST(4 AS INTEGER) AS part'));
+    expect(secondSummary).toContain('CAST(NULL AS DOUBLE) AS f4, CAST(NULL AS DOUBLE) AS f5');
+    expect(compiled.plan.measures).toHaveLength(3);
+    expect(() =>
+      compileQuery(
+        {
+          ...query({ cohort: { patient: { deceased: false } }, measures }),
+          summaryBounds: [{ min: 1, max: 0 }],
+        },
+        { dialect: duckDbDialect },
+      ),
+    ).toThrow(RangeError);
   });
 
   test('a measure over several codings takes one value per resource', () => {

@@ -14,8 +14,9 @@
 // - A dead patient stops ageing: age on day D is the age on the death date
 //   when that comes first (deceased_date, the date part of
 //   deceasedDateTime). A patient known dead without a date ages on. Age
-//   criteria and bands on asOf are birth-date bounds for everyone else; for
-//   patients who died before asOf they compare the age at death itself.
+//   criteria and bands on asOf are birth-date bounds computed once; for
+//   patients who died before asOf the same bounds are computed from their
+//   death date (dialect.yearsBefore), which only they pay for.
 // - An event without an event date never meets a `period` or `ageAtEvent`
 //   criterion, and is never a histogram or summary value (it cannot be placed
 //   in time); without such conditions it matches on its codes.
@@ -237,30 +238,32 @@ function ageKeyPredicates(age: string, range: AgeRange, b: Binder): string[] {
   return parts;
 }
 
-/** The age of patient `p` in dateKey units on its death date. */
-function ageAtDeath(p: string, b: Binder): string {
-  return `(${b.dialect.dateKey(`${p}.deceased_date`)} - ${b.dialect.dateKey(`${p}.birth_date`)})`;
+/** The latest birth date of `alias`'s patients at least `years` old on their death date. */
+function deathBound(alias: string, years: number, b: Binder): string {
+  return b.dialect.yearsBefore(`${alias}.deceased_date`, b.bind(years, 'integer'));
 }
 
 /**
  * An age range on asOf over patients `p`, two-valued. Birth-date bounds
  * (age.ts) decide for the living and those who died on or after asOf; for
- * those who died before it the age at death decides. Dying never adds
- * years, so the bound of `min` holds for everyone and stays a plain
- * comparison the scan can apply first.
+ * those who died before it, the same bounds taken from the death date.
+ * Dying never adds years, so the asOf bound of `min` holds for everyone and
+ * stays a plain comparison the scan can apply first.
  */
 function ageOnAsOfPredicates(range: AgeRange, asOf: string, b: Binder): string[] {
+  const min = range.min ?? 0;
   const parts = [
     'p.birth_date IS NOT NULL',
-    `p.birth_date <= ${b.bind(latestBirthDateForAge(asOf, range.min ?? 0), 'date')}`,
+    `p.birth_date <= ${b.bind(latestBirthDateForAge(asOf, min), 'date')}`,
   ];
-  const living =
-    range.max === undefined
-      ? 'TRUE'
-      : `p.birth_date > ${b.bind(latestBirthDateForAge(asOf, range.max + 1), 'date')}`;
+  const died = [`p.birth_date <= ${deathBound('p', min, b)}`];
+  let living = 'TRUE';
+  if (range.max !== undefined) {
+    died.push(`p.birth_date > ${deathBound('p', range.max + 1, b)}`);
+    living = `p.birth_date > ${b.bind(latestBirthDateForAge(asOf, range.max + 1), 'date')}`;
+  }
   parts.push(
-    `CASE WHEN p.deceased_date < ${b.bind(asOf, 'date')} THEN ${joinAnd(ageKeyPredicates(ageAtDeath('p', b), range, b))} ` +
-      `ELSE ${living} END`,
+    `CASE WHEN p.deceased_date < ${b.bind(asOf, 'date')} THEN ${joinAnd(died)} ELSE ${living} END`,
   );
   return parts;
 }
@@ -405,10 +408,11 @@ function eventSubquery(
   if (c.ageAtEvent) {
     // The age on the event date, or on the death date when that came first.
     from += ' JOIN patients b ON b.patient_key = e.patient_key';
-    const born = b.dialect.dateKey('b.birth_date');
+    const { dateKey } = b.dialect;
+    const born = dateKey('b.birth_date');
     const age =
-      `CASE WHEN b.deceased_date < e.event_date THEN ${ageAtDeath('b', b)} ` +
-      `ELSE (${b.dialect.dateKey('e.event_date')} - ${born}) END`;
+      `CASE WHEN b.deceased_date < e.event_date THEN (${dateKey('b.deceased_date')} - ${born}) ` +
+      `ELSE (${dateKey('e.event_date')} - ${born}) END`;
     where.push(...ageKeyPredicates(`(${age})`, c.ageAtEvent, b));
   }
   const atLeast = c.atLeast ?? 1;
@@ -520,19 +524,19 @@ function stratification(dimensions: readonly Dimension[], ctx: CompileContext): 
       plans.push({ name, labels: ageBandLabels(edges) });
       // Band i holds ages in [edge_i, edge_i+1): born after the bound of
       // edge_i+1 and on or before that of edge_i; no birth date, no band.
-      // Patients who died before asOf are placed by their age at death.
-      const bound = (age: number) => b.bind(latestBirthDateForAge(asOf, age), 'date');
-      const whens = edges.slice(1).map((edge, i) => `WHEN c.birth_date > ${bound(edge)} THEN ${i}`);
-      const key = (age: number) => b.bind(age * 10000, 'integer');
-      const atDeath = ageAtDeath('c', b);
-      const deathWhens = edges
-        .slice(1)
-        .map((edge, i) => `WHEN ${atDeath} < ${key(edge)} THEN ${i}`);
+      // Patients who died before asOf: the bounds of their death date.
+      const bands = (bound: (age: number) => string) =>
+        `CASE WHEN c.birth_date > ${bound(edges[0])} THEN NULL ` +
+        edges
+          .slice(1)
+          .map((edge, i) => `WHEN c.birth_date > ${bound(edge)} THEN ${i} `)
+          .join('') +
+        `ELSE ${edges.length - 1} END`;
+      const onAsOf = bands((age) => b.bind(latestBirthDateForAge(asOf, age), 'date'));
+      const atDeath = bands((age) => deathBound('c', age, b));
       labels.push(
         `CASE WHEN c.birth_date IS NULL THEN NULL ` +
-          `WHEN c.deceased_date < ${b.bind(asOf, 'date')} THEN (CASE WHEN ${atDeath} < ${key(edges[0])} THEN NULL ` +
-          `${deathWhens.join(' ')} ELSE ${edges.length - 1} END) ` +
-          `WHEN c.birth_date > ${bound(edges[0])} THEN NULL ${whens.join(' ')} ELSE ${edges.length - 1} END`,
+          `WHEN c.deceased_date < ${b.bind(asOf, 'date')} THEN ${atDeath} ELSE ${onAsOf} END`,
       );
       nullable.push(true);
     } else {

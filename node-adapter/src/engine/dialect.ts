@@ -18,6 +18,13 @@ export interface Dialect {
    * become integer comparisons with no calendar arithmetic in the engine.
    */
   dateKey(expr: string): string;
+  /**
+   * The DATE `years` calendar years before DATE `expr`, 29 February
+   * becoming 28 February in common years: exactly latestBirthDateForAge
+   * (age.ts) of that date, so `birth <= yearsBefore(d, n)` says "at least n
+   * whole years old on d" for a date known only per row.
+   */
+  yearsBefore(expr: string, years: string): string;
   /** True when text `expr` starts with text `prefix` (both SQL expressions; no pattern syntax). */
   startsWith(expr: string, prefix: string): string;
   /**

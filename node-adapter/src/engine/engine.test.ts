@@ -9,6 +9,7 @@ import { CLINIC } from '../oracle/clinic.ts';
 import { readNdjsonDir } from '../oracle/ndjson.ts';
 import { evaluateOracle } from '../oracle/oracle.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
+import type { SourceQuery } from './bounds.ts';
 import type { EvaluableQuery } from './compile.ts';
 import { duckDbDialect } from './duckdb-dialect.ts';
 import { createEngine, type Engine } from './engine.ts';
@@ -122,8 +123,10 @@ describe('the query-language examples', () => {
 
 describe('patient criteria', () => {
   test('age in whole years at asOf, both bounds inclusive', async () => {
-    // a is 40 today, d 79, h 55; b 39 and c 80 are out.
-    expect(await count({ patient: { age: { min: 40, max: 79 } } })).toBe(3);
+    // a is 40 today, d 79, h 55, c died at 79; b 39 is out.
+    expect(await count({ patient: { age: { min: 40, max: 79 } } })).toBe(4);
+    // c would be 80 had he lived.
+    expect(await count({ patient: { age: { min: 80 } } })).toBe(0);
   });
 
   test('someone born on 29 February is a year older on 29 February or on 1 March', async () => {
@@ -147,6 +150,112 @@ describe('patient criteria', () => {
     expect(await count({ patient: { birthDate: { from: '1986-01-01', to: '1986-01-02' } } })).toBe(
       2,
     );
+  });
+});
+
+describe('the age of a dead patient is the age at death', () => {
+  // Everyone but the unborn is born on 15 June 1950 (75 on 2026-01-01) or on
+  // 29 February 1960, and dies, if at all, about a birthday.
+  const death = (id: string, birthDate: string, deceased?: string | boolean) => ({
+    resourceType: 'Patient',
+    id,
+    gender: 'female',
+    birthDate,
+    ...(deceased === undefined
+      ? {}
+      : typeof deceased === 'boolean'
+        ? { deceasedBoolean: deceased }
+        : { deceasedDateTime: deceased }),
+  });
+  const PEOPLE = [
+    death('day-before', '1950-06-15', '2020-06-14T10:00:00Z'), // 69
+    death('on-birthday', '1950-06-15', '2020-06-15'), // 70
+    death('day-after', '1950-06-15', '2020-06-16T08:00:00+02:00'), // 70
+    death('offset', '1950-06-15', '2020-06-15T23:30:00-05:00'), // 70: the date as written
+    death('month-only', '1950-06-15', '2020-06'), // 2020-06-01: 69
+    death('after-asOf', '1950-06-15', '2030-01-01'), // 75 on 2026-01-01
+    death('no-date', '1950-06-15', true), // 75
+    death('alive', '1950-06-15', false), // 75
+    death('leap-28', '1960-02-29', '2021-02-28'), // 60: turns 61 on 1 March
+    death('leap-01', '1960-02-29', '2021-03-01'), // 61
+    death('before-birth', '2000-01-01', '1999-12-31'), // no age at all
+    {
+      resourceType: 'Condition',
+      id: 'late',
+      subject: { reference: 'Patient/day-before' },
+      code: { coding: [{ system: ICD10, code: 'I10' }] },
+      onsetDateTime: '2022-01-01',
+    },
+  ];
+  let own: TestStore;
+  let ownEngine: Engine;
+  beforeAll(async () => {
+    own = await ingestResources(PEOPLE);
+    ownEngine = createEngine({ runner: own.runner, dialect: duckDbDialect });
+  });
+  afterAll(async () => {
+    await own.close();
+  });
+
+  async function evaluate(body: Record<string, unknown>, asOf = '2026-01-01'): Promise<RawResult> {
+    const query = evaluable(body, asOf);
+    const result = await ownEngine.evaluate(query);
+    expectAgreement(result, evaluateOracle(PEOPLE, query, { recordKey: own.recordKey }));
+    return result;
+  }
+  const aged = async (age: Record<string, number>, asOf?: string) =>
+    (await evaluate({ cohort: { patient: { age } } }, asOf)).total.count;
+
+  test('a death the day before a birthday stops the age short of it, a death on it does not', async () => {
+    expect(await aged({ min: 70, max: 70 })).toBe(3);
+    expect(await aged({ min: 69, max: 69 })).toBe(2);
+    expect(await aged({ min: 75 })).toBe(3);
+    expect(await aged({ min: 76 })).toBe(0);
+    // Nobody with a death date ages past it: 10 have an age, before-birth none.
+    expect(await aged({ min: 0 })).toBe(10);
+    expect(await evaluate({ cohort: { not: { patient: { age: { min: 0 } } } } })).toMatchObject({
+      total: { count: 1 },
+    });
+  });
+
+  test('29 February: a death on 28 February comes before the birthday in a common year', async () => {
+    expect(await aged({ min: 60, max: 60 })).toBe(1);
+    expect(await aged({ min: 61, max: 61 })).toBe(1);
+  });
+
+  test('before the death, the dead aged like everyone else', async () => {
+    // On 2020-06-14 all born in 1950 are 69; on 2020-06-15 those alive or
+    // dying that day are 70, and the two who died earlier stay 69.
+    expect(await aged({ min: 70 }, '2020-06-14')).toBe(0);
+    expect(await aged({ min: 70 }, '2020-06-15')).toBe(6);
+    expect(await aged({ max: 69 }, '2020-06-15')).toBe(4);
+  });
+
+  test('age bands place the dead by their age at death', async () => {
+    const r = await evaluate({
+      cohort: { patient: { gender: ['female'] } },
+      stratify: [{ ageBand: [0, 61, 70, 75] }],
+    });
+    expect(r.strata.map((s) => [s.key.ageBand, s.cell.count])).toEqual([
+      ['0-60', 1],
+      ['61-69', 3],
+      ['70-74', 3],
+      ['75+', 3],
+    ]);
+  });
+
+  test('an event after death is at the age at death', async () => {
+    const i10 = [{ system: ICD10, code: 'I10' }];
+    expect(
+      await evaluate({ cohort: { condition: { code: i10, ageAtEvent: { min: 70 } } } }),
+    ).toMatchObject({
+      total: { count: 0 },
+    });
+    expect(
+      await evaluate({ cohort: { condition: { code: i10, ageAtEvent: { max: 69 } } } }),
+    ).toMatchObject({
+      total: { count: 1 },
+    });
   });
 });
 
@@ -408,7 +517,44 @@ describe('measures', () => {
       sd: null,
       sumAbs: 0,
       maxAbs: 0,
+      clampedSum: null,
+      clampedSumSquares: null,
     });
+  });
+
+  test('summary: each patient value clamped to the bounds given before it is summed', async () => {
+    const measures = [
+      { count: 'patients' },
+      { summary: { observation: HBA1C, unit: '%' } },
+      { summary: { observation: HBA1C, unit: '%', period: { from: '2030-01-01' } } },
+    ];
+    const summaries = async (bounds: SourceQuery['summaryBounds']) => {
+      const query: SourceQuery = {
+        ...evaluable({ cohort: EVERYONE, measures }),
+        summaryBounds: bounds,
+      };
+      const r = await engine.evaluate(query);
+      expectAgreement(r, evaluateOracle(CLINIC, query, { recordKey: store.recordKey }));
+      return r.measures.slice(1);
+    };
+    // The latest values are 8, 6.5, 6.4, 6.0 and 6.0: cut above and below.
+    const [cut, empty] = await summaries([undefined, { min: 6.2, max: 7 }, { min: 6.2, max: 7 }]);
+    expect(cut).toMatchObject({ n: { count: 5 }, mean: 6.58, maxAbs: 8 });
+    if (cut?.type !== 'summary' || empty?.type !== 'summary') throw new TypeError('not summaries');
+    expect(cut.clampedSum).toBeCloseTo(7 + 6.5 + 6.4 + 6.2 + 6.2, 12);
+    expect(cut.clampedSumSquares).toBeCloseTo(49 + 42.25 + 40.96 + 38.44 + 38.44, 12);
+    expect(empty).toMatchObject({ n: { count: 0 }, clampedSum: 0, clampedSumSquares: 0 });
+    // Wide bounds cut nothing; equal ones make every value the bound.
+    const [wide] = await summaries([undefined, { min: -1000, max: 1000 }]);
+    expect(wide).toMatchObject({ clampedSum: expect.closeTo(32.9, 12) as number });
+    const [point] = await summaries([undefined, { min: 5.5, max: 5.5 }]);
+    expect(point).toMatchObject({ clampedSum: 27.5, clampedSumSquares: 151.25 });
+    // Bounds only for the second summary: the first has no clamped sums.
+    const [unbounded, bounded] = await summaries([undefined, undefined, { min: 0, max: 1 }]);
+    expect(unbounded).toMatchObject({ clampedSum: null, clampedSumSquares: null });
+    expect(bounded).toMatchObject({ clampedSum: 0, clampedSumSquares: 0 });
+    await expect(summaries([undefined, { min: 7, max: 6 }])).rejects.toThrow(RangeError);
+    await expect(summaries([undefined, { min: 0, max: Number.NaN }])).rejects.toThrow(RangeError);
   });
 });
 
@@ -417,9 +563,9 @@ describe('cell keys', () => {
     const mem = await openStore(':memory:');
     try {
       await mem.connection.run(
-        `INSERT INTO patients VALUES (0, 'x', 'female', DATE '1990-01-01', false, 4294967295),
-                                     (1, 'y', 'female', NULL, false, 4294967295),
-                                     (2, 'z', 'male', NULL, true, 7)`,
+        `INSERT INTO patients VALUES (0, 'x', 'female', DATE '1990-01-01', false, NULL, 4294967295),
+                                     (1, 'y', 'female', NULL, false, NULL, 4294967295),
+                                     (2, 'z', 'male', NULL, true, NULL, 7)`,
       );
       const r = await createEngine({
         runner: createDuckDbRunner(mem.connection),

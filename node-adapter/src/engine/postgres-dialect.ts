@@ -21,6 +21,9 @@ export const postgresDialect: Dialect = Object.freeze({
   cast: (expr: string, type: SqlType) => `CAST(${expr} AS ${TYPES[type]})`,
   dateKey: (expr: string) =>
     `(${part('YEAR', expr)} * 10000 + ${part('MONTH', expr)} * 100 + ${part('DAY', expr)})`,
+  // Subtracting years keeps month and day, moved back to the month's last day when it has none.
+  yearsBefore: (expr: string, years: string) =>
+    `CAST(${expr} - make_interval(years => ${years}) AS DATE)`,
   startsWith: (expr: string, prefix: string) => `starts_with(${expr}, ${prefix})`,
   // sum(bigint) is NUMERIC, so the modulo is exact before the cast back.
   cellKey: (column: string) => `CAST(COALESCE(sum(${column}), 0) % 4294967296 AS BIGINT)`,

@@ -51,7 +51,7 @@ describe('references', () => {
 });
 
 describe('flattenResource', () => {
-  test('a patient: gender, birth date, deceased from boolean or dateTime', () => {
+  test('a patient: gender, birth date, deceased from boolean or dateTime, death date', () => {
     expect(
       flattenResource({
         resourceType: 'Patient',
@@ -65,6 +65,7 @@ describe('flattenResource', () => {
       gender: 'female',
       birthDate: '1950-02-03',
       deceased: false,
+      deceasedDate: null,
     });
     expect(
       flattenResource({ resourceType: 'Patient', id: 'p2', deceasedDateTime: '2020-01-01' }),
@@ -72,7 +73,19 @@ describe('flattenResource', () => {
       gender: 'unknown',
       birthDate: null,
       deceased: true,
+      deceasedDate: '2020-01-01',
     });
+    // The calendar date as written, whatever the offset; a partial date at its first day.
+    expect(
+      flattenResource({
+        resourceType: 'Patient',
+        id: 'p4',
+        deceasedDateTime: '2020-06-15T23:30:00-05:00',
+      }),
+    ).toMatchObject({ deceased: true, deceasedDate: '2020-06-15' });
+    expect(
+      flattenResource({ resourceType: 'Patient', id: 'p5', deceasedDateTime: '2020-06' }),
+    ).toMatchObject({ deceased: true, deceasedDate: '2020-06-01' });
     expect(
       flattenResource({
         resourceType: 'Patient',
@@ -83,6 +96,7 @@ describe('flattenResource', () => {
     ).toMatchObject({
       gender: 'unknown',
       deceased: true,
+      deceasedDate: null,
     });
   });
 

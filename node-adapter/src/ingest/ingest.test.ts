@@ -126,7 +126,7 @@ describe('the Synthea fixture loads as it is', async () => {
     }
     const stored = await query(
       dbPath,
-      'SELECT patient_id, gender, birth_date, deceased FROM patients ORDER BY patient_id',
+      'SELECT patient_id, gender, birth_date, deceased, deceased_date FROM patients ORDER BY patient_id',
     );
     const expected = patients
       .map((p) => ({
@@ -134,6 +134,7 @@ describe('the Synthea fixture loads as it is', async () => {
         gender: p.gender ?? 'unknown',
         birth_date: p.birthDate ?? null,
         deceased: p.deceasedDateTime !== undefined || p.deceasedBoolean === true,
+        deceased_date: p.deceasedDateTime?.slice(0, 10) ?? null,
       }))
       .sort((a, b) => (a.patient_id < b.patient_id ? -1 : 1));
     expect(stored).toEqual(expected);

@@ -21,8 +21,8 @@ const verification = (code: string) => ({ coding: [{ system: VER, code }] });
 
 /**
  * Patients (ages at 2026-01-01):
- * a female 40 (born 1986-01-01, birthday today), b female 39, c male 80
- * deceased, d female 79, e other without birth date, f gender absent
+ * a female 40 (born 1986-01-01, birthday today), b female 39, c male
+ * died 2025-05-05 aged 79 (80 had he lived), d female 79, e other without birth date, f gender absent
  * (unknown) born after asOf, g male born 2000-02-29 (25), h female 55.
  */
 export const CLINIC: readonly FhirResource[] = [

@@ -32,7 +32,7 @@ describe('reading FHIR', () => {
   const patient = { resourceType: 'Patient', id: 'p' };
   const read = (...resources: FhirResource[]) => readFhir([patient, ...resources]);
 
-  test('patients: gender, partial birth dates, deceased', () => {
+  test('patients: gender, partial birth and death dates, deceased', () => {
     const { patients } = readFhir([
       { resourceType: 'Patient', id: 'a', gender: 'bogus', birthDate: '1970' },
       {
@@ -49,12 +49,14 @@ describe('reading FHIR', () => {
       gender: 'unknown',
       birthDate: '1970-01-01',
       deceased: false,
+      deceasedDate: undefined,
     });
     expect(patients.get('b')).toEqual({
       id: 'b',
       gender: 'male',
       birthDate: '1970-03-01',
       deceased: true,
+      deceasedDate: '2020-01-01',
     });
   });
 

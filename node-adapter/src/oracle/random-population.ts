@@ -186,8 +186,9 @@ function shiftDay(date: string, days: number): string {
 }
 
 /**
- * How a death date is chosen: on a birthday `years` after birth (29
- * February on 28 February in common years), on an asOf date, or any day;
+ * How a death date is chosen: on a birthday some years after birth,
+ * mostly before 2026 (29 February on 28 February in common years), on an
+ * asOf date, or any day;
  * then moved by `shift` days and written in one of FHIR's forms.
  */
 interface DeathDraft {
@@ -217,7 +218,9 @@ function deathDateTime(d: DeathDraft, birthDate: string | undefined): string {
     birthDate !== undefined &&
     /^\d{4}-\d{2}-\d{2}$/.test(birthDate)
   ) {
-    const year = Number(birthDate.slice(0, 4)) + d.years;
+    // Mostly before 2026, so that the asOf dates come after the death.
+    const born = Number(birthDate.slice(0, 4));
+    const year = born + (d.years % Math.max(1, 2026 - born));
     const md = birthDate.slice(5);
     day = `${String(year).padStart(4, '0')}-${md === '02-29' && !isLeap(year) ? '02-28' : md}`;
   }

@@ -57,6 +57,16 @@ describe('a read-only open checks the layout', () => {
       message: `${path}: it has no column ${table}.record_key; ingest or sync it again`,
     });
 
+    // As ingest wrote it before patients had a death date.
+    const undated = await storePath('undated.duckdb');
+    const before = await openStore(undated);
+    await before.connection.run('ALTER TABLE patients DROP COLUMN deceased_date');
+    before.close();
+    await expect(openStore(undated, { readOnly: true })).rejects.toMatchObject({
+      code: 'ERR_STORE_LAYOUT',
+      message: expect.stringContaining('has no column patients.deceased_date'),
+    });
+
     const retyped = await storePath('retyped.duckdb');
     const other = await openStore(retyped);
     await other.connection.run('ALTER TABLE patients ALTER COLUMN patient_key TYPE VARCHAR');

@@ -11,6 +11,16 @@
  */
 export type Bounds = [number, number];
 /**
+ * [lowest, highest] the true sum can be.
+ *
+ * @minItems 2
+ * @maxItems 2
+ *
+ * This interface was referenced by `MergedResult`'s JSON-Schema
+ * via the `definition` "MergedBounds".
+ */
+export type MergedBounds = [number, number];
+/**
  * This interface was referenced by `MergedResult`'s JSON-Schema
  * via the `definition` "MergedMeasure".
  */
@@ -35,13 +45,13 @@ export type MergedMeasure =
       mean?: number;
       sd?: number;
       /**
-       * nodes whose n, mean and sd were pooled
+       * nodes whose n, mean and sd were pooled: those that released mean and sd with a released n, weighted by that n. When `n` has no count, the mean and sd describe these nodes only.
        */
       pooledFrom?: string[];
     };
 
 /**
- * The gateway's answer: every node's outcome, plus totals whose range is guaranteed to contain the true sum.
+ * The gateway's answer: every node's outcome, plus merged cells whose range is guaranteed to contain the true sum over the nodes that answered and whose interval contains it at the stated confidence.
  */
 export interface MergedResult {
   queryId?: string;
@@ -54,6 +64,14 @@ export interface MergedResult {
   complete: boolean;
   missing?: string[];
   nodes: NodeOutcome[];
+  /**
+   * What this answer cost at each node and what the project and the researcher have spent there of their limits, this answer included: one entry per answering node whose result carried a budget, sorted by node. Given even when the figures are withheld.
+   */
+  budget?: NodeBudget[];
+  /**
+   * Level of every merged cell's interval: 1 minus the sum, over the answering nodes that state a disclosure.confidence, of (1 - that confidence) (Bonferroni), so each merged interval holds at least this often whatever the noise at each node. Absent, and so is every interval, when no answering node states a confidence, when that sum reaches 1, or when the figures are withheld.
+   */
+  confidence?: number;
   total: MergedCell;
   overlapping?: boolean;
   strata: {
@@ -310,21 +328,31 @@ export interface StratumKey {
   codes?: string;
 }
 /**
- * count: sum of the released parts (suppressed parts count at the lower end of their range); range: [lowest, highest] the true sum can be.
+ * One node's budget after this answer, in that node's units (epsilon for laplace); what remains is limit - spent. The same query on the same data costs 0 the second time.
+ *
+ * This interface was referenced by `MergedResult`'s JSON-Schema
+ * via the `definition` "NodeBudget".
+ */
+export interface NodeBudget {
+  node: string;
+  cost: number;
+  periodDays: number;
+  project: Account;
+  researcher: Account;
+}
+/**
+ * count: the sum of the nodes' released counts, present only when every answering node released its part; range: [lowest, highest] the true sum can be, always; interval: [lowest, highest] it is at the result's confidence. A node's part is its cell's own range and interval when the cell states them; otherwise a released count widened by the node's maxNoise and rounding - 1, a suppressed cell's range, and [0, upper end of the node's total] for a stratum, bin or measure the node did not report.
  *
  * This interface was referenced by `MergedResult`'s JSON-Schema
  * via the `definition` "MergedCell".
  */
 export interface MergedCell {
   count?: number;
-  /**
-   * @minItems 2
-   * @maxItems 2
-   */
-  range: [number, number];
+  range: MergedBounds;
+  interval?: MergedBounds;
   perturbed?: boolean;
   /**
-   * true when no figure was released: no node released its part, or fewer nodes answered than the policy requires
+   * true when the cell has no count: some node suppressed its part or did not report it, or fewer nodes answered than the policy requires
    */
   suppressed?: boolean;
 }

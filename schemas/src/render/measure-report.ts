@@ -1,25 +1,35 @@
 // Results as a FHIR R4 MeasureReport (summary): one group per measure, one
 // stratifier over the query's dimensions (components when cross-tabulated).
-// Suppressed cells carry no count, only an extension with their range, so a
-// FHIR client can never mistake a range for a figure.
+// A cell without a count (suppressed, or merged from a suppressed or missing
+// part) carries no count, only an extension with its range, so a FHIR client
+// can never mistake a range for a figure. A cell's interval is a second
+// range extension; its level is the report's confidence extension.
 import type { Cell, MeasureResult, NodeResult } from '../generated/node-result.ts';
 import type { MergedCell, MergedMeasure, MergedResult } from '../generated/merged-result.ts';
 
 export const EXT_RANGE = 'https://tessera.eu/fhir/StructureDefinition/count-range';
 export const EXT_PERTURBED = 'https://tessera.eu/fhir/StructureDefinition/perturbed';
 export const EXT_SUPPRESSED = 'https://tessera.eu/fhir/StructureDefinition/suppressed';
+export const EXT_INTERVAL = 'https://tessera.eu/fhir/StructureDefinition/count-interval';
+export const EXT_CONFIDENCE = 'https://tessera.eu/fhir/StructureDefinition/interval-confidence';
 const POPULATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/measure-population';
 
 type AnyCell = Cell | MergedCell;
 type AnyMeasure = MeasureResult | MergedMeasure;
 type Json = Record<string, unknown>;
 
-function population(cell: AnyCell, code = 'initial-population'): Json {
+function population(cell: AnyCell, withInterval: boolean, code = 'initial-population'): Json {
   const extension: Json[] = [];
   if ('range' in cell && cell.range) {
     extension.push({
       url: EXT_RANGE,
       valueRange: { low: { value: cell.range[0] }, high: { value: cell.range[1] } },
+    });
+  }
+  if (withInterval && cell.interval) {
+    extension.push({
+      url: EXT_INTERVAL,
+      valueRange: { low: { value: cell.interval[0] }, high: { value: cell.interval[1] } },
     });
   }
   if ('perturbed' in cell && cell.perturbed)
@@ -37,6 +47,8 @@ function population(cell: AnyCell, code = 'initial-population'): Json {
 }
 
 interface Table {
+  /** Whether cells' intervals are given: only at a stated level. */
+  readonly withInterval: boolean;
   readonly total: AnyCell;
   readonly strata: readonly {
     readonly key: Record<string, string | undefined>;
@@ -45,7 +57,7 @@ interface Table {
   readonly measures: readonly AnyMeasure[];
 }
 
-function stratifier(strata: Table['strata']): Json[] {
+function stratifier(strata: Table['strata'], withInterval: boolean): Json[] {
   const first = strata[0];
   if (!first) return [];
   const dims = Object.keys(first.key);
@@ -56,7 +68,7 @@ function stratifier(strata: Table['strata']): Json[] {
         ...(dims.length === 1
           ? { value: { text: s.key[dims[0]!] } }
           : { component: dims.map((d) => ({ code: { text: d }, value: { text: s.key[d] } })) }),
-        population: [population(s.cell)],
+        population: [population(s.cell, withInterval)],
       })),
     },
   ];
@@ -67,13 +79,13 @@ function group(measure: AnyMeasure, table: Table): Json {
     case 'count':
       return {
         code: { text: 'count of patients' },
-        population: [population(table.total)],
-        stratifier: stratifier(table.strata),
+        population: [population(table.total, table.withInterval)],
+        stratifier: stratifier(table.strata, table.withInterval),
       };
     case 'histogram':
       return {
         code: { text: `histogram (${measure.unit})` },
-        population: [population(table.total)],
+        population: [population(table.total, table.withInterval)],
         stratifier: [
           {
             code: [{ text: 'bin' }],
@@ -82,11 +94,11 @@ function group(measure: AnyMeasure, table: Table): Json {
                 value: {
                   text: bin.to === undefined ? `[${bin.from},)` : `[${bin.from},${bin.to})`,
                 },
-                population: [population(bin.cell, 'measure-population')],
+                population: [population(bin.cell, table.withInterval, 'measure-population')],
               })),
               {
                 value: { text: 'missing' },
-                population: [population(measure.missing, 'measure-population')],
+                population: [population(measure.missing, table.withInterval, 'measure-population')],
               },
             ],
           },
@@ -95,7 +107,7 @@ function group(measure: AnyMeasure, table: Table): Json {
     case 'summary':
       return {
         code: { text: `summary (${measure.unit})` },
-        population: [population(measure.n, 'measure-population')],
+        population: [population(measure.n, table.withInterval, 'measure-population')],
         ...(measure.mean === undefined
           ? {}
           : {
@@ -128,7 +140,8 @@ export function toMeasureReport(
   result: NodeResult | MergedResult,
   options: { readonly date: string; readonly reporter?: string; readonly asOf?: string },
 ): Json {
-  const table = result as unknown as Table;
+  const confidence = 'nodes' in result ? result.confidence : result.disclosure.confidence;
+  const table = { ...(result as unknown as Table), withInterval: confidence !== undefined };
   const measures = table.measures.length > 0 ? table.measures : [{ type: 'count' as const }];
   return {
     resourceType: 'MeasureReport',
@@ -141,6 +154,9 @@ export function toMeasureReport(
       end: options.asOf ?? options.date.slice(0, 10),
     },
     ...(options.reporter ? { reporter: { display: options.reporter } } : {}),
+    ...(confidence === undefined
+      ? {}
+      : { extension: [{ url: EXT_CONFIDENCE, valueDecimal: confidence }] }),
     group: measures.map((m) => group(m, table)),
   };
 }
