@@ -77,12 +77,10 @@ export interface BenchQuery {
 }
 
 const CELL_KEY = 'CAST(COALESCE(sum(record_key), 0) % 4294967296 AS BIGINT)';
-/** Age at death in yyyymmdd units: whole years are AGE_AT_DEATH / 10000, rounded down. */
-const AGE_AT_DEATH =
-  '((year(deceased_date) * 10000 + month(deceased_date) * 100 + day(deceased_date)) - ' +
-  '(year(birth_date) * 10000 + month(birth_date) * 100 + day(birth_date)))';
 /** Died before the benchmark's asOf: aged no further than the death date. */
 const DIED_BEFORE = `deceased_date < DATE '2026-01-01'`;
+/** The latest birth date of someone at least `years` old at death (29 February to 28 in common years). */
+const bornBy = (years: number): string => `deceased_date - INTERVAL ${years} YEAR`;
 const TWENTY_CONDITIONS = [
   'E11.9',
   'E10.9',
@@ -170,7 +168,7 @@ export const QUERIES: readonly BenchQuery[] = [
     handSql: `
       SELECT 'total' AS k, count(*) AS n, ${CELL_KEY} AS ck FROM patients
        WHERE gender = 'female' AND birth_date <= DATE '1986-01-01'
-         AND CASE WHEN ${DIED_BEFORE} THEN ${AGE_AT_DEATH} BETWEEN 400000 AND 799999
+         AND CASE WHEN ${DIED_BEFORE} THEN birth_date <= ${bornBy(40)} AND birth_date > ${bornBy(80)}
                   ELSE birth_date > DATE '1946-01-01' END
          AND patient_key IN (SELECT patient_key FROM conditions_code_patients WHERE system = '${ICD10}' AND starts_with(code, 'E11'))
          AND patient_key NOT IN (SELECT patient_key FROM medications_code_patients WHERE system = '${ATC}' AND code = 'A10BA02')`,
@@ -189,9 +187,10 @@ export const QUERIES: readonly BenchQuery[] = [
         SELECT gender, record_key,
                CASE WHEN birth_date IS NULL THEN NULL
                     WHEN ${DIED_BEFORE} THEN
-                      CASE WHEN ${AGE_AT_DEATH} < 0 THEN NULL WHEN ${AGE_AT_DEATH} < 180000 THEN 1
-                           WHEN ${AGE_AT_DEATH} < 400000 THEN 2 WHEN ${AGE_AT_DEATH} < 650000 THEN 3
-                           WHEN ${AGE_AT_DEATH} < 800000 THEN 4 ELSE 5 END
+                      CASE WHEN birth_date > deceased_date THEN NULL
+                           WHEN birth_date > ${bornBy(18)} THEN 1 WHEN birth_date > ${bornBy(40)} THEN 2
+                           WHEN birth_date > ${bornBy(65)} THEN 3 WHEN birth_date > ${bornBy(80)} THEN 4
+                           ELSE 5 END
                     WHEN birth_date > DATE '2026-01-01' THEN NULL
                     WHEN birth_date > DATE '2008-01-01' THEN 1
                     WHEN birth_date > DATE '1986-01-01' THEN 2
@@ -226,7 +225,7 @@ export const QUERIES: readonly BenchQuery[] = [
     handSql: `
       WITH cohort AS (SELECT patient_key, record_key FROM patients
                        WHERE birth_date <= DATE '2008-01-01'
-                         AND (deceased_date IS NULL OR NOT ${DIED_BEFORE} OR ${AGE_AT_DEATH} >= 180000)),
+                         AND (deceased_date IS NULL OR NOT ${DIED_BEFORE} OR birth_date <= ${bornBy(18)})),
            strata AS (SELECT patient_key, code FROM conditions_code_patients
                        WHERE system = '${ICD10}' AND code IN (${sqlList(TWENTY_CONDITIONS)}))
       SELECT 'total' AS k, count(*) AS n, ${CELL_KEY} AS ck FROM cohort

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../node-adapter/src/audit/file-audit-log.ts';
-import type { NodeResult } from '@tessera/schemas';
+import type { Cell, NodeResult } from '@tessera/schemas';
 import pino from 'pino';
 import { createNodeService } from '../../node-adapter/src/server/node.ts';
 import { SYNTHEA_10 } from '../support/paths.ts';
@@ -61,19 +61,39 @@ describe('node API with the default policy', () => {
   });
   afterAll(() => node.close());
 
-  it('suppresses the small cells of example 3, zeros as well, each with its range and interval', async () => {
+  it('releases no small count of example 3 exactly: each cell noisy and thresholded, zeros as well', async () => {
     const res = await evaluate(node, { query: prediabetesByGender, requestId: 'r2' });
     expect(res.status).toBe(200);
-    const { disclosure } = res.body as NodeResult;
-    expect(disclosure).toMatchObject({ threshold: 10, mechanism: 'laplace', epsilon: 0.5 });
-    // A true 5, 4, 1 and two true zeros: every one noised, and none reaches the threshold.
-    const suppressed = {
-      suppressed: true,
-      range: [0, 9 + disclosure.maxNoise],
-      interval: [0, expect.any(Number)],
-    };
-    expect(res.body.total).toEqual(suppressed);
-    for (const stratum of (res.body as NodeResult).strata) expect(stratum.cell).toEqual(suppressed);
+    const result = res.body as NodeResult;
+    expect(result.disclosure).toMatchObject({ threshold: 10, mechanism: 'laplace', epsilon: 0.5 });
+    const bound = result.disclosure.maxNoise;
+    // The truth (total 5, female 4, male 1, two empty strata), whatever the noise drew:
+    // suppressed with the same bounds whether small or empty, or a noisy count of at
+    // least the threshold whose guaranteed range holds the truth.
+    const truth = new Map([
+      ['total', 5],
+      ['female', 4],
+      ['male', 1],
+      ['other', 0],
+      ['unknown', 0],
+    ]);
+    const cells: [string, Cell][] = [
+      ['total', result.total],
+      ...result.strata.map((s): [string, Cell] => [s.key.gender!, s.cell]),
+    ];
+    for (const [name, cell] of cells) {
+      if ('suppressed' in cell) {
+        expect(cell, name).toEqual({
+          suppressed: true,
+          range: [0, 9 + bound],
+          interval: [0, expect.any(Number)],
+        });
+      } else {
+        expect(cell.count, name).toBeGreaterThanOrEqual(10);
+        expect(cell.range![0], name).toBeLessThanOrEqual(truth.get(name)!);
+        expect(cell.range![1], name).toBeGreaterThanOrEqual(truth.get(name)!);
+      }
+    }
     // Cost: the total and the strata, one unit each.
     expect(res.body.budget).toEqual({
       cost: 1,

@@ -84,35 +84,82 @@ export function rareConditions(pop: Population): { code: string; count: number }
   return out;
 }
 
+const small = new WeakMap<Population, SmallTarget[]>();
+
+export interface SmallTarget {
+  readonly label: string;
+  readonly cohort: Expr;
+  readonly count: number;
+}
+
 /**
- * `count` birth-date windows of `size` patients that hold none of `avoid`
- * (not even on a shared birth date): removing one from a cohort changes the
- * query, and so its noise, without touching the target.
+ * Small cohorts P to attack, with their true sizes: rare conditions, and
+ * patients with hypertension born within a window holding exactly 9 (the
+ * threshold minus one) or 1 of them, the edges of the small counts.
  */
-export function exclusionWindows(
+export function smallTargets(pop: Population): SmallTarget[] {
+  const known = small.get(pop);
+  if (known !== undefined) return known;
+  const rareOnes = rareConditions(pop).map((c) => ({
+    label: c.code,
+    cohort: condition(c.code),
+    count: c.count,
+  }));
+  const withI10 = pop.members(condition('I10'));
+  const hypertensive = pop.byBirth.filter((p) => withI10.has(p.id));
+  const window = (start: number, count: number): SmallTarget | undefined => {
+    const first = hypertensive[start]!.birthDate!;
+    const last = hypertensive[start + count - 1]!.birthDate!;
+    const cohort = all(condition('I10'), bornIn(first, last));
+    const n = pop.truth(query(cohort)).total.count;
+    return n === count ? { label: `I10 born ${first}..${last}`, cohort, count } : undefined;
+  };
+  const edges = [window(10, 9), window(31, 1), window(60, 9), window(90, 1)].filter(
+    (t): t is SmallTarget => t !== undefined,
+  );
+  const out: SmallTarget[] = [];
+  for (let i = 0; i < Math.max(edges.length, rareOnes.length); i++) {
+    if (edges[i] !== undefined) out.push(edges[i]!);
+    if (rareOnes[i] !== undefined) out.push(rareOnes[i]!);
+  }
+  small.set(pop, out);
+  return out;
+}
+
+/**
+ * `count` exclusions of two known patients each, every pair different, drawn
+ * from `movers` (identifiable patients only). Removing one from a cohort
+ * changes the query, and the patient set of every cell the movers are in, so
+ * noise keyed by the query and noise keyed by the set are both fresh each
+ * round; the target is untouched as long as no mover belongs to it.
+ */
+export function exclusionPairs(
   pop: Population,
-  avoid: ReadonlySet<string>,
-  size: number,
+  movers: ReadonlySet<string>,
   count: number,
   seed: number,
 ): Expr[] {
-  const avoided = pop.byBirth.filter((p) => avoid.has(p.id)).map((p) => p.birthDate!);
+  const pool = pop.byBirth.filter((p) => movers.has(p.id) && pop.identifiable.has(p.id));
+  const n = pool.length;
+  if (n * (n - 1) < 2 * count) throw new Error('not enough patients to exclude');
   const out: Expr[] = [];
-  const used = new Set<number>();
+  const used = new Set<string>();
   let x = (seed * 2246822519 + 1) >>> 0;
-  const n = pop.byBirth.length;
-  for (let guard = 0; out.length < count && guard < count * 200; guard++) {
+  while (out.length < count) {
     x = (Math.imul(x ^ (x >>> 13), 0x5bd1e995) + 0x27d4eb2d) >>> 0;
-    const s = x % (n - size);
-    if (used.has(s)) continue;
-    const from = pop.byBirth[s]!.birthDate!;
-    const to = pop.byBirth[s + size - 1]!.birthDate!;
-    if (avoided.some((d) => d >= from && d <= to)) continue;
-    used.add(s);
-    out.push(bornIn(from, to));
+    const a = x % n;
+    const b = (a + 1 + ((x >>> 16) % (n - 1))) % n;
+    const id = a < b ? `${a}|${b}` : `${b}|${a}`;
+    if (used.has(id)) continue;
+    used.add(id);
+    out.push(any(who(pool[a]!), who(pool[b]!)));
   }
-  if (out.length < count) throw new Error('not enough exclusion windows');
   return out;
+}
+
+/** Ids of a cohort's members outside `avoid`. */
+function outside(pop: Population, cohort: Expr, avoid: ReadonlySet<string>): Set<string> {
+  return new Set([...pop.members(cohort)].filter((id) => !avoid.has(id)));
 }
 
 // ---------------------------------------------------------------------------
@@ -259,8 +306,11 @@ export function overlapTargets(pop: Population, count: number, seed: number): Ov
     const both = all(condition(x), condition(y), s);
     const n = pop.truth(query(both)).total.count;
     if (n < 1 || n > 9) continue;
-    const exclusions = exclusionWindows(pop, pop.members(both), 4, 40, seed + out.length);
-    out.push({ x, y, s, count: n, exclusions });
+    // Each round removes two patients with X only and two with Y only, so
+    // the X stratum, the Y stratum and the total are new patient sets.
+    const xOnly = exclusionPairs(pop, pop.members(all(condition(x), not(condition(y)))), 300, seed + out.length);
+    const yOnly = exclusionPairs(pop, pop.members(all(condition(y), not(condition(x)))), 300, seed + out.length + 1);
+    out.push({ x, y, s, count: n, exclusions: xOnly.map((e, i) => any(e, yOnly[i]!)) });
   }
   return out;
 }
@@ -287,6 +337,8 @@ export interface MarginTarget {
   readonly key: Record<Dim, string>;
   /** A patient criterion for exactly that cell. */
   readonly criterion: Expr;
+  /** The same for its partner cell (the other `deceased` value). */
+  readonly partner: Expr;
 }
 
 /** The 3-way cells (gender x age band x deceased) holding 1..9 patients. */
@@ -296,19 +348,19 @@ export function smallTableCells(pop: Population): { target: MarginTarget; count:
     if (key.gender === 'other' || key.gender === 'unknown') continue;
     const b = BAND_LABELS.indexOf(key.ageBand);
     const age = { min: BANDS[b]!, ...(b + 1 < BANDS.length ? { max: BANDS[b + 1]! - 1 } : {}) };
-    const criterion = {
-      patient: { gender: [key.gender], age, deceased: key.deceased === 'true' },
-    };
+    const dead = key.deceased === 'true';
+    const criterion = { patient: { gender: [key.gender], age, deceased: dead } };
+    const partner = { patient: { gender: [key.gender], age, deceased: !dead } };
     const count = pop.truth(query(criterion)).total.count;
-    if (count >= 1 && count <= 9) out.push({ target: { key, criterion }, count });
+    if (count >= 1 && count <= 9) out.push({ target: { key, criterion, partner }, count });
   }
   return out;
 }
 
 /**
  * Each round asks the 3-way table, and the first round every 1- and 2-way
- * margin too, of a cohort that keeps the target cell whole (all patients
- * but one window of others). The attacker then
+ * margin too, of a cohort that keeps the target cell whole (everyone but two
+ * patients of the target's partner cell, other ones each round). The attacker then
  * - bounds the target by propagating every published range through the
  *   table's sums (a suppressed cell pinned by its margins is caught here);
  * - measures it by every margin whose other cells were all released.
@@ -369,7 +421,7 @@ export function marginRound(target: MarginTarget, exclusions: readonly Expr[]) {
           }
           if (!changed) break;
         }
-        inf.restrict(low.get(t)!, high.get(t)!);
+        inf.restrict(low.get(t)!, high.get(t)!, m);
         // The target cell itself.
         const used = new Set<Cell>([cellOf.get(t)!]);
         inf.observe(cellOf.get(t)!, 0, m);
@@ -399,7 +451,7 @@ export interface DifferencingVariant {
   readonly truth: number;
 }
 
-/** A pair of cohorts, big minus small = the target, both without one window of others. */
+/** A pair of cohorts, big minus small = the target, both without two other patients. */
 function pairRound(big: Expr, small: Expr, exclusions: readonly Expr[]) {
   return (i: number): LinearRound => {
     const e = exclusions[i % exclusions.length]!;
@@ -436,7 +488,7 @@ export function differencingVariants(pop: Population, seed: number): Differencin
         const gap = pop.members(all(upTo(d2), not(upTo(d1))));
         found = {
           name: 'by period',
-          round: pairRound(upTo(d2), upTo(d1), exclusionWindows(pop, gap, 4, 40, seed)),
+          round: pairRound(upTo(d2), upTo(d1), exclusionPairs(pop, outside(pop, upTo(d1), gap), 300, seed)),
           truth: big - small,
         };
       }
@@ -454,7 +506,11 @@ export function differencingVariants(pop: Population, seed: number): Differencin
     if (gap.size < 1 || gap.size > 9) throw new Error('no atLeast difference of 1..9');
     variants.push({
       name: 'atLeast 1 vs 2',
-      round: pairRound(checkUp(1), checkUp(2), exclusionWindows(pop, gap, 4, 40, seed + 1)),
+      round: pairRound(
+        checkUp(1),
+        checkUp(2),
+        exclusionPairs(pop, outside(pop, checkUp(2), gap), 300, seed + 1),
+      ),
       truth: gap.size,
     });
   }
@@ -469,7 +525,7 @@ export function differencingVariants(pop: Population, seed: number): Differencin
       .find(({ n }) => n >= 1 && n <= 9);
     if (code === undefined) throw new Error('no small deceased stratum');
     const small = all(dead, condition(code.c));
-    const exclusions = exclusionWindows(pop, pop.members(small), 4, 40, seed + 2);
+    const exclusions = exclusionPairs(pop, outside(pop, alive, pop.members(small)), 300, seed + 2);
     variants.push({
       name: 'stratum alone vs in a table',
       truth: code.n,
@@ -500,24 +556,27 @@ export function differencingVariants(pop: Population, seed: number): Differencin
       .find(({ n }) => n >= 1 && n <= 9);
     if (code === undefined) throw new Error('no small set without HbA1c');
     const small = all(condition(code.c), not(hasHba1c));
-    const exclusions = exclusionWindows(pop, pop.members(small), 4, 40, seed + 3);
+    const exclusions = exclusionPairs(pop, outside(pop, hasHba1c, pop.members(small)), 600, seed + 3);
     variants.push({
       name: 'total vs summary n vs histogram missing',
       truth: code.n,
       round: (i) => {
-        const cohort = all(any(small, hasHba1c), not(exclusions[i % exclusions.length]!));
+        // Other patients left out of each query: the summary's n and the
+        // histogram's bin count different patient sets.
+        const cohort = (k: number) =>
+          all(any(small, hasHba1c), not(exclusions[k % exclusions.length]!));
         return {
           queries: [
-            query(cohort, {
+            query(cohort(2 * i), {
               measures: [
                 { count: 'patients' },
                 { summary: { observation: HBA1C, unit: '%' } },
               ],
             }),
-            query(cohort, {
+            query(cohort(2 * i + 1), {
               measures: [
                 { count: 'patients' },
-                { histogram: { observation: HBA1C, unit: '%', edges: [0] } },
+                { histogram: { observation: HBA1C, unit: '%', edges: [0, 1000] } },
               ],
             }),
           ],

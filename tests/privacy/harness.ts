@@ -100,32 +100,25 @@ export async function generatePopulation(patients: number, seed: number): Promis
   );
   const truth = (q: Json): OracleResult =>
     evaluateOracle(data, { ...canonicalQuery(parseQuery(q)), asOf: AS_OF });
-  // Members by bisection over birth dates: only parts holding someone are split.
+  // The oracle reports a cell's members only as the sum of their record keys
+  // (mod 2^32). With keys 2^0..2^30 for 31 patients at a time and 0 for the
+  // others, that sum is the bit set of the members among those 31.
+  const ids = [...data.patients.keys()];
+  const memberCache = new Map<string, Set<string>>();
   const members = (cohort: Expr): Set<string> => {
+    const key = JSON.stringify(cohort);
+    const known = memberCache.get(key);
+    if (known !== undefined) return known;
+    const canonical = { ...canonicalQuery(parseQuery(query(cohort))), asOf: AS_OF };
     const found = new Set<string>();
-    const count = (lo: number, hi: number): number =>
-      truth(query(all(cohort, bornIn(byBirth[lo]!.birthDate!, byBirth[hi - 1]!.birthDate!))))
-        .total.count;
-    const visit = (lo: number, hi: number): void => {
-      if (count(lo, hi) === 0) return;
-      if (byBirth[lo]!.birthDate === byBirth[hi - 1]!.birthDate) {
-        for (const p of byBirth.slice(lo, hi)) {
-          if (truth(query(all(cohort, who(p)))).total.count > 0) found.add(p.id);
-        }
-        return;
-      }
-      const mid = (lo + hi) >>> 1;
-      // Keep patients born on one day together.
-      let cut = mid;
-      while (cut > lo && byBirth[cut - 1]!.birthDate === byBirth[cut]!.birthDate) cut -= 1;
-      if (cut === lo) {
-        cut = mid;
-        while (cut < hi && byBirth[cut - 1]!.birthDate === byBirth[cut]!.birthDate) cut += 1;
-      }
-      visit(lo, cut);
-      if (cut < hi) visit(cut, hi);
-    };
-    if (byBirth.length > 0) visit(0, byBirth.length);
+    for (let start = 0; start < ids.length; start += 31) {
+      const bit = new Map(ids.slice(start, start + 31).map((id, i) => [id, 2 ** i]));
+      const { cellKey } = evaluateOracle(data, canonical, {
+        recordKey: (id) => bit.get(id) ?? 0,
+      }).total;
+      for (const [id, b] of bit) if ((cellKey! & b) !== 0) found.add(id);
+    }
+    memberCache.set(key, found);
     return found;
   };
   return {
@@ -276,23 +269,56 @@ export class Attacker {
 }
 
 /**
- * Runs one trial per project, `projectsPerNode` projects on each of `nodes`
- * fresh nodes (fresh noise keys, fresh budgets), one after the other.
+ * A few real nodes under one policy, each answering many projects. Every
+ * trial of an attack is one fresh project (its own budget) on the next node
+ * in turn; trials ask different queries, so their noise is independent on
+ * one node as on several.
  */
-export async function onNodes<T>(
-  pop: Population,
-  options: { policy?: NodeConfig['policy']; nodes: number; projectsPerNode: number },
-  trial: (node: AttackNode, project: string, index: number) => Promise<T>,
-): Promise<T[]> {
-  const out: T[] = [];
-  for (let n = 0; n < options.nodes; n++) {
-    const projects = Array.from({ length: options.projectsPerNode }, (_, i) => `attack-${n}-${i}`);
-    const node = await startNode(pop, { policy: options.policy, projects });
-    try {
-      for (const project of projects) out.push(await trial(node, project, out.length));
-    } finally {
-      await node.close();
+export class NodePool {
+  readonly #pop: Population;
+  readonly #policy: NodeConfig['policy'] | undefined;
+  readonly #size: number;
+  readonly #projectsPerNode: number;
+  #nodes: AttackNode[] = [];
+  #next = 0;
+
+  constructor(
+    pop: Population,
+    options: { policy?: NodeConfig['policy']; nodes: number; projectsPerNode?: number },
+  ) {
+    this.#pop = pop;
+    this.#policy = options.policy;
+    this.#size = options.nodes;
+    this.#projectsPerNode = options.projectsPerNode ?? 200;
+  }
+
+  async start(): Promise<void> {
+    for (let n = 0; n < this.#size; n++) {
+      const projects = Array.from({ length: this.#projectsPerNode }, (_, i) => `attack-${i}`);
+      this.#nodes.push(await startNode(this.#pop, { policy: this.#policy, projects }));
     }
   }
-  return out;
+
+  /** Runs `count` trials one after the other, each as a fresh project on the next node. */
+  async trials<T>(
+    count: number,
+    trial: (node: AttackNode, project: string, index: number) => Promise<T>,
+  ): Promise<T[]> {
+    const out: T[] = [];
+    for (let i = 0; i < count; i++) {
+      const slot = this.#next++;
+      const node = this.#nodes[slot % this.#nodes.length]!;
+      const project = `attack-${Math.floor(slot / this.#nodes.length)}`;
+      if (Math.floor(slot / this.#nodes.length) >= this.#projectsPerNode) {
+        throw new Error('node pool has no project left');
+      }
+      out.push(await trial(node, project, i));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#nodes.map((n) => n.close()));
+    this.#nodes = [];
+  }
 }

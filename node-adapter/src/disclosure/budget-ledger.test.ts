@@ -144,6 +144,11 @@ describe.each(ledgers)('%s release ledger', (_kind, openLedger) => {
       kind: 'recorded',
       budget: { cost: 0, researcher: { spent: 1 } },
     });
+    // A researcher's budget is per project: alice still has hers in another one.
+    expect(await ledger.record({ ...refused, project: 'p2' })).toMatchObject({
+      kind: 'recorded',
+      budget: { cost: 0.5, researcher: { spent: 0.5 }, project: { spent: 0.5 } },
+    });
     await ledger.close?.();
   });
 
@@ -389,6 +394,18 @@ describe('file release ledger', () => {
     await expect(openFileReleaseLedger(dir, limits)).rejects.toThrow(/line 1/);
     await writeFile(releaseLedgerPath(dir), `${good.replace('"project":"p",', '')}\n`);
     await expect(openFileReleaseLedger(dir, limits)).rejects.toThrow(/line 1/);
+  });
+
+  it('cell-key (no limits): one line per release, each with cost 0', async () => {
+    const ledger = await openFileReleaseLedger(dir, budgetLimits(cellKeyPolicy()));
+    const noise = noiseIdOf(cellKeyPolicy());
+    await ledger.record(releaseOf({ noise, epsilon: 0 }));
+    await ledger.record(releaseOf({ noise, epsilon: 0 }));
+    await ledger.close();
+    expect((await lines()).map((l) => [l.noise, l.cost])).toEqual([
+      [noise, 0],
+      [noise, 0],
+    ]);
   });
 
   it('creates its state directory', async () => {

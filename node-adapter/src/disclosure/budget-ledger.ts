@@ -235,12 +235,15 @@ class Books {
 export function createMemoryReleaseLedger(limits: BudgetLimits | undefined): ReleaseLedger {
   const books = new Books(limits);
   return {
+    // A promise in every case, so an invalid release rejects as the file ledger's does.
     record(release) {
-      checkRelease(release);
-      const decision = books.decide(release);
-      if ('kind' in decision) return Promise.resolve(decision);
-      books.apply(decision.line);
-      return Promise.resolve({ kind: 'recorded', budget: decision.budget });
+      return Promise.resolve().then((): ReleaseDecision => {
+        checkRelease(release);
+        const decision = books.decide(release);
+        if ('kind' in decision) return decision;
+        books.apply(decision.line);
+        return { kind: 'recorded', budget: decision.budget };
+      });
     },
   };
 }

@@ -30,7 +30,9 @@ const TWO_POW_53 = 2 ** 53;
 export function keyedNoise(noiseKey: Uint8Array, release: ReleaseId): KeyedNoise {
   if (noiseKey.length < 16) throw new RangeError('noise key must be at least 16 bytes');
   const releaseKey = createHmac('sha256', noiseKey)
-    .update(`tessera-noise-v1\n${release.noise}\n${release.queryHash}\n${release.dataVersion}`)
+    .update(
+      JSON.stringify(['tessera-noise-v1', release.noise, release.queryHash, release.dataVersion]),
+    )
     .digest();
   return (position) => {
     if (!Number.isSafeInteger(position) || position < 0) {

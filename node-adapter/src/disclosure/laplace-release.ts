@@ -26,6 +26,19 @@ export const COUNT_MAX = 1_000_000_000;
 /** Grid steps per half-width: a summary sum's sensitivity in grid units is this plus one. */
 const SUM_GRID = 100;
 
+/**
+ * The two noise distributions a laplace policy draws from (counts, and
+ * summary sums in grid units); throws a RangeError for parameters they
+ * cannot meet, so a policy can be refused at start-up.
+ */
+export function laplaceDistributions(policy: Pick<NodePolicy, 'laplace'>) {
+  const { epsilon, delta } = policy.laplace;
+  return {
+    count: discreteLaplaceOf(epsilon, delta),
+    sum: discreteLaplaceOf(epsilon, delta, SUM_GRID + 1),
+  };
+}
+
 export interface LaplaceCells {
   /** The released cell of a count, drawing from noise position `position`. */
   cell(count: number | undefined, position: number): Cell;
@@ -42,9 +55,9 @@ function clampCount(n: number): number {
  * @example laplaceCells(policy, noise).cell(120, 0) // { count: 118, perturbed: true, range: [79, 157], interval: [112, 124] }
  */
 export function laplaceCells(policy: NodePolicy, noise: KeyedNoise): LaplaceCells {
-  const { epsilon, delta, confidence } = policy.laplace;
+  const { confidence } = policy.laplace;
   const { threshold, rounding } = policy;
-  const dist = discreteLaplaceOf(epsilon, delta);
+  const dist = laplaceDistributions(policy).count;
   const slack = rounding - 1;
   const hard = dist.bound + slack;
   const likely = halfWidth(dist, confidence) + slack;
@@ -96,8 +109,7 @@ export function laplaceSummary(
   const sum = clampedSum - trueN * centre;
   const squares = clampedSumSquares - 2 * centre * clampedSum + trueN * centre * centre;
 
-  const { epsilon, delta } = policy.laplace;
-  const dist = discreteLaplaceOf(epsilon, delta, SUM_GRID + 1);
+  const dist = laplaceDistributions(policy).sum;
   const noisy = (value: number, step: number, position: number): number =>
     (Math.round(value / step) + sampleNoise(dist, noise(position))) * step;
   const noisySum = noisy(sum, halfRange / SUM_GRID, positions[0]);

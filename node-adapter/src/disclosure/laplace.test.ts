@@ -1,6 +1,6 @@
 // What a query costs under laplace: units of epsilon, from the query alone.
 import { describe, expect, it } from 'vitest';
-import { type CodeSet, type CohortQuery, parseQuery } from '@tessera/schemas';
+import { type CodeSet, type CohortQuery, type Measure, parseQuery } from '@tessera/schemas';
 import { SUMMARY_TABLES, costUnits, epsilonFor, strataSensitivity } from './laplace.ts';
 import { cellKeyPolicy, laplacePolicy, policyOf } from './test-support.ts';
 
@@ -16,8 +16,11 @@ function query(parts: Partial<CohortQuery>): CohortQuery {
   return parseQuery({ version: 1, cohort, ...parts });
 }
 
-const histogram = { histogram: { observation: hba1c, unit: '%', edges: [0, 5.7, 6.5] } };
-const summary = { summary: { observation: hba1c, unit: '%' } };
+const histogramOf = (edges: [number, number, ...number[]]): Measure => ({
+  histogram: { observation: hba1c, unit: '%', edges },
+});
+const histogram = histogramOf([0, 5.7, 6.5]);
+const summary: Measure = { summary: { observation: hba1c, unit: '%' } };
 
 describe('costUnits', () => {
   it.each<[string, Partial<CohortQuery>, number]>([
@@ -40,11 +43,7 @@ describe('costUnits', () => {
       4,
     ],
     ['a histogram', { measures: [histogram] }, 2],
-    [
-      'two histograms',
-      { measures: [histogram, { histogram: { ...histogram.histogram, edges: [0, 7] } }] },
-      3,
-    ],
+    ['two histograms', { measures: [histogram, histogramOf([0, 7])] }, 3],
     ['a summary (n, sum, sum of squares)', { measures: [summary] }, 1 + 3],
     [
       'a breakdown, the count, a histogram and a summary',

@@ -113,7 +113,8 @@ export function assertReleasable(result: unknown): asserts result is NodeResult 
   const { threshold, mechanism } = result.disclosure;
   if (mechanism === 'none') return;
   for (const [cell, pointer] of cellsOf(result)) {
-    if ('count' in cell && cell.count > 0 && cell.count < threshold) {
+    // Zeros too: every mechanism but `none` suppresses or noises them.
+    if ('count' in cell && cell.count < threshold) {
       throw rejected(pointer, 'released count below the threshold');
     }
   }

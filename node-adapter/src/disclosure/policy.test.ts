@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type CodeSet,
   type CohortQuery,
+  type Measure,
   ProblemError,
   isValid,
   parseQuery,
@@ -140,6 +141,8 @@ describe('loadPolicy', () => {
     [{ laplace: { epsilon: 0.001 } }, 'laplace.epsilon'],
     [{ laplace: { delta: 0 } }, 'laplace.delta'],
     [{ laplace: { delta: 0.01 } }, 'laplace.delta'],
+    // Within the schema's ranges, but beyond what 53-bit uniforms can realise.
+    [{ laplace: { epsilon: 10, delta: 1e-12 } }, 'laplace.delta'],
     [{ laplace: { confidence: 1 } }, 'laplace.confidence'],
     [{ laplace: { periodDays: 0 } }, 'laplace.periodDays'],
     [{ laplace: { budget: 10 } }, 'laplace.budget'],
@@ -262,7 +265,7 @@ describe('summaryBoundsFor', () => {
 });
 
 describe('checkHistogramGrid', () => {
-  const histogram = (unit: string, edges: number[]) => ({
+  const histogram = (unit: string, edges: [number, number, ...number[]]): Measure => ({
     histogram: { observation: loinc('4548-4'), unit, edges },
   });
 

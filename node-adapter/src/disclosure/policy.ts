@@ -15,6 +15,7 @@ import {
 } from '@tessera/schemas';
 import nodePolicySchema from '@tessera/schemas/json/node-policy.schema.json' with { type: 'json' };
 import { nodeProblem } from '../errors.ts';
+import { laplaceDistributions } from './laplace-release.ts';
 import type { SummaryBounds } from '../service/ports.ts';
 
 /** Every key of a config made present and read-only. */
@@ -151,6 +152,12 @@ export function loadPolicy(json: unknown, options: LoadPolicyOptions): NodePolic
       `must be at most laplace.projectBudget (${laplace.projectBudget})`,
     );
   }
+  try {
+    laplaceDistributions({ laplace: laplace as NodePolicy['laplace'] });
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw policyInvalid('/laplace/delta', `${err.message}; choose a larger delta or epsilon`);
+  }
   if (copy.suppressZero === false) {
     throw policyInvalid(
       '/suppressZero',
@@ -196,7 +203,7 @@ export function checkStrataLimits(query: CohortQuery, policy: NodePolicy): void 
  * The clamping bounds the policy sets for each of a query's measures
  * (undefined for other measures, and for summaries whose unit and code have
  * none: their mean and sd are withheld). An entry with a code matches a summary
- * over exactly that one code.
+ * over exactly that one code and wins over one for the unit alone.
  * @example summaryBoundsFor(query, policy) // [undefined, { min: 0, max: 300 }]
  */
 export function summaryBoundsFor(
@@ -207,10 +214,12 @@ export function summaryBoundsFor(
     if (!('summary' in m)) return undefined;
     const { unit, observation } = m.summary;
     const codes = observation.map((c) => `${c.system}|${c.code}`);
-    const entry = policy.summary.bounds.find(
-      (b) =>
-        b.unit === unit && (b.code === undefined || (codes.length === 1 && codes[0] === b.code)),
-    );
+    const code = codes.length === 1 ? codes[0] : undefined;
+    const matches = policy.summary.bounds.filter((b) => b.unit === unit);
+    // An entry for the summary's one code wins over an entry for the unit alone.
+    const entry =
+      matches.find((b) => b.code !== undefined && b.code === code) ??
+      matches.find((b) => b.code === undefined);
     return entry === undefined ? undefined : { min: entry.min, max: entry.max };
   });
 }
@@ -233,11 +242,12 @@ export function checkHistogramGrid(
     if (!('histogram' in m)) return;
     const { unit, edges } = m.histogram;
     // The schema requires `*`.
-    const step = (Object.hasOwn(grid, unit) ? grid[unit] : undefined) ?? grid['*']!;
+    const step = (Object.hasOwn(grid, unit) ? grid[unit] : undefined) ?? grid['*'];
     edges.forEach((edge, ei) => {
-      const steps = edge / step;
-      // Within a millionth of a step, so 0.1-steps written in decimal still match.
-      if (Math.abs(steps - Math.round(steps)) > 1e-6) {
+      // The grid point as it is written in decimal (0.1 * 3 is 0.30000000000000004):
+      // an edge a hair off the grid would separate a patient's exact value.
+      const onGrid = Number((Math.round(edge / step) * step).toPrecision(12));
+      if (onGrid !== edge) {
         throw nodeProblem('ERR_QUERY_INVALID', {
           pointer: `${pointer}/measures/${mi}/histogram/edges/${ei}`,
           detail: `histogram edges in ${unit} must be multiples of ${step} at this node`,

@@ -155,7 +155,7 @@ describe('disclosure properties', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -169,7 +169,7 @@ describe('disclosure properties', () => {
           }
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
     fc.assert(
       fc.property(rawResult, policyArb('laplace'), releaseArb, (raw, policy, release) => {
@@ -180,7 +180,7 @@ describe('disclosure properties', () => {
           expect(truth.count).toBeLessThanOrEqual(cell.range![1]);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -203,7 +203,7 @@ describe('disclosure properties', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -228,7 +228,7 @@ describe('disclosure properties', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -263,7 +263,7 @@ describe('disclosure properties', () => {
           expect(cells.filter(hidden).length).not.toBe(1);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 

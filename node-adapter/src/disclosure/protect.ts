@@ -35,7 +35,6 @@ import { perturbationTable, cellKeyNoise } from './perturbation-table.ts';
 import type { NodePolicy } from './policy.ts';
 import { type SuppressionGroup, secondarySuppression, strataGroups } from './secondary.ts';
 
-
 const CELL_KEY_LIMIT = 0x1_0000_0000;
 
 export interface ProtectContext {

@@ -8,7 +8,7 @@ import type { RawCell, RawMeasure, RawResult, RawSummary } from '../engine/raw-r
 import type { SummaryBounds } from '../service/ports.ts';
 import { cellKeyOf } from '../store/record-key.ts';
 import { noiseIdOf } from './budget-ledger.ts';
-import { type KeyedNoise, keyedNoise } from './keyed-noise.ts';
+import { keyedNoise } from './keyed-noise.ts';
 import { type NodePolicy, loadPolicy } from './policy.ts';
 import type { ProtectContext, ProtectedResult } from './protect.ts';
 
@@ -66,15 +66,6 @@ export const NO_NOISE: ProtectContext = {
 
 /** A fixed test noise key. */
 export const TEST_NOISE_KEY = new Uint8Array(32).fill(7);
-
-/** The keyed noise of one release under the test key. */
-export function releaseNoise(
-  queryHash: string,
-  dataVersion = 'v1',
-  key = TEST_NOISE_KEY,
-): KeyedNoise {
-  return keyedNoise(key, { queryHash, dataVersion, noise: 'laplace:test' });
-}
 
 /** A canonical-looking query hash, distinct for every distinct label. */
 export function queryHashOf(label: string | number): `sha256:${string}` {

@@ -1,50 +1,54 @@
 // Threats 1-14 (docs: threats.md, "Disclosure (node side)"), each pinned at the
-// level of this module: true figures in, released NodeResult parts out.
+// level of this module: true figures in, released NodeResult parts out. First
+// under the default policy (laplace), then, where the threat concerns it, under
+// the cell-key option.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type Cell,
   type CodeSet,
   type CohortQuery,
   type Expr,
   ProblemError,
   parseQuery,
+  queryHash,
 } from '@tessera/schemas';
 import type { RawCell, RawResult } from '../engine/raw-result.ts';
 import { nodeErrors } from '../errors.ts';
-import { budgetLimits, openFileBudgetLedger } from './budget-ledger.ts';
+import { type Release, budgetLimits, noiseIdOf, openFileReleaseLedger } from './budget-ledger.ts';
 import { epsilonFor } from './laplace.ts';
 import { assertReleasable } from './output-check.ts';
-import { checkStrataLimits, loadPolicy, policyQueryLimits } from './policy.ts';
+import {
+  type NodePolicy,
+  checkHistogramGrid,
+  checkStrataLimits,
+  loadPolicy,
+  policyQueryLimits,
+} from './policy.ts';
 import { buildPerturbationTable, perturbationTable } from './perturbation-table.ts';
 import { type ProtectedResult, protect } from './protect.ts';
 import { createRepeatLimiter } from './repeat-limiter.ts';
 import {
-  NO_RANDOM,
+  NO_NOISE,
+  TEST_NOISE_KEY,
   asNodeResult,
   cell,
+  cellKeyPolicy,
   cellOf,
+  countOf,
+  lone,
   policyOf,
+  queryHashOf,
   recordKeys,
+  releaseContext,
   seeded,
   strataKeys,
+  summaryOf,
 } from './test-support.ts';
 
-const policy = policyOf();
-const T = policy.threshold;
-const D = policy.cellKey.maxNoise;
-
-function only(cellRaw: RawCell): RawResult {
-  return { total: cellRaw, strata: [], overlapping: false, measures: [{ type: 'count' }] };
-}
-
-/** The released count of a lone cell under the default policy. */
-function released(cellRaw: RawCell): number {
-  const out = protect(only(cellRaw), policy, NO_RANDOM).total;
-  if (!('count' in out)) throw new Error('expected a released count');
-  return out.count;
-}
+const cohort: Expr = { patient: { gender: ['female'] } };
 
 function stratified(total: RawCell, cells: readonly RawCell[]): RawResult {
   const keys = strataKeys(['gender']);
@@ -87,215 +91,199 @@ function correlation(xs: readonly number[], ys: readonly number[]): number {
   return sxy / Math.sqrt(sxx * syy);
 }
 
-const cohort: Expr = { patient: { gender: ['female'] } };
+function standardDeviation(xs: readonly number[]): number {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+}
 
-describe('disclosure threats (node side)', () => {
-  it('threat 1: a true count of 1 to threshold-1 is never released; it is suppressed with its range', () => {
-    for (let count = 0; count <= 3 * T; count++) {
-      for (const key of [0, 1, 77, 255, 0xffff_ffff]) {
-        const out = protect(only(cell(count, key)), policy, NO_RANDOM).total;
-        if (count === 0) expect(out).toEqual({ count: 0 });
-        else if (count < T) expect(out).toEqual({ suppressed: true, range: [1, T - 1] });
-        else expect(out).toMatchObject({ perturbed: true });
-        if ('count' in out && out.count > 0) expect(out.count).toBeGreaterThanOrEqual(T);
-      }
-    }
+describe('disclosure threats (node side), default policy (laplace)', () => {
+  const policy = policyOf();
+  const T = policy.threshold;
+  const BOUND = 39;
+  const SUPPRESSED: Cell = {
+    suppressed: true,
+    range: [0, T - 1 + BOUND],
+    interval: [0, T - 1 + 6],
+  };
+
+  /** The answer to query `q` (its hash) on data version `v`. */
+  const answer = (raw: RawResult, q: string, v = 'v1', p: NodePolicy = policy) =>
+    protect(raw, p, releaseContext(p, { queryHash: queryHashOf(q), dataVersion: v }));
+
+  /** The released count of a lone cell asked as query `q` (always released in these tests). */
+  const releasedAs = (count: number, q: string): number => {
+    const out = answer(lone(cell(count)), q).total;
+    if (!('count' in out)) throw new Error(`expected ${count} to be released`);
+    return out.count;
+  };
+
+  it('the default policy is laplace', () => {
+    expect(policy.mechanism).toBe('laplace');
+    expect(loadPolicy({}, { allowOpen: false }).mechanism).toBe('laplace');
   });
 
-  it('threat 2: one small cell and a released total: a second cell is suppressed, so the small one cannot be derived', () => {
-    const out = protect(
-      stratified(cell(75, 1), [cell(5, 2), cell(40, 3), cell(0, 4), cell(30, 5)]),
-      policy,
-      NO_RANDOM,
-    );
-    expect('count' in out.total).toBe(true);
-    const cells = out.strata.map((s) => s.cell);
-    expect(cells[0]).toEqual({ suppressed: true, range: [1, 9] });
-    // The next-smallest non-zero cell (unknown, 30) goes too; male (40) and the empty stratum stay.
-    expect(cells[3]).toMatchObject({ suppressed: true });
-    expect(cells[1]).toMatchObject({ perturbed: true });
-    expect(cells[2]).toEqual({ count: 0 });
-    // total - released now only bounds the sum of two suppressed cells.
-    expect(cells.filter((c) => 'suppressed' in c)).toHaveLength(2);
+  it('threat 1: a count of 1 to threshold-1 is never released as it is: only a noisy count of at least the threshold whose range holds the truth, or suppressed', () => {
+    let releasedSmall = 0;
+    for (let count = 0; count <= 3 * T; count++) {
+      for (let q = 0; q < 60; q++) {
+        const out = answer(lone(cell(count)), `t1 ${q}`).total;
+        if ('count' in out) {
+          expect(out.count).toBeGreaterThanOrEqual(T);
+          expect(out.range![0]).toBeLessThanOrEqual(count);
+          expect(out.range![1]).toBeGreaterThanOrEqual(count);
+          if (count < T) releasedSmall += 1;
+        } else {
+          expect(out).toEqual(SUPPRESSED);
+        }
+      }
+    }
+    // Small counts do get through now and then, noisy: that is what hides the zeros.
+    expect(releasedSmall).toBeGreaterThan(0);
+  });
 
-    // Two dimensions: every row, column and the whole table end with zero or >= 2 suppressed cells.
-    const keys = strataKeys(['deceased', 'gender']);
-    const counts = [3, 25, 40, 0, 30, 22, 18, 45];
-    const raw: RawResult = {
-      total: cell(183, 9),
-      strata: keys.map((key, i) => ({ key, cell: cell(counts[i]!, 100 + i) })),
-      overlapping: false,
-      measures: [],
-    };
-    const out2 = protect(raw, policy, NO_RANDOM);
-    const hidden = (pred: (k: (typeof keys)[number]) => boolean) =>
-      out2.strata.filter((s) => pred(s.key) && 'suppressed' in s.cell).length;
-    for (const deceased of ['true', 'false'] as const) {
-      expect(hidden((k) => k.deceased === deceased)).not.toBe(1);
+  it('threat 2: one small cell and a released total: every cell is noisy, so the small one cannot be derived', () => {
+    const truth = [5, 400, 250, 300];
+    const errors: number[] = [];
+    for (let q = 0; q < 400; q++) {
+      const out = answer(
+        stratified(
+          cell(955),
+          truth.map((c) => cell(c)),
+        ),
+        `t2 ${q}`,
+      );
+      const released = out.strata.map((s) => countOf(s.cell));
+      for (const c of [out.total, ...out.strata.map((s) => s.cell)]) {
+        if ('count' in c) expect(c.perturbed).toBe(true);
+      }
+      // total - the three large strata: the attacker's estimate of the small one.
+      const derived = countOf(out.total)! - released[1]! - released[2]! - released[3]!;
+      errors.push(derived - truth[0]!);
     }
-    for (const gender of ['female', 'male', 'other', 'unknown'] as const) {
-      expect(hidden((k) => k.gender === gender)).not.toBe(1);
-    }
-    expect(hidden(() => true)).toBeGreaterThanOrEqual(2);
+    expect(errors.filter((e) => e === 0).length / errors.length).toBeLessThan(0.15);
+    expect(standardDeviation(errors)).toBeGreaterThan(4);
   });
 
   it('threat 3: the same query asked 1,000 times gives the same answer; averaging does not converge to the truth', () => {
-    const random = seeded(3);
-    const raw = stratified(cellOf(recordKeys(420, random)), [
-      cellOf(recordKeys(200, random)),
-      cellOf(recordKeys(150, random)),
-      cellOf(recordKeys(7, random)),
-      cellOf(recordKeys(63, random)),
-    ]);
-    const first = JSON.stringify(protect(raw, policy, NO_RANDOM));
-    for (let i = 0; i < 1000; i++)
-      expect(JSON.stringify(protect(raw, policy, NO_RANDOM))).toBe(first);
+    const raw = stratified(cell(420), [cell(200), cell(150), cell(7), cell(63)]);
+    const first = JSON.stringify(answer(raw, 't3'));
+    for (let i = 0; i < 1000; i++) expect(JSON.stringify(answer(raw, 't3'))).toBe(first);
 
-    // Over many different cohorts, the average of 1,000 repeats is each cohort's
+    // Over many different queries, the average of 200 repeats is each query's
     // one noisy answer: the error stays as large as a single answer's.
     let absError = 0;
-    const cohorts = 100;
-    for (let c = 0; c < cohorts; c++) {
-      const members = cellOf(recordKeys(50 + c, random));
+    const queries = 100;
+    for (let q = 0; q < queries; q++) {
+      const count = 50 + q;
       let sum = 0;
-      for (let i = 0; i < 1000; i++) sum += released(members);
-      const average = sum / 1000;
-      expect(average).toBe(released(members));
-      absError += Math.abs(average - members.count);
+      for (let i = 0; i < 200; i++) sum += releasedAs(count, `t3 ${q}`);
+      const average = sum / 200;
+      expect(average).toBe(releasedAs(count, `t3 ${q}`));
+      absError += Math.abs(average - count);
     }
-    // E|noise| of the default table is (2 * 57 + 4 * 28) / 256 = 0.88.
-    expect(absError / cohorts).toBeGreaterThan(0.6);
+    // E|noise| of discrete Laplace at epsilon 0.5 is 2a / (1 - a^2) = 1.92.
+    expect(absError / queries).toBeGreaterThan(1.2);
   });
 
-  it('threat 4: rephrasings of one cohort (same set of patients) get the same noise wherever the cell appears', () => {
-    const random = seeded(4);
-    const members = recordKeys(137, random);
-    const asWritten = cellOf(members);
-    const reordered = cellOf([...members].reverse());
-    expect(reordered).toEqual(asWritten);
-    const alone = protect(only(asWritten), policy, NO_RANDOM).total;
-    const asStratum = protect(
-      stratified(cell(320, 5), [cell(3, 6), asWritten, cell(20, 7), cell(160, 8)]),
-      policy,
-      NO_RANDOM,
-    ).strata[1]!.cell;
-    const asBin = protect(
-      {
-        total: cell(900, 1),
-        strata: [],
-        overlapping: false,
-        measures: [
-          {
-            type: 'histogram',
-            unit: 'mg/dL',
-            bins: [{ from: 0, cell: reordered }],
-            missing: cell(763, 2),
-          },
-        ],
-      },
-      policy,
-      NO_RANDOM,
-    ).measures[0];
-    expect(asStratum).toEqual(alone);
-    expect(asBin).toMatchObject({ bins: [{ cell: alone }] });
+  it('threat 4: rephrasings of one query have one canonical hash, hence one release key, one answer and no new cost', () => {
+    const diabetes: CodeSet = [{ system: 'http://snomed.info/sct', code: '44054006' }];
+    const asWritten = parseQuery({
+      version: 1,
+      cohort: { all: [cohort, { condition: { code: diabetes } }] },
+      stratify: ['gender'],
+    });
+    const reordered = parseQuery({
+      version: 1,
+      cohort: { all: [{ condition: { code: diabetes } }, cohort] },
+      stratify: ['gender'],
+    });
+    expect(queryHash(reordered)).toBe(queryHash(asWritten));
+    expect(epsilonFor(reordered, policy)).toBe(epsilonFor(asWritten, policy));
+
+    const raw = stratified(cell(137), [cell(80), cell(50), cell(7), cell(0)]);
+    const hash = queryHash(asWritten);
+    const one = protect(raw, policy, releaseContext(policy, { queryHash: hash }));
+    const other = protect(raw, policy, releaseContext(policy, { queryHash: queryHash(reordered) }));
+    expect(other).toEqual(one);
   });
 
-  it('threat 5: a difference pair (A, then A AND NOT c removing 1..threshold-1 patients) does not reveal the difference', () => {
-    // A and A minus d patients are different sets, so their cell keys are
-    // unrelated and their noise independent; the released difference is d plus
-    // the difference of two independent noises, and its distribution for d
-    // overlaps that for d +/- 1 almost entirely. Asking again gives the same
-    // two answers (threat 3), so the attacker cannot average. (When the
-    // criterion removes nobody, A is the same set and the two answers are
-    // equal, as threats 3 and 4 require; what stays hidden is how many of
-    // 1..threshold-1 patients were removed.)
-    const random = seeded(5);
+  it('threat 5: a difference pair (A, then A AND NOT c removing 1..threshold-1 patients) gets independent noise; the difference stays hidden', () => {
     const differences = new Map<number, number[]>();
     for (let d = 1; d < T; d++) {
       const noiseA: number[] = [];
       const noiseB: number[] = [];
-      const released_: number[] = [];
-      for (let trial = 0; trial < 1500; trial++) {
-        const a = recordKeys(20 + (trial % 100), random);
-        const b = a.slice(d);
-        const ra = released(cellOf(a));
-        const rb = released(cellOf(b));
-        noiseA.push(ra - a.length);
-        noiseB.push(rb - b.length);
-        released_.push(ra - rb);
+      const released: number[] = [];
+      for (let trial = 0; trial < 1000; trial++) {
+        const a = 60 + (trial % 100);
+        const ra = releasedAs(a, `t5 A ${trial}`);
+        const rb = releasedAs(a - d, `t5 A-not-c ${d} ${trial}`);
+        noiseA.push(ra - a);
+        noiseB.push(rb - (a - d));
+        released.push(ra - rb);
       }
       expect(Math.abs(correlation(noiseA, noiseB))).toBeLessThan(0.1);
-      differences.set(d, released_);
+      differences.set(d, released);
     }
     for (let d = 2; d < T; d++) {
       expect(totalVariation(differences.get(d)!, differences.get(d - 1)!)).toBeLessThan(0.35);
     }
-    // Which true differences produced each released difference: only the
-    // noise's extreme tails (both noises at +/- maxNoise) pin one down.
-    const producers = new Map<number, Set<number>>();
-    for (const [d, list] of differences) {
-      for (const r of list) producers.set(r, (producers.get(r) ?? new Set()).add(d));
-    }
-    let pinned = 0;
-    let trials = 0;
+    // Every released difference is consistent with every true difference 0..threshold-1.
     for (const list of differences.values()) {
-      for (const r of list) {
-        trials += 1;
-        if (producers.get(r)!.size === 1) pinned += 1;
-        // Always consistent with at least two true differences (0 included).
-        expect(r + 2 * D).toBeGreaterThanOrEqual(1);
-      }
+      for (const r of list) expect(Math.abs(r - (T - 1))).toBeLessThanOrEqual(2 * BOUND);
     }
-    expect(pinned / trials).toBeLessThan(0.01);
+
+    // Noise keyed by the query, not the patient set: when c removes nobody, A and
+    // A AND NOT c are the same set yet different queries, and their answers
+    // differ as often as when c removes one patient (no set-equality oracle).
+    let sameWhenEqual = 0;
+    let sameWhenOneRemoved = 0;
+    for (let trial = 0; trial < 1000; trial++) {
+      const a = 100 + (trial % 50);
+      const ra = releasedAs(a, `t5 oracle A ${trial}`);
+      if (releasedAs(a, `t5 oracle A-not-c ${trial}`) === ra) sameWhenEqual += 1;
+      if (releasedAs(a - 1, `t5 oracle A-not-c ${trial}`) === ra) sameWhenOneRemoved += 1;
+    }
+    expect(sameWhenEqual / 1000).toBeLessThan(0.2);
+    expect(Math.abs(sameWhenEqual - sameWhenOneRemoved) / 1000).toBeLessThan(0.05);
   });
 
   it('threat 6: the tracker pair (A OR P) + (NOT A OR P) - total tells P apart no better than noise', () => {
-    // |A u P| + |not-A u P| - |all| = |P|; the three released cells are three
-    // different sets with independent noise, so the estimate is |P| plus a sum
-    // of three noises (range +/- 3 * maxNoise). One pair says little; averaging
-    // over many different trackers A would shrink the noise, which no per-cell
-    // method prevents: the repeat limit cannot see it, the Laplace budget does.
-    const random = seeded(6);
+    // Three different queries, three independent noises: the estimate is |P|
+    // plus their sum; each query is charged, so many trackers exhaust the budget.
     const estimates = new Map<number, number[]>();
     for (const p of [0, 1, 2]) {
       const list: number[] = [];
       for (let trial = 0; trial < 2000; trial++) {
-        const population = recordKeys(300, random);
-        const target = new Set(population.slice(0, p));
-        const inA = population.map(() => random() < 0.5);
-        const aOrP = population.filter((k, i) => inA[i] || target.has(k));
-        const notAOrP = population.filter((k, i) => !inA[i] || target.has(k));
+        const population = 300;
+        const inA = 120 + (trial % 60);
         list.push(
-          released(cellOf(aOrP)) + released(cellOf(notAOrP)) - released(cellOf(population)),
+          releasedAs(inA + p, `t6 A or P ${trial}`) +
+            releasedAs(population - inA, `t6 not A or P ${trial}`) -
+            releasedAs(population, `t6 total ${trial}`),
         );
       }
       estimates.set(p, list);
     }
     expect(totalVariation(estimates.get(0)!, estimates.get(1)!)).toBeLessThan(0.3);
     expect(totalVariation(estimates.get(1)!, estimates.get(2)!)).toBeLessThan(0.3);
-    const spread = estimates.get(1)!;
-    const mean = spread.reduce((a, b) => a + b, 0) / spread.length;
-    const sd = Math.sqrt(spread.reduce((a, b) => a + (b - mean) ** 2, 0) / spread.length);
-    expect(sd).toBeGreaterThan(1.5);
+    expect(standardDeviation(estimates.get(1)!)).toBeGreaterThan(3);
+    const cost = epsilonFor({}, policy)!;
+    expect(3 * cost).toBe(1.5);
   });
 
   it('threat 7: after a restart the same query gets the same noisy value (noise keyed, not cached)', () => {
-    const random = seeded(7);
-    const raw = stratified(cellOf(recordKeys(300, random)), [
-      cellOf(recordKeys(120, random)),
-      cellOf(recordKeys(90, random)),
-      cellOf(recordKeys(50, random)),
-      cellOf(recordKeys(40, random)),
-    ]);
-    const before = protect(raw, policy, NO_RANDOM);
+    const raw = stratified(cell(300), [cell(120), cell(90), cell(50), cell(40)]);
+    const before = answer(raw, 't7');
     // Many unrelated answers in between leave no trace: protect keeps no state.
-    for (let i = 0; i < 100; i++) protect(only(cellOf(recordKeys(80, random))), policy, NO_RANDOM);
-    // A "restarted" node: the table built afresh, policy loaded afresh, control built afresh.
-    expect(buildPerturbationTable(D, 'triangular')).toEqual(perturbationTable(D, 'triangular'));
-    expect(protect(raw, loadPolicy({}, { allowOpen: false }), NO_RANDOM)).toEqual(before);
+    for (let i = 0; i < 100; i++) answer(lone(cell(80 + i)), `t7 other ${i}`);
+    // A "restarted" node: policy loaded afresh, the noise key read back from its file.
+    const restarted = loadPolicy({}, { allowOpen: false });
+    const key = Uint8Array.from(TEST_NOISE_KEY);
+    const ctx = releaseContext(restarted, { queryHash: queryHashOf('t7'), key });
+    expect(protect(raw, restarted, ctx)).toEqual(before);
   });
 
-  describe('threat 8: Laplace budget', () => {
+  describe('threat 8: privacy budget', () => {
     let dir: string;
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), 'tessera-budget-'));
@@ -304,50 +292,80 @@ describe('disclosure threats (node side)', () => {
       await rm(dir, { recursive: true, force: true });
     });
 
-    it('threat 8: each query is charged, an exhausted budget answers 429 with nothing released, and a restart does not refill it', async () => {
-      const laplace = policyOf({
-        mechanism: 'laplace',
-        laplace: { epsilon: 0.5, budget: 2, periodDays: 30 },
-      });
+    it('threat 8: each new query is charged to project and researcher, an exhausted budget refuses with nothing recorded, and a restart refills nothing', async () => {
+      const budgeted = policyOf({ laplace: { projectBudget: 2, researcherBudget: 1 } });
       const query = parseQuery({ version: 1, cohort, stratify: ['gender'] });
-      const cost = epsilonFor(query, laplace)!;
+      const cost = epsilonFor(query, budgeted)!;
       expect(cost).toBe(1); // total + strata, 0.5 each
       const now = new Date('2026-11-21T10:00:00Z');
+      const raw = stratified(cell(300), [cell(120), cell(90), cell(50), cell(40)]);
+      const releaseBy = (researcher: string, q: string, at = now): Release => ({
+        at,
+        project: 'diabetes',
+        researcher,
+        queryHash: queryHashOf(q),
+        dataVersion: 'v1',
+        noise: noiseIdOf(budgeted),
+        epsilon: cost,
+        released: protect(raw, budgeted, releaseContext(budgeted, { queryHash: queryHashOf(q) })),
+      });
 
-      const ledger = await openFileBudgetLedger(dir, budgetLimits(laplace));
-      expect(await ledger.charge('alice', 'diabetes', cost, now)).toBe('ok');
-      expect(await ledger.charge('alice', 'diabetes', cost, now)).toBe('ok');
-      expect(await ledger.charge('alice', 'diabetes', cost, now)).toBe('exhausted');
-      expect(await ledger.charge('alice', 'cardio', cost, now)).toBe('ok');
-      expect(await ledger.charge('bob', 'diabetes', cost, now)).toBe('ok');
+      const ledger = await openFileReleaseLedger(dir, budgetLimits(budgeted));
+      expect(await ledger.record(releaseBy('alice', 'q1'))).toMatchObject({
+        kind: 'recorded',
+        budget: { cost: 1 },
+      });
+      // A repeat is the same draw: free.
+      expect(await ledger.record(releaseBy('alice', 'q1'))).toMatchObject({ budget: { cost: 0 } });
+      expect(await ledger.record(releaseBy('alice', 'q2'))).toMatchObject({
+        kind: 'exhausted',
+        account: 'researcher',
+      });
+      expect(await ledger.record(releaseBy('bob', 'q2'))).toMatchObject({ budget: { cost: 1 } });
+      expect(await ledger.record(releaseBy('carol', 'q3'))).toMatchObject({
+        kind: 'exhausted',
+        account: 'project',
+      });
       await ledger.close();
 
-      const restarted = await openFileBudgetLedger(dir, budgetLimits(laplace));
-      expect(await restarted.charge('alice', 'diabetes', cost, now)).toBe('exhausted');
-      const later = new Date(now.getTime() + 30 * 86_400_000 + 1);
-      expect(await restarted.charge('alice', 'diabetes', cost, later)).toBe('ok');
+      const restarted = await openFileReleaseLedger(dir, budgetLimits(budgeted));
+      expect(await restarted.record(releaseBy('carol', 'q3'))).toMatchObject({
+        kind: 'exhausted',
+        account: 'project',
+      });
+      expect(await restarted.record(releaseBy('carol', 'q1'))).toMatchObject({
+        budget: { cost: 0 },
+      });
+      const later = new Date(now.getTime() + 30 * 86_400_000);
+      expect(await restarted.record(releaseBy('carol', 'q3', later))).toMatchObject({
+        kind: 'recorded',
+        budget: { cost: 1 },
+      });
       await restarted.close();
 
       expect(nodeErrors.ERR_BUDGET_EXHAUSTED.status).toBe(429);
     });
 
-    it('threat 8: Laplace noise is fresh per query, so only the budget bounds repetition', () => {
-      const laplace = policyOf({ mechanism: 'laplace' });
-      const raw = only(cell(500));
-      const answers = new Set<string>();
-      const random = seeded(8);
-      for (let i = 0; i < 20; i++) answers.add(JSON.stringify(protect(raw, laplace, { random })));
-      expect(answers.size).toBeGreaterThan(5);
-    });
-
-    it.each([-1, 0, Number.NaN, Infinity, -Infinity])(
+    it.each([-1, 0, Number.NaN, Infinity, -Infinity, 0.001, 11])(
       'threat 8: epsilon %s in the policy stops start-up, naming laplace.epsilon',
       (epsilon) => {
-        expect(() =>
-          loadPolicy({ mechanism: 'laplace', laplace: { epsilon } }, { allowOpen: false }),
-        ).toThrow(/^laplace\.epsilon: /);
+        expect(() => loadPolicy({ laplace: { epsilon } }, { allowOpen: false })).toThrow(
+          /^laplace\.epsilon: /,
+        );
       },
     );
+
+    it.each([
+      [{ delta: 0 }, 'laplace.delta'],
+      [{ delta: 0.5 }, 'laplace.delta'],
+      [{ projectBudget: 0 }, 'laplace.projectBudget'],
+      [{ projectBudget: 0.25 }, 'laplace.projectBudget'],
+      [{ researcherBudget: 25 }, 'laplace.researcherBudget'],
+    ])('threat 8: laplace %j stops start-up, naming %s', (laplace, key) => {
+      expect(() => loadPolicy({ laplace }, { allowOpen: false })).toThrow(
+        new RegExp(`^${key.replace('.', '\\.')}: `),
+      );
+    });
   });
 
   it('threat 9: repeating an identical query beyond the policy limit within the window is refused (429)', () => {
@@ -365,55 +383,44 @@ describe('disclosure threats (node side)', () => {
     expect(policy.repeatLimit).toEqual({ count: 100, windowSeconds: 3600 });
   });
 
-  it('threat 10: a mean or sd is suppressed when one patient dominates or n is below the threshold', () => {
-    const summary = (n: number, sumAbs: number, maxAbs: number, sd = 12) =>
-      protect(
-        {
-          total: cell(1000),
-          strata: [],
-          overlapping: false,
-          measures: [
-            { type: 'summary', unit: 'mg/dL', n: cell(n, 42), mean: 120, sd, sumAbs, maxAbs },
-          ],
-        },
-        policy,
-        NO_RANDOM,
-      ).measures[0];
-    expect(summary(50, 6000, 400)).toMatchObject({ type: 'summary', mean: 120, sd: 12 });
-    const n50 = summary(50, 6000, 400) as { n: unknown };
-    expect(n50.n).toMatchObject({ perturbed: true });
-    // One patient holds 91 % of the sum.
-    expect(summary(50, 6000, 5460)).toEqual({
-      type: 'summary',
-      unit: 'mg/dL',
-      n: n50.n,
-      suppressed: true,
-    });
-    expect(summary(50, 6000, 5400)).toMatchObject({ mean: 120 });
-    // n below the threshold: n itself is suppressed too.
-    expect(summary(9, 1080, 130)).toEqual({
-      type: 'summary',
-      unit: 'mg/dL',
-      n: { suppressed: true, range: [1, 9] },
-      suppressed: true,
-    });
-    // All values equal: the mean would be every patient's value.
-    expect(summary(50, 6000, 120, 0)).toMatchObject({ suppressed: true });
+  it('threat 10: a mean or sd comes only from noisy sums of clamped values, with a released n of at least minN; never exact', () => {
+    const bounds = { min: 0, max: 1000 };
+    const summary = (values: number[], q: string, p: NodePolicy = policy) => {
+      const raw = summaryOf(values, bounds);
+      const out = protect(
+        lone(cell(5000), [{ ...raw, mean: 99_999, sd: 99_999 }]),
+        p,
+        releaseContext(p, { queryHash: queryHashOf(q), summaryBounds: [bounds] }),
+      ).measures[0]!;
+      if (out.type !== 'summary') throw new Error('expected a summary');
+      return out;
+    };
+    const random = seeded(10);
+    const values = Array.from({ length: 400 }, () => 100 + 40 * random());
+    const truth = values.reduce((a, b) => a + b, 0) / values.length;
+    let exact = 0;
+    for (let q = 0; q < 100; q++) {
+      const out = summary(values, `t10 ${q}`);
+      // The engine's exact mean and sd (here poisoned) are never used.
+      expect(Math.abs(out.mean! - truth)).toBeLessThan(30);
+      expect(out.sd).toBeLessThan(1000);
+      if (out.mean === truth) exact += 1;
+    }
+    expect(exact).toBe(0);
+
+    // One patient far out is clamped: the mean stays within the bounds.
+    const outlier = summary([...values.slice(0, 20), 1e9], 't10 outlier');
+    expect(outlier.mean).toBeLessThanOrEqual(1000);
+
+    // n below the threshold: n suppressed, and mean and sd with it.
+    for (let q = 0; q < 50; q++) {
+      const small = summary(values.slice(0, 3), `t10 small ${q}`);
+      if ('suppressed' in small.n) expect(small).toMatchObject({ suppressed: true });
+      expect(small.mean === undefined).toBe(!('count' in small.n) || small.n.count < T);
+    }
     // A stricter minN.
-    const strict = policyOf({ summary: { minN: 60 } });
-    const measure = protect(
-      {
-        total: cell(1000),
-        strata: [],
-        overlapping: false,
-        measures: [
-          { type: 'summary', unit: 'mg/dL', n: cell(50), mean: 1, sd: 1, sumAbs: 50, maxAbs: 2 },
-        ],
-      },
-      strict,
-      NO_RANDOM,
-    ).measures[0];
-    expect(measure).toMatchObject({ suppressed: true });
+    const strict = policyOf({ summary: { minN: 500 } });
+    expect(summary(values, 't10 strict', strict)).toMatchObject({ suppressed: true });
   });
 
   it('threat 11: more strata than the policy allows, or a codes dimension over 50 codes, is refused', () => {
@@ -471,76 +478,70 @@ describe('disclosure threats (node side)', () => {
       overlapping: true,
       measures: [],
     };
-    expect(() => protect(raw, policyOf({ maxDimensionCodes: 200 }), NO_RANDOM)).toThrow(
-      /201 strata/,
-    );
-    expect(() => protect({ ...raw, strata: raw.strata.slice(0, 51) }, policy, NO_RANDOM)).toThrow(
-      /more than 50 codes/,
-    );
+    const wider = policyOf({ maxDimensionCodes: 200 });
+    expect(() => protect(raw, wider, releaseContext(wider))).toThrow(/201 strata/);
+    expect(() =>
+      protect({ ...raw, strata: raw.strata.slice(0, 51) }, policy, releaseContext(policy)),
+    ).toThrow(/more than 50 codes/);
   });
 
-  it('threat 12: histogram bins are released only when each passes the threshold; extremes are not isolated; no min or max', () => {
-    const raw: RawResult = {
-      total: cell(120, 1),
-      strata: [],
-      overlapping: false,
-      measures: [
-        {
-          type: 'histogram',
-          unit: 'mg/dL',
-          bins: [
-            { from: 0, to: 100, cell: cell(2, 11) }, // the low extreme: 2 patients
-            { from: 100, to: 126, cell: cell(60, 12) },
-            { from: 126, to: 200, cell: cell(35, 13) },
-            { from: 200, cell: cell(1, 14) }, // the high extreme: 1 patient
-          ],
-          missing: cell(22, 15),
-        },
-      ],
-    };
-    const out = protect(raw, policy, NO_RANDOM);
-    const histogram = out.measures[0]!;
-    if (histogram.type !== 'histogram') throw new Error('expected a histogram');
-    const cells = [...histogram.bins.map((b) => b.cell), histogram.missing];
-    expect(cells[0]).toEqual({ suppressed: true, range: [1, 9] });
-    expect(cells[3]).toEqual({ suppressed: true, range: [1, 9] });
-    for (const c of cells) if ('count' in c) expect(c.count).toBeGreaterThanOrEqual(T);
-    expect(histogram.bins.map((b) => [b.from, b.to])).toEqual([
-      [0, 100],
-      [100, 126],
-      [126, 200],
-      [200, undefined],
+  it('threat 12: every histogram bin is noisy and thresholded; extremes are not isolated; no min or max', () => {
+    const raw = lone(cell(120, 1), [
+      {
+        type: 'histogram',
+        unit: 'mg/dL',
+        bins: [
+          { from: 0, to: 100, cell: cell(2, 11) }, // the low extreme: 2 patients
+          { from: 100, to: 126, cell: cell(60, 12) },
+          { from: 126, to: 200, cell: cell(35, 13) },
+          { from: 200, cell: cell(1, 14) }, // the high extreme: 1 patient
+        ],
+        missing: cell(22, 15),
+      },
     ]);
-    expect(JSON.stringify(out)).not.toMatch(/"(min|max)"/);
-
-    // One extreme only: a second bin is suppressed with it.
-    const lone: RawResult = {
-      ...raw,
+    const truth = [2, 60, 35, 1, 22];
+    for (let q = 0; q < 200; q++) {
+      const out = answer(raw, `t12 ${q}`);
+      const histogram = out.measures[0]!;
+      if (histogram.type !== 'histogram') throw new Error('expected a histogram');
+      const cells = [...histogram.bins.map((b) => b.cell), histogram.missing];
+      cells.forEach((c, i) => {
+        if ('count' in c) {
+          expect(c.count).toBeGreaterThanOrEqual(T);
+          expect(c.perturbed).toBe(true);
+        } else {
+          expect(c).toEqual(SUPPRESSED);
+        }
+        expect(c.range![0]).toBeLessThanOrEqual(truth[i]!);
+        expect(c.range![1]).toBeGreaterThanOrEqual(truth[i]!);
+      });
+      expect(histogram.bins.map((b) => [b.from, b.to])).toEqual([
+        [0, 100],
+        [100, 126],
+        [126, 200],
+        [200, undefined],
+      ]);
+      expect(JSON.stringify(out)).not.toMatch(/"(min|max)"/);
+    }
+    // Any edges are accepted: each new set of edges is a new query, and charged.
+    const edges = parseQuery({
+      version: 1,
+      cohort,
       measures: [
         {
-          type: 'histogram',
-          unit: 'mg/dL',
-          bins: [
-            { from: 0, to: 100, cell: cell(30, 11) },
-            { from: 100, cell: cell(1, 12) },
-          ],
-          missing: cell(89, 13),
+          histogram: {
+            observation: [{ system: 'http://loinc.org', code: '2345-7' }],
+            unit: 'mg/dL',
+            edges: [0, 126.5],
+          },
         },
       ],
-    };
-    const h2 = protect(lone, policy, NO_RANDOM).measures[0]!;
-    if (h2.type !== 'histogram') throw new Error('expected a histogram');
-    expect(
-      [...h2.bins.map((b) => b.cell), h2.missing].filter((c) => 'suppressed' in c),
-    ).toHaveLength(2);
-    expect(h2.bins[0]!.cell).toMatchObject({
-      suppressed: true,
-      range: [0, expect.any(Number) as number],
     });
+    expect(() => checkHistogramGrid(edges, policy)).not.toThrow();
+    expect(epsilonFor(edges, policy)).toBe(1);
   });
 
   it('threat 13: division by zero, overflow or a failure caused by one patient answers exactly like a suppressed result', () => {
-    const suppressedTotal = JSON.stringify(protect(only(cell(4)), policy, NO_RANDOM));
     for (const bad of [
       cell(Number.NaN),
       cell(Infinity),
@@ -551,44 +552,26 @@ describe('disclosure threats (node side)', () => {
       { count: 50, cellKey: Number.NaN },
       { count: 50, cellKey: 2 ** 32 },
     ]) {
-      expect(JSON.stringify(protect(only(bad), policy, NO_RANDOM))).toBe(suppressedTotal);
+      for (let q = 0; q < 20; q++) expect(answer(lone(bad), `t13 ${q}`).total).toEqual(SUPPRESSED);
     }
 
-    const summaryOf = (fields: {
-      mean: number | null;
-      sd: number | null;
-      sumAbs: number;
-      maxAbs: number;
-      n?: RawCell;
-    }) =>
-      JSON.stringify(
-        protect(
-          {
-            total: cell(1000),
-            strata: [],
-            overlapping: false,
-            measures: [{ type: 'summary', unit: 'mmol/L', n: fields.n ?? cell(50, 3), ...fields }],
-          },
-          policy,
-          NO_RANDOM,
-        ).measures,
-      );
-    const dominated = summaryOf({ mean: 5, sd: 1, sumAbs: 250, maxAbs: 240 });
-    expect(summaryOf({ mean: Number.NaN, sd: 1, sumAbs: 250, maxAbs: 5 })).toBe(dominated);
-    expect(summaryOf({ mean: 5, sd: Infinity, sumAbs: 250, maxAbs: 5 })).toBe(dominated);
-    expect(summaryOf({ mean: 5, sd: 1, sumAbs: Infinity, maxAbs: 5 })).toBe(dominated);
-    expect(summaryOf({ mean: 5, sd: 1, sumAbs: 0, maxAbs: 0 })).toBe(dominated);
-    expect(summaryOf({ mean: 5, sd: 1, sumAbs: 250, maxAbs: 5, n: cell(Number.NaN) })).toBe(
-      summaryOf({ mean: 5, sd: 1, sumAbs: 250, maxAbs: 5, n: cell(3) }),
-    );
+    // A summary whose sums failed: mean and sd withheld, n as usual.
+    const bounds = { min: 0, max: 50 };
+    const good = summaryOf(Array<number>(300).fill(6), bounds, 'mmol/L');
+    const summaryAs = (clampedSum: number | null) =>
+      protect(
+        lone(cell(1000), [{ ...good, clampedSum }]),
+        policy,
+        releaseContext(policy, { queryHash: queryHashOf('t13 sum'), summaryBounds: [bounds] }),
+      ).measures;
+    const withheld = JSON.stringify(summaryAs(null));
+    expect(JSON.parse(withheld)).toMatchObject([{ suppressed: true }]);
+    expect(JSON.stringify(summaryAs(Number.NaN))).toBe(withheld);
+    expect(JSON.stringify(summaryAs(Infinity))).toBe(withheld);
 
-    // A failing noise source (Laplace) is answered the same way.
-    const laplace = policyOf({ mechanism: 'laplace' });
-    const failing = { random: () => Number.NaN };
-    expect(protect(only(cell(500)), laplace, failing).total).toEqual({
-      suppressed: true,
-      range: [1, 9],
-    });
+    // A broken noise source never yields figures: protect fails, and the node
+    // answers with the suppressed shape, which draws no noise at all.
+    expect(() => protect(lone(cell(500)), policy, { noise: () => Number.NaN })).toThrow();
 
     // A timeout: the engine has no figures, so the query's shape is protected with
     // every count unknown, and every cell comes out as a suppressed one.
@@ -617,27 +600,28 @@ describe('disclosure threats (node side)', () => {
             sd: null,
             sumAbs: Number.NaN,
             maxAbs: Number.NaN,
+            clampedSum: null,
+            clampedSumSquares: null,
           },
         ],
       },
       policy,
-      NO_RANDOM,
+      { ...NO_NOISE, summaryBounds: [undefined, undefined, { min: 0, max: 100 }] },
     );
-    const small = { suppressed: true, range: [1, 9] };
-    expect(shape.total).toEqual(small);
-    expect(shape.strata.map((s) => s.cell)).toEqual(Array(4).fill(small));
+    expect(shape.total).toEqual(SUPPRESSED);
+    expect(shape.strata.map((s) => s.cell)).toEqual(Array(4).fill(SUPPRESSED));
     expect(shape.measures).toEqual([
       { type: 'count' },
       {
         type: 'histogram',
         unit: '%',
         bins: [
-          { from: 0, to: 6.5, cell: small },
-          { from: 6.5, cell: small },
+          { from: 0, to: 6.5, cell: SUPPRESSED },
+          { from: 6.5, cell: SUPPRESSED },
         ],
-        missing: small,
+        missing: SUPPRESSED,
       },
-      { type: 'summary', unit: '%', n: small, suppressed: true },
+      { type: 'summary', unit: '%', n: SUPPRESSED, suppressed: true },
     ]);
   });
 
@@ -661,16 +645,19 @@ describe('disclosure threats (node side)', () => {
             ],
             missing: cell(50),
           },
-          { type: 'summary', unit: '%', n: cell(250), mean: 6, sd: 1, sumAbs: 1500, maxAbs: 12 },
+          summaryOf(Array<number>(250).fill(6), { min: 0, max: 100 }, '%'),
         ],
       },
       policy,
-      NO_RANDOM,
+      releaseContext(policy, { summaryBounds: [undefined, undefined, { min: 0, max: 100 }] }),
     );
     const good = () => structuredClone(asNodeResult(released));
 
-    it('threat 14: a NodeResult made of protected parts passes', () => {
+    it('threat 14: a NodeResult made of protected parts passes (laplace and cell-key)', () => {
+      expect(good().measures[2]).toHaveProperty('mean');
       expect(() => assertReleasable(good())).not.toThrow();
+      const cellKey = protect(lone(cell(300)), cellKeyPolicy(), NO_NOISE);
+      expect(() => assertReleasable(asNodeResult(cellKey))).not.toThrow();
     });
 
     type Obj = Record<string | symbol, unknown>;
@@ -685,14 +672,17 @@ describe('disclosure threats (node side)', () => {
       ['min in a histogram', (r) => (at(r, 'measures', 1).min = 1.2)],
       ['max in a bin', (r) => (at(r, 'measures', 1, 'bins', 1).max = 99)],
       ['values in a summary', (r) => (at(r, 'measures', 2).values = [1, 2])],
+      ['min in a summary', (r) => (at(r, 'measures', 2).min = 4)],
       ['an extra disclosure field', (r) => (at(r, 'disclosure').seed = 42)],
       ['a count below the threshold', (r) => (at(r, 'strata', 0).cell = { count: 3 })],
+      ['an exact zero', (r) => (at(r, 'strata', 2).cell = { count: 0, perturbed: true })],
       [
         'a count below the threshold in a bin',
         (r) => (at(r, 'measures', 1, 'bins', 0).cell = { count: 9, perturbed: true }),
       ],
       ['a non-finite number', (r) => (r.elapsedMs = Number.NaN)],
       ['a fractional count', (r) => (r.total = { count: 10.5 })],
+      ['a range of the wrong length', (r) => (at(r, 'total').range = [1, 2, 3])],
       ['a getter', (r) => Object.defineProperty(r, 'node', { get: () => 'x', enumerable: true })],
       ['a class instance', (r) => (r.total = Object.assign(new (class Leak {})(), { count: 12 }))],
       ['a symbol key', (r) => (at(r, 'total')[Symbol('id')] = 'p1')],
@@ -715,5 +705,281 @@ describe('disclosure threats (node side)', () => {
         /patient|members|min|max|values|seed/,
       );
     });
+  });
+});
+
+describe('disclosure threats (node side), cell-key option', () => {
+  const policy = cellKeyPolicy();
+  const T = policy.threshold;
+  const D = policy.cellKey.maxNoise;
+  const SMALL: Cell = { suppressed: true, range: [0, T - 1] };
+
+  /** The released count of a lone cell under the cell-key policy. */
+  function released(cellRaw: RawCell): number {
+    const out = protect(lone(cellRaw), policy, NO_NOISE).total;
+    if (!('count' in out)) throw new Error('expected a released count');
+    return out.count;
+  }
+
+  it('threat 1 (cell-key): a true count of 0 to threshold-1 is never released; it is suppressed with range [0, threshold-1]', () => {
+    for (let count = 0; count <= 3 * T; count++) {
+      for (const key of [0, 1, 77, 255, 0xffff_ffff]) {
+        const out = protect(lone(cell(count, key)), policy, NO_NOISE).total;
+        if (count < T) expect(out).toEqual(SMALL);
+        else {
+          expect(out).toMatchObject({ perturbed: true });
+          expect(countOf(out)).toBeGreaterThanOrEqual(T);
+        }
+      }
+    }
+  });
+
+  it('threat 2 (cell-key): one small cell and a released total: a second cell is suppressed, so the small one cannot be derived', () => {
+    const out = protect(
+      stratified(cell(87, 1), [cell(5, 2), cell(40, 3), cell(12, 4), cell(30, 5)]),
+      policy,
+      NO_NOISE,
+    );
+    expect('count' in out.total).toBe(true);
+    const cells = out.strata.map((s) => s.cell);
+    expect(cells[0]).toEqual(SMALL);
+    // The next-smallest cell (other, 12) goes too; male (40) and unknown (30) stay.
+    expect(cells[2]).toMatchObject({ suppressed: true });
+    expect(cells[1]).toMatchObject({ perturbed: true });
+    expect(cells[3]).toMatchObject({ perturbed: true });
+    expect(cells.filter((c) => 'suppressed' in c)).toHaveLength(2);
+
+    // Two dimensions: every row, column and the whole table end with zero or >= 2 suppressed cells.
+    const keys = strataKeys(['deceased', 'gender']);
+    const counts = [3, 25, 40, 0, 30, 22, 18, 45];
+    const raw: RawResult = {
+      total: cell(183, 9),
+      strata: keys.map((key, i) => ({ key, cell: cell(counts[i]!, 100 + i) })),
+      overlapping: false,
+      measures: [],
+    };
+    const out2 = protect(raw, policy, NO_NOISE);
+    const hidden = (pred: (k: (typeof keys)[number]) => boolean) =>
+      out2.strata.filter((s) => pred(s.key) && 'suppressed' in s.cell).length;
+    for (const deceased of ['true', 'false'] as const) {
+      expect(hidden((k) => k.deceased === deceased)).not.toBe(1);
+    }
+    for (const gender of ['female', 'male', 'other', 'unknown'] as const) {
+      expect(hidden((k) => k.gender === gender)).not.toBe(1);
+    }
+    expect(hidden(() => true)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('threat 3 (cell-key): the same query asked 1,000 times gives the same answer; averaging does not converge to the truth', () => {
+    const random = seeded(3);
+    const raw = stratified(cellOf(recordKeys(420, random)), [
+      cellOf(recordKeys(200, random)),
+      cellOf(recordKeys(150, random)),
+      cellOf(recordKeys(7, random)),
+      cellOf(recordKeys(63, random)),
+    ]);
+    const first = JSON.stringify(protect(raw, policy, NO_NOISE));
+    for (let i = 0; i < 1000; i++)
+      expect(JSON.stringify(protect(raw, policy, NO_NOISE))).toBe(first);
+
+    let absError = 0;
+    const cohorts = 100;
+    for (let c = 0; c < cohorts; c++) {
+      const members = cellOf(recordKeys(50 + c, random));
+      let sum = 0;
+      for (let i = 0; i < 200; i++) sum += released(members);
+      const average = sum / 200;
+      expect(average).toBe(released(members));
+      absError += Math.abs(average - members.count);
+    }
+    // E|noise| of the default table is (2 * 57 + 4 * 28) / 256 = 0.88.
+    expect(absError / cohorts).toBeGreaterThan(0.6);
+  });
+
+  it('threat 4 (cell-key): one set of patients gets the same noise wherever the cell appears', () => {
+    const random = seeded(4);
+    const members = recordKeys(137, random);
+    const asWritten = cellOf(members);
+    const reordered = cellOf([...members].reverse());
+    expect(reordered).toEqual(asWritten);
+    const alone = protect(lone(asWritten), policy, NO_NOISE).total;
+    const asStratum = protect(
+      stratified(cell(320, 5), [cell(3, 6), asWritten, cell(20, 7), cell(160, 8)]),
+      policy,
+      NO_NOISE,
+    ).strata[1]!.cell;
+    const asBin = protect(
+      lone(cell(900, 1), [
+        {
+          type: 'histogram',
+          unit: 'mg/dL',
+          bins: [{ from: 0, cell: reordered }],
+          missing: cell(763, 2),
+        },
+      ]),
+      policy,
+      NO_NOISE,
+    ).measures[0];
+    expect(asStratum).toEqual(alone);
+    expect(asBin).toMatchObject({ bins: [{ cell: alone }] });
+  });
+
+  it('threat 5 (cell-key): a difference pair does not reveal how many of 1..threshold-1 patients were removed', () => {
+    // A and A minus d patients are different sets, so their cell keys are
+    // unrelated and their noise independent. (When the criterion removes nobody
+    // the two answers are equal: the set-equality oracle cell-key cannot avoid,
+    // docs/privacy.md.)
+    const random = seeded(5);
+    const differences = new Map<number, number[]>();
+    for (let d = 1; d < T; d++) {
+      const noiseA: number[] = [];
+      const noiseB: number[] = [];
+      const list: number[] = [];
+      for (let trial = 0; trial < 1000; trial++) {
+        const a = recordKeys(20 + (trial % 100), random);
+        const b = a.slice(d);
+        const ra = released(cellOf(a));
+        const rb = released(cellOf(b));
+        noiseA.push(ra - a.length);
+        noiseB.push(rb - b.length);
+        list.push(ra - rb);
+      }
+      expect(Math.abs(correlation(noiseA, noiseB))).toBeLessThan(0.1);
+      differences.set(d, list);
+    }
+    for (let d = 2; d < T; d++) {
+      expect(totalVariation(differences.get(d)!, differences.get(d - 1)!)).toBeLessThan(0.35);
+    }
+    const producers = new Map<number, Set<number>>();
+    for (const [d, list] of differences) {
+      for (const r of list) producers.set(r, (producers.get(r) ?? new Set()).add(d));
+    }
+    let pinned = 0;
+    let trials = 0;
+    for (const list of differences.values()) {
+      for (const r of list) {
+        trials += 1;
+        if (producers.get(r)!.size === 1) pinned += 1;
+        expect(r + 2 * D).toBeGreaterThanOrEqual(1);
+      }
+    }
+    expect(pinned / trials).toBeLessThan(0.01);
+    // The same set under another query: the same answer (the oracle).
+    const a = recordKeys(80, random);
+    expect(released(cellOf([...a].reverse()))).toBe(released(cellOf(a)));
+  });
+
+  it('threat 6 (cell-key): the tracker pair tells P apart no better than noise', () => {
+    const random = seeded(6);
+    const estimates = new Map<number, number[]>();
+    for (const p of [0, 1, 2]) {
+      const list: number[] = [];
+      for (let trial = 0; trial < 1200; trial++) {
+        const population = recordKeys(300, random);
+        const target = new Set(population.slice(0, p));
+        const inA = population.map(() => random() < 0.5);
+        const aOrP = population.filter((k, i) => inA[i] || target.has(k));
+        const notAOrP = population.filter((k, i) => !inA[i] || target.has(k));
+        list.push(
+          released(cellOf(aOrP)) + released(cellOf(notAOrP)) - released(cellOf(population)),
+        );
+      }
+      estimates.set(p, list);
+    }
+    expect(totalVariation(estimates.get(0)!, estimates.get(1)!)).toBeLessThan(0.3);
+    expect(totalVariation(estimates.get(1)!, estimates.get(2)!)).toBeLessThan(0.3);
+    expect(standardDeviation(estimates.get(1)!)).toBeGreaterThan(1.5);
+  });
+
+  it('threat 7 (cell-key): after a restart the same query gets the same noisy value', () => {
+    const random = seeded(7);
+    const raw = stratified(cellOf(recordKeys(300, random)), [
+      cellOf(recordKeys(120, random)),
+      cellOf(recordKeys(90, random)),
+      cellOf(recordKeys(50, random)),
+      cellOf(recordKeys(40, random)),
+    ]);
+    const before = protect(raw, policy, NO_NOISE);
+    for (let i = 0; i < 100; i++) protect(lone(cellOf(recordKeys(80, random))), policy, NO_NOISE);
+    expect(buildPerturbationTable(D, 'triangular')).toEqual(perturbationTable(D, 'triangular'));
+    expect(
+      protect(raw, loadPolicy({ mechanism: 'cell-key' }, { allowOpen: false }), NO_NOISE),
+    ).toEqual(before);
+  });
+
+  it('threat 8 (cell-key): no budget is kept; every release costs 0', () => {
+    expect(budgetLimits(policy)).toBeUndefined();
+    expect(epsilonFor(parseQuery({ version: 1, cohort }), policy)).toBeUndefined();
+  });
+
+  it('threat 10 (cell-key): never a mean or sd, n alone', () => {
+    const bounds = { min: 0, max: 1000 };
+    const out = protect(
+      lone(cell(1000), [summaryOf(Array<number>(500).fill(120), bounds)]),
+      policy,
+      { ...NO_NOISE, summaryBounds: [bounds] },
+    ).measures[0];
+    expect(out).toEqual({
+      type: 'summary',
+      unit: 'mg/dL',
+      n: { count: expect.any(Number) as number, perturbed: true },
+      suppressed: true,
+    });
+  });
+
+  it('threat 12 (cell-key): small bins are suppressed with a partner; edges must lie on the grid', () => {
+    const raw = lone(cell(120, 1), [
+      {
+        type: 'histogram',
+        unit: 'mg/dL',
+        bins: [
+          { from: 0, to: 100, cell: cell(30, 11) },
+          { from: 100, cell: cell(1, 12) },
+        ],
+        missing: cell(89, 13),
+      },
+    ]);
+    const h = protect(raw, policy, NO_NOISE).measures[0]!;
+    if (h.type !== 'histogram') throw new Error('expected a histogram');
+    const cells = [...h.bins.map((b) => b.cell), h.missing];
+    expect(cells.filter((c) => 'suppressed' in c)).toHaveLength(2);
+    expect(h.bins[1]!.cell).toEqual(SMALL);
+    expect(h.bins[0]!.cell).toMatchObject({
+      suppressed: true,
+      range: [0, expect.any(Number) as number],
+    });
+    expect(JSON.stringify(h)).not.toMatch(/"(min|max)"/);
+
+    const offGrid = parseQuery({
+      version: 1,
+      cohort,
+      measures: [
+        {
+          histogram: {
+            observation: [{ system: 'http://loinc.org', code: '2345-7' }],
+            unit: 'mg/dL',
+            edges: [0, 126],
+          },
+        },
+      ],
+    });
+    expect(() => checkHistogramGrid(offGrid, policy)).toThrow(
+      expect.objectContaining({ pointer: '/measures/0/histogram/edges/1' }) as Error,
+    );
+  });
+
+  it('threat 13 (cell-key): an invalid count answers exactly like a small one', () => {
+    const small = JSON.stringify(protect(lone(cell(4)), policy, NO_NOISE));
+    for (const bad of [
+      cell(Number.NaN),
+      cell(Infinity),
+      cell(-1),
+      cell(2.5),
+      cell(2e9),
+      { count: 50, cellKey: Number.NaN },
+      { count: 50, cellKey: 2 ** 32 },
+    ]) {
+      expect(JSON.stringify(protect(lone(bad), policy, NO_NOISE))).toBe(small);
+    }
   });
 });

@@ -4,8 +4,8 @@
 // older on 1 March in common years). With D fixed (the query's asOf) that is a
 // bound on the birth date, so age criteria and age bands compile to plain
 // date comparisons. A dead patient stops ageing: D is the death date when it
-// comes before asOf, and for those patients compile.ts compares the yyyymmdd
-// difference itself.
+// comes before asOf, and for those patients compile.ts takes the same bound
+// from each one's death date (dialect.yearsBefore).
 
 function isLeapYear(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;

@@ -144,15 +144,15 @@ describe('cohort criteria', () => {
     expect(text).toContain('p.deceased = CAST(false AS BOOLEAN)');
   });
 
-  test('an age on asOf: birth-date bounds, or the age at death of those who died before asOf', () => {
+  test('an age on asOf: birth-date bounds, from the death date for those who died before asOf', () => {
     const c = cohortSql({ patient: { age: { min: 40, max: 79 } } });
-    const key = (d: string) => `(year(${d}) * 10000 + month(${d}) * 100 + day(${d}))`;
+    const before = (d: string, years: number) =>
+      `CAST(${d} - to_years(CAST(${years} AS INTEGER)) AS DATE)`;
     // Dying never adds years: the bound of min holds for everyone, as a plain comparison.
     expect(inline({ sql: c.where, params: c.params })).toContain(
       'WHERE (p.birth_date IS NOT NULL AND p.birth_date <= CAST("1986-01-01" AS DATE) AND ' +
         'CASE WHEN p.deceased_date < CAST("2026-01-01" AS DATE) THEN ' +
-        `((${key('p.deceased_date')} - ${key('p.birth_date')}) >= CAST(400000 AS INTEGER) AND ` +
-        `(${key('p.deceased_date')} - ${key('p.birth_date')}) < CAST(800000 AS INTEGER)) ` +
+        `(p.birth_date <= ${before('p.deceased_date', 40)} AND p.birth_date > ${before('p.deceased_date', 80)}) ` +
         'ELSE p.birth_date > CAST("1946-01-01" AS DATE) END)',
     );
     // Nothing after the cohort reads the death date unless an age band does.
@@ -167,11 +167,11 @@ describe('cohort criteria', () => {
     );
     expect(text).toContain(
       'CASE WHEN c.birth_date IS NULL THEN NULL WHEN c.deceased_date < CAST("2026-01-01" AS DATE) THEN ' +
-        `(CASE WHEN (${key('c.deceased_date')} - ${key('c.birth_date')}) < CAST(0 AS INTEGER) THEN NULL ` +
-        `WHEN (${key('c.deceased_date')} - ${key('c.birth_date')}) < CAST(400000 AS INTEGER) THEN 0 ` +
-        `WHEN (${key('c.deceased_date')} - ${key('c.birth_date')}) < CAST(800000 AS INTEGER) THEN 1 ELSE 2 END) ` +
-        'WHEN c.birth_date > CAST("2026-01-01" AS DATE) THEN NULL ' +
-        'WHEN c.birth_date > CAST("1986-01-01" AS DATE) THEN 0 WHEN c.birth_date > CAST("1946-01-01" AS DATE) THEN 1 ELSE 2 END AS d0',
+        `CASE WHEN c.birth_date > ${before('c.deceased_date', 0)} THEN NULL ` +
+        `WHEN c.birth_date > ${before('c.deceased_date', 40)} THEN 0 ` +
+        `WHEN c.birth_date > ${before('c.deceased_date', 80)} THEN 1 ELSE 2 END ` +
+        'ELSE CASE WHEN c.birth_date > CAST("2026-01-01" AS DATE) THEN NULL ' +
+        'WHEN c.birth_date > CAST("1986-01-01" AS DATE) THEN 0 WHEN c.birth_date > CAST("1946-01-01" AS DATE) THEN 1 ELSE 2 END END AS d0',
     );
   });
 
@@ -255,8 +255,7 @@ describe('cohort criteria', () => {
     expect(inline({ sql: c.where, params: c.params })).toContain(
       'WHERE ((NOT ((p.birth_date IS NOT NULL AND p.birth_date <= CAST("1946-01-01" AS DATE) AND ' +
         'CASE WHEN p.deceased_date < CAST("2026-01-01" AS DATE) THEN ' +
-        '((year(p.deceased_date) * 10000 + month(p.deceased_date) * 100 + day(p.deceased_date)) - ' +
-        '(year(p.birth_date) * 10000 + month(p.birth_date) * 100 + day(p.birth_date))) >= CAST(800000 AS INTEGER) ' +
+        'p.birth_date <= CAST(p.deceased_date - to_years(CAST(80 AS INTEGER)) AS DATE) ' +
         'ELSE TRUE END) OR p.gender = CAST("male" AS VARCHAR))) AND p.deceased = CAST(true AS BOOLEAN))',
     );
   });

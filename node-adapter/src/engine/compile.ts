@@ -408,11 +408,11 @@ function eventSubquery(
   if (c.ageAtEvent) {
     // The age on the event date, or on the death date when that came first.
     from += ' JOIN patients b ON b.patient_key = e.patient_key';
-    const { dateKey } = b.dialect;
-    const born = dateKey('b.birth_date');
+    const key = (date: string) => b.dialect.dateKey(date);
+    const born = key('b.birth_date');
     const age =
-      `CASE WHEN b.deceased_date < e.event_date THEN (${dateKey('b.deceased_date')} - ${born}) ` +
-      `ELSE (${dateKey('e.event_date')} - ${born}) END`;
+      `CASE WHEN b.deceased_date < e.event_date THEN (${key('b.deceased_date')} - ${born}) ` +
+      `ELSE (${key('e.event_date')} - ${born}) END`;
     where.push(...ageKeyPredicates(`(${age})`, c.ageAtEvent, b));
   }
   const atLeast = c.atLeast ?? 1;

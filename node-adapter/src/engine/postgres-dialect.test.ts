@@ -58,6 +58,9 @@ describe('PostgreSQL SQL text', () => {
 
   test('uses PostgreSQL spellings and $n placeholders for every value', () => {
     expect(sql).toContain('CAST(EXTRACT(YEAR FROM e.event_date) AS INTEGER) * 10000');
+    expect(sql).toMatch(
+      /CAST\(p\.deceased_date - make_interval\(years => CAST\(\$\d+ AS INTEGER\)\) AS DATE\)/,
+    );
     expect(sql).toContain('starts_with(e.code, CAST($');
     expect(sql).toContain('AS DOUBLE PRECISION)');
     expect(sql).toContain('AS TEXT)');

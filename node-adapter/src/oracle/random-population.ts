@@ -186,10 +186,10 @@ function shiftDay(date: string, days: number): string {
 }
 
 /**
- * How a death date is chosen: on a birthday some years after birth,
- * mostly before 2026 (29 February on 28 February in common years), on an
- * asOf date, or any day;
- * then moved by `shift` days and written in one of FHIR's forms.
+ * How a death date is chosen: on a birthday some years after birth, mostly
+ * before 2026 (29 February on 28 February in common years), on an asOf
+ * date, or any day; then moved by `shift` days (the day before birth, now
+ * and then) and written in one of FHIR's forms.
  */
 interface DeathDraft {
   readonly on: 'birthday' | 'asOf' | 'any';

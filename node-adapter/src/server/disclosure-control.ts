@@ -1,4 +1,5 @@
 // Adapts the node policy to the evaluation pipeline's DisclosureControl port.
+import { createHmac } from 'node:crypto';
 import { compileQuery, decodeRows, duckDbDialect } from '../engine/index.ts';
 import type { RawCell, RawMeasure, RawResult } from '../engine/raw-result.ts';
 import { noiseIdOf } from '../disclosure/budget-ledger.ts';
@@ -57,7 +58,10 @@ export function createDisclosureControl(
   policy: NodePolicy,
   noiseKey: Uint8Array,
 ): DisclosureControl {
-  const noise = noiseIdOf(policy);
+  // The key's fingerprint is part of the noise identity: a new key draws new
+  // noise for every query, so none may pass as already paid for.
+  const fingerprint = createHmac('sha256', noiseKey).update('tessera-noise-key-id').digest('hex');
+  const noise = `${noiseIdOf(policy)}:${fingerprint.slice(0, 16)}`;
   const contextOf = (query: SourceQuery, release: ReleaseKey) => ({
     noise: keyedNoise(noiseKey, { ...release, noise }),
     ...(query.summaryBounds === undefined ? {} : { summaryBounds: query.summaryBounds }),
