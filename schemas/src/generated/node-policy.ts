@@ -90,7 +90,7 @@ export interface NodePolicyConfig {
      */
     minN?: number;
     /**
-     * Clamping bounds per unit (UCUM, as in the query), optionally for one observation code. Every value is clamped into [min, max] before summing, so one patient moves a sum by at most max(|min|, |max|). The first entry whose code and unit match wins; an entry without code matches any code. No match: mean and sd are withheld.
+     * Clamping bounds per unit (UCUM, as in the query), optionally for one observation code. Every value is clamped into [min, max] before summing, so one patient moves a sum (centred on the midpoint of the bounds) by at most half their width: narrow bounds, accurate means. An entry for the summary's one code and its unit wins over an entry for the unit alone (no code), which matches any code. No match: mean and sd are withheld.
      *
      * @maxItems 500
      */
