@@ -254,7 +254,14 @@ function releaseTable(results: readonly SizeResult[]): string {
     ]),
   );
   return markdownTable(
-    ['patients', 'query', 'engine', 'former default (cell-key)', 'default (laplace)', 'default / former'],
+    [
+      'patients',
+      'query',
+      'engine',
+      'former default (cell-key)',
+      'default (laplace)',
+      'default / former',
+    ],
     rows,
     ['right', 'left', 'right', 'right', 'right', 'right'],
   );

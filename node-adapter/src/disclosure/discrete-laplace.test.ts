@@ -281,7 +281,10 @@ describe('the sampler as realised on 53-bit uniforms', () => {
   it.each([
     [0.5, 1e-15, 1],
     [10, 1e-12, 1],
-  ])('epsilon %s, delta %s, sensitivity %s (out of reach): refused', (epsilon, delta, sensitivity) => {
-    expect(() => discreteLaplace(epsilon, delta, sensitivity)).toThrow(/out of reach/);
-  });
+  ])(
+    'epsilon %s, delta %s, sensitivity %s (out of reach): refused',
+    (epsilon, delta, sensitivity) => {
+      expect(() => discreteLaplace(epsilon, delta, sensitivity)).toThrow(/out of reach/);
+    },
+  );
 });
