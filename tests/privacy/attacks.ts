@@ -175,7 +175,6 @@ export interface LinearRound {
 export interface LinearOptions {
   /** Rounds the attacker would ask at most (the budget usually ends it first). */
   readonly maxRounds: number;
-  readonly candidates?: readonly number[];
 }
 
 /**
@@ -188,7 +187,7 @@ export async function linearAttack(
   round: (i: number) => LinearRound,
   options: LinearOptions,
 ): Promise<CountInference> {
-  const inf = new CountInference(options.candidates);
+  const inf = new CountInference();
   for (let i = 0; i < options.maxRounds; i++) {
     const r = round(i);
     const answers: NodeResult[] = [];
@@ -246,7 +245,7 @@ export function trackerRound(p: Expr, trackers: readonly Expr[]) {
 /**
  * Class 7: overlapping strata. In a cohort inside X OR Y whose patients with
  * both codes are exactly P, stratum X + stratum Y - total = |P|. Each round
- * removes another window of patients outside P, so each is a new query.
+ * leaves out other patients outside P, so each is a new query.
  */
 export function overlapRound(x: string, y: string, s: Expr, exclusions: readonly Expr[]) {
   const both = all(condition(x), condition(y));
@@ -308,8 +307,18 @@ export function overlapTargets(pop: Population, count: number, seed: number): Ov
     if (n < 1 || n > 9) continue;
     // Each round removes two patients with X only and two with Y only, so
     // the X stratum, the Y stratum and the total are new patient sets.
-    const xOnly = exclusionPairs(pop, pop.members(all(condition(x), not(condition(y)))), 300, seed + out.length);
-    const yOnly = exclusionPairs(pop, pop.members(all(condition(y), not(condition(x)))), 300, seed + out.length + 1);
+    const xOnly = exclusionPairs(
+      pop,
+      pop.members(all(condition(x), not(condition(y)))),
+      300,
+      seed + out.length,
+    );
+    const yOnly = exclusionPairs(
+      pop,
+      pop.members(all(condition(y), not(condition(x)))),
+      300,
+      seed + out.length + 1,
+    );
     out.push({ x, y, s, count: n, exclusions: xOnly.map((e, i) => any(e, yOnly[i]!)) });
   }
   return out;
@@ -431,7 +440,12 @@ export function marginRound(target: MarginTarget, exclusions: readonly Expr[]) {
           if (!members.includes(t) || members.length === 1 || used.has(cell)) continue;
           const others = members.filter((o) => o !== t).map((o) => cellOf.get(o)!);
           if (!others.every(isReleased) || others.some((c) => used.has(c))) continue;
-          if (inf.measure([{ cell, sign: 1 }, ...others.map((c) => ({ cell: c, sign: -1 as const }))], m)) {
+          if (
+            inf.measure(
+              [{ cell, sign: 1 }, ...others.map((c) => ({ cell: c, sign: -1 as const }))],
+              m,
+            )
+          ) {
             used.add(cell);
             for (const c of others) used.add(c);
           }
@@ -488,7 +502,11 @@ export function differencingVariants(pop: Population, seed: number): Differencin
         const gap = pop.members(all(upTo(d2), not(upTo(d1))));
         found = {
           name: 'by period',
-          round: pairRound(upTo(d2), upTo(d1), exclusionPairs(pop, outside(pop, upTo(d1), gap), 300, seed)),
+          round: pairRound(
+            upTo(d2),
+            upTo(d1),
+            exclusionPairs(pop, outside(pop, upTo(d1), gap), 300, seed),
+          ),
           truth: big - small,
         };
       }
@@ -556,7 +574,12 @@ export function differencingVariants(pop: Population, seed: number): Differencin
       .find(({ n }) => n >= 1 && n <= 9);
     if (code === undefined) throw new Error('no small set without HbA1c');
     const small = all(condition(code.c), not(hasHba1c));
-    const exclusions = exclusionPairs(pop, outside(pop, hasHba1c, pop.members(small)), 600, seed + 3);
+    const exclusions = exclusionPairs(
+      pop,
+      outside(pop, hasHba1c, pop.members(small)),
+      600,
+      seed + 3,
+    );
     variants.push({
       name: 'total vs summary n vs histogram missing',
       truth: code.n,
@@ -568,10 +591,7 @@ export function differencingVariants(pop: Population, seed: number): Differencin
         return {
           queries: [
             query(cohort(2 * i), {
-              measures: [
-                { count: 'patients' },
-                { summary: { observation: HBA1C, unit: '%' } },
-              ],
+              measures: [{ count: 'patients' }, { summary: { observation: HBA1C, unit: '%' } }],
             }),
             query(cohort(2 * i + 1), {
               measures: [
@@ -614,7 +634,10 @@ export function differencingVariants(pop: Population, seed: number): Differencin
 // ---------------------------------------------------------------------------
 
 /** Identifiable patients with an HbA1c, and their latest value. */
-export function labTargets(pop: Population, count: number): { patient: OraclePatient; value: number }[] {
+export function labTargets(
+  pop: Population,
+  count: number,
+): { patient: OraclePatient; value: number }[] {
   const out: { patient: OraclePatient; value: number }[] = [];
   const step = Math.max(1, Math.floor(pop.byBirth.length / (count * 4)));
   for (let i = 0; i < pop.byBirth.length && out.length < count; i += step) {
@@ -881,7 +904,11 @@ export interface MembershipTarget {
 }
 
 /** Windows of about 60 patients paired with rare codes: half hold one patient with the code, half none. */
-export function membershipTargets(pop: Population, count: number, seed: number): MembershipTarget[] {
+export function membershipTargets(
+  pop: Population,
+  count: number,
+  seed: number,
+): MembershipTarget[] {
   const codes = rareConditions(pop).map((c) => c.code);
   const windows = birthWindows(pop, 60, count * 3, seed);
   const out: MembershipTarget[] = [];

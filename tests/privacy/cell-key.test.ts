@@ -1,12 +1,24 @@
 // The privacy attack harness against the cell-key option
 // (policy { mechanism: 'cell-key' }): the same attacks, judged the same way,
-// as default-policy.test.ts. Cell-key has no budget, so an attacker stops when
-// it is sure (posterior 0.999), or at its own limit.
+// as default-policy.test.ts. Cell-key has no budget, so the attacker stops
+// when it is sure (posterior 0.999) or at its own limit.
 //
-// CELL-KEY-LIMITS
+// What cell-key resists, attack class by class (docs/privacy.md):
+// - resists 1 exact statistics (mean and sd are never released), 2 exact
+//   zeros (zeros are suppressed like any small count), 3 histogram edges
+//   (edges on a grid, small bins suppressed), 8 margins (secondary
+//   suppression hides the partner of a small cell in the table; asking that
+//   partner alone is class 9), 10 a large count (released, bounds hold);
+// - does not resist 4 threshold walk (the threshold applies to the true
+//   count, so the first release gives |P| exactly), 5 padding average,
+//   6 many trackers, 7 overlapping strata and 9 differencing, all four
+//   variants (one answer is noisy, but with no budget the attacker averages
+//   over as many paddings as it likes), 11 set-equality oracle (noise keyed
+//   by the patient set: A and A AND NOT x answer differently only when
+//   someone in A has x).
 //
-// Each class cell-key does not resist is an `it.fails` below: it passes while
-// the attack succeeds and turns red the day it stops succeeding.
+// Each class cell-key does not resist is an `it.fails`: it passes while the
+// attack succeeds, and turns red the day it stops succeeding.
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
   DIFFERENCING,

@@ -85,7 +85,9 @@ export async function zeroOracle(
   options: RunOptions = {},
 ): Promise<Trial[]> {
   // Cohorts of 2 to 5: the open policy's search asks about 15 queries per member.
-  const targets = rareConditions(pop).filter((c) => c.count >= 2 && c.count <= 5).reverse();
+  const targets = rareConditions(pop)
+    .filter((c) => c.count >= 2 && c.count <= 5)
+    .reverse();
   return pool.trials(trials, (node, project, i) => {
     const target = targets[i % targets.length]!;
     return zeroOracleAttack(
@@ -138,7 +140,7 @@ export function thresholdWalk(
   pool: NodePool,
   pop: Population,
   trials: number,
-  options: RunOptions & { readonly targets?: readonly SmallTarget[] } = {},
+  options: RunOptions & { readonly targets?: readonly SmallTarget[]; readonly seed?: number } = {},
 ): Promise<Run[]> {
   return countRuns(
     pool,
@@ -146,7 +148,13 @@ export function thresholdWalk(
     trials,
     options,
     (attacker, target, i) =>
-      thresholdWalkAttack(attacker, pop, target.cohort, i, options.maxRounds ?? 40),
+      thresholdWalkAttack(
+        attacker,
+        pop,
+        target.cohort,
+        (options.seed ?? 0) + i,
+        options.maxRounds ?? 40,
+      ),
     options.targets,
   );
 }

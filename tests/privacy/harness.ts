@@ -7,12 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type NodeConfig,
-  type NodeResult,
-  canonicalQuery,
-  parseQuery,
-} from '@tessera/schemas';
+import { type NodeConfig, type NodeResult, canonicalQuery, parseQuery } from '@tessera/schemas';
 import { generateRegion } from '../../node-adapter/src/generate/index.ts';
 import { readNdjsonDir } from '../../node-adapter/src/oracle/ndjson.ts';
 import { type OracleResult, evaluateOracle } from '../../node-adapter/src/oracle/oracle.ts';
@@ -94,7 +89,8 @@ export async function generatePopulation(patients: number, seed: number): Promis
     .filter((p) => p.birthDate !== undefined)
     .sort((a, b) => (a.birthDate! < b.birthDate! ? -1 : a.birthDate! > b.birthDate! ? 1 : 0));
   const seen = new Map<string, number>();
-  for (const p of byBirth) seen.set(`${p.gender}|${p.birthDate}`, (seen.get(`${p.gender}|${p.birthDate}`) ?? 0) + 1);
+  for (const p of byBirth)
+    seen.set(`${p.gender}|${p.birthDate}`, (seen.get(`${p.gender}|${p.birthDate}`) ?? 0) + 1);
   const identifiable = new Set(
     byBirth.filter((p) => seen.get(`${p.gender}|${p.birthDate}`) === 1).map((p) => p.id),
   );

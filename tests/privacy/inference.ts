@@ -4,14 +4,16 @@
 //
 // - certainty: the values of a secret that every published bound allows.
 //   One value left means the secret is disclosed with certainty.
-// - confidence: a posterior over the secret (uniform prior over the small
-//   counts 0..9) from the mechanism's public noise model: truncated discrete
-//   Laplace with ratio exp(-epsilon) (laplace), the cell-key table's
-//   triangular noise with counts below the threshold suppressed (cell-key),
-//   no noise (none). The attacker's guess is the most probable value; its
-//   posterior probability is the attacker's calibrated chance of being right.
+// - confidence: a posterior over the secret from the mechanism's public noise
+//   model: truncated discrete Laplace with ratio exp(-epsilon) (laplace), the
+//   cell-key table's triangular noise with true counts below the threshold
+//   suppressed (cell-key), no noise (none). The prior is uniform over what a
+//   suppressed answer for a small count publishes (smallCounts). The
+//   attacker's guess is the most probable value; its posterior probability is
+//   the attacker's own, calibrated, chance of being right.
 //
-// And how the harness judges an attack over several independent trials.
+// And how the harness judges an attack over several independent trials
+// (expectResisted, expectRecovered).
 import type { Cell, Disclosure } from '@tessera/schemas';
 import { expect } from 'vitest';
 
@@ -301,7 +303,7 @@ export interface Trial {
 
 const correct = (t: Trial): boolean => JSON.stringify(t.guess) === JSON.stringify(t.truth);
 
-/** The largest expected exact-recovery rate an attack may reach and count as resisted. */
+/** An attack counts as resisted when its expected exact-recovery rate stays below this. */
 export const MAX_EXPECTED_RECOVERY = 0.9;
 
 /**
@@ -344,7 +346,10 @@ function expectBoundsHold(trials: readonly Trial[], report: string): void {
       typeof t.truth === 'number' &&
       (t.truth < t.bounds[0] || t.truth > t.bounds[1]),
   );
-  expect(broken.map((t) => t.label), `bounds that exclude the truth:\n${report}`).toEqual([]);
+  expect(
+    broken.map((t) => t.label),
+    `bounds that exclude the truth:\n${report}`,
+  ).toEqual([]);
 }
 
 /**
@@ -352,9 +357,13 @@ function expectBoundsHold(trials: readonly Trial[], report: string): void {
  * trial's guess, and the attacker is not shown to recover the truth 99 % of
  * the time: either its own expected exact-recovery rate (the mean posterior
  * probability of its guesses, for an attacker with a model of the noise) is
- * at most 0.9, or enough trials failed to reject a 99 % rate at level 0.001.
+ * below `limit` (0.9, well below 0.99), or enough trials failed to reject a
+ * 99 % rate at level 0.001.
  */
-export function expectResisted(trials: readonly Trial[]): void {
+export function expectResisted(
+  trials: readonly Trial[],
+  limit: number = MAX_EXPECTED_RECOVERY,
+): void {
   const report = reportOf(trials);
   if (process.env.TESSERA_PRIVACY_REPORT === '1') console.log(report);
   expect(trials.length, 'trials').toBeGreaterThan(0);
@@ -372,7 +381,7 @@ export function expectResisted(trials: readonly Trial[]): void {
   expect(
     expected,
     `expected exact-recovery rate (${trials.length - failures} of ${trials.length} right):\n${report}`,
-  ).toBeLessThanOrEqual(MAX_EXPECTED_RECOVERY);
+  ).toBeLessThan(limit);
 }
 
 /** The attack worked: every trial recovered the truth, proven by what was published. */
@@ -381,7 +390,8 @@ export function expectRecovered(trials: readonly Trial[]): void {
   if (process.env.TESSERA_PRIVACY_REPORT === '1') console.log(report);
   expect(trials.length, 'trials').toBeGreaterThan(0);
   expectBoundsHold(trials, report);
-  expect(trials.filter((t) => !correct(t) || !t.certain).map((t) => t.label), report).toEqual(
-    [],
-  );
+  expect(
+    trials.filter((t) => !correct(t) || !t.certain).map((t) => t.label),
+    report,
+  ).toEqual([]);
 }
