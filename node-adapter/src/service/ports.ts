@@ -9,22 +9,15 @@ import type {
   QueryLimits,
   Stratum,
 } from '@tessera/schemas';
+import type { SourceQuery, SummaryBounds } from '../engine/bounds.ts';
 import type { RawResult } from '../engine/raw-result.ts';
+
+export type { SourceQuery, SummaryBounds };
 import type { Release, ReleaseDecision } from '../disclosure/budget-ledger.ts';
 
 /** A canonical query with its reference date pinned. */
 export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
 
-/** Clamping bounds of a summary measure's per-patient values (from the node policy). */
-export interface SummaryBounds {
-  readonly min: number;
-  readonly max: number;
-}
-
-/** What a source evaluates: the query, plus the node's clamping bounds per measure index. */
-export type SourceQuery = EvaluableQuery & {
-  readonly summaryBounds?: readonly (SummaryBounds | undefined)[];
-};
 
 /** The embedded store or a live FHIR server: anything that can compute true figures. */
 export interface QuerySource {
