@@ -18,7 +18,6 @@ import type { Release, ReleaseDecision } from '../disclosure/budget-ledger.ts';
 /** A canonical query with its reference date pinned. */
 export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
 
-
 /** The embedded store or a live FHIR server: anything that can compute true figures. */
 export interface QuerySource {
   evaluate(query: SourceQuery, signal: AbortSignal): Promise<RawResult>;
