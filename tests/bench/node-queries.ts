@@ -41,6 +41,10 @@ import {
   openFileReleaseLedger,
 } from '../../node-adapter/src/disclosure/budget-ledger.ts';
 import type { FileReleaseLedger } from '../../node-adapter/src/disclosure/budget-ledger.ts';
+import {
+  type FileAuditLog,
+  openFileAuditLog,
+} from '../../node-adapter/src/audit/file-audit-log.ts';
 import { loadPolicy } from '../../node-adapter/src/disclosure/policy.ts';
 import { createDisclosureControl } from '../../node-adapter/src/server/disclosure-control.ts';
 import type { DisclosureControl } from '../../node-adapter/src/service/ports.ts';
@@ -425,8 +429,8 @@ export interface QueryTiming {
   readonly cpu: { readonly engine: Stats; readonly compiledSql: Stats; readonly handSql: Stats };
   /**
    * The whole release path, engine included: under the former default (cell-key
-   * protection, nothing recorded) and under today's default (laplace noise, the
-   * release written and fsync'd to the ledger).
+   * protection, the audit entry) and under today's default (laplace noise, the
+   * ledger line synced alongside the audit entry).
    */
   readonly release: { readonly cellKey: Stats; readonly laplace: Stats };
   readonly oracle?: Stats;
@@ -462,18 +466,28 @@ function log(message: string): void {
   process.stderr.write(`[bench node ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-/** The release path of one query under a disclosure control, recording into `ledger` when given. */
+/** Where a release path leaves its trace: the audit log, and under today's default the ledger too. */
+interface ReleaseRecords {
+  readonly audit: FileAuditLog;
+  readonly ledger?: FileReleaseLedger;
+}
+
+/**
+ * The release path of one query under a disclosure control, as the node's
+ * evaluator takes it: protect, then the audit entry, synced alongside the
+ * ledger line when there is a ledger.
+ */
 function releasePath(
   engine: ReturnType<typeof createEngine>,
   control: DisclosureControl,
   query: EvaluableQuery,
-  ledger?: FileReleaseLedger,
+  records: ReleaseRecords,
 ): () => Promise<unknown> {
   const sourceQuery = { ...query, summaryBounds: control.summaryBounds(query) };
   const release = { queryHash: queryHash(query), dataVersion: 'bench' };
   return async () => {
     const released = control.protect(await engine.evaluate(sourceQuery), sourceQuery, release);
-    await ledger?.record({
+    const charge = records.ledger?.charge({
       at: new Date(),
       project: 'bench',
       researcher: 'bench',
@@ -482,6 +496,19 @@ function releasePath(
       epsilon: control.epsilonFor(query) ?? 0,
       released,
     });
+    if (charge?.kind === 'exhausted') throw new Error('bench budget exhausted');
+    await Promise.all([
+      charge?.written,
+      records.audit.append({
+        at: new Date().toISOString(),
+        actor: 'bench',
+        project: 'bench',
+        queryHash: release.queryHash,
+        action: 'evaluate',
+        outcome: 'released',
+        detail: { dataVersion: release.dataVersion, total: released.total },
+      }),
+    ]);
   };
 }
 
@@ -526,8 +553,12 @@ export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseR
     { allowOpen: false },
   );
   const laplace = createDisclosureControl(laplacePolicy, noiseKey);
-  const ledgerDir = await mkdtemp(join(tmpdir(), 'tessera-bench-ledger-'));
-  const ledger = await openFileReleaseLedger(ledgerDir, budgetLimits(laplacePolicy));
+  const stateDir = await mkdtemp(join(tmpdir(), 'tessera-bench-state-'));
+  const formerRecords = { audit: await openFileAuditLog(join(stateDir, 'former')) };
+  const todayRecords = {
+    audit: await openFileAuditLog(join(stateDir, 'today')),
+    ledger: await openFileReleaseLedger(join(stateDir, 'today'), budgetLimits(laplacePolicy)),
+  };
   const store = await openStore(input.dbPath, { readOnly: true });
   try {
     const runner = createDuckDbRunner(store.connection);
@@ -571,8 +602,8 @@ export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseR
         ['engine', () => engine.evaluate(query)],
         ['compiled', () => runner.all(compiled.sql, compiled.params)],
         ['hand', () => runner.all(q.handSql, [])],
-        ['release-cell-key', releasePath(engine, cellKey, query)],
-        ['release-laplace', releasePath(engine, laplace, query, ledger)],
+        ['release-cell-key', releasePath(engine, cellKey, query, formerRecords)],
+        ['release-laplace', releasePath(engine, laplace, query, todayRecords)],
       ];
       for (let i = 0; i < WARM_UP_RUNS; i++) for (const [, fn] of variants) await fn();
       const samples = new Map<string, Sample[]>(variants.map(([name]) => [name, []]));
@@ -639,8 +670,9 @@ export async function runQueryPhase(input: QueryPhaseInput): Promise<QueryPhaseR
       load: [loadStart, loadAfterSql, loadavg()[0] ?? 0],
     };
   } finally {
-    await ledger.close();
-    await rm(ledgerDir, { recursive: true, force: true });
+    await todayRecords.ledger.close();
+    await Promise.all([formerRecords.audit.close(), todayRecords.audit.close()]);
+    await rm(stateDir, { recursive: true, force: true });
     store.close();
   }
 }

@@ -421,9 +421,10 @@ function renderSection(
     '### Disclosure control',
     'The release path, engine included, medians / p95 of the same interleaved runs. **former ' +
       'default**: cell-key protection as the node applied it by default before the laplace ' +
-      'mechanism, nothing recorded; **default**: keyed discrete Laplace noise on every cell, then the ' +
-      'release (its cells and cost) appended and fsync\u2019d to the release ledger in a temporary ' +
-      'directory, as the node does before an answer leaves.',
+      'mechanism, then its fsync\u2019d audit entry; **default**: keyed discrete Laplace noise on ' +
+      'every cell, then the release (its cells and cost) appended to the release ledger and both ' +
+      'files fsync\u2019d at once, as the node does before an answer leaves (state in a temporary ' +
+      'directory).',
     releaseTable(results),
   ];
   if (last !== undefined) {

@@ -155,7 +155,7 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
     // Every node answered under the default policy and says what the answer cost.
     for (const node of result.nodes) {
       expect(node.result?.disclosure.mechanism).toBe('laplace');
-      expect(node.result?.budget?.cost).toBe(1);
+      expect(node.result?.budget?.cost).toBe(0.5);
     }
     expect(result.budget?.map((b) => b.node)).toEqual([...REAL_NODES].sort());
     expect(result.confidence).toBeCloseTo(1 - 3 * 0.05, 10);

@@ -65,7 +65,7 @@ describe('node API with the default policy', () => {
     const res = await evaluate(node, { query: prediabetesByGender, requestId: 'r2' });
     expect(res.status).toBe(200);
     const result = res.body as NodeResult;
-    expect(result.disclosure).toMatchObject({ threshold: 10, mechanism: 'laplace', epsilon: 0.5 });
+    expect(result.disclosure).toMatchObject({ threshold: 10, mechanism: 'laplace', epsilon: 0.25 });
     const bound = result.disclosure.maxNoise;
     // The truth (total 5, female 4, male 1, two empty strata), whatever the noise drew:
     // suppressed with the same bounds whether small or empty, or a noisy count of at
@@ -94,12 +94,12 @@ describe('node API with the default policy', () => {
         expect(cell.range![1], name).toBeGreaterThanOrEqual(truth.get(name)!);
       }
     }
-    // Cost: the total and the strata, one unit each.
+    // Cost: the total and the strata, epsilon 0.25 each.
     expect(res.body.budget).toEqual({
-      cost: 1,
+      cost: 0.5,
       periodDays: 30,
-      project: { spent: 1, limit: 20 },
-      researcher: { spent: 1, limit: 10 },
+      project: { spent: 0.5, limit: 10 },
+      researcher: { spent: 0.5, limit: 5 },
     });
   });
 
@@ -109,11 +109,11 @@ describe('node API with the default policy', () => {
       evaluate(node, { query: { version: 1, cohort, asOf } }, { sub });
     const first = await ask('2026-01-01');
     expect(first.status).toBe(200);
-    expect(first.body.budget).toMatchObject({ cost: 0.5, researcher: { spent: 0.5 } });
+    expect(first.body.budget).toMatchObject({ cost: 0.25, researcher: { spent: 0.25 } });
     const again = await ask('2026-01-01', 'researcher-10');
     expect(again.body.total).toEqual(first.body.total);
     expect(again.body.budget).toMatchObject({ cost: 0, researcher: { spent: 0 } });
-    // Each new reference date is a new query: researcher-9 has 10 to spend.
+    // Each new reference date is a new query: researcher-9 has 5 to spend, 20 queries.
     const costs: number[] = [];
     let refused: request.Response | undefined;
     for (let day = 2; day <= 30 && refused === undefined; day++) {
@@ -122,9 +122,10 @@ describe('node API with the default policy', () => {
       else refused = res;
     }
     expect(costs).toHaveLength(19);
+    expect(new Set(costs)).toEqual(new Set([0.25]));
     expect(refused?.status).toBe(429);
     expect(refused?.body).toMatchObject({ code: 'ERR_BUDGET_EXHAUSTED' });
-    expect(refused?.body.detail).toMatch(/researcher budget .* 0 of 10 epsilon left.* costs 0.5/);
+    expect(refused?.body.detail).toMatch(/researcher budget .* 0 of 5 epsilon left.* costs 0.25/);
     expect(refused?.body).not.toHaveProperty('total');
     const metrics = (await request(node.service.app).get('/metrics')).text;
     expect(metrics).toMatch(

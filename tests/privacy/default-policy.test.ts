@@ -83,16 +83,15 @@ describe('4. threshold walk: padding P with 1, 2, 3 … known patients until rel
   });
 
   // The strongest count attack here: every answer measures |P| + j with j
-  // known, and the whole project budget (40 tables) goes to one count. Near
-  // the threshold it recovers |P| = 9 about 90 % of the time (a simulation of
-  // the published mechanism agrees), and in about one trial in five the
-  // attacker ends up at least 99 % sure: below a 99 % recovery rate, not
-  // well below. Pinned so that it cannot get worse unnoticed.
-  it('does not give |P| = threshold - 1 at a 99 % rate under the default policy', async () => {
+  // known, and the whole project budget (40 tables) goes to one count near
+  // the threshold. At epsilon 0.25 per table and 10 per project it gets |P|
+  // right about half the time and never close to 99 % sure (at 0.5 and 20 it
+  // was 99 % sure in about one trial in five, which set these defaults).
+  it('does not make the attacker 99 % sure of |P| = threshold - 1 under the default policy', async () => {
     const runs = await thresholdWalk(laplace, pop, 8, { targets: nearThreshold(pop), seed: 50 });
     expect(runs.length).toBe(8);
     expectBudgetSpent(runs);
-    expectResisted(trialsOf(runs), 0.99);
+    expectResisted(trialsOf(runs));
   });
 
   it('gives |P| against the open policy', async () => {

@@ -352,13 +352,17 @@ function expectBoundsHold(trials: readonly Trial[], report: string): void {
   ).toEqual([]);
 }
 
+/** No attacker with a model of the noise may end up this sure of any guess. */
+export const MAX_CONFIDENCE = 0.99;
+
 /**
  * The attack failed: the published bounds hold the truth and prove no
- * trial's guess, and the attacker is not shown to recover the truth 99 % of
- * the time: either its own expected exact-recovery rate (the mean posterior
- * probability of its guesses, for an attacker with a model of the noise) is
- * below `limit` (0.9, well below 0.99), or enough trials failed to reject a
- * 99 % rate at level 0.001.
+ * trial's guess, no trial's guess reached 99 % posterior probability for an
+ * attacker with a model of the noise, and the attacker is not shown to
+ * recover the truth 99 % of the time: either its own expected exact-recovery
+ * rate (the mean posterior probability of its guesses) is below `limit` (0.9,
+ * well below 0.99), or enough trials failed to reject a 99 % rate at level
+ * 0.001.
  */
 export function expectResisted(
   trials: readonly Trial[],
@@ -371,6 +375,10 @@ export function expectResisted(
   expect(
     trials.filter((t) => t.certain).map((t) => t.label),
     `proven by published bounds:\n${report}`,
+  ).toEqual([]);
+  expect(
+    trials.filter((t) => (t.confidence ?? 0) >= MAX_CONFIDENCE).map((t) => t.label),
+    `at least ${MAX_CONFIDENCE * 100} % sure:\n${report}`,
   ).toEqual([]);
   const failures = trials.filter((t) => !correct(t)).length;
   if (failures >= failuresToReject(trials.length)) return;

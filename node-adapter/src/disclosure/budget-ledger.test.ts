@@ -270,19 +270,22 @@ describe('release ledger limits', () => {
 
   it('budgetLimits: the policy budgets under laplace, none otherwise', () => {
     expect(budgetLimits(policyOf())).toEqual({
-      projectBudget: 20,
-      researcherBudget: 10,
+      projectBudget: 10,
+      researcherBudget: 5,
       periodDays: 30,
     });
+    expect(
+      budgetLimits(laplacePolicy({ laplace: { projectBudget: 8, researcherBudget: 3 } })),
+    ).toEqual({ projectBudget: 8, researcherBudget: 3, periodDays: 30 });
     expect(budgetLimits(cellKeyPolicy())).toBeUndefined();
     expect(budgetLimits(policyOf({ mechanism: 'none' }))).toBeUndefined();
   });
 
   it('noiseIdOf: every parameter that changes the draws changes the id, and nothing else does', () => {
     const base = noiseIdOf(policyOf());
-    expect(base).toBe('laplace:0.5:1e-9:10:1');
+    expect(base).toBe('laplace:0.25:1e-9:10:1');
     for (const other of [
-      { laplace: { epsilon: 0.25 } },
+      { laplace: { epsilon: 0.5 } },
       { laplace: { delta: 1e-8 } },
       { threshold: 11 },
       { rounding: 5 },
@@ -362,6 +365,34 @@ describe('file release ledger', () => {
     await ledger.close();
   });
 
+  it('charges at once, before its line is written: releases decided together never overdraw, and all their lines land in order', async () => {
+    const ledger = await openFileReleaseLedger(dir, limits);
+    const charges = Array.from({ length: 6 }, (_, i) =>
+      ledger.charge(releaseOf({ queryHash: queryHashOf(i), epsilon: 0.25 })),
+    );
+    // Decided synchronously, none of the lines yet on disk: the researcher's 1
+    // fits four of them.
+    expect(charges.map((c) => c.kind)).toEqual([
+      'recorded',
+      'recorded',
+      'recorded',
+      'recorded',
+      'exhausted',
+      'exhausted',
+    ]);
+    expect(charges[3]).toMatchObject({ budget: { researcher: { spent: 1 } } });
+    await Promise.all(charges.flatMap((c) => (c.kind === 'recorded' ? [c.written] : [])));
+    expect((await lines()).map((l) => l.queryHash)).toEqual([0, 1, 2, 3].map(queryHashOf));
+    await ledger.close();
+    const reopened = await openFileReleaseLedger(dir, limits);
+    expect(reopened.charge(releaseOf({ queryHash: queryHashOf(9), epsilon: 0.25 }))).toMatchObject({
+      kind: 'exhausted',
+      account: 'researcher',
+      spent: 1,
+    });
+    await reopened.close();
+  });
+
   it('drops and cuts off a last line a crash left unfinished', async () => {
     const first = await openFileReleaseLedger(dir, limits);
     await first.record(releaseOf({ epsilon: 0.5 }));
@@ -424,10 +455,11 @@ describe('exportReleases', () => {
     const parts = protect(
       lone(cell(trueCount)),
       policy,
-      releaseContext(policy, { queryHash: queryHashOf('export 2') }),
+      releaseContext(policy, { queryHash: queryHashOf('export 1') }),
     );
     // This release's noise is not zero, so the true count appears nowhere in what left.
     expect(countOf(parts.total)).not.toBe(trueCount);
+    expect(JSON.stringify(parts)).not.toContain(String(trueCount));
     const released = { total: parts.total, strata: parts.strata, measures: parts.measures };
 
     const ledger = await openFileReleaseLedger(dir, budgetLimits(policy));

@@ -46,18 +46,36 @@ export interface Release {
   readonly released: unknown;
 }
 
+export interface Exhausted {
+  readonly kind: 'exhausted';
+  readonly account: 'project' | 'researcher';
+  readonly spent: number;
+  readonly limit: number;
+  readonly cost: number;
+}
+
 export type ReleaseDecision =
-  | { readonly kind: 'recorded'; readonly budget: Budget | undefined }
+  { readonly kind: 'recorded'; readonly budget: Budget | undefined } | Exhausted;
+
+export type Charge =
   | {
-      readonly kind: 'exhausted';
-      readonly account: 'project' | 'researcher';
-      readonly spent: number;
-      readonly limit: number;
-      readonly cost: number;
-    };
+      readonly kind: 'recorded';
+      readonly budget: Budget | undefined;
+      /** Settles once the release's line is on disk: nothing may leave before. */
+      readonly written: Promise<void>;
+    }
+  | Exhausted;
 
 export interface ReleaseLedger {
-  /** Charges and records a release, or refuses it when a budget would be overdrawn. */
+  /**
+   * Charges a release and starts writing its line, or refuses it when a budget
+   * would be overdrawn. The books change at once, so releases decided one
+   * after the other never overdraw, whatever is still being written; the
+   * caller does its own durable work (the audit entry) while the line is
+   * synced, and releases nothing before `written` settles.
+   */
+  charge(release: Release): Charge;
+  /** Charges a release and waits until its line is written. */
   record(release: Release): Promise<ReleaseDecision>;
 }
 
@@ -90,16 +108,16 @@ const DAY_MS = 86_400_000;
 /** Sums of epsilons pick up rounding error (0.1 * 10 != 1); this much is forgiven. */
 const TOLERANCE = 1e-9;
 
-interface Charge {
+interface Spending {
   readonly at: number;
   readonly epsilon: number;
 }
 
 /** Charges within a rolling window, trimmed as they are read. */
 class Account {
-  #charges: Charge[] = [];
+  #charges: Spending[] = [];
 
-  add(charge: Charge): void {
+  add(charge: Spending): void {
     this.#charges.push(charge);
   }
 
@@ -178,7 +196,7 @@ class Books {
   }
 
   /** The line to write, or the refusal. */
-  decide(release: Release): { line: Line; budget: Budget | undefined } | ReleaseDecision {
+  decide(release: Release): { line: Line; budget: Budget | undefined } | Exhausted {
     const cost =
       this.#limits === undefined || this.#seen.has(Books.#seenKey(release)) ? 0 : release.epsilon;
     const line: Line = {
@@ -228,24 +246,36 @@ class Books {
   }
 }
 
+/** A ledger over `books` whose lines `persist` makes durable. */
+function ledgerOf(books: Books, persist: (line: Line) => Promise<void>): ReleaseLedger {
+  const charge = (release: Release): Charge => {
+    checkRelease(release);
+    const decision = books.decide(release);
+    if ('kind' in decision) return decision;
+    books.apply(decision.line);
+    const written = persist(decision.line);
+    // Handled here too, so a caller that stops waiting (its audit entry failed
+    // first) cannot turn a failed write into an unhandled rejection.
+    written.catch(() => undefined);
+    return { kind: 'recorded', budget: decision.budget, written };
+  };
+  return {
+    charge,
+    async record(release) {
+      const decision = charge(release);
+      if (decision.kind === 'exhausted') return decision;
+      await decision.written;
+      return { kind: 'recorded', budget: decision.budget };
+    },
+  };
+}
+
 /**
  * A ledger kept in memory only, for tests and single-run tools: a restart refills every budget.
  * @example await createMemoryReleaseLedger(limits).record(release) // { kind: 'recorded', budget: {...} }
  */
 export function createMemoryReleaseLedger(limits: BudgetLimits | undefined): ReleaseLedger {
-  const books = new Books(limits);
-  return {
-    // A promise in every case, so an invalid release rejects as the file ledger's does.
-    record(release) {
-      return Promise.resolve().then((): ReleaseDecision => {
-        checkRelease(release);
-        const decision = books.decide(release);
-        if ('kind' in decision) return decision;
-        books.apply(decision.line);
-        return { kind: 'recorded', budget: decision.budget };
-      });
-    },
-  };
+  return ledgerOf(new Books(limits), () => Promise.resolve());
 }
 
 export function releaseLedgerPath(stateDir: string): string {
@@ -305,8 +335,9 @@ async function syncDirectory(dir: string): Promise<void> {
 
 /**
  * Opens (creating if needed) the release ledger in `stateDir` and loads it.
- * Releases are serialised in process; one node process owns one state
- * directory. A failed write stops the ledger: every later release fails, so
+ * One node process owns one state directory. Lines charged while a write is
+ * under way go out together in the next write, with one fsync for all of
+ * them. A failed write stops the ledger: every later release fails, so
  * nothing leaves on an unknown state.
  * @example const ledger = await openFileReleaseLedger('.data/node', budgetLimits(policy));
  */
@@ -322,34 +353,46 @@ export async function openFileReleaseLedger(
   const file: FileHandle = await open(path, 'a', 0o600);
   if (existing === undefined) await syncDirectory(stateDir);
 
-  let broken = false;
-  let tail: Promise<unknown> = Promise.resolve();
+  interface Pending {
+    readonly text: string;
+    resolve(): void;
+    reject(err: unknown): void;
+  }
+  let queue: Pending[] = [];
+  let failure: unknown;
+  let flushing: Promise<void> | undefined;
 
-  const recordNow = async (release: Release): Promise<ReleaseDecision> => {
-    if (broken) throw new Error('release ledger stopped after a failed write');
-    const decision = books.decide(release);
-    if ('kind' in decision) return decision;
-    try {
-      await file.write(`${JSON.stringify(decision.line)}\n`);
-      await file.sync();
-    } catch (err) {
-      broken = true;
-      throw err;
+  const flush = async (): Promise<void> => {
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      try {
+        await file.write(batch.map((p) => p.text).join(''));
+        await file.sync();
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        failure = err;
+        for (const p of [...batch, ...queue]) p.reject(err);
+        queue = [];
+      }
     }
-    books.apply(decision.line);
-    return { kind: 'recorded', budget: decision.budget };
+    flushing = undefined;
+  };
+
+  const persist = (line: Line): Promise<void> => {
+    if (failure !== undefined) {
+      return Promise.reject(new Error('release ledger stopped after a failed write'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ text: `${JSON.stringify(line)}\n`, resolve, reject });
+      flushing ??= flush();
+    });
   };
 
   return {
-    // async, so an invalid release rejects; nothing is awaited before `tail` is set.
-    async record(release) {
-      checkRelease(release);
-      const result = tail.then(() => recordNow(release));
-      tail = result.catch(() => undefined);
-      return result;
-    },
+    ...ledgerOf(books, persist),
     async close() {
-      await tail;
+      await flushing;
       await file.close();
     },
   };

@@ -10,10 +10,12 @@ import {
   sampleNoise,
 } from './discrete-laplace.ts';
 import { keyedNoise } from './keyed-noise.ts';
-import { TEST_NOISE_KEY, queryHashOf } from './test-support.ts';
+import { TEST_NOISE_KEY, policyOf, queryHashOf } from './test-support.ts';
 
 /** [epsilon, delta, sensitivity]: the defaults, the summary sums' grid, and corners of the policy schema. */
 const PARAMS: readonly (readonly [number, number, number])[] = [
+  [0.25, 1e-9, 1],
+  [0.25, 1e-9, 101],
   [0.5, 1e-9, 1],
   [0.5, 1e-9, 101],
   [1, 1e-6, 1],
@@ -123,12 +125,17 @@ describe.each(PARAMS)('discreteLaplace(%s, %s, sensitivity %s)', (epsilon, delta
 });
 
 describe('discreteLaplace at the defaults', () => {
-  const dist = discreteLaplace(0.5, 1e-9);
+  const { epsilon, delta, confidence } = policyOf().laplace;
+  const dist = discreteLaplace(epsilon, delta);
 
-  it('is the documented bound 39 and interval +/- 6 at 95 %', () => {
-    expect(dist.bound).toBe(39);
-    expect(halfWidth(dist, 0.95)).toBe(6);
-    expect(dist.delta).toBeLessThanOrEqual(1e-9);
+  it('is the documented bound 75 and interval +/- 12 at 95 % (epsilon 0.25, delta 1e-9)', () => {
+    expect([epsilon, delta, confidence]).toEqual([0.25, 1e-9, 0.95]);
+    expect(dist.bound).toBe(75);
+    expect(halfWidth(dist, confidence)).toBe(12);
+    expect(dist.delta).toBeLessThanOrEqual(delta);
+    // The former default, epsilon 0.5: bound 39 and +/- 6.
+    expect(discreteLaplace(0.5, 1e-9).bound).toBe(39);
+    expect(halfWidth(discreteLaplace(0.5, 1e-9), 0.95)).toBe(6);
   });
 
   it('sampleNoise maps the ends and the middle of [0, 1) as stated, and refuses anything else', () => {
@@ -255,6 +262,8 @@ describe('the sampler as realised on 53-bit uniforms', () => {
   // probability is a whole number of 2^-53 steps, so values rarer than a few
   // steps lose their e^epsilon ratio. Their mass must fit within delta.
   it.each([
+    [0.25, 1e-9, 1],
+    [0.25, 1e-9, 101],
     [0.5, 1e-9, 1],
     [0.5, 1e-9, 101],
     [0.1, 1e-12, 1],

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Cell } from '@tessera/schemas';
 import type { RawCell, RawResult } from '../engine/raw-result.ts';
 import type { SummaryBounds } from '../service/ports.ts';
-import { discreteLaplace, halfWidth } from './discrete-laplace.ts';
+import { discreteLaplace, halfWidth, probabilityOf } from './discrete-laplace.ts';
 import { COUNT_MAX } from './laplace-release.ts';
 import type { NodePolicy } from './policy.ts';
 import { protect } from './protect.ts';
@@ -17,6 +17,7 @@ import {
   countOf,
   laplacePolicy,
   lone,
+  meanErrorSd,
   policyOf,
   queryHashOf,
   releaseContext,
@@ -27,8 +28,9 @@ import {
 
 const policy = policyOf(); // the default policy: laplace
 const T = policy.threshold;
-const BOUND = 39; // discreteLaplace(0.5, 1e-9).bound
-const HALF = 6; // its half-width at 95 %
+const DIST = discreteLaplace(policy.laplace.epsilon, policy.laplace.delta);
+const BOUND = DIST.bound; // 75 at the default epsilon 0.25
+const HALF = halfWidth(DIST, policy.laplace.confidence); // 12 at 95 %
 const SUPPRESSED: Cell = {
   suppressed: true,
   range: [0, T - 1 + BOUND],
@@ -61,6 +63,22 @@ function loadAgain(): NodePolicy {
 
 const clamp = (n: number) => Math.min(COUNT_MAX, Math.max(0, n));
 
+/** P(noise >= k) under the default policy. */
+function noiseAtLeast(k: number): number {
+  let p = 0;
+  for (let j = k; j <= DIST.bound; j++) p += probabilityOf(DIST, j);
+  return p;
+}
+
+/**
+ * `hits` out of `trials` is a rate of p, give or take 4.5 binomial standard
+ * deviations: a chance miss has odds of about 1 in 150,000.
+ */
+function expectRate(hits: number, trials: number, p: number): void {
+  const sd = Math.sqrt((p * (1 - p)) / trials);
+  expect(Math.abs(hits / trials - p)).toBeLessThan(4.5 * sd);
+}
+
 const policyArb: fc.Arbitrary<NodePolicy> = fc
   .record({
     threshold: fc.integer({ min: 2, max: 30 }),
@@ -91,7 +109,7 @@ describe('laplace counts', () => {
       mechanism: 'laplace',
       maxNoise: BOUND,
       rounding: 1,
-      epsilon: 0.5,
+      epsilon: policy.laplace.epsilon,
       delta: 1e-9,
       confidence: 0.95,
       suppressZero: true,
@@ -137,7 +155,7 @@ describe('laplace counts', () => {
 
   it('suppressed cells: [0, threshold-1+bound], and the interval [0, threshold-1+half-width]', () => {
     expect(totalAt(0, 'zero')).toEqual(SUPPRESSED);
-    expect(SUPPRESSED).toEqual({ suppressed: true, range: [0, 48], interval: [0, 15] });
+    expect(SUPPRESSED).toEqual({ suppressed: true, range: [0, 84], interval: [0, 21] });
     const rounded = laplacePolicy({ threshold: 11, rounding: 5 });
     expect(totalAt(0, 'zero', rounded)).toEqual({
       suppressed: true,
@@ -150,7 +168,7 @@ describe('laplace counts', () => {
     'the interval contains the true count in at least %s of releases, and is no wider than it must be',
     (confidence) => {
       const p = laplacePolicy({ laplace: { confidence } });
-      const h = halfWidth(discreteLaplace(0.5, 1e-9), confidence);
+      const h = promises(p).likely;
       let inside = 0;
       let insideNarrower = 0;
       const releases = confidence === 0.95 ? 20_000 : 8000;
@@ -178,15 +196,14 @@ describe('laplace counts', () => {
         expect(out.range![0]).toBe(0);
       }
     }
-    // P(noise >= 2) = a^2 / (1 + a) with a = e^-0.5: 0.229.
-    expect(released / releases).toBeGreaterThan(0.2);
-    expect(released / releases).toBeLessThan(0.26);
+    // P(noise >= 2) = a^2 / (1 + a) with a = e^-epsilon: 0.341 at epsilon 0.25.
+    expectRate(released, releases, noiseAtLeast(2));
 
-    // At the default threshold too, now and then: P(noise >= 10) = 0.0042.
+    // At the default threshold too, now and then: P(noise >= 10) = 0.046.
     let atDefault = 0;
-    for (let i = 0; i < 5000; i++) if ('count' in totalAt(0, `default ${i}`)) atDefault += 1;
-    expect(atDefault).toBeGreaterThan(5);
-    expect(atDefault).toBeLessThan(50);
+    const defaults = 5000;
+    for (let i = 0; i < defaults; i++) if ('count' in totalAt(0, `default ${i}`)) atDefault += 1;
+    expectRate(atDefault, defaults, noiseAtLeast(T));
   });
 
   it('small counts are not told from zero: the same suppressed cell, outcome odds within e^epsilon', () => {
@@ -207,7 +224,7 @@ describe('laplace counts', () => {
     // The same release key draws the same noise: only the count moves the answer.
     const ratio = one.get(suppressed)! / zero.get(suppressed)!;
     expect(ratio).toBeLessThanOrEqual(1);
-    expect(ratio).toBeGreaterThan(Math.exp(-0.5));
+    expect(ratio).toBeGreaterThan(Math.exp(-policy.laplace.epsilon));
   });
 
   it.each([
@@ -465,12 +482,17 @@ describe('laplace summaries', () => {
   it('is accurate for large n: n = 1000 glucose values, mean error small over many releases', () => {
     const values = glucose(1000, 3);
     const truth = values.reduce((a, b) => a + b, 0) / values.length;
+    const releases = 400;
     const errors: number[] = [];
-    for (let i = 0; i < 400; i++) errors.push(summaryRelease(values, i).mean! - truth);
+    for (let i = 0; i < releases; i++) errors.push(summaryRelease(values, i).mean! - truth);
     const bias = errors.reduce((a, b) => a + b, 0) / errors.length;
     const meanAbs = errors.reduce((a, b) => a + Math.abs(b), 0) / errors.length;
-    expect(Math.abs(bias)).toBeLessThan(0.5);
-    expect(meanAbs).toBeLessThan(3);
+    // The error's sd from the count and sum noise (3.6 at epsilon 0.25): the
+    // average of 400 errors is 0 give or take 4.5 standard errors, and the mean
+    // absolute error is at most the root mean square error, the sd.
+    const sd = meanErrorSd(policy, values.length, truth, mgdl);
+    expect(Math.abs(bias)).toBeLessThan((4.5 * sd) / Math.sqrt(releases));
+    expect(meanAbs).toBeLessThan(sd);
     expect(meanAbs).toBeGreaterThan(0); // noisy, never exact
     // Tighter bounds, smaller error.
     const tight = { min: 50, max: 250 };

@@ -24,7 +24,7 @@ import type { NodePolicy } from './policy.ts';
 export const COUNT_MAX = 1_000_000_000;
 
 /** Grid steps per half-width: a summary sum's sensitivity in grid units is this plus one. */
-const SUM_GRID = 100;
+export const SUM_GRID = 100;
 
 /**
  * The two noise distributions a laplace policy draws from (counts, and
@@ -52,7 +52,7 @@ function clampCount(n: number): number {
 
 /**
  * Count releases under the policy for one release's noise stream.
- * @example laplaceCells(policy, noise).cell(120, 0) // { count: 118, perturbed: true, range: [79, 157], interval: [112, 124] }
+ * @example laplaceCells(policy, noise).cell(120, 0) // { count: 118, perturbed: true, range: [43, 193], interval: [106, 130] }
  */
 export function laplaceCells(policy: NodePolicy, noise: KeyedNoise): LaplaceCells {
   const { confidence } = policy.laplace;

@@ -88,8 +88,8 @@ describe('epsilonFor', () => {
   const q = query({ stratify: ['gender'], measures: [{ count: 'patients' }, summary] });
 
   it('costs units x epsilon under laplace (the default)', () => {
-    expect(epsilonFor(q, policyOf())).toBe(5 * 0.5);
-    expect(epsilonFor(q, laplacePolicy({ laplace: { epsilon: 0.25 } }))).toBe(5 * 0.25);
+    expect(epsilonFor(q, policyOf())).toBe(5 * policyOf().laplace.epsilon);
+    expect(epsilonFor(q, laplacePolicy({ laplace: { epsilon: 0.5 } }))).toBe(5 * 0.5);
     expect(epsilonFor({}, laplacePolicy({ laplace: { epsilon: 2 } }))).toBe(2);
   });
 

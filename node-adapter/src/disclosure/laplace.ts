@@ -39,7 +39,7 @@ export function costUnits(query: Pick<CohortQuery, 'stratify' | 'measures'>): nu
 /**
  * The epsilon a query costs under the policy, or undefined when the mechanism
  * keeps no budget.
- * @example epsilonFor(query, policy) // 1 for a stratified count at epsilon 0.5
+ * @example epsilonFor(query, policy) // 0.5 for a stratified count at epsilon 0.25
  */
 export function epsilonFor(
   query: Pick<CohortQuery, 'stratify' | 'measures'>,

@@ -44,10 +44,10 @@ describe('loadPolicy', () => {
         histogramGrid: { '*': 10, '%': 1, 'mmol/L': 1, 'kg/m2': 5, kg: 5 },
       },
       laplace: {
-        epsilon: 0.5,
+        epsilon: 0.25,
         delta: 1e-9,
-        projectBudget: 20,
-        researcherBudget: 10,
+        projectBudget: 10,
+        researcherBudget: 5,
         periodDays: 30,
         confidence: 0.95,
       },
@@ -77,16 +77,16 @@ describe('loadPolicy', () => {
     const input = {
       threshold: 11,
       cellKey: { maxNoise: 3 },
-      laplace: { epsilon: 0.25, researcherBudget: 5 },
+      laplace: { epsilon: 0.5, researcherBudget: 7 },
     };
     const policy = loadPolicy(input, { allowOpen: false });
     expect(policy.threshold).toBe(11);
     expect(policy.cellKey).toMatchObject({ maxNoise: 3, table: 'triangular' });
     expect(policy.laplace).toEqual({
-      epsilon: 0.25,
+      epsilon: 0.5,
       delta: 1e-9,
-      projectBudget: 20,
-      researcherBudget: 5,
+      projectBudget: 10,
+      researcherBudget: 7,
       periodDays: 30,
       confidence: 0.95,
     });
@@ -94,7 +94,7 @@ describe('loadPolicy', () => {
     expect(input).toEqual({
       threshold: 11,
       cellKey: { maxNoise: 3 },
-      laplace: { epsilon: 0.25, researcherBudget: 5 },
+      laplace: { epsilon: 0.5, researcherBudget: 7 },
     });
   });
 
@@ -141,8 +141,12 @@ describe('loadPolicy', () => {
     [{ laplace: { epsilon: 0.001 } }, 'laplace.epsilon'],
     [{ laplace: { delta: 0 } }, 'laplace.delta'],
     [{ laplace: { delta: 0.01 } }, 'laplace.delta'],
-    // Within the schema's ranges, but beyond what 53-bit uniforms can realise.
-    [{ laplace: { epsilon: 10, delta: 1e-12 } }, 'laplace.delta'],
+    // Within the schema's ranges, but beyond what 53-bit uniforms can realise
+    // (budgets of at least epsilon, so that only delta is wrong).
+    [
+      { laplace: { epsilon: 10, delta: 1e-12, projectBudget: 10, researcherBudget: 10 } },
+      'laplace.delta',
+    ],
     [{ laplace: { confidence: 1 } }, 'laplace.confidence'],
     [{ laplace: { periodDays: 0 } }, 'laplace.periodDays'],
     [{ laplace: { budget: 10 } }, 'laplace.budget'],

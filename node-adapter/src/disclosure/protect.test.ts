@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RawResult } from '../engine/raw-result.ts';
-import { COUNT_MAX } from './laplace-release.ts';
+import { halfWidth } from './discrete-laplace.ts';
+import { COUNT_MAX, laplaceDistributions } from './laplace-release.ts';
 import { protect } from './protect.ts';
 import {
   NO_NOISE,
@@ -71,24 +72,33 @@ describe('protect: open policy', () => {
 });
 
 describe('protect: default policy (laplace)', () => {
+  const policy = policyOf();
+  // The default count noise: bound 75 and half-width 12 at 95 % (epsilon 0.25).
+  const dist = laplaceDistributions(policy).count;
+  const bound = dist.bound;
+  const half = halfWidth(dist, policy.laplace.confidence);
+  const T = policy.threshold;
+
   it('every cell of the example is small: each suppressed with the same range and interval', () => {
-    const policy = policyOf();
     const out = protect(example, policy, releaseContext(policy, { queryHash: queryHashOf(3) }));
     const cells = [out.total, ...out.strata.map((s) => s.cell)];
     for (const c of cells) {
       if ('count' in c) {
         // Noise may lift a small count over the threshold, never below it.
-        expect(c.count).toBeGreaterThanOrEqual(10);
+        expect(c.count).toBeGreaterThanOrEqual(T);
       } else {
-        expect(c).toEqual({ suppressed: true, range: [0, 48], interval: [0, 15] });
+        expect(c).toEqual({
+          suppressed: true,
+          range: [0, T - 1 + bound],
+          interval: [0, T - 1 + half],
+        });
       }
     }
     expect(out.strata.map((s) => s.key)).toEqual(example.strata.map((s) => s.key));
-    expect(out.disclosure).toMatchObject({ mechanism: 'laplace', maxNoise: 39 });
+    expect(out.disclosure).toMatchObject({ mechanism: 'laplace', maxNoise: bound });
   });
 
   it('overlapping codes strata: the same per-count noise (the cost pays for the overlap)', () => {
-    const policy = policyOf();
     const raw: RawResult = {
       total: cell(100),
       strata: ['a', 'b', 'c'].map((code) => ({
@@ -100,12 +110,11 @@ describe('protect: default policy (laplace)', () => {
     };
     const out = protect(raw, policy, releaseContext(policy));
     expect(out.overlapping).toBe(true);
-    expect(out.disclosure.maxNoise).toBe(39);
-    for (const s of out.strata) expect(Math.abs(countOf(s.cell)! - 50)).toBeLessThanOrEqual(39);
+    expect(out.disclosure.maxNoise).toBe(bound);
+    for (const s of out.strata) expect(Math.abs(countOf(s.cell)! - 50)).toBeLessThanOrEqual(bound);
   });
 
   it('clamps to the largest count the schema carries', () => {
-    const policy = policyOf();
     const out = protect(byGender(COUNT_MAX, [0, 0, 0, 0]), policy, releaseContext(policy));
     expect(countOf(out.total)).toBeLessThanOrEqual(COUNT_MAX);
     expect(out.total.range![1]).toBeLessThanOrEqual(COUNT_MAX);

@@ -101,7 +101,7 @@ function fateOf(slot: Slot, policy: NodePolicy): Fate {
 
 /**
  * What the node states about its disclosure control, in every answer.
- * @example disclosureOf(policy, 39) // { threshold: 10, mechanism: 'laplace', maxNoise: 39, ... }
+ * @example disclosureOf(policy, 75) // { threshold: 10, mechanism: 'laplace', maxNoise: 75, ... }
  */
 export function disclosureOf(policy: NodePolicy, maxNoise: number): Disclosure {
   if (policy.mechanism === 'none') {

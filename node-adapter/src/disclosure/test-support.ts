@@ -8,7 +8,9 @@ import type { RawCell, RawMeasure, RawResult, RawSummary } from '../engine/raw-r
 import type { SummaryBounds } from '../service/ports.ts';
 import { cellKeyOf } from '../store/record-key.ts';
 import { noiseIdOf } from './budget-ledger.ts';
+import { type DiscreteLaplace, probabilityOf } from './discrete-laplace.ts';
 import { keyedNoise } from './keyed-noise.ts';
+import { SUM_GRID, laplaceDistributions } from './laplace-release.ts';
 import { type NodePolicy, loadPolicy } from './policy.ts';
 import type { ProtectContext, ProtectedResult } from './protect.ts';
 
@@ -55,6 +57,33 @@ export function cellKeyPolicy(json: Record<string, unknown> = {}): NodePolicy {
 /** A laplace policy (the default mechanism, said explicitly) with defaults otherwise. */
 export function laplacePolicy(json: Record<string, unknown> = {}): NodePolicy {
   return policyOf({ mechanism: 'laplace', ...json });
+}
+
+/** The variance of a noise distribution, summed over its whole support. */
+export function noiseVariance(dist: DiscreteLaplace): number {
+  let variance = 0;
+  for (let k = -dist.bound; k <= dist.bound; k++) variance += k * k * probabilityOf(dist, k);
+  return variance;
+}
+
+/**
+ * The standard deviation of a laplace mean's error, to first order. The mean
+ * is c + (S + step * dS) / (n + dn), with S the exact centred sum n (truth - c),
+ * dS the sum's noise on its grid of step w/SUM_GRID (laplace-release.ts) and dn the
+ * released n's noise, so its error is ((c - truth) dn + step dS) / (n + dn).
+ */
+export function meanErrorSd(
+  policy: NodePolicy,
+  n: number,
+  truth: number,
+  bounds: SummaryBounds,
+): number {
+  const dist = laplaceDistributions(policy);
+  const centre = (bounds.min + bounds.max) / 2;
+  const step = (bounds.max - bounds.min) / 2 / SUM_GRID;
+  const variance =
+    (centre - truth) ** 2 * noiseVariance(dist.count) + step ** 2 * noiseVariance(dist.sum);
+  return Math.sqrt(variance) / n;
 }
 
 /** A context whose noise fails: cell-key and open protection must never use it. */

@@ -201,8 +201,9 @@ export function createEvaluator(deps: EvaluatorDeps) {
         measures: released.measures,
       };
       deps.checkOutput(result);
-      // Charged and recorded before anything leaves: no figure without its ledger line.
-      const decision = await deps.ledger.record({
+      // Charged before anything leaves, and released only once both the ledger
+      // line and the audit entry are on disk: no figure without its ledger line.
+      const decision = deps.ledger.charge({
         at: now(),
         project: caller.project,
         researcher: caller.sub,
@@ -225,14 +226,19 @@ export function createEvaluator(deps: EvaluatorDeps) {
       // block is the ledger's own arithmetic, nothing read from the data.
       if (decision.budget !== undefined) result.budget = decision.budget;
       result.elapsedMs = Math.round((performance.now() - started) * 100) / 100;
-      await deps.audit.append({
-        actor: caller.sub,
-        project: caller.project,
-        queryHash: hash,
-        action: 'evaluate',
-        outcome: 'released',
-        detail: { dataVersion, total: result.total },
-      });
+      // Both syncs at once (two files, one wait). Should the ledger's write fail,
+      // the audit says "released" of an answer that never left: the safe error.
+      await Promise.all([
+        decision.written,
+        deps.audit.append({
+          actor: caller.sub,
+          project: caller.project,
+          queryHash: hash,
+          action: 'evaluate',
+          outcome: 'released',
+          detail: { dataVersion, total: result.total },
+        }),
+      ]);
       return {
         kind: 'released',
         result,

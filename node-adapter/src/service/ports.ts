@@ -13,7 +13,6 @@ import type { SourceQuery, SummaryBounds } from '../engine/bounds.ts';
 import type { RawResult } from '../engine/raw-result.ts';
 
 export type { SourceQuery, SummaryBounds };
-import type { Release, ReleaseDecision } from '../disclosure/budget-ledger.ts';
 
 /** A canonical query with its reference date pinned. */
 export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
@@ -66,10 +65,8 @@ export interface DisclosureControl {
   suppressedLike(query: SourceQuery, release: ReleaseKey): Released;
 }
 
-/** Records every release and charges its budget (see disclosure/budget-ledger.ts). */
-export interface ReleaseLedger {
-  record(release: Release): Promise<ReleaseDecision>;
-}
+/** Records every release and charges its budget. */
+export type { ReleaseLedger } from '../disclosure/budget-ledger.ts';
 
 export interface RepeatLimiter {
   hit(queryHash: string, subject: string, now: Date): 'ok' | 'exceeded';
