@@ -5,12 +5,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'schemas', root: './schemas', include: ['src/**/*.test.ts'] } },
+      { test: { name: 'schemas', root: './schemas', include: ['test/**/*.test.ts'] } },
       {
         test: {
           name: 'node-adapter',
           root: './node-adapter',
-          include: ['src/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
           testTimeout: 60_000,
         },
       },

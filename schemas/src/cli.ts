@@ -1,5 +1,6 @@
 // The shape every Tessera command line shares: named commands loaded lazily,
-// a generated help text, exit code 2 for misuse.
+// a generated help text, exit code 2 for misuse. No I/O of its own: the
+// program's entry point passes in where messages go (`console`).
 
 export interface CommandSpec {
   readonly summary: string;
@@ -7,14 +8,22 @@ export interface CommandSpec {
   readonly load: () => Promise<(argv: string[]) => Promise<number>>;
 }
 
+/** Where the dispatcher writes help and misuse messages; `console` satisfies it. */
+export interface CommandOutput {
+  log(text: string): void;
+  error(text: string): void;
+}
+
 /**
- * Runs the command named by `argv[0]`; returns the exit code.
- * @example process.exitCode = await runCommands('tessera-node', { serve: { summary: 'run the API', load } }, process.argv.slice(2));
+ * Runs the command named by `argv[0]`; returns the exit code. Help goes to
+ * `output.log`, an unknown command to `output.error`.
+ * @example process.exitCode = await runCommands('tessera-node', { serve: { summary: 'run the API', load } }, process.argv.slice(2), console);
  */
 export async function runCommands(
   program: string,
   commands: Readonly<Record<string, CommandSpec>>,
   argv: readonly string[],
+  output: CommandOutput,
 ): Promise<number> {
   const help = `Usage: ${program} <command> [options]
 
@@ -26,12 +35,12 @@ ${Object.entries(commands)
 Run '${program} <command> --help' for a command's options.`;
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h') {
-    console.log(help);
+    output.log(help);
     return 0;
   }
   const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
-    console.error(`${program}: unknown command "${name}"\n\n${help}`);
+    output.error(`${program}: unknown command "${name}"\n\n${help}`);
     return 2;
   }
   return (await command.load())(rest);

@@ -22,7 +22,14 @@ export type {
 export type { CatalogueEntry } from './generated/catalogue.ts';
 export type { NodePolicyConfig } from './generated/node-policy.ts';
 export * from './problem.ts';
-export * from './validate.ts';
+export {
+  RAW_LIMITS,
+  type SchemaName,
+  type SchemaTypes,
+  assertSchema,
+  isValid,
+  prescan,
+} from './validate.ts';
 export * from './query/walk.ts';
 export * from './query/semantic.ts';
 export * from './query/canonical.ts';
@@ -36,3 +43,4 @@ export * from './audit/chain.ts';
 export * from './render/measure-report.ts';
 export * from './render/csv.ts';
 export * from './cli.ts';
+export { EXAMPLE_QUERIES, type ExampleQuery } from './generated/examples.ts';

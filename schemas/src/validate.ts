@@ -1,5 +1,6 @@
 // Validators compiled once at module load. Production paths stop at the first
 // error (allErrors off) and report it as a problem with a JSON pointer.
+// Callers name a schema; the type they get back is the one generated from it.
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import querySchema from '../json/query.schema.json' with { type: 'json' };
@@ -8,7 +9,38 @@ import mergedResultSchema from '../json/merged-result.schema.json' with { type: 
 import catalogueSchema from '../json/catalogue.schema.json' with { type: 'json' };
 import problemSchema from '../json/problem.schema.json' with { type: 'json' };
 import nodePolicySchema from '../json/node-policy.schema.json' with { type: 'json' };
+import type { CatalogueEntry } from './generated/catalogue.ts';
+import type { MergedResult } from './generated/merged-result.ts';
+import type { NodePolicyConfig } from './generated/node-policy.ts';
+import type { NodeResult } from './generated/node-result.ts';
+import type { Problem } from './generated/problem.ts';
+import type { CohortQuery } from './generated/query.ts';
 import { ProblemError, commonErrors, pointerToken } from './problem.ts';
+
+/**
+ * Every schema the validators know, by name (its file `schemas/json/<name>.schema.json`),
+ * with the type generated from it (`src/generated/<name>.ts`).
+ */
+export interface SchemaTypes {
+  query: CohortQuery;
+  'node-result': NodeResult;
+  'merged-result': MergedResult;
+  catalogue: CatalogueEntry;
+  problem: Problem;
+  'node-policy': NodePolicyConfig;
+}
+
+export type SchemaName = keyof SchemaTypes;
+
+/** The schema documents by name; `satisfies` keeps this and `SchemaTypes` in step. */
+const SCHEMAS = {
+  query: querySchema,
+  'node-result': nodeResultSchema,
+  'merged-result': mergedResultSchema,
+  catalogue: catalogueSchema,
+  problem: problemSchema,
+  'node-policy': nodePolicySchema,
+} satisfies Record<SchemaName, { readonly $id: string }>;
 
 /** Keys that could reach an object's prototype chain; refused anywhere. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -16,33 +48,24 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** Limits of the raw JSON before any schema runs: they bound the work done on hostile input. */
 export const RAW_LIMITS = Object.freeze({ maxDepth: 40, maxArray: 1000, maxString: 2048 });
 
-export const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
+// Private: callers validate through the functions below, so nobody can add,
+// remove or reconfigure a schema behind everyone else's back.
+const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
 addFormats(ajv, ['date', 'date-time']);
-for (const schema of [
-  querySchema,
-  nodeResultSchema,
-  mergedResultSchema,
-  catalogueSchema,
-  problemSchema,
-  nodePolicySchema,
-]) {
-  ajv.addSchema(schema);
-}
+for (const schema of Object.values(SCHEMAS)) ajv.addSchema(schema);
 
-function compiled<T>(id: string): ValidateFunction<T> {
-  const fn = ajv.getSchema<T>(id);
-  if (!fn) throw new Error(`schema ${id} is not registered`);
+function compiled(ref: string): ValidateFunction {
+  const fn = ajv.getSchema(ref);
+  if (!fn) throw new Error(`schema ${ref} is not registered`);
   return fn;
 }
 
-export const schemaIds = Object.freeze({
-  query: querySchema.$id,
-  nodeResult: nodeResultSchema.$id,
-  mergedResult: mergedResultSchema.$id,
-  catalogue: catalogueSchema.$id,
-  problem: problemSchema.$id,
-  nodePolicy: nodePolicySchema.$id,
-});
+/** The `$id` a schema is registered under. */
+export function schemaId(name: SchemaName): string {
+  // Checked at run time too, for callers in plain JavaScript or with `any`.
+  if (!Object.hasOwn(SCHEMAS, name)) throw new Error(`schema ${String(name)} is not registered`);
+  return SCHEMAS[name].$id;
+}
 
 function invalid(pointer: string, detail: string): ProblemError {
   const spec = commonErrors.ERR_QUERY_INVALID;
@@ -125,22 +148,36 @@ export function describeError(e: ErrorObject): { pointer: string; detail: string
 }
 
 /**
- * Validates against a registered schema and throws ERR_QUERY_INVALID-style
+ * Validates against a named schema and throws ERR_QUERY_INVALID-style
  * problems with a pointer; `makeError` picks the code for other documents.
+ * @example assertSchema('node-policy', copy, policyInvalid); // copy is now a NodePolicyConfig
  */
-export function assertSchema<T>(
-  id: string,
+export function assertSchema<N extends SchemaName>(
+  name: N,
   input: unknown,
   makeError: (pointer: string, detail: string) => ProblemError = invalid,
-): asserts input is T {
-  const validate = compiled<T>(id);
+): asserts input is SchemaTypes[N] {
+  const validate = compiled(schemaId(name));
   if (validate(input)) return;
   const best = pickError(validate.errors ?? []);
   const { pointer, detail } = best ? describeError(best) : { pointer: '', detail: 'invalid' };
   throw makeError(pointer, detail);
 }
 
-/** A type guard for documents the caller does not need a pointer for. */
-export function isValid<T>(id: string, input: unknown): input is T {
-  return compiled<T>(id)(input);
+/**
+ * A type guard for documents the caller does not need a pointer for; the
+ * type follows from the schema named.
+ * @example if (isValid('node-result', parsed)) parsed.disclosure // parsed: NodeResult
+ */
+export function isValid<N extends SchemaName>(name: N, input: unknown): input is SchemaTypes[N] {
+  return compiled(schemaId(name))(input);
+}
+
+/**
+ * Whether a value matches one definition (`$defs/<def>`) of a named schema,
+ * such as the query's `Coding` or `IsoDate`, for importers that build a
+ * document piece by piece.
+ */
+export function matchesDefinition(name: SchemaName, def: string, input: unknown): boolean {
+  return compiled(`${schemaId(name)}#/$defs/${def}`)(input);
 }

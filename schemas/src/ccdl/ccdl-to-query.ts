@@ -18,7 +18,7 @@ import { ProblemError } from '../problem.ts';
 import { parseQuery } from '../query/parse.ts';
 import { DEFAULT_LIMITS } from '../query/semantic.ts';
 import type { EventKind } from '../query/walk.ts';
-import { isValid, prescan, schemaIds } from '../validate.ts';
+import { matchesDefinition, prescan } from '../validate.ts';
 import {
   child,
   malformed,
@@ -49,7 +49,7 @@ const MAX_VALUE = 1e12;
 const MAX_LABEL = 200;
 const GENDERS: readonly string[] = ['female', 'male', 'other', 'unknown'];
 
-const fits = (def: string, value: unknown) => isValid(`${schemaIds.query}#/$defs/${def}`, value);
+const fits = (def: string, value: unknown) => matchesDefinition('query', def, value);
 
 interface TermCode {
   readonly system: string;

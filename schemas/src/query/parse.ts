@@ -1,7 +1,7 @@
 // The one entry point for untrusted query JSON, used by the gateway and nodes alike.
 import type { CohortQuery } from '../generated/query.ts';
 import { ProblemError } from '../problem.ts';
-import { assertSchema, prescan, schemaIds } from '../validate.ts';
+import { assertSchema, prescan } from '../validate.ts';
 import { DEFAULT_LIMITS, type QueryLimits, checkExprShape, checkSemantics } from './semantic.ts';
 
 /**
@@ -34,7 +34,7 @@ function parseAt(input: unknown, limits: QueryLimits): CohortQuery {
   if (typeof input === 'object' && input !== null && 'cohort' in input) {
     checkExprShape(input.cohort);
   }
-  assertSchema<CohortQuery>(schemaIds.query, input);
+  assertSchema('query', input);
   checkSemantics(input, limits);
   return input;
 }

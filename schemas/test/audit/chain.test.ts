@@ -8,7 +8,7 @@ import {
   type AuditEntry,
   type AuditFields,
   type AuditHead,
-} from './chain.ts';
+} from '../../src/audit/chain.ts';
 
 function fieldsAt(i: number): AuditFields {
   return {

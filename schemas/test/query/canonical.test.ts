@@ -1,24 +1,31 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CodeSet, Coding, CohortQuery, Dimension, Expr, Measure } from '../generated/query.ts';
-import { SYSTEMS, arbitraryQuery } from '../testing/arbitrary.ts';
-import { readFixtures } from '../testing/fixtures.ts';
+import type {
+  CodeSet,
+  Coding,
+  CohortQuery,
+  Dimension,
+  Expr,
+  Measure,
+} from '../../src/generated/query.ts';
+import { SYSTEMS, arbitraryQuery } from '../support/arbitrary.ts';
+import { readFixtures } from '../support/fixtures.ts';
 import {
   canonicalCodeSet,
   canonicalExpr,
   canonicalJson,
   canonicalQuery,
   queryHash,
-} from './canonical.ts';
-import { parseQuery } from './parse.ts';
-import { DEFAULT_LIMITS } from './semantic.ts';
+} from '../../src/query/canonical.ts';
+import { parseQuery } from '../../src/query/parse.ts';
+import { DEFAULT_LIMITS } from '../../src/query/semantic.ts';
 import {
   EVENT_KINDS,
   type EventKind,
   PREFIX_HIERARCHY_SYSTEMS,
   exprNode,
   isIcd10,
-} from './walk.ts';
+} from '../../src/query/walk.ts';
 
 // ---------------------------------------------------------------------------
 // Helpers: a seeded random source (so fast-check can shrink and replay), and

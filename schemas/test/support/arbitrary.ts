@@ -1,7 +1,7 @@
 // fast-check generators of valid cohort queries, for property tests in every
 // package (canonical form here, engine-versus-oracle in the node adapter).
-// Test-only: nothing in `src/index.ts` imports this folder, so fast-check never
-// reaches a production bundle.
+// Test support, kept outside `src/` (a test checks that no production file
+// imports it), so fast-check never reaches a production bundle.
 import fc from 'fast-check';
 import type {
   AgeRange,
@@ -15,8 +15,8 @@ import type {
   PatientCriterion,
   Period,
   ValueRange,
-} from '../generated/query.ts';
-import { EVENT_KINDS, type EventKind, normaliseCode } from '../query/walk.ts';
+} from '../../src/generated/query.ts';
+import { EVENT_KINDS, type EventKind, normaliseCode } from '../../src/query/walk.ts';
 
 /** The code systems the generators draw from. */
 export const SYSTEMS = Object.freeze({

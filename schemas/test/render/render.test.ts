@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { MergedResult, NodeResult } from '../index.ts';
-import { toCsv } from './csv.ts';
-import { EXT_CONFIDENCE, EXT_INTERVAL, EXT_RANGE, toMeasureReport } from './measure-report.ts';
+import type { MergedResult, NodeResult } from '../../src/index.ts';
+import { toCsv } from '../../src/render/csv.ts';
+import {
+  EXT_CONFIDENCE,
+  EXT_INTERVAL,
+  EXT_RANGE,
+  toMeasureReport,
+} from '../../src/render/measure-report.ts';
 
 const HASH = `sha256:${'a'.repeat(64)}`;
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { CohortQuery, Expr } from '../generated/query.ts';
-import { ProblemError } from '../problem.ts';
-import { readFixtures } from '../testing/fixtures.ts';
-import { RAW_LIMITS } from '../validate.ts';
-import { queryHash } from './canonical.ts';
-import { parseQuery } from './parse.ts';
-import { DEFAULT_LIMITS } from './semantic.ts';
+import type { CohortQuery, Expr } from '../../src/generated/query.ts';
+import { ProblemError } from '../../src/problem.ts';
+import { readFixtures } from '../support/fixtures.ts';
+import { RAW_LIMITS } from '../../src/validate.ts';
+import { queryHash } from '../../src/query/canonical.ts';
+import { parseQuery } from '../../src/query/parse.ts';
+import { DEFAULT_LIMITS } from '../../src/query/semantic.ts';
 
 interface InvalidCase {
   rule: string;

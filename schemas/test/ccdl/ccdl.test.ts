@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CohortQuery } from '../generated/query.ts';
-import { ProblemError } from '../problem.ts';
-import { queryHash } from '../query/canonical.ts';
-import { parseQuery } from '../query/parse.ts';
-import { readFixtures } from '../testing/fixtures.ts';
-import { ccdlToQuery } from './ccdl-to-query.ts';
+import type { CohortQuery } from '../../src/generated/query.ts';
+import { ProblemError } from '../../src/problem.ts';
+import { queryHash } from '../../src/query/canonical.ts';
+import { parseQuery } from '../../src/query/parse.ts';
+import { readFixtures } from '../support/fixtures.ts';
+import { ccdlToQuery } from '../../src/ccdl/ccdl-to-query.ts';
 
 interface Supported {
   about: string;

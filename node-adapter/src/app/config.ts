@@ -1,0 +1,31 @@
+// The node's configuration as the composition root reads it: the JSON file
+// with TESSERA_NODE_* environment overrides, validated, and the disclosure
+// policy it names (inline, `open`, or a file beside the configuration).
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import type { NodeConfig } from '@tessera/schemas';
+import { nodeConfigSchemaId, loadConfig, applyEnv } from '@tessera/schemas';
+import { type NodePolicy, loadPolicy } from '../disclosure/policy.ts';
+
+/** Reads, env-overrides and validates a node configuration file. */
+export async function readNodeConfig(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<Readonly<NodeConfig>> {
+  const raw = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  return loadConfig<NodeConfig>(nodeConfigSchemaId, applyEnv(raw, env, 'TESSERA_NODE_'));
+}
+
+/** The configuration's policy, read from its file when it names one (relative to `baseDir`). */
+export async function resolvePolicy(
+  policy: NodeConfig['policy'],
+  baseDir: string,
+  allowOpen: boolean,
+): Promise<NodePolicy> {
+  if (policy === 'open') return loadPolicy({ mechanism: 'none' }, { allowOpen });
+  if (typeof policy === 'string') {
+    const file = isAbsolute(policy) ? policy : resolve(baseDir, policy);
+    return loadPolicy(JSON.parse(await readFile(file, 'utf8')), { allowOpen });
+  }
+  return loadPolicy(policy ?? {}, { allowOpen });
+}
