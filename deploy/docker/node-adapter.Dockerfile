@@ -9,12 +9,20 @@ COPY gateway/package.json gateway/
 COPY tests/package.json tests/
 RUN npm ci --omit=dev --workspace @tessera/node-adapter --include-workspace-root=false --no-audit --no-fund
 
+# What the node runs, without tests: no test/ folders (the oracle, fakes and
+# test helpers) and no *.test.ts beside the code.
+FROM node:20.19-bookworm-slim AS sources
+WORKDIR /app
+COPY schemas schemas
+COPY node-adapter node-adapter
+RUN rm -rf schemas/test node-adapter/test && find schemas node-adapter -name '*.test.ts' -delete
+
 FROM node:20.19-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
-COPY schemas schemas
-COPY node-adapter node-adapter
+COPY --from=sources /app/schemas schemas
+COPY --from=sources /app/node-adapter node-adapter
 RUN mkdir -p /data /state && chown node:node /data /state
 USER node
 VOLUME ["/data", "/state"]

@@ -27,27 +27,25 @@ import type {
   EvaluableQuery,
   SqlRunner,
 } from '../../node-adapter/src/engine/index.ts';
-import { evaluateOracle } from '../../node-adapter/src/oracle/oracle.ts';
-import { readFhir } from '../../node-adapter/src/oracle/read-fhir.ts';
+import { evaluateOracle } from '../../node-adapter/test/oracle/oracle.ts';
+import { readFhir } from '../../node-adapter/test/oracle/read-fhir.ts';
 import type {
   FhirResource,
   OracleData,
   OracleEvent,
   OraclePatient,
-} from '../../node-adapter/src/oracle/read-fhir.ts';
+} from '../../node-adapter/test/oracle/read-fhir.ts';
 import { createDuckDbRunner, openStore } from '../../node-adapter/src/store/open.ts';
-import {
-  budgetLimits,
-  openFileReleaseLedger,
-} from '../../node-adapter/src/disclosure/budget-ledger.ts';
-import type { FileReleaseLedger } from '../../node-adapter/src/disclosure/budget-ledger.ts';
+import { budgetLimits } from '../../node-adapter/src/disclosure/budget.ts';
+import { openFileReleaseLedger } from '../../node-adapter/src/ledger/file-ledger.ts';
+import type { FileReleaseLedger } from '../../node-adapter/src/ledger/file-ledger.ts';
 import {
   type FileAuditLog,
   openFileAuditLog,
 } from '../../node-adapter/src/audit/file-audit-log.ts';
 import { loadPolicy } from '../../node-adapter/src/disclosure/policy.ts';
-import { createDisclosureControl } from '../../node-adapter/src/server/disclosure-control.ts';
-import type { DisclosureControl } from '../../node-adapter/src/service/ports.ts';
+import { createDisclosureControl } from '../../node-adapter/src/disclosure/control.ts';
+import type { DisclosureControl } from '../../node-adapter/src/evaluate/ports.ts';
 import { measure, summarise, timeMs } from './stats.ts';
 import type { Sample, Stats } from './stats.ts';
 

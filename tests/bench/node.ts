@@ -414,7 +414,7 @@ function renderSection(
       'compile, run the statement and decode); **compiled SQL**: the compiled statement alone; **hand SQL**: ' +
       'a hand-written DuckDB statement answering the same question over the same tables (counts and ' +
       'cell keys checked equal to the engine\u2019s before timing); **oracle**: the brute-force oracle ' +
-      '(`node-adapter/src/oracle`) over the parsed NDJSON, evaluation only. Cohort: patients in the ' +
+      '(`node-adapter/test/oracle`) over the parsed NDJSON, evaluation only. Cohort: patients in the ' +
       'cohort and their share of the population. CPU: median process CPU milliseconds (all threads, ' +
       'user + system) of the same runs, a figure the load of other work on the machine inflates far less.',
     latencyTable(results),

@@ -23,27 +23,27 @@ import type { Resource } from '@medplum/fhirtypes';
 import { generateSigningKey, publicJwks } from '../../gateway/src/auth/node-token.ts';
 import { loadResources, startFhirServer } from '../fhir-server/server.ts';
 import type { CapabilityLevel, FhirServer } from '../fhir-server/server.ts';
-import { expectAgreement } from '../../node-adapter/src/engine/test-support.ts';
+import { expectAgreement } from '../../node-adapter/test/support/engine.ts';
 import type { RawCell, RawResult } from '../../node-adapter/src/engine/raw-result.ts';
-import { refreshStore } from '../../node-adapter/src/fhir/harvest.ts';
-import type { RefreshOptions } from '../../node-adapter/src/fhir/harvest.ts';
-import { mirrorDir, readMirrorState } from '../../node-adapter/src/fhir/mirror.ts';
+import { refreshStore } from '../../node-adapter/src/sync/harvest.ts';
+import type { RefreshOptions } from '../../node-adapter/src/sync/harvest.ts';
+import { mirrorDir, readMirrorState } from '../../node-adapter/src/sync/mirror.ts';
 import { ingest } from '../../node-adapter/src/ingest/index.ts';
-import { writeNdjsonDir } from '../../node-adapter/src/oracle/ndjson.ts';
-import { evaluateOracle } from '../../node-adapter/src/oracle/oracle.ts';
+import { writeNdjsonDir } from '../../node-adapter/test/oracle/ndjson.ts';
+import { evaluateOracle } from '../../node-adapter/test/oracle/oracle.ts';
 import {
   populationArbitrary,
   populationHints,
   queryArbitrary,
   summaryBoundsArbitrary,
-} from '../../node-adapter/src/oracle/random-population.ts';
-import type { FhirResource } from '../../node-adapter/src/oracle/read-fhir.ts';
-import { openFhirQuerySource } from '../../node-adapter/src/server/fhir-source-adapter.ts';
-import type { FhirQuerySource } from '../../node-adapter/src/server/fhir-source-adapter.ts';
-import { createNodeService } from '../../node-adapter/src/server/node.ts';
-import { openDuckDbSource } from '../../node-adapter/src/server/source.ts';
-import type { DuckDbSource } from '../../node-adapter/src/server/source.ts';
-import type { EvaluableQuery, SourceQuery } from '../../node-adapter/src/service/ports.ts';
+} from '../../node-adapter/test/oracle/random-population.ts';
+import type { FhirResource } from '../../node-adapter/test/oracle/read-fhir.ts';
+import { openFhirQuerySource } from '../../node-adapter/src/sources/live-fhir-source.ts';
+import type { FhirQuerySource } from '../../node-adapter/src/sources/live-fhir-source.ts';
+import { createNodeService } from '../../node-adapter/src/app/node.ts';
+import { openDuckDbSource } from '../../node-adapter/src/sources/duckdb-source.ts';
+import type { DuckDbSource } from '../../node-adapter/src/sources/duckdb-source.ts';
+import type { EvaluableQuery, SourceQuery } from '../../node-adapter/src/evaluate/ports.ts';
 import { recordKey } from '../../node-adapter/src/store/record-key.ts';
 import { MORE_QUERIES, QUERIES } from './queries.ts';
 

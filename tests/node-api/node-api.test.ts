@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../node-adapter/src/audit/file-audit-log.ts';
 import type { Cell, NodeResult } from '@tessera/schemas';
 import pino from 'pino';
-import { createNodeService } from '../../node-adapter/src/server/node.ts';
+import { createNodeService } from '../../node-adapter/src/app/node.ts';
 import { SYNTHEA_10 } from '../support/paths.ts';
 import { NODE_BIN, runCliOk } from '../support/processes.ts';
 import { type TestNode, createTestNode } from '../support/test-node.ts';

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NodeConfig, type NodeResult, canonicalQuery, parseQuery } from '@tessera/schemas';
 import { generateRegion } from '../../node-adapter/src/generate/index.ts';
-import { readNdjsonDir } from '../../node-adapter/src/oracle/ndjson.ts';
-import { type OracleResult, evaluateOracle } from '../../node-adapter/src/oracle/oracle.ts';
+import { readNdjsonDir } from '../../node-adapter/test/oracle/ndjson.ts';
+import { type OracleResult, evaluateOracle } from '../../node-adapter/test/oracle/oracle.ts';
 import {
   type OracleData,
   type OraclePatient,
   readFhir,
-} from '../../node-adapter/src/oracle/read-fhir.ts';
+} from '../../node-adapter/test/oracle/read-fhir.ts';
 import { type TestNode, createTestNode } from '../support/test-node.ts';
 
 /** Every query of the harness is asked at the generator's reference date. */

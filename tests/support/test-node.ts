@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { type NodeConfig, loadConfig, nodeConfigSchemaId } from '@tessera/schemas';
 import { ingest } from '../../node-adapter/src/ingest/index.ts';
-import { createNodeService, type NodeService } from '../../node-adapter/src/server/node.ts';
+import { createNodeService, type NodeService } from '../../node-adapter/src/app/node.ts';
 import {
   createNodeTokenSigner,
   generateSigningKey,

@@ -14,9 +14,9 @@ import {
 } from '@tessera/schemas';
 import { assertReleasable } from '../disclosure/output-check.ts';
 import { loadPolicy } from '../disclosure/policy.ts';
-import { isoDate } from '../service/evaluator.ts';
-import { createDisclosureControl } from '../server/disclosure-control.ts';
-import { openDuckDbSource } from '../server/source.ts';
+import { isoDate } from '../evaluate/evaluator.ts';
+import { createDisclosureControl } from '../disclosure/control.ts';
+import { openDuckDbSource } from '../sources/duckdb-source.ts';
 
 const HELP = `Usage: tessera-node evaluate --db <file.duckdb> --query <q.json> [options]
 

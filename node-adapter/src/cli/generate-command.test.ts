@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { runGenerate } from '../cli/generate-command.ts';
+import { runGenerate } from './generate-command.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {

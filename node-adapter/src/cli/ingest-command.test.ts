@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
-import { runIngest } from '../cli/ingest-command.ts';
-import type { CommandIo } from '../cli/ingest-command.ts';
+import { runIngest } from './ingest-command.ts';
+import type { CommandIo } from './ingest-command.ts';
 
 const SYNTHEA = fileURLToPath(
   new URL('../../../../shared/fixtures/synthea/10-patients', import.meta.url),

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ProblemError } from '@tessera/schemas';
-import { TooManyBadLinesError } from '../ingest/errors.ts';
+import { TooManyBadLinesError } from '../ingest/bad-lines-error.ts';
 import { ingest } from '../ingest/ingest.ts';
 import type { IngestReport } from '../ingest/ingest.ts';
 import { createProgressBar, formatBytes, formatCount } from '../ingest/progress-bar.ts';

@@ -2,7 +2,7 @@
 // release ledger as JSON lines: every answer's time, project, researcher,
 // query hash, data version, cost and released cells (never a true count).
 import { parseArgs } from 'node:util';
-import { exportReleases } from '../disclosure/budget-ledger.ts';
+import { exportReleases } from '../ledger/file-ledger.ts';
 
 const HELP = `Usage: tessera-node releases --state-dir <dir> [--since <ISO date>] [--project <id>]
 

@@ -2,8 +2,9 @@
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@tessera/schemas';
-import { listen } from '../server/listen.ts';
-import { createNodeService, readNodeConfig } from '../server/node.ts';
+import { type NodeProblemError, isNodeProblem } from '../errors.ts';
+import { listen } from '../app/listen.ts';
+import { createNodeService, readNodeConfig } from '../app/node.ts';
 
 const HELP = `Usage: tessera-node serve --config <file> [--allow-open-policy]
 
@@ -50,15 +51,23 @@ export async function runServe(argv: string[]): Promise<number> {
     await node.close();
     return 0;
   } catch (err) {
-    if (
-      err instanceof ConfigError ||
-      (err as { code?: string }).code?.startsWith('ERR_POLICY') ||
-      (err as { code?: string }).code === 'ERR_OPEN_POLICY_REFUSED' ||
-      (err as { code?: string }).code === 'ERR_STORE_LAYOUT'
-    ) {
-      console.error(`tessera-node: ${(err as Error).message}`);
+    if (err instanceof ConfigError || refusesToStart(err)) {
+      console.error(`tessera-node: ${err.message}`);
       return 1;
     }
     throw err;
+  }
+}
+
+/** The start-up refusals an operator fixes in the configuration: a message, no stack trace. */
+function refusesToStart(err: unknown): err is NodeProblemError {
+  if (!isNodeProblem(err)) return false;
+  switch (err.code) {
+    case 'ERR_POLICY_INVALID':
+    case 'ERR_OPEN_POLICY_REFUSED':
+    case 'ERR_STORE_LAYOUT':
+      return true;
+    default:
+      return false;
   }
 }

@@ -3,14 +3,15 @@
 // `$export` when the server declares it (mode auto or bulk), incrementally
 // (`_since`) when configured, paged search otherwise (mode search). The new
 // data goes into a new file that replaces the store only when complete and
-// changed (fhir/harvest.ts).
+// changed (sync/harvest.ts).
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, ProblemError } from '@tessera/schemas';
-import { refreshStore } from '../fhir/harvest.ts';
-import type { SyncMode } from '../fhir/harvest.ts';
-import { loadOrCreateRecordKeyFile, resolveFhirAuth } from '../server/fhir-source-adapter.ts';
-import { readNodeConfig } from '../server/node.ts';
+import { refreshStore } from '../sync/harvest.ts';
+import type { SyncMode } from '../sync/harvest.ts';
+import { resolveFhirAuth } from '../fhir-client/auth-config.ts';
+import { loadOrCreateKeyFile } from '../store/key-file.ts';
+import { readNodeConfig } from '../app/config.ts';
 
 const HELP = `Usage: tessera-node sync --config <file> [--mode auto|bulk|search] [--full]
 
@@ -82,7 +83,7 @@ export async function runSync(argv: string[], io: SyncIo = processIo): Promise<n
       io.stderr.write('tessera-node sync: the configuration has no "sync" block\n');
       return 1;
     }
-    const recordKeySecret = await loadOrCreateRecordKeyFile(
+    const recordKeySecret = await loadOrCreateKeyFile(
       at(config.recordKeyFile ?? `${sync.storePath}.key`),
     );
     const report = await refreshStore({

@@ -34,4 +34,5 @@ process.exitCode = await runCommands(
     },
   },
   process.argv.slice(2),
+  console,
 );

@@ -2,22 +2,22 @@
 import { createHmac } from 'node:crypto';
 import { compileQuery, decodeRows, duckDbDialect } from '../engine/index.ts';
 import type { RawCell, RawMeasure, RawResult } from '../engine/raw-result.ts';
-import { noiseIdOf } from '../disclosure/budget-ledger.ts';
-import { keyedNoise } from '../disclosure/keyed-noise.ts';
-import { epsilonFor } from '../disclosure/laplace.ts';
+import { noiseIdOf } from './budget.ts';
+import { keyedNoise } from './keyed-noise.ts';
+import { epsilonFor } from './laplace.ts';
 import {
   type NodePolicy,
   checkHistogramGrid,
   policyQueryLimits,
   summaryBoundsFor,
-} from '../disclosure/policy.ts';
-import { protect } from '../disclosure/protect.ts';
+} from './policy.ts';
+import { protect } from './protect.ts';
 import type {
   DisclosureControl,
   EvaluableQuery,
   ReleaseKey,
   SourceQuery,
-} from '../service/ports.ts';
+} from '../evaluate/ports.ts';
 
 const UNKNOWN: RawCell = Object.freeze({ count: Number.NaN, cellKey: 0 });
 

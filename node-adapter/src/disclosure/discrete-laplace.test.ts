@@ -10,7 +10,7 @@ import {
   sampleNoise,
 } from './discrete-laplace.ts';
 import { keyedNoise } from './keyed-noise.ts';
-import { TEST_NOISE_KEY, policyOf, queryHashOf } from './test-support.ts';
+import { TEST_NOISE_KEY, policyOf, queryHashOf } from '../../test/support/disclosure.ts';
 
 /** [epsilon, delta, sensitivity]: the defaults, the summary sums' grid, and corners of the policy schema. */
 const PARAMS: readonly (readonly [number, number, number])[] = [

@@ -1,7 +1,7 @@
 // Keyed uniforms: a pure function of (key, release, position), uniform on [0, 1).
 import { describe, expect, it } from 'vitest';
 import { type ReleaseId, keyedNoise } from './keyed-noise.ts';
-import { TEST_NOISE_KEY, queryHashOf } from './test-support.ts';
+import { TEST_NOISE_KEY, queryHashOf } from '../../test/support/disclosure.ts';
 
 const release: ReleaseId = {
   queryHash: queryHashOf('a'),

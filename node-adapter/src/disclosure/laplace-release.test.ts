@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Cell } from '@tessera/schemas';
 import type { RawCell, RawResult } from '../engine/raw-result.ts';
-import type { SummaryBounds } from '../service/ports.ts';
+import type { SummaryBounds } from '../engine/bounds.ts';
 import { discreteLaplace, halfWidth, probabilityOf } from './discrete-laplace.ts';
 import { COUNT_MAX } from './laplace-release.ts';
 import type { NodePolicy } from './policy.ts';
@@ -24,7 +24,7 @@ import {
   seeded,
   strataKeys,
   summaryOf,
-} from './test-support.ts';
+} from '../../test/support/disclosure.ts';
 
 const policy = policyOf(); // the default policy: laplace
 const T = policy.threshold;

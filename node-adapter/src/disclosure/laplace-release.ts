@@ -14,14 +14,15 @@
 // mean = c + S/n and sd from S and Q, with n the released (noisy) count:
 // post-processing of released figures only. Min and max are never released.
 import type { Cell } from '@tessera/schemas';
+import nodeResultSchema from '@tessera/schemas/json/node-result.schema.json' with { type: 'json' };
 import type { RawSummary } from '../engine/raw-result.ts';
-import type { SummaryBounds } from '../service/ports.ts';
+import type { SummaryBounds } from '../engine/bounds.ts';
 import { discreteLaplaceOf, halfWidth, sampleNoise } from './discrete-laplace.ts';
 import type { KeyedNoise } from './keyed-noise.ts';
 import type { NodePolicy } from './policy.ts';
 
-/** The largest count the NodeResult schema carries. */
-export const COUNT_MAX = 1_000_000_000;
+/** The largest count the NodeResult schema carries (its Count maximum). */
+export const COUNT_MAX: number = nodeResultSchema.$defs.Count.maximum;
 
 /** Grid steps per half-width: a summary sum's sensitivity in grid units is this plus one. */
 export const SUM_GRID = 100;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { type CodeSet, type CohortQuery, type Measure, parseQuery } from '@tessera/schemas';
 import { SUMMARY_TABLES, costUnits, epsilonFor, strataSensitivity } from './laplace.ts';
-import { cellKeyPolicy, laplacePolicy, policyOf } from './test-support.ts';
+import { cellKeyPolicy, laplacePolicy, policyOf } from '../../test/support/disclosure.ts';
 
 const cohort = { patient: { gender: ['female'] } };
 const hba1c: CodeSet = [{ system: 'http://loinc.org', code: '4548-4' }];

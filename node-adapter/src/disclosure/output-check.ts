@@ -4,7 +4,7 @@
 // at that place (whatever `additionalProperties` says) and only plain finite
 // data; and the disclosure rule itself, that no released count lies in
 // 1..threshold-1.
-import { type Cell, type NodeResult, isValid, schemaIds } from '@tessera/schemas';
+import { type Cell, type NodeResult, isValid } from '@tessera/schemas';
 import nodeResultSchema from '@tessera/schemas/json/node-result.schema.json' with { type: 'json' };
 import { nodeProblem } from '../errors.ts';
 
@@ -107,7 +107,7 @@ function cellsOf(result: NodeResult): [Cell, string][] {
  */
 export function assertReleasable(result: unknown): asserts result is NodeResult {
   walk(result, [ROOT], '');
-  if (!isValid<NodeResult>(schemaIds.nodeResult, result)) {
+  if (!isValid('node-result', result)) {
     throw rejected('', 'not a valid NodeResult');
   }
   const { threshold, mechanism } = result.disclosure;

@@ -11,12 +11,11 @@ import {
   assertSchema,
   checkSemantics,
   prescan,
-  schemaIds,
 } from '@tessera/schemas';
 import nodePolicySchema from '@tessera/schemas/json/node-policy.schema.json' with { type: 'json' };
 import { nodeProblem } from '../errors.ts';
 import { laplaceDistributions } from './laplace-release.ts';
-import type { SummaryBounds } from '../service/ports.ts';
+import type { SummaryBounds } from '../engine/bounds.ts';
 
 /** Every key of a config made present and read-only. */
 type Resolved<T> = {
@@ -125,7 +124,7 @@ export function loadPolicy(json: unknown, options: LoadPolicyOptions): NodePolic
   checkPlainData(input, '');
   const copy: unknown = structuredClone(input);
   if (isRecord(copy)) applyDefaults(nodePolicySchema as SchemaNode, copy);
-  assertSchema<NodePolicyConfig>(schemaIds.nodePolicy, copy, policyInvalid);
+  assertSchema('node-policy', copy, policyInvalid);
 
   const threshold = copy.threshold!;
   const summary = copy.summary!;

@@ -14,7 +14,7 @@ import {
   policyOf,
   releaseContext,
   strataKeys,
-} from './test-support.ts';
+} from '../../test/support/disclosure.ts';
 
 const DIMENSIONS: Dimension[] = [
   'gender',

@@ -11,7 +11,7 @@ import {
   policyOf,
   queryHashOf,
   releaseContext,
-} from './test-support.ts';
+} from '../../test/support/disclosure.ts';
 
 const byGender = (total: number, counts: readonly number[]): RawResult => ({
   total: cell(total, 1),

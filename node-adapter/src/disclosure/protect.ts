@@ -28,7 +28,7 @@
 import type { Cell, Disclosure, MeasureResult, Stratum, StratumKey } from '@tessera/schemas';
 import type { RawCell, RawHistogram, RawResult, RawSummary } from '../engine/raw-result.ts';
 import { nodeProblem } from '../errors.ts';
-import type { SummaryBounds } from '../service/ports.ts';
+import type { SummaryBounds } from '../engine/bounds.ts';
 import type { KeyedNoise } from './keyed-noise.ts';
 import { COUNT_MAX, laplaceCells, laplaceSummary } from './laplace-release.ts';
 import { perturbationTable, cellKeyNoise } from './perturbation-table.ts';

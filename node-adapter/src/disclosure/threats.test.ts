@@ -17,7 +17,8 @@ import {
 } from '@tessera/schemas';
 import type { RawCell, RawResult } from '../engine/raw-result.ts';
 import { nodeErrors } from '../errors.ts';
-import { type Release, budgetLimits, noiseIdOf, openFileReleaseLedger } from './budget-ledger.ts';
+import { openFileReleaseLedger } from '../ledger/file-ledger.ts';
+import { type Release, budgetLimits, noiseIdOf } from './budget.ts';
 import { halfWidth, probabilityOf } from './discrete-laplace.ts';
 import { epsilonFor } from './laplace.ts';
 import { laplaceDistributions } from './laplace-release.ts';
@@ -49,7 +50,7 @@ import {
   seeded,
   strataKeys,
   summaryOf,
-} from './test-support.ts';
+} from '../../test/support/disclosure.ts';
 
 const cohort: Expr = { patient: { gender: ['female'] } };
 

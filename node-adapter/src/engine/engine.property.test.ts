@@ -6,18 +6,18 @@ import fc from 'fast-check';
 import { PREFIX_HIERARCHY_SYSTEMS, canonicalQuery, parseQuery } from '@tessera/schemas';
 import type { CohortQuery } from '@tessera/schemas';
 import { describe, test } from 'vitest';
-import { evaluateOracle } from '../oracle/oracle.ts';
-import type { FhirResource } from '../oracle/read-fhir.ts';
+import { evaluateOracle } from '../../test/oracle/oracle.ts';
+import type { FhirResource } from '../../test/oracle/read-fhir.ts';
 import {
   AS_OF_DATES,
   populationArbitrary,
   populationWithBoundedQueries,
-} from '../oracle/random-population.ts';
+} from '../../test/oracle/random-population.ts';
 import type { SourceQuery } from './bounds.ts';
 import type { EvaluableQuery } from './compile.ts';
 import { duckDbDialect } from './duckdb-dialect.ts';
 import { createEngine } from './engine.ts';
-import { expectAgreement, ingestResources } from './test-support.ts';
+import { expectAgreement, ingestResources } from '../../test/support/engine.ts';
 
 const NUM_RUNS = Number(process.env.TESSERA_PROPERTY_RUNS ?? 30);
 

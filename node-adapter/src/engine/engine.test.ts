@@ -1,20 +1,20 @@
-// The engine on DuckDB over a hand-written population (oracle/clinic.ts)
+// The engine on DuckDB over a hand-written population (test/oracle/clinic.ts)
 // loaded by the real ingest: answers worked out by hand, and the oracle
 // agreeing on every count and cell key.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CLINIC } from '../oracle/clinic.ts';
-import { readNdjsonDir } from '../oracle/ndjson.ts';
-import { evaluateOracle } from '../oracle/oracle.ts';
+import { CLINIC } from '../../test/oracle/clinic.ts';
+import { readNdjsonDir } from '../../test/oracle/ndjson.ts';
+import { evaluateOracle } from '../../test/oracle/oracle.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
 import type { SourceQuery } from './bounds.ts';
 import type { EvaluableQuery } from './compile.ts';
 import { duckDbDialect } from './duckdb-dialect.ts';
 import { createEngine, type Engine } from './engine.ts';
 import type { RawMeasure, RawResult } from './raw-result.ts';
-import { expectAgreement, ingestResources, type TestStore } from './test-support.ts';
+import { expectAgreement, ingestResources, type TestStore } from '../../test/support/engine.ts';
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const LOINC = 'http://loinc.org';

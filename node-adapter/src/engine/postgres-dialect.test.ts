@@ -7,16 +7,21 @@ import { PGlite } from '@electric-sql/pglite';
 import fc from 'fast-check';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { CLINIC } from '../oracle/clinic.ts';
-import { evaluateOracle } from '../oracle/oracle.ts';
-import { populationWithBoundedQueries } from '../oracle/random-population.ts';
+import { CLINIC } from '../../test/oracle/clinic.ts';
+import { evaluateOracle } from '../../test/oracle/oracle.ts';
+import { populationWithBoundedQueries } from '../../test/oracle/random-population.ts';
 import type { SourceQuery } from './bounds.ts';
 import { compileQuery, type EvaluableQuery } from './compile.ts';
 import { duckDbDialect } from './duckdb-dialect.ts';
 import { createEngine } from './engine.ts';
 import { postgresDialect } from './postgres-dialect.ts';
 import type { SqlRunner } from './runner.ts';
-import { POSTGRES_DDL, copyStore, expectAgreement, ingestResources } from './test-support.ts';
+import {
+  POSTGRES_DDL,
+  copyStore,
+  expectAgreement,
+  ingestResources,
+} from '../../test/support/engine.ts';
 
 const REPO = join(import.meta.dirname, '../../..');
 

@@ -11,10 +11,11 @@ import {
   prescan,
   queryHash,
 } from '@tessera/schemas';
-import { nodeProblem } from '../errors.ts';
+import { type NodeProblemError, asNodeProblem, nodeProblem } from '../errors.ts';
 import type {
   AuditSink,
   CallerVerifier,
+  Clock,
   DisclosureControl,
   EvaluableQuery,
   QuerySource,
@@ -37,7 +38,7 @@ export interface EvaluatorDeps {
   /** Rejects anything that is not a releasable NodeResult (threat 14). */
   readonly checkOutput: (result: NodeResult) => void;
   readonly evaluationTimeoutMs: number;
-  readonly now?: () => Date;
+  readonly clock: Clock;
 }
 
 export interface EvaluateRequest {
@@ -55,7 +56,7 @@ export type EvaluationOutcome =
       /** The caller's project, for the budget metrics. */
       readonly project: string;
     }
-  | { readonly kind: 'refused'; readonly error: ProblemError };
+  | { readonly kind: 'refused'; readonly error: NodeProblemError };
 
 /** An epsilon for a message: at most three decimals. */
 function formatEpsilon(value: number): string {
@@ -104,18 +105,18 @@ class EvaluationTimeout extends Error {}
  * @example const evaluate = createEvaluator(deps); const outcome = await evaluate(request);
  */
 export function createEvaluator(deps: EvaluatorDeps) {
-  const now = deps.now ?? (() => new Date());
+  const now = (): Date => deps.clock.now();
 
   return async function evaluate(request: EvaluateRequest): Promise<EvaluationOutcome> {
-    const started = performance.now();
+    const started = deps.clock.monotonicMs();
     // The caller is established first: nothing about the body is read for an unauthenticated request.
     const caller = await deps.verifier
       .verify(request.authorization, request.rawBody)
       .catch((err: unknown) => {
-        throw err instanceof ProblemError ? err : nodeProblem('ERR_UNAUTHENTICATED');
+        throw err instanceof ProblemError ? asNodeProblem(err) : nodeProblem('ERR_UNAUTHENTICATED');
       });
     let hash = 'sha256:unknown';
-    const refuse = async (error: ProblemError): Promise<EvaluationOutcome> => {
+    const refuse = async (error: NodeProblemError): Promise<EvaluationOutcome> => {
       await deps.audit.append({
         actor: caller.sub,
         project: caller.project,
@@ -225,7 +226,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
       // The figures passed the output check before they were recorded; the budget
       // block is the ledger's own arithmetic, nothing read from the data.
       if (decision.budget !== undefined) result.budget = decision.budget;
-      result.elapsedMs = Math.round((performance.now() - started) * 100) / 100;
+      result.elapsedMs = Math.round((deps.clock.monotonicMs() - started) * 100) / 100;
       // Both syncs at once (two files, one wait). Should the ledger's write fail,
       // the audit says "released" of an answer that never left: the safe error.
       await Promise.all([
@@ -246,7 +247,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         project: caller.project,
       };
     } catch (err) {
-      if (err instanceof ProblemError) return await refuse(err);
+      if (err instanceof ProblemError) return await refuse(asNodeProblem(err));
       throw err;
     }
   };

@@ -1,6 +1,7 @@
 // What the evaluation pipeline needs from the world, as narrow interfaces:
-// the data source, caller verification, disclosure control, budgets and the
-// audit log are all passed in, so the pipeline is testable without I/O.
+// the data source, caller verification, disclosure control, budgets, the
+// audit log and the clock are all passed in, so the pipeline is testable
+// without I/O.
 import type {
   CanonicalQuery,
   Cell,
@@ -22,6 +23,13 @@ export interface QuerySource {
   evaluate(query: SourceQuery, signal: AbortSignal): Promise<RawResult>;
   /** The version of the data the next evaluation reads (a live source may have to ask its server). */
   dataVersion(): Promise<string>;
+}
+
+/** Time as the pipeline reads it: the wall clock for dates, a monotonic clock for durations. */
+export interface Clock {
+  now(): Date;
+  /** Milliseconds from an arbitrary origin that never go back (`performance.now()`). */
+  monotonicMs(): number;
 }
 
 /** Who is asking: established from the gateway's signed, body-bound token. */
@@ -66,7 +74,7 @@ export interface DisclosureControl {
 }
 
 /** Records every release and charges its budget. */
-export type { ReleaseLedger } from '../disclosure/budget-ledger.ts';
+export type { ReleaseLedger } from '../disclosure/budget.ts';
 
 export interface RepeatLimiter {
   hit(queryHash: string, subject: string, now: Date): 'ok' | 'exceeded';

@@ -7,7 +7,7 @@ import type { JWK } from 'jose';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
-import { fakeServers, sendJson } from './fake-fhir-server.ts';
+import { fakeServers, sendJson } from '../../test/support/fake-fhir-server.ts';
 import { createFhirHttp } from './fhir-http.ts';
 
 const fake = fakeServers();

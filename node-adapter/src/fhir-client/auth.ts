@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, importJWK } from 'jose';
 import type { JWK } from 'jose';
-import { sourceProblem } from './errors.ts';
+import { nodeProblem } from '../errors.ts';
 import { readLimitedJson } from './fhir-http.ts';
 
 export type FhirAuth =
@@ -42,7 +42,7 @@ const RENEW_MARGIN_S = 60;
 const ASSERTION_LIFETIME_S = 240;
 
 function configError(detail: string): Error {
-  return sourceProblem('ERR_SOURCE_CONFIG', { detail });
+  return nodeProblem('ERR_SOURCE_CONFIG', { detail });
 }
 
 /** True for http(s) URLs whose credentials may travel: https, or http on the loopback. */
@@ -141,13 +141,13 @@ function smartBackend(
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       });
     } catch {
-      throw sourceProblem('ERR_SOURCE_UNAVAILABLE', {
+      throw nodeProblem('ERR_SOURCE_UNAVAILABLE', {
         detail: 'the FHIR server’s token endpoint did not answer',
       });
     }
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
-      throw sourceProblem('ERR_SOURCE_UNAVAILABLE', {
+      throw nodeProblem('ERR_SOURCE_UNAVAILABLE', {
         detail: `the FHIR server’s token endpoint refused the node (HTTP ${response.status})`,
       });
     }
@@ -163,7 +163,7 @@ function smartBackend(
       /[\r\n]/.test(accessToken) ||
       (typeof tokenType === 'string' && tokenType.toLowerCase() !== 'bearer')
     ) {
-      throw sourceProblem('ERR_SOURCE_INVALID', {
+      throw nodeProblem('ERR_SOURCE_INVALID', {
         detail: 'the FHIR server’s token endpoint answered no usable bearer token',
       });
     }

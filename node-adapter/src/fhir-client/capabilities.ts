@@ -3,7 +3,7 @@
 // rest it evaluates itself. Modifiers and prefixes are taken from the
 // SearchParameter a declaration points to when the statement contains it
 // (`definition: "#id"`, SearchParameter.modifier / .comparator).
-import { sourceProblem } from './errors.ts';
+import { nodeProblem } from '../errors.ts';
 import { SEARCH_TYPES } from './search-url.ts';
 import type { SearchType } from './search-url.ts';
 
@@ -37,7 +37,7 @@ function strings(value: unknown): Set<string> {
 }
 
 function invalid(detail: string): Error {
-  return sourceProblem('ERR_SOURCE_INVALID', { detail });
+  return nodeProblem('ERR_SOURCE_INVALID', { detail });
 }
 
 function readParams(

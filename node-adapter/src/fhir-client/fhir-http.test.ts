@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
 import type { FhirAuth } from './auth.ts';
-import { fakeServers, problemOf, sendJson } from './fake-fhir-server.ts';
+import { fakeServers, problemOf, sendJson } from '../../test/support/fake-fhir-server.ts';
 import { createFhirHttp, parseRetryAfter } from './fhir-http.ts';
 import type { FhirHttpOptions } from './fhir-http.ts';
 

@@ -5,7 +5,7 @@
 // ProblemError that carries no upstream text.
 import { sleep } from './abort.ts';
 import type { AuthProvider } from './auth.ts';
-import { sourceProblem } from './errors.ts';
+import { nodeProblem } from '../errors.ts';
 import { createLimiter } from './limiter.ts';
 
 export interface FhirHttpOptions {
@@ -55,14 +55,14 @@ type Attempt<T> =
   | { readonly kind: 'fail'; readonly error: Error };
 
 function unavailable(detail: string, retryAfter?: number): Error {
-  return sourceProblem('ERR_SOURCE_UNAVAILABLE', {
+  return nodeProblem('ERR_SOURCE_UNAVAILABLE', {
     detail,
     ...(retryAfter === undefined ? {} : { retryAfter }),
   });
 }
 
 function invalid(detail: string): Error {
-  return sourceProblem('ERR_SOURCE_INVALID', { detail });
+  return nodeProblem('ERR_SOURCE_INVALID', { detail });
 }
 
 /** Retry-After as milliseconds from now: delta-seconds or an HTTP date. */

@@ -2,8 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { ProblemError } from '@tessera/schemas';
 import { createAuthProvider } from './auth.ts';
-import { fakeServers, problemOf, searchset, sendJson } from './fake-fhir-server.ts';
-import type { FakeHandler, FakeServer } from './fake-fhir-server.ts';
+import {
+  fakeServers,
+  problemOf,
+  searchset,
+  sendJson,
+} from '../../test/support/fake-fhir-server.ts';
+import type { FakeHandler, FakeServer } from '../../test/support/fake-fhir-server.ts';
 import { createFhirHttp } from './fhir-http.ts';
 import { ResourceBudget, readSearchPage, searchAll } from './fhir-search.ts';
 import type { JsonObject } from './fhir-search.ts';

@@ -3,7 +3,7 @@
 // was sent, it holds only resources of the searched type, and its `next`
 // link stays under the server's base URL (so credentials never travel
 // elsewhere) and never loops. A read is bounded by a resource budget.
-import { sourceProblem } from './errors.ts';
+import { nodeProblem } from '../errors.ts';
 import type { FhirHttp } from './fhir-http.ts';
 import { buildSearchUrl, isUnderBase, sameSearch } from './search-url.ts';
 import type { SearchSpec, SearchType } from './search-url.ts';
@@ -15,7 +15,7 @@ function isJson(value: unknown): value is JsonObject {
 }
 
 function invalid(detail: string): Error {
-  return sourceProblem('ERR_SOURCE_INVALID', { detail });
+  return nodeProblem('ERR_SOURCE_INVALID', { detail });
 }
 
 /** How many resources one evaluation may read; shared by all its searches. */
@@ -43,7 +43,7 @@ export class ResourceBudget {
   }
 
   private tooLarge(): Error {
-    return sourceProblem('ERR_SOURCE_TOO_LARGE', {
+    return nodeProblem('ERR_SOURCE_TOO_LARGE', {
       detail: `the query would read more than ${this.limit} FHIR resources`,
     });
   }

@@ -1,10 +1,11 @@
-// Every URL the live source sends to a FHIR server is built here, and only
-// from allow-listed parts (threat 35): a resource type from a fixed list, a
-// parameter name from that type's fixed list, an allow-listed modifier, and
-// values rendered from typed parts. Each part of a value taken from a query
-// (systems, codes, units, ids) is escaped by the FHIR search rules (`\` `,`
-// `|` `$`), and the whole value is then percent-encoded, so no code can end a
-// value, start another parameter (`&_has:...`) or cut the URL (`#`).
+// Every search URL the node sends a FHIR server (live source and sync) is
+// built here, and only from allow-listed parts (threat 35): a resource type
+// from a fixed list, a parameter name from that type's fixed list, an
+// allow-listed modifier, and values rendered from typed parts. Each part of
+// a value taken from a query (systems, codes, units, ids) is escaped by the
+// FHIR search rules (`\` `,` `|` `$`), and the whole value is then
+// percent-encoded, so no code can end a value, start another parameter
+// (`&_has:...`) or cut the URL (`#`).
 
 /** Resource types the source reads. */
 export const SEARCH_TYPES = [

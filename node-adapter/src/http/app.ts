@@ -3,9 +3,18 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
-import { type CatalogueEntry, ProblemError, bodyProblem, toProblemError } from '@tessera/schemas';
-import type { EvaluateRequest, EvaluationOutcome } from '../service/evaluator.ts';
+import {
+  type CatalogueEntry,
+  type ProblemError,
+  bodyProblem,
+  toProblemError,
+} from '@tessera/schemas';
+import { asNodeProblem, nodeProblem } from '../errors.ts';
+import type { EvaluateRequest, EvaluationOutcome } from '../evaluate/evaluator.ts';
+import type { Readiness } from '../sources/source.ts';
 import type { NodeMetrics } from './metrics.ts';
+
+export type { Readiness };
 
 export interface NodeAppDeps {
   readonly evaluate: (request: EvaluateRequest) => Promise<EvaluationOutcome>;
@@ -15,13 +24,6 @@ export interface NodeAppDeps {
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
-}
-
-export interface Readiness {
-  readonly ready: boolean;
-  readonly reason?: string;
-  readonly dataVersion?: string;
-  readonly dataAgeSeconds?: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -106,14 +108,14 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
   );
 
   app.use((_req, res) => {
-    sendProblem(res, toProblemErrorNotFound(), res.locals.requestId as string);
+    sendProblem(res, nodeProblem('ERR_NOT_FOUND'), res.locals.requestId as string);
   });
 
   // Express recognises error handlers by their four parameters.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const requestId = (res.locals.requestId as string | undefined) ?? randomUUID();
     const isBodyError = typeof (err as { type?: unknown } | null)?.type === 'string';
-    const problem = isBodyError ? bodyProblem(err) : toProblemError(err);
+    const problem = asNodeProblem(isBodyError ? bodyProblem(err) : toProblemError(err));
     if (problem.status >= 500) {
       deps.metrics.evaluations.inc({ outcome: 'error' });
       // The error's message may quote data; only its class is logged.
@@ -126,10 +128,6 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
   });
 
   return app;
-}
-
-function toProblemErrorNotFound(): ProblemError {
-  return new ProblemError('ERR_NOT_FOUND', 404, 'Not found');
 }
 
 /** Budget metrics of one release: what it cost and what its project has spent. */

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
-import { TooManyBadLinesError } from './errors.ts';
+import { TooManyBadLinesError } from './bad-lines-error.ts';
 import { ingest } from './ingest.ts';
 import type { IngestOptions } from './ingest.ts';
 import { DATA_TABLES } from './publish.ts';

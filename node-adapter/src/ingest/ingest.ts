@@ -11,7 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { openStore } from '../store/open.ts';
 import { META } from '../store/layout.ts';
 import type { StagingTable } from './csv-rows.ts';
-import { ingestProblem, TooManyBadLinesError } from './errors.ts';
+import { nodeProblem } from '../errors.ts';
+import { TooManyBadLinesError } from './bad-lines-error.ts';
 import { runTasks } from './pool.ts';
 import { dropStaging, publish, readMeta, stageMedications } from './publish.ts';
 import type { StagingFiles } from './publish.ts';
@@ -100,7 +101,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     throw new RangeError('maxBadShare must be between 0 and 1');
   }
   if (options.recordKeySecret.byteLength < MIN_SECRET_BYTES) {
-    throw ingestProblem('ERR_INGEST_RECORD_KEY', {
+    throw nodeProblem('ERR_INGEST_RECORD_KEY', {
       detail: `the record key secret must be at least ${MIN_SECRET_BYTES} bytes`,
     });
   }

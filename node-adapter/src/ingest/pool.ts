@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { CsvFiles } from './csv-files.ts';
 import type { CsvOutput } from './csv-files.ts';
-import { ingestErrors, ingestProblem } from './errors.ts';
+import { isNodeErrorCode, nodeProblem } from '../errors.ts';
 import { runTask } from './task.ts';
 import type { IngestTask, TaskResult } from './task.ts';
 
@@ -140,8 +140,8 @@ function runOnWorkers(tasks: readonly IngestTask[], options: PoolOptions): Promi
 }
 
 function workerProblem(code: string | undefined, detail: string | undefined): Error {
-  if (code !== undefined && code in ingestErrors) {
-    return ingestProblem(code as keyof typeof ingestErrors, detail === undefined ? {} : { detail });
+  if (code !== undefined && isNodeErrorCode(code)) {
+    return nodeProblem(code, detail === undefined ? {} : { detail });
   }
   return new Error(`an ingest worker failed${detail === undefined ? '' : `: ${detail}`}`);
 }

@@ -8,7 +8,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { ingestProblem } from './errors.ts';
+import { nodeProblem } from '../errors.ts';
 
 export interface SourceFile {
   /** Path to open. */
@@ -43,7 +43,7 @@ export async function listSourceFiles(sources: readonly string[]): Promise<Sourc
   for (const source of sources) {
     const info = await stat(source).catch(() => undefined);
     if (info === undefined) {
-      throw ingestProblem('ERR_INGEST_SOURCE_NOT_FOUND', {
+      throw nodeProblem('ERR_INGEST_SOURCE_NOT_FOUND', {
         detail: `no such file or directory: ${source}`,
       });
     }
@@ -61,7 +61,7 @@ export async function listSourceFiles(sources: readonly string[]): Promise<Sourc
     } else {
       const kind = classify(source);
       if (kind === undefined) {
-        throw ingestProblem('ERR_INGEST_SOURCE_UNSUPPORTED', {
+        throw nodeProblem('ERR_INGEST_SOURCE_UNSUPPORTED', {
           detail: `expected .ndjson, .jsonl or .json (optionally .gz): ${source}`,
         });
       }
@@ -77,7 +77,7 @@ export async function listSourceFiles(sources: readonly string[]): Promise<Sourc
     (a, b) => compare(a.name, b.name) || compare(a.path, b.path),
   );
   if (list.length === 0) {
-    throw ingestProblem('ERR_INGEST_NO_SOURCES', {
+    throw nodeProblem('ERR_INGEST_NO_SOURCES', {
       detail: 'no .ndjson, .jsonl or .json files found in the sources',
     });
   }
@@ -155,7 +155,7 @@ export async function planSegments(
 export const CONTENT_DIGEST = 'blake2b512';
 
 function unreadable(file: ReadTarget): Error {
-  return ingestProblem('ERR_INGEST_SOURCE_UNREADABLE', {
+  return nodeProblem('ERR_INGEST_SOURCE_UNREADABLE', {
     detail: `could not read ${file.path}${file.gzip ? ' (is it valid gzip?)' : ''}`,
   });
 }

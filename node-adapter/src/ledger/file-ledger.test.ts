@@ -11,12 +11,10 @@ import {
   type ReleaseLedger,
   budgetLimits,
   createMemoryReleaseLedger,
-  exportReleases,
   noiseIdOf,
-  openFileReleaseLedger,
-  releaseLedgerPath,
-} from './budget-ledger.ts';
-import { protect } from './protect.ts';
+} from '../disclosure/budget.ts';
+import { protect } from '../disclosure/protect.ts';
+import { exportReleases, openFileReleaseLedger, releaseLedgerPath } from './file-ledger.ts';
 import {
   cell,
   cellKeyPolicy,
@@ -26,7 +24,7 @@ import {
   policyOf,
   queryHashOf,
   releaseContext,
-} from './test-support.ts';
+} from '../../test/support/disclosure.ts';
 
 const DAY = 86_400_000;
 const now = new Date('2026-11-21T10:00:00Z');

@@ -13,13 +13,13 @@ import { loadResources, startFhirServer } from '../../../tests/fhir-server/serve
 import type { FhirServer } from '../../../tests/fhir-server/server.ts';
 import { QUERIES } from '../../../tests/conformance/queries.ts';
 import type { RawResult } from '../engine/raw-result.ts';
-import { evaluateOracle } from '../oracle/oracle.ts';
-import type { OracleResult } from '../oracle/oracle.ts';
-import { populationArbitrary, queryArbitrary } from '../oracle/random-population.ts';
-import type { FhirResource } from '../oracle/read-fhir.ts';
+import { evaluateOracle } from '../../test/oracle/oracle.ts';
+import type { OracleResult } from '../../test/oracle/oracle.ts';
+import { populationArbitrary, queryArbitrary } from '../../test/oracle/random-population.ts';
+import type { FhirResource } from '../../test/oracle/read-fhir.ts';
 import { recordKey } from '../store/record-key.ts';
 import { createFhirSource } from './fhir-source.ts';
-import { COMMON_PARAMS, TYPE_PARAMS } from './search-url.ts';
+import { COMMON_PARAMS, TYPE_PARAMS } from '../fhir-client/search-url.ts';
 import type { EvaluableQuery, FhirSource } from './fhir-source.ts';
 
 const SECRET = new TextEncoder().encode('live-source-integration-secret');

@@ -3,8 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalQuery } from '@tessera/schemas';
 import type { CohortQuery, ProblemError } from '@tessera/schemas';
-import { fakeServers, problemOf, searchset, sendJson } from './fake-fhir-server.ts';
-import type { FakeHandler, FakeServer } from './fake-fhir-server.ts';
+import {
+  fakeServers,
+  problemOf,
+  searchset,
+  sendJson,
+} from '../../test/support/fake-fhir-server.ts';
+import type { FakeHandler, FakeServer } from '../../test/support/fake-fhir-server.ts';
 import { createFhirSource } from './fhir-source.ts';
 import type { EvaluableQuery, FhirSourceOptions } from './fhir-source.ts';
 

@@ -18,16 +18,16 @@ import { canonicalJson } from '@tessera/schemas';
 import type { RawResult } from '../engine/raw-result.ts';
 import { flattenResource } from '../ingest/flatten.ts';
 import { recordKey } from '../store/record-key.ts';
-import { onAbort } from './abort.ts';
-import { checkServerUrl, createAuthProvider } from './auth.ts';
-import type { FhirAuth } from './auth.ts';
+import { onAbort } from '../fhir-client/abort.ts';
+import { checkServerUrl, createAuthProvider } from '../fhir-client/auth.ts';
+import type { FhirAuth } from '../fhir-client/auth.ts';
 import {
   canSearch,
   readCapabilities,
   summariseCapabilities,
   supportsParam,
-} from './capabilities.ts';
-import type { CapabilitySummary, SourceCapabilities } from './capabilities.ts';
+} from '../fhir-client/capabilities.ts';
+import type { CapabilitySummary, SourceCapabilities } from '../fhir-client/capabilities.ts';
 import {
   buildResult,
   criterionKey,
@@ -36,18 +36,18 @@ import {
   patientsMatching,
 } from './cohort.ts';
 import type { LiveCoding, LiveEvent, LivePatient, SourceQuery } from './cohort.ts';
-import { sourceProblem } from './errors.ts';
-import { createFhirHttp } from './fhir-http.ts';
-import type { FhirHttp } from './fhir-http.ts';
-import { ResourceBudget, firstPage, searchAll } from './fhir-search.ts';
-import type { JsonObject } from './fhir-search.ts';
+import { nodeProblem } from '../errors.ts';
+import { createFhirHttp } from '../fhir-client/fhir-http.ts';
+import type { FhirHttp } from '../fhir-client/fhir-http.ts';
+import { ResourceBudget, firstPage, searchAll } from '../fhir-client/fhir-search.ts';
+import type { JsonObject } from '../fhir-client/fhir-search.ts';
 import { KIND_TYPES, TYPE_ELEMENTS, medicationSearches, planSearches } from './plan.ts';
 import type { EventSearch } from './plan.ts';
-import { SEARCH_TYPES } from './search-url.ts';
-import type { SearchParam, SearchSpec, SearchType } from './search-url.ts';
+import { SEARCH_TYPES } from '../fhir-client/search-url.ts';
+import type { SearchParam, SearchSpec, SearchType } from '../fhir-client/search-url.ts';
 
-export type { FhirAuth } from './auth.ts';
-export type { CapabilitySummary } from './capabilities.ts';
+export type { FhirAuth } from '../fhir-client/auth.ts';
+export type { CapabilitySummary } from '../fhir-client/capabilities.ts';
 export type { EvaluableQuery, SourceQuery } from './cohort.ts';
 
 export interface FhirSourceOptions {
@@ -72,7 +72,10 @@ export interface FhirSourceOptions {
     readonly maxRetryAfterMs?: number;
   };
   readonly fetch?: typeof fetch;
+  /** Milliseconds since the epoch (default Date.now). */
   readonly now?: () => number;
+  /** A fresh random identifier, for a data version that must never be reused (default a random UUID). */
+  readonly randomId?: () => string;
 }
 
 export interface FhirSource {
@@ -89,7 +92,7 @@ export interface FhirSource {
 const MIN_SECRET_BYTES = 16;
 
 function configError(detail: string): Error {
-  return sourceProblem('ERR_SOURCE_CONFIG', { detail });
+  return nodeProblem('ERR_SOURCE_CONFIG', { detail });
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
@@ -162,6 +165,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
   if (pageSize > 10_000) throw configError('pageSize must be at most 10000');
   const ttlMs = options.dataVersionTtlMs ?? 30_000;
   const now = options.now ?? Date.now;
+  const randomId = options.randomId ?? randomUUID;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const timeoutMs = positiveInt(options.timeoutMs, 30_000, 'timeoutMs');
   const auth = createAuthProvider(options.auth, { fetch: fetchImpl, timeoutMs, now });
@@ -196,7 +200,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
 
   function ensureOpen(): void {
     if (closed)
-      throw sourceProblem('ERR_SOURCE_UNAVAILABLE', { detail: 'the live source is closed' });
+      throw nodeProblem('ERR_SOURCE_UNAVAILABLE', { detail: 'the live source is closed' });
   }
 
   async function countOf(
@@ -243,7 +247,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     );
     if (parts.some((p) => p.count === undefined)) {
       // Without counts nothing shows a change: a version that is never reused.
-      return `${new Date(now()).toISOString()}#live-${randomUUID().slice(0, 8)}`;
+      return `${new Date(now()).toISOString()}#live-${randomId().slice(0, 8)}`;
     }
     const digest = createHash('sha256')
       .update(canonicalJson(parts.map((p) => [p.type, p.count, p.latest ?? null])))
@@ -457,7 +461,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     close() {
       closed = true;
       lifetime.abort(
-        sourceProblem('ERR_SOURCE_UNAVAILABLE', { detail: 'the live source is closed' }),
+        nodeProblem('ERR_SOURCE_UNAVAILABLE', { detail: 'the live source is closed' }),
       );
       patientCache = undefined;
       version = undefined;

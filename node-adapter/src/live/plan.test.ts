@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProblemError } from '@tessera/schemas';
 import type { CodeSet } from '@tessera/schemas';
-import { readCapabilities, summariseCapabilities } from './capabilities.ts';
+import { readCapabilities, summariseCapabilities } from '../fhir-client/capabilities.ts';
 import {
   DATE_MARGIN_DAYS,
   MAX_VALUES_PER_PARAM,
@@ -12,8 +12,8 @@ import {
   shiftDate,
 } from './plan.ts';
 import type { EventSearch } from './plan.ts';
-import { buildSearchUrl } from './search-url.ts';
-import type { SearchSpec } from './search-url.ts';
+import { buildSearchUrl } from '../fhir-client/search-url.ts';
+import type { SearchSpec } from '../fhir-client/search-url.ts';
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const SNOMED = 'http://snomed.info/sct';

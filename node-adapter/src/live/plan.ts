@@ -21,9 +21,19 @@
 import { isIcd10, normaliseCode } from '@tessera/schemas';
 import type { CodeSet, EventKind, Period, ValueRange } from '@tessera/schemas';
 import { molarMassOf } from '../engine/units.ts';
-import { canSearch, supportsModifier, supportsParam, supportsRange } from './capabilities.ts';
-import type { SourceCapabilities } from './capabilities.ts';
-import type { SearchParam, SearchSpec, SearchType, SearchValue } from './search-url.ts';
+import {
+  canSearch,
+  supportsModifier,
+  supportsParam,
+  supportsRange,
+} from '../fhir-client/capabilities.ts';
+import type { SourceCapabilities } from '../fhir-client/capabilities.ts';
+import type {
+  SearchParam,
+  SearchSpec,
+  SearchType,
+  SearchValue,
+} from '../fhir-client/search-url.ts';
 
 export const UCUM = 'http://unitsofmeasure.org';
 

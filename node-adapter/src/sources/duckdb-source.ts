@@ -1,27 +1,31 @@
-// The node's data source behind one interface: the embedded DuckDB store, or
-// (see fhir/) a live FHIR server. Both answer the same canonical query with
-// the same true figures.
+// The embedded DuckDB store as the node's source (the other is the live FHIR
+// server, live-fhir-source.ts): both answer the same canonical query with the
+// same true figures. The store's data is as old as its last ingest or sync;
+// the catalogue reads the store itself.
 import { stat } from 'node:fs/promises';
+import { buildCatalogue } from '../catalogue/catalogue.ts';
 import { createEngine, duckDbDialect } from '../engine/index.ts';
 import type { SqlRunner } from '../engine/runner.ts';
-import type { QuerySource } from '../service/ports.ts';
+import { isoDate } from '../evaluate/evaluator.ts';
 import { META } from '../store/layout.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
+import type { NodeSource } from './source.ts';
 
-export interface DuckDbSource extends QuerySource {
+export interface DuckDbSourceOptions {
+  /** The wall clock, for the data's age and the catalogue's reference date. */
+  readonly now?: () => Date;
+}
+
+export interface DuckDbSource extends NodeSource {
   /** The loaded version, known without waiting: a store's version only changes when it is swapped. */
   readonly version: string;
-  /** For the catalogue and readiness. */
-  readonly runner: SqlRunner;
-  readonly loadedAt: Date;
-  storeBytes(): number;
   /** Switches to the store now at the source's path; resolves to its data version. */
-  reload(): Promise<string>;
+  readonly reload: () => Promise<string>;
   close(): void;
 }
 
 /** Reads one meta value; undefined when the store was never ingested. */
-export async function readMeta(runner: SqlRunner, key: string): Promise<string | undefined> {
+async function readMeta(runner: SqlRunner, key: string): Promise<string | undefined> {
   const rows = await runner.all('SELECT value FROM meta WHERE key = ?', [key]);
   const value = rows[0]?.value;
   return typeof value === 'string' ? value : undefined;
@@ -38,7 +42,7 @@ interface Opened {
   retired: boolean;
 }
 
-async function openOnce(path: string): Promise<Opened> {
+async function openOnce(path: string, now: () => Date): Promise<Opened> {
   const store = await openStore(path, { readOnly: true });
   try {
     const runner = createDuckDbRunner(store.connection);
@@ -51,7 +55,7 @@ async function openOnce(path: string): Promise<Opened> {
       runner,
       engine,
       version,
-      loadedAt: ingestedAt ? new Date(ingestedAt) : new Date(),
+      loadedAt: ingestedAt ? new Date(ingestedAt) : now(),
       running: 0,
       retired: false,
     };
@@ -67,8 +71,12 @@ async function openOnce(path: string): Promise<Opened> {
  * switches to it; evaluations already running finish on the old store.
  * @example const source = await openDuckDbSource('lombardia.duckdb');
  */
-export async function openDuckDbSource(path: string): Promise<DuckDbSource> {
-  let current = await openOnce(path);
+export async function openDuckDbSource(
+  path: string,
+  options: DuckDbSourceOptions = {},
+): Promise<DuckDbSource> {
+  const now = options.now ?? (() => new Date());
+  let current = await openOnce(path, now);
   let bytes = (await stat(path)).size;
   const refreshSize = (): void => {
     stat(path).then(
@@ -77,17 +85,12 @@ export async function openDuckDbSource(path: string): Promise<DuckDbSource> {
     );
   };
   const sizeTimer = setInterval(refreshSize, 60_000).unref();
+  const ageMs = (): number => now().getTime() - current.loadedAt.getTime();
   const retire = (opened: Opened): void => {
     opened.retired = true;
     if (opened.running === 0) opened.store.close();
   };
   return {
-    get runner() {
-      return current.runner;
-    },
-    get loadedAt() {
-      return current.loadedAt;
-    },
     get version() {
       return current.version;
     },
@@ -104,9 +107,20 @@ export async function openDuckDbSource(path: string): Promise<DuckDbSource> {
         if (opened.retired && opened.running === 0) opened.store.close();
       }
     },
+    readiness() {
+      const { version } = current;
+      return Promise.resolve(
+        version === 'empty'
+          ? { ready: false, reason: 'no data loaded' }
+          : { ready: true, dataVersion: version, dataAgeSeconds: Math.round(ageMs() / 1000) },
+      );
+    },
+    catalogue: (settings, dataVersion) =>
+      buildCatalogue(current.runner, settings, dataVersion, isoDate(now())),
+    dataAgeSeconds: () => ageMs() / 1000,
     storeBytes: () => bytes,
     async reload() {
-      const next = await openOnce(path);
+      const next = await openOnce(path, now);
       const previous = current;
       current = next;
       refreshSize();

@@ -1,7 +1,8 @@
-// The live FHIR source (fhir/) behind the node's QuerySource port: the
-// configuration's credentials are read (a SMART private key from its JWK
-// file), the record key secret is loaded or created, and the node gets what
-// readiness and the catalogue need on top of evaluation.
+// The live FHIR source (live/) as the node's source: the configuration's
+// credentials are read (a SMART private key from its JWK file), the record
+// key secret is loaded or created, and the node gets what readiness and the
+// catalogue need on top of evaluation. Its data is as fresh as its server's:
+// its age is 0 and it keeps no store.
 //
 // Catalogue choice: a live source builds a minimal disclosure-safe entry from
 // one count search per resource type (`_summary=count` where declared):
@@ -9,36 +10,31 @@
 // ages and the temporal span are left out: they would take one search per
 // code or a read of every patient, which a catalogue request must not cost a
 // regional server.
-import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { CatalogueEntry, FhirAuth as ConfigFhirAuth, NodeConfig } from '@tessera/schemas';
-import type { RawResult } from '../engine/raw-result.ts';
+import type { NodeConfig } from '@tessera/schemas';
 import { catalogueHeader, roundCount } from '../catalogue/catalogue.ts';
-import type { CatalogueSettings } from '../catalogue/catalogue.ts';
-import { checkServerUrl, createAuthProvider } from '../fhir/auth.ts';
-import type { FhirAuth } from '../fhir/auth.ts';
-import { canSearch, readCapabilities, supportsParam } from '../fhir/capabilities.ts';
-import { sourceProblem } from '../fhir/errors.ts';
-import { createFhirHttp } from '../fhir/fhir-http.ts';
-import { firstPage } from '../fhir/fhir-search.ts';
-import { createFhirSource } from '../fhir/fhir-source.ts';
-import type { FhirSource } from '../fhir/fhir-source.ts';
-import { SEARCH_TYPES } from '../fhir/search-url.ts';
-import type { SearchParam } from '../fhir/search-url.ts';
-import type { QuerySource, SourceQuery } from '../service/ports.ts';
+import type { RawResult } from '../engine/raw-result.ts';
+import type { SourceQuery } from '../evaluate/ports.ts';
+import { checkServerUrl, createAuthProvider } from '../fhir-client/auth.ts';
+import { resolveFhirAuth } from '../fhir-client/auth-config.ts';
+import { canSearch, readCapabilities, supportsParam } from '../fhir-client/capabilities.ts';
+import { createFhirHttp } from '../fhir-client/fhir-http.ts';
+import { firstPage } from '../fhir-client/fhir-search.ts';
+import { SEARCH_TYPES } from '../fhir-client/search-url.ts';
+import type { SearchParam } from '../fhir-client/search-url.ts';
+import { createFhirSource } from '../live/fhir-source.ts';
+import type { FhirSource } from '../live/fhir-source.ts';
+import { loadOrCreateKeyFile } from '../store/key-file.ts';
+import type { NodeSource } from './source.ts';
 
 export type FhirSourceConfig = Extract<NodeConfig['source'], { kind: 'fhir' }>;
 
 /** How long a live data version is trusted: readiness sees an outage within this time. */
 export const LIVE_DATA_VERSION_TTL_MS = 10_000;
-const DEFAULT_SCOPE = 'system/*.read';
+/** How long readiness waits for the server's data version. */
+const READINESS_TIMEOUT_MS = 2000;
 
-export interface FhirQuerySource extends QuerySource {
-  /** The server's data version within `timeoutMs`, or undefined when it is unreachable. */
-  probe(timeoutMs: number): Promise<string | undefined>;
-  /** A minimal disclosure-safe catalogue entry (see the file comment). */
-  catalogue(settings: CatalogueSettings, dataVersion: string): Promise<CatalogueEntry>;
+export interface FhirQuerySource extends NodeSource {
   close(): Promise<void>;
 }
 
@@ -51,68 +47,12 @@ export interface FhirSourceAdapterOptions {
   readonly recordKeyFile?: string;
   readonly fetch?: typeof fetch;
   readonly dataVersionTtlMs?: number;
-}
-
-function configError(detail: string): Error {
-  return sourceProblem('ERR_SOURCE_CONFIG', { detail });
-}
-
-function isJson(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * The configuration's FHIR credentials as the FHIR client takes them: a
- * SMART Backend Services key is read from its JWK file (its `kid` is the
- * config's or the key's own; the scope defaults to `system/*.read`).
- * @example await resolveFhirAuth({ kind: 'none' }, '/etc/tessera') // { kind: 'none' }
- */
-export async function resolveFhirAuth(
-  auth: ConfigFhirAuth | undefined,
-  baseDir: string,
-): Promise<FhirAuth> {
-  if (auth === undefined || auth.kind === 'none') return { kind: 'none' };
-  if (auth.kind === 'bearer') return { kind: 'bearer', token: auth.token };
-  if (auth.kind === 'basic') {
-    return { kind: 'basic', username: auth.username, password: auth.password };
-  }
-  const file = isAbsolute(auth.privateKeyFile)
-    ? auth.privateKeyFile
-    : resolve(baseDir, auth.privateKeyFile);
-  let jwk: unknown;
-  try {
-    jwk = JSON.parse(await readFile(file, 'utf8'));
-  } catch {
-    throw configError('auth.privateKeyFile is not a readable JWK (JSON) file');
-  }
-  if (!isJson(jwk) || typeof jwk.kty !== 'string') {
-    throw configError('auth.privateKeyFile does not hold a JWK');
-  }
-  const kid = auth.kid ?? (typeof jwk.kid === 'string' ? jwk.kid : undefined);
-  if (kid === undefined) throw configError('auth.kid is required when the key names no kid');
-  return {
-    kind: 'smart-backend',
-    tokenUrl: auth.tokenUrl,
-    clientId: auth.clientId,
-    privateJwk: jwk,
-    kid,
-    scope: auth.scope ?? DEFAULT_SCOPE,
-  };
-}
-
-/**
- * Reads the node's record key secret, creating 32 random bytes (mode 0600)
- * when the file does not exist. Refuses a key shorter than 16 bytes.
- */
-export async function loadOrCreateRecordKeyFile(path: string): Promise<Uint8Array> {
-  try {
-    await writeFile(path, randomBytes(32), { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if (!(err instanceof Error && 'code' in err && err.code === 'EEXIST')) throw err;
-  }
-  const secret = new Uint8Array(await readFile(path));
-  if (secret.byteLength < 16) throw configError('the record key file holds fewer than 16 bytes');
-  return secret;
+  /** How long readiness waits for the server (default 2 s). */
+  readonly readinessTimeoutMs?: number;
+  /** Milliseconds since the epoch (tokens, retries, the data version's lifetime). */
+  readonly now?: () => number;
+  /** A fresh random identifier (a data version that must never be reused). */
+  readonly randomId?: () => string;
 }
 
 /**
@@ -131,7 +71,7 @@ export async function openFhirQuerySource(
       : isAbsolute(options.recordKeyFile)
         ? options.recordKeyFile
         : resolve(options.baseDir, options.recordKeyFile);
-  const recordKeySecret = await loadOrCreateRecordKeyFile(keyFile);
+  const recordKeySecret = await loadOrCreateKeyFile(keyFile);
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const timeoutMs = config.timeoutMs ?? 30_000;
   const source: FhirSource = createFhirSource({
@@ -143,10 +83,13 @@ export async function openFhirQuerySource(
     maxResources: config.maxResources ?? 1_000_000,
     dataVersionTtlMs: options.dataVersionTtlMs ?? LIVE_DATA_VERSION_TTL_MS,
     fetch: fetchImpl,
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.randomId === undefined ? {} : { randomId: options.randomId }),
   });
   // A separate small client for catalogue counts, so they never queue behind evaluations.
   const baseUrl = checkServerUrl(config.baseUrl, auth);
-  const now = Date.now;
+  const now = options.now ?? Date.now;
+  const readinessTimeoutMs = options.readinessTimeoutMs ?? READINESS_TIMEOUT_MS;
   const http = createFhirHttp({
     fetch: fetchImpl,
     auth: createAuthProvider(auth, { fetch: fetchImpl, timeoutMs, now }),
@@ -177,11 +120,12 @@ export async function openFhirQuerySource(
     evaluate: (query: SourceQuery, signal: AbortSignal): Promise<RawResult> =>
       source.evaluate(query, signal),
     dataVersion: () => source.dataVersion(),
-    async probe(ms) {
+    async readiness() {
       try {
-        return await source.dataVersion(AbortSignal.timeout(ms));
+        const version = await source.dataVersion(AbortSignal.timeout(readinessTimeoutMs));
+        return { ready: true, dataVersion: version, dataAgeSeconds: 0 };
       } catch {
-        return undefined;
+        return { ready: false, reason: 'source unavailable' };
       }
     },
     async catalogue(settings, dataVersion) {
@@ -199,6 +143,8 @@ export async function openFhirQuerySource(
         codes: [],
       };
     },
+    dataAgeSeconds: () => 0,
+    storeBytes: () => 0,
     close: () => source.close(),
   };
 }

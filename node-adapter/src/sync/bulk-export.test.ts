@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProblemError, canonicalQuery } from '@tessera/schemas';
 import { createEngine, duckDbDialect } from '../engine/index.ts';
-import { evaluateOracle } from '../oracle/oracle.ts';
-import type { FhirResource } from '../oracle/read-fhir.ts';
+import { evaluateOracle } from '../../test/oracle/oracle.ts';
+import type { FhirResource } from '../../test/oracle/read-fhir.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
 import { recordKey } from '../store/record-key.ts';
-import { fakeServers, sendJson } from './fake-fhir-server.ts';
-import type { FakeHandler } from './fake-fhir-server.ts';
-import { downloadBulkExport, readManifest, syncFromBulkExport } from './sync.ts';
+import { fakeServers, sendJson } from '../../test/support/fake-fhir-server.ts';
+import type { FakeHandler } from '../../test/support/fake-fhir-server.ts';
+import { downloadBulkExport, readManifest, syncFromBulkExport } from './bulk-export.ts';
 
 const SECRET = new TextEncoder().encode('bulk-sync-test-record-key');
 const SYNTHEA = join(import.meta.dirname, '../../../../shared/fixtures/synthea/10-patients');

@@ -3,8 +3,8 @@
 // (optionally `_since` an earlier export), poll its status (honouring
 // Retry-After), download the NDJSON files (and, `_since`, the deleted
 // resources' Bundles), and load them with ingest into a DuckDB store. The
-// credentials, retries, timeouts and failure mapping are the live source's;
-// files are downloaded with credentials only from the server's own origin,
+// credentials, retries, timeouts and failure mapping are the FHIR client's
+// (fhir-client/), as for the live source; files are downloaded with credentials only from the server's own origin,
 // and never from anywhere but https or that origin.
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,13 +12,18 @@ import { dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { ingest } from '../ingest/index.ts';
 import type { IngestOptions, IngestReport } from '../ingest/index.ts';
-import { checkServerUrl, createAuthProvider } from './auth.ts';
-import type { FhirAuth } from './auth.ts';
-import { sourceProblem } from './errors.ts';
-import { createFhirHttp, parseRetryAfter, readLimitedJson, waitFor } from './fhir-http.ts';
-import type { RequestSpec } from './fhir-http.ts';
-import { SEARCH_TYPES } from './search-url.ts';
-import type { SearchType } from './search-url.ts';
+import { checkServerUrl, createAuthProvider } from '../fhir-client/auth.ts';
+import type { FhirAuth } from '../fhir-client/auth.ts';
+import { nodeProblem } from '../errors.ts';
+import {
+  createFhirHttp,
+  parseRetryAfter,
+  readLimitedJson,
+  waitFor,
+} from '../fhir-client/fhir-http.ts';
+import type { RequestSpec } from '../fhir-client/fhir-http.ts';
+import { SEARCH_TYPES } from '../fhir-client/search-url.ts';
+import type { SearchType } from '../fhir-client/search-url.ts';
 
 export interface BulkDownloadOptions {
   readonly baseUrl: string;
@@ -95,7 +100,7 @@ interface Manifest {
 }
 
 function invalid(detail: string): Error {
-  return sourceProblem('ERR_SOURCE_INVALID', { detail });
+  return nodeProblem('ERR_SOURCE_INVALID', { detail });
 }
 
 function isJson(value: unknown): value is Record<string, unknown> {
@@ -164,7 +169,7 @@ export async function downloadBulkExport(options: BulkDownloadOptions): Promise<
   const base = new URL(baseUrl);
   const types = options.types ?? SEARCH_TYPES;
   if (types.length === 0 || !types.every((t) => (SEARCH_TYPES as readonly string[]).includes(t))) {
-    throw sourceProblem('ERR_SOURCE_CONFIG', {
+    throw nodeProblem('ERR_SOURCE_CONFIG', {
       detail: 'types must name resource types the node reads',
     });
   }
@@ -172,7 +177,7 @@ export async function downloadBulkExport(options: BulkDownloadOptions): Promise<
     options.since !== undefined &&
     (!INSTANT.test(options.since) || options.deletedDir === undefined)
   ) {
-    throw sourceProblem('ERR_SOURCE_CONFIG', {
+    throw nodeProblem('ERR_SOURCE_CONFIG', {
       detail: 'since must be a FHIR instant, with a directory for deletions',
     });
   }
@@ -253,7 +258,7 @@ export async function downloadBulkExport(options: BulkDownloadOptions): Promise<
         break;
       }
       if (now() >= deadline) {
-        throw sourceProblem('ERR_SOURCE_UNAVAILABLE', {
+        throw nodeProblem('ERR_SOURCE_UNAVAILABLE', {
           detail: 'the FHIR server’s export did not finish in time',
         });
       }
@@ -311,7 +316,7 @@ export async function downloadBulkExport(options: BulkDownloadOptions): Promise<
               for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
                 written += chunk.byteLength;
                 if (bytes + written > maxBytes) {
-                  throw sourceProblem('ERR_SOURCE_TOO_LARGE', {
+                  throw nodeProblem('ERR_SOURCE_TOO_LARGE', {
                     detail: `the export is larger than ${maxBytes} bytes`,
                   });
                 }

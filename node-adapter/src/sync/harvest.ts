@@ -1,7 +1,7 @@
 // A copy of the region's data for the embedded store when the FHIR server
 // offers no Bulk Data export: every resource type the node reads is harvested
-// by paged search (the live source's client: credentials, retries, timeouts,
-// paging checks) into Bulk Data style NDJSON files. And the store refresh
+// by paged search (the FHIR client the live source uses too: credentials,
+// retries, timeouts, paging checks) into Bulk Data style NDJSON files. And the store refresh
 // both sync paths share: the new data is loaded into a NEW DuckDB file next
 // to the store, which is renamed over the store only once it is complete, so
 // a failed sync leaves the previous store and data version in place.
@@ -24,13 +24,13 @@ import type { IngestReport } from '../ingest/index.ts';
 import { readMeta } from '../ingest/publish.ts';
 import { META } from '../store/layout.ts';
 import { openStore } from '../store/open.ts';
-import { checkServerUrl, createAuthProvider } from './auth.ts';
-import type { FhirAuth } from './auth.ts';
-import { canSearch, readCapabilities, supportsParam } from './capabilities.ts';
-import { sourceProblem } from './errors.ts';
-import { createFhirHttp } from './fhir-http.ts';
-import type { FhirHttp } from './fhir-http.ts';
-import { ResourceBudget, searchAll } from './fhir-search.ts';
+import { checkServerUrl, createAuthProvider } from '../fhir-client/auth.ts';
+import type { FhirAuth } from '../fhir-client/auth.ts';
+import { canSearch, readCapabilities, supportsParam } from '../fhir-client/capabilities.ts';
+import { nodeProblem } from '../errors.ts';
+import { createFhirHttp } from '../fhir-client/fhir-http.ts';
+import type { FhirHttp } from '../fhir-client/fhir-http.ts';
+import { ResourceBudget, searchAll } from '../fhir-client/fhir-search.ts';
 import {
   buildMirror,
   createMirror,
@@ -43,10 +43,10 @@ import {
   writeMirrorState,
 } from './mirror.ts';
 import type { MirrorState } from './mirror.ts';
-import { SEARCH_TYPES } from './search-url.ts';
-import type { SearchParam, SearchType } from './search-url.ts';
-import { downloadBulkExport } from './sync.ts';
-import type { BulkDownloadOptions } from './sync.ts';
+import { SEARCH_TYPES } from '../fhir-client/search-url.ts';
+import type { SearchParam, SearchType } from '../fhir-client/search-url.ts';
+import { downloadBulkExport } from './bulk-export.ts';
+import type { BulkDownloadOptions } from './bulk-export.ts';
 
 export interface HarvestOptions {
   readonly baseUrl: string;
@@ -132,7 +132,7 @@ export async function harvestBySearch(options: HarvestOptions): Promise<HarvestR
   const http = httpFor(options);
   const pageSize = options.pageSize ?? 500;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) {
-    throw sourceProblem('ERR_SOURCE_CONFIG', { detail: 'pageSize must be from 1 to 10000' });
+    throw nodeProblem('ERR_SOURCE_CONFIG', { detail: 'pageSize must be from 1 to 10000' });
   }
   const caps = readCapabilities(await http.getJson(`${baseUrl}/metadata`, options.signal));
   const types = (options.types ?? SEARCH_TYPES).filter((t) => canSearch(caps, t));
@@ -387,7 +387,7 @@ export async function refreshStore(options: RefreshOptions): Promise<RefreshRepo
     }
 
     if (options.signal?.aborted === true) {
-      throw sourceProblem('ERR_SOURCE_UNAVAILABLE', { detail: 'the sync was cancelled' });
+      throw nodeProblem('ERR_SOURCE_UNAVAILABLE', { detail: 'the sync was cancelled' });
     }
     const { report } = loaded;
     // The swap: one rename within the directory; readers of the old file keep it open.

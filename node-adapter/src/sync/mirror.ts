@@ -15,7 +15,7 @@ import type { WriteStream } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { sourceProblem } from './errors.ts';
+import { nodeProblem } from '../errors.ts';
 
 /** What the kept files are: whose export, of which types, as of when. */
 export interface MirrorState {
@@ -158,7 +158,7 @@ export async function buildMirror(
 }
 
 function invalid(detail: string): Error {
-  return sourceProblem('ERR_SOURCE_INVALID', { detail });
+  return nodeProblem('ERR_SOURCE_INVALID', { detail });
 }
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;

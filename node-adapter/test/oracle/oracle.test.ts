@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
 import { describe, expect, test } from 'vitest';
-import type { EvaluableQuery } from '../engine/compile.ts';
+import type { EvaluableQuery } from '../../src/engine/compile.ts';
 import { CLINIC } from './clinic.ts';
 import { readNdjsonDir } from './ndjson.ts';
 import { evaluateOracle, wholeYears } from './oracle.ts';

@@ -33,8 +33,8 @@ import {
   type Pick,
   type StratumKey,
 } from '@tessera/schemas';
-import { convertQuantity, molarMassOf } from '../engine/units.ts';
-import type { SourceQuery } from '../engine/bounds.ts';
+import { convertQuantity, molarMassOf } from '../../src/engine/units.ts';
+import type { SourceQuery } from '../../src/engine/bounds.ts';
 import {
   readFhir,
   type FhirResource,

@@ -30,7 +30,7 @@ import type {
   Gender,
   Measure,
 } from '@tessera/schemas';
-import type { SummaryBounds } from '../engine/bounds.ts';
+import type { SummaryBounds } from '../../src/engine/bounds.ts';
 import { wholeYears } from './oracle.ts';
 import { readFhir, type FhirResource } from './read-fhir.ts';
 

@@ -3,16 +3,16 @@
 // raw results, and wrapping released parts into a NodeResult.
 import { createHash } from 'node:crypto';
 import type { Cell, Dimension, NodeResult, StratumKey } from '@tessera/schemas';
-import { ageBandLabels } from '../engine/age.ts';
-import type { RawCell, RawMeasure, RawResult, RawSummary } from '../engine/raw-result.ts';
-import type { SummaryBounds } from '../service/ports.ts';
-import { cellKeyOf } from '../store/record-key.ts';
-import { noiseIdOf } from './budget-ledger.ts';
-import { type DiscreteLaplace, probabilityOf } from './discrete-laplace.ts';
-import { keyedNoise } from './keyed-noise.ts';
-import { SUM_GRID, laplaceDistributions } from './laplace-release.ts';
-import { type NodePolicy, loadPolicy } from './policy.ts';
-import type { ProtectContext, ProtectedResult } from './protect.ts';
+import { ageBandLabels } from '../../src/engine/age.ts';
+import type { RawCell, RawMeasure, RawResult, RawSummary } from '../../src/engine/raw-result.ts';
+import type { SummaryBounds } from '../../src/engine/bounds.ts';
+import { cellKeyOf } from '../../src/store/record-key.ts';
+import { noiseIdOf } from '../../src/disclosure/budget.ts';
+import { type DiscreteLaplace, probabilityOf } from '../../src/disclosure/discrete-laplace.ts';
+import { keyedNoise } from '../../src/disclosure/keyed-noise.ts';
+import { SUM_GRID, laplaceDistributions } from '../../src/disclosure/laplace-release.ts';
+import { type NodePolicy, loadPolicy } from '../../src/disclosure/policy.ts';
+import type { ProtectContext, ProtectedResult } from '../../src/disclosure/protect.ts';
 
 /** Uniform [0, 1) numbers. */
 export type RandomSource = () => number;

@@ -5,15 +5,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { ingest } from '../ingest/index.ts';
+import { ingest } from '../../src/ingest/index.ts';
 import type { OracleCell, OracleResult } from '../oracle/oracle.ts';
 import { writeNdjsonDir } from '../oracle/ndjson.ts';
 import type { FhirResource } from '../oracle/read-fhir.ts';
-import { CODE_PATIENT_TABLES, DDL, EVENT_TABLES } from '../store/layout.ts';
-import { createDuckDbRunner, openStore } from '../store/open.ts';
-import { recordKey } from '../store/record-key.ts';
-import type { RawCell, RawResult } from './raw-result.ts';
-import type { SqlRunner, SqlValue } from './runner.ts';
+import { CODE_PATIENT_TABLES, DDL, EVENT_TABLES } from '../../src/store/layout.ts';
+import { createDuckDbRunner, openStore } from '../../src/store/open.ts';
+import { recordKey } from '../../src/store/record-key.ts';
+import type { RawCell, RawResult } from '../../src/engine/raw-result.ts';
+import type { SqlRunner, SqlValue } from '../../src/engine/runner.ts';
 
 export const TEST_SECRET = new TextEncoder().encode('engine-test-record-key-secret');
 
