@@ -1,8 +1,8 @@
 // The federated catalogue: each node's self-description, fetched, validated,
 // cached, merged and searchable by code or text. Served as JSON, or as
 // JSON-LD in the HealthDCAT-AP vocabulary.
-import { request } from 'undici';
-import { type CatalogueEntry, isValid, schemaIds } from '@tessera/schemas';
+import { type CatalogueEntry, isValid } from '@tessera/schemas';
+import type { NodeClient } from '../nodes/node-client.ts';
 
 export interface CatalogueSearch {
   /** `system|code`: nodes holding that code (for at least their threshold of patients). */
@@ -104,43 +104,45 @@ export interface FederatedCatalogue {
   entries(): Promise<CatalogueEntry[]>;
 }
 
+export interface FederatedCatalogueOptions {
+  /** Reaches the nodes; each listed node must be one of its nodes. */
+  readonly client: NodeClient;
+  /** How long a fetched entry is served before it is fetched again. */
+  readonly ttlSec: number;
+  /** A fetch's deadline. Default 5 s. */
+  readonly timeoutMs?: number;
+  /** Largest entry read; a larger one is refused like a broken one. Default 4 MiB. */
+  readonly maxBytes?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * @example const catalogue = createFederatedCatalogue(config.nodes, { client, ttlSec: 300 });
+ *   const entries = await catalogue.entries();
+ */
 export function createFederatedCatalogue(
-  nodes: readonly { id: string; url: string }[],
-  options: { ttlSec: number; timeoutMs?: number; maxBytes?: number; now?: () => number },
+  nodes: readonly { id: string }[],
+  options: FederatedCatalogueOptions,
 ): FederatedCatalogue {
   const now = options.now ?? Date.now;
   const cache = new Map<string, { entry: CatalogueEntry; fetchedAt: number }>();
-  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+  const limits = {
+    timeoutMs: options.timeoutMs ?? 5000,
+    maxBodyBytes: options.maxBytes ?? 4 * 1024 * 1024,
+  };
 
-  async function fetchOne(node: { id: string; url: string }): Promise<CatalogueEntry | undefined> {
+  /** A node's fresh entry; when it cannot be had (or is refused), the last good one. */
+  async function fetchOne(node: { id: string }): Promise<CatalogueEntry | undefined> {
     const cached = cache.get(node.id);
     if (cached && now() - cached.fetchedAt < options.ttlSec * 1000) return cached.entry;
     try {
-      const res = await request(new URL('/v1/catalogue', node.url), {
-        headersTimeout: options.timeoutMs ?? 5000,
-        bodyTimeout: options.timeoutMs ?? 5000,
-      });
-      if (res.statusCode !== 200) {
-        await res.body.dump();
-        return cached?.entry;
-      }
-      let size = 0;
-      const chunks: Buffer[] = [];
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > maxBytes) {
-          res.body.destroy();
-          return cached?.entry;
-        }
-        chunks.push(chunk as Buffer);
-      }
-      const entry: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const { statusCode, body } = await options.client.getJson(node.id, '/v1/catalogue', limits);
       // A node may only describe itself, and only in the catalogue's shape.
-      if (!isValid<CatalogueEntry>(schemaIds.catalogue, entry) || entry.node !== node.id) {
+      if (statusCode !== 200 || !isValid('catalogue', body) || body.node !== node.id) {
         return cached?.entry;
       }
-      cache.set(node.id, { entry, fetchedAt: now() });
-      return entry;
+      cache.set(node.id, { entry: body, fetchedAt: now() });
+      return body;
     } catch {
       return cached?.entry;
     }

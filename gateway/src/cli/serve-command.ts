@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '@tessera/schemas';
 import { listen } from '../server/listen.ts';
 import { createGatewayService, readGatewayConfig } from '../server/gateway.ts';
+import { exitOnProcessFaults } from '../server/process-faults.ts';
 
 const HELP = `Usage: tessera-gateway serve --config <file>
 
@@ -27,16 +28,23 @@ export async function runServe(argv: string[]): Promise<number> {
       config.listen?.port ?? 8080,
     );
     console.error(`tessera-gateway listening on ${url}`);
+    let exitCode = 0;
     await new Promise<void>((resolve) => {
-      const stop = (): void => {
+      let stopping = false;
+      const stop = (code: number): void => {
+        exitCode = Math.max(exitCode, code);
+        if (stopping) return;
+        stopping = true;
+        gateway.markNotReady();
         server.close(() => resolve());
         server.closeAllConnections();
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.once('SIGINT', () => stop(0));
+      process.once('SIGTERM', () => stop(0));
+      exitOnProcessFaults(process, { logger: gateway.logger, stop });
     });
     await gateway.close();
-    return 0;
+    return exitCode;
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`tessera-gateway: ${err.message}`);

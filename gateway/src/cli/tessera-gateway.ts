@@ -14,4 +14,5 @@ process.exitCode = await runCommands(
     },
   },
   process.argv.slice(2),
+  console,
 );

@@ -18,4 +18,5 @@ process.exitCode = await runCommands(
     },
   },
   process.argv.slice(2),
+  console,
 );

@@ -12,10 +12,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import type { MergedResult } from '@tessera/schemas';
+import { EXAMPLE_QUERIES, type MergedResult } from '@tessera/schemas';
 import { startTestIdp } from '../auth/test-idp.ts';
 import { renderTable } from '../cli/table.ts';
-import { DEMO_QUERIES } from './queries.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const NODE_BIN = join(ROOT, 'node-adapter/bin/tessera-node.js');
@@ -216,7 +215,7 @@ async function main(): Promise<number> {
     const token = await refreshToken();
 
     if (values.once) {
-      for (const example of DEMO_QUERIES) {
+      for (const example of EXAMPLE_QUERIES) {
         const res = await request(`${gatewayUrl}/v1/queries`, {
           method: 'POST',
           headers: {
@@ -231,7 +230,7 @@ async function main(): Promise<number> {
           result?: MergedResult;
           code?: string;
         };
-        console.log(`\n${example.title}`);
+        console.log(`\n${example.description}`);
         if (res.statusCode !== 200 || !job.result) {
           console.log(`  failed: ${res.statusCode} ${job.code ?? job.status ?? ''}`);
           return 1;
@@ -250,7 +249,7 @@ Tessera demo is running.
 
 Try:
   curl -s -H "Authorization: Bearer $(cat ${tokenFile})" -H 'Content-Type: application/json' -H 'Prefer: wait=10' \\
-    -d '${JSON.stringify(DEMO_QUERIES[0]!.query)}' ${gatewayUrl}/v1/queries
+    -d '${JSON.stringify(EXAMPLE_QUERIES[0]!.query)}' ${gatewayUrl}/v1/queries
 
 Press Ctrl-C to stop.`);
     await new Promise<void>((r) => {

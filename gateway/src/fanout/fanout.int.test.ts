@@ -6,6 +6,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemError, type NodeOutcome, type NodeResult } from '@tessera/schemas';
 import { mergeResults } from '../merge/merge.ts';
+import { type NodeClient, type NodeEndpoint, createNodeClient } from '../nodes/node-client.ts';
+import { nodeResultOf } from '../nodes/test-node-server.ts';
 import { createFanout, type Fanout, type FanoutCaller, type FanoutOptions } from './fanout.ts';
 
 const HASH = `sha256:${'c'.repeat(64)}`;
@@ -13,18 +15,7 @@ const HASH = `sha256:${'c'.repeat(64)}`;
 const MARKER = 'UPSTREAM-SECRET-patient-4711';
 
 function nodeResult(node: string, fields: Partial<NodeResult> = {}): NodeResult {
-  return {
-    node,
-    queryHash: HASH,
-    dataVersion: 'v1',
-    evaluatedAt: '2026-11-20T10:00:00Z',
-    elapsedMs: 3,
-    disclosure: { threshold: 10, mechanism: 'cell-key', maxNoise: 2, rounding: 1 },
-    total: { count: 42, perturbed: true },
-    strata: [],
-    measures: [{ type: 'count' }],
-    ...fields,
-  };
+  return nodeResultOf(node, HASH, fields);
 }
 
 interface Received {
@@ -46,10 +37,12 @@ interface TestNode {
 
 const servers: TestNode[] = [];
 const fanouts: Fanout[] = [];
+const clients: NodeClient[] = [];
 const timers: NodeJS.Timeout[] = [];
 
 afterEach(async () => {
   await Promise.all(fanouts.splice(0).map((f) => f.close()));
+  await Promise.all(clients.splice(0).map((c) => c.close()));
   for (const t of timers.splice(0)) clearTimeout(t);
   await Promise.all(
     servers.splice(0).map(
@@ -129,13 +122,29 @@ const SHORT = { perNodeDeadlineMs: 300, queryDeadlineMs: 600 } as const;
 /** Slack on top of a deadline before a test calls it broken: a loaded machine stalls timers. */
 const MARGIN = 1_000;
 
+/** What a test may change about the node client the fan-out is given. */
+interface ClientOverrides {
+  /** The node list itself, when a test needs URLs of its own (a base path, a bad scheme). */
+  readonly nodes?: NodeEndpoint[];
+  /** Connections to each node. Default 4. */
+  readonly connectionsPerNode?: number;
+}
+
 function setup(
   nodes: Record<string, TestNode>,
-  overrides: Partial<FanoutOptions> = {},
+  overrides: Partial<FanoutOptions> & ClientOverrides = {},
 ): { fanout: Fanout; signed: { node: string; body: string; caller: FanoutCaller }[] } {
+  const { nodes: endpoints, connectionsPerNode = 4, ...fanoutOverrides } = overrides;
+  const client = createNodeClient({
+    nodes: (endpoints ?? Object.entries(nodes).map(([id, n]) => ({ id, url: n.url }))).map((n) => ({
+      connections: connectionsPerNode,
+      ...n,
+    })),
+  });
+  clients.push(client);
   const signed: { node: string; body: string; caller: FanoutCaller }[] = [];
   const fanout = createFanout({
-    nodes: Object.entries(nodes).map(([id, n]) => ({ id, url: n.url })),
+    client,
     // Generous unless a test is about deadlines: a cold first connection must
     // not turn a retry test into a timeout.
     perNodeDeadlineMs: 2_000,
@@ -147,7 +156,7 @@ function setup(
       signed.push({ node, body, caller });
       return Promise.resolve(`token-${node}-${signed.length}`);
     },
-    ...overrides,
+    ...fanoutOverrides,
   });
   fanouts.push(fanout);
   return { fanout, signed };

@@ -1,6 +1,6 @@
 // Fan-out: one query sent to many nodes, each node's fate returned as data.
 //
-// Every node has its own undici Pool (keep-alive, capped connections), its own
+// Every node has its own connection pool (in the node client), its own
 // circuit breaker and its own deadline, so a slow or dead node costs only its
 // own outcome. A node call ends as one NodeOutcome:
 //
@@ -21,10 +21,10 @@
 // reached it is never sent twice. Nothing a node sends is kept in an outcome
 // except a validated NodeResult or a problem code matching the pattern.
 import { setMaxListeners } from 'node:events';
-import { Pool, errors } from 'undici';
-import type { Dispatcher } from 'undici';
-import { isValid, schemaIds, type Cell, type NodeOutcome, type NodeResult } from '@tessera/schemas';
+import { errors } from 'undici';
+import { isValid, type Cell, type NodeOutcome, type NodeResult } from '@tessera/schemas';
 import { gatewayProblem } from '../errors.ts';
+import { NodeCallError, type NodeClient, type NodeResponse } from '../nodes/node-client.ts';
 import {
   createCircuitBreaker,
   type BreakerOptions,
@@ -33,14 +33,6 @@ import {
   type Permit,
 } from './breaker.ts';
 import { createRetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
-import { discard, readText } from './read-body.ts';
-
-export interface FanoutNode {
-  /** The node id, as in NodeResult.node and the token's `aud`. */
-  readonly id: string;
-  /** Base URL; requests go to `${url}/v1/evaluate`. */
-  readonly url: string;
-}
 
 /** On whose behalf a query is asked: each node token names the researcher and the project. */
 export interface FanoutCaller {
@@ -62,7 +54,8 @@ export interface FanoutMetrics {
 }
 
 export interface FanoutOptions {
-  readonly nodes: readonly FanoutNode[];
+  /** Reaches the nodes; every node it knows can be asked. Its owner closes it. */
+  readonly client: NodeClient;
   /** Time one node gets, retries included. */
   readonly perNodeDeadlineMs: number;
   /** Time the whole fan-out gets; caps every node's deadline. */
@@ -79,8 +72,6 @@ export interface FanoutOptions {
   readonly maxConcurrentQueries: number;
   /** Largest node response accepted. Default 1 MiB. */
   readonly maxResponseBytes?: number;
-  /** Connections per node pool. Default 4. */
-  readonly connectionsPerNode?: number;
   /**
    * Returns the bearer token for this node, these exact body bytes and this
    * caller. Called for every attempt, so no token is ever sent twice.
@@ -127,11 +118,10 @@ export interface Fanout {
    */
   run(query: FanoutQuery): Promise<NodeOutcome[]>;
   nodeStates(): NodeState[];
-  /** Cancels running queries and closes every connection. */
+  /** Cancels running queries and refuses new ones (the node client is closed by its owner). */
   close(): Promise<void>;
 }
 
-const NODE_ID = /^[a-z][a-z0-9-]{0,62}$/;
 const PROBLEM_CODE = /^ERR_[A-Z0-9_]{1,60}$/;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
@@ -171,8 +161,6 @@ const UNREACHABLE: Verdict = { status: 'unavailable', retryable: true, health: '
 
 interface NodeEntry {
   readonly id: string;
-  readonly path: string;
-  readonly pool: Pool;
   readonly breaker: CircuitBreaker;
   lastLatencyMs: number | null;
 }
@@ -190,7 +178,8 @@ interface RunContext {
 /**
  * Creates the fan-out; options are checked here and a bad one throws naming it.
  * @example
- * const fanout = createFanout({ nodes: [{ id: 'lombardia', url: 'http://10.0.0.5:8080' }],
+ * const client = createNodeClient({ nodes: [{ id: 'lombardia', url: 'http://10.0.0.5:8080' }] });
+ * const fanout = createFanout({ client,
  *   perNodeDeadlineMs: 10_000, queryDeadlineMs: 15_000, maxConcurrentQueries: 50,
  *   signRequest: (node, body, { sub, project }) => signer.sign({ aud: node, sub, project, body }) });
  * const outcomes = await fanout.run({ body: { query, requestId }, nodes: ['lombardia'], requestId,
@@ -203,25 +192,15 @@ export function createFanout(options: FanoutOptions): Fanout {
   const metrics = options.metrics ?? {};
   const budget = createRetryBudget(options.retryBudget);
 
+  const { client } = options;
   const nodes = new Map<string, NodeEntry>();
-  for (const n of options.nodes) {
-    const url = new URL(n.url);
-    nodes.set(n.id, {
-      id: n.id,
-      path: `${url.pathname.replace(/\/+$/, '')}/v1/evaluate`,
-      pool: new Pool(url.origin, {
-        connections: config.connectionsPerNode,
-        pipelining: 1,
-        connect: { timeout: config.perNodeDeadlineMs },
-        // The per-attempt abort below is the real deadline; these only stop
-        // a stream that somehow outlived it.
-        headersTimeout: config.perNodeDeadlineMs,
-        bodyTimeout: config.perNodeDeadlineMs,
-      }),
+  for (const id of client.nodeIds) {
+    nodes.set(id, {
+      id,
       breaker: createCircuitBreaker({
         ...options.breaker,
         now,
-        onChange: (state) => metrics.circuit?.(n.id, state),
+        onChange: (state) => metrics.circuit?.(id, state),
       }),
       lastLatencyMs: null,
     });
@@ -320,8 +299,9 @@ export function createFanout(options: FanoutOptions): Fanout {
         return cause === undefined ? LOCAL_ERROR : interrupted();
       }
       if (!TOKEN.test(token)) return LOCAL_ERROR;
-      const response = await node.pool.request({
-        path: node.path,
+      // The client's deadline is this attempt's; the timer above also covers signing.
+      const response = await client.request(node.id, {
+        path: '/v1/evaluate',
         method: 'POST',
         headers: {
           authorization: `Bearer ${token}`,
@@ -333,6 +313,8 @@ export function createFanout(options: FanoutOptions): Fanout {
         },
         body: run.bodyText,
         signal: controller.signal,
+        timeoutMs: Math.max(1, deadline - now()),
+        maxBodyBytes: config.maxResponseBytes,
       });
       return await judge(response, node, run);
     } catch (err) {
@@ -344,28 +326,20 @@ export function createFanout(options: FanoutOptions): Fanout {
     }
   }
 
-  async function judge(
-    response: Dispatcher.ResponseData,
-    node: NodeEntry,
-    run: RunContext,
-  ): Promise<Verdict> {
-    const { statusCode, headers, body } = response;
+  async function judge(response: NodeResponse, node: NodeEntry, run: RunContext): Promise<Verdict> {
+    const { statusCode } = response;
     if (statusCode === 200) {
-      const text = await readText(body, headers, config.maxResponseBytes);
+      const text = await bodyText(response);
       const result = text === undefined ? undefined : parseNodeResult(text, node.id, run.queryHash);
       return result === undefined ? NODE_ERROR : { status: 'ok', result, health: 'good' };
     }
     if (statusCode >= 400 && statusCode < 500) {
-      const text = await readText(
-        body,
-        headers,
-        Math.min(config.maxResponseBytes, PROBLEM_MAX_BYTES),
-      );
+      const text = await bodyText(response, PROBLEM_MAX_BYTES);
       const code = text === undefined ? undefined : problemCode(text);
       // A refusal is a healthy node saying no: it does not count against the circuit.
       return { status: 'refused', ...(code === undefined ? {} : { code }), health: 'good' };
     }
-    await discard(body);
+    await response.discard();
     return RETRYABLE_STATUS.has(statusCode) ? UNREACHABLE : NODE_ERROR;
   }
 
@@ -441,11 +415,30 @@ export function createFanout(options: FanoutOptions): Fanout {
     close() {
       if (closing === undefined) {
         for (const c of running) c.abort();
-        closing = Promise.all([...nodes.values()].map((n) => n.pool.close())).then(() => {});
+        closing = Promise.resolve();
       }
       return closing;
     },
   };
+}
+
+/**
+ * The body as text, or undefined when the node sent too much or not UTF-8
+ * (its answer is then broken, whatever it says). Other failures, a cut
+ * connection or the deadline, reject: they are the call's fate, not the body's.
+ */
+async function bodyText(response: NodeResponse, maxBytes?: number): Promise<string | undefined> {
+  try {
+    return await response.text(maxBytes);
+  } catch (err) {
+    if (
+      err instanceof NodeCallError &&
+      (err.code === 'NODE_BODY_TOO_LARGE' || err.code === 'NODE_BODY_NOT_UTF8')
+    ) {
+      return undefined;
+    }
+    throw err;
+  }
 }
 
 /**
@@ -464,7 +457,7 @@ function parseNodeResult(
   } catch {
     return undefined;
   }
-  if (!isValid<NodeResult>(schemaIds.nodeResult, parsed)) return undefined;
+  if (!isValid('node-result', parsed)) return undefined;
   if (parsed.node !== nodeId) return undefined;
   if (queryHash !== undefined && parsed.queryHash !== queryHash) return undefined;
   return cellsOf(parsed).every((c) => !('suppressed' in c) || c.range[0] <= c.range[1])
@@ -499,7 +492,7 @@ function classifyError(err: unknown): Verdict {
       ? err.code
       : '';
   if (CONNECT_ERRORS.has(code)) return UNREACHABLE;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return TIMEOUT;
+  if (code === 'NODE_DEADLINE') return TIMEOUT;
   if (err instanceof errors.HTTPParserError || code === 'UND_ERR_HEADERS_OVERFLOW') {
     return NODE_ERROR;
   }
@@ -545,7 +538,6 @@ interface Config {
   readonly backoffMaxMs: number;
   readonly maxConcurrentQueries: number;
   readonly maxResponseBytes: number;
-  readonly connectionsPerNode: number;
 }
 
 function checkOptions(options: FanoutOptions): Config {
@@ -557,7 +549,6 @@ function checkOptions(options: FanoutOptions): Config {
     backoffMaxMs: options.backoff?.maxMs ?? 1000,
     maxConcurrentQueries: options.maxConcurrentQueries,
     maxResponseBytes: options.maxResponseBytes ?? 1024 * 1024,
-    connectionsPerNode: options.connectionsPerNode ?? 4,
   };
   // Timers hold at most 2^31 - 1 ms; an hour is far beyond any sane deadline.
   const positive = (key: keyof Config, max = 3_600_000): void => {
@@ -579,29 +570,8 @@ function checkOptions(options: FanoutOptions): Config {
   integer('maxAttempts', 3);
   integer('maxConcurrentQueries');
   integer('maxResponseBytes');
-  integer('connectionsPerNode', 1024);
   if (typeof options.signRequest !== 'function') {
     throw new TypeError('fanout: signRequest must be a function');
-  }
-  const seen = new Set<string>();
-  for (const [i, n] of options.nodes.entries()) {
-    if (!NODE_ID.test(n.id)) throw new RangeError(`fanout: nodes[${i}].id is not a valid node id`);
-    if (seen.has(n.id)) throw new RangeError(`fanout: nodes[${i}].id "${n.id}" is listed twice`);
-    seen.add(n.id);
-    let url: URL;
-    try {
-      url = new URL(n.url);
-    } catch {
-      throw new RangeError(`fanout: nodes[${i}].url is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new RangeError(`fanout: nodes[${i}].url must be http or https`);
-    }
-    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-      throw new RangeError(
-        `fanout: nodes[${i}].url must not carry credentials, a query or a fragment`,
-      );
-    }
   }
   return Object.freeze(config);
 }

@@ -4,7 +4,6 @@ export {
   type Fanout,
   type FanoutCaller,
   type FanoutMetrics,
-  type FanoutNode,
   type FanoutOptions,
   type FanoutQuery,
   type NodeState,

@@ -4,7 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import {
-  type MergedResult,
+  EXAMPLE_QUERIES,
   type NodeOutcome,
   type ProblemError,
   bodyProblem,
@@ -204,7 +204,7 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
       res.json(jobView(job, deps.publicUrl));
       return;
     }
-    const result = job.result as MergedResult;
+    const { result } = job;
     if (wanted === 'text/csv') {
       res.type('text/csv').attachment(`tessera-${job.id}.csv`).send(toCsv(result));
     } else {
@@ -284,7 +284,13 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
 
   app.use('/v1', v1);
 
-  if (deps.webRoot) app.use(express.static(deps.webRoot, { index: 'index.html' }));
+  if (deps.webRoot) {
+    // The page's example menu: the query fixtures of the schemas package, as data.
+    app.get('/examples.json', (_req, res) => {
+      res.json(EXAMPLE_QUERIES);
+    });
+    app.use(express.static(deps.webRoot, { index: 'index.html' }));
+  }
 
   app.use((_req, res) => {
     sendProblem(res, gatewayProblem('ERR_NOT_FOUND'));

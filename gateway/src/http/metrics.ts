@@ -63,6 +63,12 @@ export function createGatewayMetrics(readings: {
       labelNames: ['node'] as const,
       registers: [registry],
     }),
+    backgroundFailures: new Counter({
+      name: 'tessera_gateway_background_failures_total',
+      help: 'Background tasks (query runs, node health polls, store heartbeats) that failed, by task',
+      labelNames: ['task'] as const,
+      registers: [registry],
+    }),
     circuitState: new Gauge({
       name: 'tessera_gateway_node_circuit_state',
       help: 'Circuit breaker per node: 0 closed, 1 half-open, 2 open',

@@ -1,6 +1,6 @@
 // What the gateway knows about each node: health, latency, data version and
 // age, from periodic /readyz polls and from every answer the node gives.
-import { request } from 'undici';
+import type { NodeClient } from './node-client.ts';
 
 export interface NodeStatus {
   readonly id: string;
@@ -17,17 +17,33 @@ export interface NodeRegistry {
   list(): readonly NodeStatus[];
   dataVersionOf(node: string): string | undefined;
   noteDataVersion(node: string, version: string): void;
-  /** Polls every node once; never throws. */
+  /** Polls every node once; never throws. Run periodically by the gateway's supervisor. */
   poll(): Promise<void>;
-  start(intervalMs: number): void;
-  stop(): void;
 }
 
+export interface NodeRegistryOptions {
+  /** Reaches the nodes; each listed node must be one of its nodes. */
+  readonly client: NodeClient;
+  /** A probe's deadline. Default 2 s. */
+  readonly timeoutMs?: number;
+  /** Largest /readyz body read; a larger one makes the node not ready. Default 16 KiB. */
+  readonly maxBodyBytes?: number;
+  readonly now?: () => Date;
+}
+
+/**
+ * @example const registry = createNodeRegistry(config.nodes, { client });
+ *   await registry.poll(); registry.list();
+ */
 export function createNodeRegistry(
   nodes: readonly { id: string; url: string; title?: string | undefined }[],
-  options: { timeoutMs?: number; now?: () => Date } = {},
+  options: NodeRegistryOptions,
 ): NodeRegistry {
   const now = options.now ?? (() => new Date());
+  const limits = {
+    timeoutMs: options.timeoutMs ?? 2000,
+    maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
+  };
   const statuses = new Map<string, NodeStatus>(
     nodes.map((n) => [
       n.id,
@@ -43,23 +59,23 @@ export function createNodeRegistry(
       },
     ]),
   );
-  let timer: NodeJS.Timeout | undefined;
 
   async function pollOne(status: NodeStatus): Promise<void> {
     const started = performance.now();
     try {
-      const res = await request(new URL('/readyz', status.url), {
-        headersTimeout: options.timeoutMs ?? 2000,
-        bodyTimeout: options.timeoutMs ?? 2000,
-      });
-      const text = await res.body.text();
-      status.ready = res.statusCode === 200;
-      const body = JSON.parse(text) as { dataVersion?: unknown; dataAgeSeconds?: unknown };
-      if (typeof body.dataVersion === 'string' && body.dataVersion.length <= 128) {
-        status.dataVersion = body.dataVersion;
+      const { statusCode, body } = await options.client.getJson(status.id, '/readyz', limits);
+      status.ready = statusCode === 200;
+      // A body of `null` throws here, and leaves the node not ready.
+      const { dataVersion, dataAgeSeconds } = body as {
+        dataVersion?: unknown;
+        dataAgeSeconds?: unknown;
+      };
+      if (typeof dataVersion === 'string' && dataVersion.length <= 128) {
+        status.dataVersion = dataVersion;
       }
-      if (typeof body.dataAgeSeconds === 'number') status.dataAgeSeconds = body.dataAgeSeconds;
+      if (typeof dataAgeSeconds === 'number') status.dataAgeSeconds = dataAgeSeconds;
     } catch {
+      // Unreachable, too slow, too large or not JSON: not ready, and nothing it sent is kept.
       status.ready = false;
     }
     status.latencyMs = Math.round((performance.now() - started) * 10) / 10;
@@ -75,13 +91,6 @@ export function createNodeRegistry(
     },
     async poll() {
       await Promise.all([...statuses.values()].map(pollOne));
-    },
-    start(intervalMs) {
-      timer ??= setInterval(() => void this.poll(), intervalMs).unref();
-    },
-    stop() {
-      clearInterval(timer);
-      timer = undefined;
     },
   };
 }

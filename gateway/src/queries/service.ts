@@ -19,6 +19,7 @@ import {
 import { authorize } from '../auth/authorize.ts';
 import type { Researcher } from '../auth/researcher.ts';
 import { gatewayProblem } from '../errors.ts';
+import type { BackgroundRunner } from '../jobs/supervisor.ts';
 import type { JobRecord, Store } from '../store/store.ts';
 
 /** A project's rules, from the gateway configuration. */
@@ -61,6 +62,8 @@ export interface QueryServiceDeps {
   readonly onRefusal?: (reason: string) => void;
   readonly onCacheHit?: () => void;
   readonly now?: () => Date;
+  /** Runs each recorded query; a run that cannot even record its own failure is logged and counted there. */
+  readonly background: BackgroundRunner;
 }
 
 export type QueryMediaType = 'query' | 'ccdl';
@@ -385,7 +388,7 @@ export function createQueryService(deps: QueryServiceDeps) {
       ]);
       if (cached) return job;
 
-      void execute(job, request.requestId, request.traceparent);
+      deps.background.run('query', () => execute(job, request.requestId, request.traceparent));
       return job;
     },
 

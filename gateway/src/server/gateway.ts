@@ -11,7 +11,9 @@ import { createFanout } from '../fanout/index.ts';
 import { buildGatewayApp } from '../http/app.ts';
 import { createGatewayMetrics } from '../http/metrics.ts';
 import { buildOpenApi } from '../http/openapi.ts';
+import { createSupervisor } from '../jobs/supervisor.ts';
 import { mergeResults } from '../merge/index.ts';
+import { createNodeClient } from '../nodes/node-client.ts';
 import { createNodeRegistry } from '../nodes/registry.ts';
 import { type ProjectRules, createQueryService } from '../queries/service.ts';
 import { type Store, openStore } from '../store/index.ts';
@@ -49,6 +51,9 @@ export interface GatewayOptions {
 export interface GatewayService {
   readonly app: ReturnType<typeof buildGatewayApp>;
   readonly store: Store;
+  readonly logger: Logger;
+  /** From now on /readyz answers 503, so traffic drains away before the gateway stops. */
+  markNotReady(): void;
   close(): Promise<void>;
 }
 
@@ -66,6 +71,12 @@ export async function createGatewayService(
       level: config.log?.level ?? 'info',
       redact: ['req.headers.authorization', 'authorization'],
     });
+  // Metrics come first: background tasks and the fan-out report through
+  // them, and they read the fan-out's circuits.
+  let circuits: () => { node: string; state: 'closed' | 'half-open' | 'open' }[] = () => [];
+  const metrics = createGatewayMetrics({ circuits: () => circuits() });
+  const supervisor = createSupervisor({ logger, failures: metrics.backgroundFailures });
+  let accepting = true;
   const store =
     options.store ??
     (await openStore(
@@ -76,12 +87,10 @@ export async function createGatewayService(
   const recovered = await store.recoverInterruptedJobs(new Date());
   if (recovered.length > 0)
     logger.warn({ jobs: recovered.length }, 'failed jobs interrupted by a restart');
-  const heartbeat = setInterval(() => {
-    void store
-      .heartbeat(new Date())
-      .then(() => store.recoverInterruptedJobs(new Date()))
-      .catch(() => undefined);
-  }, 10_000).unref();
+  supervisor.every('store-heartbeat', 10_000, async () => {
+    await store.heartbeat(new Date());
+    await store.recoverInterruptedJobs(new Date());
+  });
 
   const key = await store.getOrCreateSigningKey(async () => {
     const made = await generateSigningKey();
@@ -106,11 +115,14 @@ export async function createGatewayService(
   });
 
   const fo = config.fanout ?? {};
-  // Metrics come first: the fan-out reports through them, and they read its circuits.
-  let circuits: () => { node: string; state: 'closed' | 'half-open' | 'open' }[] = () => [];
-  const metrics = createGatewayMetrics({ circuits: () => circuits() });
+  // One client for queries, health probes and catalogue fetches: one pool,
+  // with the node's own connection limit, per node.
+  const nodeClient = createNodeClient({
+    nodes: config.nodes.map((n) => ({ id: n.id, url: n.url, connections: n.connections })),
+    connectTimeoutMs: fo.perNodeDeadlineMs ?? 10_000,
+  });
   const fanout = createFanout({
-    nodes: config.nodes.map((n) => ({ id: n.id, url: n.url })),
+    client: nodeClient,
     perNodeDeadlineMs: fo.perNodeDeadlineMs ?? 10_000,
     queryDeadlineMs: fo.queryDeadlineMs ?? 30_000,
     maxAttempts: fo.maxAttempts ?? 3,
@@ -121,7 +133,6 @@ export async function createGatewayService(
     },
     maxConcurrentQueries: fo.maxConcurrentQueries ?? 256,
     maxResponseBytes: fo.maxResponseBytes ?? 1_048_576,
-    connectionsPerNode: Math.max(...config.nodes.map((n) => n.connections ?? 8)),
     signRequest: (nodeId, body, caller) =>
       signer.sign({ aud: nodeId, sub: caller.sub, project: caller.project, body }),
     metrics: {
@@ -133,7 +144,7 @@ export async function createGatewayService(
   });
   circuits = () => fanout.nodeStates().map((s) => ({ node: s.id, state: s.circuit }));
 
-  const registry = createNodeRegistry(config.nodes);
+  const registry = createNodeRegistry(config.nodes, { client: nodeClient });
 
   const projects: Record<string, ProjectRules> = {};
   for (const [id, p] of Object.entries(config.projects)) {
@@ -178,11 +189,14 @@ export async function createGatewayService(
     noteDataVersion: (node, version) => registry.noteDataVersion(node, version),
     onRefusal: (reason) => metrics.rateLimitRefusals.inc({ reason }),
     onCacheHit: () => metrics.cacheHits.inc(),
+    background: supervisor,
   });
 
-  if ((options.pollIntervalSec ?? 15) > 0) {
-    void registry.poll();
-    registry.start((options.pollIntervalSec ?? 15) * 1000);
+  const pollIntervalSec = options.pollIntervalSec ?? 15;
+  if (pollIntervalSec > 0) {
+    supervisor.every('node-health', pollIntervalSec * 1000, () => registry.poll(), {
+      immediately: true,
+    });
   }
 
   const app = buildGatewayApp({
@@ -190,6 +204,7 @@ export async function createGatewayService(
     queries,
     authenticate: researcherAuthMiddleware(auth),
     catalogue: createFederatedCatalogue(config.nodes, {
+      client: nodeClient,
       ttlSec: config.cache?.catalogueTtlSec ?? 300,
     }),
     registry,
@@ -199,6 +214,7 @@ export async function createGatewayService(
       return publicJwks(keys.map((k) => k.privateJwk));
     },
     ready: async () => {
+      if (!accepting) return false;
       await store.heartbeat(new Date());
       return true;
     },
@@ -212,11 +228,17 @@ export async function createGatewayService(
   return {
     app,
     store,
+    logger,
+    markNotReady() {
+      accepting = false;
+    },
     async close() {
-      clearInterval(heartbeat);
-      registry.stop();
+      accepting = false;
       queries.abortAll();
       await fanout.close();
+      // Aborted runs still record what they have: the store stays open until they are done.
+      await supervisor.close();
+      await nodeClient.close();
       if (!options.store) await store.close();
     },
   };

@@ -14,6 +14,7 @@ import {
   type AuditJson,
   type AuditOutcome,
   type CanonicalQuery,
+  type MergedResult,
   type NodeOutcome,
 } from '@tessera/schemas';
 import { createGroupCommit, lastByKey, valuesList, type BatchKind } from './group-commit.ts';
@@ -34,9 +35,11 @@ import {
 import {
   ERR_GATEWAY_RESTARTED,
   type CachedResult,
+  type DoneJob,
+  type FailedJob,
   type GenerateSigningKey,
+  type JobFields,
   type JobRecord,
-  type JobStatus,
   type NewJob,
   type RateLimitHit,
   type RecoverOptions,
@@ -69,13 +72,6 @@ export async function openSqlStore(
   return createSqlStore(driver, options);
 }
 
-const JOB_STATUSES: ReadonlySet<string> = new Set<JobStatus>([
-  'queued',
-  'running',
-  'done',
-  'failed',
-  'cancelled',
-]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const JOB_COLUMNS =
   'id, researcher, project, query_hash, query, nodes, status, created_at, updated_at, result, error_code';
@@ -87,9 +83,7 @@ const AUDIT_COLUMNS =
 const KEY_COLUMNS = 'kid, private_jwk, created_at, retired_at';
 const DEFAULT_STALE_AFTER_SEC = 30;
 
-function jobFromRow(row: Row): JobRecord {
-  const status = text(row, 'status');
-  if (!JOB_STATUSES.has(status)) throw new TypeError(`store: unknown job status ${status}`);
+function jobFieldsFromRow(row: Row): JobFields {
   return {
     id: text(row, 'id'),
     researcher: text(row, 'researcher'),
@@ -97,12 +91,31 @@ function jobFromRow(row: Row): JobRecord {
     queryHash: text(row, 'query_hash'),
     query: json(row, 'query') as CanonicalQuery,
     nodes: json(row, 'nodes') as string[],
-    status: status as JobStatus,
     createdAt: timestamp(row, 'created_at'),
     updatedAt: timestamp(row, 'updated_at'),
-    result: json(row, 'result'),
-    errorCode: textOrNull(row, 'error_code'),
   };
+}
+
+/** The job a row holds; a row whose status and documents disagree is refused like an unknown status. */
+function jobFromRow(row: Row): JobRecord {
+  const fields = jobFieldsFromRow(row);
+  const status = text(row, 'status');
+  switch (status) {
+    case 'queued':
+    case 'running':
+    case 'cancelled':
+      return { ...fields, status, result: null, errorCode: null };
+    case 'done': {
+      // Only completeJob and createJob write a result, and both take a MergedResult.
+      const result = json(row, 'result') as MergedResult | null;
+      if (result === null) throw new TypeError('store: a done job has no result');
+      return { ...fields, status, result, errorCode: null };
+    }
+    case 'failed':
+      return { ...fields, status, result: null, errorCode: text(row, 'error_code') };
+    default:
+      throw new TypeError(`store: unknown job status ${status}`);
+  }
 }
 
 function keyFromRow(row: Row): SigningKeyRecord {
@@ -232,13 +245,16 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
       return commits.write(completeJobs, { id, result, now });
     },
 
-    async failJob(id, errorCode, now) {
+    async failJob(id, errorCode, now): Promise<FailedJob | undefined> {
       if (!UUID.test(id)) return undefined;
-      return oneJob(
+      const [row] = await driver.query(
         `UPDATE jobs SET status = 'failed', error_code = $2, updated_at = $3
-         WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${JOB_COLUMNS}`,
+         WHERE id = $1 AND status IN ('queued', 'running') RETURNING ${JOB_COLUMNS_BUT_RESULT}`,
         [id, errorCode, now],
       );
+      return row === undefined
+        ? undefined
+        : { ...jobFieldsFromRow(row), status: 'failed', result: null, errorCode };
     },
 
     async cancelJob(id, now) {
@@ -415,7 +431,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
 
 interface CompleteJob {
   readonly id: string;
-  readonly result: unknown;
+  readonly result: MergedResult;
   readonly now: Date;
 }
 
@@ -492,26 +508,32 @@ function batchKinds(instanceId: string) {
       // Built from what was written rather than read back: the documents
       // are the caller's own, and reading them back would cost a parse.
       const inserted = new Set(rows.map((row) => text(row, 'id')));
-      return jobs.map((job) => {
+      return jobs.map((job): JobRecord => {
         if (!inserted.has(job.id)) throw new Error('store: job insert returned nothing');
-        return {
+        const fields: JobFields = {
           id: job.id,
           researcher: job.researcher,
           project: job.project,
           queryHash: job.queryHash,
           query: job.query,
           nodes: [...job.nodes],
-          status: job.status ?? 'queued',
           createdAt: job.now,
           updatedAt: job.now,
-          result: job.result ?? null,
-          errorCode: null,
         };
+        // createJob has checked that a result comes exactly with `done`.
+        return job.status === 'done' && job.result !== undefined
+          ? { ...fields, status: 'done', result: job.result, errorCode: null }
+          : {
+              ...fields,
+              status: job.status === 'running' ? 'running' : 'queued',
+              result: null,
+              errorCode: null,
+            };
       });
     },
   };
 
-  const completeJobs: BatchKind<CompleteJob, JobRecord | undefined> = {
+  const completeJobs: BatchKind<CompleteJob, DoneJob | undefined> = {
     async run(tx, items) {
       const unique = lastByKey(items, (i) => i.id);
       const rows = await tx.query(
@@ -526,7 +548,9 @@ function batchKinds(instanceId: string) {
       // A job completed twice in one batch: only the write that won moved it.
       return items.map((item) => {
         const row = unique.includes(item) ? byId.get(item.id) : undefined;
-        return row === undefined ? undefined : jobFromRow({ ...row, result: item.result });
+        return row === undefined
+          ? undefined
+          : { ...jobFieldsFromRow(row), status: 'done', result: item.result, errorCode: null };
       });
     },
   };

@@ -8,6 +8,7 @@ import type {
   AuditHead,
   AuditVerification,
   CanonicalQuery,
+  MergedResult,
   NodeOutcome,
 } from '@tessera/schemas';
 
@@ -21,7 +22,8 @@ export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
  */
 export const ERR_GATEWAY_RESTARTED = 'ERR_GATEWAY_RESTARTED';
 
-export interface JobRecord {
+/** What every job has, whatever its status. */
+export interface JobFields {
   readonly id: string;
   /** The researcher's `sub`. */
   readonly researcher: string;
@@ -29,14 +31,34 @@ export interface JobRecord {
   readonly queryHash: string;
   readonly query: CanonicalQuery;
   readonly nodes: readonly string[];
-  readonly status: JobStatus;
   readonly createdAt: Date;
   readonly updatedAt: Date;
-  /** The merged result once `done`. */
-  readonly result: unknown;
-  /** A gateway error code once `failed`. */
-  readonly errorCode: string | null;
 }
+
+/** A job on its way, or cancelled: no answer and no error. */
+export interface OpenJob extends JobFields {
+  readonly status: 'queued' | 'running' | 'cancelled';
+  readonly result: null;
+  readonly errorCode: null;
+}
+
+/** A job that ended with an answer. */
+export interface DoneJob extends JobFields {
+  readonly status: 'done';
+  readonly result: MergedResult;
+  readonly errorCode: null;
+}
+
+/** A job that ended without one. */
+export interface FailedJob extends JobFields {
+  readonly status: 'failed';
+  readonly result: null;
+  /** A gateway error code (the problem's `code`), e.g. ERR_GATEWAY_RESTARTED. */
+  readonly errorCode: string;
+}
+
+/** A job as stored; its status says which of result and errorCode it carries. */
+export type JobRecord = OpenJob | DoneJob | FailedJob;
 
 export interface NewJob {
   /** A UUID; one is generated when absent. */
@@ -50,10 +72,10 @@ export interface NewJob {
   /**
    * Where the job starts: `queued` (the default), `running` when its fan-out
    * begins at once, or `done` with `result` when the answer is already known
-   * (a cached result).
+   * (a cached result). createJob refuses a result with any other status.
    */
   readonly status?: 'queued' | 'running' | 'done';
-  readonly result?: unknown;
+  readonly result?: MergedResult;
 }
 
 export interface CachedResult {
@@ -112,8 +134,8 @@ export interface Store {
    * queued; done, failed, cancelled: from queued or running).
    */
   startJob(id: string, now: Date): Promise<JobRecord | undefined>;
-  completeJob(id: string, result: unknown, now: Date): Promise<JobRecord | undefined>;
-  failJob(id: string, errorCode: string, now: Date): Promise<JobRecord | undefined>;
+  completeJob(id: string, result: MergedResult, now: Date): Promise<DoneJob | undefined>;
+  failJob(id: string, errorCode: string, now: Date): Promise<FailedJob | undefined>;
   cancelJob(id: string, now: Date): Promise<JobRecord | undefined>;
   /** Records (or replaces) one node's outcome for a job. */
   recordNodeOutcome(jobId: string, outcome: NodeOutcome, now: Date): Promise<void>;

@@ -5,63 +5,27 @@ import { budgetRows, cellTitle, formatCell, formatLevel } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 
-const EXAMPLES = {
-  'Women 40-79 with type 2 diabetes, by age band': {
-    version: 1,
-    cohort: {
-      all: [
-        { patient: { gender: ['female'], age: { min: 40, max: 79 } } },
-        {
-          condition: {
-            code: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'E11', descendants: true }],
-          },
-        },
-      ],
-    },
-    stratify: [{ ageBand: [0, 18, 40, 65, 80] }],
-  },
-  'HbA1c >= 6.5 % since 2020, never metformin': {
-    version: 1,
-    cohort: {
-      all: [
-        {
-          observation: {
-            code: [{ system: 'http://loinc.org', code: '4548-4' }],
-            value: { min: 6.5, unit: '%' },
-            period: { from: '2020-01-01' },
-          },
-        },
-        { not: { medication: { code: [{ system: 'http://www.whocc.no/atc', code: 'A10BA02' }] } } },
-      ],
-    },
-    measures: [
-      { count: 'patients' },
-      {
-        histogram: {
-          observation: [{ system: 'http://loinc.org', code: '4548-4' }],
-          unit: '%',
-          edges: [0, 5.7, 6.5, 8, 10],
-          pick: 'latest',
-        },
-      },
-    ],
-  },
-  'Hypertension by gender': {
-    version: 1,
-    cohort: { condition: { code: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'I10' }] } },
-    stratify: ['gender'],
-  },
-};
-
-for (const name of Object.keys(EXAMPLES)) {
-  const option = document.createElement('option');
-  option.value = name;
-  option.textContent = name;
-  $('example').append(option);
-}
-$('example').addEventListener('change', () => {
-  const example = EXAMPLES[$('example').value];
-  if (example) $('query').value = JSON.stringify(example, null, 2);
+// The example queries are the schemas package's fixtures, which the gateway
+// serves next to this page; the menu fills in when they arrive.
+const examples = fetch('examples.json')
+  .then((res) => (res.ok ? res.json() : Promise.reject(new Error(`HTTP ${res.status}`))))
+  .catch(() => {
+    say('The example queries could not be loaded; paste a query instead.', true);
+    return [];
+  });
+void examples.then((list) => {
+  for (const { id, title, description } of list) {
+    const option = document.createElement('option');
+    option.value = id;
+    option.textContent = title;
+    option.title = description;
+    $('example').append(option);
+  }
+});
+$('example').addEventListener('change', async () => {
+  const id = $('example').value;
+  const example = (await examples).find((e) => e.id === id);
+  if (example) $('query').value = JSON.stringify(example.query, null, 2);
 });
 $('token').value = sessionStorage.getItem('tessera-token') ?? '';
 $('project').value = sessionStorage.getItem('tessera-project') ?? '';
