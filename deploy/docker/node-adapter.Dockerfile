@@ -4,24 +4,27 @@ FROM node:20.19-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY schemas/package.json schemas/
+COPY http-kit/package.json http-kit/
 COPY node-adapter/package.json node-adapter/
 COPY gateway/package.json gateway/
 COPY tests/package.json tests/
 RUN npm ci --omit=dev --workspace @tessera/node-adapter --include-workspace-root=false --no-audit --no-fund
 
-# What the node runs, without tests: no test/ folders (the oracle, fakes and
-# test helpers) and no *.test.ts beside the code.
-FROM node:20.19-bookworm-slim AS sources
-WORKDIR /app
+# What the node runs, over its dependencies (a workspace may keep some of its
+# own, as schemas does), without tests: no test/ folders (the oracle, fakes
+# and test helpers) and no *.test.ts beside the code.
+FROM deps AS sources
 COPY schemas schemas
+COPY http-kit http-kit
 COPY node-adapter node-adapter
-RUN rm -rf schemas/test node-adapter/test && find schemas node-adapter -name '*.test.ts' -delete
+RUN rm -rf schemas/test node-adapter/test && find schemas http-kit node-adapter -name '*.test.ts' -delete
 
 FROM node:20.19-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=deps /app/node_modules node_modules
+COPY --from=sources /app/node_modules node_modules
 COPY --from=sources /app/schemas schemas
+COPY --from=sources /app/http-kit http-kit
 COPY --from=sources /app/node-adapter node-adapter
 RUN mkdir -p /data /state && chown node:node /data /state
 USER node

@@ -18,5 +18,14 @@ export const gatewayErrors = defineErrors({
 
 export type GatewayErrorCode = keyof typeof gatewayErrors;
 
+/**
+ * The error of a job that was queued or running when the gateway instance
+ * that owned it stopped; stores write it when they recover such jobs. They
+ * are failed rather than re-run: re-running would spend the nodes' budgets
+ * and release figures a second time without the researcher asking; the
+ * researcher can resubmit.
+ */
+export const ERR_GATEWAY_RESTARTED = 'ERR_GATEWAY_RESTARTED' satisfies GatewayErrorCode;
+
 /** Builds a ProblemError from the gateway catalogue by code. */
 export const gatewayProblem = problemFactory(gatewayErrors);

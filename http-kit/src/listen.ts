@@ -2,6 +2,10 @@
 import type { Server } from 'node:http';
 import type { Express } from 'express';
 
+/**
+ * Resolves once `app` listens on `host:port`, with the server and its URL.
+ * @example const { server, url } = await listen(app, '127.0.0.1', 0); // url: http://127.0.0.1:<port>
+ */
 export function listen(
   app: Express,
   host: string,

@@ -1,15 +1,48 @@
 // Service configuration: a JSON file plus environment overrides, validated
 // once at start-up against its schema with defaults applied, then frozen.
-// A bad configuration stops start-up with a message naming the key.
+// A bad configuration stops start-up with a message naming the key. The
+// schema's `default` is the one place a default is written: what loadConfig
+// returns has every such key filled in, and its type (generated from the
+// schema) says so, so no reader supplies a fallback of its own.
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import nodeConfigSchema from '../json/node-config.schema.json' with { type: 'json' };
 import gatewayConfigSchema from '../json/gateway-config.schema.json' with { type: 'json' };
 import type { NodeConfig } from './generated/node-config.ts';
 import type { GatewayConfig } from './generated/gateway-config.ts';
+import type { ResolvedNodeConfig } from './generated/resolved-node-config.ts';
+import type { ResolvedGatewayConfig } from './generated/resolved-gateway-config.ts';
 import { describeError, pickError, prescan } from './validate.ts';
 
-export type { NodeConfig, GatewayConfig };
+export type { NodeConfig, GatewayConfig, ResolvedNodeConfig, ResolvedGatewayConfig };
+
+/**
+ * Every configuration schema by name (its file `schemas/json/<name>.schema.json`),
+ * with the type loadConfig returns for it: the document with the schema's
+ * defaults filled in (`src/generated/resolved-<name>.ts`).
+ */
+export interface ConfigTypes {
+  'gateway-config': ResolvedGatewayConfig;
+  'node-config': ResolvedNodeConfig;
+}
+
+export type ConfigName = keyof ConfigTypes;
+
+/** A value with everything in it read-only, as a frozen configuration is. */
+export type Frozen<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends object
+    ? { readonly [K in keyof T]: Frozen<T[K]> }
+    : T;
+
+/** A configuration as loadConfig returns it: validated, every default filled in, frozen. */
+export type LoadedConfig<N extends ConfigName> = Frozen<ConfigTypes[N]>;
+
+/** The schema documents by name; `satisfies` keeps this and `ConfigTypes` in step. */
+const CONFIG_SCHEMAS = {
+  'gateway-config': gatewayConfigSchema,
+  'node-config': nodeConfigSchema,
+} satisfies Record<ConfigName, { readonly $id: string }>;
 
 /** A configuration that cannot start a service; the message names the key. */
 export class ConfigError extends Error {
@@ -22,10 +55,17 @@ export class ConfigError extends Error {
 }
 
 // Its own instance: useDefaults writes into the document, which query validation must never do.
-const configAjv = new Ajv2020({ allErrors: false, strict: true, useDefaults: true });
+// `discriminator` makes a oneOf tagged by `kind` (source, FHIR auth) validate only
+// the branch its tag names, and fill in that branch's defaults (ajv fills in none
+// inside a plain oneOf); the type generator assumes the same.
+const configAjv = new Ajv2020({
+  allErrors: false,
+  strict: true,
+  useDefaults: true,
+  discriminator: true,
+});
 addFormats(configAjv, ['uri', 'date-time']);
-configAjv.addSchema(nodeConfigSchema);
-configAjv.addSchema(gatewayConfigSchema);
+for (const schema of Object.values(CONFIG_SCHEMAS)) configAjv.addSchema(schema);
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -36,11 +76,15 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Validates a parsed configuration against a registered schema, applies the
- * schema's defaults and returns a frozen copy.
- * @example const config = loadConfig<NodeConfig>(nodeConfigSchemaId, JSON.parse(text));
+ * Validates a parsed configuration against the named schema, fills in the
+ * schema's defaults and returns a frozen copy, typed with every default present.
+ * @example const config = loadConfig('node-config', JSON.parse(text)); config.listen.port // 8081
  */
-export function loadConfig<T>(schemaId: string, raw: unknown): Readonly<T> {
+export function loadConfig<N extends ConfigName>(name: N, raw: unknown): LoadedConfig<N> {
+  // Checked at run time too, for callers in plain JavaScript or with `any`.
+  if (!Object.hasOwn(CONFIG_SCHEMAS, name)) {
+    throw new Error(`config schema ${String(name)} is not registered`);
+  }
   try {
     prescan(raw);
   } catch (err) {
@@ -48,18 +92,14 @@ export function loadConfig<T>(schemaId: string, raw: unknown): Readonly<T> {
     throw new ConfigError(pointer, (err as Error).message);
   }
   const copy: unknown = structuredClone(raw);
-  const validate = configAjv.getSchema<T>(schemaId);
-  if (!validate) throw new Error(`config schema ${schemaId} is not registered`);
+  const validate = configAjv.getSchema(CONFIG_SCHEMAS[name].$id)!;
   if (!validate(copy)) {
     const best = pickError(validate.errors ?? []);
     const { pointer, detail } = best ? describeError(best) : { pointer: '', detail: 'invalid' };
     throw new ConfigError(pointer, detail);
   }
-  return deepFreeze(copy as T);
+  return deepFreeze(copy as LoadedConfig<N>);
 }
-
-export const nodeConfigSchemaId = nodeConfigSchema.$id;
-export const gatewayConfigSchemaId = gatewayConfigSchema.$id;
 
 /**
  * Applies `PREFIX_a__b=value` environment variables onto a config object

@@ -21,6 +21,7 @@ export type {
 } from './generated/merged-result.ts';
 export type { CatalogueEntry } from './generated/catalogue.ts';
 export type { NodePolicyConfig } from './generated/node-policy.ts';
+export type { ResolvedNodePolicyConfig } from './generated/resolved-node-policy.ts';
 export * from './problem.ts';
 export {
   RAW_LIMITS,
@@ -37,6 +38,7 @@ export * from './query/parse.ts';
 export { ccdlToQuery } from './ccdl/ccdl-to-query.ts';
 export * from './config.ts';
 export type { NodeConfig, FhirAuth } from './generated/node-config.ts';
+export type { ResolvedFhirAuth } from './generated/resolved-node-config.ts';
 export type { GatewayConfig } from './generated/gateway-config.ts';
 export * from './http-errors.ts';
 export * from './audit/chain.ts';

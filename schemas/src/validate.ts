@@ -142,6 +142,17 @@ export function describeError(e: ErrorObject): { pointer: string; detail: string
     }
     case 'oneOf':
       return { pointer: e.instancePath, detail: 'does not match any allowed form' };
+    case 'discriminator': {
+      // A oneOf chosen by a tag (configuration `kind`): the tag is missing or names no branch.
+      const { tag, tagValue } = e.params as { tag: string; tagValue: unknown };
+      return {
+        pointer: `${e.instancePath}/${pointerToken(tag)}`,
+        detail:
+          typeof tagValue === 'string'
+            ? `"${tagValue}" is not an allowed ${tag}`
+            : `missing or not a string: "${tag}"`,
+      };
+    }
     default:
       return { pointer: e.instancePath, detail: e.message ?? e.keyword };
   }

@@ -183,6 +183,7 @@ async function runSize(patients: number, options: Options): Promise<SizeResult> 
       baseUrl: server.baseUrl,
       auth: { kind: 'none' } as const,
       recordKeySecret: SECRET,
+      concurrency: 4,
       pageSize: 1000,
       maxResources: 10_000_000,
       dataVersionTtlMs: 3_600_000,
@@ -235,6 +236,8 @@ async function runSize(patients: number, options: Options): Promise<SizeResult> 
       storePath: join(dir, 'synced.duckdb'),
       recordKeySecret: SECRET,
       mode: 'search',
+      incremental: false,
+      fullEveryMs: 0,
       pageSize: 1000,
       timeoutMs: 600_000,
     });
@@ -245,6 +248,8 @@ async function runSize(patients: number, options: Options): Promise<SizeResult> 
       storePath: join(dir, 'exported.duckdb'),
       recordKeySecret: SECRET,
       mode: 'bulk',
+      incremental: false,
+      fullEveryMs: 0,
       timeoutMs: 600_000,
     });
     process.stderr.write(`  sync by $export: ${(exported.elapsedMs / 1000).toFixed(1)} s\n`);

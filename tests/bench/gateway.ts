@@ -28,28 +28,26 @@
 //        --no-doc
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { listen } from '@tessera/http-kit';
 import {
   DEFAULT_LIMITS,
   canonicalQuery,
-  gatewayConfigSchemaId,
   loadConfig,
   parseQuery,
   queryHash,
 } from '@tessera/schemas';
-import type { GatewayConfig } from '@tessera/schemas';
-import { createGatewayService } from '../../gateway/src/server/gateway.ts';
-import type { GatewayService } from '../../gateway/src/server/gateway.ts';
-import { listen } from '../../gateway/src/server/listen.ts';
+import { configDefaults } from '@tessera/schemas/testing';
+import { createGatewayService } from '../../gateway/src/app/gateway.ts';
+import type { GatewayService } from '../../gateway/src/app/gateway.ts';
 import { createPostgresStore, openStore } from '../../gateway/src/store/index.ts';
 import type { Store } from '../../gateway/src/store/index.ts';
+import { freePort } from '../support/processes.ts';
 import { forkChild } from './gateway/child.ts';
 import type { Child } from './gateway/child.ts';
 import { describeStep, docBody, fmt, printSummary } from './gateway/doc.ts';
@@ -80,8 +78,8 @@ const DEFAULT_NODES = [3, 10, 30, 100];
 const MAX_NODE_HOSTS = 10;
 const PROJECT = 'bench';
 const CLIENT = 'bench-researcher';
-/** The production default (`nodes[].connections`); the bare fan-out uses the same. */
-const CONNECTIONS_PER_NODE = 8;
+/** The production default (`nodes[].connections`, from the schema); the bare fan-out uses the same. */
+const CONNECTIONS_PER_NODE = configDefaults('gateway-config').nodes[0].connections;
 const GATEWAY_CONNECTIONS = 256;
 const WAIT_SEC = 10;
 /** Queries per second; below it a step would take too long to hold enough requests. */
@@ -285,14 +283,6 @@ interface Phase {
   stepId: number;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function shipVariants(
   phase: Pick<Phase, 'hosts' | 'load'>,
   chunk: { from: number; hashes: string[]; nodeQueries: string[] },
@@ -371,7 +361,7 @@ async function startPhase(
   const port = await freePort();
   const gatewayUrl = `http://127.0.0.1:${port}`;
   const nodes = ids.map((id) => ({ id, url: urls.get(id)! }));
-  const config = loadConfig<GatewayConfig>(gatewayConfigSchemaId, {
+  const config = loadConfig('gateway-config', {
     publicUrl: gatewayUrl,
     oidc: { issuer: idp.ready.issuer, audience: idp.ready.audience },
     nodes,

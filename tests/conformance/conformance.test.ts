@@ -17,8 +17,9 @@ import fc from 'fast-check';
 import pino from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalQuery, loadConfig, nodeConfigSchemaId, parseQuery } from '@tessera/schemas';
-import type { CohortQuery, NodeConfig } from '@tessera/schemas';
+import { canonicalQuery, loadConfig, parseQuery } from '@tessera/schemas';
+import type { CohortQuery } from '@tessera/schemas';
+import { liveSourceDefaults } from '@tessera/schemas/testing';
 import type { Resource } from '@medplum/fhirtypes';
 import { generateSigningKey, publicJwks } from '../../gateway/src/auth/node-token.ts';
 import { loadResources, startFhirServer } from '../fhir-server/server.ts';
@@ -46,6 +47,9 @@ import type { DuckDbSource } from '../../node-adapter/src/sources/duckdb-source.
 import type { EvaluableQuery, SourceQuery } from '../../node-adapter/src/evaluate/ports.ts';
 import { recordKey } from '../../node-adapter/src/store/record-key.ts';
 import { MORE_QUERIES, QUERIES } from './queries.ts';
+
+/** A full Bulk Data export at least daily, as a sync configured without `fullEveryHours` does. */
+const FULL_EVERY_MS = 24 * 3_600_000;
 
 const SECRET = new TextEncoder().encode('conformance-record-key-secret-32b');
 const AS_OF = '2026-01-01';
@@ -160,10 +164,11 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
       bulk: { retryAfterSeconds: 0, resourcesPerFile: 150 },
     });
     await loadResources(server.baseUrl, resources as unknown as Resource[], 500);
-    live = await openFhirQuerySource(
-      { kind: 'fhir', baseUrl: server.baseUrl, auth: { kind: 'none' } },
-      { baseDir: dir, stateDir: dir, recordKeyFile: keyFile },
-    );
+    live = await openFhirQuerySource(liveSourceDefaults(server.baseUrl), {
+      baseDir: dir,
+      stateDir: dir,
+      recordKeyFile: keyFile,
+    });
   });
 
   afterAll(async () => {
@@ -193,6 +198,8 @@ describe.each<CapabilityLevel>(['full', 'trimmed'])('conformance, %s capabilitie
       storePath,
       recordKeySecret: SECRET,
       mode: 'auto',
+      incremental: false,
+      fullEveryMs: FULL_EVERY_MS,
       workers: 0,
       maxBadShare: 1,
     } as const;
@@ -266,6 +273,7 @@ describe('sync by Bulk Data export, incremental and failing', () => {
     recordKeySecret: SECRET,
     mode: 'bulk',
     incremental: true,
+    fullEveryMs: FULL_EVERY_MS,
     workers: 0,
     maxBadShare: 1,
     ...extra,
@@ -356,7 +364,7 @@ describe('sync by Bulk Data export, incremental and failing', () => {
     expect(first.method).toBe('bulk');
     const key = await generateSigningKey();
     const node = await createNodeService(
-      loadConfig<NodeConfig>(nodeConfigSchemaId, {
+      loadConfig('node-config', {
         gateway: { issuer: 'https://gateway.test', publicJwks: publicJwks([key.publicJwk]) },
         projects: ['p'],
         policy: 'open',
@@ -429,13 +437,13 @@ describe('node service over the live source and sync', () => {
       recordKeyFile: keyFile,
     };
     const liveNode = await createNodeService(
-      loadConfig<NodeConfig>(nodeConfigSchemaId, {
+      loadConfig('node-config', {
         ...base,
         nodeId: 'live',
-        source: { kind: 'fhir', baseUrl: server.baseUrl },
+        source: { kind: 'fhir', baseUrl: server.baseUrl, dataVersionTtlMs: 0 },
         stateDir: join(dir, 'state-live'),
       }),
-      { allowOpenPolicy: true, logger: pino({ level: 'silent' }), liveDataVersionTtlMs: 0 },
+      { allowOpenPolicy: true, logger: pino({ level: 'silent' }) },
     );
     const ready = await request(liveNode.app).get('/readyz');
     expect(ready.status).toBe(200);
@@ -450,10 +458,13 @@ describe('node service over the live source and sync', () => {
       auth: { kind: 'none' },
       storePath,
       recordKeySecret: SECRET,
+      mode: 'auto',
+      incremental: false,
+      fullEveryMs: FULL_EVERY_MS,
       workers: 0,
     });
     const syncNode = await createNodeService(
-      loadConfig<NodeConfig>(nodeConfigSchemaId, {
+      loadConfig('node-config', {
         ...base,
         nodeId: 'synced',
         source: { kind: 'duckdb', path: storePath },

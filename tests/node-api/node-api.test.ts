@@ -200,9 +200,9 @@ describe('node API with the default policy', () => {
   });
 
   it('writes every decision to an intact hash-chained audit log without patient data', async () => {
-    const result = await verifyAuditLog(node.config.stateDir!);
+    const result = await verifyAuditLog(node.config.stateDir);
     expect(result).toMatchObject({ ok: true });
-    const log = await readFile(join(node.config.stateDir!, 'audit.jsonl'), 'utf8');
+    const log = await readFile(join(node.config.stateDir, 'audit.jsonl'), 'utf8');
     const entries = log
       .trim()
       .split('\n')
@@ -241,7 +241,7 @@ describe('node API with the default policy', () => {
       NODE_BIN,
       'releases',
       '--state-dir',
-      node.config.stateDir!,
+      node.config.stateDir,
       '--project',
       'diabetes-eu',
     ]);

@@ -1,14 +1,14 @@
 // A whole federation on loopback for whole-system tests: a real OpenID
 // provider in this process, real node adapters and the real gateway as child
 // processes started through their command lines, with configuration files
-// written to a temporary directory. This follows what `npm run demo`
-// (gateway/src/demo/main.ts) does; the demo keeps its helpers private to its
-// entry point, so they are written again here, for tests.
+// written to a temporary directory. `npm run demo` (tests/demo/main.ts) starts
+// its federation with the same process helpers (processes.ts), but keeps its
+// regions and gateway state across runs instead.
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestIdp, startTestIdp } from '../../gateway/src/auth/test-idp.ts';
+import { type TestIdp, startTestIdp } from '../../gateway/test/support/test-idp.ts';
 import { REPO_ROOT } from './paths.ts';
 import {
   GATEWAY_BIN,

@@ -6,9 +6,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { type NodeConfig, loadConfig, nodeConfigSchemaId } from '@tessera/schemas';
+import { type NodeConfig, loadConfig } from '@tessera/schemas';
 import { ingest } from '../../node-adapter/src/ingest/index.ts';
-import { createNodeService, type NodeService } from '../../node-adapter/src/app/node.ts';
+import {
+  createNodeService,
+  type NodeService,
+  type NodeSettings,
+} from '../../node-adapter/src/app/node.ts';
 import {
   createNodeTokenSigner,
   generateSigningKey,
@@ -20,7 +24,7 @@ export const GATEWAY_ISSUER = 'https://gateway.test';
 export interface TestNode {
   readonly service: NodeService;
   readonly dir: string;
-  readonly config: Readonly<NodeConfig>;
+  readonly config: NodeSettings;
   /** Signs a body as the gateway would for this node. */
   sign(body: string, caller?: { sub?: string; project?: string; aud?: string }): Promise<string>;
   close(): Promise<void>;
@@ -39,7 +43,7 @@ export async function createTestNode(options: {
   await ingest({ sources: options.sources, dbPath, recordKeySecret: randomBytes(32) });
   const key = await generateSigningKey();
   const nodeId = options.nodeId ?? 'testnode';
-  const config = loadConfig<NodeConfig>(nodeConfigSchemaId, {
+  const config = loadConfig('node-config', {
     nodeId,
     source: { kind: 'duckdb', path: dbPath },
     stateDir: join(dir, 'state'),

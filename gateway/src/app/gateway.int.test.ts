@@ -3,14 +3,14 @@
 // `<base>/...`, readiness can be withdrawn, and background failures have
 // their metric.
 import request from 'supertest';
-import type { GatewayConfig } from '@tessera/schemas';
+import { loadConfig } from '@tessera/schemas';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type TestNodeServer,
   catalogueEntryOf,
   sendJson,
   startTestNodeServer,
-} from '../nodes/test-node-server.ts';
+} from '../../test/support/test-node-server.ts';
 import { createPgliteStore } from '../store/pglite-store.ts';
 import type { Store } from '../store/store.ts';
 import { type GatewayService, createGatewayService } from './gateway.ts';
@@ -38,14 +38,14 @@ describe('createGatewayService', () => {
     cleanups.push(() => node.close());
     const store: Store = await createPgliteStore();
     cleanups.push(() => store.close());
-    const config: GatewayConfig = {
+    const config = loadConfig('gateway-config', {
       publicUrl: 'http://127.0.0.1:8080',
       // Never asked: no request here carries a researcher token.
       oidc: { issuer: 'http://127.0.0.1:9/', audience: 'tessera' },
       nodes: [{ id: 'alpha', url: `${node.url}/region/x/`, connections: 2 }],
       projects: { diabetes: { nodes: ['alpha'] } },
       log: { level: 'silent' },
-    };
+    });
     const gateway: GatewayService = await createGatewayService(config, { store });
     cleanups.push(() => gateway.close());
 

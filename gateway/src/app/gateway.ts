@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
-import { type GatewayConfig, applyEnv, gatewayConfigSchemaId, loadConfig } from '@tessera/schemas';
+import { type LoadedConfig, applyEnv, loadConfig } from '@tessera/schemas';
 import { createResearcherAuth, researcherAuthMiddleware } from '../auth/researcher.ts';
 import { createNodeTokenSigner, generateSigningKey, publicJwks } from '../auth/node-token.ts';
 import { createFederatedCatalogue } from '../catalogue/catalogue.ts';
@@ -15,16 +15,19 @@ import { createSupervisor } from '../jobs/supervisor.ts';
 import { mergeResults } from '../merge/index.ts';
 import { createNodeClient } from '../nodes/node-client.ts';
 import { createNodeRegistry } from '../nodes/registry.ts';
-import { type ProjectRules, createQueryService } from '../queries/service.ts';
+import { type ProjectRules, createQueryService } from '../jobs/service.ts';
 import { type Store, openStore } from '../store/index.ts';
 
 export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
 
-/** Reads, env-overrides and validates a gateway configuration file. */
+/** A gateway configuration as the gateway reads it: validated, every default filled in, frozen. */
+export type GatewaySettings = LoadedConfig<'gateway-config'>;
+
+/** Reads, env-overrides and validates a gateway configuration file; the schema fills in its defaults. */
 export async function readGatewayConfig(
   path: string,
   env: Record<string, string | undefined> = process.env,
-): Promise<Readonly<GatewayConfig>> {
+): Promise<GatewaySettings> {
   const raw = applyEnv(
     JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>,
     env,
@@ -36,7 +39,7 @@ export async function readGatewayConfig(
       databaseUrl: env.DATABASE_URL,
     };
   }
-  return loadConfig<GatewayConfig>(gatewayConfigSchemaId, raw);
+  return loadConfig('gateway-config', raw);
 }
 
 export interface GatewayOptions {
@@ -44,7 +47,7 @@ export interface GatewayOptions {
   /** Use this store instead of opening the configured one (tests). */
   readonly store?: Store;
   readonly fetch?: typeof fetch;
-  /** Seconds between node health polls; 0 disables polling. */
+  /** Seconds between node health polls, instead of the configuration's `health.pollIntervalSec`; 0 disables polling. */
   readonly pollIntervalSec?: number;
 }
 
@@ -62,13 +65,13 @@ export interface GatewayService {
  * @example const gateway = await createGatewayService(config); gateway.app.listen(8080);
  */
 export async function createGatewayService(
-  config: Readonly<GatewayConfig>,
+  config: GatewaySettings,
   options: GatewayOptions = {},
 ): Promise<GatewayService> {
   const logger =
     options.logger ??
     pino({
-      level: config.log?.level ?? 'info',
+      level: config.log.level,
       redact: ['req.headers.authorization', 'authorization'],
     });
   // Metrics come first: background tasks and the fan-out report through
@@ -80,9 +83,9 @@ export async function createGatewayService(
   const store =
     options.store ??
     (await openStore(
-      config.store?.databaseUrl
+      config.store.databaseUrl
         ? { databaseUrl: config.store.databaseUrl }
-        : { dataDir: config.store?.dataDir ?? '.data/gateway' },
+        : { dataDir: config.store.dataDir },
     ));
   const recovered = await store.recoverInterruptedJobs(new Date());
   if (recovered.length > 0)
@@ -106,33 +109,36 @@ export async function createGatewayService(
   const auth = createResearcherAuth({
     issuer: oidc.issuer,
     audience: oidc.audience,
-    algorithms: oidc.algorithms ?? ['RS256', 'ES256'],
-    typ: oidc.typ ?? ['at+jwt', 'JWT'],
-    requiredScope: oidc.requiredScope ?? 'tessera:query',
-    projectsClaim: oidc.projectsClaim ?? 'tessera_projects',
-    jwksCacheMaxAgeMs: (oidc.jwksCacheMaxAgeSec ?? 600) * 1000,
+    algorithms: oidc.algorithms,
+    typ: oidc.typ,
+    requiredScope: oidc.requiredScope,
+    projectsClaim: oidc.projectsClaim,
+    clockToleranceSec: oidc.clockToleranceSec,
+    jwksCacheMaxAgeMs: oidc.jwksCacheMaxAgeSec * 1000,
+    fetchTimeoutMs: oidc.fetchTimeoutMs,
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
 
-  const fo = config.fanout ?? {};
+  const fo = config.fanout;
   // One client for queries, health probes and catalogue fetches: one pool,
   // with the node's own connection limit, per node.
   const nodeClient = createNodeClient({
     nodes: config.nodes.map((n) => ({ id: n.id, url: n.url, connections: n.connections })),
-    connectTimeoutMs: fo.perNodeDeadlineMs ?? 10_000,
+    connectTimeoutMs: fo.perNodeDeadlineMs,
   });
   const fanout = createFanout({
     client: nodeClient,
-    perNodeDeadlineMs: fo.perNodeDeadlineMs ?? 10_000,
-    queryDeadlineMs: fo.queryDeadlineMs ?? 30_000,
-    maxAttempts: fo.maxAttempts ?? 3,
-    retryBudget: { ratio: fo.retryBudgetRatio ?? 0.1 },
+    perNodeDeadlineMs: fo.perNodeDeadlineMs,
+    queryDeadlineMs: fo.queryDeadlineMs,
+    maxAttempts: fo.maxAttempts,
+    retryBudget: { ratio: fo.retryBudgetRatio, reserve: fo.retryBudgetReserve },
+    backoff: { baseMs: fo.backoffBaseMs, maxMs: fo.backoffMaxMs },
     breaker: {
-      failureThreshold: fo.breakerFailureThreshold ?? 5,
-      openMs: fo.breakerOpenMs ?? 30_000,
+      failureThreshold: fo.breakerFailureThreshold,
+      openMs: fo.breakerOpenMs,
     },
-    maxConcurrentQueries: fo.maxConcurrentQueries ?? 256,
-    maxResponseBytes: fo.maxResponseBytes ?? 1_048_576,
+    maxConcurrentQueries: fo.maxConcurrentQueries,
+    maxResponseBytes: fo.maxResponseBytes,
     signRequest: (nodeId, body, caller) =>
       signer.sign({ aud: nodeId, sub: caller.sub, project: caller.project, body }),
     metrics: {
@@ -144,19 +150,23 @@ export async function createGatewayService(
   });
   circuits = () => fanout.nodeStates().map((s) => ({ node: s.id, state: s.circuit }));
 
-  const registry = createNodeRegistry(config.nodes, { client: nodeClient });
+  const registry = createNodeRegistry(config.nodes, {
+    client: nodeClient,
+    timeoutMs: config.health.timeoutMs,
+    maxBodyBytes: config.health.maxBodyBytes,
+  });
 
   const projects: Record<string, ProjectRules> = {};
   for (const [id, p] of Object.entries(config.projects)) {
     if (!p) continue;
     projects[id] = {
       nodes: p.nodes,
-      measures: p.measures ?? ['count', 'histogram', 'summary'],
-      maxStrata: p.maxStrata ?? 200,
-      queriesPerMinute: p.queriesPerMinute ?? 60,
-      queriesPerDay: p.queriesPerDay ?? 2000,
-      repeatsPerWindow: p.repeatsPerWindow ?? 20,
-      repeatWindowSec: p.repeatWindowSec ?? 3600,
+      measures: p.measures,
+      maxStrata: p.maxStrata,
+      queriesPerMinute: p.queriesPerMinute,
+      queriesPerDay: p.queriesPerDay,
+      repeatsPerWindow: p.repeatsPerWindow,
+      repeatWindowSec: p.repeatWindowSec,
     };
   }
 
@@ -183,8 +193,8 @@ export async function createGatewayService(
       });
     },
     merge: mergeResults,
-    minNodes: config.merge?.minNodes ?? 1,
-    resultTtlSec: config.cache?.resultTtlSec ?? 300,
+    minNodes: config.merge.minNodes,
+    resultTtlSec: config.cache.resultTtlSec,
     dataVersionOf: (node) => registry.dataVersionOf(node),
     noteDataVersion: (node, version) => registry.noteDataVersion(node, version),
     onRefusal: (reason) => metrics.rateLimitRefusals.inc({ reason }),
@@ -192,7 +202,7 @@ export async function createGatewayService(
     background: supervisor,
   });
 
-  const pollIntervalSec = options.pollIntervalSec ?? 15;
+  const pollIntervalSec = options.pollIntervalSec ?? config.health.pollIntervalSec;
   if (pollIntervalSec > 0) {
     supervisor.every('node-health', pollIntervalSec * 1000, () => registry.poll(), {
       immediately: true,
@@ -205,7 +215,9 @@ export async function createGatewayService(
     authenticate: researcherAuthMiddleware(auth),
     catalogue: createFederatedCatalogue(config.nodes, {
       client: nodeClient,
-      ttlSec: config.cache?.catalogueTtlSec ?? 300,
+      ttlSec: config.cache.catalogueTtlSec,
+      timeoutMs: config.catalogue.timeoutMs,
+      maxBytes: config.catalogue.maxBytes,
     }),
     registry,
     circuits: () => circuits(),
@@ -221,7 +233,7 @@ export async function createGatewayService(
     openapi: buildOpenApi(config.publicUrl),
     metrics,
     logger,
-    bodyLimitBytes: config.limits?.bodyBytes ?? 262_144,
+    bodyLimitBytes: config.limits.bodyBytes,
     webRoot: WEB_ROOT,
   });
 

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+// The process fault handlers with stand-ins for the process, the logger and
+// the exit; process-faults.int.test.ts runs them in a real child process.
 import { EventEmitter } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FAULT_EXIT_CODE, exitOnProcessFaults } from './process-faults.ts';
@@ -52,41 +52,5 @@ describe('exitOnProcessFaults', () => {
     remove();
     expect(target.listenerCount('unhandledRejection')).toBe(0);
     expect(target.listenerCount('uncaughtException')).toBe(0);
-  });
-
-  it('in a real process: a stray rejection is logged, the server closed, and the exit code is 1', async () => {
-    const module = fileURLToPath(new URL('./process-faults.ts', import.meta.url));
-    // The process the handlers protect: a listening server and a promise nobody handles.
-    const script = `
-      import { createServer } from 'node:http';
-      import pino from 'pino';
-      import { exitOnProcessFaults } from ${JSON.stringify(module)};
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => {
-        exitOnProcessFaults(process, {
-          logger: pino(),
-          stop: (code) => server.close(() => { process.exitCode = code; console.error('server closed'); }),
-        });
-        void Promise.reject(new Error('nobody handles this'));
-      });
-    `;
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', script],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    expect(code).toBe(1);
-    expect(stderr).toContain('server closed');
-    const line = JSON.parse(stdout.trim().split('\n')[0]!) as Record<string, unknown>;
-    expect(line).toMatchObject({
-      level: 60,
-      fault: 'unhandledRejection',
-      err: { message: 'nobody handles this' },
-    });
   });
 });

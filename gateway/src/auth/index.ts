@@ -1,6 +1,4 @@
 // The gateway's authentication and authorisation, as the HTTP layer uses it.
-// test-idp.ts is left out on purpose: it pulls in oidc-provider and is
-// imported directly by the demo and the tests.
 export { createResearcherAuth, researcherAuthMiddleware, researcherOf } from './researcher.ts';
 export type {
   Researcher,

@@ -3,14 +3,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import express from 'express';
 import request from 'supertest';
+import { configDefaults } from '@tessera/schemas/testing';
 import { createResearcherAuth, researcherAuthMiddleware, researcherOf } from './researcher.ts';
 import type { ResearcherAuth } from './researcher.ts';
-import { startTestIdp } from './test-idp.ts';
-import type { TestIdp } from './test-idp.ts';
+import { startTestIdp } from '../../test/support/test-idp.ts';
+import type { TestIdp } from '../../test/support/test-idp.ts';
 
 let idp: TestIdp;
 let otherIdp: TestIdp;
 let auth: ResearcherAuth;
+
+/** The token checks of a gateway configured with nothing but its IdP. */
+const { oidc: OIDC } = configDefaults('gateway-config');
 
 beforeAll(async () => {
   [idp, otherIdp] = await Promise.all([
@@ -25,7 +29,11 @@ beforeAll(async () => {
     audience: idp.audience,
     algorithms: ['RS256'],
     typ: ['at+jwt'],
+    requiredScope: OIDC.requiredScope,
     projectsClaim: idp.projectsClaim,
+    clockToleranceSec: OIDC.clockToleranceSec,
+    jwksCacheMaxAgeMs: OIDC.jwksCacheMaxAgeSec * 1000,
+    fetchTimeoutMs: OIDC.fetchTimeoutMs,
   });
 });
 

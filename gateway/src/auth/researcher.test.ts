@@ -7,12 +7,13 @@ import request from 'supertest';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
 import { ProblemError } from '@tessera/schemas';
+import { configDefaults } from '@tessera/schemas/testing';
 import { createResearcherAuth, researcherAuthMiddleware, researcherOf } from './researcher.ts';
 import type { ResearcherAuthOptions } from './researcher.ts';
 import { wwwAuthenticateOf } from './challenge.ts';
 import type { AuthProblemError } from './challenge.ts';
-import { startTestKeyServer, startTrapServer } from './test-key-server.ts';
-import type { TestKeyServer, TrapServer } from './test-key-server.ts';
+import { startTestKeyServer, startTrapServer } from '../../test/support/test-key-server.ts';
+import type { TestKeyServer, TrapServer } from '../../test/support/test-key-server.ts';
 
 const AUD = 'urn:tessera:gateway';
 const T0 = Date.UTC(2030, 0, 1);
@@ -66,13 +67,19 @@ beforeEach(() => {
   server.setKeys([rsa.publicJwk, ec.publicJwk, ed.publicJwk]);
 });
 
+/** The token checks of a gateway configured with nothing but its IdP. */
+const { oidc: OIDC } = configDefaults('gateway-config');
+
 function makeAuth(overrides: Partial<ResearcherAuthOptions> = {}) {
   return createResearcherAuth({
     issuer: server.issuer,
     audience: AUD,
     algorithms: ['RS256', 'ES256', 'EdDSA'],
     typ: ['at+jwt'],
+    requiredScope: OIDC.requiredScope,
     projectsClaim: 'tessera_projects',
+    clockToleranceSec: OIDC.clockToleranceSec,
+    fetchTimeoutMs: OIDC.fetchTimeoutMs,
     jwksCacheMaxAgeMs: CACHE_MAX_AGE_MS,
     now: () => clock,
     ...overrides,

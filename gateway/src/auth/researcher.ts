@@ -8,15 +8,15 @@
 // IdPs that do not set `at+jwt` (Keycloak), a token carrying ID-token-only
 // claims (`nonce`, `at_hash`, `c_hash`, `s_hash`) or Keycloak's `typ: "ID"`
 // claim is refused.
-import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload } from 'jose';
 import type { NextFunction, Request, Response } from 'express';
+import { sendProblem } from '@tessera/http-kit';
 import { ProblemError } from '@tessera/schemas';
 import { checkProtectedHeader, normaliseTyp, readBearerToken } from './bearer.ts';
 import type { HeaderPolicy } from './bearer.ts';
 import { SCOPE_TOKEN, insufficientScope, invalidToken, wwwAuthenticateOf } from './challenge.ts';
-import type { AuthProblemError, InvalidTokenReason } from './challenge.ts';
+import type { InvalidTokenReason } from './challenge.ts';
 import { JWKS_REFETCH_COOLDOWN_MS, createIdpKeySource } from './idp-keys.ts';
 
 export type ResearcherAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
@@ -29,16 +29,16 @@ export interface ResearcherAuthOptions {
   readonly algorithms: readonly ResearcherAlgorithm[];
   /** Accepted `typ` headers; `JWT` only for IdPs that do not issue `at+jwt`. */
   readonly typ: readonly ('at+jwt' | 'JWT')[];
-  /** Default `tessera:query`. */
-  readonly requiredScope?: string;
+  /** The scope every token must carry, e.g. `tessera:query`. */
+  readonly requiredScope: string;
   /** The claim holding the researcher's project ids, e.g. `tessera_projects`. */
   readonly projectsClaim: string;
-  /** Default 30. */
-  readonly clockToleranceSec?: number;
-  /** How long fetched keys are trusted while the IdP cannot be reached. Default 10 minutes. */
-  readonly jwksCacheMaxAgeMs?: number;
-  /** Timeout for discovery and JWKS fetches. Default 5 s. */
-  readonly fetchTimeoutMs?: number;
+  /** Clock skew allowed on a token's lifetime, 0 to 300. */
+  readonly clockToleranceSec: number;
+  /** How long fetched keys are trusted while the IdP cannot be reached. */
+  readonly jwksCacheMaxAgeMs: number;
+  /** Timeout for discovery and JWKS fetches. */
+  readonly fetchTimeoutMs: number;
   readonly fetch?: typeof fetch;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
@@ -66,7 +66,9 @@ const MAX_CLAIM_ITEMS = 1000;
  * Checks the options once, at start-up, and returns the verifier.
  * @example
  * const auth = createResearcherAuth({ issuer, audience: 'urn:tessera:gateway',
- *   algorithms: ['RS256'], typ: ['at+jwt'], projectsClaim: 'tessera_projects' });
+ *   algorithms: ['RS256'], typ: ['at+jwt'], requiredScope: 'tessera:query',
+ *   projectsClaim: 'tessera_projects', clockToleranceSec: 30, jwksCacheMaxAgeMs: 600_000,
+ *   fetchTimeoutMs: 5_000 });
  * const researcher = await auth.verify(req.get('authorization'));
  */
 export function createResearcherAuth(options: ResearcherAuthOptions): ResearcherAuth {
@@ -182,10 +184,6 @@ function checkOptions(options: ResearcherAuthOptions): CheckedOptions {
     throw new TypeError(`createResearcherAuth: "${key}" ${why}`);
   };
   const config: CheckedOptions = {
-    requiredScope: 'tessera:query',
-    clockToleranceSec: 30,
-    jwksCacheMaxAgeMs: 10 * 60_000,
-    fetchTimeoutMs: 5_000,
     fetch: globalThis.fetch,
     now: Date.now,
     ...definedOnly(options),
@@ -249,23 +247,12 @@ export function researcherAuthMiddleware(auth: ResearcherAuth) {
         next(err);
         return;
       }
-      sendAuthProblem(res, err);
+      sendProblem(res, err, wwwAuthenticateOf(err));
       return;
     }
     res.locals.researcher = researcher;
     next();
   };
-}
-
-function sendAuthProblem(res: Response, err: ProblemError | AuthProblemError): void {
-  const requestId: unknown = res.locals.requestId;
-  const challenge = wwwAuthenticateOf(err);
-  if (challenge !== undefined) res.set('WWW-Authenticate', challenge);
-  if (err.retryAfter !== undefined) res.set('Retry-After', String(err.retryAfter));
-  res
-    .status(err.status)
-    .type('application/problem+json')
-    .send(JSON.stringify(err.toProblem(typeof requestId === 'string' ? requestId : randomUUID())));
 }
 
 /** The researcher set by {@link researcherAuthMiddleware}; a route behind it can rely on one. */

@@ -2,7 +2,11 @@
 // where each entry is fetched from, which are kept, and which are refused.
 import { describe, expect, it } from 'vitest';
 import type { CatalogueEntry } from '@tessera/schemas';
-import { catalogueEntryOf as entry, sendJson, useTestNodes } from '../nodes/test-node-server.ts';
+import {
+  catalogueEntryOf as entry,
+  sendJson,
+  useTestNodes,
+} from '../../test/support/test-node-server.ts';
 import { createFederatedCatalogue } from './catalogue.ts';
 
 const { start: node, client } = useTestNodes();

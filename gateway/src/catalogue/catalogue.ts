@@ -109,15 +109,16 @@ export interface FederatedCatalogueOptions {
   readonly client: NodeClient;
   /** How long a fetched entry is served before it is fetched again. */
   readonly ttlSec: number;
-  /** A fetch's deadline. Default 5 s. */
-  readonly timeoutMs?: number;
-  /** Largest entry read; a larger one is refused like a broken one. Default 4 MiB. */
-  readonly maxBytes?: number;
+  /** A fetch's deadline (config `catalogue.timeoutMs`). */
+  readonly timeoutMs: number;
+  /** Largest entry read; a larger one is refused like a broken one (config `catalogue.maxBytes`). */
+  readonly maxBytes: number;
   readonly now?: () => number;
 }
 
 /**
- * @example const catalogue = createFederatedCatalogue(config.nodes, { client, ttlSec: 300 });
+ * @example const catalogue = createFederatedCatalogue(config.nodes,
+ *   { client, ttlSec: 300, timeoutMs: 5000, maxBytes: 4_194_304 });
  *   const entries = await catalogue.entries();
  */
 export function createFederatedCatalogue(
@@ -126,10 +127,7 @@ export function createFederatedCatalogue(
 ): FederatedCatalogue {
   const now = options.now ?? Date.now;
   const cache = new Map<string, { entry: CatalogueEntry; fetchedAt: number }>();
-  const limits = {
-    timeoutMs: options.timeoutMs ?? 5000,
-    maxBodyBytes: options.maxBytes ?? 4 * 1024 * 1024,
-  };
+  const limits = { timeoutMs: options.timeoutMs, maxBodyBytes: options.maxBytes };
 
   /** A node's fresh entry; when it cannot be had (or is refused), the last good one. */
   async function fetchOne(node: { id: string }): Promise<CatalogueEntry | undefined> {

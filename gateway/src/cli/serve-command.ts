@@ -1,9 +1,9 @@
 // `tessera-gateway serve --config <file>`: runs the gateway until SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
+import { listen } from '@tessera/http-kit';
 import { ConfigError } from '@tessera/schemas';
-import { listen } from '../server/listen.ts';
-import { createGatewayService, readGatewayConfig } from '../server/gateway.ts';
-import { exitOnProcessFaults } from '../server/process-faults.ts';
+import { createGatewayService, readGatewayConfig } from '../app/gateway.ts';
+import { exitOnProcessFaults } from '../app/process-faults.ts';
 
 const HELP = `Usage: tessera-gateway serve --config <file>
 
@@ -22,11 +22,7 @@ export async function runServe(argv: string[]): Promise<number> {
   try {
     const config = await readGatewayConfig(values.config);
     const gateway = await createGatewayService(config);
-    const { server, url } = await listen(
-      gateway.app,
-      config.listen?.host ?? '127.0.0.1',
-      config.listen?.port ?? 8080,
-    );
+    const { server, url } = await listen(gateway.app, config.listen.host, config.listen.port);
     console.error(`tessera-gateway listening on ${url}`);
     let exitCode = 0;
     await new Promise<void>((resolve) => {

@@ -75,7 +75,9 @@ describe('createCircuitBreaker', () => {
   });
 
   it('checks its options when created', () => {
-    expect(() => createCircuitBreaker({ failureThreshold: 0 })).toThrow(/failureThreshold/);
-    expect(() => createCircuitBreaker({ openMs: -1 })).toThrow(/openMs/);
+    expect(() => createCircuitBreaker({ failureThreshold: 0, openMs: 1000 })).toThrow(
+      /failureThreshold/,
+    );
+    expect(() => createCircuitBreaker({ failureThreshold: 1, openMs: -1 })).toThrow(/openMs/);
   });
 });

@@ -5,10 +5,10 @@
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export interface BreakerOptions {
-  /** Consecutive failures that open the circuit. Default 5. */
-  readonly failureThreshold?: number;
-  /** How long an open circuit refuses calls before it lets one probe through. Default 30 s. */
-  readonly openMs?: number;
+  /** Consecutive failures that open the circuit (config `fanout.breakerFailureThreshold`). */
+  readonly failureThreshold: number;
+  /** How long an open circuit refuses calls before it lets one probe through (config `fanout.breakerOpenMs`). */
+  readonly openMs: number;
   readonly now?: () => number;
   /** Told of every change of state. */
   readonly onChange?: (state: CircuitState) => void;
@@ -34,9 +34,8 @@ export interface CircuitBreaker {
  * @example const b = createCircuitBreaker({ failureThreshold: 5, openMs: 30_000 });
  *   if (b.acquire() !== 'reject') { ...; b.success(); }
  */
-export function createCircuitBreaker(options: BreakerOptions = {}): CircuitBreaker {
-  const threshold = options.failureThreshold ?? 5;
-  const openMs = options.openMs ?? 30_000;
+export function createCircuitBreaker(options: BreakerOptions): CircuitBreaker {
+  const { failureThreshold: threshold, openMs } = options;
   const now = options.now ?? Date.now;
   if (!Number.isInteger(threshold) || threshold < 1) {
     throw new RangeError('circuit breaker: failureThreshold must be an integer >= 1');

@@ -5,9 +5,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemError, type NodeOutcome, type NodeResult } from '@tessera/schemas';
+import { configDefaults } from '@tessera/schemas/testing';
 import { mergeResults } from '../merge/merge.ts';
-import { type NodeClient, type NodeEndpoint, createNodeClient } from '../nodes/node-client.ts';
-import { nodeResultOf } from '../nodes/test-node-server.ts';
+import type { NodeClient } from '../nodes/node-client.ts';
+import {
+  type TestClientOptions,
+  nodeResultOf,
+  testNodeClient,
+} from '../../test/support/test-node-server.ts';
 import { createFanout, type Fanout, type FanoutCaller, type FanoutOptions } from './fanout.ts';
 
 const HASH = `sha256:${'c'.repeat(64)}`;
@@ -122,11 +127,14 @@ const SHORT = { perNodeDeadlineMs: 300, queryDeadlineMs: 600 } as const;
 /** Slack on top of a deadline before a test calls it broken: a loaded machine stalls timers. */
 const MARGIN = 1_000;
 
+/** The fan-out limits of a gateway configured with nothing but its nodes. */
+const { fanout: FANOUT } = configDefaults('gateway-config');
+
 /** What a test may change about the node client the fan-out is given. */
 interface ClientOverrides {
   /** The node list itself, when a test needs URLs of its own (a base path, a bad scheme). */
-  readonly nodes?: NodeEndpoint[];
-  /** Connections to each node. Default 4. */
+  readonly nodes?: TestClientOptions['nodes'];
+  /** Connections to each node, when not the configuration's default. */
   readonly connectionsPerNode?: number;
 }
 
@@ -134,12 +142,11 @@ function setup(
   nodes: Record<string, TestNode>,
   overrides: Partial<FanoutOptions> & ClientOverrides = {},
 ): { fanout: Fanout; signed: { node: string; body: string; caller: FanoutCaller }[] } {
-  const { nodes: endpoints, connectionsPerNode = 4, ...fanoutOverrides } = overrides;
-  const client = createNodeClient({
-    nodes: (endpoints ?? Object.entries(nodes).map(([id, n]) => ({ id, url: n.url }))).map((n) => ({
-      connections: connectionsPerNode,
-      ...n,
-    })),
+  const { nodes: endpoints, connectionsPerNode, ...fanoutOverrides } = overrides;
+  const client = testNodeClient({
+    nodes: (endpoints ?? Object.entries(nodes).map(([id, n]) => ({ id, url: n.url }))).map((n) =>
+      connectionsPerNode === undefined ? n : { connections: connectionsPerNode, ...n },
+    ),
   });
   clients.push(client);
   const signed: { node: string; body: string; caller: FanoutCaller }[] = [];
@@ -150,6 +157,9 @@ function setup(
     perNodeDeadlineMs: 2_000,
     queryDeadlineMs: 3_000,
     maxConcurrentQueries: 10,
+    maxAttempts: FANOUT.maxAttempts,
+    retryBudget: { ratio: FANOUT.retryBudgetRatio, reserve: FANOUT.retryBudgetReserve },
+    maxResponseBytes: FANOUT.maxResponseBytes,
     backoff: { baseMs: 5, maxMs: 20 },
     breaker: { failureThreshold: 5, openMs: 60_000 },
     signRequest: (node, body, caller) => {
@@ -339,7 +349,7 @@ describe('threat 25: a node killed mid-query', () => {
     expect(ms).toBeLessThan(1_500 + MARGIN);
     expect(only(outcomes, 'beta')).toMatchObject({ status: 'unavailable', attempts: 1 });
     expect(only(outcomes, 'beta').result).toBeUndefined();
-    const merged = mergeResults({ queryHash: HASH, outcomes });
+    const merged = mergeResults({ queryHash: HASH, outcomes, minNodes: 1 });
     expect(merged.complete).toBe(false);
     expect(merged.missing).toEqual(['beta']);
     expect(merged.total.count).toBe(42);

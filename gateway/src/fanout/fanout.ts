@@ -22,6 +22,7 @@
 // except a validated NodeResult or a problem code matching the pattern.
 import { setMaxListeners } from 'node:events';
 import { errors } from 'undici';
+import { acceptTraceparent, isRequestId } from '@tessera/http-kit';
 import { isValid, type Cell, type NodeOutcome, type NodeResult } from '@tessera/schemas';
 import { gatewayProblem } from '../errors.ts';
 import { NodeCallError, type NodeClient, type NodeResponse } from '../nodes/node-client.ts';
@@ -60,18 +61,18 @@ export interface FanoutOptions {
   readonly perNodeDeadlineMs: number;
   /** Time the whole fan-out gets; caps every node's deadline. */
   readonly queryDeadlineMs: number;
-  /** 1 to 3, default 3. */
-  readonly maxAttempts?: number;
-  /** Default { ratio: 0.1, reserve: 10 }, shared by all nodes. */
-  readonly retryBudget?: RetryBudgetOptions;
-  /** Full-jitter exponential backoff between attempts. Default { baseMs: 50, maxMs: 1000 }. */
-  readonly backoff?: { readonly baseMs?: number; readonly maxMs?: number };
-  /** Per node. Default { failureThreshold: 5, openMs: 30_000 }. */
-  readonly breaker?: Pick<BreakerOptions, 'failureThreshold' | 'openMs'>;
+  /** Attempts per node call, the first included: 1 to 3. */
+  readonly maxAttempts: number;
+  /** Shared by all nodes. */
+  readonly retryBudget: RetryBudgetOptions;
+  /** Full-jitter exponential backoff between attempts. */
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+  /** Per node. */
+  readonly breaker: Pick<BreakerOptions, 'failureThreshold' | 'openMs'>;
   /** Queries running at once; one more is refused with 503 ERR_OVERLOADED. */
   readonly maxConcurrentQueries: number;
-  /** Largest node response accepted. Default 1 MiB. */
-  readonly maxResponseBytes?: number;
+  /** Largest node response accepted. */
+  readonly maxResponseBytes: number;
   /**
    * Returns the bearer token for this node, these exact body bytes and this
    * caller. Called for every attempt, so no token is ever sent twice.
@@ -123,8 +124,6 @@ export interface Fanout {
 }
 
 const PROBLEM_CODE = /^ERR_[A-Z0-9_]{1,60}$/;
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 const TOKEN = /^[A-Za-z0-9._~+/=-]{1,8192}$/;
 /** Problem bodies are small; a refusal larger than this keeps no code. */
 const PROBLEM_MAX_BYTES = 16 * 1024;
@@ -177,10 +176,15 @@ interface RunContext {
 
 /**
  * Creates the fan-out; options are checked here and a bad one throws naming it.
+ * Every limit is required: the gateway passes its configuration's `fanout`
+ * (defaults filled in by the schema), tests pass their own.
  * @example
- * const client = createNodeClient({ nodes: [{ id: 'lombardia', url: 'http://10.0.0.5:8080' }] });
+ * const client = createNodeClient({ connectTimeoutMs: 10_000,
+ *   nodes: [{ id: 'lombardia', url: 'http://10.0.0.5:8080', connections: 8 }] });
  * const fanout = createFanout({ client,
  *   perNodeDeadlineMs: 10_000, queryDeadlineMs: 15_000, maxConcurrentQueries: 50,
+ *   maxAttempts: 3, retryBudget: { ratio: 0.1, reserve: 10 }, backoff: { baseMs: 50, maxMs: 1000 },
+ *   breaker: { failureThreshold: 5, openMs: 30_000 }, maxResponseBytes: 1_048_576,
  *   signRequest: (node, body, { sub, project }) => signer.sign({ aud: node, sub, project, body }) });
  * const outcomes = await fanout.run({ body: { query, requestId }, nodes: ['lombardia'], requestId,
  *   caller: { sub: 'researcher-1', project: 'diabetes-2026' } });
@@ -354,8 +358,8 @@ export function createFanout(options: FanoutOptions): Fanout {
         if (entry === undefined) throw new RangeError(`fanout: unknown node "${id}"`);
         return entry;
       });
-      if (!REQUEST_ID.test(query.requestId)) {
-        throw new TypeError('fanout: requestId must be 1-200 printable ASCII characters');
+      if (!isRequestId(query.requestId)) {
+        throw new TypeError('fanout: requestId must be 1-128 of A-Z a-z 0-9 . _ : -');
       }
       const bodyText = JSON.stringify(query.body);
       if (typeof bodyText !== 'string') throw new TypeError('fanout: body must be a JSON object');
@@ -374,10 +378,7 @@ export function createFanout(options: FanoutOptions): Fanout {
         bodyText,
         requestId: query.requestId,
         caller: query.caller,
-        traceparent:
-          query.traceparent !== undefined && TRACEPARENT.test(query.traceparent)
-            ? query.traceparent
-            : undefined,
+        traceparent: acceptTraceparent(query.traceparent),
         queryHash: query.queryHash,
         deadline: now() + config.queryDeadlineMs,
         signal: controller.signal,
@@ -544,11 +545,11 @@ function checkOptions(options: FanoutOptions): Config {
   const config: Config = {
     perNodeDeadlineMs: options.perNodeDeadlineMs,
     queryDeadlineMs: options.queryDeadlineMs,
-    maxAttempts: options.maxAttempts ?? 3,
-    backoffBaseMs: options.backoff?.baseMs ?? 50,
-    backoffMaxMs: options.backoff?.maxMs ?? 1000,
+    maxAttempts: options.maxAttempts,
+    backoffBaseMs: options.backoff.baseMs,
+    backoffMaxMs: options.backoff.maxMs,
     maxConcurrentQueries: options.maxConcurrentQueries,
-    maxResponseBytes: options.maxResponseBytes ?? 1024 * 1024,
+    maxResponseBytes: options.maxResponseBytes,
   };
   // Timers hold at most 2^31 - 1 ms; an hour is far beyond any sane deadline.
   const positive = (key: keyof Config, max = 3_600_000): void => {

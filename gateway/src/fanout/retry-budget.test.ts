@@ -29,7 +29,7 @@ describe('createRetryBudget', () => {
   });
 
   it('checks its options when created', () => {
-    expect(() => createRetryBudget({ ratio: 2 })).toThrow(/ratio/);
-    expect(() => createRetryBudget({ reserve: Number.NaN })).toThrow(/reserve/);
+    expect(() => createRetryBudget({ ratio: 2, reserve: 10 })).toThrow(/ratio/);
+    expect(() => createRetryBudget({ ratio: 0.1, reserve: Number.NaN })).toThrow(/reserve/);
   });
 });

@@ -4,10 +4,10 @@
 // however many nodes fail at once, while a quiet gateway can still retry.
 
 export interface RetryBudgetOptions {
-  /** Retries allowed per request, in the long run. Default 0.1. */
-  readonly ratio?: number;
-  /** Tokens at start, and the most the bucket holds (at least 1): retries available in a burst. Default 10. */
-  readonly reserve?: number;
+  /** Retries allowed per request, in the long run (config `fanout.retryBudgetRatio`). */
+  readonly ratio: number;
+  /** Tokens at start, and the most the bucket holds (at least 1): retries available in a burst (config `fanout.retryBudgetReserve`). */
+  readonly reserve: number;
 }
 
 export interface RetryBudget {
@@ -22,9 +22,8 @@ export interface RetryBudget {
  * @example const budget = createRetryBudget({ ratio: 0.1, reserve: 10 });
  *   budget.deposit(); if (budget.withdraw()) retry();
  */
-export function createRetryBudget(options: RetryBudgetOptions = {}): RetryBudget {
-  const ratio = options.ratio ?? 0.1;
-  const reserve = options.reserve ?? 10;
+export function createRetryBudget(options: RetryBudgetOptions): RetryBudget {
+  const { ratio, reserve } = options;
   if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
     throw new RangeError('retry budget: ratio must be a number from 0 to 1');
   }

@@ -14,12 +14,13 @@ import {
   canonicalQuery,
   ccdlToQuery,
   parseQuery,
+  pinAsOf,
   queryHash,
 } from '@tessera/schemas';
 import { authorize } from '../auth/authorize.ts';
 import type { Researcher } from '../auth/researcher.ts';
 import { gatewayProblem } from '../errors.ts';
-import type { BackgroundRunner } from '../jobs/supervisor.ts';
+import type { BackgroundRunner } from './supervisor.ts';
 import type { JobRecord, Store } from '../store/store.ts';
 
 /** A project's rules, from the gateway configuration. */
@@ -291,11 +292,7 @@ export function createQueryService(deps: QueryServiceDeps) {
       }
       const input = request.mediaType === 'ccdl' ? ccdlToQuery(request.body) : request.body;
       const query = parseQuery(input, { ...DEFAULT_LIMITS, maxStrata: rules.maxStrata });
-      const canonical = canonicalQuery(query);
-      const pinned: CanonicalQuery = {
-        ...canonical,
-        asOf: canonical.asOf ?? now().toISOString().slice(0, 10),
-      };
+      const pinned = pinAsOf(canonicalQuery(query), now());
       const hash = queryHash(pinned);
 
       let nodes: readonly string[];

@@ -45,8 +45,8 @@ function ok(r: NodeResult): NodeOutcome {
   return { node: r.node, status: 'ok', elapsedMs: 20, attempts: 1, result: r };
 }
 
-function merged(outcomes: NodeOutcome[], minNodes?: number): MergedResult {
-  const m = mergeResults({ queryHash: HASH, outcomes, ...(minNodes ? { minNodes } : {}) });
+function merged(outcomes: NodeOutcome[], minNodes = 1): MergedResult {
+  const m = mergeResults({ queryHash: HASH, outcomes, minNodes });
   expect(isValid('merged-result', m)).toBe(true);
   return m;
 }
@@ -794,7 +794,11 @@ describe('mergeResults: properties', () => {
     fc.assert(
       fc.property(fc.array(nodeArb, { minLength: 1, maxLength: 6 }), (specs) => {
         const sims = specs.map((s, i) => simulate(`node-${i}`, s));
-        const m = mergeResults({ queryHash: HASH, outcomes: sims.map((s) => s.outcome) });
+        const m = mergeResults({
+          queryHash: HASH,
+          outcomes: sims.map((s) => s.outcome),
+          minNodes: 1,
+        });
         expect(isValid('merged-result', m)).toBe(true);
         const okSims = sims.filter((s) => s.outcome.status === 'ok');
         if (okSims.length === 0) {
@@ -880,7 +884,7 @@ describe('mergeResults: properties', () => {
             }),
           );
         });
-        const s = mergeResults({ queryHash: HASH, outcomes }).measures[0];
+        const s = mergeResults({ queryHash: HASH, outcomes, minNodes: 1 }).measures[0];
         expect(s?.type).toBe('summary');
         if (s?.type !== 'summary') return;
         const all = stats(perNode.flat());

@@ -73,8 +73,8 @@ export interface MergeInput {
   readonly queryHash: string;
   /** Every node asked, ok ones with their validated result. */
   readonly outcomes: readonly NodeOutcome[];
-  /** Fewer ok nodes than this and no merged figure is released. Default 1. */
-  readonly minNodes?: number;
+  /** Fewer ok nodes than this and no merged figure is released (config `merge.minNodes`; 1: no minimum). */
+  readonly minNodes: number;
   readonly queryId?: string;
   readonly asOf?: string;
 }
@@ -106,11 +106,11 @@ type NodeBudget = NonNullable<MergedResult['budget']>[number];
  * Merges node outcomes into a MergedResult: sums with guaranteed ranges and
  * intervals, histograms bin by bin, summaries pooled from n, mean and sd, and
  * each node's budget. The result does not depend on the order of `outcomes`.
- * @example mergeResults({ queryHash, outcomes: [{ node: 'a', status: 'ok', result }] }).total
+ * @example mergeResults({ queryHash, outcomes: [{ node: 'a', status: 'ok', result }], minNodes: 1 }).total
  *   // { count: 120, range: [81, 159], interval: [114, 126], perturbed: true }
  */
 export function mergeResults(input: MergeInput): MergedResult {
-  const minNodes = input.minNodes ?? 1;
+  const { minNodes } = input;
   if (!Number.isInteger(minNodes) || minNodes < 1) {
     throw new RangeError('mergeResults: minNodes must be an integer >= 1');
   }

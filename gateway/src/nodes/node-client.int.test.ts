@@ -4,7 +4,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeCallError, createNodeClient } from './node-client.ts';
-import { sendJson, useTestNodes } from './test-node-server.ts';
+import { sendJson, testNodeClient, useTestNodes } from '../../test/support/test-node-server.ts';
 
 const { start: node, client } = useTestNodes();
 /** Other things a test made, closed after it. */
@@ -73,15 +73,16 @@ describe('node client: where calls go', () => {
     await expect(
       nodes.request('nowhere', { method: 'GET', path: '/readyz', ...LIMITS }),
     ).rejects.toThrow(RangeError);
-    expect(() => createNodeClient({ nodes: [{ id: 'x', url: 'ftp://h' }] })).toThrow(
+    expect(() => testNodeClient({ nodes: [{ id: 'x', url: 'ftp://h' }] })).toThrow(
       /nodes\[0\]\.url/,
     );
-    expect(() => createNodeClient({ nodes: [{ id: 'x', url: 'http://u:p@h' }] })).toThrow(
+    expect(() => testNodeClient({ nodes: [{ id: 'x', url: 'http://u:p@h' }] })).toThrow(
       /nodes\[0\]\.url/,
     );
-    expect(() =>
-      createNodeClient({ nodes: [{ id: 'x', url: 'http://h', connections: 0 }] }),
-    ).toThrow(/nodes\[0\]\.connections/);
+    expect(() => testNodeClient({ nodes: [{ id: 'x', url: 'http://h', connections: 0 }] })).toThrow(
+      /nodes\[0\]\.connections/,
+    );
+    expect(() => createNodeClient({ nodes: [], connectTimeoutMs: 0 })).toThrow(/connectTimeoutMs/);
   });
 });
 
@@ -226,7 +227,7 @@ describe('node client: connections', () => {
       dispatched.push(`${String(opts.origin)}${opts.path}`);
       return dispatch(opts, handler);
     });
-    const nodes = createNodeClient({
+    const nodes = testNodeClient({
       nodes: [{ id: 'alpha', url: `${alpha.url}/base/` }],
       dispatcher: recording,
     });

@@ -20,14 +20,14 @@ export interface NodeEndpoint {
   readonly id: string;
   /** Base URL; any path it has is kept in front of every request path. */
   readonly url: string;
-  /** Connections kept to this node at most (its configured `connections`). Default 8. */
-  readonly connections?: number;
+  /** Connections kept to this node at most (its configured `connections`). */
+  readonly connections: number;
 }
 
 export interface NodeClientOptions {
   readonly nodes: readonly NodeEndpoint[];
-  /** Time to open one connection. Default 10 s. */
-  readonly connectTimeoutMs?: number;
+  /** Time to open one connection. */
+  readonly connectTimeoutMs: number;
   /**
    * Sends every call through this dispatcher instead of the per-node pools
    * (tests). The caller owns it: close() leaves it open.
@@ -124,11 +124,12 @@ interface Target {
 /**
  * Creates the client; its options are checked here and a bad one throws naming it.
  * @example
- * const nodes = createNodeClient({ nodes: [{ id: 'lombardia', url: 'https://lombardia.example/tessera/', connections: 8 }] });
+ * const nodes = createNodeClient({ connectTimeoutMs: 10_000,
+ *   nodes: [{ id: 'lombardia', url: 'https://lombardia.example/tessera/', connections: 8 }] });
  * const { statusCode, body } = await nodes.getJson('lombardia', '/readyz', { timeoutMs: 2_000, maxBodyBytes: 16_384 });
  */
 export function createNodeClient(options: NodeClientOptions): NodeClient {
-  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const { connectTimeoutMs } = options;
   if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) {
     throw new RangeError('node client: connectTimeoutMs must be a number above 0');
   }
@@ -139,7 +140,7 @@ export function createNodeClient(options: NodeClientOptions): NodeClient {
     let dispatcher = options.dispatcher;
     if (dispatcher === undefined) {
       const pool = new Pool(url.origin, {
-        connections: node.connections ?? 8,
+        connections: node.connections,
         pipelining: 1,
         connect: { timeout: connectTimeoutMs },
       });
@@ -308,7 +309,7 @@ function checkEndpoint(node: NodeEndpoint, i: number, seen: ReadonlyMap<string, 
       `node client: nodes[${i}].url must not carry credentials, a query or a fragment`,
     );
   }
-  const connections = node.connections ?? 8;
+  const { connections } = node;
   if (!Number.isInteger(connections) || connections < 1 || connections > 1024) {
     throw new RangeError(`node client: nodes[${i}].connections must be an integer from 1 to 1024`);
   }

@@ -2,12 +2,16 @@
 // nodes: where the probe goes, what it keeps, and what it refuses to read.
 import { describe, expect, it } from 'vitest';
 import { createNodeRegistry } from './registry.ts';
-import { sendJson, useTestNodes } from './test-node-server.ts';
+import { sendJson, useTestNodes } from '../../test/support/test-node-server.ts';
 
 const { start: node, client } = useTestNodes();
 
 function registryOf(list: { id: string; url: string }[]) {
-  return createNodeRegistry(list, { client: client({ nodes: list }), timeoutMs: 5_000 });
+  return createNodeRegistry(list, {
+    client: client({ nodes: list }),
+    timeoutMs: 5_000,
+    maxBodyBytes: 16 * 1024,
+  });
 }
 
 describe('node registry', () => {

@@ -24,15 +24,15 @@ export interface NodeRegistry {
 export interface NodeRegistryOptions {
   /** Reaches the nodes; each listed node must be one of its nodes. */
   readonly client: NodeClient;
-  /** A probe's deadline. Default 2 s. */
-  readonly timeoutMs?: number;
-  /** Largest /readyz body read; a larger one makes the node not ready. Default 16 KiB. */
-  readonly maxBodyBytes?: number;
+  /** A probe's deadline (config `health.timeoutMs`). */
+  readonly timeoutMs: number;
+  /** Largest /readyz body read; a larger one makes the node not ready (config `health.maxBodyBytes`). */
+  readonly maxBodyBytes: number;
   readonly now?: () => Date;
 }
 
 /**
- * @example const registry = createNodeRegistry(config.nodes, { client });
+ * @example const registry = createNodeRegistry(config.nodes, { client, timeoutMs: 2000, maxBodyBytes: 16_384 });
  *   await registry.poll(); registry.list();
  */
 export function createNodeRegistry(
@@ -40,10 +40,7 @@ export function createNodeRegistry(
   options: NodeRegistryOptions,
 ): NodeRegistry {
   const now = options.now ?? (() => new Date());
-  const limits = {
-    timeoutMs: options.timeoutMs ?? 2000,
-    maxBodyBytes: options.maxBodyBytes ?? 16 * 1024,
-  };
+  const limits = { timeoutMs: options.timeoutMs, maxBodyBytes: options.maxBodyBytes };
   const statuses = new Map<string, NodeStatus>(
     nodes.map((n) => [
       n.id,

@@ -8,7 +8,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { runAudit, type AuditCommandIo } from '../cli/audit-command.ts';
 import { createPgliteStore } from './pglite-store.ts';
 import type { Store } from './store.ts';
-import { freshPgliteDir, testBackends, type TestDatabase } from './test-databases.ts';
+import {
+  freshPgliteDir,
+  testBackends,
+  type TestDatabase,
+} from '../../test/support/test-databases.ts';
 
 const postgres = (await testBackends()).find((b) => b.backend.name === 'postgres')!;
 

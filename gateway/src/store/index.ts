@@ -1,5 +1,5 @@
 // The gateway's state store: one interface, PGlite by default, PostgreSQL
-// for replicas.
+// for replicas, or in memory for tests and single-process tools.
 import { createPgliteStore } from './pglite-store.ts';
 import { createPostgresStore } from './postgres-store.ts';
 import type { SqlStoreOptions } from './sql-store.ts';
@@ -8,6 +8,12 @@ import type { Store } from './store.ts';
 export * from './store.ts';
 export { createPgliteStore, type PgliteStoreOptions } from './pglite-store.ts';
 export { createPostgresStore, type PostgresStoreOptions } from './postgres-store.ts';
+export {
+  createMemoryDatabase,
+  createMemoryStore,
+  type MemoryDatabase,
+  type MemoryStoreOptions,
+} from './memory-store.ts';
 export type { SqlStoreOptions } from './sql-store.ts';
 
 /** Where the state lives: a PGlite data directory or a PostgreSQL URL. */

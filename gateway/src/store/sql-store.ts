@@ -32,8 +32,8 @@ import {
   type SqlParam,
   type SqlRunner,
 } from './sql.ts';
+import { ERR_GATEWAY_RESTARTED } from '../errors.ts';
 import {
-  ERR_GATEWAY_RESTARTED,
   type CachedResult,
   type DoneJob,
   type FailedJob,

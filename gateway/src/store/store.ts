@@ -1,6 +1,8 @@
 // The gateway's shared state: what any number of gateway replicas must agree
 // on. One interface, one SQL implementation, two drivers (PGlite in a data
-// directory by default, PostgreSQL for replicas); see sql-store.ts.
+// directory by default, PostgreSQL for replicas); see sql-store.ts. Its twin
+// in memory (memory-store.ts) keeps the same contract for tests and
+// single-process tools (gateway/test/support/store-contract.ts runs on all three).
 import type { JWK } from 'jose';
 import type {
   AuditEntry,
@@ -13,14 +15,6 @@ import type {
 } from '@tessera/schemas';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-/**
- * The error code of a job that was queued or running when the gateway
- * instance that owned it stopped. Such jobs are failed rather than re-run:
- * re-running would spend the nodes' budgets and release figures a second time
- * without the researcher asking; the researcher can resubmit.
- */
-export const ERR_GATEWAY_RESTARTED = 'ERR_GATEWAY_RESTARTED';
 
 /** What every job has, whatever its status. */
 export interface JobFields {

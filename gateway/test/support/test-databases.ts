@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { createPgliteStore, pgliteDriver } from './pglite-store.ts';
-import { createPostgresStore, postgresDriver } from './postgres-store.ts';
-import type { Row, SqlDriver, SqlParam } from './sql.ts';
-import type { Store } from './store.ts';
+import { createPgliteStore, pgliteDriver } from '../../src/store/pglite-store.ts';
+import { createPostgresStore, postgresDriver } from '../../src/store/postgres-store.ts';
+import type { Row, SqlDriver, SqlParam } from '../../src/store/sql.ts';
+import type { Store } from '../../src/store/store.ts';
 
 export interface TestDatabase {
   /** A store on this database, as one more gateway replica would open it. */

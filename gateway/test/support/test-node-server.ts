@@ -5,7 +5,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach } from 'vitest';
 import type { CatalogueEntry, NodeResult } from '@tessera/schemas';
-import { type NodeClient, type NodeClientOptions, createNodeClient } from './node-client.ts';
+import { configDefaults } from '@tessera/schemas/testing';
+import {
+  type NodeClient,
+  type NodeClientOptions,
+  type NodeEndpoint,
+  createNodeClient,
+} from '../../src/nodes/node-client.ts';
 
 export type TestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -50,6 +56,29 @@ export async function startTestNodeServer(handler: TestHandler): Promise<TestNod
 }
 
 /**
+ * Node client options as a test gives them: a node's `connections` and the
+ * connect timeout may be left out, and are then the configuration's defaults.
+ */
+export interface TestClientOptions extends Omit<NodeClientOptions, 'nodes' | 'connectTimeoutMs'> {
+  readonly nodes: readonly (Omit<NodeEndpoint, 'connections'> & {
+    readonly connections?: number;
+  })[];
+  readonly connectTimeoutMs?: number;
+}
+
+/** What a gateway configured with nothing but its nodes gives its node client. */
+const DEFAULTS = configDefaults('gateway-config');
+
+/** The node client a gateway with a default configuration would make for these nodes. */
+export function testNodeClient(options: TestClientOptions): NodeClient {
+  return createNodeClient({
+    ...options,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.fanout.perNodeDeadlineMs,
+    nodes: options.nodes.map((n) => ({ connections: DEFAULTS.nodes[0].connections, ...n })),
+  });
+}
+
+/**
  * Stand-in nodes and node clients for the tests of one file, all closed
  * after each test.
  * @example const { start, client } = useTestNodes(); const alpha = await start(handler);
@@ -57,7 +86,7 @@ export async function startTestNodeServer(handler: TestHandler): Promise<TestNod
  */
 export function useTestNodes(): {
   readonly start: (handler: TestHandler) => Promise<TestNodeServer>;
-  readonly client: (options: NodeClientOptions) => NodeClient;
+  readonly client: (options: TestClientOptions) => NodeClient;
 } {
   const servers: TestNodeServer[] = [];
   const clients: NodeClient[] = [];
@@ -72,7 +101,7 @@ export function useTestNodes(): {
       return server;
     },
     client(options) {
-      const client = createNodeClient(options);
+      const client = testNodeClient(options);
       clients.push(client);
       return client;
     },

@@ -3,22 +3,24 @@
 // policy it names (inline, `open`, or a file beside the configuration).
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { NodeConfig } from '@tessera/schemas';
-import { nodeConfigSchemaId, loadConfig, applyEnv } from '@tessera/schemas';
+import { type LoadedConfig, applyEnv, loadConfig } from '@tessera/schemas';
 import { type NodePolicy, loadPolicy } from '../disclosure/policy.ts';
 
-/** Reads, env-overrides and validates a node configuration file. */
+/** A node configuration as the node reads it: validated, every default filled in, frozen. */
+export type NodeSettings = LoadedConfig<'node-config'>;
+
+/** Reads, env-overrides and validates a node configuration file; the schema fills in its defaults. */
 export async function readNodeConfig(
   path: string,
   env: Record<string, string | undefined> = process.env,
-): Promise<Readonly<NodeConfig>> {
+): Promise<NodeSettings> {
   const raw = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  return loadConfig<NodeConfig>(nodeConfigSchemaId, applyEnv(raw, env, 'TESSERA_NODE_'));
+  return loadConfig('node-config', applyEnv(raw, env, 'TESSERA_NODE_'));
 }
 
 /** The configuration's policy, read from its file when it names one (relative to `baseDir`). */
 export async function resolvePolicy(
-  policy: NodeConfig['policy'],
+  policy: NodeSettings['policy'],
   baseDir: string,
   allowOpen: boolean,
 ): Promise<NodePolicy> {
@@ -27,5 +29,5 @@ export async function resolvePolicy(
     const file = isAbsolute(policy) ? policy : resolve(baseDir, policy);
     return loadPolicy(JSON.parse(await readFile(file, 'utf8')), { allowOpen });
   }
-  return loadPolicy(policy ?? {}, { allowOpen });
+  return loadPolicy(policy, { allowOpen });
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { CatalogueEntry, NodeConfig } from '@tessera/schemas';
+import type { CatalogueEntry } from '@tessera/schemas';
 import { openFileAuditLog } from '../audit/file-audit-log.ts';
 import { createGatewayTokenVerifier } from '../auth/gateway-token.ts';
 import { budgetLimits } from '../disclosure/budget.ts';
@@ -20,10 +20,10 @@ import { createNodeMetrics } from '../http/metrics.ts';
 import { openFileReleaseLedger } from '../ledger/file-ledger.ts';
 import { openNodeSource } from '../sources/index.ts';
 import { loadOrCreateKeyFile } from '../store/key-file.ts';
-import { resolvePolicy } from './config.ts';
+import { type NodeSettings, resolvePolicy } from './config.ts';
 import { type SyncRun, createSync } from './sync.ts';
 
-export { readNodeConfig } from './config.ts';
+export { type NodeSettings, readNodeConfig } from './config.ts';
 
 export interface NodeOptions {
   /** Accept the `open` policy (no disclosure control); local testing only. */
@@ -34,8 +34,6 @@ export interface NodeOptions {
   readonly now?: () => Date;
   /** For the live FHIR source and sync (tests count requests with it). */
   readonly fetch?: typeof fetch;
-  /** How long the live source trusts a data version (default 10 s). */
-  readonly liveDataVersionTtlMs?: number;
 }
 
 export interface NodeService {
@@ -54,7 +52,7 @@ export interface NodeService {
  * @example const node = await createNodeService(config, { baseDir }); node.app.listen(8081);
  */
 export async function createNodeService(
-  config: Readonly<NodeConfig>,
+  config: NodeSettings,
   options: NodeOptions = {},
 ): Promise<NodeService> {
   const baseDir = options.baseDir ?? process.cwd();
@@ -62,23 +60,20 @@ export async function createNodeService(
   const logger =
     options.logger ??
     pino({
-      level: config.log?.level ?? 'info',
+      level: config.log.level,
       base: { node: config.nodeId },
       redact: ['req.headers.authorization', 'authorization'],
     });
   const now = options.now ?? (() => new Date());
   const clock: Clock = { now, monotonicMs: () => performance.now() };
   const policy = await resolvePolicy(config.policy, baseDir, options.allowOpenPolicy === true);
-  const stateDir = at(config.stateDir ?? '.data/node');
+  const stateDir = at(config.stateDir);
   const source = await openNodeSource(config, {
     baseDir,
     stateDir,
     now,
     randomId: randomUUID,
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-    ...(options.liveDataVersionTtlMs === undefined
-      ? {}
-      : { liveDataVersionTtlMs: options.liveDataVersionTtlMs }),
   });
   const audit = await openFileAuditLog(stateDir);
   const ledger = await openFileReleaseLedger(stateDir, budgetLimits(policy));
@@ -114,7 +109,7 @@ export async function createNodeService(
       },
     },
     checkOutput: (result) => assertReleasable(result),
-    evaluationTimeoutMs: config.limits?.evaluationTimeoutMs ?? 30_000,
+    evaluationTimeoutMs: config.limits.evaluationTimeoutMs,
     clock,
   });
 
@@ -136,7 +131,7 @@ export async function createNodeService(
     readiness: () => source.readiness(),
     metrics,
     logger,
-    bodyLimitBytes: config.limits?.bodyBytes ?? 262_144,
+    bodyLimitBytes: config.limits.bodyBytes,
   });
 
   const sync = await createSync(config, source, at, logger);

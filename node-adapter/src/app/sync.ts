@@ -1,10 +1,10 @@
 // The configured sync as the running node uses it: one call that refreshes
 // the store file from the FHIR server (sync/) and switches the source to it.
 import type { Logger } from 'pino';
-import type { NodeConfig } from '@tessera/schemas';
 import { resolveFhirAuth } from '../fhir-client/auth-config.ts';
 import type { NodeSource } from '../sources/source.ts';
 import { loadOrCreateKeyFile } from '../store/key-file.ts';
+import type { NodeSettings } from './config.ts';
 import { refreshStore } from '../sync/harvest.ts';
 
 /** One sync run: whether the data changed, and the data version served afterwards. */
@@ -18,7 +18,7 @@ export type SyncRun = () => Promise<{ changed: boolean; dataVersion: string }>;
  * were. Undefined without a `sync` block or a source that serves a local store.
  */
 export async function createSync(
-  config: Readonly<NodeConfig>,
+  config: NodeSettings,
   source: NodeSource,
   at: (p: string) => string,
   logger: Logger,
@@ -41,9 +41,9 @@ export async function createSync(
         auth,
         storePath,
         recordKeySecret,
-        mode: settings.mode ?? 'auto',
-        incremental: settings.incremental ?? false,
-        fullEveryMs: (settings.fullEveryHours ?? 24) * 3_600_000,
+        mode: settings.mode,
+        incremental: settings.incremental,
+        fullEveryMs: settings.fullEveryHours * 3_600_000,
       });
       const dataVersion = report.changed && served ? await reload() : report.dataVersion;
       logger.info(

@@ -2,21 +2,15 @@
 // disclosure-safe: counts rounded to a base no smaller than the threshold,
 // codes listed only when at least `threshold` patients have them, ages and
 // dates as percentiles so no single patient's extreme value is published.
-import type { CatalogueEntry, EventKind } from '@tessera/schemas';
+import type { CatalogueEntry, EventKind, LoadedConfig } from '@tessera/schemas';
 import type { SqlRunner } from '../engine/runner.ts';
 import { CODE_PATIENT_TABLES, EVENT_TABLES } from '../store/layout.ts';
 
-export interface CatalogueSettings {
+/** The configuration's `catalogue` (its defaults filled in), with the node id and the policy's threshold. */
+export type CatalogueSettings = LoadedConfig<'node-config'>['catalogue'] & {
   readonly nodeId: string;
   readonly threshold: number;
-  readonly title?: string;
-  readonly description?: string;
-  readonly publisher?: { readonly name: string; readonly url?: string };
-  readonly spatial?: string;
-  readonly healthTheme?: readonly string[];
-  readonly accessRights?: CatalogueEntry['accessRights'];
-  readonly contactPoint?: { readonly name?: string; readonly email?: string };
-}
+};
 
 /** The entry's descriptive fields, from the node's settings (whatever the source). */
 export function catalogueHeader(
@@ -25,8 +19,7 @@ export function catalogueHeader(
   return {
     node: settings.nodeId,
     title: settings.title ?? `Tessera node ${settings.nodeId}`,
-    description:
-      settings.description ?? 'Routinely collected health data, queried in aggregate only.',
+    description: settings.description,
     publisher: settings.publisher ?? { name: settings.nodeId },
     spatial: settings.spatial ?? settings.nodeId,
   };
@@ -110,8 +103,8 @@ export async function buildCatalogue(
       ? { minTypicalAge: num(people.min_age), maxTypicalAge: num(people.max_age) }
       : {}),
     hasCodingSystem: [...new Set(codes.map((c) => c.system))].sort(),
-    healthTheme: [...(settings.healthTheme ?? [])],
-    accessRights: settings.accessRights ?? 'RESTRICTED',
+    healthTheme: [...settings.healthTheme],
+    accessRights: settings.accessRights,
     ...(settings.contactPoint ? { contactPoint: { ...settings.contactPoint } } : {}),
     dataVersion,
     codes,

@@ -4,18 +4,18 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
-  type NodeResult,
   ProblemError,
   canonicalQuery,
   parseQuery,
+  pinAsOf,
   queryHash,
   toCsv,
   toMeasureReport,
 } from '@tessera/schemas';
 import { assertReleasable } from '../disclosure/output-check.ts';
 import { loadPolicy } from '../disclosure/policy.ts';
-import { isoDate } from '../evaluate/evaluator.ts';
 import { createDisclosureControl } from '../disclosure/control.ts';
+import { toNodeResult } from '../evaluate/evaluator.ts';
 import { openDuckDbSource } from '../sources/duckdb-source.ts';
 
 const HELP = `Usage: tessera-node evaluate --db <file.duckdb> --query <q.json> [options]
@@ -56,8 +56,7 @@ export async function runEvaluate(argv: string[]): Promise<number> {
     // A one-off noise key: the operator's own look at their data, outside any budget.
     const control = createDisclosureControl(policy, randomBytes(32));
     const query = parseQuery(JSON.parse(await readFile(values.query, 'utf8')), control.limits);
-    const canonical = canonicalQuery(query);
-    const evaluable = { ...canonical, asOf: canonical.asOf ?? isoDate(new Date()) };
+    const evaluable = pinAsOf(canonicalQuery(query), new Date());
     control.check(evaluable, '');
     const sourceQuery = { ...evaluable, summaryBounds: control.summaryBounds(evaluable) };
     const source = await openDuckDbSource(values.db);
@@ -69,18 +68,16 @@ export async function runEvaluate(argv: string[]): Promise<number> {
         sourceQuery,
         { queryHash: hash, dataVersion: source.version },
       );
-      const result: NodeResult = {
-        node: values.node ?? 'local',
-        queryHash: hash,
-        dataVersion: source.version,
-        evaluatedAt: new Date().toISOString(),
-        elapsedMs: Math.round((performance.now() - started) * 100) / 100,
-        disclosure: released.disclosure,
-        total: released.total,
-        ...(released.overlapping ? { overlapping: true } : {}),
-        strata: released.strata,
-        measures: released.measures,
-      };
+      const result = toNodeResult(
+        {
+          node: values.node ?? 'local',
+          queryHash: hash,
+          dataVersion: source.version,
+          evaluatedAt: new Date().toISOString(),
+          elapsedMs: Math.round((performance.now() - started) * 100) / 100,
+        },
+        released,
+      );
       assertReleasable(result);
       switch (values.format) {
         case 'csv':

@@ -1,9 +1,9 @@
 // `tessera-node serve --config <file>`: runs the node API until SIGINT/SIGTERM.
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { listen } from '@tessera/http-kit';
 import { ConfigError } from '@tessera/schemas';
 import { type NodeProblemError, isNodeProblem } from '../errors.ts';
-import { listen } from '../app/listen.ts';
 import { createNodeService, readNodeConfig } from '../app/node.ts';
 
 const HELP = `Usage: tessera-node serve --config <file> [--allow-open-policy]
@@ -34,11 +34,7 @@ export async function runServe(argv: string[]): Promise<number> {
       baseDir: dirname(configPath),
       allowOpenPolicy: values['allow-open-policy'] === true,
     });
-    const { server, url } = await listen(
-      node.app,
-      config.listen?.host ?? '127.0.0.1',
-      config.listen?.port ?? 8081,
-    );
+    const { server, url } = await listen(node.app, config.listen.host, config.listen.port);
     console.error(`tessera-node ${config.nodeId} listening on ${url}`);
     await new Promise<void>((resolveStop) => {
       const stop = (): void => {

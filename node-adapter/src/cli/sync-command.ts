@@ -91,10 +91,10 @@ export async function runSync(argv: string[], io: SyncIo = processIo): Promise<n
       auth: await resolveFhirAuth(sync.auth, baseDir),
       storePath: at(sync.storePath),
       recordKeySecret,
-      mode: values.mode ?? sync.mode ?? 'auto',
+      mode: values.mode ?? sync.mode,
       // Without incremental the kept export is removed, so --full keeps it and starts it afresh.
-      incremental: sync.incremental ?? false,
-      fullEveryMs: values.full === true ? 0 : (sync.fullEveryHours ?? 24) * 3_600_000,
+      incremental: sync.incremental,
+      fullEveryMs: values.full === true ? 0 : sync.fullEveryHours * 3_600_000,
     });
     const rate =
       report.elapsedMs > 0 ? Math.round((report.resources / report.elapsedMs) * 1000) : 0;

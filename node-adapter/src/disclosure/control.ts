@@ -1,6 +1,7 @@
 // Adapts the node policy to the evaluation pipeline's DisclosureControl port.
 import { createHmac } from 'node:crypto';
 import { compileQuery, decodeRows, duckDbDialect } from '../engine/index.ts';
+import { PART_TOTAL, type ResultPlan } from '../engine/compile.ts';
 import type { RawCell, RawMeasure, RawResult } from '../engine/raw-result.ts';
 import { noiseIdOf } from './budget.ts';
 import { keyedNoise } from './keyed-noise.ts';
@@ -21,9 +22,21 @@ import type {
 
 const UNKNOWN: RawCell = Object.freeze({ count: Number.NaN, cellKey: 0 });
 
+/**
+ * The fewest rows a statement answers with: the total and one per summary.
+ * Their figures are replaced by unknown ones below; decodeRows fills in the rest.
+ */
+function placeholderRows(plan: ResultPlan): Record<string, unknown>[] {
+  const summaries = plan.measures.flatMap((m) =>
+    m.type === 'summary' ? [{ part: m.part, n: 0, ck: 0, f2: 0, f3: 0 }] : [],
+  );
+  return [{ part: PART_TOTAL, n: 0, ck: 0 }, ...summaries];
+}
+
 /** The query's result shape with every figure unknown, which protection suppresses. */
 function unknownResult(query: EvaluableQuery): RawResult {
-  const shape = decodeRows(compileQuery(query, { dialect: duckDbDialect }).plan, []);
+  const { plan } = compileQuery(query, { dialect: duckDbDialect });
+  const shape = decodeRows(plan, placeholderRows(plan));
   const measures = shape.measures.map((m): RawMeasure => {
     switch (m.type) {
       case 'count':

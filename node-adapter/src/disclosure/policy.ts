@@ -3,11 +3,12 @@
 // stops start-up with a message that names the key.
 import {
   type CohortQuery,
+  type Frozen,
   type Measure,
   DEFAULT_LIMITS,
-  type NodePolicyConfig,
   ProblemError,
   type QueryLimits,
+  type ResolvedNodePolicyConfig,
   assertSchema,
   checkSemantics,
   prescan,
@@ -17,15 +18,16 @@ import { nodeProblem } from '../errors.ts';
 import { laplaceDistributions } from './laplace-release.ts';
 import type { SummaryBounds } from '../engine/bounds.ts';
 
-/** Every key of a config made present and read-only. */
-type Resolved<T> = {
-  readonly [K in keyof T]-?: Exclude<T[K], undefined> extends object
-    ? Resolved<Exclude<T[K], undefined>>
-    : Exclude<T[K], undefined>;
-};
-
-/** A loaded policy: every default filled in, frozen. */
-export type NodePolicy = Resolved<NodePolicyConfig>;
+/**
+ * A loaded policy, frozen: every key with a default in the schema is present
+ * (the type generated from it), and `summary.minN`, whose default is the
+ * threshold, is set too. Keys without a default (a bound's `code`) stay optional.
+ */
+export type NodePolicy = Frozen<
+  Omit<ResolvedNodePolicyConfig, 'summary'> & {
+    summary: ResolvedNodePolicyConfig['summary'] & { minN: number };
+  }
+>;
 
 export type Mechanism = NodePolicy['mechanism'];
 

@@ -3,7 +3,7 @@
 // bounds the node policy sets, so one patient moves a released sum by at most
 // the bounds' width. Sources receive the bounds with the query and compute
 // the clamped sums next to the summary's other figures.
-import type { EvaluableQuery } from './compile.ts';
+import type { EvaluableQuery } from '@tessera/schemas';
 
 /** Clamping bounds of a summary measure's per-patient values (from the node policy). */
 export interface SummaryBounds {

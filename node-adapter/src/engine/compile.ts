@@ -45,6 +45,7 @@ import {
   type CanonicalQuery,
   type CodeSet,
   type Dimension,
+  type EvaluableQuery,
   type EventCriterion,
   type EventKind,
   type Expr,
@@ -62,8 +63,7 @@ import type { Dialect, SqlType } from './dialect.ts';
 import type { SqlValue } from './runner.ts';
 import { convertQuantity, molarMassOf } from './units.ts';
 
-/** A canonical query with its reference date pinned, as a node evaluates it. */
-export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
+export type { EvaluableQuery };
 
 export interface CompiledSql {
   readonly sql: string;

@@ -8,6 +8,7 @@ import {
   canonicalQuery,
   parseJsonBody,
   parseQuery,
+  pinAsOf,
   prescan,
   queryHash,
 } from '@tessera/schemas';
@@ -17,7 +18,6 @@ import type {
   CallerVerifier,
   Clock,
   DisclosureControl,
-  EvaluableQuery,
   QuerySource,
   Released,
   ReleaseLedger,
@@ -63,9 +63,22 @@ function formatEpsilon(value: number): string {
   return String(Math.max(0, Math.round(value * 1000) / 1000));
 }
 
-/** The date part of an instant, in UTC: the default reference date for ages. */
-export function isoDate(now: Date): string {
-  return now.toISOString().slice(0, 10);
+/**
+ * The answer a node gives: the released figures under what identifies them.
+ * @example toNodeResult({ node: 'lombardia', queryHash, dataVersion, evaluatedAt, elapsedMs: 0 }, released)
+ */
+export function toNodeResult(
+  answer: Pick<NodeResult, 'node' | 'queryHash' | 'dataVersion' | 'evaluatedAt' | 'elapsedMs'>,
+  released: Released,
+): NodeResult {
+  return {
+    ...answer,
+    disclosure: released.disclosure,
+    total: released.total,
+    ...(released.overlapping ? { overlapping: true } : {}),
+    strata: released.strata,
+    measures: released.measures,
+  };
 }
 
 function countSuppressed(released: Released): number {
@@ -152,8 +165,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
         });
       }
       const query = parseQuery(body.query, deps.disclosure.limits, '/query');
-      const canonical = canonicalQuery(query);
-      const evaluable: EvaluableQuery = { ...canonical, asOf: canonical.asOf ?? isoDate(now()) };
+      const evaluable = pinAsOf(canonicalQuery(query), now());
       hash = queryHash(evaluable);
       deps.disclosure.check(evaluable, '/query');
 
@@ -189,18 +201,16 @@ export function createEvaluator(deps: EvaluatorDeps) {
         released = deps.disclosure.suppressedLike(sourceQuery, release);
       }
 
-      const result: NodeResult = {
-        node: deps.nodeId,
-        queryHash: hash,
-        dataVersion,
-        evaluatedAt: now().toISOString(),
-        elapsedMs: 0,
-        disclosure: released.disclosure,
-        total: released.total,
-        ...(released.overlapping ? { overlapping: true } : {}),
-        strata: released.strata,
-        measures: released.measures,
-      };
+      const result = toNodeResult(
+        {
+          node: deps.nodeId,
+          queryHash: hash,
+          dataVersion,
+          evaluatedAt: now().toISOString(),
+          elapsedMs: 0,
+        },
+        released,
+      );
       deps.checkOutput(result);
       // Charged before anything leaves, and released only once both the ledger
       // line and the audit entry are on disk: no figure without its ledger line.

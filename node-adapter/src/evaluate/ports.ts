@@ -3,9 +3,9 @@
 // audit log and the clock are all passed in, so the pipeline is testable
 // without I/O.
 import type {
-  CanonicalQuery,
   Cell,
   Disclosure,
+  EvaluableQuery,
   MeasureResult,
   QueryLimits,
   Stratum,
@@ -13,10 +13,7 @@ import type {
 import type { SourceQuery, SummaryBounds } from '../engine/bounds.ts';
 import type { RawResult } from '../engine/raw-result.ts';
 
-export type { SourceQuery, SummaryBounds };
-
-/** A canonical query with its reference date pinned. */
-export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
+export type { EvaluableQuery, SourceQuery, SummaryBounds };
 
 /** The embedded store or a live FHIR server: anything that can compute true figures. */
 export interface QuerySource {

@@ -3,11 +3,9 @@
 // Backend Services private key is read from its JWK file here, once.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { FhirAuth as ConfigFhirAuth } from '@tessera/schemas';
+import type { Frozen, ResolvedFhirAuth } from '@tessera/schemas';
 import { nodeProblem } from '../errors.ts';
 import type { FhirAuth } from './auth.ts';
-
-const DEFAULT_SCOPE = 'system/*.read';
 
 function configError(detail: string): Error {
   return nodeProblem('ERR_SOURCE_CONFIG', { detail });
@@ -20,14 +18,14 @@ function isJson(value: unknown): value is Record<string, unknown> {
 /**
  * The configuration's FHIR credentials as the FHIR client takes them: a
  * SMART Backend Services key is read from its JWK file (its `kid` is the
- * config's or the key's own; the scope defaults to `system/*.read`).
+ * config's or the key's own; the scope is the config's, defaulted by its schema).
  * @example await resolveFhirAuth({ kind: 'none' }, '/etc/tessera') // { kind: 'none' }
  */
 export async function resolveFhirAuth(
-  auth: ConfigFhirAuth | undefined,
+  auth: Frozen<ResolvedFhirAuth>,
   baseDir: string,
 ): Promise<FhirAuth> {
-  if (auth === undefined || auth.kind === 'none') return { kind: 'none' };
+  if (auth.kind === 'none') return { kind: 'none' };
   if (auth.kind === 'bearer') return { kind: 'bearer', token: auth.token };
   if (auth.kind === 'basic') {
     return { kind: 'basic', username: auth.username, password: auth.password };
@@ -52,6 +50,6 @@ export async function resolveFhirAuth(
     clientId: auth.clientId,
     privateJwk: jwk,
     kid,
-    scope: auth.scope ?? DEFAULT_SCOPE,
+    scope: auth.scope,
   };
 }

@@ -11,6 +11,8 @@ import { fakeServers, sendJson } from '../../test/support/fake-fhir-server.ts';
 import { createFhirHttp } from './fhir-http.ts';
 
 const fake = fakeServers();
+/** The FHIR client's concurrency and per-request timeout in these tests. */
+const LIMITS = { concurrency: 4, timeoutMs: 30_000 } as const;
 
 /** A SMART provider for a token endpoint at `origin`. */
 function smart(origin: string, privateJwk: JWK) {
@@ -84,7 +86,7 @@ describe('SMART Backend Services', () => {
       scope: 'system/Patient.rs system/Condition.rs',
     };
     const provider = createAuthProvider(auth, { fetch, timeoutMs: 2000, now: () => now });
-    const http = createFhirHttp({ fetch, auth: provider, now: () => now });
+    const http = createFhirHttp({ ...LIMITS, fetch, auth: provider, now: () => now });
 
     const seen = await Promise.all([1, 2, 3].map(() => http.getJson(`${server.baseUrl}/Patient`)));
     expect(seen.map((s) => (s as { seen: string }).seen)).toEqual(Array(3).fill('Bearer token-1'));
@@ -120,7 +122,7 @@ describe('SMART Backend Services', () => {
       }
     });
     const provider = smart(server.origin, privateJwk);
-    const http = createFhirHttp({ fetch, auth: provider });
+    const http = createFhirHttp({ ...LIMITS, fetch, auth: provider });
     expect(await http.getJson(`${server.baseUrl}/Patient`)).toEqual({ resourceType: 'Bundle' });
     expect(issued).toBe(2);
 
@@ -130,6 +132,7 @@ describe('SMART Backend Services', () => {
       else sendJson(res, 401, {});
     });
     const refused = createFhirHttp({
+      ...LIMITS,
       fetch,
       auth: smart(refusing.origin, privateJwk),
     });

@@ -19,7 +19,7 @@ function http(options: Partial<Omit<FhirHttpOptions, 'auth'>> & { auth?: FhirAut
     timeoutMs: 2000,
     now: Date.now,
   });
-  return createFhirHttp({ fetch, backoffMs: 10, timeoutMs: 2000, ...rest, auth });
+  return createFhirHttp({ fetch, concurrency: 4, backoffMs: 10, timeoutMs: 2000, ...rest, auth });
 }
 
 const UPSTREAM_TEXT = 'Patient/secret-id-4711 failed: NullPointerException at db.query';

@@ -11,10 +11,10 @@ import { createLimiter } from './limiter.ts';
 export interface FhirHttpOptions {
   readonly fetch: typeof fetch;
   readonly auth: AuthProvider;
-  /** Requests in flight at once (default 4). */
-  readonly concurrency?: number;
-  /** Per request, until the whole body is read (default 30 s). */
-  readonly timeoutMs?: number;
+  /** Requests in flight at once. */
+  readonly concurrency: number;
+  /** Per request, until the whole body is read. */
+  readonly timeoutMs: number;
   /** Attempts per request, the first included (default 3). */
   readonly maxAttempts?: number;
   /** First backoff delay; doubles per attempt, plus jitter (default 250 ms). */
@@ -116,11 +116,12 @@ export function waitFor(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * @example const http = createFhirHttp({ fetch, auth }); const bundle = await http.getJson(url);
+ * @example const http = createFhirHttp({ fetch, auth, concurrency: 4, timeoutMs: 30_000 });
+ *   const bundle = await http.getJson(url);
  */
 export function createFhirHttp(options: FhirHttpOptions): FhirHttp {
-  const limiter = createLimiter(options.concurrency ?? 4);
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const limiter = createLimiter(options.concurrency);
+  const { timeoutMs } = options;
   const maxAttempts = options.maxAttempts ?? 3;
   const backoffMs = options.backoffMs ?? 250;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;

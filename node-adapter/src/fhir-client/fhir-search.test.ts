@@ -19,6 +19,8 @@ const fake = fakeServers();
 const http = createFhirHttp({
   fetch,
   auth: createAuthProvider({ kind: 'none' }, { fetch, timeoutMs: 1000, now: Date.now }),
+  concurrency: 4,
+  timeoutMs: 30_000,
   backoffMs: 5,
 });
 

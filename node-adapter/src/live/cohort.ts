@@ -14,9 +14,9 @@
 import { canonicalJson, exprNode, normaliseCode } from '@tessera/schemas';
 import type {
   AgeRange,
-  CanonicalQuery,
   CodeSet,
   Dimension,
+  EvaluableQuery,
   EventCriterion,
   EventKind,
   Expr,
@@ -28,7 +28,7 @@ import type {
 } from '@tessera/schemas';
 import { ageBandLabels } from '../engine/age.ts';
 import { summaryBoundsAt } from '../engine/bounds.ts';
-import type { SummaryBounds } from '../engine/bounds.ts';
+import type { SourceQuery } from '../engine/bounds.ts';
 import type { RawCell, RawMeasure, RawResult, RawStratum } from '../engine/raw-result.ts';
 import { convertQuantity, molarMassOf } from '../engine/units.ts';
 import { cellKeyOf } from '../store/record-key.ts';
@@ -64,11 +64,7 @@ export interface LiveEvent {
   readonly valueCodings: readonly LiveCoding[];
 }
 
-export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
-/** A query with the node's clamping bounds for its summaries, by measure index. */
-export type SourceQuery = EvaluableQuery & {
-  readonly summaryBounds?: readonly (SummaryBounds | undefined)[];
-};
+export type { EvaluableQuery, SourceQuery };
 export type Criterion = EventCriterion | ObservationCriterion;
 
 /** The key one criterion's events are fetched and cached under. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
+import { liveSourceDefaults } from '@tessera/schemas/testing';
 import type { CohortQuery, Expr } from '@tessera/schemas';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadResources, startFhirServer } from '../../../tests/fhir-server/server.ts';
@@ -23,6 +24,9 @@ import { COMMON_PARAMS, TYPE_PARAMS } from '../fhir-client/search-url.ts';
 import type { EvaluableQuery, FhirSource } from './fhir-source.ts';
 
 const SECRET = new TextEncoder().encode('live-source-integration-secret');
+/** The live source's limits as a node configured without them has them. */
+const { concurrency, timeoutMs, maxResources, pageSize, dataVersionTtlMs } = liveSourceDefaults();
+const LIMITS = { concurrency, timeoutMs, maxResources, pageSize, dataVersionTtlMs };
 const SYNTHEA = join(import.meta.dirname, '../../../../shared/fixtures/synthea/10-patients');
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
@@ -103,6 +107,7 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
     server = await startFhirServer({ capabilities, defaultPageSize: 37 });
     await loadResources(server.baseUrl, resources as unknown as Resource[], 200);
     source = createFhirSource({
+      ...LIMITS,
       baseUrl: server.baseUrl,
       auth: { kind: 'none' },
       recordKeySecret: SECRET,
@@ -149,6 +154,7 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
   it('matches codes holding search separators, and lets no code inject a parameter (threat 35)', async () => {
     const urls: string[] = [];
     const recording = createFhirSource({
+      ...LIMITS,
       baseUrl: server.baseUrl,
       auth: { kind: 'none' },
       recordKeySecret: SECRET,
@@ -200,6 +206,7 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
   it('keeps its data version while the data stays the same', async () => {
     const a = await source.dataVersion();
     const fresh = createFhirSource({
+      ...LIMITS,
       baseUrl: server.baseUrl,
       auth: { kind: 'none' },
       recordKeySecret: SECRET,
@@ -215,6 +222,7 @@ describe('live FHIR source data version', () => {
     const patient = { resourceType: 'Patient', id: 'v1', gender: 'female' } as const;
     await loadResources(server.baseUrl, [patient]);
     const source = createFhirSource({
+      ...LIMITS,
       baseUrl: server.baseUrl,
       auth: { kind: 'none' },
       recordKeySecret: SECRET,
@@ -264,6 +272,7 @@ describe('live FHIR source on the Synthea fixture', () => {
     ]);
     await loadResources(server.baseUrl, readNdjson(SYNTHEA, types), 500);
     source = createFhirSource({
+      ...LIMITS,
       baseUrl: server.baseUrl,
       auth: { kind: 'none' },
       recordKeySecret: SECRET,

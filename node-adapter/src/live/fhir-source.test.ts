@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalQuery } from '@tessera/schemas';
 import type { CohortQuery, ProblemError } from '@tessera/schemas';
+import { liveSourceDefaults } from '@tessera/schemas/testing';
 import {
   fakeServers,
   problemOf,
@@ -77,8 +78,13 @@ const PREDIABETES = query({
   cohort: { condition: { code: [{ system: 'http://snomed.info/sct', code: '15777000' }] } },
 });
 
+/** The live source's limits as a node configured without them has them. */
+const { concurrency, timeoutMs, maxResources, pageSize, dataVersionTtlMs } = liveSourceDefaults();
+const LIMITS = { concurrency, timeoutMs, maxResources, pageSize, dataVersionTtlMs };
+
 function source(server: FakeServer, extra: Partial<FhirSourceOptions> = {}) {
   return createFhirSource({
+    ...LIMITS,
     baseUrl: server.baseUrl,
     auth: { kind: 'none' },
     recordKeySecret: SECRET,
@@ -100,6 +106,7 @@ async function failure(promise: Promise<unknown>): Promise<ProblemError> {
 describe('createFhirSource', () => {
   it('refuses a bad configuration at once, naming it', () => {
     const base = {
+      ...LIMITS,
       baseUrl: 'https://fhir.example/r4',
       auth: { kind: 'none' } as const,
       recordKeySecret: SECRET,

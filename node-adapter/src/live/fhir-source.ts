@@ -56,16 +56,16 @@ export interface FhirSourceOptions {
   readonly auth: FhirAuth;
   /** The node's record key secret (at least 16 bytes), as ingest uses it. */
   readonly recordKeySecret: Uint8Array;
-  /** Requests in flight at once (default 4). */
-  readonly concurrency?: number;
-  /** Per request (default 30 s). */
-  readonly timeoutMs?: number;
-  /** Resources one evaluation may read, and Patients the source may hold (default 100,000). */
-  readonly maxResources?: number;
-  /** `_count` asked for, when the server declares it (default 500). */
-  readonly pageSize?: number;
-  /** How long a data version is trusted before it is read again (default 30 s). */
-  readonly dataVersionTtlMs?: number;
+  /** Requests in flight at once. */
+  readonly concurrency: number;
+  /** Per request. */
+  readonly timeoutMs: number;
+  /** Resources one evaluation may read, and Patients the source may hold. */
+  readonly maxResources: number;
+  /** `_count` asked for, when the server declares it (at most 10,000). */
+  readonly pageSize: number;
+  /** How long a data version is trusted before it is read again (0: never). */
+  readonly dataVersionTtlMs: number;
   readonly retry?: {
     readonly maxAttempts?: number;
     readonly backoffMs?: number;
@@ -95,10 +95,11 @@ function configError(detail: string): Error {
   return nodeProblem('ERR_SOURCE_CONFIG', { detail });
 }
 
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
-  const n = value ?? fallback;
-  if (!Number.isInteger(n) || n < 1) throw configError(`${name} must be a positive integer`);
-  return n;
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw configError(`${name} must be a positive integer`);
+  }
+  return value;
 }
 
 /** A search with the server's paging size and element subset added, where declared. */
@@ -151,7 +152,8 @@ interface Evaluation {
  * Creates the live source and starts reading the server's
  * CapabilityStatement. Options are checked now; a bad one throws
  * ERR_SOURCE_CONFIG naming it.
- * @example const source = createFhirSource({ baseUrl, auth: { kind: 'none' }, recordKeySecret });
+ * @example const source = createFhirSource({ baseUrl, auth: { kind: 'none' }, recordKeySecret,
+ *            concurrency: 4, timeoutMs: 30_000, maxResources: 100_000, pageSize: 500, dataVersionTtlMs: 10_000 });
  *          const raw = await source.evaluate({ ...canonicalQuery(q), asOf: '2026-01-01' });
  */
 export function createFhirSource(options: FhirSourceOptions): FhirSource {
@@ -160,19 +162,19 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     throw configError(`recordKeySecret must be at least ${MIN_SECRET_BYTES} bytes`);
   }
   const secret = options.recordKeySecret;
-  const maxResources = positiveInt(options.maxResources, 100_000, 'maxResources');
-  const pageSize = positiveInt(options.pageSize, 500, 'pageSize');
+  const maxResources = positiveInt(options.maxResources, 'maxResources');
+  const pageSize = positiveInt(options.pageSize, 'pageSize');
   if (pageSize > 10_000) throw configError('pageSize must be at most 10000');
-  const ttlMs = options.dataVersionTtlMs ?? 30_000;
+  const ttlMs = options.dataVersionTtlMs;
   const now = options.now ?? Date.now;
   const randomId = options.randomId ?? randomUUID;
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const timeoutMs = positiveInt(options.timeoutMs, 30_000, 'timeoutMs');
+  const timeoutMs = positiveInt(options.timeoutMs, 'timeoutMs');
   const auth = createAuthProvider(options.auth, { fetch: fetchImpl, timeoutMs, now });
   const http: FhirHttp = createFhirHttp({
     fetch: fetchImpl,
     auth,
-    concurrency: positiveInt(options.concurrency, 4, 'concurrency'),
+    concurrency: positiveInt(options.concurrency, 'concurrency'),
     timeoutMs,
     ...(options.retry ?? {}),
     now,

@@ -3,10 +3,10 @@
 // same true figures. The store's data is as old as its last ingest or sync;
 // the catalogue reads the store itself.
 import { stat } from 'node:fs/promises';
+import { isoDate } from '@tessera/schemas';
 import { buildCatalogue } from '../catalogue/catalogue.ts';
 import { createEngine, duckDbDialect } from '../engine/index.ts';
 import type { SqlRunner } from '../engine/runner.ts';
-import { isoDate } from '../evaluate/evaluator.ts';
 import { META } from '../store/layout.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
 import type { NodeSource } from './source.ts';

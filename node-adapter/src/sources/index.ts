@@ -4,7 +4,7 @@
 // the configuration's `source.kind`.
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { NodeConfig } from '@tessera/schemas';
+import type { LoadedConfig } from '@tessera/schemas';
 import { openDuckDbSource } from './duckdb-source.ts';
 import { openFhirQuerySource } from './live-fhir-source.ts';
 import type { NodeSource } from './source.ts';
@@ -24,8 +24,6 @@ export interface OpenSourceOptions {
   readonly randomId: () => string;
   /** For the live FHIR source (tests count requests with it). */
   readonly fetch?: typeof fetch;
-  /** How long the live source trusts a data version. */
-  readonly liveDataVersionTtlMs?: number;
 }
 
 /**
@@ -33,7 +31,7 @@ export interface OpenSourceOptions {
  * @example const source = await openNodeSource(config, { baseDir, stateDir, now, randomId });
  */
 export async function openNodeSource(
-  config: Readonly<NodeConfig>,
+  config: LoadedConfig<'node-config'>,
   options: OpenSourceOptions,
 ): Promise<NodeSource> {
   const { source } = config;
@@ -45,9 +43,6 @@ export async function openNodeSource(
         stateDir: options.stateDir,
         ...(config.recordKeyFile === undefined ? {} : { recordKeyFile: config.recordKeyFile }),
         ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-        ...(options.liveDataVersionTtlMs === undefined
-          ? {}
-          : { dataVersionTtlMs: options.liveDataVersionTtlMs }),
         now: () => options.now().getTime(),
         randomId: options.randomId,
       });

@@ -11,7 +11,7 @@
 // code or a read of every patient, which a catalogue request must not cost a
 // regional server.
 import { isAbsolute, join, resolve } from 'node:path';
-import type { NodeConfig } from '@tessera/schemas';
+import type { LoadedConfig } from '@tessera/schemas';
 import { catalogueHeader, roundCount } from '../catalogue/catalogue.ts';
 import type { RawResult } from '../engine/raw-result.ts';
 import type { SourceQuery } from '../evaluate/ports.ts';
@@ -27,12 +27,8 @@ import type { FhirSource } from '../live/fhir-source.ts';
 import { loadOrCreateKeyFile } from '../store/key-file.ts';
 import type { NodeSource } from './source.ts';
 
-export type FhirSourceConfig = Extract<NodeConfig['source'], { kind: 'fhir' }>;
-
-/** How long a live data version is trusted: readiness sees an outage within this time. */
-export const LIVE_DATA_VERSION_TTL_MS = 10_000;
-/** How long readiness waits for the server's data version. */
-const READINESS_TIMEOUT_MS = 2000;
+/** The configuration's live source, every default filled in. */
+export type FhirSourceConfig = Extract<LoadedConfig<'node-config'>['source'], { kind: 'fhir' }>;
 
 export interface FhirQuerySource extends NodeSource {
   close(): Promise<void>;
@@ -46,9 +42,6 @@ export interface FhirSourceAdapterOptions {
   /** The config's `recordKeyFile`. */
   readonly recordKeyFile?: string;
   readonly fetch?: typeof fetch;
-  readonly dataVersionTtlMs?: number;
-  /** How long readiness waits for the server (default 2 s). */
-  readonly readinessTimeoutMs?: number;
   /** Milliseconds since the epoch (tokens, retries, the data version's lifetime). */
   readonly now?: () => number;
   /** A fresh random identifier (a data version that must never be reused). */
@@ -73,15 +66,16 @@ export async function openFhirQuerySource(
         : resolve(options.baseDir, options.recordKeyFile);
   const recordKeySecret = await loadOrCreateKeyFile(keyFile);
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const timeoutMs = config.timeoutMs ?? 30_000;
+  const { timeoutMs, readinessTimeoutMs } = config;
   const source: FhirSource = createFhirSource({
     baseUrl: config.baseUrl,
     auth,
     recordKeySecret,
-    ...(config.concurrency === undefined ? {} : { concurrency: config.concurrency }),
+    concurrency: config.concurrency,
     timeoutMs,
-    maxResources: config.maxResources ?? 1_000_000,
-    dataVersionTtlMs: options.dataVersionTtlMs ?? LIVE_DATA_VERSION_TTL_MS,
+    maxResources: config.maxResources,
+    pageSize: config.pageSize,
+    dataVersionTtlMs: config.dataVersionTtlMs,
     fetch: fetchImpl,
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.randomId === undefined ? {} : { randomId: options.randomId }),
@@ -89,7 +83,6 @@ export async function openFhirQuerySource(
   // A separate small client for catalogue counts, so they never queue behind evaluations.
   const baseUrl = checkServerUrl(config.baseUrl, auth);
   const now = options.now ?? Date.now;
-  const readinessTimeoutMs = options.readinessTimeoutMs ?? READINESS_TIMEOUT_MS;
   const http = createFhirHttp({
     fetch: fetchImpl,
     auth: createAuthProvider(auth, { fetch: fetchImpl, timeoutMs, now }),
@@ -136,8 +129,8 @@ export async function openFhirQuerySource(
         numberOfRecords: roundCount(records, base),
         numberOfUniqueIndividuals: roundCount(patients, base),
         hasCodingSystem: [],
-        healthTheme: [...(settings.healthTheme ?? [])],
-        accessRights: settings.accessRights ?? 'RESTRICTED',
+        healthTheme: [...settings.healthTheme],
+        accessRights: settings.accessRights,
         ...(settings.contactPoint ? { contactPoint: { ...settings.contactPoint } } : {}),
         dataVersion,
         codes: [],

@@ -134,6 +134,8 @@ export function readManifest(json: unknown, types: ReadonlySet<string>): Manifes
   };
 }
 
+/** Requests in flight at once, per client: status polls, file downloads, the release. */
+const CONCURRENCY = 4;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /**
@@ -189,6 +191,7 @@ export async function downloadBulkExport(options: BulkDownloadOptions): Promise<
   const http = createFhirHttp({
     fetch: fetchImpl,
     auth: createAuthProvider(options.auth, deps),
+    concurrency: CONCURRENCY,
     timeoutMs,
     now,
   });
@@ -196,6 +199,7 @@ export async function downloadBulkExport(options: BulkDownloadOptions): Promise<
   const anonymous = createFhirHttp({
     fetch: fetchImpl,
     auth: createAuthProvider({ kind: 'none' }, deps),
+    concurrency: CONCURRENCY,
     timeoutMs,
     now,
   });

@@ -183,8 +183,8 @@ export interface RefreshOptions {
   /** The store to refresh; replaced by rename only when a complete new one differs. */
   readonly storePath: string;
   readonly recordKeySecret: Uint8Array;
-  /** `auto` (default): Bulk Data export when the server declares it, paged search otherwise. */
-  readonly mode?: SyncMode;
+  /** `auto`: Bulk Data export when the server declares it, paged search otherwise. */
+  readonly mode: SyncMode;
   readonly pageSize?: number;
   readonly concurrency?: number;
   readonly timeoutMs?: number;
@@ -192,12 +192,12 @@ export interface RefreshOptions {
   readonly pollIntervalMs?: number;
   /**
    * Bulk Data only: keep the export next to the store (`<store>.export/`)
-   * and ask the next export only for what changed `_since` (default false).
+   * and ask the next export only for what changed `_since`.
    * For servers that list deleted resources in their `_since` manifests.
    */
-  readonly incremental?: boolean;
-  /** With `incremental`: a full export at least this often (default 24 h). */
-  readonly fullEveryMs?: number;
+  readonly incremental: boolean;
+  /** With `incremental`: a full export at least this often. */
+  readonly fullEveryMs: number;
   /** With `incremental`: a `_since` export larger than this is replaced by a full one (default 256 MiB). */
   readonly maxDeltaBytes?: number;
   /** Parser threads for ingest (default: ingest's choice). */
@@ -262,14 +262,15 @@ interface Loaded {
  * so unchanged content keeps its data version), which is renamed over the
  * store when complete and changed. On any failure the new file is removed
  * and the store (and the kept export, when incremental) is untouched.
- * @example await refreshStore({ baseUrl, auth: { kind: 'none' }, storePath: 'node.duckdb', recordKeySecret })
+ * @example await refreshStore({ baseUrl, auth: { kind: 'none' }, storePath: 'node.duckdb', recordKeySecret,
+ *   mode: 'auto', incremental: false, fullEveryMs: 24 * 3_600_000 })
  */
 export async function refreshStore(options: RefreshOptions): Promise<RefreshReport> {
   const started = performance.now();
   const now = options.now ?? Date.now;
   const storePath = resolve(options.storePath);
   const baseUrl = checkServerUrl(options.baseUrl, options.auth);
-  const mode = options.mode ?? 'auto';
+  const { mode } = options;
   let method: 'bulk' | 'search' = mode === 'bulk' ? 'bulk' : 'search';
   if (mode === 'auto') {
     const statement = await httpFor(options).getJson(`${baseUrl}/metadata`, options.signal);
@@ -309,7 +310,7 @@ export async function refreshStore(options: RefreshOptions): Promise<RefreshRepo
     const incremental = async (): Promise<Loaded> => {
       const types = SEARCH_TYPES;
       const state = await readMirrorState(kept);
-      const fullEveryMs = options.fullEveryMs ?? 24 * 3_600_000;
+      const { fullEveryMs } = options;
       let since: string | undefined;
       if (
         state !== undefined &&
@@ -376,7 +377,7 @@ export async function refreshStore(options: RefreshOptions): Promise<RefreshRepo
         ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       });
       loaded = { report: await load(ndjson), resources: harvest.total, since: undefined };
-    } else if (options.incremental !== true) {
+    } else if (!options.incremental) {
       const ndjson = join(work, 'ndjson');
       await mkdir(ndjson);
       await downloadBulkExport({ ...bulk, outDir: ndjson });

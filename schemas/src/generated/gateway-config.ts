@@ -25,7 +25,18 @@ export interface GatewayConfig {
     typ?: ['at+jwt' | 'JWT', ...('at+jwt' | 'JWT')[]];
     requiredScope?: string;
     projectsClaim?: string;
+    /**
+     * How long fetched IdP keys are trusted while the IdP cannot be reached.
+     */
     jwksCacheMaxAgeSec?: number;
+    /**
+     * Clock skew allowed when checking a token's lifetime.
+     */
+    clockToleranceSec?: number;
+    /**
+     * Timeout for the IdP's discovery document and JWKS.
+     */
+    fetchTimeoutMs?: number;
   };
   /**
    * @minItems 1
@@ -65,11 +76,50 @@ export interface GatewayConfig {
     perNodeDeadlineMs?: number;
     queryDeadlineMs?: number;
     maxAttempts?: number;
+    /**
+     * Full-jitter exponential backoff between attempts: its first step.
+     */
+    backoffBaseMs?: number;
+    /**
+     * The longest backoff step.
+     */
+    backoffMaxMs?: number;
+    /**
+     * Retries allowed per node request in the long run, shared by all nodes.
+     */
     retryBudgetRatio?: number;
+    /**
+     * Retries available in a burst: the retry budget's tokens at start, and the most it holds (at least 1).
+     */
+    retryBudgetReserve?: number;
     breakerFailureThreshold?: number;
     breakerOpenMs?: number;
     maxConcurrentQueries?: number;
     maxResponseBytes?: number;
+  };
+  /**
+   * The node health polls (`/readyz`) behind /v1/nodes and the data versions.
+   */
+  health?: {
+    /**
+     * Seconds between polls; 0 disables polling.
+     */
+    pollIntervalSec?: number;
+    timeoutMs?: number;
+    /**
+     * Largest /readyz body read; a larger one makes the node not ready.
+     */
+    maxBodyBytes?: number;
+  };
+  /**
+   * Fetching the nodes' catalogue entries (cached for cache.catalogueTtlSec).
+   */
+  catalogue?: {
+    timeoutMs?: number;
+    /**
+     * Largest entry read; a larger one is refused like a broken one.
+     */
+    maxBytes?: number;
   };
   merge?: {
     minNodes?: number;

@@ -26,9 +26,6 @@ export type FhirAuth =
        */
       privateKeyFile: string;
       kid?: string;
-      /**
-       * Default system/*.read.
-       */
       scope?: string;
     };
 
@@ -44,6 +41,9 @@ export interface NodeConfig {
     host?: string;
     port?: number;
   };
+  /**
+   * Where the node's data comes from: a DuckDB store or a live FHIR server, by `kind`.
+   */
   source:
     | {
         kind: 'duckdb';
@@ -57,17 +57,29 @@ export interface NodeConfig {
         baseUrl: string;
         auth?: FhirAuth;
         /**
-         * Default 4.
+         * Requests in flight to the server at once.
          */
         concurrency?: number;
         /**
-         * Default 30000.
+         * Per request, until the whole body is read.
          */
         timeoutMs?: number;
         /**
-         * Default 1000000.
+         * Resources one evaluation may read, and patients the source may hold.
          */
         maxResources?: number;
+        /**
+         * `_count` asked for, where the server declares it.
+         */
+        pageSize?: number;
+        /**
+         * How long a data version read from the server is trusted: readiness sees an outage within this time.
+         */
+        dataVersionTtlMs?: number;
+        /**
+         * How long readiness waits for the server's data version.
+         */
+        readinessTimeoutMs?: number;
       };
   sync?: {
     baseUrl: string;
@@ -85,7 +97,7 @@ export interface NodeConfig {
     fullEveryHours?: number;
   };
   /**
-   * 32-byte secret for patients' record keys; created on first ingest. Defaults to `<store>.key`.
+   * 32-byte secret for patients' record keys; created when absent. Default: `<sync.storePath>.key` for sync (as `ingest` defaults to `<db>.key`), `<stateDir>/record-key` for a live FHIR source.
    */
   recordKeyFile?: string;
   /**
@@ -93,7 +105,7 @@ export interface NodeConfig {
    */
   stateDir?: string;
   /**
-   * Disclosure policy: a path to a policy file, an inline policy, or "open" (refused unless started with --allow-open-policy).
+   * Disclosure policy: a path to a policy file, an inline policy, or "open" (refused unless started with --allow-open-policy). Default: the policy with every default of its schema.
    */
   policy?: string | {};
   gateway: {
@@ -119,12 +131,21 @@ export interface NodeConfig {
     evaluationTimeoutMs?: number;
   };
   catalogue?: {
+    /**
+     * Default: `Tessera node <nodeId>`.
+     */
     title?: string;
     description?: string;
+    /**
+     * Default: the node id as its name.
+     */
     publisher?: {
       name: string;
       url?: string;
     };
+    /**
+     * Default: the node id.
+     */
     spatial?: string;
     healthTheme?: string[];
     accessRights?: 'PUBLIC' | 'RESTRICTED' | 'NON_PUBLIC';

@@ -20,6 +20,29 @@ export type CanonicalQuery = Omit<CohortQuery, 'label' | 'nodes' | 'stratify' | 
 };
 
 /**
+ * A canonical query with its reference date pinned: what a node evaluates and
+ * what gateway and nodes hash, so the same words asked on another day (ages,
+ * look-back windows) are another question.
+ */
+export type EvaluableQuery = CanonicalQuery & { readonly asOf: string };
+
+/**
+ * The date part of an instant, in UTC: the reference date of a query that names none.
+ * @example isoDate(new Date('2026-11-20T23:30:00Z')) // '2026-11-20'
+ */
+export function isoDate(instant: Date): string {
+  return instant.toISOString().slice(0, 10);
+}
+
+/**
+ * Pins a canonical query's reference date: its own `asOf`, else the day of `now` (UTC).
+ * @example pinAsOf(canonicalQuery(q), new Date('2026-11-20T10:00:00Z')).asOf // '2026-11-20' when q has no asOf
+ */
+export function pinAsOf(query: CanonicalQuery, now: Date): EvaluableQuery {
+  return { ...query, asOf: query.asOf ?? isoDate(now) };
+}
+
+/**
  * JSON with object keys sorted at every level and -0 written as 0.
  * @example canonicalJson({ b: 1, a: [2, -0] }) // '{"a":[2,0],"b":1}'
  */

@@ -15,6 +15,8 @@ import {
   canonicalExpr,
   canonicalJson,
   canonicalQuery,
+  isoDate,
+  pinAsOf,
   queryHash,
 } from '../../src/query/canonical.ts';
 import { parseQuery } from '../../src/query/parse.ts';
@@ -633,5 +635,22 @@ describe('canonical form, by example', () => {
       .filter(([name]) => name !== 'rewording-b.json')
       .map(([, f]) => queryHash(f as CohortQuery));
     expect(new Set(hashes).size).toBe(hashes.length);
+  });
+});
+
+describe('pinAsOf', () => {
+  const cohort: Expr = { patient: { gender: ['female'], age: { min: 40, max: 79 } } };
+
+  it("keeps a query's own reference date", () => {
+    const query = canonicalQuery({ version: 1, cohort, asOf: '2020-02-29' });
+    expect(pinAsOf(query, new Date('2026-11-20T10:00:00Z')).asOf).toBe('2020-02-29');
+  });
+
+  it('pins a query without one to the UTC day of now, which its hash then includes', () => {
+    const query = canonicalQuery({ version: 1, cohort });
+    const late = pinAsOf(query, new Date('2026-11-20T23:30:00-02:00'));
+    expect(late.asOf).toBe('2026-11-21');
+    expect(isoDate(new Date('2026-11-20T23:30:00Z'))).toBe('2026-11-20');
+    expect(queryHash(late)).not.toBe(queryHash(pinAsOf(query, new Date('2026-11-20T10:00:00Z'))));
   });
 });

@@ -1,24 +1,29 @@
 // `npm run demo`: a whole federation on this machine. Three synthetic regions
 // (generated once, then cached), a local OpenID Connect provider, three node
-// adapters and the gateway, each a real process speaking HTTP.
+// adapters and the gateway, each a real process speaking HTTP, started with
+// the same helpers as the whole-system tests (tests/support/processes.ts).
 // `--once` runs the query-language examples through the gateway, prints the
 // merged tables and stops.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
 import { EXAMPLE_QUERIES, type MergedResult } from '@tessera/schemas';
-import { startTestIdp } from '../auth/test-idp.ts';
-import { renderTable } from '../cli/table.ts';
+import { renderTable } from '../../gateway/src/cli/table.ts';
+import { startTestIdp } from '../../gateway/test/support/test-idp.ts';
+import { REPO_ROOT } from '../support/paths.ts';
+import {
+  GATEWAY_BIN,
+  NODE_BIN,
+  type Service,
+  freePort,
+  runCliOk,
+  startService,
+  stopService,
+  waitReady,
+} from '../support/processes.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const NODE_BIN = join(ROOT, 'node-adapter/bin/tessera-node.js');
-const GATEWAY_BIN = join(ROOT, 'gateway/bin/tessera-gateway.js');
 const REGIONS = [
   { id: 'lombardia', seed: 1101 },
   { id: 'galicia', seed: 2202 },
@@ -26,48 +31,13 @@ const REGIONS = [
 ] as const;
 const PROJECT = 'diabetes-eu';
 const CLIENT = 'demo-researcher';
+/** Generating and ingesting a large region takes a while; a command is stopped only if it hangs. */
+const COMMAND_TIMEOUT_MS = 3_600_000;
+/** A node opening a large store on a busy machine. */
+const START_TIMEOUT_MS = 180_000;
 
 function log(message: string): void {
   console.error(`demo: ${message}`);
-}
-
-/** A free loopback port, so every service can be told the others' addresses up front. */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-function run(bin: string, args: string[]): Promise<void> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0 ? resolveRun() : reject(new Error(`${args[0]} exited with ${code}`)),
-    );
-  });
-}
-
-async function waitReady(url: string, child: ChildProcess, seconds = 180): Promise<void> {
-  for (let i = 0; i < seconds * 10; i++) {
-    if (child.exitCode !== null) throw new Error(`${url} exited during start-up`);
-    try {
-      const res = await request(`${url}/readyz`);
-      await res.body.dump();
-      if (res.statusCode === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not become ready`);
 }
 
 /**
@@ -78,7 +48,7 @@ async function waitReady(url: string, child: ChildProcess, seconds = 180): Promi
 async function storeFingerprint(): Promise<string> {
   const hash = createHash('sha256');
   for (const file of ['node-adapter/src/store/layout.ts', 'node-adapter/src/ingest/ingest.ts']) {
-    hash.update(await readFile(join(ROOT, file)));
+    hash.update(await readFile(join(REPO_ROOT, file)));
   }
   return hash.digest('hex');
 }
@@ -98,20 +68,26 @@ async function prepareRegion(
   // An earlier version's marker (any content) also vouches for the NDJSON.
   if (built === undefined && !existsSync(join(dir, 'generated'))) {
     log(`generating ${patients} patients for ${id} (once; cached in ${dir})`);
-    await run(NODE_BIN, [
-      'generate',
-      '--region',
-      id,
-      '--patients',
-      String(patients),
-      '--seed',
-      String(seed),
-      '--out',
-      join(dir, 'ndjson'),
-    ]);
+    await runCliOk(
+      [
+        NODE_BIN,
+        'generate',
+        '--region',
+        id,
+        '--patients',
+        String(patients),
+        '--seed',
+        String(seed),
+        '--out',
+        join(dir, 'ndjson'),
+      ],
+      { timeoutMs: COMMAND_TIMEOUT_MS },
+    );
     await writeFile(join(dir, 'generated'), new Date().toISOString());
   }
-  await run(NODE_BIN, ['ingest', '--source', join(dir, 'ndjson'), '--db', db]);
+  await runCliOk([NODE_BIN, 'ingest', '--source', join(dir, 'ndjson'), '--db', db], {
+    timeoutMs: COMMAND_TIMEOUT_MS,
+  });
   await writeFile(ready, fingerprint);
   return db;
 }
@@ -121,7 +97,7 @@ async function main(): Promise<number> {
     options: {
       once: { type: 'boolean' },
       patients: { type: 'string', default: '20000' },
-      'data-dir': { type: 'string', default: join(ROOT, '.data/demo') },
+      'data-dir': { type: 'string', default: join(REPO_ROOT, '.data/demo') },
       port: { type: 'string', default: '8080' },
     },
   });
@@ -138,14 +114,9 @@ async function main(): Promise<number> {
   const idp = await startTestIdp({ clients: [CLIENT], projectsByClient: { [CLIENT]: [PROJECT] } });
   const gatewayPort = values.once ? await freePort() : Number(values.port);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  const children: ChildProcess[] = [];
+  const services: Service[] = [];
   const stopAll = async (): Promise<void> => {
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(
-      children.map((c) =>
-        c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve(),
-      ),
-    );
+    await Promise.all(services.map((service) => stopService(service)));
     await idp.close();
   };
 
@@ -176,10 +147,7 @@ async function main(): Promise<number> {
           2,
         ),
       );
-      const child = spawn(process.execPath, [NODE_BIN, 'serve', '--config', config], {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      children.push(child);
+      services.push(startService(region.id, [NODE_BIN, 'serve', '--config', config]));
       nodes.push({ id: region.id, url: `http://127.0.0.1:${port}` });
     }
     const gatewayConfig = join(dataDir, 'config', 'gateway.json');
@@ -199,12 +167,12 @@ async function main(): Promise<number> {
         2,
       ),
     );
-    const gateway = spawn(process.execPath, [GATEWAY_BIN, 'serve', '--config', gatewayConfig], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(gateway);
-    await waitReady(gatewayUrl, gateway);
-    for (const [i, node] of nodes.entries()) await waitReady(node.url, children[i]!);
+    const gateway = startService('gateway', [GATEWAY_BIN, 'serve', '--config', gatewayConfig]);
+    services.push(gateway);
+    await waitReady(gatewayUrl, gateway, START_TIMEOUT_MS);
+    for (const [i, node] of nodes.entries()) {
+      await waitReady(node.url, services[i]!, START_TIMEOUT_MS);
+    }
 
     const tokenFile = join(dataDir, 'researcher.token');
     const refreshToken = async (): Promise<string> => {
@@ -216,7 +184,7 @@ async function main(): Promise<number> {
 
     if (values.once) {
       for (const example of EXAMPLE_QUERIES) {
-        const res = await request(`${gatewayUrl}/v1/queries`, {
+        const res = await fetch(`${gatewayUrl}/v1/queries`, {
           method: 'POST',
           headers: {
             authorization: `Bearer ${token}`,
@@ -225,14 +193,14 @@ async function main(): Promise<number> {
           },
           body: JSON.stringify(example.query),
         });
-        const job = (await res.body.json()) as {
+        const job = (await res.json()) as {
           status?: string;
           result?: MergedResult;
           code?: string;
         };
         console.log(`\n${example.description}`);
-        if (res.statusCode !== 200 || !job.result) {
-          console.log(`  failed: ${res.statusCode} ${job.code ?? job.status ?? ''}`);
+        if (res.status !== 200 || !job.result) {
+          console.log(`  failed: ${res.status} ${job.code ?? job.status ?? ''}`);
           return 1;
         }
         console.log(renderTable(job.result));

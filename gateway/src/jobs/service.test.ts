@@ -1,0 +1,480 @@
+// The query service through its ports, in this process: the memory store
+// (the same Store contract as PGlite and PostgreSQL), the real merge, a real
+// supervisor and a stand-in fan-out that answers, fails or waits as each test
+// needs. The real fan-out has its own tests (fanout.int.test.ts).
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type AuditEntry, type NodeOutcome, type NodeResult, ProblemError } from '@tessera/schemas';
+import type { Researcher } from '../auth/researcher.ts';
+import { gatewayProblem } from '../errors.ts';
+import { mergeResults } from '../merge/merge.ts';
+import { createMemoryStore } from '../store/memory-store.ts';
+import type { Store } from '../store/store.ts';
+import { nodeResultOf } from '../../test/support/test-node-server.ts';
+import { createSupervisor, type Supervisor } from './supervisor.ts';
+import {
+  type FanoutRun,
+  type JobEvent,
+  type ProjectRules,
+  type QueryService,
+  createQueryService,
+} from './service.ts';
+
+const ANNA: Researcher = { sub: 'r-anna', projects: ['diabetes'], scopes: ['tessera:query'] };
+const BRUNO: Researcher = { sub: 'r-bruno', projects: ['diabetes'], scopes: ['tessera:query'] };
+
+const RULES: ProjectRules = {
+  nodes: ['alpha', 'beta'],
+  measures: ['count', 'histogram', 'summary'],
+  maxStrata: 200,
+  queriesPerMinute: 100,
+  queriesPerDay: 1000,
+  repeatsPerWindow: 100,
+  repeatWindowSec: 3600,
+};
+
+const T0 = new Date('2026-11-20T10:00:00.000Z');
+
+/** A query of patients aged `min` and over: a different `min` is a different query. */
+const aged = (min: number) => ({ version: 1, cohort: { patient: { age: { min, max: 90 } } } });
+
+/** A node's answer to the run, with the budget a laplace node reports. */
+function answerOf(node: string, run: FanoutRun, fields: Partial<NodeResult> = {}): NodeOutcome {
+  const result = nodeResultOf(node, run.queryHash, {
+    budget: {
+      cost: 0.25,
+      periodDays: 30,
+      project: { spent: 0.25, limit: 10 },
+      researcher: { spent: 0.25, limit: 5 },
+    },
+    ...fields,
+  });
+  return { node, status: 'ok', elapsedMs: 3, attempts: 1, result };
+}
+
+/** Every node answers, and says so as it does. */
+function answering(run: FanoutRun): Promise<NodeOutcome[]> {
+  const outcomes = run.nodes.map((node) => answerOf(node, run));
+  for (const outcome of outcomes) run.onNodeOutcome(outcome);
+  return Promise.resolve(outcomes);
+}
+
+interface Harness {
+  readonly service: QueryService;
+  readonly store: Store;
+  readonly runs: FanoutRun[];
+  readonly refusals: string[];
+  readonly cacheHits: () => number;
+  readonly failures: string[];
+  readonly logLines: Record<string, unknown>[];
+  /** Moves the service's clock on. */
+  advance(seconds: number): void;
+  /** What a node's health probe would report: the data version it now serves. */
+  noteDataVersion(node: string, version: string): void;
+  submit(researcher: Researcher, body: unknown): ReturnType<QueryService['submit']>;
+}
+
+let supervisor: Supervisor;
+let store: Store;
+
+function harness(
+  options: {
+    readonly rules?: Partial<ProjectRules>;
+    readonly runFanout?: (run: FanoutRun) => Promise<NodeOutcome[]>;
+    readonly store?: (store: Store) => Store;
+    readonly resultTtlSec?: number;
+  } = {},
+): Harness {
+  let now = T0;
+  const runs: FanoutRun[] = [];
+  const refusals: string[] = [];
+  const failures: string[] = [];
+  const logLines: Record<string, unknown>[] = [];
+  let cacheHits = 0;
+  const versions = new Map<string, string>();
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+      done();
+    },
+  });
+  supervisor = createSupervisor({
+    logger: pino({ level: 'info' }, sink),
+    failures: { inc: ({ task }) => failures.push(task) },
+  });
+  const runFanout = options.runFanout ?? answering;
+  const service = createQueryService({
+    store: options.store?.(store) ?? store,
+    projects: { diabetes: { ...RULES, ...options.rules } },
+    runFanout: (run) => {
+      runs.push(run);
+      return runFanout(run);
+    },
+    merge: mergeResults,
+    minNodes: 1,
+    resultTtlSec: options.resultTtlSec ?? 0,
+    dataVersionOf: (node) => versions.get(node),
+    noteDataVersion: (node, version) => versions.set(node, version),
+    onRefusal: (reason) => refusals.push(reason),
+    onCacheHit: () => (cacheHits += 1),
+    now: () => now,
+    background: supervisor,
+  });
+  return {
+    service,
+    store,
+    runs,
+    refusals,
+    cacheHits: () => cacheHits,
+    failures,
+    logLines,
+    advance(seconds) {
+      now = new Date(now.getTime() + seconds * 1000);
+    },
+    noteDataVersion: (node, version) => void versions.set(node, version),
+    submit: (researcher, body) =>
+      service.submit({
+        researcher,
+        body,
+        mediaType: 'query',
+        project: 'diabetes',
+        requestId: `req-${runs.length}`,
+      }),
+  };
+}
+
+/** The problem a promise rejects with. */
+async function problemOf(promise: Promise<unknown>): Promise<ProblemError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ProblemError))
+    throw new Error(`expected a ProblemError, got ${String(err)}`);
+  return err;
+}
+
+const actions = (entries: readonly AuditEntry[]) =>
+  entries.map((e) => `${e.action}:${e.outcome}:${e.actor}`);
+
+beforeEach(() => {
+  store = createMemoryStore();
+});
+
+afterEach(async () => {
+  await supervisor.close();
+  await store.close();
+});
+
+describe('a job', () => {
+  it('is recorded running, fans out, and ends done with the merged answer and its audit trail', async () => {
+    const h = harness();
+    const events: JobEvent[] = [];
+    const job = await h.submit(ANNA, aged(40));
+    h.service.subscribe(job.id, (event) => events.push(event));
+    expect(job).toMatchObject({ status: 'running', researcher: 'r-anna', project: 'diabetes' });
+    expect(job.nodes).toEqual(['alpha', 'beta']);
+    // The reference date is pinned at submission, so the hash names one question.
+    expect(job.query.asOf).toBe('2026-11-20');
+
+    const done = await h.service.wait(job, 60_000);
+    expect(done).toMatchObject({ id: job.id, status: 'done' });
+    expect(done.status === 'done' && done.result).toMatchObject({
+      queryId: job.id,
+      asOf: '2026-11-20',
+      complete: true,
+    });
+    await supervisor.idle();
+    expect(await h.service.get(job.id, ANNA)).toEqual(done);
+    expect(h.runs).toHaveLength(1);
+    expect(h.runs[0]).toMatchObject({
+      nodes: ['alpha', 'beta'],
+      queryHash: job.queryHash,
+      caller: { sub: 'r-anna', project: 'diabetes' },
+    });
+
+    // Outcomes are kept, and shown, as progress: status and timing, no figures.
+    const outcomes = await h.service.outcomes(job.id);
+    expect(outcomes.map((o) => [o.node, o.status])).toEqual([
+      ['alpha', 'ok'],
+      ['beta', 'ok'],
+    ]);
+    expect(outcomes.every((o) => o.result === undefined)).toBe(true);
+    expect(events.map((e) => e.type)).toEqual(['result']);
+
+    const entries = await store.auditEntries();
+    expect(actions(entries)).toEqual([
+      'query.submit:accepted:r-anna',
+      'node.outcome:released:r-anna',
+      'node.outcome:released:r-anna',
+      'query.result:released:r-anna',
+    ]);
+    expect(await store.verifyAudit()).toEqual({ ok: true, count: 4 });
+    expect(await h.service.list(ANNA)).toMatchObject([{ id: job.id, status: 'done' }]);
+  });
+
+  it('is not found by anyone but its researcher', async () => {
+    const h = harness();
+    const job = await h.submit(ANNA, aged(40));
+    await supervisor.idle();
+    const problem = await problemOf(h.service.get(job.id, BRUNO));
+    expect(problem).toMatchObject({ code: 'ERR_NOT_FOUND', status: 404 });
+    expect(await h.service.list(BRUNO)).toEqual([]);
+  });
+
+  it('fails with the fan-out problem code when the fan-out fails', async () => {
+    const h = harness({ runFanout: () => Promise.reject(gatewayProblem('ERR_OVERLOADED')) });
+    const job = await h.submit(ANNA, aged(40));
+    await supervisor.idle();
+    expect(await h.service.get(job.id, ANNA)).toMatchObject({
+      status: 'failed',
+      errorCode: 'ERR_OVERLOADED',
+      result: null,
+    });
+    expect(h.failures).toEqual([]);
+  });
+});
+
+describe('the result cache', () => {
+  it('answers a repeated question on unchanged data without asking a node, without budgets', async () => {
+    const h = harness({ resultTtlSec: 300 });
+    const first = await h.submit(ANNA, aged(40));
+    await supervisor.idle();
+    const firstDone = await h.service.get(first.id, ANNA);
+    expect(JSON.stringify(firstDone.result)).toContain('"budget"');
+
+    h.advance(10);
+    const again = await h.submit(BRUNO, aged(40));
+    expect(again.status).toBe('done');
+    expect(h.runs).toHaveLength(1);
+    expect(h.cacheHits()).toBe(1);
+    expect(again.status === 'done' && again.result).toMatchObject({
+      queryId: again.id,
+      total: firstDone.status === 'done' ? firstDone.result.total : undefined,
+    });
+    // Budgets are what one researcher spent: never in what another is shown.
+    expect(JSON.stringify(again.result)).not.toContain('"budget"');
+    expect(await h.service.get(again.id, BRUNO)).toMatchObject({ status: 'done' });
+    expect(actions(await store.auditEntries()).at(-1)).toBe('query.submit:accepted:r-bruno');
+  });
+
+  it('is not used for another question or once the entry expired', async () => {
+    const h = harness({ resultTtlSec: 300 });
+    await h.submit(ANNA, aged(40));
+    await supervisor.idle();
+
+    await h.submit(ANNA, aged(41));
+    await supervisor.idle();
+    expect(h.runs).toHaveLength(2);
+
+    h.advance(301);
+    await h.submit(ANNA, aged(40));
+    await supervisor.idle();
+    expect(h.runs).toHaveLength(3);
+    expect(h.cacheHits()).toBe(0);
+  });
+
+  it('is not used once a node reports new data', async () => {
+    const h = harness({ resultTtlSec: 300 });
+    await h.submit(ANNA, aged(50));
+    await supervisor.idle();
+    // A health probe (or any answer) tells the gateway alpha has new data.
+    h.noteDataVersion('alpha', 'v2');
+    const again = await h.submit(ANNA, aged(50));
+    expect(again.status).toBe('running');
+    await supervisor.idle();
+    expect(h.runs).toHaveLength(2);
+    expect(h.cacheHits()).toBe(0);
+  });
+
+  it('keeps nothing when the TTL is 0', async () => {
+    const h = harness({ resultTtlSec: 0 });
+    await h.submit(ANNA, aged(40));
+    await supervisor.idle();
+    const again = await h.submit(ANNA, aged(40));
+    expect(again.status).toBe('running');
+    await supervisor.idle();
+    expect(h.runs).toHaveLength(2);
+    expect(h.cacheHits()).toBe(0);
+  });
+});
+
+describe('cancellation', () => {
+  it('aborts the fan-out, ends the job cancelled and keeps the outcomes that had arrived', async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const h = harness({
+      runFanout: (run) => {
+        run.onNodeOutcome(answerOf('alpha', run));
+        started();
+        // beta never answers; the fan-out ends when it is aborted.
+        return new Promise((resolve) => {
+          run.signal.addEventListener('abort', () =>
+            resolve([answerOf('alpha', run), { node: 'beta', status: 'unavailable' }]),
+          );
+        });
+      },
+    });
+    const job = await h.submit(ANNA, aged(40));
+    const events: JobEvent[] = [];
+    h.service.subscribe(job.id, (event) => events.push(event));
+    await running;
+    expect(h.service.isRunningHere(job.id)).toBe(true);
+
+    const cancelled = await h.service.cancel(job.id, ANNA);
+    expect(cancelled).toMatchObject({ id: job.id, status: 'cancelled' });
+    expect(h.runs[0]?.signal.aborted).toBe(true);
+    await supervisor.idle();
+
+    expect(await h.service.get(job.id, ANNA)).toMatchObject({ status: 'cancelled', result: null });
+    expect(h.service.isRunningHere(job.id)).toBe(false);
+    expect(await store.nodeOutcomes(job.id)).toEqual([
+      expect.objectContaining({ node: 'alpha', status: 'ok' }),
+    ]);
+    expect(events.filter((e) => e.type === 'result')).toMatchObject([
+      { type: 'result', job: { status: 'cancelled' } },
+    ]);
+    const trail = actions(await store.auditEntries());
+    expect(trail).toContain('query.cancel:failed:r-anna');
+    expect(trail.some((a) => a.startsWith('query.result'))).toBe(false);
+  });
+
+  it('leaves a finished job as it was', async () => {
+    const h = harness();
+    const job = await h.submit(ANNA, aged(40));
+    await supervisor.idle();
+    expect(await h.service.cancel(job.id, ANNA)).toMatchObject({ status: 'done' });
+    expect(actions(await store.auditEntries())).not.toContain('query.cancel:failed:r-anna');
+  });
+
+  it("is refused for someone else's job, which goes on", async () => {
+    let release!: () => void;
+    const h = harness({
+      runFanout: (run) =>
+        new Promise((resolve) => (release = () => resolve(run.nodes.map((n) => answerOf(n, run))))),
+    });
+    const job = await h.submit(ANNA, aged(40));
+    const problem = await problemOf(h.service.cancel(job.id, BRUNO));
+    expect(problem.code).toBe('ERR_NOT_FOUND');
+    release();
+    await supervisor.idle();
+    expect((await h.service.get(job.id, ANNA)).status).toBe('done');
+  });
+});
+
+describe('rate limits', () => {
+  it('refuse a researcher over the per-minute limit, audited, and count no one else', async () => {
+    const h = harness({ rules: { queriesPerMinute: 2 } });
+    await h.submit(ANNA, aged(40));
+    h.advance(5);
+    await h.submit(ANNA, aged(41));
+    h.advance(5);
+    const problem = await problemOf(h.submit(ANNA, aged(42)));
+    expect(problem).toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429 });
+    // The window started at 10:00:00 and it is 10:00:10.
+    expect(problem.retryAfter).toBe(50);
+    expect(h.refusals).toEqual(['per-minute']);
+    expect(h.runs).toHaveLength(2);
+
+    // Another researcher has a counter of her own.
+    expect((await h.submit(BRUNO, aged(42))).status).toBe('running');
+    await supervisor.idle();
+
+    const refused = (await store.auditEntries()).filter((e) => e.outcome === 'refused');
+    expect(refused).toMatchObject([
+      {
+        actor: 'r-anna',
+        action: 'query.submit',
+        detail: { code: 'ERR_RATE_LIMITED', reason: 'per-minute' },
+      },
+    ]);
+    expect(await store.listJobs('r-anna')).toHaveLength(2);
+
+    // The next window lets her in again.
+    h.advance(50);
+    expect((await h.submit(ANNA, aged(43))).status).toBe('running');
+  });
+
+  it('refuse the same question asked too often, with an alert in the audit log', async () => {
+    const h = harness({ rules: { repeatsPerWindow: 1 } });
+    await h.submit(ANNA, aged(40));
+    const problem = await problemOf(h.submit(ANNA, aged(40)));
+    expect(problem).toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429 });
+    expect(h.refusals).toEqual(['repeat']);
+    // Another question is still allowed.
+    expect((await h.submit(ANNA, aged(41))).status).toBe('running');
+    await supervisor.idle();
+    expect(actions(await store.auditEntries())).toContain('rate-limit:alert:r-anna');
+  });
+
+  it('refuse an unknown project and a disallowed measure, audited', async () => {
+    const h = harness({ rules: { measures: ['count'] } });
+    const unknown = await problemOf(
+      h.service.submit({
+        researcher: ANNA,
+        body: aged(40),
+        mediaType: 'query',
+        project: 'oncology',
+        requestId: 'req-x',
+      }),
+    );
+    expect(unknown).toMatchObject({ code: 'ERR_FORBIDDEN', status: 403 });
+    const measure = await problemOf(
+      h.submit(ANNA, {
+        ...aged(40),
+        measures: [
+          {
+            summary: {
+              observation: [{ system: 'http://loinc.org', code: '39156-5' }],
+              unit: 'kg/m2',
+            },
+          },
+        ],
+      }),
+    );
+    expect(measure).toMatchObject({ code: 'ERR_FORBIDDEN', status: 403 });
+    expect(h.refusals).toEqual(['project', 'authorisation']);
+    expect((await store.auditEntries()).every((e) => e.outcome === 'refused')).toBe(true);
+    expect(h.runs).toHaveLength(0);
+  });
+});
+
+describe('a store that cannot record a failure', () => {
+  it('costs one job, logged and counted by the supervisor, and the service goes on', async () => {
+    // The first query's fan-out fails, which sends it to the failing failJob;
+    // every later one answers.
+    let calls = 0;
+    const h = harness({
+      store: (real) => ({
+        ...real,
+        failJob: () => Promise.reject(new Error('store unavailable')),
+      }),
+      runFanout: (run) => {
+        calls += 1;
+        return calls === 1 ? Promise.reject(gatewayProblem('ERR_OVERLOADED')) : answering(run);
+      },
+    });
+
+    const lost = await h.submit(ANNA, aged(20));
+    await supervisor.idle();
+    expect(h.failures).toEqual(['query']);
+    expect(h.logLines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        task: 'query',
+        msg: 'background task failed',
+        err: expect.objectContaining({ message: 'store unavailable' }) as unknown,
+      }),
+    );
+    // The job could not be marked failed; it stays as the store last saw it.
+    expect((await store.getJob(lost.id))?.status).toBe('running');
+
+    const next = await h.submit(ANNA, aged(30));
+    await supervisor.idle();
+    const done = await h.service.get(next.id, ANNA);
+    expect(done.status).toBe('done');
+    expect(done.status === 'done' && done.result.total).toMatchObject({ count: 84 });
+    expect(h.failures).toEqual(['query']);
+  });
+});

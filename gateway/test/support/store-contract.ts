@@ -1,0 +1,435 @@
+// The Store contract, backend-independent: what every implementation must
+// do, the SQL store on PGlite and on PostgreSQL (gateway/src/store/store.int.test.ts)
+// and the memory store (gateway/src/store/memory-store.test.ts) alike,
+// including when several stores (replicas) share one database. What only SQL
+// can show (migrations, group commit, tampering behind the store's back, the
+// PGlite data directory) stays in store.int.test.ts.
+import { describe, expect, it } from 'vitest';
+import {
+  verifyChain,
+  type AuditFields,
+  type AuditOutcome,
+  type CanonicalQuery,
+  type MergedResult,
+} from '@tessera/schemas';
+import { ERR_GATEWAY_RESTARTED } from '../../src/errors.ts';
+import type { GenerateSigningKey, NewJob, Store } from '../../src/store/store.ts';
+
+/** One database under test: each open() is one more gateway replica on it. */
+export interface ContractDatabase {
+  open(): Promise<Store>;
+}
+
+export const T0 = new Date('2026-03-02T10:00:00.000Z');
+export const at = (seconds: number): Date => new Date(T0.getTime() + seconds * 1000);
+
+export const QUERY: CanonicalQuery = {
+  version: 1,
+  cohort: { patient: { gender: ['female'], age: { min: 40, max: 79 } } },
+  stratify: [],
+  measures: [{ count: 'patients' }],
+};
+
+export function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    researcher: 'r-anna',
+    project: 'diabetes-2026',
+    queryHash: `sha256:${'ab'.repeat(32)}`,
+    query: QUERY,
+    nodes: ['lombardia', 'galicia'],
+    now: T0,
+    ...overrides,
+  };
+}
+
+/** A merged result as small as its type allows: the store keeps the caller's document as given. */
+export function merged(count: number): MergedResult {
+  return {
+    queryHash: `sha256:${'ab'.repeat(32)}`,
+    complete: true,
+    nodes: [],
+    total: { range: [count, count], count },
+    strata: [],
+    measures: [],
+  };
+}
+
+export function auditFields(i: number, outcome: AuditOutcome = 'accepted'): AuditFields {
+  return {
+    at: at(i).toISOString(),
+    actor: `r-${i % 4}`,
+    project: 'diabetes-2026',
+    queryHash: `sha256:${i.toString(16).padStart(64, '0')}`,
+    action: 'query.submit',
+    outcome,
+    ...(i % 3 === 0 ? { detail: { count: { low: 40, high: 49 }, node: 'galicia' } } : {}),
+  };
+}
+
+export async function appendMany(store: Store, n: number): Promise<void> {
+  for (let i = 0; i < n; i += 1) await store.appendAudit(auditFields(i));
+}
+
+/** A key generator that takes a while, so racing callers all find no key before any inserts. */
+export const signingKey =
+  (kid: string, delayMs = 20): GenerateSigningKey =>
+  async () => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return { kid, privateJwk: { kty: 'OKP', crv: 'Ed25519', x: kid, d: `secret-${kid}` } };
+  };
+
+/**
+ * Registers the contract's tests; `database` gives the fresh database of the
+ * running test (the caller makes one per test and disposes of it).
+ * @example describe('memory', () => { let db; beforeEach(() => { db = fresh(); }); storeContract(() => db); });
+ */
+export function storeContract(database: () => ContractDatabase): void {
+  const open = (): Promise<Store> => database().open();
+
+  describe('jobs', () => {
+    it('go queued -> running -> done, and refuse moves from a finished state', async () => {
+      const store = await open();
+      const job = await store.createJob(newJob());
+      expect(job).toMatchObject({
+        status: 'queued',
+        researcher: 'r-anna',
+        nodes: ['lombardia', 'galicia'],
+        query: QUERY,
+        result: null,
+        errorCode: null,
+      });
+      expect(job.createdAt.getTime()).toBe(T0.getTime());
+      expect(await store.getJob(job.id)).toEqual(job);
+
+      const running = await store.startJob(job.id, at(1));
+      expect(running).toMatchObject({ status: 'running' });
+      expect(running?.updatedAt.getTime()).toBe(at(1).getTime());
+      expect(await store.startJob(job.id, at(2))).toBeUndefined();
+
+      const result = merged(120);
+      expect(await store.completeJob(job.id, result, at(3))).toMatchObject({
+        status: 'done',
+        result,
+      });
+      expect(await store.failJob(job.id, 'ERR_INTERNAL', at(4))).toBeUndefined();
+      expect(await store.cancelJob(job.id, at(4))).toBeUndefined();
+      expect(await store.getJob(job.id)).toMatchObject({ status: 'done', result });
+    });
+
+    it('can be cancelled or failed while unfinished', async () => {
+      const store = await open();
+      const a = await store.createJob(newJob());
+      const b = await store.createJob(newJob());
+      await store.startJob(b.id, at(1));
+      expect(await store.cancelJob(a.id, at(2))).toMatchObject({ status: 'cancelled' });
+      expect(await store.failJob(b.id, 'ERR_NODE_TIMEOUT', at(2))).toMatchObject({
+        status: 'failed',
+        errorCode: 'ERR_NODE_TIMEOUT',
+      });
+      expect(await store.getJob(b.id)).toMatchObject({
+        status: 'failed',
+        result: null,
+        errorCode: 'ERR_NODE_TIMEOUT',
+      });
+      expect(await store.startJob(a.id, at(3))).toBeUndefined();
+    });
+
+    it('are created running, or done with their result, and never done without one', async () => {
+      const store = await open();
+      const [running, done] = await Promise.all([
+        store.createJob(newJob({ status: 'running' })),
+        store.createJob(newJob({ status: 'done', result: merged(7) })),
+      ]);
+      expect(running).toMatchObject({ status: 'running', result: null });
+      expect(done).toMatchObject({ status: 'done', result: merged(7) });
+      expect(await store.getJob(done.id)).toMatchObject({ status: 'done', result: merged(7) });
+      await expect(store.createJob(newJob({ status: 'done' }))).rejects.toThrow(RangeError);
+      await expect(store.createJob(newJob({ result: merged(1) }))).rejects.toThrow(RangeError);
+    });
+
+    it('refuse a second job with the same id and keep the first', async () => {
+      const store = await open();
+      const first = await store.createJob(newJob());
+      await expect(
+        store.createJob(newJob({ id: first.id, researcher: 'r-other' })),
+      ).rejects.toThrow();
+      expect(await store.getJob(first.id)).toMatchObject({ researcher: 'r-anna' });
+    });
+
+    it('are listed per researcher, newest first', async () => {
+      const store = await open();
+      const first = await store.createJob(newJob({ now: at(1) }));
+      const second = await store.createJob(newJob({ now: at(2) }));
+      await store.createJob(newJob({ researcher: 'r-other', now: at(3) }));
+      const listed = await store.listJobs('r-anna');
+      expect(listed.map((j) => j.id)).toEqual([second.id, first.id]);
+      expect(await store.listJobs('r-anna', { limit: 1 })).toHaveLength(1);
+      await expect(store.listJobs('r-anna', { limit: 0 })).rejects.toThrow(RangeError);
+    });
+
+    it('answer undefined for unknown or malformed ids', async () => {
+      const store = await open();
+      expect(await store.getJob('00000000-0000-4000-8000-000000000000')).toBeUndefined();
+      expect(await store.getJob("1'; DROP TABLE jobs; --")).toBeUndefined();
+      expect(await store.startJob('not-a-uuid', T0)).toBeUndefined();
+      expect(await store.completeJob('not-a-uuid', merged(1), T0)).toBeUndefined();
+      expect(await store.nodeOutcomes('not-a-uuid')).toEqual([]);
+      await expect(store.createJob(newJob({ id: 'not-a-uuid' }))).rejects.toThrow(/UUID/);
+    });
+
+    it('keep one outcome per node, the latest', async () => {
+      const store = await open();
+      const job = await store.createJob(newJob());
+      await store.recordNodeOutcome(job.id, { node: 'lombardia', status: 'timeout' }, at(1));
+      await store.recordNodeOutcome(
+        job.id,
+        { node: 'galicia', status: 'ok', elapsedMs: 42 },
+        at(1),
+      );
+      await store.recordNodeOutcome(
+        job.id,
+        { node: 'lombardia', status: 'ok', elapsedMs: 900, attempts: 2 },
+        at(2),
+      );
+      expect(await store.nodeOutcomes(job.id)).toEqual([
+        { node: 'galicia', status: 'ok', elapsedMs: 42 },
+        { node: 'lombardia', status: 'ok', elapsedMs: 900, attempts: 2 },
+      ]);
+    });
+
+    it('refuse an outcome for a job they do not hold', async () => {
+      const store = await open();
+      const timeout = { node: 'lombardia', status: 'timeout' } as const;
+      await expect(
+        store.recordNodeOutcome('00000000-0000-4000-8000-000000000000', timeout, T0),
+      ).rejects.toThrow();
+      await expect(store.recordNodeOutcome('not-a-uuid', timeout, T0)).rejects.toThrow(RangeError);
+    });
+
+    it('keep what was written, whatever the caller does with its objects afterwards', async () => {
+      const store = await open();
+      const nodes = ['lombardia'];
+      const job = await store.createJob(newJob({ nodes }));
+      nodes.push('galicia');
+      const read = await store.getJob(job.id);
+      expect(read?.nodes).toEqual(['lombardia']);
+      (read?.nodes as string[]).push('sachsen');
+      expect((await store.getJob(job.id))?.nodes).toEqual(['lombardia']);
+    });
+  });
+
+  describe('restart recovery (threat 31)', () => {
+    it('keeps every job and fails the interrupted ones after a restart', async () => {
+      const before = await open();
+      const queued = await before.createJob(newJob());
+      const running = await before.createJob(newJob());
+      await before.startJob(running.id, at(1));
+      const done = await before.createJob(newJob());
+      await before.completeJob(done.id, merged(7), at(2));
+      await before.close();
+
+      const after = await open();
+      const recovered = await after.recoverInterruptedJobs(at(5));
+      expect(recovered.map((j) => j.id).sort()).toEqual([queued.id, running.id].sort());
+      for (const id of [queued.id, running.id]) {
+        expect(await after.getJob(id)).toMatchObject({
+          status: 'failed',
+          errorCode: ERR_GATEWAY_RESTARTED,
+        });
+      }
+      expect(await after.getJob(done.id)).toMatchObject({ status: 'done', result: merged(7) });
+      expect(await after.recoverInterruptedJobs(at(6))).toEqual([]);
+    });
+
+    it('leaves a live replica alone and takes over from a silent one', async () => {
+      const a = await open();
+      const b = await open();
+      const ofA = await a.createJob(newJob({ now: T0 }));
+      const ofB = await b.createJob(newJob({ now: at(20) }));
+
+      expect(await b.recoverInterruptedJobs(at(10))).toEqual([]);
+      await a.heartbeat(at(25));
+      expect(await b.recoverInterruptedJobs(at(50), { staleAfterSec: 30 })).toEqual([]);
+      // a stops heartbeating (crashed without closing)
+      const recovered = await b.recoverInterruptedJobs(at(56), { staleAfterSec: 30 });
+      expect(recovered.map((j) => j.id)).toEqual([ofA.id]);
+      expect((await b.getJob(ofB.id))?.status).toBe('queued');
+      await expect(b.recoverInterruptedJobs(at(60), { staleAfterSec: 0 })).rejects.toThrow(
+        RangeError,
+      );
+    });
+
+    it('never fails its own jobs, however long since its last heartbeat', async () => {
+      const store = await open();
+      const job = await store.createJob(newJob());
+      expect(await store.recoverInterruptedJobs(at(3600))).toEqual([]);
+      expect((await store.getJob(job.id))?.status).toBe('queued');
+    });
+  });
+
+  describe('result cache', () => {
+    it('answers only for the same data versions and until expiry', async () => {
+      const store = await open();
+      const value = { measures: [{ count: { low: 10, high: 19 } }] };
+      await store.putCachedResult('sha256:q', 'v1', value, { now: T0, expiresAt: at(60) });
+      const cached = await store.getCachedResult('sha256:q', 'v1', at(59));
+      expect(cached).toEqual({ value, createdAt: T0, expiresAt: at(60) });
+      expect(await store.getCachedResult('sha256:q', 'v2', at(1))).toBeUndefined();
+      expect(await store.getCachedResult('sha256:other', 'v1', at(1))).toBeUndefined();
+      expect(await store.getCachedResult('sha256:q', 'v1', at(60))).toBeUndefined();
+
+      await store.putCachedResult(
+        'sha256:q',
+        'v1',
+        { replaced: true },
+        { now: at(61), expiresAt: at(120) },
+      );
+      expect((await store.getCachedResult('sha256:q', 'v1', at(62)))?.value).toEqual({
+        replaced: true,
+      });
+      expect(await store.purgeExpired(at(121))).toEqual({ cache: 1, rateLimits: 0 });
+      expect(await store.purgeExpired(at(121))).toEqual({ cache: 0, rateLimits: 0 });
+    });
+  });
+
+  describe('rate limits', () => {
+    it('let exactly `limit` of 50 simultaneous hits through, across replicas', async () => {
+      const a = await open();
+      const b = await open();
+      const hits = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).hit('r-anna', 60, 10, T0)),
+      );
+      expect(hits.filter((h) => h.ok)).toHaveLength(10);
+      expect(hits.map((h) => h.count).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+      expect(hits.every((h) => h.resetAt.getTime() === at(60).getTime())).toBe(true);
+    });
+
+    it('count concurrent hits on one counter one by one, each seeing its own count', async () => {
+      const store = await open();
+      const hits = await Promise.all(
+        Array.from({ length: 7 }, () => store.hit('r-anna', 60, 4, T0)),
+      );
+      expect(hits.map((h) => h.count).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(hits.filter((h) => h.ok)).toHaveLength(4);
+      expect(hits.every((h) => h.resetAt.getTime() === at(60).getTime())).toBe(true);
+    });
+
+    it('start over in the next window and count a late hit against the newer window', async () => {
+      const store = await open();
+      expect(await store.hit('k', 60, 2, at(0))).toMatchObject({
+        ok: true,
+        count: 1,
+        remaining: 1,
+      });
+      expect(await store.hit('k', 60, 2, at(59))).toMatchObject({
+        ok: true,
+        count: 2,
+        remaining: 0,
+      });
+      expect(await store.hit('k', 60, 2, at(59))).toMatchObject({ ok: false, count: 3 });
+      expect(await store.hit('k', 60, 2, at(60))).toMatchObject({ ok: true, count: 1 });
+      const late = await store.hit('k', 60, 2, at(59));
+      expect(late).toMatchObject({ count: 2 });
+      expect(late.resetAt.getTime()).toBe(at(120).getTime());
+      // Separate windows on one key are separate counters.
+      expect(await store.hit('k', 3600, 100, at(60))).toMatchObject({ count: 1 });
+      expect(await store.purgeExpired(at(120))).toEqual({ cache: 0, rateLimits: 1 });
+    });
+
+    it('refuse nonsense limits', async () => {
+      const store = await open();
+      await expect(store.hit('k', 0, 1, T0)).rejects.toThrow(RangeError);
+      await expect(store.hit('k', 60, -1, T0)).rejects.toThrow(RangeError);
+      expect((await store.hit('k', 60, 0, T0)).ok).toBe(false);
+    });
+  });
+
+  describe('signing keys', () => {
+    it('end up as one key when replicas race to create it', async () => {
+      const stores = await Promise.all([open(), open(), open()]);
+      const keys = await Promise.all(
+        stores.map((s, i) => s.getOrCreateSigningKey(signingKey(`kid-${i}`), T0)),
+      );
+      expect(new Set(keys.map((k) => k.kid)).size).toBe(1);
+      expect(await stores[0].listSigningKeys()).toHaveLength(1);
+      expect(keys[0]?.privateJwk).toMatchObject({ kty: 'OKP' });
+      // Later calls reuse it without generating.
+      const again = await stores[1].getOrCreateSigningKey(() => {
+        throw new Error('must not generate');
+      });
+      expect(again.kid).toBe(keys[0]?.kid);
+    });
+
+    it('rotate to exactly one active key, even when rotated twice at once', async () => {
+      const a = await open();
+      const b = await open();
+      const first = await a.getOrCreateSigningKey(signingKey('k1', 0), T0);
+      await Promise.all([
+        a.rotateSigningKey(signingKey('k2'), at(10)),
+        b.rotateSigningKey(signingKey('k3'), at(10)),
+      ]);
+      const keys = await a.listSigningKeys();
+      expect(keys).toHaveLength(3);
+      expect(keys.filter((k) => k.retiredAt === null)).toHaveLength(1);
+      expect(keys.find((k) => k.kid === first.kid)?.retiredAt?.getTime()).toBe(at(10).getTime());
+      const active = await b.getOrCreateSigningKey(signingKey('unused'));
+      expect(['k2', 'k3']).toContain(active.kid);
+    });
+
+    it('are listed newest first, retired ones included', async () => {
+      const store = await open();
+      await store.getOrCreateSigningKey(signingKey('k1', 0), T0);
+      await store.rotateSigningKey(signingKey('k2', 0), at(10));
+      const keys = await store.listSigningKeys();
+      expect(keys.map((k) => [k.kid, k.retiredAt?.getTime() ?? null])).toEqual([
+        ['k2', null],
+        ['k1', at(10).getTime()],
+      ]);
+      expect(keys[0]?.createdAt.getTime()).toBe(at(10).getTime());
+    });
+  });
+
+  describe('audit log', () => {
+    it('chains appends from concurrent replicas without forking', async () => {
+      const a = await open();
+      const b = await open();
+      const appended = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).appendAudit(auditFields(i))),
+      );
+      expect(appended.map((e) => e.index).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 40 }, (_, i) => i),
+      );
+      const entries = await a.auditEntries();
+      const head = await b.auditHead();
+      expect(head).toEqual({ index: 39, hash: entries[39]?.hash });
+      expect(verifyChain(entries, { head })).toEqual({ ok: true, count: 40 });
+      expect(await b.verifyAudit()).toEqual({ ok: true, count: 40 });
+      // What was appended is exactly what is read back (detail bytes included).
+      expect(entries).toEqual([...appended].sort((x, y) => x.index - y.index));
+    });
+
+    it('starts empty and verifies as such', async () => {
+      const store = await open();
+      expect(await store.auditEntries()).toEqual([]);
+      expect(await store.auditHead()).toBeUndefined();
+      expect(await store.verifyAudit()).toEqual({ ok: true, count: 0 });
+    });
+
+    it('survives a restart of the store on the same database', async () => {
+      const first = await open();
+      await appendMany(first, 3);
+      await first.close();
+      const second = await open();
+      await second.appendAudit(auditFields(3, 'refused'));
+      expect(await second.verifyAudit()).toEqual({ ok: true, count: 4 });
+      expect((await second.auditEntries()).map((e) => e.outcome)).toEqual([
+        'accepted',
+        'accepted',
+        'accepted',
+        'refused',
+      ]);
+    });
+  });
+}

@@ -1,0 +1,17 @@
+// @tessera/http-kit: the HTTP edge the gateway and the node adapter share.
+// What both services' wire behaviour must agree on lives here once; the
+// contract itself (schemas, problems as values) stays in @tessera/schemas,
+// which does no I/O.
+export { listen } from './listen.ts';
+export {
+  REQUEST_ID,
+  TRACEPARENT,
+  type RequestTimer,
+  type RouteLabels,
+  acceptRequestId,
+  acceptTraceparent,
+  isRequestId,
+  requestContext,
+  requestIdOf,
+} from './request-context.ts';
+export { type ProblemHandlerOptions, problemHandler, sendProblem } from './problem.ts';

@@ -1,0 +1,61 @@
+// Problems (RFC 9457) on the wire, for both services: every refusal and
+// failure leaves as application/problem+json with its stable code and the
+// request's id, and nothing else of the error (no message, no stack, no
+// upstream text) is ever written.
+import type { ErrorRequestHandler, Response } from 'express';
+import { type ProblemError, bodyProblem, toProblemError } from '@tessera/schemas';
+import { requestIdOf } from './request-context.ts';
+
+/** The challenge of a 401 that brings none of its own (RFC 6750 §3). */
+const DEFAULT_CHALLENGE = 'Bearer error="invalid_token"';
+
+/**
+ * Answers `error` as problem+json, with `Retry-After` when it has one and a
+ * `WWW-Authenticate` challenge when one is given (a 401 always has one).
+ * @example sendProblem(res, nodeProblem('ERR_NOT_FOUND'));
+ */
+export function sendProblem(res: Response, error: ProblemError, challenge?: string): void {
+  const wwwAuthenticate = challenge ?? (error.status === 401 ? DEFAULT_CHALLENGE : undefined);
+  if (wwwAuthenticate !== undefined) res.set('WWW-Authenticate', wwwAuthenticate);
+  if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
+  res
+    .status(error.status)
+    .type('application/problem+json')
+    .json(error.toProblem(requestIdOf(res)));
+}
+
+export interface ProblemHandlerOptions {
+  /** Where failures (5xx) are logged: the error's class only, since its message may quote data. */
+  readonly logger: { error(fields: Record<string, unknown>, message: string): void };
+  /** Maps a problem onto the service's own catalogue before it is answered. */
+  readonly normalise?: (problem: ProblemError) => ProblemError;
+  /** Told of every failure (5xx) answered. */
+  readonly onFailure?: () => void;
+}
+
+/**
+ * A service's last middleware: anything thrown becomes a problem (a body
+ * parser's error its 400/413/415, a ProblemError itself, anything else a
+ * bare ERR_INTERNAL). A stream whose headers are out is only ended.
+ * @example app.use(problemHandler({ logger }));
+ */
+export function problemHandler(options: ProblemHandlerOptions): ErrorRequestHandler {
+  // Express recognises error handlers by their four parameters.
+  return function problemHandler(err: unknown, _req, res, _next) {
+    const isBodyError = typeof (err as { type?: unknown } | null)?.type === 'string';
+    const thrown = isBodyError ? bodyProblem(err) : toProblemError(err);
+    const problem = options.normalise ? options.normalise(thrown) : thrown;
+    if (problem.status >= 500) {
+      options.onFailure?.();
+      options.logger.error(
+        { requestId: requestIdOf(res), error: (err as Error | null)?.name ?? 'unknown' },
+        'request failed',
+      );
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    sendProblem(res, problem);
+  };
+}

@@ -1,0 +1,148 @@
+// Generated from schemas/json/gateway-config.schema.json by `npm run generate:types`. Do not edit.
+// The document as read with the schema's defaults filled in: every key with a default is present.
+
+/**
+ * The gateway's configuration file, validated once at start-up.
+ */
+export interface ResolvedGatewayConfig {
+  /**
+   * Where researchers and nodes reach the gateway; the `iss` of node tokens.
+   */
+  publicUrl: string;
+  listen: {
+    host: string;
+    port: number;
+  };
+  oidc: {
+    issuer: string;
+    audience: string;
+    /**
+     * @minItems 1
+     */
+    algorithms: ['RS256' | 'ES256' | 'EdDSA', ...('RS256' | 'ES256' | 'EdDSA')[]];
+    /**
+     * @minItems 1
+     */
+    typ: ['at+jwt' | 'JWT', ...('at+jwt' | 'JWT')[]];
+    requiredScope: string;
+    projectsClaim: string;
+    /**
+     * How long fetched IdP keys are trusted while the IdP cannot be reached.
+     */
+    jwksCacheMaxAgeSec: number;
+    /**
+     * Clock skew allowed when checking a token's lifetime.
+     */
+    clockToleranceSec: number;
+    /**
+     * Timeout for the IdP's discovery document and JWKS.
+     */
+    fetchTimeoutMs: number;
+  };
+  /**
+   * @minItems 1
+   * @maxItems 500
+   */
+  nodes: [
+    {
+      id: string;
+      url: string;
+      title?: string;
+      connections: number;
+    },
+    ...{
+      id: string;
+      url: string;
+      title?: string;
+      connections: number;
+    }[],
+  ];
+  projects: {
+    [k: string]:
+      | {
+          /**
+           * Nodes this project may query.
+           */
+          nodes: string[];
+          measures: ('count' | 'histogram' | 'summary')[];
+          maxStrata: number;
+          queriesPerMinute: number;
+          queriesPerDay: number;
+          repeatsPerWindow: number;
+          repeatWindowSec: number;
+        }
+      | undefined;
+  };
+  fanout: {
+    perNodeDeadlineMs: number;
+    queryDeadlineMs: number;
+    maxAttempts: number;
+    /**
+     * Full-jitter exponential backoff between attempts: its first step.
+     */
+    backoffBaseMs: number;
+    /**
+     * The longest backoff step.
+     */
+    backoffMaxMs: number;
+    /**
+     * Retries allowed per node request in the long run, shared by all nodes.
+     */
+    retryBudgetRatio: number;
+    /**
+     * Retries available in a burst: the retry budget's tokens at start, and the most it holds (at least 1).
+     */
+    retryBudgetReserve: number;
+    breakerFailureThreshold: number;
+    breakerOpenMs: number;
+    maxConcurrentQueries: number;
+    maxResponseBytes: number;
+  };
+  /**
+   * The node health polls (`/readyz`) behind /v1/nodes and the data versions.
+   */
+  health: {
+    /**
+     * Seconds between polls; 0 disables polling.
+     */
+    pollIntervalSec: number;
+    timeoutMs: number;
+    /**
+     * Largest /readyz body read; a larger one makes the node not ready.
+     */
+    maxBodyBytes: number;
+  };
+  /**
+   * Fetching the nodes' catalogue entries (cached for cache.catalogueTtlSec).
+   */
+  catalogue: {
+    timeoutMs: number;
+    /**
+     * Largest entry read; a larger one is refused like a broken one.
+     */
+    maxBytes: number;
+  };
+  merge: {
+    minNodes: number;
+  };
+  store: {
+    /**
+     * PGlite data directory, used when no databaseUrl is set.
+     */
+    dataDir: string;
+    /**
+     * PostgreSQL connection string; DATABASE_URL in the environment also sets it.
+     */
+    databaseUrl?: string;
+  };
+  cache: {
+    resultTtlSec: number;
+    catalogueTtlSec: number;
+  };
+  limits: {
+    bodyBytes: number;
+  };
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  };
+}
