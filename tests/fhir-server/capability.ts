@@ -184,7 +184,7 @@ export function serverRules(level: CapabilityLevel, baseUrl: string): ServerRule
               name: p.name,
               type: p.type,
               ...(definitions.has(`${type}|${p.name}`)
-                ? { definition: definitions.get(`${type}|${p.name}`) }
+                ? { definition: definitions.get(`${type}|${p.name}`)! }
                 : {}),
             })),
             ...(bulk && type === 'Patient' ? { operation: [EXPORT_OPERATIONS.patient] } : {}),

@@ -146,8 +146,10 @@ async function expectSameAnswers(
 ): Promise<void> {
   for (const [query, count, offset] of queries) {
     const request = parseSearchRequest(resourceType, query);
-    request.count = count;
-    request.offset = offset;
+    if (count === undefined) delete request.count;
+    else request.count = count;
+    if (offset === undefined) delete request.offset;
+    else request.offset = offset;
     const ours = await repo.search(request);
     const theirs = await MemoryRepository.prototype.search.call(repo, request);
     expect(ours, JSON.stringify([query, count, offset])).toEqual(theirs);

@@ -63,6 +63,8 @@ export interface QueryServiceDeps {
   readonly onRefusal?: (reason: string) => void;
   readonly onCacheHit?: () => void;
   readonly now?: () => Date;
+  /** A new job id (default: a random UUID). */
+  readonly newId?: () => string;
   /** Runs each recorded query; a run that cannot even record its own failure is logged and counted there. */
   readonly background: BackgroundRunner;
 }
@@ -158,6 +160,7 @@ function measureKinds(query: CohortQuery): ('count' | 'histogram' | 'summary')[]
  */
 export function createQueryService(deps: QueryServiceDeps) {
   const now = deps.now ?? (() => new Date());
+  const newId = deps.newId ?? randomUUID;
   const events = new EventEmitter();
   events.setMaxListeners(0);
   /** Jobs this process is running: their abort switch and the outcomes so far. */
@@ -358,7 +361,7 @@ export function createQueryService(deps: QueryServiceDeps) {
           ? undefined
           : await deps.store.getCachedResult(hash, `${project}|${versions}`, at);
       if (cached) deps.onCacheHit?.();
-      const id = randomUUID();
+      const id = newId();
       // Queued together so they share one transaction.
       const [job] = await Promise.all([
         deps.store.createJob({
@@ -461,9 +464,6 @@ export function createQueryService(deps: QueryServiceDeps) {
     abortAll(): void {
       for (const { controller } of running.values()) controller.abort();
     },
-
-    /** A fresh request id for callers that have none. */
-    newRequestId: (): string => randomUUID(),
   };
 }
 

@@ -40,7 +40,12 @@ describe('node client: where calls go', () => {
   });
 
   it('posts the body and headers given, under the base path', async () => {
-    const seen: { method?: string; url?: string; type?: string; body: string }[] = [];
+    const seen: {
+      method: string | undefined;
+      url: string | undefined;
+      type: string | undefined;
+      body: string;
+    }[] = [];
     const alpha = await node((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

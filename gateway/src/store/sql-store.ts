@@ -54,7 +54,7 @@ export interface SqlStoreOptions {
    * Apply pending migrations on open (default true). Tools that only read,
    * like `audit verify`, pass false so they never create or change a schema.
    */
-  readonly migrate?: boolean;
+  readonly migrate?: boolean | undefined;
 }
 
 /** Migrates the database behind `driver` and returns a store over it; closes the driver if migrating fails. */

@@ -85,9 +85,9 @@ export async function createNodeService(
     ...(config.gateway.jwksUrl ? { jwksUrl: config.gateway.jwksUrl } : {}),
     ...(config.gateway.publicJwks
       ? {
-          publicJwks: config.gateway.publicJwks as unknown as Parameters<
-            typeof createGatewayTokenVerifier
-          >[0]['publicJwks'],
+          publicJwks: config.gateway.publicJwks as unknown as NonNullable<
+            Parameters<typeof createGatewayTokenVerifier>[0]['publicJwks']
+          >,
         }
       : {}),
   });

@@ -79,14 +79,23 @@ function sign(
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const bearer = (token: string) => `Bearer ${token}`;
 
-function makeVerifier(overrides: Partial<GatewayTokenVerifierOptions> = {}) {
-  return createGatewayTokenVerifier({
+type Overrides = {
+  [K in keyof GatewayTokenVerifierOptions]?: GatewayTokenVerifierOptions[K] | undefined;
+};
+
+/** The test options with `overrides`; an override of undefined leaves the option out. */
+function makeVerifier(overrides: Overrides = {}) {
+  const options: Record<string, unknown> = {
     nodeId: NODE,
     issuer: ISSUER,
     publicJwks: { keys: [gateway.publicJwk, nextGateway.publicJwk] },
     now: () => clock,
-    ...overrides,
-  });
+  };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete options[key];
+    else options[key] = value;
+  }
+  return createGatewayTokenVerifier(options as unknown as GatewayTokenVerifierOptions);
 }
 
 async function expect401(promise: Promise<unknown>, detail: RegExp): Promise<void> {
@@ -353,6 +362,7 @@ describe('configuration', () => {
     const { d } = await exportJWK(
       (await generateKeyPair('ES256', { extractable: true })).privateKey,
     );
+    if (d === undefined) throw new Error('an exported private key has d');
     expect(() => makeVerifier({ nodeId: '' })).toThrow(/"nodeId"/);
     expect(() => makeVerifier({ issuer: '' })).toThrow(/"issuer"/);
     expect(() => makeVerifier({ jwksUrl: 'http://127.0.0.1/jwks' })).toThrow(/"jwksUrl"/);

@@ -531,7 +531,7 @@ describe('measures', () => {
     const summaries = async (bounds: SourceQuery['summaryBounds']) => {
       const query: SourceQuery = {
         ...evaluable({ cohort: EVERYONE, measures }),
-        summaryBounds: bounds,
+        ...(bounds === undefined ? {} : { summaryBounds: bounds }),
       };
       const r = await engine.evaluate(query);
       expectAgreement(r, evaluateOracle(CLINIC, query, { recordKey: store.recordKey }));

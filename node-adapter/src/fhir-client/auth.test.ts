@@ -171,7 +171,9 @@ describe('SMART Backend Services', () => {
     expect(() =>
       createAuthProvider({ ...base, tokenUrl: 'http://idp.example/token' }, deps),
     ).toThrow(ProblemError);
-    const publicOnly = { ...privateJwk, d: undefined };
+    const publicOnly = Object.fromEntries(
+      Object.entries(privateJwk).filter(([name]) => name !== 'd'),
+    ) as typeof privateJwk;
     expect(() => createAuthProvider({ ...base, privateJwk: publicOnly }, deps)).toThrow(
       ProblemError,
     );

@@ -719,10 +719,13 @@ function sometimes<T>(arb: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | u
   );
 }
 
-function defined<T extends Record<string, unknown>>(record: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(record).filter(([, v]) => v !== undefined),
-  ) as Partial<T>;
+/** The record without its undefined values: optional keys absent, not undefined. */
+function defined<T extends Record<string, unknown>>(
+  record: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>;
+  };
 }
 
 /** An ordered pair with at least one end, as `{ [lo]: ..., [hi]: ... }`. */

@@ -86,7 +86,9 @@ export function canonicalCodeSet(codes: CodeSet): CodeSet {
 function canonicalPatient(p: PatientCriterion): PatientCriterion {
   return {
     ...p,
-    ...(p.gender ? { gender: sortUnique(p.gender) as PatientCriterion['gender'] } : {}),
+    ...(p.gender
+      ? { gender: sortUnique(p.gender) as NonNullable<PatientCriterion['gender']> }
+      : {}),
   };
 }
 

@@ -138,7 +138,11 @@ function group(measure: AnyMeasure, table: Table): Json {
  */
 export function toMeasureReport(
   result: NodeResult | MergedResult,
-  options: { readonly date: string; readonly reporter?: string; readonly asOf?: string },
+  options: {
+    readonly date: string;
+    readonly reporter?: string;
+    readonly asOf?: string | undefined;
+  },
 ): Json {
   const confidence = 'nodes' in result ? result.confidence : result.disclosure.confidence;
   const table = { ...(result as unknown as Table), withInterval: confidence !== undefined };

@@ -140,7 +140,7 @@ const valueRange: fc.Arbitrary<ValueRange> = fc
 
 const genders = fc
   .shuffledSubarray<Gender>(['female', 'male', 'other', 'unknown'], { minLength: 1 })
-  .map((g) => g as PatientCriterion['gender']);
+  .map((g) => g as NonNullable<PatientCriterion['gender']>);
 
 const patientCriterion: fc.Arbitrary<PatientCriterion> = fc
   .record(
