@@ -17,16 +17,17 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Resource } from '@medplum/fhirtypes';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
-import type { CohortQuery } from '@tessera/schemas';
-import { createFhirSource } from '../../node-adapter/src/live/fhir-source.ts';
-import type { FhirSource } from '../../node-adapter/src/live/fhir-source.ts';
-import { refreshStore } from '../../node-adapter/src/sync/harvest.ts';
-import { generateRegion, isRegionId } from '../../node-adapter/src/generate/index.ts';
-import type { RegionId } from '../../node-adapter/src/generate/index.ts';
-import { ingest } from '../../node-adapter/src/ingest/index.ts';
-import { readNdjsonDir } from '../../node-adapter/test/oracle/ndjson.ts';
-import { openDuckDbSource } from '../../node-adapter/src/sources/duckdb-source.ts';
-import type { EvaluableQuery } from '../../node-adapter/src/evaluate/ports.ts';
+import type { CohortQuery, EvaluableQuery } from '@tessera/schemas';
+import {
+  createFhirSource,
+  generateRegion,
+  ingest,
+  isRegionId,
+  openDuckDbSource,
+  refreshStore,
+} from '@tessera/node-adapter';
+import type { FhirSource, RegionId } from '@tessera/node-adapter';
+import { readNdjsonDir } from '@tessera/node-adapter/oracle';
 import { loadResources, startFhirServer } from '../fhir-server/server.ts';
 import { describeMachine, machineLine, markdownTable, writeDocSection } from './report.ts';
 import { summarise, timeMs } from './stats.ts';

@@ -10,9 +10,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateRegion } from '../../node-adapter/src/generate/index.ts';
-import type { RegionId } from '../../node-adapter/src/generate/index.ts';
-import { ingest } from '../../node-adapter/src/ingest/index.ts';
+import { generateRegion, ingest } from '@tessera/node-adapter';
+import type { RegionId } from '@tessera/node-adapter';
 import { REPO_ROOT } from './report.ts';
 
 const RECORD_KEY_SECRET = new TextEncoder().encode('tessera-benchmark-record-key-secret');

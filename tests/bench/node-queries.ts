@@ -13,39 +13,36 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { canonicalQuery, parseQuery, queryHash } from '@tessera/schemas';
-import type { CodeSet, CohortQuery, StratumKey } from '@tessera/schemas';
+import type { CodeSet, CohortQuery, EvaluableQuery, StratumKey } from '@tessera/schemas';
 import {
+  type FileAuditLog,
+  budgetLimits,
   compileQuery,
   compileUnitProbe,
+  createDisclosureControl,
+  createDuckDbRunner,
   createEngine,
   decodeRows,
   duckDbDialect,
+  loadPolicy,
+  openFileAuditLog,
+  openFileReleaseLedger,
+  openStore,
   readStoredUnits,
-} from '../../node-adapter/src/engine/index.ts';
+} from '@tessera/node-adapter';
 import type {
   CompiledQuery,
-  EvaluableQuery,
+  DisclosureControl,
+  FileReleaseLedger,
   SqlRunner,
-} from '../../node-adapter/src/engine/index.ts';
-import { evaluateOracle } from '../../node-adapter/test/oracle/oracle.ts';
-import { readFhir } from '../../node-adapter/test/oracle/read-fhir.ts';
+} from '@tessera/node-adapter';
+import { evaluateOracle, readFhir } from '@tessera/node-adapter/oracle';
 import type {
   FhirResource,
   OracleData,
   OracleEvent,
   OraclePatient,
-} from '../../node-adapter/test/oracle/read-fhir.ts';
-import { createDuckDbRunner, openStore } from '../../node-adapter/src/store/open.ts';
-import { budgetLimits } from '../../node-adapter/src/disclosure/budget.ts';
-import { openFileReleaseLedger } from '../../node-adapter/src/ledger/file-ledger.ts';
-import type { FileReleaseLedger } from '../../node-adapter/src/ledger/file-ledger.ts';
-import {
-  type FileAuditLog,
-  openFileAuditLog,
-} from '../../node-adapter/src/audit/file-audit-log.ts';
-import { loadPolicy } from '../../node-adapter/src/disclosure/policy.ts';
-import { createDisclosureControl } from '../../node-adapter/src/disclosure/control.ts';
-import type { DisclosureControl } from '../../node-adapter/src/evaluate/ports.ts';
+} from '@tessera/node-adapter/oracle';
 import { measure, summarise, timeMs } from './stats.ts';
 import type { Sample, Stats } from './stats.ts';
 

@@ -18,34 +18,40 @@ import pino from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalQuery, loadConfig, parseQuery } from '@tessera/schemas';
-import type { CohortQuery } from '@tessera/schemas';
+import type { CohortQuery, EvaluableQuery } from '@tessera/schemas';
 import { liveSourceDefaults } from '@tessera/schemas/testing';
 import type { Resource } from '@medplum/fhirtypes';
-import { generateSigningKey, publicJwks } from '../../gateway/src/auth/node-token.ts';
+import { generateSigningKey, publicJwks } from '@tessera/gateway';
 import { loadResources, startFhirServer } from '../fhir-server/server.ts';
 import type { CapabilityLevel, FhirServer } from '../fhir-server/server.ts';
-import { expectAgreement } from '../../node-adapter/test/support/engine.ts';
-import type { RawCell, RawResult } from '../../node-adapter/src/engine/raw-result.ts';
-import { refreshStore } from '../../node-adapter/src/sync/harvest.ts';
-import type { RefreshOptions } from '../../node-adapter/src/sync/harvest.ts';
-import { mirrorDir, readMirrorState } from '../../node-adapter/src/sync/mirror.ts';
-import { ingest } from '../../node-adapter/src/ingest/index.ts';
-import { writeNdjsonDir } from '../../node-adapter/test/oracle/ndjson.ts';
-import { evaluateOracle } from '../../node-adapter/test/oracle/oracle.ts';
+import { expectAgreement } from '@tessera/node-adapter/testing';
+import type {
+  DuckDbSource,
+  FhirQuerySource,
+  RawCell,
+  RawResult,
+  RefreshOptions,
+  SourceQuery,
+} from '@tessera/node-adapter';
 import {
+  createNodeService,
+  ingest,
+  mirrorDir,
+  openDuckDbSource,
+  openFhirQuerySource,
+  readMirrorState,
+  recordKey,
+  refreshStore,
+} from '@tessera/node-adapter';
+import {
+  evaluateOracle,
   populationArbitrary,
   populationHints,
   queryArbitrary,
   summaryBoundsArbitrary,
-} from '../../node-adapter/test/oracle/random-population.ts';
-import type { FhirResource } from '../../node-adapter/test/oracle/read-fhir.ts';
-import { openFhirQuerySource } from '../../node-adapter/src/sources/live-fhir-source.ts';
-import type { FhirQuerySource } from '../../node-adapter/src/sources/live-fhir-source.ts';
-import { createNodeService } from '../../node-adapter/src/app/node.ts';
-import { openDuckDbSource } from '../../node-adapter/src/sources/duckdb-source.ts';
-import type { DuckDbSource } from '../../node-adapter/src/sources/duckdb-source.ts';
-import type { EvaluableQuery, SourceQuery } from '../../node-adapter/src/evaluate/ports.ts';
-import { recordKey } from '../../node-adapter/src/store/record-key.ts';
+  writeNdjsonDir,
+} from '@tessera/node-adapter/oracle';
+import type { FhirResource } from '@tessera/node-adapter/oracle';
 import { MORE_QUERIES, QUERIES } from './queries.ts';
 
 /** A full Bulk Data export at least daily, as a sync configured without `fullEveryHours` does. */

@@ -10,8 +10,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXAMPLE_QUERIES, type MergedResult } from '@tessera/schemas';
-import { renderTable } from '../../gateway/src/cli/table.ts';
-import { startTestIdp } from '../../gateway/test/support/test-idp.ts';
+import { renderTable } from '@tessera/gateway';
+import { startTestIdp } from '@tessera/gateway/testing';
 import { REPO_ROOT } from '../support/paths.ts';
 import {
   GATEWAY_BIN,

@@ -13,15 +13,14 @@ import {
   type StratumKey,
   queryHash,
 } from '@tessera/schemas';
-import { createNodeTokenSigner, publicJwks } from '../../gateway/src/auth/node-token.ts';
-import { mergeResults } from '../../gateway/src/merge/merge.ts';
-import { createPgliteStore } from '../../gateway/src/store/index.ts';
 import {
-  type TestDatabase,
-  type TestBackend,
-  postgresBackend,
-} from '../../gateway/test/support/test-databases.ts';
-import { readAuditEntries } from '../../node-adapter/src/audit/file-audit-log.ts';
+  createNodeTokenSigner,
+  createPgliteStore,
+  mergeResults,
+  publicJwks,
+} from '@tessera/gateway';
+import { type TestBackend, type TestDatabase, postgresBackend } from '@tessera/gateway/testing';
+import { readAuditEntries } from '@tessera/node-adapter';
 import {
   FEDERATION_START_TIMEOUT_MS,
   type Federation,

@@ -4,7 +4,7 @@
 // Targets are picked with the brute-force oracle over the same NDJSON the
 // node ingested, and the truth of each target comes from the oracle too.
 import type { Cell, NodeResult } from '@tessera/schemas';
-import type { OraclePatient } from '../../node-adapter/test/oracle/read-fhir.ts';
+import type { OraclePatient } from '@tessera/node-adapter/oracle';
 import {
   AS_OF,
   type Attacker,

@@ -8,14 +8,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NodeConfig, type NodeResult, canonicalQuery, parseQuery } from '@tessera/schemas';
-import { generateRegion } from '../../node-adapter/src/generate/index.ts';
-import { readNdjsonDir } from '../../node-adapter/test/oracle/ndjson.ts';
-import { type OracleResult, evaluateOracle } from '../../node-adapter/test/oracle/oracle.ts';
+import { generateRegion } from '@tessera/node-adapter';
 import {
   type OracleData,
   type OraclePatient,
+  type OracleResult,
+  evaluateOracle,
   readFhir,
-} from '../../node-adapter/test/oracle/read-fhir.ts';
+  readNdjsonDir,
+} from '@tessera/node-adapter/oracle';
 import { type TestNode, createTestNode } from '../support/test-node.ts';
 
 /** Every query of the harness is asked at the generator's reference date. */

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestIdp, startTestIdp } from '../../gateway/test/support/test-idp.ts';
+import { type TestIdp, startTestIdp } from '@tessera/gateway/testing';
 import { REPO_ROOT } from './paths.ts';
 import {
   GATEWAY_BIN,

@@ -3,7 +3,7 @@
 // one-line reason; under CI=true it fails, so CI can never pass by skipping.
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { probePostgres, TEST_DATABASE_URL } from '../../gateway/test/support/test-databases.ts';
+import { TEST_DATABASE_URL, probePostgres } from '@tessera/gateway/testing';
 
 export interface Requirement {
   /** True when the suite must be skipped (component missing, not in CI). */

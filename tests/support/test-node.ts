@@ -7,17 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { type NodeConfig, loadConfig } from '@tessera/schemas';
-import { ingest } from '../../node-adapter/src/ingest/index.ts';
 import {
-  createNodeService,
   type NodeService,
   type NodeSettings,
-} from '../../node-adapter/src/app/node.ts';
-import {
-  createNodeTokenSigner,
-  generateSigningKey,
-  publicJwks,
-} from '../../gateway/src/auth/node-token.ts';
+  createNodeService,
+  ingest,
+} from '@tessera/node-adapter';
+import { createNodeTokenSigner, generateSigningKey, publicJwks } from '@tessera/gateway';
 
 export const GATEWAY_ISSUER = 'https://gateway.test';
 

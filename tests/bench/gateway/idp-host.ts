@@ -5,7 +5,7 @@
 //
 // argv[2]: IdpHostInit as JSON. Sends IdpHostReady once the provider listens
 // and has issued the client's access token; exits on `stop`.
-import { startTestIdp } from '../../../gateway/test/support/test-idp.ts';
+import { startTestIdp } from '@tessera/gateway/testing';
 import type { IdpHostInit, IdpHostReady } from './protocol.ts';
 
 // Without the parent (it exited or was killed) there is nothing left to do.

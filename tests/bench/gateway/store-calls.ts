@@ -1,6 +1,6 @@
 // Counts the gateway's calls into its state store and the wall-clock time
 // each took (queueing inside PGlite included), for the profiled steps.
-import type { Store } from '../../../gateway/src/store/index.ts';
+import type { Store } from '@tessera/gateway';
 
 export interface CallStats {
   calls: number;

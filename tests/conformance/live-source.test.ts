@@ -8,26 +8,21 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
 import { liveSourceDefaults } from '@tessera/schemas/testing';
-import type { CohortQuery, Expr } from '@tessera/schemas';
+import type { CohortQuery, EvaluableQuery, Expr } from '@tessera/schemas';
 import type { Resource } from '@medplum/fhirtypes';
-import { loadResources, startFhirServer } from '../../../tests/fhir-server/server.ts';
-import type { FhirServer } from '../../../tests/fhir-server/server.ts';
-import { QUERIES } from '../../../tests/conformance/queries.ts';
-import type { RawResult } from '../engine/raw-result.ts';
-import { evaluateOracle } from '../../test/oracle/oracle.ts';
-import type { OracleResult } from '../../test/oracle/oracle.ts';
-import { populationArbitrary, queryArbitrary } from '../../test/oracle/random-population.ts';
-import type { FhirResource } from '../../test/oracle/read-fhir.ts';
-import { recordKey } from '../store/record-key.ts';
-import { createFhirSource } from './fhir-source.ts';
-import { COMMON_PARAMS, TYPE_PARAMS } from '../fhir-client/search-url.ts';
-import type { EvaluableQuery, FhirSource } from './fhir-source.ts';
+import { COMMON_PARAMS, TYPE_PARAMS, createFhirSource, recordKey } from '@tessera/node-adapter';
+import type { FhirSource, RawResult } from '@tessera/node-adapter';
+import { evaluateOracle, populationArbitrary, queryArbitrary } from '@tessera/node-adapter/oracle';
+import type { FhirResource, OracleResult } from '@tessera/node-adapter/oracle';
+import { loadResources, startFhirServer } from '../fhir-server/server.ts';
+import type { FhirServer } from '../fhir-server/server.ts';
+import { SYNTHEA_10 } from '../support/paths.ts';
+import { QUERIES } from './queries.ts';
 
 const SECRET = new TextEncoder().encode('live-source-integration-secret');
 /** The live source's limits as a node configured without them has them. */
 const { concurrency, timeoutMs, maxResources, pageSize, dataVersionTtlMs } = liveSourceDefaults();
 const LIMITS = { concurrency, timeoutMs, maxResources, pageSize, dataVersionTtlMs };
-const SYNTHEA = join(import.meta.dirname, '../../../../shared/fixtures/synthea/10-patients');
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const SNOMED = 'http://snomed.info/sct';
@@ -270,7 +265,7 @@ describe('live FHIR source on the Synthea fixture', () => {
       'MedicationRequest',
       'Procedure',
     ]);
-    await loadResources(server.baseUrl, readNdjson(SYNTHEA, types), 500);
+    await loadResources(server.baseUrl, readNdjson(SYNTHEA_10, types), 500);
     source = createFhirSource({
       ...LIMITS,
       baseUrl: server.baseUrl,
