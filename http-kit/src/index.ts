@@ -15,3 +15,9 @@ export {
   requestIdOf,
 } from './request-context.ts';
 export { type ProblemHandlerOptions, problemHandler, sendProblem } from './problem.ts';
+export {
+  API_CSP,
+  PAGE_CSP,
+  type SecurityHeadersOptions,
+  securityHeaders,
+} from './security-headers.ts';

@@ -20,6 +20,11 @@ export const nodeErrors = defineErrors({
     title: "The gateway's signing keys cannot be fetched",
   },
   ERR_PROJECT_NOT_ALLOWED: { status: 403, title: 'This node does not answer for the project' },
+  // Threat 49: the node decompresses nothing; any Content-Encoding but identity is refused.
+  ERR_ENCODING_UNSUPPORTED: {
+    status: 415,
+    title: 'The request body uses an unsupported content encoding',
+  },
   ERR_BUDGET_EXHAUSTED: {
     status: 429,
     title: 'The privacy budget at this node is spent for this period',

@@ -13,6 +13,7 @@ import type { GatewayConfig } from './generated/gateway-config.ts';
 import type { ResolvedNodeConfig } from './generated/resolved-node-config.ts';
 import type { ResolvedGatewayConfig } from './generated/resolved-gateway-config.ts';
 import { describeError, pickError, prescan } from './validate.ts';
+import { DuplicateKeyError, parseJsonText } from './query/strict-json.ts';
 
 export type { NodeConfig, GatewayConfig, ResolvedNodeConfig, ResolvedGatewayConfig };
 
@@ -51,6 +52,24 @@ export class ConfigError extends Error {
     super(`configuration ${pointer || '/'}: ${detail}`);
     this.name = 'ConfigError';
     this.pointer = pointer;
+  }
+}
+
+/**
+ * Parses a configuration file's text, refusing a name twice in one object
+ * (threat 50): a reviewer would read one value and the service run with the
+ * other. Invalid JSON throws JSON.parse's SyntaxError, as before.
+ * @throws ConfigError with the duplicate's pointer.
+ * @example const raw = parseConfigText(await readFile(path, 'utf8'));
+ */
+export function parseConfigText(text: string): unknown {
+  try {
+    return parseJsonText(text);
+  } catch (err) {
+    if (err instanceof DuplicateKeyError) {
+      throw new ConfigError(err.pointer, 'a name appears twice in one object');
+    }
+    throw err;
   }
 }
 

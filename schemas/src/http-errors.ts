@@ -1,6 +1,7 @@
 // How request-body failures read to a client. Pure: the services' HTTP edges
 // call it with whatever their body parser threw.
 import { ProblemError, commonErrors, toProblemError } from './problem.ts';
+import { DuplicateKeyError, parseJsonText } from './query/strict-json.ts';
 
 /**
  * Maps a body-parser error (by its `type`) to a problem: 413 for too large,
@@ -40,8 +41,16 @@ export function parseJsonBody(raw: Uint8Array | undefined): unknown {
     throw new ProblemError('ERR_BODY_INVALID', spec.status, spec.title, { detail: 'empty body' });
   }
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)) as unknown;
-  } catch {
+    return parseJsonText(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch (err) {
+    // A name twice in one object: which value would count is ambiguous (threat 50).
+    if (err instanceof DuplicateKeyError) {
+      const spec = commonErrors.ERR_QUERY_INVALID;
+      throw new ProblemError('ERR_QUERY_INVALID', spec.status, spec.title, {
+        pointer: err.pointer,
+        detail: 'a name appears twice in one object',
+      });
+    }
     const spec = commonErrors.ERR_BODY_INVALID;
     throw new ProblemError('ERR_BODY_INVALID', spec.status, spec.title, {
       detail: 'the body is not valid UTF-8 JSON',

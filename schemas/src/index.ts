@@ -35,6 +35,7 @@ export * from './query/walk.ts';
 export * from './query/semantic.ts';
 export * from './query/canonical.ts';
 export * from './query/parse.ts';
+export * from './query/strict-json.ts';
 export { ccdlToQuery } from './ccdl/ccdl-to-query.ts';
 export * from './config.ts';
 export type { NodeConfig, FhirAuth } from './generated/node-config.ts';

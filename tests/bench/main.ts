@@ -9,6 +9,7 @@ const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   node: () => import('./node.ts'),
   gateway: () => import('./gateway.ts'),
   fhir: () => import('./fhir.ts'),
+  flood: () => import('./flood.ts'),
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ErrorSpec, commonErrors } from '@tessera/schemas';
-import { gatewayErrors } from '../../gateway/src/errors.ts';
-import { nodeErrors } from '../../node-adapter/src/errors.ts';
+import { NODE_REFUSAL_CODES, gatewayErrors } from '@tessera/gateway';
+import { nodeErrors } from '@tessera/node-adapter';
 import { REPO_ROOT } from '../support/paths.ts';
 
 /** Rows of the markdown tables under one `## heading`: code -> status and title. */
@@ -43,5 +43,17 @@ describe('docs/errors.md', () => {
     for (const catalogue of Object.values(catalogues)) {
       for (const code of Object.keys(commonErrors)) expect(catalogue).toHaveProperty(code);
     }
+  });
+
+  it('lets the gateway pass on exactly the node codes a refusal (4xx) of an evaluation carries', async () => {
+    const markdown = await readFile(join(REPO_ROOT, 'docs/errors.md'), 'utf8');
+    // Ingest codes are printed by the node's command line, never sent to the gateway.
+    const refusals = [...documented(markdown, 'Node adapter')]
+      .filter(
+        ([code, { status }]) => status >= 400 && status < 500 && !code.startsWith('ERR_INGEST_'),
+      )
+      .map(([code]) => code);
+    expect([...NODE_REFUSAL_CODES].sort()).toEqual(refusals.sort());
+    for (const code of NODE_REFUSAL_CODES) expect(nodeErrors).toHaveProperty(code);
   });
 });

@@ -3,14 +3,20 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
-import { type LoadedConfig, applyEnv, loadConfig } from '@tessera/schemas';
-import { createResearcherAuth, researcherAuthMiddleware } from '../auth/researcher.ts';
-import { createNodeTokenSigner, generateSigningKey, publicJwks } from '../auth/node-token.ts';
+import { type LoadedConfig, applyEnv, loadConfig, parseConfigText } from '@tessera/schemas';
+import {
+  createNodeTokenSigner,
+  createResearcherAuth,
+  generateSigningKey,
+  publicJwks,
+  researcherAuthMiddleware,
+} from '../auth/index.ts';
 import { createFederatedCatalogue } from '../catalogue/catalogue.ts';
 import { createFanout } from '../fanout/index.ts';
 import { buildGatewayApp } from '../http/app.ts';
 import { createGatewayMetrics } from '../http/metrics.ts';
 import { buildOpenApi } from '../http/openapi.ts';
+import { createAdmission } from '../jobs/admission.ts';
 import { createSupervisor } from '../jobs/supervisor.ts';
 import { mergeResults } from '../merge/index.ts';
 import { createNodeClient } from '../nodes/node-client.ts';
@@ -29,7 +35,8 @@ export async function readGatewayConfig(
   env: Record<string, string | undefined> = process.env,
 ): Promise<GatewaySettings> {
   const raw = applyEnv(
-    JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>,
+    // A name twice in one object stops start-up (threat 50).
+    parseConfigText(await readFile(path, 'utf8')) as Record<string, unknown>,
     env,
     'TESSERA_GATEWAY_',
   );
@@ -137,15 +144,16 @@ export async function createGatewayService(
       failureThreshold: fo.breakerFailureThreshold,
       openMs: fo.breakerOpenMs,
     },
-    maxConcurrentQueries: fo.maxConcurrentQueries,
+    maxConcurrentPerNode: Object.fromEntries(
+      config.nodes.map((n) => [n.id, n.maxConcurrentQueries]),
+    ),
     maxResponseBytes: fo.maxResponseBytes,
     signRequest: (nodeId, body, caller) =>
       signer.sign({ aud: nodeId, sub: caller.sub, project: caller.project, body }),
     metrics: {
       outcome: (o) => metrics.nodeOutcomes.inc({ node: o.node, outcome: o.status }),
       retry: (node) => metrics.nodeRetries.inc({ node }),
-      rejected: () => metrics.overloadRefusals.inc(),
-      queriesInFlight: (count) => metrics.queriesInFlight.set(count),
+      nodeInFlight: (node, count) => metrics.nodeCallsInFlight.set({ node }, count),
     },
   });
   circuits = () => fanout.nodeStates().map((s) => ({ node: s.id, state: s.circuit }));
@@ -170,8 +178,16 @@ export async function createGatewayService(
     };
   }
 
+  const admission = createAdmission(
+    {
+      maxConcurrentQueries: fo.maxConcurrentQueries,
+      maxConcurrentPerResearcher: fo.maxConcurrentPerResearcher,
+    },
+    { onChange: (running) => metrics.queriesInFlight.set(running) },
+  );
   const queries = createQueryService({
     store,
+    admission,
     projects,
     runFanout: (run) => {
       const started = performance.now();
@@ -197,7 +213,7 @@ export async function createGatewayService(
     resultTtlSec: config.cache.resultTtlSec,
     dataVersionOf: (node) => registry.dataVersionOf(node),
     noteDataVersion: (node, version) => registry.noteDataVersion(node, version),
-    onRefusal: (reason) => metrics.rateLimitRefusals.inc({ reason }),
+    onRefusal: (reason, kind) => metrics.rateLimitRefusals.inc({ kind, reason }),
     onCacheHit: () => metrics.cacheHits.inc(),
     background: supervisor,
   });

@@ -9,7 +9,11 @@ import type { JWK } from 'jose';
 
 export const NODE_TOKEN_TYP = 'tessera-node+jwt';
 export const NODE_TOKEN_ALG = 'ES256';
-export const NODE_TOKEN_MAX_TTL_SEC = 60;
+// A token is signed for each attempt just before it is sent, and the node
+// checks it on arrival, so it need only outlive the trip: 10 s by default, at
+// most 15 s. The node honours it until `exp` plus its clock tolerance (10 s)
+// and remembers its `jti` on disk for as long (threat 48).
+export const NODE_TOKEN_MAX_TTL_SEC = 15;
 
 export interface NodeTokenSignerOptions {
   /** An EC P-256 private JWK (with `d`). */
@@ -17,7 +21,7 @@ export interface NodeTokenSignerOptions {
   readonly kid: string;
   /** The gateway's issuer id; nodes pin it. */
   readonly issuer: string;
-  /** 1-60 s; default 30. */
+  /** 1-15 s; default 10. */
   readonly ttlSec?: number;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
@@ -44,7 +48,7 @@ export interface NodeTokenSigner {
  * const token = await signer.sign({ aud: 'lombardia', sub, project, body });
  */
 export function createNodeTokenSigner(options: NodeTokenSignerOptions): NodeTokenSigner {
-  const { privateJwk, kid, issuer, ttlSec = 30, now = Date.now } = options;
+  const { privateJwk, kid, issuer, ttlSec = 10, now = Date.now } = options;
   const fail = (key: string, why: string): never => {
     throw new TypeError(`createNodeTokenSigner: "${key}" ${why}`);
   };

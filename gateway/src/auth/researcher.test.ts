@@ -517,6 +517,17 @@ describe('threat 22: ID tokens, wrong typ, missing scope', () => {
     await expect(auth.verify(bearer(access))).resolves.toMatchObject({ sub: 'researcher-1' });
   });
 
+  it('threat 54: accepts only at+jwt unless the deployment lists JWT (the default config)', async () => {
+    // RFC 9068: an access token says what it is. `JWT` is accepted only where
+    // the deployment's configuration lists it (an IdP that cannot say at+jwt).
+    expect(OIDC.typ).toEqual(['at+jwt']);
+    const byDefault = makeAuth({ typ: OIDC.typ });
+    const keycloakStyle = await sign(rsa, claims({ typ: 'Bearer', azp: 'web' }), { typ: 'JWT' });
+    await expect401(byDefault.verify(bearer(keycloakStyle)), /not an access token/);
+    const rfc9068 = await sign(rsa, claims(), { typ: 'at+jwt' });
+    await expect(byDefault.verify(bearer(rfc9068))).resolves.toMatchObject({ sub: 'researcher-1' });
+  });
+
   it('refuses a wrong or missing typ header', async () => {
     for (const typ of ['JWT', 'jose', 'tessera-node+jwt', 'dpop+jwt', undefined]) {
       const token = await sign(rsa, claims(), { typ });

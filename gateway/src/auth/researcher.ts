@@ -3,7 +3,7 @@
 // issuer, audience, lifetime, type and scope.
 //
 // ID tokens are refused as access tokens three ways: with `typ: ['at+jwt']`
-// (the default stance) their `typ: JWT` header fails; their `aud` is the
+// (the configuration's default, RFC 9068) their `typ: JWT` header fails; their `aud` is the
 // client id, not the gateway's audience; and when `JWT` has to be accepted for
 // IdPs that do not set `at+jwt` (Keycloak), a token carrying ID-token-only
 // claims (`nonce`, `at_hash`, `c_hash`, `s_hash`) or Keycloak's `typ: "ID"`

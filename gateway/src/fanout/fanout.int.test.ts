@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ProblemError, type NodeOutcome, type NodeResult } from '@tessera/schemas';
+import { type CohortQuery, type NodeOutcome, type NodeResult } from '@tessera/schemas';
 import { configDefaults } from '@tessera/schemas/testing';
 import { mergeResults } from '../merge/merge.ts';
 import type { NodeClient } from '../nodes/node-client.ts';
@@ -128,7 +128,8 @@ const SHORT = { perNodeDeadlineMs: 300, queryDeadlineMs: 600 } as const;
 const MARGIN = 1_000;
 
 /** The fan-out limits of a gateway configured with nothing but its nodes. */
-const { fanout: FANOUT } = configDefaults('gateway-config');
+const { fanout: FANOUT, nodes: NODE_DEFAULTS } = configDefaults('gateway-config');
+const NODE_LIMIT = NODE_DEFAULTS[0].maxConcurrentQueries;
 
 /** What a test may change about the node client the fan-out is given. */
 interface ClientOverrides {
@@ -156,7 +157,7 @@ function setup(
     // not turn a retry test into a timeout.
     perNodeDeadlineMs: 2_000,
     queryDeadlineMs: 3_000,
-    maxConcurrentQueries: 10,
+    maxConcurrentPerNode: Object.fromEntries(client.nodeIds.map((id) => [id, NODE_LIMIT])),
     maxAttempts: FANOUT.maxAttempts,
     retryBudget: { ratio: FANOUT.retryBudgetRatio, reserve: FANOUT.retryBudgetReserve },
     maxResponseBytes: FANOUT.maxResponseBytes,
@@ -182,7 +183,10 @@ beforeAll(async () => {
 
 function query(nodes: string[], extra: Record<string, unknown> = {}) {
   return {
-    body: { query: { version: 1, cohort: { patient: { deceased: false } } }, requestId: 'req-1' },
+    body: {
+      query: { version: 1, cohort: { patient: { deceased: false } } } as CohortQuery,
+      requestId: 'req-1',
+    },
     nodes,
     requestId: 'req-1',
     caller: { sub: 'researcher-1', project: 'diabetes' },
@@ -654,23 +658,53 @@ describe('threat 29: a node answering 100 MB', () => {
   });
 });
 
-describe('threat 30: more queries than the bulkhead allows', () => {
-  it('refuses the extra query at once with 503 ERR_OVERLOADED, then accepts again', async () => {
+describe('threat 58: one hung region cannot deny service to the others', () => {
+  /** Resolves once `node` has received `count` requests. */
+  async function received(node: TestNode, count: number): Promise<void> {
+    while (node.received.length < count) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  it('answers a saturated node "unavailable" at once, and the others as usual', async () => {
     const stuck = await startNode(hang);
-    const { fanout } = setup({ stuck }, { ...SHORT, maxConcurrentQueries: 2 });
-    let settled = 0;
-    const running = [1, 2].map(() => fanout.run(query(['stuck'])).finally(() => (settled += 1)));
-    const refused = await fanout.run(query(['stuck'])).then(
-      () => undefined,
-      (err: unknown) => err,
+    const fast = await startNode(healthy('fast'));
+    const { fanout } = setup(
+      { stuck, fast },
+      {
+        perNodeDeadlineMs: 5_000,
+        queryDeadlineMs: 5_000,
+        maxConcurrentPerNode: { stuck: 2, fast: 2 },
+      },
     );
-    expect(settled).toBe(0);
-    expect(refused).toBeInstanceOf(ProblemError);
-    expect(refused).toMatchObject({ status: 503, code: 'ERR_OVERLOADED' });
-    const outcomes = await Promise.all(running);
-    expect(outcomes.flat().map((o) => o.status)).toEqual(['timeout', 'timeout']);
-    const [again] = await fanout.run(query(['stuck']));
+    let hungSettled = 0;
+    const hung = [1, 2].map(() => fanout.run(query(['stuck'])).finally(() => (hungSettled += 1)));
+    await received(stuck, 2);
+    const outcomes = await fanout.run(query(['stuck', 'fast']));
+    // Answered while the stuck node still holds both its places.
+    expect(hungSettled).toBe(0);
+    expect(only(outcomes, 'stuck')).toMatchObject({
+      status: 'unavailable',
+      code: 'ERR_NODE_BUSY',
+      attempts: 0,
+    });
+    expect(only(outcomes, 'fast').status).toBe('ok');
+    // The extra call never went out, and a busy node is not a failing one.
+    expect(stuck.received).toHaveLength(2);
+    expect(fanout.nodeStates().find((s) => s.id === 'stuck')?.consecutiveFailures).toBe(0);
+    expect(only(await fanout.run(query(['fast'])), 'fast').status).toBe('ok');
+    await fanout.close();
+    await Promise.all(hung);
+  });
+
+  it('gives a node its place back when a call to it ends', async () => {
+    const slow = await startNode(hang);
+    const { fanout } = setup({ slow }, { ...SHORT, maxConcurrentPerNode: { slow: 1 } });
+    const first = fanout.run(query(['slow']));
+    await received(slow, 1);
+    expect((await fanout.run(query(['slow'])))[0]).toMatchObject({ code: 'ERR_NODE_BUSY' });
+    expect((await first)[0]?.status).toBe('timeout');
+    const [again] = await fanout.run(query(['slow']));
     expect(again?.status).toBe('timeout');
+    expect(slow.received).toHaveLength(2);
   });
 
   it('does not let a slow node hold up the answers of the others', async () => {
@@ -731,7 +765,7 @@ describe('fan-out: metrics', () => {
       attempts: [] as string[],
       retries: [] as string[],
       circuits: [] as string[],
-      inFlight: [] as number[],
+      inFlight: [] as string[],
     };
     const { fanout } = setup(
       { alpha: a, beta: b },
@@ -741,7 +775,7 @@ describe('fan-out: metrics', () => {
           attempt: (node) => seen.attempts.push(node),
           retry: (node) => seen.retries.push(node),
           circuit: (node, state) => seen.circuits.push(`${node}:${state}`),
-          queriesInFlight: (count) => seen.inFlight.push(count),
+          nodeInFlight: (node, count) => seen.inFlight.push(`${node}:${count}`),
         },
         breaker: { failureThreshold: 1, openMs: 60_000 },
       },
@@ -751,6 +785,85 @@ describe('fan-out: metrics', () => {
     expect(seen.attempts.filter((n) => n === 'beta')).toHaveLength(3);
     expect(seen.retries).toEqual(['beta', 'beta']);
     expect(seen.circuits).toContain('beta:open');
-    expect(seen.inFlight).toEqual([1, 0]);
+    expect(seen.inFlight.sort()).toEqual(['alpha:0', 'alpha:1', 'beta:0', 'beta:1']);
+  });
+});
+
+describe('threat 51: a node answering a table of another shape', () => {
+  const stratified: CohortQuery = {
+    version: 1,
+    cohort: { patient: { deceased: false } },
+    stratify: ['gender'],
+    measures: [{ count: 'patients' }],
+  };
+  const gendered = (node: string) =>
+    nodeResult(node, {
+      strata: ['female', 'male'].map((gender) => ({
+        key: { gender } as NodeResult['strata'][number]['key'],
+        cell: { count: 20, perturbed: true },
+      })),
+    });
+  const rogue: [string, Handler, CohortQuery?][] = [
+    [
+      'strata the query never asked for',
+      (_q, res) =>
+        json(res, 200, {
+          ...nodeResult('bad'),
+          strata: [{ key: { codes: '=HYPERLINK("http://x")' }, cell: { count: 12 } }],
+        }),
+    ],
+    [
+      'a measure of another kind',
+      (_q, res) =>
+        json(res, 200, {
+          ...nodeResult('bad'),
+          measures: [{ type: 'summary', unit: 'kg', n: { count: 30 }, mean: 80, sd: 3 }],
+        }),
+    ],
+    [
+      'a stratum key the dimension does not have',
+      (_q, res) =>
+        json(res, 200, {
+          ...gendered('bad'),
+          strata: [{ key: { gender: 'female', deceased: 'true' }, cell: { count: 12 } }],
+        }),
+      stratified,
+    ],
+  ];
+
+  it.each(rogue)('discards %s as error', async (_name, handler, asked) => {
+    const bad = await startNode(handler);
+    const ok = await startNode(
+      asked === undefined ? healthy('alpha') : (_q, res) => json(res, 200, gendered('alpha')),
+    );
+    const { fanout } = setup({ bad, alpha: ok });
+    const run = query(['bad', 'alpha']);
+    const outcomes = await fanout.run(
+      asked === undefined ? run : { ...run, body: { ...run.body, query: asked } },
+    );
+    expect(only(outcomes, 'bad')).toMatchObject({ status: 'error', attempts: 1 });
+    expect(only(outcomes, 'bad').result).toBeUndefined();
+    expect(only(outcomes, 'alpha').status).toBe('ok');
+    const merged = mergeResults({ queryHash: HASH, outcomes, minNodes: 1 });
+    expect(JSON.stringify(merged)).not.toContain('HYPERLINK');
+    expect(merged.measures.map((m) => m.type)).toEqual(['count']);
+  });
+});
+
+describe('threat 52: a node refusing with a code of its own making', () => {
+  it('passes on only codes of the node catalogue; any other becomes ERR_NODE_REFUSED', async () => {
+    const problem = (code: string) => ({ type: 'about:blank', title: 'x', status: 403, code });
+    const rogue = await startNode((_q, res) =>
+      json(res, 403, problem('ERR_PATIENT_4711_HIV_POSITIVE')),
+    );
+    const budget = await startNode((_q, res) => json(res, 429, problem('ERR_BUDGET_EXHAUSTED')));
+    const { fanout } = setup({ rogue, budget });
+    const outcomes = await fanout.run(query(['rogue', 'budget']));
+    expect(only(outcomes, 'rogue')).toMatchObject({ status: 'refused', code: 'ERR_NODE_REFUSED' });
+    expect(only(outcomes, 'budget')).toMatchObject({
+      status: 'refused',
+      code: 'ERR_BUDGET_EXHAUSTED',
+    });
+    expect(JSON.stringify(outcomes)).not.toContain('4711');
   });
 });

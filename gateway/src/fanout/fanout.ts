@@ -1,8 +1,12 @@
 // Fan-out: one query sent to many nodes, each node's fate returned as data.
 //
 // Every node has its own connection pool (in the node client), its own
-// circuit breaker and its own deadline, so a slow or dead node costs only its
-// own outcome. A node call ends as one NodeOutcome:
+// circuit breaker, its own deadline and its own limit of calls in flight, so a
+// slow, dead or hung node costs only its own outcome: once a hung node holds
+// all its places, queries that include it get it as `unavailable` at once and
+// the other nodes' answers as usual (threat 58). How many queries the gateway
+// runs in all is decided before the fan-out, at submission (jobs/admission.ts).
+// A node call ends as one NodeOutcome:
 //
 // | what happened                                         | status      | retried |
 // | ----------------------------------------------------- | ----------- | ------- |
@@ -11,20 +15,31 @@
 // | 502, 503, 504                                         | unavailable | yes     |
 // | connection reset or closed after the request went out | unavailable | no      |
 // | circuit open (attempts: 0)                            | unavailable | no      |
+// | node's calls in flight at its limit (ERR_NODE_BUSY,   | unavailable | no      |
+// |   attempts: 0)                                        |             |         |
 // | per-node or query deadline passed                     | timeout     | no      |
-// | 4xx (problem code kept only if it is ERR_[A-Z0-9_]+)  | refused     | no      |
-// | 500, other status, bad JSON, wrong schema, too large  | error       | no      |
+// | 4xx (problem code kept if the node catalogue has it,  | refused     | no      |
+// |   else ERR_NODE_REFUSED)                              |             |         |
+// | 500, other status, bad JSON, wrong schema, too large, | error       | no      |
+// |   a table of another shape than the query asks for    |             |         |
 // | the caller's signal aborted, or close()               | cancelled   | no      |
 //
 // Only failures where the node cannot have evaluated the query are retried: a
 // node may charge a privacy budget per evaluation, so a request that may have
 // reached it is never sent twice. Nothing a node sends is kept in an outcome
-// except a validated NodeResult or a problem code matching the pattern.
+// except a validated NodeResult of the query's shape (shape.ts) or a problem
+// code of the node catalogue the gateway knows (NODE_REFUSAL_CODES).
 import { setMaxListeners } from 'node:events';
 import { errors } from 'undici';
 import { acceptTraceparent, isRequestId } from '@tessera/http-kit';
-import { isValid, type Cell, type NodeOutcome, type NodeResult } from '@tessera/schemas';
-import { gatewayProblem } from '../errors.ts';
+import {
+  type Cell,
+  type CohortQuery,
+  type NodeOutcome,
+  type NodeResult,
+  isValid,
+} from '@tessera/schemas';
+import { NODE_REFUSAL_CODES, gatewayProblem } from '../errors.ts';
 import { NodeCallError, type NodeClient, type NodeResponse } from '../nodes/node-client.ts';
 import {
   createCircuitBreaker,
@@ -34,6 +49,7 @@ import {
   type Permit,
 } from './breaker.ts';
 import { createRetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+import { type ResultShape, fitsShape, resultShape } from './shape.ts';
 
 /** On whose behalf a query is asked: each node token names the researcher and the project. */
 export interface FanoutCaller {
@@ -49,9 +65,8 @@ export interface FanoutMetrics {
   /** A node call ended; elapsedMs and status are in the outcome. */
   outcome?(outcome: NodeOutcome): void;
   circuit?(node: string, state: CircuitState): void;
-  /** A query was turned away by the bulkhead. */
-  rejected?(): void;
-  queriesInFlight?(count: number): void;
+  /** Calls in flight to a node changed. */
+  nodeInFlight?(node: string, count: number): void;
 }
 
 export interface FanoutOptions {
@@ -69,8 +84,12 @@ export interface FanoutOptions {
   readonly backoff: { readonly baseMs: number; readonly maxMs: number };
   /** Per node. */
   readonly breaker: Pick<BreakerOptions, 'failureThreshold' | 'openMs'>;
-  /** Queries running at once; one more is refused with 503 ERR_OVERLOADED. */
-  readonly maxConcurrentQueries: number;
+  /**
+   * Calls in flight to each node at most, by node id (every node the client
+   * knows); a query finding its node at the limit gets it `unavailable`
+   * (ERR_NODE_BUSY) without a call.
+   */
+  readonly maxConcurrentPerNode: Readonly<Record<string, number>>;
   /** Largest node response accepted. */
   readonly maxResponseBytes: number;
   /**
@@ -86,8 +105,14 @@ export interface FanoutOptions {
 }
 
 export interface FanoutQuery {
-  /** The request body (`{ query, requestId }`); serialised once, and those bytes are signed and sent. */
-  readonly body: object;
+  /**
+   * The request body; serialised once, and those bytes are signed and sent.
+   * Every answer must have the shape of the table `query` asks for.
+   */
+  readonly body: {
+    readonly query: CohortQuery;
+    readonly requestId: string;
+  };
   /** Node ids to ask; each must be one of the configured nodes. */
   readonly nodes: readonly string[];
   readonly requestId: string;
@@ -114,7 +139,7 @@ export interface Fanout {
   /**
    * Asks every listed node; resolves with one outcome per distinct node, in
    * the order given, within the query deadline. Rejects only with 503
-   * ERR_OVERLOADED (bulkhead full or fan-out closed) or for a caller error
+   * ERR_OVERLOADED once the fan-out is closed, or for a caller error
    * (unknown node, bad requestId, body that cannot be serialised).
    */
   run(query: FanoutQuery): Promise<NodeOutcome[]>;
@@ -161,6 +186,9 @@ const UNREACHABLE: Verdict = { status: 'unavailable', retryable: true, health: '
 interface NodeEntry {
   readonly id: string;
   readonly breaker: CircuitBreaker;
+  /** Calls in flight to this node at most. */
+  readonly limit: number;
+  inFlight: number;
   lastLatencyMs: number | null;
 }
 
@@ -170,6 +198,7 @@ interface RunContext {
   readonly caller: FanoutCaller;
   readonly traceparent: string | undefined;
   readonly queryHash: string | undefined;
+  readonly shape: ResultShape;
   readonly deadline: number;
   readonly signal: AbortSignal;
 }
@@ -182,7 +211,7 @@ interface RunContext {
  * const client = createNodeClient({ connectTimeoutMs: 10_000,
  *   nodes: [{ id: 'lombardia', url: 'http://10.0.0.5:8080', connections: 8 }] });
  * const fanout = createFanout({ client,
- *   perNodeDeadlineMs: 10_000, queryDeadlineMs: 15_000, maxConcurrentQueries: 50,
+ *   perNodeDeadlineMs: 10_000, queryDeadlineMs: 15_000, maxConcurrentPerNode: { lombardia: 64 },
  *   maxAttempts: 3, retryBudget: { ratio: 0.1, reserve: 10 }, backoff: { baseMs: 50, maxMs: 1000 },
  *   breaker: { failureThreshold: 5, openMs: 30_000 }, maxResponseBytes: 1_048_576,
  *   signRequest: (node, body, { sub, project }) => signer.sign({ aud: node, sub, project, body }) });
@@ -201,6 +230,8 @@ export function createFanout(options: FanoutOptions): Fanout {
   for (const id of client.nodeIds) {
     nodes.set(id, {
       id,
+      limit: nodeLimit(options.maxConcurrentPerNode, id),
+      inFlight: 0,
       breaker: createCircuitBreaker({
         ...options.breaker,
         now,
@@ -210,7 +241,6 @@ export function createFanout(options: FanoutOptions): Fanout {
     });
   }
 
-  let active = 0;
   let closing: Promise<void> | undefined;
   const running = new Set<AbortController>();
 
@@ -223,9 +253,21 @@ export function createFanout(options: FanoutOptions): Fanout {
     const deadline = Math.min(started + config.perNodeDeadlineMs, run.deadline);
     if (run.signal.aborted)
       return { node: node.id, status: 'cancelled', elapsedMs: 0, attempts: 0 };
+    // A node at its limit is busy, not failing: no call, and no mark against its circuit.
+    if (node.inFlight >= node.limit) {
+      return {
+        node: node.id,
+        status: 'unavailable',
+        code: 'ERR_NODE_BUSY',
+        elapsedMs: 0,
+        attempts: 0,
+      };
+    }
     const permit = node.breaker.acquire();
     if (permit === 'reject')
       return { node: node.id, status: 'unavailable', elapsedMs: 0, attempts: 0 };
+    node.inFlight += 1;
+    metrics.nodeInFlight?.(node.id, node.inFlight);
     // A probe is one request: it asks whether the node is back, not for retries.
     const limit = permit === 'probe' ? 1 : config.maxAttempts;
     budget.deposit();
@@ -248,6 +290,8 @@ export function createFanout(options: FanoutOptions): Fanout {
       }
     } finally {
       elapsedMs = now() - started;
+      node.inFlight -= 1;
+      metrics.nodeInFlight?.(node.id, node.inFlight);
       settle(node, permit, verdict, elapsedMs);
     }
     return {
@@ -334,7 +378,7 @@ export function createFanout(options: FanoutOptions): Fanout {
     const { statusCode } = response;
     if (statusCode === 200) {
       const text = await bodyText(response);
-      const result = text === undefined ? undefined : parseNodeResult(text, node.id, run.queryHash);
+      const result = text === undefined ? undefined : parseNodeResult(text, node.id, run);
       return result === undefined ? NODE_ERROR : { status: 'ok', result, health: 'good' };
     }
     if (statusCode >= 400 && statusCode < 500) {
@@ -349,10 +393,7 @@ export function createFanout(options: FanoutOptions): Fanout {
 
   return {
     async run(query) {
-      if (closing !== undefined || active >= config.maxConcurrentQueries) {
-        metrics.rejected?.();
-        throw gatewayProblem('ERR_OVERLOADED', { retryAfter: 1 });
-      }
+      if (closing !== undefined) throw gatewayProblem('ERR_OVERLOADED', { retryAfter: 1 });
       const entries = [...new Set(query.nodes)].map((id) => {
         const entry = nodes.get(id);
         if (entry === undefined) throw new RangeError(`fanout: unknown node "${id}"`);
@@ -363,6 +404,7 @@ export function createFanout(options: FanoutOptions): Fanout {
       }
       const bodyText = JSON.stringify(query.body);
       if (typeof bodyText !== 'string') throw new TypeError('fanout: body must be a JSON object');
+      const shape = resultShape(query.body.query);
 
       const controller = new AbortController();
       // Every node call listens on the query's signal (and a retry's wait
@@ -372,14 +414,13 @@ export function createFanout(options: FanoutOptions): Fanout {
       query.signal?.addEventListener('abort', onAbort, { once: true });
       if (query.signal?.aborted === true) controller.abort();
       running.add(controller);
-      active += 1;
-      metrics.queriesInFlight?.(active);
       const run: RunContext = {
         bodyText,
         requestId: query.requestId,
         caller: query.caller,
         traceparent: acceptTraceparent(query.traceparent),
         queryHash: query.queryHash,
+        shape,
         deadline: now() + config.queryDeadlineMs,
         signal: controller.signal,
       };
@@ -397,8 +438,6 @@ export function createFanout(options: FanoutOptions): Fanout {
           }),
         );
       } finally {
-        active -= 1;
-        metrics.queriesInFlight?.(active);
         running.delete(controller);
         query.signal?.removeEventListener('abort', onAbort);
       }
@@ -445,12 +484,13 @@ async function bodyText(response: NodeResponse, maxBytes?: number): Promise<stri
 /**
  * The body as a NodeResult for this node and query, or undefined. Beyond the
  * schema (which already refuses extra keys, negative and fractional counts),
- * a node must name itself and every suppressed range must be ordered.
+ * a node must name itself, answer the table the query asks for (its strata
+ * and measures) and order every suppressed range.
  */
 function parseNodeResult(
   text: string,
   nodeId: string,
-  queryHash: string | undefined,
+  { queryHash, shape }: Pick<RunContext, 'queryHash' | 'shape'>,
 ): NodeResult | undefined {
   let parsed: unknown;
   try {
@@ -461,6 +501,7 @@ function parseNodeResult(
   if (!isValid('node-result', parsed)) return undefined;
   if (parsed.node !== nodeId) return undefined;
   if (queryHash !== undefined && parsed.queryHash !== queryHash) return undefined;
+  if (!fitsShape(parsed, shape)) return undefined;
   return cellsOf(parsed).every((c) => !('suppressed' in c) || c.range[0] <= c.range[1])
     ? parsed
     : undefined;
@@ -475,13 +516,19 @@ function cellsOf(result: NodeResult): Cell[] {
   return cells;
 }
 
-/** The problem's `code` when it is one of ours in form; no other upstream text survives. */
+/**
+ * The problem's `code` when the node catalogue the gateway knows has it;
+ * ERR_NODE_REFUSED for any other code a node sends, which might carry
+ * anything (`ERR_PATIENT_4711_HIV_POSITIVE`); undefined when there is no
+ * well-formed code at all. No other upstream text survives.
+ */
 function problemCode(text: string): string | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null || !('code' in parsed)) return undefined;
     const { code } = parsed;
-    return typeof code === 'string' && PROBLEM_CODE.test(code) ? code : undefined;
+    if (typeof code !== 'string' || !PROBLEM_CODE.test(code)) return undefined;
+    return NODE_REFUSAL_CODES.has(code) ? code : 'ERR_NODE_REFUSED';
   } catch {
     return undefined;
   }
@@ -537,7 +584,6 @@ interface Config {
   readonly maxAttempts: number;
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
-  readonly maxConcurrentQueries: number;
   readonly maxResponseBytes: number;
 }
 
@@ -548,7 +594,6 @@ function checkOptions(options: FanoutOptions): Config {
     maxAttempts: options.maxAttempts,
     backoffBaseMs: options.backoff.baseMs,
     backoffMaxMs: options.backoff.maxMs,
-    maxConcurrentQueries: options.maxConcurrentQueries,
     maxResponseBytes: options.maxResponseBytes,
   };
   // Timers hold at most 2^31 - 1 ms; an hour is far beyond any sane deadline.
@@ -569,10 +614,18 @@ function checkOptions(options: FanoutOptions): Config {
   positive('backoffBaseMs');
   positive('backoffMaxMs');
   integer('maxAttempts', 3);
-  integer('maxConcurrentQueries');
   integer('maxResponseBytes');
   if (typeof options.signRequest !== 'function') {
     throw new TypeError('fanout: signRequest must be a function');
   }
   return Object.freeze(config);
+}
+
+/** A node's limit of calls in flight, checked like every other option. */
+function nodeLimit(limits: Readonly<Record<string, number>>, id: string): number {
+  const limit = Object.hasOwn(limits, id) ? limits[id] : undefined;
+  if (limit === undefined || !Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`fanout: maxConcurrentPerNode.${id} must be an integer of at least 1`);
+  }
+  return limit;
 }

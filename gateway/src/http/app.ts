@@ -3,7 +3,7 @@
 // stable code; nothing upstream is ever echoed.
 import express from 'express';
 import type { Logger } from 'pino';
-import { problemHandler, requestContext, sendProblem } from '@tessera/http-kit';
+import { problemHandler, requestContext, securityHeaders, sendProblem } from '@tessera/http-kit';
 import type { FederatedCatalogue } from '../catalogue/catalogue.ts';
 import { gatewayProblem } from '../errors.ts';
 import type { QueryService } from '../jobs/service.ts';
@@ -42,6 +42,9 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestContext(deps.metrics.httpDuration));
+  // nosniff, no referrer, a deny-all CSP and no-store on every answer; the
+  // web page's own files get the page policy (web.ts). Threat 56.
+  app.use(securityHeaders());
 
   app.use(healthRouter(deps));
   app.use(nodeKeysRouter(deps));

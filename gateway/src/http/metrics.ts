@@ -38,8 +38,8 @@ export function createGatewayMetrics(readings: {
     }),
     rateLimitRefusals: new Counter({
       name: 'tessera_gateway_rate_limit_refusals_total',
-      help: 'Queries refused by rate limits and authorisation, by reason',
-      labelNames: ['reason'] as const,
+      help: 'Queries refused at submission, by kind (rate-limit, authorisation, invalid, capacity) and reason',
+      labelNames: ['kind', 'reason'] as const,
       registers: [registry],
     }),
     cacheHits: new Counter({
@@ -49,12 +49,13 @@ export function createGatewayMetrics(readings: {
     }),
     queriesInFlight: new Gauge({
       name: 'tessera_gateway_queries_in_flight',
-      help: 'Queries being fanned out now (the bulkhead queue depth)',
+      help: 'Queries this replica runs now (admitted and not yet finished)',
       registers: [registry],
     }),
-    overloadRefusals: new Counter({
-      name: 'tessera_gateway_overload_refusals_total',
-      help: 'Queries shed because the fan-out was at capacity',
+    nodeCallsInFlight: new Gauge({
+      name: 'tessera_gateway_node_calls_in_flight',
+      help: 'Calls in flight to each node; at its maxConcurrentQueries the node is answered busy',
+      labelNames: ['node'] as const,
       registers: [registry],
     }),
     nodeRetries: new Counter({

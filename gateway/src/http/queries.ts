@@ -6,6 +6,7 @@ import { acceptTraceparent, requestIdOf } from '@tessera/http-kit';
 import { parseJsonBody, toCsv, toMeasureReport } from '@tessera/schemas';
 import { researcherOf } from '../auth/researcher.ts';
 import { gatewayProblem } from '../errors.ts';
+import { readBody } from './body.ts';
 import { followJob } from '../jobs/events.ts';
 import { type QueryMediaType, type QueryService, isFinished } from '../jobs/service.ts';
 import type { JobRecord } from '../store/store.ts';
@@ -64,28 +65,24 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
   const { queries, publicUrl } = deps;
   const router = express.Router();
 
-  router.post(
-    '/queries',
-    express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: true }),
-    async (req, res) => {
-      const mediaType = mediaTypeOf(req);
-      const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : undefined);
-      const project =
-        req.get('x-tessera-project') ??
-        (typeof req.query.project === 'string' ? req.query.project : undefined);
-      let job = await queries.submit({
-        researcher: researcherOf(res),
-        body,
-        mediaType,
-        project,
-        requestId: requestIdOf(res),
-        traceparent: acceptTraceparent(req.get('traceparent')),
-      });
-      job = await queries.wait(job, preferWaitMs(req));
-      res.set('Location', `${publicUrl}/v1/queries/${job.id}`);
-      res.status(isFinished(job) ? 200 : 202).json(jobView(job, publicUrl));
-    },
-  );
+  router.post('/queries', readBody(deps.bodyLimitBytes), async (req, res) => {
+    const mediaType = mediaTypeOf(req);
+    const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : undefined);
+    const project =
+      req.get('x-tessera-project') ??
+      (typeof req.query.project === 'string' ? req.query.project : undefined);
+    let job = await queries.submit({
+      researcher: researcherOf(res),
+      body,
+      mediaType,
+      project,
+      requestId: requestIdOf(res),
+      traceparent: acceptTraceparent(req.get('traceparent')),
+    });
+    job = await queries.wait(job, preferWaitMs(req));
+    res.set('Location', `${publicUrl}/v1/queries/${job.id}`);
+    res.status(isFinished(job) ? 200 : 202).json(jobView(job, publicUrl));
+  });
 
   router.get('/queries', async (_req, res) => {
     const jobs = await queries.list(researcherOf(res));
@@ -123,7 +120,7 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
     const job = await queries.get(req.params.id, researcher);
     res.status(200).set({
       'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache',
+      'Cache-Control': 'no-store',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     });

@@ -12,6 +12,7 @@ import { mergeResults } from '../merge/merge.ts';
 import { createMemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/store.ts';
 import { nodeResultOf } from '../../test/support/test-node-server.ts';
+import { type Admission, type AdmissionLimits, createAdmission } from './admission.ts';
 import { createSupervisor, type Supervisor } from './supervisor.ts';
 import {
   type FanoutRun,
@@ -62,9 +63,12 @@ function answering(run: FanoutRun): Promise<NodeOutcome[]> {
 
 interface Harness {
   readonly service: QueryService;
+  readonly admission: Admission;
   readonly store: Store;
   readonly runs: FanoutRun[];
   readonly refusals: string[];
+  /** The kind of each refusal, as the refusals metric labels it. */
+  readonly refusalKinds: string[];
   readonly cacheHits: () => number;
   readonly failures: string[];
   readonly logLines: Record<string, unknown>[];
@@ -84,11 +88,13 @@ function harness(
     readonly runFanout?: (run: FanoutRun) => Promise<NodeOutcome[]>;
     readonly store?: (store: Store) => Store;
     readonly resultTtlSec?: number;
+    readonly admission?: Partial<AdmissionLimits>;
   } = {},
 ): Harness {
   let now = T0;
   const runs: FanoutRun[] = [];
   const refusals: string[] = [];
+  const refusalKinds: string[] = [];
   const failures: string[] = [];
   const logLines: Record<string, unknown>[] = [];
   let cacheHits = 0;
@@ -104,7 +110,13 @@ function harness(
     failures: { inc: ({ task }) => failures.push(task) },
   });
   const runFanout = options.runFanout ?? answering;
+  const admission = createAdmission({
+    maxConcurrentQueries: 100,
+    maxConcurrentPerResearcher: 100,
+    ...options.admission,
+  });
   const service = createQueryService({
+    admission,
     store: options.store?.(store) ?? store,
     projects: { diabetes: { ...RULES, ...options.rules } },
     runFanout: (run) => {
@@ -116,16 +128,21 @@ function harness(
     resultTtlSec: options.resultTtlSec ?? 0,
     dataVersionOf: (node) => versions.get(node),
     noteDataVersion: (node, version) => versions.set(node, version),
-    onRefusal: (reason) => refusals.push(reason),
+    onRefusal: (reason, kind) => {
+      refusals.push(reason);
+      refusalKinds.push(kind);
+    },
     onCacheHit: () => (cacheHits += 1),
     now: () => now,
     background: supervisor,
   });
   return {
     service,
+    admission,
     store,
     runs,
     refusals,
+    refusalKinds,
     cacheHits: () => cacheHits,
     failures,
     logLines,
@@ -372,8 +389,9 @@ describe('rate limits', () => {
     h.advance(5);
     const problem = await problemOf(h.submit(ANNA, aged(42)));
     expect(problem).toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429 });
-    // The window started at 10:00:00 and it is 10:00:10.
-    expect(problem.retryAfter).toBe(50);
+    // Two a minute is one every 30 s with a burst of two (threat 57): the
+    // hits at 10:00:00 and 10:00:05 leave the next allowed at 10:00:30.
+    expect(problem.retryAfter).toBe(20);
     expect(h.refusals).toEqual(['per-minute']);
     expect(h.runs).toHaveLength(2);
 
@@ -391,8 +409,8 @@ describe('rate limits', () => {
     ]);
     expect(await store.listJobs('r-anna')).toHaveLength(2);
 
-    // The next window lets her in again.
-    h.advance(50);
+    // Once Retry-After has passed she is let in again.
+    h.advance(20);
     expect((await h.submit(ANNA, aged(43))).status).toBe('running');
   });
 
@@ -476,5 +494,218 @@ describe('a store that cannot record a failure', () => {
     expect(done.status).toBe('done');
     expect(done.status === 'done' && done.result.total).toMatchObject({ count: 84 });
     expect(h.failures).toEqual(['query']);
+  });
+});
+
+describe('threat 53: probing project names', () => {
+  const CARLA: Researcher = { sub: 'r-carla', projects: ['cardio'], scopes: ['tessera:query'] };
+  const submitTo = (h: Harness, project: string, body: unknown) =>
+    problemOf(
+      h.service.submit({
+        researcher: CARLA,
+        body,
+        mediaType: 'query',
+        project,
+        requestId: 'req-p',
+      }),
+    );
+  const shown = (p: ProblemError) => ({
+    status: p.status,
+    code: p.code,
+    title: p.title,
+    detail: p.detail,
+  });
+
+  it('answers a project that does not exist and one the researcher is not in alike', async () => {
+    const h = harness();
+    for (const body of [aged(40), { version: 1, cohort: { nonsense: true } }]) {
+      const missing = await submitTo(h, 'no-such-project', body);
+      const foreign = await submitTo(h, 'diabetes', body);
+      expect(shown(missing)).toEqual(shown(foreign));
+      expect(missing).toMatchObject({ status: 403, code: 'ERR_FORBIDDEN' });
+    }
+    expect(h.runs).toHaveLength(0);
+  });
+});
+
+describe('threat 55: every refusal is audited and counted by kind', () => {
+  const refusedAudit = async () =>
+    (await store.auditEntries())
+      .filter((e) => e.outcome === 'refused')
+      .map((e) => (e.detail as { code: string }).code);
+
+  it('audits a missing project, an invalid query and an unsupported CCDL document', async () => {
+    const h = harness();
+    const TWO: Researcher = { ...ANNA, projects: ['diabetes', 'cardio'] };
+    await problemOf(
+      h.service.submit({
+        researcher: TWO,
+        body: aged(40),
+        mediaType: 'query',
+        project: undefined,
+        requestId: 'req-a',
+      }),
+    );
+    await problemOf(h.submit(ANNA, { version: 1, cohort: { nonsense: true } }));
+    await problemOf(
+      h.service.submit({
+        researcher: ANNA,
+        body: { resourceType: 'Bundle', nonsense: true },
+        mediaType: 'ccdl',
+        project: 'diabetes',
+        requestId: 'req-c',
+      }),
+    );
+    const codes = await refusedAudit();
+    expect(codes[0]).toBe('ERR_PROJECT_REQUIRED');
+    expect(codes[1]).toBe('ERR_QUERY_INVALID');
+    expect(codes).toHaveLength(3);
+    expect(h.refusals).toHaveLength(3);
+    expect(await store.verifyAudit()).toMatchObject({ ok: true });
+  });
+
+  it('audits a query turned away at capacity, counted as kind "capacity"', async () => {
+    const held = holding();
+    const h = harness({ runFanout: held.run, admission: { maxConcurrentQueries: 1 } });
+    await h.submit(ANNA, aged(40));
+    await problemOf(h.submit(BRUNO, aged(41)));
+    held.release();
+    await supervisor.idle();
+    expect(await refusedAudit()).toEqual(['ERR_OVERLOADED']);
+    expect(h.refusals).toEqual(['capacity']);
+    expect(h.refusalKinds).toEqual(['capacity']);
+  });
+
+  it('tells rate limiting from authorisation', async () => {
+    const h = harness({ rules: { queriesPerMinute: 1, measures: ['count'] } });
+    await h.submit(ANNA, aged(40));
+    await problemOf(h.submit(ANNA, aged(41)));
+    await problemOf(
+      h.service.submit({
+        researcher: ANNA,
+        body: aged(40),
+        mediaType: 'query',
+        project: 'oncology',
+        requestId: 'req-x',
+      }),
+    );
+    expect(h.refusalKinds).toEqual(['rate-limit', 'authorisation']);
+  });
+});
+
+/** A fan-out that holds every run until released, as a hung node would. */
+function holding(): { run: (run: FanoutRun) => Promise<NodeOutcome[]>; release: () => void } {
+  const waiting: (() => void)[] = [];
+  return {
+    run: (run) => new Promise((resolve) => waiting.push(() => resolve(answering(run)))),
+    release: () => {
+      for (const go of waiting.splice(0)) go();
+    },
+  };
+}
+
+/** The store, with the name of every call made to it written down. */
+function recording(calls: string[]): (store: Store) => Store {
+  return (real) =>
+    new Proxy(real, {
+      get(target, key, receiver) {
+        const value: unknown = Reflect.get(target, key, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(String(key));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+}
+
+describe('threat 59: capacity is decided at submission', () => {
+  it("refuses past the replica's capacity with 503 and Retry-After: no job, no quota, no store awaited", async () => {
+    const held = holding();
+    const calls: string[] = [];
+    const h = harness({
+      runFanout: held.run,
+      store: recording(calls),
+      admission: { maxConcurrentQueries: 2 },
+      rules: { queriesPerMinute: 3 },
+    });
+    expect((await h.submit(ANNA, aged(40))).status).toBe('running');
+    expect((await h.submit(BRUNO, aged(41))).status).toBe('running');
+    calls.length = 0;
+
+    const refused = await problemOf(h.submit(ANNA, aged(42)));
+    expect(refused).toMatchObject({ code: 'ERR_OVERLOADED', status: 503, retryAfter: 1 });
+    // Answered from memory: the refusal's audit entry is the only store call,
+    // and it is written behind the answer.
+    expect(calls).toEqual(['appendAudit']);
+    expect(h.runs).toHaveLength(2);
+
+    held.release();
+    await supervisor.idle();
+    expect(await store.listJobs('r-anna')).toHaveLength(1);
+    // The refused query spent none of her three a minute: two more go through.
+    for (const min of [43, 44]) {
+      expect((await h.submit(ANNA, aged(min))).status).toBe('running');
+      held.release();
+      await supervisor.idle();
+    }
+    expect(await problemOf(h.submit(ANNA, aged(45)))).toMatchObject({ code: 'ERR_RATE_LIMITED' });
+  });
+
+  it('refuses a researcher holding her share with 429, and lets the others in', async () => {
+    const held = holding();
+    const h = harness({ runFanout: held.run, admission: { maxConcurrentPerResearcher: 2 } });
+    await h.submit(ANNA, aged(40));
+    await h.submit(ANNA, aged(41));
+    const refused = await problemOf(h.submit(ANNA, aged(42)));
+    expect(refused).toMatchObject({ code: 'ERR_TOO_MANY_RUNNING', status: 429, retryAfter: 1 });
+    expect((await h.submit(BRUNO, aged(42))).status).toBe('running');
+    expect(h.refusals).toEqual(['running']);
+
+    // Once her queries end, she is let in again.
+    held.release();
+    await supervisor.idle();
+    expect((await h.submit(ANNA, aged(42))).status).toBe('running');
+    held.release();
+  });
+
+  it('gives the place back on every path: done, failed, cancelled, cached, refused, store failure', async () => {
+    let fail = false;
+    const h = harness({
+      resultTtlSec: 300,
+      rules: { queriesPerMinute: 5 },
+      runFanout: (run) => (fail ? Promise.reject(gatewayProblem('ERR_INTERNAL')) : answering(run)),
+    });
+    h.noteDataVersion('alpha', 'v1');
+    h.noteDataVersion('beta', 'v1');
+    await h.submit(ANNA, aged(40)); // done
+    await supervisor.idle();
+    await h.submit(ANNA, aged(40)); // cached
+    fail = true;
+    await h.submit(ANNA, aged(41)); // failed
+    await supervisor.idle();
+    expect(h.admission.running()).toBe(0);
+
+    const held = holding();
+    const h2 = harness({ runFanout: held.run });
+    const job = await h2.submit(ANNA, aged(50));
+    expect(h2.admission.running()).toBe(1);
+    await h2.service.cancel(job.id, ANNA);
+    held.release();
+    await supervisor.idle();
+    expect(h2.admission.running()).toBe(0);
+
+    // The harnesses share one store, and with it Anna's counters so far.
+    const h3 = harness({ rules: { queriesPerMinute: 1 } });
+    await h3.submit(BRUNO, aged(60));
+    await problemOf(h3.submit(BRUNO, aged(61))); // rate-limited
+    await supervisor.idle();
+    expect(h3.admission.running()).toBe(0);
+
+    const h4 = harness({
+      store: (real) => ({ ...real, createJob: () => Promise.reject(new Error('store down')) }),
+    });
+    await h4.submit(ANNA, aged(70)).catch(() => undefined);
+    expect(h4.admission.running()).toBe(0);
   });
 });

@@ -20,6 +20,7 @@ import {
 import { authorize } from '../auth/authorize.ts';
 import type { Researcher } from '../auth/researcher.ts';
 import { gatewayProblem } from '../errors.ts';
+import type { Admission, Ticket } from './admission.ts';
 import type { BackgroundRunner } from './supervisor.ts';
 import type { JobRecord, Store } from '../store/store.ts';
 
@@ -48,6 +49,8 @@ export interface FanoutRun {
 
 export interface QueryServiceDeps {
   readonly store: Store;
+  /** Whether this replica takes one more query: decided in memory, before any store call. */
+  readonly admission: Admission;
   readonly projects: Readonly<Record<string, ProjectRules>>;
   readonly runFanout: (run: FanoutRun) => Promise<NodeOutcome[]>;
   readonly merge: (input: {
@@ -60,7 +63,8 @@ export interface QueryServiceDeps {
   /** The data version each node last reported; undefined when unknown. */
   readonly dataVersionOf: (node: string) => string | undefined;
   readonly noteDataVersion: (node: string, version: string) => void;
-  readonly onRefusal?: (reason: string) => void;
+  /** A query refused at submission (audited too), by reason and kind. */
+  readonly onRefusal?: (reason: string, kind: RefusalKind) => void;
   readonly onCacheHit?: () => void;
   readonly now?: () => Date;
   /** A new job id (default: a random UUID). */
@@ -70,6 +74,26 @@ export interface QueryServiceDeps {
 }
 
 export type QueryMediaType = 'query' | 'ccdl';
+
+/**
+ * Why a query was turned away, as the refusals metric labels it:
+ * `rate-limit` (per-minute, per-day, repeat), `authorisation` (project,
+ * node, measure), `invalid` (no project named, an invalid query, a CCDL
+ * document query v1 cannot express), `capacity` (the replica is full, or the
+ * researcher has her share of it running).
+ */
+export type RefusalKind = 'rate-limit' | 'authorisation' | 'invalid' | 'capacity';
+
+/** The query hash of an audit entry for a query refused before it could be read. */
+const UNREAD_QUERY = 'sha256:unknown';
+
+/**
+ * The one answer to a project that does not exist and to one the researcher
+ * is not in: a different answer would let anyone with a token probe project
+ * names (threat 53).
+ */
+const notAMember = (): ProblemError =>
+  gatewayProblem('ERR_FORBIDDEN', { detail: 'You are not a member of this project' });
 
 export interface SubmitRequest {
   readonly researcher: Researcher;
@@ -140,12 +164,10 @@ function dataVersionsKey(
   return parts.join(';');
 }
 
-function chooseProject(researcher: Researcher, requested: string | undefined): string {
+function chooseProject(researcher: Researcher, requested: string | undefined): string | undefined {
   if (requested !== undefined) return requested;
   if (researcher.projects.length === 1) return researcher.projects[0]!;
-  throw gatewayProblem('ERR_PROJECT_REQUIRED', {
-    detail: 'name the project with the x-tessera-project header or ?project=',
-  });
+  return undefined;
 }
 
 function measureKinds(query: CohortQuery): ('count' | 'histogram' | 'summary')[] {
@@ -166,24 +188,51 @@ export function createQueryService(deps: QueryServiceDeps) {
   /** Jobs this process is running: their abort switch and the outcomes so far. */
   const running = new Map<string, { controller: AbortController; outcomes: NodeOutcome[] }>();
 
+  const refusalEntry = (
+    error: ProblemError,
+    researcher: Researcher,
+    project: string,
+    hash: string,
+    reason: string,
+  ): AuditFields => ({
+    at: now().toISOString(),
+    actor: researcher.sub,
+    project,
+    queryHash: hash,
+    action: 'query.submit',
+    outcome: 'refused',
+    detail: { code: error.code, reason },
+  });
+
   const refuse = async (
     error: ProblemError,
     researcher: Researcher,
     project: string,
     hash: string,
     reason: string,
+    kind: RefusalKind,
   ): Promise<never> => {
-    deps.onRefusal?.(reason);
-    await deps.store.appendAudit({
-      at: now().toISOString(),
-      actor: researcher.sub,
-      project,
-      queryHash: hash,
-      action: 'query.submit',
-      outcome: 'refused',
-      detail: { code: error.code, reason },
-    });
+    deps.onRefusal?.(reason, kind);
+    await deps.store.appendAudit(refusalEntry(error, researcher, project, hash, reason));
     throw error;
+  };
+
+  /**
+   * A place for this query on this replica, or its refusal. The refusal is
+   * answered from memory and its audit entry written behind it: a flood is
+   * turned away as fast as it arrives, however slow the store is then.
+   */
+  const admit = (researcher: Researcher, project: string, hash: string): Ticket => {
+    try {
+      return deps.admission.enter(researcher.sub);
+    } catch (err) {
+      if (!(err instanceof ProblemError)) throw err;
+      const reason = err.code === 'ERR_OVERLOADED' ? 'capacity' : 'running';
+      deps.onRefusal?.(reason, 'capacity');
+      const entry = refusalEntry(err, researcher, project, hash, reason);
+      deps.background.run('audit', () => deps.store.appendAudit(entry));
+      throw err;
+    }
   };
 
   /** Audit detail of one node's outcome: its status and, when it answered, its released total. */
@@ -278,23 +327,127 @@ export function createQueryService(deps: QueryServiceDeps) {
     }
   }
 
+  /**
+   * Counts the query against the researcher's limits, then records it with its
+   * audit entry: running, or done at once from the project's cache.
+   */
+  async function record(
+    researcher: Researcher,
+    project: string,
+    hash: string,
+    pinned: CanonicalQuery,
+    nodes: readonly string[],
+    rules: ProjectRules,
+  ): Promise<JobRecord> {
+    const at = now();
+    const limits: [string, number, number, string][] = [
+      [`rq:min:${researcher.sub}`, 60, rules.queriesPerMinute, 'per-minute'],
+      [`rq:day:${researcher.sub}`, 86_400, rules.queriesPerDay, 'per-day'],
+      [
+        `rq:repeat:${researcher.sub}:${hash}`,
+        rules.repeatWindowSec,
+        rules.repeatsPerWindow,
+        'repeat',
+      ],
+    ];
+    // All three counted together (one write); a refused query still counts.
+    const hits = await Promise.all(
+      limits.map(([key, windowSec, limit]) => deps.store.hit(key, windowSec, limit, at)),
+    );
+    const overIndex = hits.findIndex((hit) => !hit.ok);
+    if (overIndex >= 0) {
+      const reason = limits[overIndex]![3];
+      const retryAfter = Math.max(
+        1,
+        Math.ceil((hits[overIndex]!.resetAt.getTime() - at.getTime()) / 1000),
+      );
+      if (reason === 'repeat') {
+        await deps.store.appendAudit({
+          at: at.toISOString(),
+          actor: researcher.sub,
+          project,
+          queryHash: hash,
+          action: 'rate-limit',
+          outcome: 'alert',
+          detail: { reason },
+        });
+      }
+      return refuse(
+        gatewayProblem('ERR_RATE_LIMITED', { retryAfter, detail: `${reason} limit reached` }),
+        researcher,
+        project,
+        hash,
+        reason,
+        'rate-limit',
+      );
+    }
+
+    const versions = dataVersionsKey(nodes, deps.dataVersionOf);
+    const cached =
+      versions === undefined
+        ? undefined
+        : await deps.store.getCachedResult(hash, `${project}|${versions}`, at);
+    if (cached) deps.onCacheHit?.();
+    const id = newId();
+    // Queued together so they share one transaction.
+    const [job] = await Promise.all([
+      deps.store.createJob({
+        id,
+        researcher: researcher.sub,
+        project,
+        queryHash: hash,
+        query: pinned,
+        nodes,
+        now: at,
+        ...(cached
+          ? { status: 'done', result: { ...(cached.value as MergedResult), queryId: id } }
+          : { status: 'running' }),
+      }),
+      deps.store.appendAudit({
+        at: at.toISOString(),
+        actor: researcher.sub,
+        project,
+        queryHash: hash,
+        action: 'query.submit',
+        outcome: 'accepted',
+        detail: { job: id, nodes: [...nodes] },
+      }),
+    ]);
+    return job;
+  }
+
   return {
     /** Validates, authorises and records a query, then runs it in the background. */
     async submit(request: SubmitRequest): Promise<JobRecord> {
       const { researcher } = request;
       const project = chooseProject(researcher, request.project);
-      const rules = Object.hasOwn(deps.projects, project) ? deps.projects[project] : undefined;
-      if (!rules) {
+      if (project === undefined) {
         return refuse(
-          gatewayProblem('ERR_FORBIDDEN', { detail: 'unknown project' }),
+          gatewayProblem('ERR_PROJECT_REQUIRED', {
+            detail: 'name the project with the x-tessera-project header or ?project=',
+          }),
           researcher,
-          project,
-          'sha256:unknown',
-          'project',
+          '',
+          UNREAD_QUERY,
+          'project-required',
+          'invalid',
         );
       }
-      const input = request.mediaType === 'ccdl' ? ccdlToQuery(request.body) : request.body;
-      const query = parseQuery(input, { ...DEFAULT_LIMITS, maxStrata: rules.maxStrata });
+      // Membership first, and one answer for a project that does not exist:
+      // nothing about the query (not even whether it parses) may tell them apart.
+      const rules = Object.hasOwn(deps.projects, project) ? deps.projects[project] : undefined;
+      if (!rules || !researcher.projects.includes(project)) {
+        return refuse(notAMember(), researcher, project, UNREAD_QUERY, 'project', 'authorisation');
+      }
+      let query: CohortQuery;
+      try {
+        const input = request.mediaType === 'ccdl' ? ccdlToQuery(request.body) : request.body;
+        query = parseQuery(input, { ...DEFAULT_LIMITS, maxStrata: rules.maxStrata });
+      } catch (err) {
+        if (!(err instanceof ProblemError)) throw err;
+        const reason = request.mediaType === 'ccdl' ? 'ccdl' : 'query';
+        return refuse(err, researcher, project, UNREAD_QUERY, reason, 'invalid');
+      }
       const pinned = pinAsOf(canonicalQuery(query), now());
       const hash = queryHash(pinned);
 
@@ -310,86 +463,34 @@ export function createQueryService(deps: QueryServiceDeps) {
           });
         }
       } catch (err) {
-        return refuse(err as ProblemError, researcher, project, hash, 'authorisation');
-      }
-
-      const at = now();
-      const limits: [string, number, number, string][] = [
-        [`rq:min:${researcher.sub}`, 60, rules.queriesPerMinute, 'per-minute'],
-        [`rq:day:${researcher.sub}`, 86_400, rules.queriesPerDay, 'per-day'],
-        [
-          `rq:repeat:${researcher.sub}:${hash}`,
-          rules.repeatWindowSec,
-          rules.repeatsPerWindow,
-          'repeat',
-        ],
-      ];
-      // All three counted together (one write); a refused query still counts.
-      const hits = await Promise.all(
-        limits.map(([key, windowSec, limit]) => deps.store.hit(key, windowSec, limit, at)),
-      );
-      const overIndex = hits.findIndex((hit) => !hit.ok);
-      if (overIndex >= 0) {
-        const reason = limits[overIndex]![3];
-        const retryAfter = Math.max(
-          1,
-          Math.ceil((hits[overIndex]!.resetAt.getTime() - at.getTime()) / 1000),
-        );
-        if (reason === 'repeat') {
-          await deps.store.appendAudit({
-            at: at.toISOString(),
-            actor: researcher.sub,
-            project,
-            queryHash: hash,
-            action: 'rate-limit',
-            outcome: 'alert',
-            detail: { reason },
-          });
-        }
         return refuse(
-          gatewayProblem('ERR_RATE_LIMITED', { retryAfter, detail: `${reason} limit reached` }),
+          err as ProblemError,
           researcher,
           project,
           hash,
-          reason,
+          'authorisation',
+          'authorisation',
         );
       }
 
-      const versions = dataVersionsKey(nodes, deps.dataVersionOf);
-      const cached =
-        versions === undefined
-          ? undefined
-          : await deps.store.getCachedResult(hash, `${project}|${versions}`, at);
-      if (cached) deps.onCacheHit?.();
-      const id = newId();
-      // Queued together so they share one transaction.
-      const [job] = await Promise.all([
-        deps.store.createJob({
-          id,
-          researcher: researcher.sub,
-          project,
-          queryHash: hash,
-          query: pinned,
-          nodes,
-          now: at,
-          ...(cached
-            ? { status: 'done', result: { ...(cached.value as MergedResult), queryId: id } }
-            : { status: 'running' }),
-        }),
-        deps.store.appendAudit({
-          at: at.toISOString(),
-          actor: researcher.sub,
-          project,
-          queryHash: hash,
-          action: 'query.submit',
-          outcome: 'accepted',
-          detail: { job: id, nodes: [...nodes] },
-        }),
-      ]);
-      if (cached) return job;
-
-      deps.background.run('query', () => execute(job, request.requestId, request.traceparent));
-      return job;
+      // Capacity before quota: a query turned away here spends none.
+      const ticket = admit(researcher, project, hash);
+      let handedOff = false;
+      try {
+        const job = await record(researcher, project, hash, pinned, nodes, rules);
+        if (job.status !== 'running') return job;
+        deps.background.run('query', async () => {
+          try {
+            await execute(job, request.requestId, request.traceparent);
+          } finally {
+            ticket.release();
+          }
+        });
+        handedOff = true;
+        return job;
+      } finally {
+        if (!handedOff) ticket.release();
+      }
     },
 
     /** The researcher's own job; someone else's is "not found", so ids reveal nothing. */

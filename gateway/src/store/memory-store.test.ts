@@ -45,7 +45,7 @@ describe('memory store', () => {
     await a.hit('r-anna', 60, 1, T0);
     expect(await b.getJob(job.id)).toBeUndefined();
     expect(await b.auditEntries()).toEqual([]);
-    expect(await b.hit('r-anna', 60, 1, T0)).toMatchObject({ ok: true, count: 1 });
+    expect(await b.hit('r-anna', 60, 1, T0)).toMatchObject({ ok: true, remaining: 0 });
   });
 
   it('opens on a database of its own when given none', async () => {

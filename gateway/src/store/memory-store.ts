@@ -22,6 +22,7 @@ import {
   type NodeOutcome,
 } from '@tessera/schemas';
 import { ERR_GATEWAY_RESTARTED } from '../errors.ts';
+import { admit, hitResult, rateLimitRule } from './rate-limit.ts';
 import {
   type CachedResult,
   type DoneJob,
@@ -60,10 +61,9 @@ interface StoredCache {
   readonly expiresAt: number;
 }
 
-interface StoredWindow {
-  readonly windowSec: number;
-  windowStart: number;
-  count: number;
+interface StoredRate {
+  /** Theoretical arrival time (ms): when the key is fully refilled. */
+  tatMs: number;
 }
 
 interface StoredKey {
@@ -93,7 +93,7 @@ interface MemoryState {
   /** By `queryHash \0 dataVersions`. */
   readonly cache: Map<string, StoredCache>;
   /** By `windowSec \0 key`. */
-  readonly rateLimits: Map<string, StoredWindow>;
+  readonly rateLimits: Map<string, StoredRate>;
   readonly signingKeys: Map<string, StoredKey>;
   readonly audit: StoredAudit[];
   auditHead: AuditHead | undefined;
@@ -428,26 +428,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     hit(key, windowSec, limit, now): Promise<RateLimitHit> {
       return answer(() => {
         const { rateLimits } = open();
-        positiveInteger('windowSec', windowSec);
-        if (!Number.isSafeInteger(limit) || limit < 0) {
-          throw new RangeError('store: limit must be a non-negative integer');
-        }
-        const windowMs = windowSec * 1000;
-        const windowStart = Math.floor(time(now) / windowMs) * windowMs;
+        const rule = rateLimitRule(windowSec, limit);
+        const at = time(now);
         const id = `${windowSec}\0${key}`;
-        const counter = rateLimits.get(id);
-        // A hit stamped in an older window than the counter's (a replica's clock
-        // slightly behind) counts against the newer window instead of resetting it.
-        if (counter === undefined) rateLimits.set(id, { windowSec, windowStart, count: 1 });
-        else if (counter.windowStart >= windowStart) counter.count += 1;
-        else Object.assign(counter, { windowStart, count: 1 });
-        const { count, windowStart: start } = rateLimits.get(id)!;
-        return {
-          ok: count <= limit,
-          count,
-          remaining: Math.max(0, limit - count),
-          resetAt: new Date(start + windowMs),
-        };
+        if (limit === 0) return hitResult(rule, false, undefined, at, limit);
+        const { ok, tatMs } = admit(rule, rateLimits.get(id)?.tatMs, at);
+        if (ok && tatMs !== undefined) rateLimits.set(id, { tatMs });
+        return hitResult(rule, ok, tatMs, at, limit);
       });
     },
 
@@ -539,8 +526,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           if (entry.expiresAt <= at && entries.delete(key)) cache += 1;
         }
         let windows = 0;
-        for (const [key, counter] of rateLimits) {
-          if (counter.windowStart + counter.windowSec * 1000 <= at && rateLimits.delete(key)) {
+        for (const [key, rate] of rateLimits) {
+          if (rate.tatMs <= at && rateLimits.delete(key)) {
             windows += 1;
           }
         }

@@ -19,7 +19,9 @@ import {
 } from '@tessera/schemas';
 import { createGroupCommit, lastByKey, valuesList, type BatchKind } from './group-commit.ts';
 import { loadMigrations, migrate } from './migrate.ts';
+import { hitResult, rateLimitRule, type RateLimitRule } from './rate-limit.ts';
 import {
+  float,
   integer,
   json,
   jsonParam,
@@ -195,7 +197,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     return row === undefined ? undefined : keyFromRow(row);
   }
 
-  async function deletedCount(sql: string, params: readonly (string | Date)[]): Promise<number> {
+  async function deletedCount(sql: string, params: readonly SqlParam[]): Promise<number> {
     const [row] = await driver.query(
       `WITH gone AS (${sql} RETURNING 1) SELECT count(*)::int AS n FROM gone`,
       params,
@@ -325,13 +327,11 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     },
 
     async hit(key, windowSec, limit, now): Promise<RateLimitHit> {
-      positiveInteger('windowSec', windowSec);
-      if (!Number.isSafeInteger(limit) || limit < 0) {
-        throw new RangeError('store: limit must be a non-negative integer');
-      }
-      const windowMs = windowSec * 1000;
-      const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
-      return commits.write(hits, { key, windowSec, limit, windowStart });
+      const rule = rateLimitRule(windowSec, limit);
+      const nowMs = now.getTime();
+      if (!Number.isFinite(nowMs)) throw new RangeError('store: invalid date');
+      if (limit === 0) return hitResult(rule, false, undefined, nowMs, limit);
+      return commits.write(hits, { key, windowSec, limit, rule, nowMs });
     },
 
     async getOrCreateSigningKey(generate: GenerateSigningKey, now = new Date()) {
@@ -403,8 +403,8 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     async purgeExpired(now) {
       const cache = await deletedCount('DELETE FROM result_cache WHERE expires_at <= $1', [now]);
       const rateLimits = await deletedCount(
-        `DELETE FROM rate_limits WHERE window_start + make_interval(secs => window_sec) <= $1`,
-        [now],
+        'DELETE FROM rate_limit_tats WHERE tat_ms <= $1::float8',
+        [now.getTime()],
       );
       return { cache, rateLimits };
     },
@@ -453,7 +453,8 @@ interface HitWrite {
   readonly key: string;
   readonly windowSec: number;
   readonly limit: number;
-  readonly windowStart: Date;
+  readonly rule: RateLimitRule;
+  readonly nowMs: number;
 }
 
 /** A write kind that upserts one row per item, the last item for a key winning (a statement may not touch a row twice). */
@@ -575,53 +576,33 @@ function batchKinds(instanceId: string) {
 
   const hits: BatchKind<HitWrite, RateLimitHit> = {
     async run(tx, items) {
-      // Hits on one counter count together: n hits add n, and the i-th of
-      // them sees the count as it stood after it.
-      const groups = new Map<string, { key: string; windowSec: number; start: Date; n: number }>();
-      const slot = items.map((item) => {
-        const id = `${item.windowSec}\0${item.key}`;
-        const group = groups.get(id) ?? {
-          key: item.key,
-          windowSec: item.windowSec,
-          start: item.windowStart,
-          n: 0,
-        };
-        if (item.windowStart > group.start) group.start = item.windowStart;
-        group.n += 1;
-        groups.set(id, group);
-        return { id, nth: group.n };
-      });
-      const list = [...groups.values()];
-      // A hit stamped in an older window than the row's (a replica's clock
-      // slightly behind) counts against the newer window instead of resetting it.
-      const rows = await tx.query(
-        `INSERT INTO rate_limits AS r (key, window_sec, window_start, count)
-         VALUES ${valuesList(list.length, ['', '::int', '::timestamptz', '::int'])}
-         ON CONFLICT (key, window_sec) DO UPDATE SET
-           count = CASE WHEN r.window_start >= EXCLUDED.window_start THEN r.count + EXCLUDED.count
-                        ELSE EXCLUDED.count END,
-           window_start = GREATEST(r.window_start, EXCLUDED.window_start)
-         RETURNING key, window_sec, count, window_start`,
-        list.flatMap((g) => [g.key, g.windowSec, g.start, g.n]),
-      );
-      const after = new Map(
-        rows.map((row) => [
-          `${integer(row, 'window_sec')}\0${text(row, 'key')}`,
-          { count: integer(row, 'count'), start: timestamp(row, 'window_start') },
-        ]),
-      );
-      return items.map((item, i) => {
-        const { id, nth } = slot[i]!;
-        const row = after.get(id);
-        if (row === undefined) throw new Error('store: rate-limit upsert returned nothing');
-        const count = row.count - groups.get(id)!.n + nth;
-        return {
-          ok: count <= item.limit,
-          count,
-          remaining: Math.max(0, item.limit - count),
-          resetAt: new Date(row.start.getTime() + item.windowSec * 1000),
-        };
-      });
+      // One atomic statement per hit, in order, so hits on one key in a batch
+      // see each other. The update (GCRA's `admit`, in SQL) happens only when
+      // the hit is allowed: a refused hit returns no row and changes nothing.
+      const results: RateLimitHit[] = [];
+      for (const { key, windowSec, limit, rule, nowMs } of items) {
+        const [row] = await tx.query(
+          `INSERT INTO rate_limit_tats AS r (key, window_sec, tat_ms)
+           VALUES ($1, $2::int, $3::float8 + $4::float8)
+           ON CONFLICT (key, window_sec) DO UPDATE
+             SET tat_ms = GREATEST(r.tat_ms, $3::float8) + $4::float8
+             WHERE GREATEST(r.tat_ms, $3::float8) - $3::float8 <= $5::float8
+           RETURNING tat_ms`,
+          [key, windowSec, nowMs, rule.periodMs, rule.toleranceMs],
+        );
+        if (row !== undefined) {
+          results.push(hitResult(rule, true, float(row, 'tat_ms'), nowMs, limit));
+          continue;
+        }
+        // Refused: the row is locked by the statement above until commit.
+        const [current] = await tx.query(
+          'SELECT tat_ms FROM rate_limit_tats WHERE key = $1 AND window_sec = $2',
+          [key, windowSec],
+        );
+        if (current === undefined) throw new Error('store: rate-limit row vanished');
+        results.push(hitResult(rule, false, float(current, 'tat_ms'), nowMs, limit));
+      }
+      return results;
     },
   };
 

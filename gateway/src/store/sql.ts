@@ -45,6 +45,14 @@ export function integer(row: Row, column: string): number {
   return n;
 }
 
+/** A double precision column. */
+export function float(row: Row, column: string): number {
+  const value = row[column];
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw columnError(column, 'float', value);
+  return n;
+}
+
 export function timestamp(row: Row, column: string): Date {
   const value = row[column];
   if (!(value instanceof Date)) throw columnError(column, 'timestamp', value);

@@ -122,7 +122,7 @@ describe.each(backends)('SQL store: $backend.name', ({ backend, skip }) => {
         ).toBe(2);
         expect((await store.verifyAudit()).ok).toBe(true);
         expect(await store.auditEntries()).toHaveLength(1);
-        expect(await store.hit('r-anna', 60, 5, T0)).toMatchObject({ count: 2 });
+        expect(await store.hit('r-anna', 60, 5, T0)).toMatchObject({ ok: true, remaining: 3 });
       });
 
       it('writes outcomes, completions, cache entries and audit entries of many jobs at once', async () => {

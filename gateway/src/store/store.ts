@@ -79,12 +79,11 @@ export interface CachedResult {
 }
 
 export interface RateLimitHit {
-  /** True when this hit is within the limit. */
+  /** True when this hit is within the limit (a refused hit uses none of it). */
   readonly ok: boolean;
-  /** Hits in the current window, this one included. */
-  readonly count: number;
+  /** How many more hits would be allowed at once, right after this one. */
   readonly remaining: number;
-  /** When the current window ends. */
+  /** When the next hit would be allowed: now while some remain (Retry-After on refusal). */
   readonly resetAt: Date;
 }
 
@@ -158,8 +157,10 @@ export interface Store {
   ): Promise<void>;
 
   /**
-   * Counts one hit against `key` in the fixed window of `windowSec` seconds
-   * that contains `now`; atomic across replicas.
+   * One hit against `key` under a limit of `limit` hits per `windowSec`
+   * seconds, as a rate with a burst of `limit` (GCRA, see rate-limit.ts):
+   * never more than `limit` plus what the rate refills in any interval, with
+   * no window boundary to straddle. Atomic across replicas.
    */
   hit(key: string, windowSec: number, limit: number, now: Date): Promise<RateLimitHit>;
 
@@ -185,7 +186,7 @@ export interface Store {
    */
   verifyAudit(): Promise<AuditVerification>;
 
-  /** Deletes expired cache entries and finished rate-limit windows. */
+  /** Deletes expired cache entries and rate-limit state that has fully refilled. */
   purgeExpired(now: Date): Promise<{ cache: number; rateLimits: number }>;
 
   /** Releases this instance's jobs to recovery and closes the connection. */

@@ -27,12 +27,9 @@ $('example').addEventListener('change', async () => {
   const example = (await examples).find((e) => e.id === id);
   if (example) $('query').value = JSON.stringify(example.query, null, 2);
 });
-$('token').value = sessionStorage.getItem('tessera-token') ?? '';
-$('project').value = sessionStorage.getItem('tessera-project') ?? '';
-
+// The token stays in this page's memory (the input) only: never in web
+// storage, where any script on the origin could read it (threat 56).
 function headers(extra = {}) {
-  sessionStorage.setItem('tessera-token', $('token').value.trim());
-  sessionStorage.setItem('tessera-project', $('project').value.trim());
   const h = { authorization: `Bearer ${$('token').value.trim()}`, ...extra };
   if ($('project').value.trim()) h['x-tessera-project'] = $('project').value.trim();
   return h;

@@ -293,49 +293,105 @@ export function storeContract(database: () => ContractDatabase): void {
   });
 
   describe('rate limits', () => {
+    // A limit of `limit` per `windowSec` is a rate (one hit every
+    // windowSec/limit seconds) with a burst of `limit`; never a fixed window
+    // whose boundary a caller can straddle.
+    const accepted = (hits: readonly { ok: boolean }[]) => hits.filter((h) => h.ok).length;
+
     it('let exactly `limit` of 50 simultaneous hits through, across replicas', async () => {
       const a = await open();
       const b = await open();
       const hits = await Promise.all(
         Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).hit('r-anna', 60, 10, T0)),
       );
-      expect(hits.filter((h) => h.ok)).toHaveLength(10);
-      expect(hits.map((h) => h.count).sort((x, y) => x - y)).toEqual(
-        Array.from({ length: 50 }, (_, i) => i + 1),
-      );
-      expect(hits.every((h) => h.resetAt.getTime() === at(60).getTime())).toBe(true);
+      expect(accepted(hits)).toBe(10);
+      expect(hits.map((h) => h.remaining).sort((x, y) => x - y)).toEqual([
+        ...Array.from({ length: 41 }, () => 0),
+        ...Array.from({ length: 9 }, (_, i) => i + 1),
+      ]);
+      // Refused: the next hit is allowed once one hit's worth (6 s) has refilled.
+      for (const h of hits.filter((x) => !x.ok)) expect(h.resetAt).toEqual(at(6));
     });
 
-    it('count concurrent hits on one counter one by one, each seeing its own count', async () => {
+    it('accept at most the limit plus the refill from a burst straddling a minute boundary', async () => {
       const store = await open();
-      const hits = await Promise.all(
-        Array.from({ length: 7 }, () => store.hit('r-anna', 60, 4, T0)),
+      // The attacker waits until just before a boundary, fires twice the
+      // limit, and fires twice the limit again just after it.
+      const before = await Promise.all(
+        Array.from({ length: 120 }, () => store.hit('r-anna', 60, 60, at(59.9))),
       );
-      expect(hits.map((h) => h.count).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-      expect(hits.filter((h) => h.ok)).toHaveLength(4);
-      expect(hits.every((h) => h.resetAt.getTime() === at(60).getTime())).toBe(true);
+      const after = await Promise.all(
+        Array.from({ length: 120 }, () => store.hit('r-anna', 60, 60, at(60.1))),
+      );
+      // 0.2 s at one hit a second refills nothing whole; allow one for rounding.
+      expect(accepted(before) + accepted(after)).toBeLessThanOrEqual(61);
+      expect(accepted(before)).toBe(60);
+      // And at the rate, no more: 10 s later ten more, not a fresh minute's worth.
+      const later = await Promise.all(
+        Array.from({ length: 60 }, () => store.hit('r-anna', 60, 60, at(69.95))),
+      );
+      expect(accepted(later)).toBe(10);
     });
 
-    it('start over in the next window and count a late hit against the newer window', async () => {
+    it('hold the rate for a steady attacker', async () => {
       const store = await open();
-      expect(await store.hit('k', 60, 2, at(0))).toMatchObject({
+      const times: number[] = [];
+      // Ten hits every second for three minutes, starting mid-window.
+      for (let t = 30; t < 210; t += 0.1) {
+        const hit = await store.hit('r-anna', 60, 60, at(t));
+        if (hit.ok) times.push(t);
+      }
+      // In any d seconds: at most the burst plus d seconds' refill.
+      for (const d of [1, 10, 60]) {
+        for (const start of times) {
+          const inside = times.filter((t) => t >= start && t < start + d).length;
+          expect(inside).toBeLessThanOrEqual(60 + d + 1);
+        }
+      }
+      // Once the burst is spent, one a second: never a fresh minute's worth.
+      const late = times.filter((t) => t >= 150 && t < 210).length;
+      expect(late).toBeGreaterThanOrEqual(59);
+      expect(late).toBeLessThanOrEqual(61);
+      // Roughly the burst plus one a second after it.
+      expect(times.length).toBeGreaterThanOrEqual(60 + 179);
+      expect(times.length).toBeLessThanOrEqual(60 + 181);
+    });
+
+    it('tell when the next hit is allowed, and refill at the rate', async () => {
+      const store = await open();
+      expect(await store.hit('k', 60, 2, at(0))).toEqual({
         ok: true,
-        count: 1,
         remaining: 1,
+        resetAt: at(0),
       });
-      expect(await store.hit('k', 60, 2, at(59))).toMatchObject({
+      expect(await store.hit('k', 60, 2, at(1))).toEqual({
         ok: true,
-        count: 2,
         remaining: 0,
+        resetAt: at(30),
       });
-      expect(await store.hit('k', 60, 2, at(59))).toMatchObject({ ok: false, count: 3 });
-      expect(await store.hit('k', 60, 2, at(60))).toMatchObject({ ok: true, count: 1 });
-      const late = await store.hit('k', 60, 2, at(59));
-      expect(late).toMatchObject({ count: 2 });
-      expect(late.resetAt.getTime()).toBe(at(120).getTime());
-      // Separate windows on one key are separate counters.
-      expect(await store.hit('k', 3600, 100, at(60))).toMatchObject({ count: 1 });
-      expect(await store.purgeExpired(at(120))).toEqual({ cache: 0, rateLimits: 1 });
+      // Refused hits consume nothing: retrying early does not push the time back.
+      expect(await store.hit('k', 60, 2, at(2))).toEqual({
+        ok: false,
+        remaining: 0,
+        resetAt: at(30),
+      });
+      expect(await store.hit('k', 60, 2, at(29))).toEqual({
+        ok: false,
+        remaining: 0,
+        resetAt: at(30),
+      });
+      expect(await store.hit('k', 60, 2, at(30))).toEqual({
+        ok: true,
+        remaining: 0,
+        resetAt: at(60),
+      });
+      // A hit stamped earlier (a replica's clock slightly behind) is no way round it.
+      expect((await store.hit('k', 60, 2, at(20))).ok).toBe(false);
+      // Separate windows on one key are separate limits.
+      expect(await store.hit('k', 3600, 100, at(60))).toMatchObject({ ok: true, remaining: 99 });
+      // Fully refilled state is nothing worth keeping.
+      expect(await store.purgeExpired(at(90))).toEqual({ cache: 0, rateLimits: 1 });
+      expect(await store.hit('k', 60, 2, at(90))).toMatchObject({ ok: true, remaining: 1 });
     });
 
     it('refuse nonsense limits', async () => {

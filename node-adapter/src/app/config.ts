@@ -3,7 +3,7 @@
 // policy it names (inline, `open`, or a file beside the configuration).
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { type LoadedConfig, applyEnv, loadConfig } from '@tessera/schemas';
+import { type LoadedConfig, applyEnv, loadConfig, parseConfigText } from '@tessera/schemas';
 import { type NodePolicy, loadPolicy } from '../disclosure/policy.ts';
 
 /** A node configuration as the node reads it: validated, every default filled in, frozen. */
@@ -14,7 +14,8 @@ export async function readNodeConfig(
   path: string,
   env: Record<string, string | undefined> = process.env,
 ): Promise<NodeSettings> {
-  const raw = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  // A name twice in one object stops start-up (threat 50).
+  const raw = parseConfigText(await readFile(path, 'utf8')) as Record<string, unknown>;
   return loadConfig('node-config', applyEnv(raw, env, 'TESSERA_NODE_'));
 }
 
@@ -27,7 +28,7 @@ export async function resolvePolicy(
   if (policy === 'open') return loadPolicy({ mechanism: 'none' }, { allowOpen });
   if (typeof policy === 'string') {
     const file = isAbsolute(policy) ? policy : resolve(baseDir, policy);
-    return loadPolicy(JSON.parse(await readFile(file, 'utf8')), { allowOpen });
+    return loadPolicy(parseConfigText(await readFile(file, 'utf8')), { allowOpen });
   }
   return loadPolicy(policy, { allowOpen });
 }

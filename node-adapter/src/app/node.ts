@@ -7,7 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { CatalogueEntry } from '@tessera/schemas';
 import { openFileAuditLog } from '../audit/file-audit-log.ts';
-import { createGatewayTokenVerifier } from '../auth/gateway-token.ts';
+import { createGatewayTokenVerifier, openFileReplayCache } from '../auth/index.ts';
 import { budgetLimits } from '../disclosure/budget.ts';
 import { createDisclosureControl } from '../disclosure/control.ts';
 import { assertReleasable } from '../disclosure/output-check.ts';
@@ -79,8 +79,11 @@ export async function createNodeService(
   const ledger = await openFileReleaseLedger(stateDir, budgetLimits(policy));
   // The secret behind every noise draw: kept with the state, so a restart changes no answer.
   const noiseKey = await loadOrCreateKeyFile(join(stateDir, 'noise-key'));
+  // Token ids already honoured, kept on disk so a restart reopens no replay window (threat 48).
+  const replayCache = await openFileReplayCache(stateDir);
   const verifier = createGatewayTokenVerifier({
     nodeId: config.nodeId,
+    replayCache,
     issuer: config.gateway.issuer,
     ...(config.gateway.jwksUrl ? { jwksUrl: config.gateway.jwksUrl } : {}),
     ...(config.gateway.publicJwks
@@ -150,6 +153,7 @@ export async function createNodeService(
       if (timer !== undefined) clearInterval(timer);
       await audit.close();
       await ledger.close();
+      await replayCache.close();
       await source.close();
     },
   };

@@ -60,7 +60,7 @@ function claims(overrides: Record<string, unknown> = {}): Record<string, unknown
     project: 'diabetes-eu',
     jti: `jti-${jtiCounter}-${T0}`,
     iat: nowSec(),
-    exp: nowSec() + 30,
+    exp: nowSec() + 10,
     qh: hash(BODY),
     ...overrides,
   };
@@ -133,7 +133,7 @@ describe('threat 23: replay, wrong node, body mismatch', () => {
     const token = await sign();
     await verifier.verify(bearer(token), BODY);
     await expect401(verifier.verify(bearer(token), BODY), /already used/);
-    clock += 20_000;
+    clock += 15_000;
     await expect401(verifier.verify(bearer(token), BODY), /already used/);
   });
 
@@ -179,13 +179,13 @@ describe('threat 23: replay, wrong node, body mismatch', () => {
 
   it('refuses an expired token beyond the skew', async () => {
     const verifier = makeVerifier();
-    const token = await sign(gateway, claims({ iat: nowSec() - 60, exp: nowSec() - 31 }));
+    const token = await sign(gateway, claims({ iat: nowSec() - 20, exp: nowSec() - 11 }));
     await expect401(verifier.verify(bearer(token), BODY), /expired/);
   });
 
-  it('refuses a lifetime over 60 s, and exp before iat', async () => {
+  it('refuses a lifetime over 15 s, and exp before iat', async () => {
     const verifier = makeVerifier();
-    const long = await sign(gateway, claims({ exp: nowSec() + 61 }));
+    const long = await sign(gateway, claims({ exp: nowSec() + 16 }));
     await expect401(verifier.verify(bearer(long), BODY), /longer than allowed/);
     const backwards = await sign(gateway, claims({ iat: nowSec(), exp: nowSec() - 1 }));
     await expect401(verifier.verify(bearer(backwards), BODY), /longer than allowed/);
@@ -193,9 +193,9 @@ describe('threat 23: replay, wrong node, body mismatch', () => {
 
   it('refuses iat or nbf in the future beyond the skew', async () => {
     const verifier = makeVerifier();
-    const iat = await sign(gateway, claims({ iat: nowSec() + 31, exp: nowSec() + 60 }));
+    const iat = await sign(gateway, claims({ iat: nowSec() + 11, exp: nowSec() + 20 }));
     await expect401(verifier.verify(bearer(iat), BODY), /not valid yet/);
-    const nbf = await sign(gateway, claims({ nbf: nowSec() + 31 }));
+    const nbf = await sign(gateway, claims({ nbf: nowSec() + 11 }));
     await expect401(verifier.verify(bearer(nbf), BODY), /not valid yet/);
   });
 
@@ -308,7 +308,7 @@ describe('the replay cache seam', () => {
     await expect401(verifier.verify(bearer(token), Buffer.from('other')), /request body/);
     expect(calls).toEqual([]);
     await verifier.verify(bearer(token), BODY);
-    expect(calls).toEqual([['j-1', (nowSec() + 30 + 30) * 1000, clock]]);
+    expect(calls).toEqual([['j-1', (nowSec() + 10 + 10) * 1000, clock]]);
   });
 
   it('refuses when the cache cannot record the id', async () => {

@@ -21,8 +21,14 @@ import type { ReplayCache } from './replay-cache.ts';
 
 export const GATEWAY_TOKEN_TYP = 'tessera-node+jwt';
 const ALGORITHM = 'ES256';
-/** The longest lifetime (`exp - iat`) a gateway token may claim. */
-export const GATEWAY_TOKEN_MAX_LIFETIME_SEC = 60;
+/**
+ * The longest lifetime (`exp - iat`) a gateway token may claim. The gateway
+ * signs one per attempt just before sending it (10 s by default), so with the
+ * clock tolerance a token is honoured for at most 25 s after it was issued.
+ */
+export const GATEWAY_TOKEN_MAX_LIFETIME_SEC = 15;
+/** Default clock tolerance between gateway and node, in seconds. */
+export const GATEWAY_CLOCK_TOLERANCE_SEC = 10;
 const KEY_BEARING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const BEARER = /^Bearer +(\S+) *$/i;
@@ -38,9 +44,12 @@ export interface GatewayTokenVerifierOptions {
   readonly jwksUrl?: string;
   /** The gateway's public keys, pinned in the node's configuration. */
   readonly publicJwks?: JSONWebKeySet;
-  /** Default: an in-memory cache of 100,000 ids. */
+  /**
+   * Default: an in-memory cache of 100,000 ids, which a restart empties; the
+   * node itself passes the durable one (file-replay-cache.ts, threat 48).
+   */
   readonly replayCache?: ReplayCache;
-  /** Default 30. */
+  /** Default 10 (GATEWAY_CLOCK_TOLERANCE_SEC). */
   readonly clockToleranceSec?: number;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
@@ -96,7 +105,7 @@ export function createGatewayTokenVerifier(
   const {
     nodeId,
     issuer,
-    clockToleranceSec = 30,
+    clockToleranceSec = GATEWAY_CLOCK_TOLERANCE_SEC,
     now = Date.now,
     replayCache = createMemoryReplayCache(),
   } = options;
@@ -201,7 +210,13 @@ function checkOptions(options: GatewayTokenVerifierOptions): KeySet {
   const fail = (key: string, why: string): never => {
     throw new TypeError(`createGatewayTokenVerifier: "${key}" ${why}`);
   };
-  const { nodeId, issuer, jwksUrl, publicJwks, clockToleranceSec = 30 } = options;
+  const {
+    nodeId,
+    issuer,
+    jwksUrl,
+    publicJwks,
+    clockToleranceSec = GATEWAY_CLOCK_TOLERANCE_SEC,
+  } = options;
   if (typeof nodeId !== 'string' || nodeId === '') fail('nodeId', 'must be a non-empty string');
   if (typeof issuer !== 'string' || issuer === '') fail('issuer', 'must be a non-empty string');
   if (!(clockToleranceSec >= 0 && clockToleranceSec <= 60)) {

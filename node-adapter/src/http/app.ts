@@ -2,7 +2,13 @@
 // responses. No evaluation logic lives here.
 import express from 'express';
 import type { Logger } from 'pino';
-import { problemHandler, requestContext, requestIdOf, sendProblem } from '@tessera/http-kit';
+import {
+  problemHandler,
+  requestContext,
+  requestIdOf,
+  securityHeaders,
+  sendProblem,
+} from '@tessera/http-kit';
 import type { CatalogueEntry } from '@tessera/schemas';
 import { asNodeProblem, nodeProblem } from '../errors.ts';
 import type { EvaluateRequest, EvaluationOutcome } from '../evaluate/evaluator.ts';
@@ -31,6 +37,8 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
   app.set('etag', false);
 
   app.use(requestContext(deps.metrics.httpDuration));
+  // nosniff, no referrer, a deny-all CSP and no-store on every answer (threat 56).
+  app.use(securityHeaders());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -51,7 +59,10 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
 
   app.post(
     '/v1/evaluate',
-    express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: true }),
+    refuseEncodedBodies,
+    // The bytes as they arrived, within the cap: the token is checked against
+    // them before anything parses them (threat 49).
+    express.raw({ type: () => true, limit: deps.bodyLimitBytes, inflate: false }),
     async (req, res) => {
       const deadline = Number(req.get('x-tessera-deadline-ms'));
       const outcome = await deps.evaluate({
@@ -88,6 +99,27 @@ export function buildNodeApp(deps: NodeAppDeps): express.Express {
 
   return app;
 }
+
+/**
+ * The gateway sends every node request as plain JSON, and the token binds the
+ * bytes as sent, so the node decompresses nothing (threat 49): any
+ * Content-Encoding but identity is refused before the body is read, and before
+ * the token is checked, since no body of it could be evaluated either way.
+ * Decompressing first let an unauthenticated caller spend the node's CPU and
+ * memory on inflation and, on a bad stream, get a 500.
+ */
+const refuseEncodedBodies: express.RequestHandler = (req, _res, next) => {
+  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (encoding === 'identity' || encoding === '') {
+    next();
+    return;
+  }
+  next(
+    nodeProblem('ERR_ENCODING_UNSUPPORTED', {
+      detail: 'the node accepts uncompressed bodies only (Content-Encoding: identity)',
+    }),
+  );
+};
 
 /** Budget metrics of one release: what it cost and what its project has spent. */
 function recordBudget(

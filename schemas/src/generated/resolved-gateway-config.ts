@@ -21,6 +21,8 @@ export interface ResolvedGatewayConfig {
      */
     algorithms: ['RS256' | 'ES256' | 'EdDSA', ...('RS256' | 'ES256' | 'EdDSA')[]];
     /**
+     * Accepted `typ` headers of researcher access tokens. RFC 9068 access tokens say `at+jwt`; list `JWT` only for an IdP that cannot issue it (Keycloak's default access tokens), where ID tokens are still refused by their claims and audience.
+     *
      * @minItems 1
      */
     typ: ['at+jwt' | 'JWT', ...('at+jwt' | 'JWT')[]];
@@ -49,12 +51,20 @@ export interface ResolvedGatewayConfig {
       url: string;
       title?: string;
       connections: number;
+      /**
+       * Calls in flight to this node at most. A query finding the node at its limit gets it as unavailable (ERR_NODE_BUSY) at once and the other nodes' answers as usual, so a hung node cannot hold the gateway's capacity.
+       */
+      maxConcurrentQueries: number;
     },
     ...{
       id: string;
       url: string;
       title?: string;
       connections: number;
+      /**
+       * Calls in flight to this node at most. A query finding the node at its limit gets it as unavailable (ERR_NODE_BUSY) at once and the other nodes' answers as usual, so a hung node cannot hold the gateway's capacity.
+       */
+      maxConcurrentQueries: number;
     }[],
   ];
   projects: {
@@ -95,7 +105,14 @@ export interface ResolvedGatewayConfig {
     retryBudgetReserve: number;
     breakerFailureThreshold: number;
     breakerOpenMs: number;
+    /**
+     * Queries one gateway replica runs at once; one more is refused at submission with 503 ERR_OVERLOADED and Retry-After, before any job or quota exists.
+     */
     maxConcurrentQueries: number;
+    /**
+     * Queries one researcher has running on one replica at once; one more is refused at submission with 429 ERR_TOO_MANY_RUNNING and Retry-After.
+     */
+    maxConcurrentPerResearcher: number;
     maxResponseBytes: number;
   };
   /**

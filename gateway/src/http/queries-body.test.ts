@@ -1,0 +1,104 @@
+// Threat 49 at the gateway: a compressed query body that does not decompress,
+// or an encoding the gateway does not offer, is a 400 or 415 problem with its
+// own code, never a 500 ERR_INTERNAL; a valid gzip body is still read.
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import express from 'express';
+import pino from 'pino';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { problemHandler } from '@tessera/http-kit';
+import { gatewayProblem } from '../errors.ts';
+import type { QueryService } from '../jobs/service.ts';
+import { queriesRouter } from './queries.ts';
+
+const text = JSON.stringify({ version: 1, cohort: { patient: { gender: ['female'] } } });
+
+function app() {
+  const submitted: unknown[] = [];
+  const queries = {
+    submit: (input: { body: unknown }) => {
+      submitted.push(input.body);
+      // Stop here: what matters is that the body reached the service.
+      return Promise.reject(gatewayProblem('ERR_RATE_LIMITED'));
+    },
+  } as unknown as QueryService;
+  const server = express();
+  server.use((_req, res, next) => {
+    res.locals.researcher = { sub: 'alice', projects: ['diabetes-eu'], scopes: [] };
+    next();
+  });
+  server.use(queriesRouter({ queries, publicUrl: 'https://gw.test', bodyLimitBytes: 4096 }));
+  server.use(problemHandler({ logger: pino({ level: 'silent' }) }));
+  return { server, submitted };
+}
+
+function post(server: express.Express, encoding: string, bytes: Buffer) {
+  return request(server)
+    .post('/queries')
+    .set('content-type', 'application/json')
+    .set('content-encoding', encoding)
+    .set('x-tessera-project', 'diabetes-eu')
+    .serialize((b: Buffer) => b as unknown as string)
+    .send(bytes);
+}
+
+describe('POST /queries with an encoded body (threat 49)', () => {
+  const broken: [string, string, Buffer][] = [
+    ['gzip over a plain body', 'gzip', Buffer.from(text)],
+    ['a truncated gzip body', 'gzip', gzipSync(text).subarray(0, 15)],
+    ['a truncated deflate body', 'deflate', deflateSync(text).subarray(0, 12)],
+    ['a truncated brotli body', 'br', brotliCompressSync(text).subarray(0, 12)],
+    ['a corrupt brotli body', 'br', Buffer.from('not brotli at all, not at all')],
+  ];
+  for (const [name, encoding, bytes] of broken) {
+    it(`answers 400 ERR_BODY_ENCODING for ${name}`, async () => {
+      const { server, submitted } = app();
+      const res = await post(server, encoding, bytes);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(res.body.code).toBe('ERR_BODY_ENCODING');
+      expect(submitted).toEqual([]);
+    });
+  }
+
+  it('answers 415 ERR_ENCODING_UNSUPPORTED for an encoding it does not offer', async () => {
+    for (const encoding of ['compress', 'x-gzip, gzip', 'zstd']) {
+      const { server, submitted } = app();
+      const res = await post(server, encoding, Buffer.from(text));
+      expect(res.status).toBe(415);
+      expect(res.body.code).toBe('ERR_ENCODING_UNSUPPORTED');
+      expect(submitted).toEqual([]);
+    }
+  });
+
+  it('reads valid gzip, deflate and brotli bodies, and caps the decompressed size', async () => {
+    for (const [encoding, bytes] of [
+      ['gzip', gzipSync(text)],
+      ['deflate', deflateSync(text)],
+      ['br', brotliCompressSync(text)],
+    ] as const) {
+      const { server, submitted } = app();
+      const res = await post(server, encoding, bytes);
+      expect(res.status).toBe(429);
+      expect(submitted).toEqual([JSON.parse(text)]);
+    }
+    const bomb = gzipSync(Buffer.alloc(10_000_000, 0x20));
+    const { server, submitted } = app();
+    const res = await post(server, 'gzip', bomb);
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe('ERR_BODY_TOO_LARGE');
+    expect(submitted).toEqual([]);
+  });
+});
+
+describe('POST /queries with a name twice in one object (threat 50)', () => {
+  it('answers 400 with a pointer to the duplicate, and never submits', async () => {
+    const { server, submitted } = app();
+    const twice =
+      '{"version":1,"cohort":{"patient":{"gender":["female"]}},"cohort":{"patient":{}}}';
+    const res = await post(server, 'identity', Buffer.from(twice));
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'ERR_QUERY_INVALID', pointer: '/cohort' });
+    expect(submitted).toEqual([]);
+  });
+});

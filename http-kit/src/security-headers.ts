@@ -1,0 +1,52 @@
+// Browser hygiene for every answer either service gives (threat 56): no
+// content-type sniffing, no referrer, a Content-Security-Policy, and answers
+// no cache keeps. An API answer is nothing a browser should render, run,
+// frame or store; the gateway's web page loosens the policy to 'self' only
+// for its own files.
+import type { RequestHandler } from 'express';
+
+/** For answers that are data, not a page: nothing may load, frame it or be submitted from it. */
+export const API_CSP =
+  "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/**
+ * For a page served with its own scripts and styles: only files from its
+ * own origin, no inline script or style, no eval, no framing, no <base>.
+ */
+export const PAGE_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ');
+
+export interface SecurityHeadersOptions {
+  /** Content-Security-Policy (default {@link API_CSP}). */
+  readonly contentSecurityPolicy?: string;
+  /** Cache-Control (default `no-store`: answers carry results and tokens' effects). */
+  readonly cacheControl?: string;
+}
+
+/**
+ * A service's second middleware (after requestContext): sets the hygiene
+ * headers on every answer, errors and 404s included; a route may override.
+ * @example app.use(securityHeaders());
+ */
+export function securityHeaders(options: SecurityHeadersOptions = {}): RequestHandler {
+  const csp = options.contentSecurityPolicy ?? API_CSP;
+  const cacheControl = options.cacheControl ?? 'no-store';
+  return function securityHeaders(_req, res, next) {
+    res.set({
+      'content-security-policy': csp,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': cacheControl,
+    });
+    next();
+  };
+}
