@@ -68,15 +68,15 @@ interface Options {
 
 interface Case {
   readonly name: string;
-  /** What the flood runs out of, as the refusal says it. */
-  readonly refusal: string;
+  /** The refusal the flood meets when it runs out. */
+  readonly refusal: { readonly status: number; readonly code: string };
   readonly fanout: { maxConcurrentQueries: number; maxConcurrentPerResearcher: number };
 }
 
 const CASES: readonly Case[] = [
   {
     name: "the researcher's share",
-    refusal: '429 ERR_TOO_MANY_RUNNING',
+    refusal: { status: 429, code: 'ERR_TOO_MANY_RUNNING' },
     fanout: {
       maxConcurrentQueries: DEFAULTS.maxConcurrentQueries,
       maxConcurrentPerResearcher: DEFAULTS.maxConcurrentPerResearcher,
@@ -84,7 +84,7 @@ const CASES: readonly Case[] = [
   },
   {
     name: "the replica's capacity",
-    refusal: '503 ERR_OVERLOADED',
+    refusal: { status: 503, code: 'ERR_OVERLOADED' },
     fanout: {
       maxConcurrentQueries: 2 * DEFAULTS.maxConcurrentPerResearcher,
       maxConcurrentPerResearcher: DEFAULTS.maxConcurrentQueries,
@@ -221,8 +221,8 @@ async function runCase(
       if (round > 0) rounds.push([...done.answers]);
       if (!(await gatewayIdle(gatewayUrl))) log('the gateway still ran queries after 30 s');
     }
-    const [status, code] = flood.refusal.split(' ');
-    const isRefusal = (a: FloodAnswer): boolean => String(a.status) === status && a.code === code;
+    const isRefusal = (a: FloodAnswer): boolean =>
+      a.status === flood.refusal.status && a.code === flood.refusal.code;
     const all = rounds.flat();
     const refusals = all.filter(isRefusal).map((a) => a.ms);
     const admitted = all.filter((a) => a.status === 202).map((a) => a.ms);
@@ -260,6 +260,8 @@ async function runCase(
   }
 }
 
+const refusalText = ({ refusal }: Case): string => `${refusal.status} ${refusal.code}`;
+
 function docBody(
   results: readonly CaseResult[],
   options: Options,
@@ -268,7 +270,7 @@ function docBody(
 ): string {
   const rows = results.map((r) => [
     r.case.name,
-    r.case.refusal,
+    refusalText(r.case),
     String(r.admitted),
     String(r.refused),
     fmt(r.refusalP50),
@@ -334,7 +336,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     for (const flood of CASES) {
       const result = await runCase(flood, options, ready, nodes.urls, nextVariant);
       log(
-        `${flood.name}: ${result.admitted} admitted, ${result.refused} refused (${flood.refusal}); ` +
+        `${flood.name}: ${result.admitted} admitted, ${result.refused} refused (${refusalText(flood)}); ` +
           `refusal p50 ${fmt(result.refusalP50)} ms, p95 ${fmt(result.refusalP95)} ms; ` +
           `admitted p50 ${fmt(result.admittedP50)} ms`,
       );

@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
+  ConfigError,
   ProblemError,
   canonicalQuery,
+  parseJsonBody,
   parseQuery,
   pinAsOf,
   queryHash,
@@ -13,7 +15,7 @@ import {
   toMeasureReport,
 } from '@tessera/schemas';
 import { assertReleasable } from '../disclosure/output-check.ts';
-import { loadPolicy } from '../disclosure/policy.ts';
+import { resolvePolicy } from '../app/config.ts';
 import { createDisclosureControl } from '../disclosure/control.ts';
 import { toNodeResult } from '../evaluate/evaluator.ts';
 import { openDuckDbSource } from '../sources/duckdb-source.ts';
@@ -46,16 +48,11 @@ export async function runEvaluate(argv: string[]): Promise<number> {
   }
   const allowOpen = values['allow-open-policy'] === true;
   try {
-    const policy =
-      values.policy === 'open'
-        ? loadPolicy({ mechanism: 'none' }, { allowOpen })
-        : loadPolicy(
-            values.policy === undefined ? {} : JSON.parse(await readFile(values.policy, 'utf8')),
-            { allowOpen },
-          );
+    // Read as the service reads its own: a name twice in one object is refused (threat 50).
+    const policy = await resolvePolicy(values.policy ?? {}, process.cwd(), allowOpen);
     // A one-off noise key: the operator's own look at their data, outside any budget.
     const control = createDisclosureControl(policy, randomBytes(32));
-    const query = parseQuery(JSON.parse(await readFile(values.query, 'utf8')), control.limits);
+    const query = parseQuery(parseJsonBody(await readFile(values.query)), control.limits);
     const evaluable = pinAsOf(canonicalQuery(query), new Date());
     control.check(evaluable, '');
     const sourceQuery = { ...evaluable, summaryBounds: control.summaryBounds(evaluable) };
@@ -108,6 +105,10 @@ export async function runEvaluate(argv: string[]): Promise<number> {
       console.error(
         `tessera-node: ${err.code}${err.pointer === undefined ? '' : ` at ${err.pointer || '/'}`}: ${err.detail ?? err.title}`,
       );
+      return 1;
+    }
+    if (err instanceof ConfigError || err instanceof SyntaxError) {
+      console.error(`tessera-node: ${err.message}`);
       return 1;
     }
     throw err;
