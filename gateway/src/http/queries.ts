@@ -71,15 +71,15 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
     const project =
       req.get('x-tessera-project') ??
       (typeof req.query.project === 'string' ? req.query.project : undefined);
-    let job = await queries.submit({
+    const job = await queries.submit({
       researcher: researcherOf(res),
       body,
       mediaType,
       project,
       requestId: requestIdOf(res),
       traceparent: acceptTraceparent(req.get('traceparent')),
+      waitMs: preferWaitMs(req),
     });
-    job = await queries.wait(job, preferWaitMs(req));
     res.set('Location', `${publicUrl}/v1/queries/${job.id}`);
     res.status(isFinished(job) ? 200 : 202).json(jobView(job, publicUrl));
   });

@@ -4,7 +4,7 @@
 // needs. The real fan-out has its own tests (fanout.int.test.ts).
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AuditEntry, type NodeOutcome, type NodeResult, ProblemError } from '@tessera/schemas';
 import type { Researcher } from '../auth/researcher.ts';
 import { gatewayProblem } from '../errors.ts';
@@ -76,7 +76,12 @@ interface Harness {
   advance(seconds: number): void;
   /** What a node's health probe would report: the data version it now serves. */
   noteDataVersion(node: string, version: string): void;
-  submit(researcher: Researcher, body: unknown): ReturnType<QueryService['submit']>;
+  /** Submits as the query route does; `waitMs` as `Prefer: wait` asks. */
+  submit(
+    researcher: Researcher,
+    body: unknown,
+    waitMs?: number,
+  ): ReturnType<QueryService['submit']>;
 }
 
 let supervisor: Supervisor;
@@ -150,13 +155,14 @@ function harness(
       now = new Date(now.getTime() + seconds * 1000);
     },
     noteDataVersion: (node, version) => void versions.set(node, version),
-    submit: (researcher, body) =>
+    submit: (researcher, body, waitMs) =>
       service.submit({
         researcher,
         body,
         mediaType: 'query',
         project: 'diabetes',
         requestId: `req-${runs.length}`,
+        ...(waitMs === undefined ? {} : { waitMs }),
       }),
   };
 }
@@ -220,14 +226,25 @@ describe('a job', () => {
     expect(outcomes.every((o) => o.result === undefined)).toBe(true);
     expect(events.map((e) => e.type)).toEqual(['result']);
 
+    // One audit entry for the whole query: who asked, and every figure released.
     const entries = await store.auditEntries();
-    expect(actions(entries)).toEqual([
-      'query.submit:accepted:r-anna',
-      'node.outcome:released:r-anna',
-      'node.outcome:released:r-anna',
-      'query.result:released:r-anna',
-    ]);
-    expect(await store.verifyAudit()).toEqual({ ok: true, count: 4 });
+    expect(actions(entries)).toEqual(['query.result:released:r-anna']);
+    const released = done.status === 'done' ? done.result : undefined;
+    expect(entries[0]).toMatchObject({
+      queryHash: job.queryHash,
+      project: 'diabetes',
+      detail: {
+        job: job.id,
+        complete: true,
+        total: JSON.parse(JSON.stringify(released?.total)),
+        nodes: released?.nodes.map((n) => ({
+          node: n.node,
+          status: 'ok',
+          total: JSON.parse(JSON.stringify(n.result?.total)),
+        })),
+      },
+    });
+    expect(await store.verifyAudit()).toEqual({ ok: true, count: 1 });
     expect(await h.service.list(ANNA)).toMatchObject([{ id: job.id, status: 'done' }]);
   });
 
@@ -273,7 +290,12 @@ describe('the result cache', () => {
     // Budgets are what one researcher spent: never in what another is shown.
     expect(JSON.stringify(again.result)).not.toContain('"budget"');
     expect(await h.service.get(again.id, BRUNO)).toMatchObject({ status: 'done' });
-    expect(actions(await store.auditEntries()).at(-1)).toBe('query.submit:accepted:r-bruno');
+    expect((await store.auditEntries()).at(-1)).toMatchObject({
+      actor: 'r-bruno',
+      action: 'query.result',
+      outcome: 'released',
+      detail: { job: again.id, cached: true },
+    });
   });
 
   it('is not used for another question or once the entry expired', async () => {
@@ -423,7 +445,14 @@ describe('rate limits', () => {
     // Another question is still allowed.
     expect((await h.submit(ANNA, aged(41))).status).toBe('running');
     await supervisor.idle();
-    expect(actions(await store.auditEntries())).toContain('rate-limit:alert:r-anna');
+    // Its one audit entry is an alert.
+    expect((await store.auditEntries()).filter((e) => e.outcome === 'alert')).toMatchObject([
+      {
+        action: 'query.submit',
+        actor: 'r-anna',
+        detail: { code: 'ERR_RATE_LIMITED', reason: 'repeat' },
+      },
+    ]);
   });
 
   it('refuse an unknown project and a disallowed measure, audited', async () => {
@@ -618,6 +647,75 @@ function recording(calls: string[]): (store: Store) => Store {
       },
     });
 }
+
+describe('the durable writes of a query', () => {
+  it('are one, with its audit entry, for a query answered while its researcher waits', async () => {
+    const calls: string[] = [];
+    const h = harness({ store: recording(calls) });
+    const done = await h.submit(ANNA, aged(40), 5_000);
+    expect(done).toMatchObject({ status: 'done' });
+    // Limits counted, then the job written once, finished, with its one entry.
+    expect(calls.filter((c) => c !== 'hit' && c !== 'getCachedResult')).toEqual([
+      'appendAudit',
+      'createJob',
+    ]);
+    expect(await h.service.get(done.id, ANNA)).toEqual(done);
+    expect(actions(await store.auditEntries())).toEqual(['query.result:released:r-anna']);
+    expect(await h.service.outcomes(done.id)).toMatchObject([
+      { node: 'alpha', status: 'ok' },
+      { node: 'beta', status: 'ok' },
+    ]);
+  });
+
+  it('store a query still running when the wait ends before its id is handed out', async () => {
+    const held = holding();
+    const h = harness({ runFanout: held.run });
+    const job = await h.submit(ANNA, aged(40), 20);
+    expect(job).toMatchObject({ status: 'running' });
+    // Another replica asked for it now finds it.
+    expect(await store.getJob(job.id)).toMatchObject({ status: 'running' });
+    held.release();
+    await supervisor.idle();
+    expect(await h.service.get(job.id, ANNA)).toMatchObject({ status: 'done' });
+    expect(actions(await store.auditEntries())).toEqual(['query.result:released:r-anna']);
+  });
+
+  it('write a failure once too, audited with its code and what the nodes did', async () => {
+    const h = harness({
+      runFanout: (run) => {
+        run.onNodeOutcome({ node: 'alpha', status: 'timeout', elapsedMs: 9, attempts: 1 });
+        return Promise.reject(gatewayProblem('ERR_INTERNAL'));
+      },
+    });
+    const failed = await h.submit(ANNA, aged(40), 5_000);
+    expect(failed).toMatchObject({ status: 'failed', errorCode: 'ERR_INTERNAL' });
+    expect(await h.service.get(failed.id, ANNA)).toMatchObject({ status: 'failed' });
+    expect(await store.auditEntries()).toMatchObject([
+      {
+        action: 'query.result',
+        outcome: 'failed',
+        detail: {
+          job: failed.id,
+          code: 'ERR_INTERNAL',
+          nodes: [{ node: 'alpha', status: 'timeout' }],
+        },
+      },
+    ]);
+  });
+
+  it('answer a researcher waiting when the gateway stops, and leave no job running', async () => {
+    const h = harness({
+      runFanout: (run) =>
+        new Promise((resolve) => run.signal.addEventListener('abort', () => resolve([]))),
+    });
+    const waiting = h.submit(ANNA, aged(40), 30_000);
+    await vi.waitFor(() => expect(h.runs).toHaveLength(1));
+    h.service.abortAll();
+    const ended = await waiting;
+    expect(ended).toMatchObject({ status: 'failed', errorCode: 'ERR_GATEWAY_RESTARTED' });
+    expect(await store.getJob(ended.id)).toMatchObject({ status: 'failed' });
+  });
+});
 
 describe('threat 59: capacity is decided at submission', () => {
   it("refuses past the replica's capacity with 503 and Retry-After: no job, no quota, no store awaited", async () => {

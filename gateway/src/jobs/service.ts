@@ -19,10 +19,10 @@ import {
 } from '@tessera/schemas';
 import { authorize } from '../auth/authorize.ts';
 import type { Researcher } from '../auth/researcher.ts';
-import { gatewayProblem } from '../errors.ts';
+import { ERR_GATEWAY_RESTARTED, gatewayProblem } from '../errors.ts';
 import type { Admission, Ticket } from './admission.ts';
 import type { BackgroundRunner } from './supervisor.ts';
-import type { JobRecord, Store } from '../store/store.ts';
+import type { JobFields, JobRecord, NewJob, Store } from '../store/store.ts';
 
 /** A project's rules, from the gateway configuration. */
 export interface ProjectRules {
@@ -75,6 +75,20 @@ export interface QueryServiceDeps {
 
 export type QueryMediaType = 'query' | 'ccdl';
 
+/** How a job that ran came to its end. */
+type JobEnd = { readonly result: MergedResult } | { readonly errorCode: string };
+
+/** A job this process runs. */
+interface RunningJob {
+  readonly controller: AbortController;
+  /** Its node outcomes so far, as progress: event streams on this replica replay them. */
+  readonly outcomes: NodeOutcome[];
+  /** Set once the job is stored running (its id was handed out before it ended). */
+  stored?: Promise<JobRecord>;
+  /** Set once its end is being written. */
+  final?: Promise<JobRecord | undefined>;
+}
+
 /**
  * Why a query was turned away, as the refusals metric labels it:
  * `rate-limit` (per-minute, per-day, repeat), `authorisation` (project,
@@ -103,6 +117,12 @@ export interface SubmitRequest {
   readonly project: string | undefined;
   readonly requestId: string;
   readonly traceparent?: string | undefined;
+  /**
+   * How long to wait for the answer before returning the job still running
+   * (`Prefer: wait`); 0, the default, returns it at once. A query answered
+   * within it is written once, finished.
+   */
+  readonly waitMs?: number;
 }
 
 export type JobEvent =
@@ -150,6 +170,12 @@ function withoutBudgets(result: MergedResult): MergedResult {
   return shared;
 }
 
+/** A job as the store creates it, from the fields it was given at submission. */
+function newJob(job: JobFields): NewJob {
+  const { id, researcher, project, queryHash: hash, query, nodes, createdAt } = job;
+  return { id, researcher, project, queryHash: hash, query, nodes, now: createdAt };
+}
+
 /** The key under which identical question-and-data pairs share a cached answer. */
 function dataVersionsKey(
   nodes: readonly string[],
@@ -185,9 +211,14 @@ export function createQueryService(deps: QueryServiceDeps) {
   const newId = deps.newId ?? randomUUID;
   const events = new EventEmitter();
   events.setMaxListeners(0);
-  /** Jobs this process is running: their abort switch and the outcomes so far. */
-  const running = new Map<string, { controller: AbortController; outcomes: NodeOutcome[] }>();
+  /** Jobs this process is running. */
+  const running = new Map<string, RunningJob>();
 
+  /**
+   * A refusal's one audit entry. The same question asked more often than
+   * the project allows may be an attempt to average noise away (threat 9):
+   * its refusal is an alert.
+   */
   const refusalEntry = (
     error: ProblemError,
     researcher: Researcher,
@@ -200,7 +231,7 @@ export function createQueryService(deps: QueryServiceDeps) {
     project,
     queryHash: hash,
     action: 'query.submit',
-    outcome: 'refused',
+    outcome: reason === 'repeat' ? 'alert' : 'refused',
     detail: { code: error.code, reason },
   });
 
@@ -235,31 +266,122 @@ export function createQueryService(deps: QueryServiceDeps) {
     }
   };
 
-  /** Audit detail of one node's outcome: its status and, when it answered, its released total. */
-  const outcomeAudit = (job: JobRecord, outcome: NodeOutcome): AuditFields => ({
-    at: now().toISOString(),
+  /** A node's outcome as the audit log keeps it: its status and, when it answered, its released total. */
+  const outcomeAudit = (outcome: NodeOutcome): AuditJson => ({
+    node: outcome.node,
+    status: outcome.status,
+    ...(outcome.code ? { code: outcome.code } : {}),
+    ...(outcome.result ? { total: figures(outcome.result.total) } : {}),
+  });
+
+  /**
+   * The one audit entry of a query that ran (or was answered from the
+   * cache): who asked, and every figure released, per node and merged.
+   */
+  const resultAudit = (
+    job: JobFields,
+    at: Date,
+    end:
+      { readonly result: MergedResult; readonly cached?: boolean } | { readonly errorCode: string },
+    outcomes: readonly NodeOutcome[],
+  ): AuditFields => ({
+    at: at.toISOString(),
     actor: job.researcher,
     project: job.project,
     queryHash: job.queryHash,
-    action: 'node.outcome',
-    outcome: outcome.status === 'ok' ? 'released' : 'failed',
+    action: 'query.result',
+    outcome: 'result' in end ? 'released' : 'failed',
     detail: {
-      node: outcome.node,
-      status: outcome.status,
-      ...(outcome.code ? { code: outcome.code } : {}),
-      ...(outcome.result ? { total: figures(outcome.result.total) } : {}),
+      job: job.id,
+      ...('result' in end
+        ? {
+            ...(end.cached ? { cached: true } : {}),
+            complete: end.result.complete,
+            total: figures(end.result.total),
+          }
+        : { code: end.errorCode }),
+      nodes: outcomes.map(outcomeAudit),
     },
   });
 
+  /**
+   * Stores a job this process runs, still running, so that its id can be
+   * handed out (another replica may be asked for it next). A job whose end is
+   * already being written is not stored twice: its final record is returned.
+   */
+  async function persist(job: JobRecord): Promise<JobRecord> {
+    const run = running.get(job.id);
+    if (run === undefined) return (await deps.store.getJob(job.id)) ?? job;
+    if (run.final) return (await run.final) ?? job;
+    run.stored ??= deps.store.createJob({ ...newJob(job), status: 'running' });
+    return run.stored;
+  }
+
+  /**
+   * Writes a job's end, with its audit entry, in one transaction: a job that
+   * was stored is moved to its end, one that was not (its researcher is
+   * still waiting for it) is written once, finished.
+   */
+  async function writeEnd(
+    job: JobRecord,
+    run: RunningJob,
+    at: Date,
+    end: JobEnd,
+    outcomes: readonly NodeOutcome[],
+  ): Promise<JobRecord | undefined> {
+    const audit = deps.store.appendAudit(resultAudit(job, at, end, outcomes));
+    if (run.stored) {
+      await run.stored;
+      if ('result' in end) {
+        const [done] = await Promise.all([deps.store.completeJob(job.id, end.result, at), audit]);
+        return done;
+      }
+      const [failed] = await Promise.all([
+        deps.store.failJob(job.id, end.errorCode, at),
+        ...outcomes.map((outcome) => deps.store.recordNodeOutcome(job.id, outcome, at)),
+        audit,
+      ]);
+      return failed;
+    }
+    const [written] = await Promise.all([
+      deps.store.createJob({
+        ...newJob(job),
+        endedAt: at,
+        ...('result' in end
+          ? { status: 'done', result: end.result }
+          : { status: 'failed', errorCode: end.errorCode }),
+      }),
+      audit,
+    ]);
+    return written;
+  }
+
   async function execute(job: JobRecord, requestId: string, traceparent?: string): Promise<void> {
-    const controller = new AbortController();
-    // Outcomes, as progress, live here while the job runs (event streams on
-    // this replica replay them) and are stored with the job's end, in the
-    // same write.
-    const arrived: NodeOutcome[] = [];
-    running.set(job.id, { controller, outcomes: arrived });
-    const storeArrived = (at: Date): Promise<void>[] =>
-      arrived.map((outcome) => deps.store.recordNodeOutcome(job.id, outcome, at));
+    const run = running.get(job.id)!;
+    try {
+      const end = await runToEnd(job, run, requestId, traceparent);
+      if (end === undefined) return;
+      const at = now();
+      run.final = writeEnd(job, run, at, end, 'result' in end ? end.result.nodes : run.outcomes);
+      const final = await run.final;
+      if ('result' in end) cacheResult(job, end.result, at);
+      if (final) events.emit(job.id, { type: 'result', job: final } satisfies JobEvent);
+    } finally {
+      running.delete(job.id);
+    }
+  }
+
+  /**
+   * Fans the job out and merges its answers: its end, or undefined when it
+   * was cancelled (cancel() has written its end).
+   */
+  async function runToEnd(
+    job: JobRecord,
+    run: RunningJob,
+    requestId: string,
+    traceparent: string | undefined,
+  ): Promise<JobEnd | undefined> {
+    const { controller, outcomes: arrived } = run;
     try {
       const outcomes = await deps.runFanout({
         body: { query: job.query, requestId },
@@ -276,55 +398,46 @@ export function createQueryService(deps: QueryServiceDeps) {
           events.emit(job.id, { type: 'node', outcome: progress } satisfies JobEvent);
         },
       });
-      if (controller.signal.aborted) {
-        await Promise.all(storeArrived(now()));
-        return;
+      if (!controller.signal.aborted) {
+        const merged = deps.merge({ queryHash: job.queryHash, outcomes, minNodes: deps.minNodes });
+        return {
+          result: {
+            ...merged,
+            queryId: job.id,
+            ...(job.query.asOf ? { asOf: job.query.asOf } : {}),
+          },
+        };
       }
-      const merged: MergedResult = {
-        ...deps.merge({ queryHash: job.queryHash, outcomes, minNodes: deps.minNodes }),
-        queryId: job.id,
-        ...(job.query.asOf ? { asOf: job.query.asOf } : {}),
-      };
-      const versions = dataVersionsKey(job.nodes, deps.dataVersionOf);
-      const at = now();
-      // Queued together so they share one transaction.
-      const [done] = await Promise.all([
-        deps.store.completeJob(job.id, merged, at),
-        ...storeArrived(at),
-        ...outcomes.map((outcome) => deps.store.appendAudit(outcomeAudit(job, outcome))),
-        deps.store.appendAudit({
-          at: at.toISOString(),
-          actor: job.researcher,
-          project: job.project,
-          queryHash: job.queryHash,
-          action: 'query.result',
-          outcome: 'released',
-          detail: { complete: merged.complete, total: figures(merged.total) },
-        }),
-        merged.complete && versions !== undefined && deps.resultTtlSec > 0
-          ? deps.store.putCachedResult(
-              job.queryHash,
-              `${job.project}|${versions}`,
-              withoutBudgets(merged),
-              {
-                now: at,
-                expiresAt: new Date(at.getTime() + deps.resultTtlSec * 1000),
-              },
-            )
-          : undefined,
-      ]);
-      if (done) events.emit(job.id, { type: 'result', job: done } satisfies JobEvent);
     } catch (err) {
-      const code = err instanceof ProblemError ? err.code : 'ERR_INTERNAL';
-      const at = now();
-      const [failed] = await Promise.all([
-        deps.store.failJob(job.id, code, at),
-        ...storeArrived(at).map((p) => p.catch(() => undefined)),
-      ]);
-      if (failed) events.emit(job.id, { type: 'result', job: failed } satisfies JobEvent);
-    } finally {
-      running.delete(job.id);
+      if (!controller.signal.aborted) {
+        return { errorCode: err instanceof ProblemError ? err.code : 'ERR_INTERNAL' };
+      }
     }
+    // Stopped. A stored job keeps what had arrived: cancel() has written its
+    // end, or recovery fails it once this gateway is gone. One never stored
+    // (its researcher is waiting for it) ends here, so she is answered.
+    if (!run.stored) return { errorCode: ERR_GATEWAY_RESTARTED };
+    await Promise.all(
+      arrived.map((outcome) => deps.store.recordNodeOutcome(job.id, outcome, now())),
+    );
+    return undefined;
+  }
+
+  /** Shares a complete answer with the project's later identical questions over the same data. */
+  function cacheResult(job: JobRecord, merged: MergedResult, at: Date): void {
+    const versions = dataVersionsKey(job.nodes, deps.dataVersionOf);
+    if (!merged.complete || versions === undefined || deps.resultTtlSec <= 0) return;
+    deps.background.run('cache', () =>
+      deps.store.putCachedResult(
+        job.queryHash,
+        `${job.project}|${versions}`,
+        withoutBudgets(merged),
+        {
+          now: at,
+          expiresAt: new Date(at.getTime() + deps.resultTtlSec * 1000),
+        },
+      ),
+    );
   }
 
   /**
@@ -361,17 +474,6 @@ export function createQueryService(deps: QueryServiceDeps) {
         1,
         Math.ceil((hits[overIndex]!.resetAt.getTime() - at.getTime()) / 1000),
       );
-      if (reason === 'repeat') {
-        await deps.store.appendAudit({
-          at: at.toISOString(),
-          actor: researcher.sub,
-          project,
-          queryHash: hash,
-          action: 'rate-limit',
-          outcome: 'alert',
-          detail: { reason },
-        });
-      }
       return refuse(
         gatewayProblem('ERR_RATE_LIMITED', { retryAfter, detail: `${reason} limit reached` }),
         researcher,
@@ -387,33 +489,54 @@ export function createQueryService(deps: QueryServiceDeps) {
       versions === undefined
         ? undefined
         : await deps.store.getCachedResult(hash, `${project}|${versions}`, at);
-    if (cached) deps.onCacheHit?.();
-    const id = newId();
-    // Queued together so they share one transaction.
+    const fields: JobFields = {
+      id: newId(),
+      researcher: researcher.sub,
+      project,
+      queryHash: hash,
+      query: pinned,
+      nodes,
+      createdAt: at,
+      updatedAt: at,
+    };
+    if (!cached) return { ...fields, status: 'running', result: null, errorCode: null };
+    deps.onCacheHit?.();
+    const result: MergedResult = { ...(cached.value as MergedResult), queryId: fields.id };
+    // Answered at once: the job and its one audit entry in one transaction.
     const [job] = await Promise.all([
-      deps.store.createJob({
-        id,
-        researcher: researcher.sub,
-        project,
-        queryHash: hash,
-        query: pinned,
-        nodes,
-        now: at,
-        ...(cached
-          ? { status: 'done', result: { ...(cached.value as MergedResult), queryId: id } }
-          : { status: 'running' }),
-      }),
-      deps.store.appendAudit({
-        at: at.toISOString(),
-        actor: researcher.sub,
-        project,
-        queryHash: hash,
-        action: 'query.submit',
-        outcome: 'accepted',
-        detail: { job: id, nodes: [...nodes] },
-      }),
+      deps.store.createJob({ ...newJob(fields), status: 'done', result }),
+      deps.store.appendAudit(resultAudit(fields, at, { result, cached: true }, result.nodes)),
     ]);
     return job;
+  }
+
+  /**
+   * The job once it has finished or `waitMs` have passed, whichever comes
+   * first; a job still running then is stored before it is returned, since
+   * its id is about to be handed out.
+   */
+  async function settle(job: JobRecord, waitMs: number): Promise<JobRecord> {
+    const finished = await finishedWithin(job.id, waitMs);
+    return finished ?? persist(job);
+  }
+
+  /** The job's final record when this process finishes it within `ms`. */
+  function finishedWithin(id: string, ms: number): Promise<JobRecord | undefined> {
+    if (ms <= 0 || !running.has(id)) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const listener = (event: JobEvent): void => {
+        if (event.type !== 'result') return;
+        events.off(id, listener);
+        clearTimeout(timer);
+        resolve(event.job);
+      };
+      events.on(id, listener);
+      const timer = setTimeout(() => {
+        events.off(id, listener);
+        resolve(undefined);
+      }, ms);
+      timer.unref();
+    });
   }
 
   return {
@@ -479,6 +602,18 @@ export function createQueryService(deps: QueryServiceDeps) {
       try {
         const job = await record(researcher, project, hash, pinned, nodes, rules);
         if (job.status !== 'running') return job;
+        running.set(job.id, { controller: new AbortController(), outcomes: [] });
+        const waitMs = request.waitMs ?? 0;
+        let stored: JobRecord | undefined;
+        if (waitMs <= 0) {
+          // Not waited for: stored before it runs, since its id is handed out at once.
+          try {
+            stored = await persist(job);
+          } catch (err) {
+            running.delete(job.id);
+            throw err;
+          }
+        }
         deps.background.run('query', async () => {
           try {
             await execute(job, request.requestId, request.traceparent);
@@ -487,7 +622,7 @@ export function createQueryService(deps: QueryServiceDeps) {
           }
         });
         handedOff = true;
-        return job;
+        return stored ?? (await settle(job, waitMs));
       } finally {
         if (!handedOff) ticket.release();
       }
@@ -503,24 +638,7 @@ export function createQueryService(deps: QueryServiceDeps) {
     /** Resolves when the job finishes or `ms` pass, with its latest record. */
     async wait(job: JobRecord, ms: number): Promise<JobRecord> {
       if (isFinished(job) || ms <= 0) return job;
-      // The finished record when this process finishes the job in time;
-      // otherwise whatever the store holds by then.
-      const finished = new Promise<JobRecord | undefined>((resolve) => {
-        const listener = (event: JobEvent): void => {
-          if (event.type === 'result') {
-            events.off(job.id, listener);
-            clearTimeout(timer);
-            resolve(event.job);
-          }
-        };
-        events.on(job.id, listener);
-        const timer = setTimeout(() => {
-          events.off(job.id, listener);
-          resolve(undefined);
-        }, ms);
-        timer.unref();
-      });
-      const final = await finished;
+      const final = await finishedWithin(job.id, ms);
       return final ?? (await deps.store.getJob(job.id)) ?? job;
     },
 
@@ -549,6 +667,9 @@ export function createQueryService(deps: QueryServiceDeps) {
     async outcomes(id: string): Promise<NodeOutcome[]> {
       const here = running.get(id);
       if (here) return [...here.outcomes];
+      // A job that ended with an answer keeps its outcomes in it.
+      const job = await deps.store.getJob(id);
+      if (job?.status === 'done') return job.result.nodes.map(progressOf);
       return deps.store.nodeOutcomes(id);
     },
 

@@ -23,6 +23,7 @@ import {
 } from '@tessera/schemas';
 import { ERR_GATEWAY_RESTARTED } from '../errors.ts';
 import { admit, hitResult, rateLimitRule } from './rate-limit.ts';
+import { createdJobRecord, newJobStatus } from './new-job.ts';
 import {
   type CachedResult,
   type DoneJob,
@@ -254,13 +255,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         const { jobs } = open();
         const id = job.id ?? randomUUID();
         if (!UUID.test(id)) throw new RangeError('store: job id must be a UUID');
-        const status = job.status ?? 'queued';
-        if ((status === 'done') !== (job.result !== undefined)) {
-          throw new RangeError('store: a job is created done exactly when its result is given');
-        }
+        const status = newJobStatus(job);
         const key = id.toLowerCase();
         if (jobs.has(key)) throw new Error(`store: job ${id} already exists`);
         const at = time(job.now);
+        const endedAt = time(job.endedAt ?? job.now);
         jobs.set(key, {
           id: key,
           researcher: job.researcher,
@@ -271,31 +270,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           status,
           owner: instanceId,
           createdAt: at,
-          updatedAt: at,
+          updatedAt: endedAt,
           result: job.result === undefined ? null : toJson(job.result),
-          errorCode: null,
+          errorCode: job.errorCode ?? null,
           outcomes: new Map(),
         });
         seen(at);
-        // Built from what was written, as the SQL store answers.
-        const fields: JobFields = {
-          id,
-          researcher: job.researcher,
-          project: job.project,
-          queryHash: job.queryHash,
-          query: job.query,
-          nodes: [...job.nodes],
-          createdAt: job.now,
-          updatedAt: job.now,
-        };
-        return status === 'done' && job.result !== undefined
-          ? { ...fields, status: 'done', result: job.result, errorCode: null }
-          : {
-              ...fields,
-              status: status === 'running' ? 'running' : 'queued',
-              result: null,
-              errorCode: null,
-            };
+        return createdJobRecord(job, id);
       });
     },
 

@@ -1,11 +1,14 @@
 // The default store: PostgreSQL compiled to WebAssembly (PGlite), persisted
-// in a data directory. One process owns a data directory at a time (PGlite
-// has no locking of its own and two writers would corrupt it), so opening
-// takes a lock file that names the owning process; a lock left by a process
-// that no longer runs is taken over.
+// in a data directory. PGlite runs in a worker thread of its own
+// (pglite-worker.js), so its statements never hold up the gateway's requests.
+// One process owns a data directory at a time (PGlite has no locking of its
+// own and two writers would corrupt it), so opening takes a lock file that
+// names the owning process; a lock left by a process that no longer runs is
+// taken over.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type { SqlDriver, SqlParam, SqlRunner } from './sql.ts';
 import { openSqlStore, type SqlStoreOptions } from './sql-store.ts';
 import type { Store } from './store.ts';
@@ -50,6 +53,107 @@ export function pgliteDriver(db: PGlite, options: { readonly owned: boolean }): 
   };
 }
 
+interface WorkerReply {
+  readonly id: number;
+  readonly rows?: Record<string, unknown>[];
+  readonly tx?: number;
+  readonly error?: { readonly message: string; readonly code?: string };
+}
+
+type WorkerRequest =
+  | { op: 'query'; sql: string; params: readonly SqlParam[]; tx?: number }
+  | { op: 'exec'; sql: string; tx?: number }
+  | { op: 'begin' }
+  | { op: 'commit' | 'rollback'; tx: number }
+  | { op: 'close' };
+
+/**
+ * A SqlDriver over a PGlite in a worker thread (`dataDir` absent: in
+ * memory). Statements travel as messages; the worker keeps PGlite's own
+ * ordering, so a transaction's statements run alone, as in-process.
+ */
+export async function pgliteWorkerDriver(dataDir: string | undefined): Promise<SqlDriver> {
+  const worker = new Worker(new URL('./pglite-worker.js', import.meta.url), {
+    workerData: { dataDir },
+  });
+  const pending = new Map<
+    number,
+    { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }
+  >();
+  let nextId = 1;
+  let exited: Error | undefined;
+  const ready = new Promise<void>((resolveReady, rejectReady) => {
+    worker.on('message', (message: WorkerReply | { ready: true }) => {
+      if ('ready' in message) {
+        resolveReady();
+        return;
+      }
+      const call = pending.get(message.id);
+      if (call === undefined) return;
+      pending.delete(message.id);
+      if (pending.size === 0) worker.unref();
+      if (message.error === undefined) call.resolve(message);
+      else
+        call.reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
+    });
+    worker.on('error', (err) => {
+      exited = err;
+      rejectReady(err);
+    });
+    worker.on('exit', (code) => {
+      exited ??= new Error(`store: the database worker stopped (exit code ${code})`);
+      rejectReady(exited);
+      for (const call of pending.values()) call.reject(exited);
+      pending.clear();
+    });
+  });
+  await ready;
+  // An idle worker must not keep an otherwise finished process alive (the
+  // store's close() ends it); one with a statement in flight must.
+  worker.unref();
+
+  function send(request: WorkerRequest): Promise<WorkerReply> {
+    if (exited) return Promise.reject(exited);
+    const id = nextId++;
+    return new Promise((resolveCall, rejectCall) => {
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve: resolveCall, reject: rejectCall });
+      worker.postMessage({ id, ...request });
+    });
+  }
+
+  const runnerIn = (tx: number | undefined): SqlRunner => ({
+    async query(sql, params = []) {
+      const reply = await send({ op: 'query', sql, params, ...(tx === undefined ? {} : { tx }) });
+      return reply.rows ?? [];
+    },
+    async exec(sql) {
+      await send({ op: 'exec', sql, ...(tx === undefined ? {} : { tx }) });
+    },
+  });
+
+  return {
+    ...runnerIn(undefined),
+    async transaction(fn) {
+      const { tx } = await send({ op: 'begin' });
+      if (tx === undefined) throw new Error('store: the database worker opened no transaction');
+      let result;
+      try {
+        result = await fn(runnerIn(tx));
+      } catch (err) {
+        await send({ op: 'rollback', tx });
+        throw err;
+      }
+      await send({ op: 'commit', tx });
+      return result;
+    },
+    async close() {
+      if (!exited) await send({ op: 'close' });
+      await worker.terminate();
+    },
+  };
+}
+
 /**
  * Opens (and migrates) a PGlite store.
  * @example const store = await createPgliteStore({ dataDir: '.data/gateway' });
@@ -60,18 +164,18 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
     return openSqlStore(pgliteDriver(options.pglite, { owned: false }), storeOptions);
   }
   if (options.dataDir === undefined) {
-    return openSqlStore(pgliteDriver(await PGlite.create(), { owned: true }), storeOptions);
+    return openSqlStore(await pgliteWorkerDriver(undefined), storeOptions);
   }
   const dataDir = resolve(options.dataDir);
   const release = await lockDataDir(dataDir);
-  let db: PGlite;
+  let driver: SqlDriver;
   try {
-    db = await PGlite.create(dataDir);
+    driver = await pgliteWorkerDriver(dataDir);
   } catch (err) {
     await release();
     throw err;
   }
-  return openSqlStore(pgliteDriver(db, { owned: true }), { ...storeOptions, onClose: release });
+  return openSqlStore(driver, { ...storeOptions, onClose: release });
 }
 
 const LOCK_FILE = 'tessera.lock';

@@ -6,8 +6,8 @@
 // moves TAT one period on; a refused hit changes nothing. In any d seconds a
 // key gets at most `limit` plus d seconds' worth of the rate, whatever the
 // clock says: there is no window boundary to straddle (threat 57).
-// Both stores use these rules; the SQL store applies `admit` in one atomic
-// statement per hit.
+// Both stores use these rules; the SQL store applies `admit` to a batch of
+// hits under one lock (sql-store.ts).
 import type { RateLimitHit } from './store.ts';
 
 /** Float rounding slack (ms) in comparisons; far below a clock tick. */

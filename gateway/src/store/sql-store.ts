@@ -19,7 +19,8 @@ import {
 } from '@tessera/schemas';
 import { createGroupCommit, lastByKey, valuesList, type BatchKind } from './group-commit.ts';
 import { loadMigrations, migrate } from './migrate.ts';
-import { hitResult, rateLimitRule, type RateLimitRule } from './rate-limit.ts';
+import { createdJobRecord, newJobStatus } from './new-job.ts';
+import { admit, hitResult, rateLimitRule, type RateLimitRule } from './rate-limit.ts';
 import {
   float,
   integer,
@@ -211,10 +212,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     async createJob(job: NewJob): Promise<JobRecord> {
       const id = job.id ?? randomUUID();
       if (!UUID.test(id)) throw new RangeError('store: job id must be a UUID');
-      const status = job.status ?? 'queued';
-      if ((status === 'done') !== (job.result !== undefined)) {
-        throw new RangeError('store: a job is created done exactly when its result is given');
-      }
+      const status = newJobStatus(job);
       return commits.write(createJobs, { ...job, id, status });
     },
 
@@ -490,7 +488,9 @@ function batchKinds(instanceId: string) {
         jsonParam(job.nodes),
         job.status ?? 'queued',
         job.now,
+        job.endedAt ?? job.now,
         job.result === undefined ? null : jsonParam(job.result),
+        job.errorCode ?? null,
       ]);
       const latest = new Date(Math.max(...jobs.map((j) => j.now.getTime())));
       const first = params.length + 1;
@@ -499,10 +499,10 @@ function batchKinds(instanceId: string) {
            INSERT INTO gateway_instances (id, seen_at) VALUES ($${first}, $${first + 1})
            ON CONFLICT (id) DO UPDATE SET seen_at = GREATEST(gateway_instances.seen_at, EXCLUDED.seen_at)
          )
-         INSERT INTO jobs (id, researcher, project, query_hash, query, nodes, status, owner, created_at, updated_at, result)
-         SELECT v.id, v.researcher, v.project, v.query_hash, v.query, v.nodes, v.status, $${first}, v.at, v.at, v.result
-         FROM (VALUES ${valuesList(jobs.length, ['::uuid', '', '', '', '::json', '::json', '', '::timestamptz', '::json'])})
-           AS v(id, researcher, project, query_hash, query, nodes, status, at, result)
+         INSERT INTO jobs (id, researcher, project, query_hash, query, nodes, status, owner, created_at, updated_at, result, error_code)
+         SELECT v.id, v.researcher, v.project, v.query_hash, v.query, v.nodes, v.status, $${first}, v.at, v.ended_at, v.result, v.error_code
+         FROM (VALUES ${valuesList(jobs.length, ['::uuid', '', '', '', '::json', '::json', '', '::timestamptz', '::timestamptz', '::json', ''])})
+           AS v(id, researcher, project, query_hash, query, nodes, status, at, ended_at, result, error_code)
          RETURNING id`,
         [...params, instanceId, latest],
       );
@@ -511,25 +511,7 @@ function batchKinds(instanceId: string) {
       const inserted = new Set(rows.map((row) => text(row, 'id')));
       return jobs.map((job): JobRecord => {
         if (!inserted.has(job.id)) throw new Error('store: job insert returned nothing');
-        const fields: JobFields = {
-          id: job.id,
-          researcher: job.researcher,
-          project: job.project,
-          queryHash: job.queryHash,
-          query: job.query,
-          nodes: [...job.nodes],
-          createdAt: job.now,
-          updatedAt: job.now,
-        };
-        // createJob has checked that a result comes exactly with `done`.
-        return job.status === 'done' && job.result !== undefined
-          ? { ...fields, status: 'done', result: job.result, errorCode: null }
-          : {
-              ...fields,
-              status: job.status === 'running' ? 'running' : 'queued',
-              result: null,
-              errorCode: null,
-            };
+        return createdJobRecord(job, job.id);
       });
     },
   };
@@ -576,31 +558,43 @@ function batchKinds(instanceId: string) {
 
   const hits: BatchKind<HitWrite, RateLimitHit> = {
     async run(tx, items) {
-      // One atomic statement per hit, in order, so hits on one key in a batch
-      // see each other. The update (GCRA's `admit`, in SQL) happens only when
-      // the hit is allowed: a refused hit returns no row and changes nothing.
-      const results: RateLimitHit[] = [];
-      for (const { key, windowSec, limit, rule, nowMs } of items) {
-        const [row] = await tx.query(
-          `INSERT INTO rate_limit_tats AS r (key, window_sec, tat_ms)
-           VALUES ($1, $2::int, $3::float8 + $4::float8)
-           ON CONFLICT (key, window_sec) DO UPDATE
-             SET tat_ms = GREATEST(r.tat_ms, $3::float8) + $4::float8
-             WHERE GREATEST(r.tat_ms, $3::float8) - $3::float8 <= $5::float8
-           RETURNING tat_ms`,
-          [key, windowSec, nowMs, rule.periodMs, rule.toleranceMs],
-        );
-        if (row !== undefined) {
-          results.push(hitResult(rule, true, float(row, 'tat_ms'), nowMs, limit));
-          continue;
+      // Three statements however many hits: every batch of hits, from any
+      // replica, takes one lock, reads the state of its keys, applies GCRA's
+      // `admit` to each hit in order (hits on one key see each other; a
+      // refused hit changes nothing) and writes back what changed.
+      await lock(tx, 'tessera.rate-limits');
+      const slot = (key: string, windowSec: number): string => `${windowSec}\0${key}`;
+      const wanted = lastByKey(items, (i) => slot(i.key, i.windowSec));
+      const rows = await tx.query(
+        `SELECT r.key, r.window_sec, r.tat_ms FROM rate_limit_tats r
+         JOIN json_to_recordset($1::json) AS v(key text, window_sec int)
+           ON r.key = v.key AND r.window_sec = v.window_sec`,
+        [jsonParam(wanted.map((i) => ({ key: i.key, window_sec: i.windowSec })))],
+      );
+      const tats = new Map<string, number | undefined>(
+        rows.map((row) => [
+          slot(text(row, 'key'), integer(row, 'window_sec')),
+          float(row, 'tat_ms'),
+        ]),
+      );
+      const changed = new Map<string, { key: string; window_sec: number; tat_ms: number }>();
+      const results = items.map(({ key, windowSec, limit, rule, nowMs }) => {
+        const at = slot(key, windowSec);
+        const { ok, tatMs } = admit(rule, tats.get(at), nowMs);
+        if (ok && tatMs !== undefined) {
+          tats.set(at, tatMs);
+          changed.set(at, { key, window_sec: windowSec, tat_ms: tatMs });
         }
-        // Refused: the row is locked by the statement above until commit.
-        const [current] = await tx.query(
-          'SELECT tat_ms FROM rate_limit_tats WHERE key = $1 AND window_sec = $2',
-          [key, windowSec],
+        return hitResult(rule, ok, tatMs, nowMs, limit);
+      });
+      if (changed.size > 0) {
+        await tx.query(
+          `INSERT INTO rate_limit_tats (key, window_sec, tat_ms)
+           SELECT key, window_sec, tat_ms FROM json_to_recordset($1::json)
+             AS v(key text, window_sec int, tat_ms float8)
+           ON CONFLICT (key, window_sec) DO UPDATE SET tat_ms = EXCLUDED.tat_ms`,
+          [jsonParam([...changed.values()])],
         );
-        if (current === undefined) throw new Error('store: rate-limit row vanished');
-        results.push(hitResult(rule, false, float(current, 'tat_ms'), nowMs, limit));
       }
       return results;
     },

@@ -65,11 +65,16 @@ export interface NewJob {
   readonly now: Date;
   /**
    * Where the job starts: `queued` (the default), `running` when its fan-out
-   * begins at once, or `done` with `result` when the answer is already known
-   * (a cached result). createJob refuses a result with any other status.
+   * begins at once, or already ended when it is first written after its
+   * answer (`done` with `result`) or its failure (`failed` with
+   * `errorCode`). createJob refuses a result or an error code with any other
+   * status.
    */
-  readonly status?: 'queued' | 'running' | 'done';
+  readonly status?: 'queued' | 'running' | 'done' | 'failed';
   readonly result?: MergedResult;
+  readonly errorCode?: string;
+  /** When a job created ended came to its end (its `updatedAt`); default `now`. */
+  readonly endedAt?: Date;
 }
 
 export interface CachedResult {

@@ -147,6 +147,26 @@ export function storeContract(database: () => ContractDatabase): void {
       await expect(store.createJob(newJob({ result: merged(1) }))).rejects.toThrow(RangeError);
     });
 
+    it('are created already ended, in one write, with when they ended', async () => {
+      const store = await open();
+      const ended = at(3);
+      const [done, failed] = await Promise.all([
+        store.createJob(newJob({ status: 'done', result: merged(7), endedAt: ended })),
+        store.createJob(newJob({ status: 'failed', errorCode: 'ERR_INTERNAL', endedAt: ended })),
+      ]);
+      for (const job of [done, failed]) {
+        expect(await store.getJob(job.id)).toEqual(job);
+        expect(job).toMatchObject({ createdAt: T0, updatedAt: ended });
+      }
+      expect(failed).toMatchObject({ status: 'failed', errorCode: 'ERR_INTERNAL', result: null });
+      // An ended job is not recovered, and cannot be moved on.
+      expect(await store.completeJob(failed.id, merged(1), at(4))).toBeUndefined();
+      await expect(store.createJob(newJob({ status: 'failed' }))).rejects.toThrow(RangeError);
+      await expect(store.createJob(newJob({ errorCode: 'ERR_INTERNAL' }))).rejects.toThrow(
+        RangeError,
+      );
+    });
+
     it('refuse a second job with the same id and keep the first', async () => {
       const store = await open();
       const first = await store.createJob(newJob());
