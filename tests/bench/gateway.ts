@@ -3,62 +3,59 @@
 // Per node count N: N simulated nodes, each a node:http server on loopback in
 // child processes (gateway/node-host.ts; at most MAX_NODE_HOSTS processes, the
 // nodes spread over them), answering a fixed NodeResult after a fixed delay;
-// the real gateway (createGatewayService on PGlite in a temporary directory,
-// node tokens signed as in production) in this process; the test OpenID
-// provider (gateway/idp-host.ts) and an open-loop load generator
-// (gateway/load.ts) in child processes of their own. At stepped arrival rates
-// it finds the highest rate the gateway sustains (p99 under the budget, no
-// error, nothing left unanswered) and the highest rate a bare undici fan-out
-// to the same nodes sustains (the floor: no auth, validation, state or
-// merge), then the same with a relaxed budget (capacity). At half the
-// gateway's sustained rate it measures the latency the gateway adds to the
-// slowest node's own time. Gateway CPU per query comes from this process's
-// CPU over each step. Prints the tables and rewrites the "## Gateway" section
-// of docs/benchmarks.md.
+// the test OpenID provider (gateway/idp-host.ts) and an open-loop load
+// generator (gateway/load.ts) in child processes of their own. At stepped
+// arrival rates it first finds the highest rate a bare undici fan-out to the
+// nodes sustains (p99 under the budget, no error, nothing left unanswered;
+// the floor: no auth, validation, state or merge), then, for each store in
+// turn, starts the real gateway in a child process of its own
+// (gateway/gateway-host.ts: createGatewayService on that store, node tokens
+// signed as in production) and finds the highest rate it sustains; then the
+// same with a relaxed budget (capacity). At half the gateway's sustained rate
+// it measures the latency the gateway adds to the slowest node's own time.
+// The gateway's process reports its own CPU, resident memory and event-loop
+// delay over each step, so they are the gateway's alone. Prints the tables
+// and rewrites the "## Gateway" section of docs/benchmarks.md.
 //
 // Flags: --nodes 3,10,30,100  --duration 3 (seconds per rate step)
 //        --repeats 3 (steps at each answer and at half the sustained rate)
 //        --delay 5 (node delay, ms)  --budget 100 (p99 budget, ms)
 //        --capacity-budget 1000 (p99 budget of the capacity search, ms; 0: none)
 //        --start-rate 50  --max-rate 4000
-//        --store pglite|postgres (PostgreSQL: DATABASE_URL, default
-//        postgres://postgres@127.0.0.1:5432/test, in a schema of its own)
-//        --profile (a CPU profile of the gateway at its capacity, per N, and
-//        its store calls counted)  --note "<text>" (a line for the doc's notes)
-//        --no-doc
+//        --store pglite,postgres (the default: both, in the order given; PostgreSQL:
+//        DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test, in a
+//        schema of its own, dropped afterwards)
+//        --profile (a CPU profile of the gateway at its capacity, per N and
+//        store, and its store calls counted)  --note "<text>" (a line for the
+//        doc's notes)  --no-doc
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { listen } from '@tessera/http-kit';
-import {
-  DEFAULT_LIMITS,
-  canonicalQuery,
-  loadConfig,
-  parseQuery,
-  queryHash,
-} from '@tessera/schemas';
+import { DEFAULT_LIMITS, canonicalQuery, parseQuery, queryHash } from '@tessera/schemas';
 import { configDefaults } from '@tessera/schemas/testing';
-import { createGatewayService, createPostgresStore, openStore } from '@tessera/gateway';
-import type { GatewayService, Store } from '@tessera/gateway';
 import { freePort } from '../support/processes.ts';
 import { forkChild } from './gateway/child.ts';
 import type { Child } from './gateway/child.ts';
-import { describeStep, docBody, fmt, printSummary } from './gateway/doc.ts';
-import type { PhaseResult, RunSettings, StoreCalls } from './gateway/doc.ts';
-import { profileDuring, summariseProfile } from './gateway/profile.ts';
+import { describeStep, docBody, fmt, fmtMb, printSummary } from './gateway/doc.ts';
+import type { PhaseResult, RunSettings, StoreCalls, StoreResult } from './gateway/doc.ts';
 import type {
+  FromGatewayHost,
   FromLoad,
   FromNodeHost,
+  GatewayHostInit,
+  GatewayWindow,
   IdpHostInit,
   IdpHostReady,
   LoadInit,
   Mode,
   NodeHostInit,
+  StoreKind,
+  StoreTarget,
+  ToGatewayHost,
   ToIdpHost,
   ToLoad,
   ToNodeHost,
@@ -66,14 +63,13 @@ import type {
 import { gatewayIdle, metricValue } from './gateway/gateway-metrics.ts';
 import { findRate, makeStep } from './gateway/search.ts';
 import type { Search, Step } from './gateway/search.ts';
-import { countingStore } from './gateway/store-calls.ts';
-import type { CountingStore } from './gateway/store-calls.ts';
 import { variantQuery } from './gateway/variants.ts';
 import { describeMachine, machineLine, REPO_ROOT, writeDocSection } from './report.ts';
 
 export { TARGETS } from './gateway/doc.ts';
 
 const DEFAULT_NODES = [3, 10, 30, 100];
+const STORE_KINDS: readonly StoreKind[] = ['pglite', 'postgres'];
 const MAX_NODE_HOSTS = 10;
 const PROJECT = 'bench';
 const CLIENT = 'bench-researcher';
@@ -92,6 +88,13 @@ const WARM_UP_SEC = 2;
 const MIN_REQUESTS = 5;
 const IDLE_SEC = 3;
 const SETTLE_MS = 300;
+/** How often the gateway's process samples its resident memory. */
+const RSS_SAMPLE_MS = 200;
+/** `monitorEventLoopDelay` resolution in the gateway's process (prom-client's default too). */
+const LOOP_RESOLUTION_MS = 10;
+/** Opening a new PGlite data directory takes seconds, more on a busy machine. */
+const GATEWAY_START_MS = 180_000;
+const GATEWAY_STOP_GRACE_MS = 15_000;
 /** Variants are made (and sent to the processes that need them) this many at a time. */
 const VARIANT_CHUNK = 2000;
 const PROFILE_DIR = join(REPO_ROOT, '.data', 'bench', 'gateway');
@@ -109,7 +112,7 @@ interface Options {
   readonly profile: boolean;
   readonly doc: boolean;
   readonly note: string | undefined;
-  readonly store: 'pglite' | 'postgres';
+  readonly stores: readonly StoreKind[];
 }
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -161,37 +164,80 @@ function parseOptions(argv: readonly string[]): Options {
     profile: values.profile === true,
     doc: values['no-doc'] !== true,
     note: values.note,
-    store: storeKind(values.store),
+    stores: storeKinds(values.store),
   };
 }
 
-function storeKind(value: string | undefined): Options['store'] {
-  if (value === undefined || value === 'pglite' || value === 'postgres') return value ?? 'pglite';
-  throw new RangeError(`--store: pglite or postgres, not ${value}`);
+function storeKinds(value: string | undefined): StoreKind[] {
+  if (value === undefined) return [...STORE_KINDS];
+  const kinds = value.split(',').map((s) => s.trim());
+  const known = (kind: string): kind is StoreKind => (STORE_KINDS as string[]).includes(kind);
+  const bad = kinds.find((kind) => !known(kind));
+  if (bad !== undefined || kinds.length === 0) {
+    throw new RangeError(`--store: pglite, postgres or pglite,postgres, not ${bad ?? value}`);
+  }
+  return [...new Set(kinds.filter(known))];
 }
 
-/** The gateway's state store for the run, and how to dispose of it. */
-async function openBenchStore(
-  kind: Options['store'],
-  dataDir: string,
-): Promise<{ store: Store; dispose: () => Promise<void> }> {
+// --- the stores --------------------------------------------------------------------
+
+/** A store the gateways of the run use, made before them and removed after them. */
+interface BenchStore {
+  readonly kind: StoreKind;
+  readonly target: StoreTarget;
+  dispose(): Promise<void>;
+}
+
+/** The URL without its password, for messages. */
+function redacted(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(DATABASE_URL)';
+  }
+}
+
+async function adminQuery(connectionString: string, sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString });
+  try {
+    await admin.connect();
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * The store for one kind: a PGlite data directory under `dataDir` (the
+ * caller removes it), or a PostgreSQL schema of its own, dropped by `dispose`.
+ * Each node count's gateway opens it in its own process.
+ */
+async function prepareStore(kind: StoreKind, dataDir: string): Promise<BenchStore> {
   if (kind === 'pglite') {
-    const store = await openStore({ dataDir: join(dataDir, 'state') });
-    return { store, dispose: () => store.close() };
+    return {
+      kind,
+      target: { kind, dataDir: join(dataDir, 'state') },
+      dispose: () => Promise.resolve(),
+    };
   }
   const connectionString = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
   const schema = `bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const store = await createPostgresStore({ connectionString, schema });
+  try {
+    await adminQuery(connectionString, `CREATE SCHEMA ${schema}`);
+  } catch (err) {
+    throw new Error(
+      `--store postgres: cannot create a schema at ${redacted(connectionString)} (DATABASE_URL): ${
+        err instanceof Error ? err.message : String(err)
+      }; --store pglite leaves PostgreSQL out`,
+      { cause: err },
+    );
+  }
   return {
-    store,
-    dispose: async () => {
-      await store.close();
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.end();
-    },
+    kind,
+    target: { kind, connectionString, schema },
+    dispose: () => adminQuery(connectionString, `DROP SCHEMA ${schema} CASCADE`),
   };
 }
 
@@ -210,8 +256,10 @@ function settingsOf(options: Options): RunSettings {
     connectionsPerNode: CONNECTIONS_PER_NODE,
     waitSec: WAIT_SEC,
     idleSec: IDLE_SEC,
+    rssSampleMs: RSS_SAMPLE_MS,
+    loopResolutionMs: LOOP_RESOLUTION_MS,
     note: options.note,
-    store: options.store,
+    stores: options.stores,
   };
 }
 
@@ -262,7 +310,7 @@ class VariantPool {
   }
 }
 
-// --- one node count ----------------------------------------------------------------
+// --- the processes of one node count -----------------------------------------------
 
 type NodeHost = Child<ToNodeHost, FromNodeHost>;
 type Load = Child<ToLoad, FromLoad>;
@@ -272,13 +320,21 @@ interface Idp {
   readonly ready: IdpHostReady;
 }
 
+/** The gateway under test, in its own process. */
+interface GatewayProcess {
+  readonly child: Child<ToGatewayHost, FromGatewayHost>;
+  readonly url: string;
+  /** Ends the gateway process's current window (its figures since the last call) and starts the next. */
+  window(): Promise<GatewayWindow>;
+}
+
 interface Phase {
   readonly n: number;
   readonly hosts: readonly NodeHost[];
+  readonly nodes: readonly { readonly id: string; readonly url: string }[];
   readonly load: Load;
-  readonly gateway: GatewayService;
-  readonly server: Server;
-  readonly gatewayUrl: string;
+  /** The gateway the gateway steps go to, while one runs. */
+  gateway: GatewayProcess | undefined;
   /** Next variant for a bare request (any made variant will do: nothing caches). */
   bareCursor: number;
   stepId: number;
@@ -307,11 +363,11 @@ async function shipVariants(
   ]);
 }
 
+/** The node hosts and the load generator of a node count; gateways come and go on them. */
 async function startPhase(
   n: number,
   options: Options,
   idp: Idp,
-  store: Store,
   pool: VariantPool,
 ): Promise<Phase> {
   const ids = Array.from({ length: n }, (_, i) => `node-${String(i + 1).padStart(3, '0')}`);
@@ -336,31 +392,9 @@ async function startPhase(
       for (const [id, url] of Object.entries(ready.urls)) urls.set(id, url);
     }),
   );
-
-  const port = await freePort();
-  const gatewayUrl = `http://127.0.0.1:${port}`;
   const nodes = ids.map((id) => ({ id, url: urls.get(id)! }));
-  const config = loadConfig('gateway-config', {
-    publicUrl: gatewayUrl,
-    oidc: { issuer: idp.ready.issuer, audience: idp.ready.audience },
-    nodes,
-    projects: {
-      [PROJECT]: {
-        nodes: ids,
-        queriesPerMinute: 1_000_000_000,
-        queriesPerDay: 1_000_000_000,
-        repeatsPerWindow: 1_000_000_000,
-      },
-    },
-    // The load comes from one researcher standing for many: her share is the replica's.
-    fanout: { maxConcurrentPerResearcher: REPLICA_CAPACITY },
-    log: { level: 'warn' },
-  });
-  const gateway = await createGatewayService(config, { store, pollIntervalSec: 0 });
-  const { server } = await listen(gateway.app, '127.0.0.1', port);
 
   const loadInit: LoadInit = {
-    gatewayUrl,
     token: idp.ready.token,
     project: PROJECT,
     nodes,
@@ -370,33 +404,118 @@ async function startPhase(
   };
   const load = forkChild<ToLoad, FromLoad>(join(HERE, 'load.ts'), 'load generator', loadInit);
   await load.next((m): m is Extract<FromLoad, { type: 'ready' }> => m.type === 'ready');
-  const phase: Phase = { n, hosts, load, gateway, server, gatewayUrl, bareCursor: 0, stepId: 0 };
+  const phase: Phase = { n, hosts, nodes, load, gateway: undefined, bareCursor: 0, stepId: 0 };
   // Every variant made so far, to the new processes.
   await shipVariants(phase, {
     from: 0,
     hashes: pool.hashes.slice(0, pool.made),
     nodeQueries: pool.nodeQueries.slice(0, pool.made),
   });
-  log(`N=${n}: ${n} nodes in ${hostCount} processes, gateway at ${gatewayUrl}`);
+  log(`N=${n}: ${n} nodes in ${hostCount} processes`);
   return phase;
 }
 
 async function stopPhase(phase: Phase): Promise<void> {
   await phase.load.stop({ type: 'stop' });
-  phase.server.closeAllConnections();
-  await new Promise<void>((resolve) => phase.server.close(() => resolve()));
-  await phase.gateway.close();
   await Promise.all(phase.hosts.map((h) => h.stop({ type: 'stop' })));
 }
 
-async function runStep(
+/** The gateway's configuration, as the benchmark has always run it. */
+function gatewayConfig(
+  gatewayUrl: string,
+  nodes: Phase['nodes'],
+  idp: Idp,
+): Record<string, unknown> {
+  return {
+    publicUrl: gatewayUrl,
+    oidc: { issuer: idp.ready.issuer, audience: idp.ready.audience },
+    nodes,
+    projects: {
+      [PROJECT]: {
+        nodes: nodes.map((node) => node.id),
+        queriesPerMinute: 1_000_000_000,
+        queriesPerDay: 1_000_000_000,
+        repeatsPerWindow: 1_000_000_000,
+      },
+    },
+    // The load comes from one researcher standing for many: her share is the replica's.
+    fanout: { maxConcurrentPerResearcher: REPLICA_CAPACITY },
+    log: { level: 'warn' },
+  };
+}
+
+let windowIds = 0;
+
+/** Starts a gateway on `store` in a process of its own and points the load generator at it. */
+async function startGateway(
   phase: Phase,
-  pool: VariantPool,
+  store: BenchStore,
   options: Options,
+  idp: Idp,
+): Promise<GatewayProcess> {
+  const port = await freePort();
+  const init: GatewayHostInit = {
+    port,
+    config: gatewayConfig(`http://127.0.0.1:${port}`, phase.nodes, idp),
+    store: store.target,
+    countStoreCalls: options.profile,
+    rssSampleMs: RSS_SAMPLE_MS,
+    loopResolutionMs: LOOP_RESOLUTION_MS,
+  };
+  const child = forkChild<ToGatewayHost, FromGatewayHost>(
+    join(HERE, 'gateway-host.ts'),
+    `gateway on ${store.kind}`,
+    init,
+  );
+  const ready = await child.next(
+    (m): m is Extract<FromGatewayHost, { type: 'ready' }> => m.type === 'ready',
+    GATEWAY_START_MS,
+  );
+  const gateway: GatewayProcess = {
+    child,
+    url: ready.url,
+    async window() {
+      windowIds += 1;
+      const id = windowIds;
+      child.send({ type: 'window', id });
+      return child.next(
+        (m): m is Extract<FromGatewayHost, { type: 'window' }> =>
+          m.type === 'window' && m.id === id,
+      );
+    },
+  };
+  phase.load.send({ type: 'gateway', url: gateway.url });
+  await phase.load.next(
+    (m): m is Extract<FromLoad, { type: 'gateway-ok' }> =>
+      m.type === 'gateway-ok' && m.url === gateway.url,
+  );
+  log(
+    `N=${phase.n} ${store.kind}: gateway at ${gateway.url} (pid ${child.process.pid}), store opened in ${fmt(ready.storeOpenMs / 1000)} s`,
+  );
+  return gateway;
+}
+
+/** What every step of a node count needs. */
+interface StepContext {
+  readonly phase: Phase;
+  readonly pool: VariantPool;
+  readonly options: Options;
+}
+
+async function runStep(
+  { phase, pool, options }: StepContext,
   mode: Mode,
   rate: number,
-  stepSec = options.durationSec,
+  how: {
+    readonly sec?: number;
+    /** Wait for the gateway's background tasks (cache writes, audit) inside the window. */
+    readonly settleInWindow?: boolean;
+  } = {},
 ): Promise<Step> {
+  const stepSec = how.sec ?? options.durationSec;
+  const gateway = mode === 'gateway' ? phase.gateway : undefined;
+  if (mode === 'gateway' && gateway === undefined)
+    throw new Error('a gateway step with no gateway');
   // Slow rates get longer steps: a p99 over a handful of requests says little.
   const durationSec = Math.max(stepSec, MIN_REQUESTS / rate);
   const count = Math.max(1, Math.round(rate * durationSec));
@@ -420,6 +539,8 @@ async function runStep(
   }
   phase.stepId += 1;
   const id = phase.stepId;
+  // The gateway's window opens before the first request leaves.
+  await gateway?.window();
   phase.load.send({
     type: 'step',
     id,
@@ -435,136 +556,204 @@ async function runStep(
     (m): m is Extract<FromLoad, { type: 'step-started' }> =>
       m.type === 'step-started' && m.id === id,
   );
-  const cpu = process.cpuUsage();
   const done = await phase.load.next(
     (m): m is Extract<FromLoad, { type: 'step-done' }> => m.type === 'step-done' && m.id === id,
     (durationSec + WAIT_SEC + 60) * 1000,
   );
-  const used = process.cpuUsage(cpu);
-  const step = makeStep(done.result, (used.user + used.system) / 1000);
-  if (mode === 'gateway' && !(await gatewayIdle(phase.gatewayUrl))) {
-    log('the gateway still had queries in flight after 30 s');
+  let window: GatewayWindow | undefined;
+  if (gateway !== undefined) {
+    // ... and closes when the gateway runs no query, so that work after the last answer counts too.
+    if (!(await gatewayIdle(gateway.url)))
+      log('the gateway still had queries in flight after 30 s');
+    if (how.settleInWindow === true) await sleep(SETTLE_MS);
+    window = await gateway.window();
   }
-  await sleep(SETTLE_MS);
-  return step;
+  if (how.settleInWindow !== true) await sleep(SETTLE_MS);
+  return makeStep(done.result, window);
 }
 
-interface Starts {
-  readonly gateway: number;
-  readonly bare: number;
+/** The search of one mode at one budget; `history` holds that mode's earlier steps and gets the new ones. */
+function search(
+  ctx: StepContext,
+  label: string,
+  mode: Mode,
+  budgetMs: number,
+  start: number,
+  history: Step[],
+): Promise<Search> {
+  return findRate(
+    async (rate) => {
+      const step = await runStep(ctx, mode, rate);
+      history.push(step);
+      log(describeStep(label, step, budgetMs));
+      return step;
+    },
+    [...history],
+    {
+      budgetMs,
+      repeats: ctx.options.repeats,
+      minRate: MIN_RATE,
+      maxRate: ctx.options.maxRate,
+      refinements: REFINEMENTS,
+      start,
+      round: (rate) => roundRate(rate, ctx.options.maxRate),
+    },
+  );
 }
 
-async function runPhase(
-  n: number,
-  options: Options,
+/** The gateway process's figures over `IDLE_SEC` with no request. */
+async function idleWindow(gateway: GatewayProcess): Promise<GatewayWindow> {
+  await gateway.window();
+  await sleep(IDLE_SEC * 1000);
+  return gateway.window();
+}
+
+// --- one store's gateway at one node count -------------------------------------------
+
+async function runStore(
+  ctx: StepContext,
+  store: BenchStore,
   idp: Idp,
-  store: Store,
-  counted: CountingStore | undefined,
-  pool: VariantPool,
-  starts: Starts,
-): Promise<PhaseResult> {
+  start: number,
+): Promise<StoreResult> {
+  const { phase, options } = ctx;
+  const label = `N=${phase.n} ${store.kind}`;
   const loadAtStart = loadavg()[0] ?? 0;
-  log(`N=${n}: starting (load average ${loadAtStart.toFixed(2)})`);
-  const phase = await startPhase(n, options, idp, store, pool);
+  log(`${label}: starting the gateway (load average ${loadAtStart.toFixed(2)})`);
+  const gateway = await startGateway(phase, store, options, idp);
+  phase.gateway = gateway;
   try {
+    // Resident memory once started, before any request.
+    const idleRssBytes = (await idleWindow(gateway)).rssBytes;
     // Warm-up: JIT, connections, the IdP's keys; not recorded.
-    const warm = roundRate(Math.min(5, starts.gateway), options.maxRate);
-    await runStep(phase, pool, options, 'gateway', warm, WARM_UP_SEC);
-    await runStep(phase, pool, options, 'bare', warm, WARM_UP_SEC);
-    const idleFrom = process.cpuUsage();
-    await sleep(IDLE_SEC * 1000);
-    const idleUsed = process.cpuUsage(idleFrom);
-    const idleCpuMsPerSec = (idleUsed.user + idleUsed.system) / 1000 / IDLE_SEC;
-    log(`N=${n}: gateway process CPU while idle ${fmt(idleCpuMsPerSec)} ms/s`);
+    await runStep(ctx, 'gateway', roundRate(Math.min(5, start), options.maxRate), {
+      sec: WARM_UP_SEC,
+    });
+    const idle = await idleWindow(gateway);
+    const idleCpuMsPerSec = idle.cpuMs / (idle.wallMs / 1000);
+    log(
+      `${label}: gateway process idle: RSS ${fmtMb(idleRssBytes)} before any request, CPU ${fmt(idleCpuMsPerSec)} ms/s after the warm-up`,
+    );
 
-    const history: Record<Mode, Step[]> = { gateway: [], bare: [] };
-    const search = (mode: Mode, budgetMs: number, start: number): Promise<Search> =>
-      findRate(
-        async (rate) => {
-          const step = await runStep(phase, pool, options, mode, rate);
-          history[mode].push(step);
-          log(describeStep(n, step, budgetMs));
-          return step;
-        },
-        [...history[mode]],
-        {
-          budgetMs,
-          repeats: options.repeats,
-          minRate: MIN_RATE,
-          maxRate: options.maxRate,
-          refinements: REFINEMENTS,
-          start,
-          round: (rate) => roundRate(rate, options.maxRate),
-        },
-      );
-    const capacity = options.capacityBudgetMs > 0;
-    const gatewayLatency = await search('gateway', options.budgetMs, starts.gateway);
-    const gatewayCapacity = capacity
-      ? await search('gateway', options.capacityBudgetMs, starts.gateway)
-      : undefined;
-    const bareLatency = await search('bare', options.budgetMs, starts.bare);
-    const bareCapacity = capacity
-      ? await search('bare', options.capacityBudgetMs, starts.bare)
-      : undefined;
+    const history: Step[] = [];
+    const latency = await search(ctx, label, 'gateway', options.budgetMs, start, history);
+    const capacity =
+      options.capacityBudgetMs > 0
+        ? await search(ctx, label, 'gateway', options.capacityBudgetMs, start, history)
+        : undefined;
 
     // Half the sustained rate; with none sustained, half the capacity, else the lowest rate.
-    const basis: PhaseResult['half']['basis'] =
-      gatewayLatency.sustained > 0
-        ? 'sustained'
-        : (gatewayCapacity?.sustained ?? 0) > 0
-          ? 'capacity'
-          : 'lowest';
+    const basis: StoreResult['half']['basis'] =
+      latency.sustained > 0 ? 'sustained' : (capacity?.sustained ?? 0) > 0 ? 'capacity' : 'lowest';
     const halfRate = roundRate(
       basis === 'sustained'
-        ? gatewayLatency.sustained / 2
+        ? latency.sustained / 2
         : basis === 'capacity'
-          ? gatewayCapacity!.sustained / 2
+          ? capacity!.sustained / 2
           : MIN_RATE,
       options.maxRate,
     );
     const half = { rate: halfRate, basis, gateway: [] as Step[], bare: [] as Step[] };
     for (let r = 0; r < options.repeats; r += 1) {
       for (const mode of ['gateway', 'bare'] as const) {
-        const step = await runStep(phase, pool, options, mode, halfRate);
-        log(describeStep(n, step, options.budgetMs, `latency, ${basis}`));
+        const step = await runStep(ctx, mode, halfRate);
+        log(describeStep(label, step, options.budgetMs, `latency, ${basis}`));
         half[mode].push(step);
       }
     }
 
-    let profile: PhaseResult['profile'];
-    if (counted !== undefined) {
+    let profile: StoreResult['profile'];
+    if (options.profile) {
       await mkdir(PROFILE_DIR, { recursive: true });
-      const file = join(PROFILE_DIR, `gateway-${n}-nodes.cpuprofile`);
-      const top = gatewayCapacity ?? gatewayLatency;
+      const file = join(PROFILE_DIR, `gateway-${store.kind}-${phase.n}-nodes.cpuprofile`);
+      const top = capacity ?? latency;
       const rate = top.sustained > 0 ? top.sustained : MIN_RATE;
-      counted.reset();
-      const { value: step, profile: taken } = await profileDuring(file, () =>
-        runStep(phase, pool, options, 'gateway', rate),
+      gateway.child.send({ type: 'profile-start' });
+      await gateway.child.next(
+        (m): m is Extract<FromGatewayHost, { type: 'profile-started' }> =>
+          m.type === 'profile-started',
       );
-      log(describeStep(n, step, top.budgetMs, `profiled, ${file}`));
-      const storeCalls: StoreCalls[] = [...counted.snapshot()]
-        .map(([method, c]) => ({
-          method,
-          perQuery: c.calls / step.raw.sent,
-          msPerCall: c.ms / c.calls,
-        }))
-        .filter((c) => c.perQuery >= 0.5)
-        .sort((a, b) => b.perQuery * b.msPerCall - a.perQuery * a.msPerCall);
-      profile = { file, summary: summariseProfile(taken), step, storeCalls };
+      // Store writes the gateway leaves to the background after an answer count too.
+      const step = await runStep(ctx, 'gateway', rate, { settleInWindow: true });
+      gateway.child.send({ type: 'profile-stop', file });
+      const { summary } = await gateway.child.next(
+        (m): m is Extract<FromGatewayHost, { type: 'profile-done' }> => m.type === 'profile-done',
+      );
+      log(describeStep(label, step, top.budgetMs, `profiled, ${file}`));
+      profile = { file, summary, step, storeCalls: storeCallsPerQuery(step) };
     }
 
-    const cacheHits = await metricValue(phase.gatewayUrl, 'tessera_gateway_cache_hits_total');
-    if (cacheHits > 0) log(`N=${n}: ${cacheHits} answers came from the result cache`);
+    const cacheHits = await metricValue(gateway.url, 'tessera_gateway_cache_hits_total');
+    if (cacheHits > 0) log(`${label}: ${cacheHits} answers came from the result cache`);
+    return {
+      store: store.kind,
+      loadAtStart,
+      idleCpuMsPerSec,
+      idleRssBytes,
+      gateway: { latency, capacity },
+      half,
+      cacheHits,
+      ...(profile ? { profile } : {}),
+    };
+  } finally {
+    phase.gateway = undefined;
+    await gateway.child.stop({ type: 'stop' }, GATEWAY_STOP_GRACE_MS);
+  }
+}
+
+/** The gateway's store calls in a step, per query sent, the costliest first. */
+function storeCallsPerQuery(step: Step): StoreCalls[] {
+  return Object.entries(step.gateway?.storeCalls ?? {})
+    .map(([method, c]) => ({
+      method,
+      perQuery: c.calls / step.raw.sent,
+      msPerCall: c.ms / c.calls,
+    }))
+    .filter((c) => c.perQuery >= 0.5)
+    .sort((a, b) => b.perQuery * b.msPerCall - a.perQuery * a.msPerCall);
+}
+
+// --- one node count ----------------------------------------------------------------
+
+interface Starts {
+  readonly bare: number;
+  readonly gateway: Readonly<Record<StoreKind, number>>;
+}
+
+async function runNodeCount(
+  n: number,
+  options: Options,
+  idp: Idp,
+  stores: readonly BenchStore[],
+  pool: VariantPool,
+  starts: Starts,
+): Promise<PhaseResult> {
+  const loadAtStart = loadavg()[0] ?? 0;
+  log(`N=${n}: starting (load average ${loadAtStart.toFixed(2)})`);
+  const phase = await startPhase(n, options, idp, pool);
+  const ctx: StepContext = { phase, pool, options };
+  try {
+    // The bare fan-out once per node count, with no gateway process running.
+    const label = `N=${n}`;
+    await runStep(ctx, 'bare', roundRate(Math.min(5, starts.bare), options.maxRate), {
+      sec: WARM_UP_SEC,
+    });
+    const history: Step[] = [];
+    const latency = await search(ctx, label, 'bare', options.budgetMs, starts.bare, history);
+    const capacity =
+      options.capacityBudgetMs > 0
+        ? await search(ctx, label, 'bare', options.capacityBudgetMs, starts.bare, history)
+        : undefined;
+    const results: StoreResult[] = [];
+    for (const store of stores) {
+      results.push(await runStore(ctx, store, idp, starts.gateway[store.kind]));
+    }
     return {
       n,
       nodeHosts: phase.hosts.length,
       loadAtStart,
-      idleCpuMsPerSec,
-      gateway: { latency: gatewayLatency, capacity: gatewayCapacity },
-      bare: { latency: bareLatency, capacity: bareCapacity },
-      half,
-      cacheHits,
-      ...(profile ? { profile } : {}),
+      bare: { latency, capacity },
+      stores: results,
     };
   } finally {
     await stopPhase(phase);
@@ -573,14 +762,21 @@ async function runPhase(
 
 /** Where the next node count's searches start: the last results, scaled by the fan-out width. */
 function nextStarts(previous: PhaseResult | undefined, n: number, options: Options): Starts {
+  if (previous === undefined) {
+    return {
+      bare: options.startRate,
+      gateway: { pglite: options.startRate, postgres: options.startRate },
+    };
+  }
   const scaled = (search: Search | undefined, fallback: number): number =>
-    search === undefined || search.sustained === 0 || previous === undefined
+    search === undefined || search.sustained === 0
       ? fallback
       : roundRate(Math.min(1, (2 * previous.n) / n) * search.sustained, options.maxRate);
-  if (previous === undefined) return { gateway: options.startRate, bare: options.startRate };
+  const gateway = (kind: StoreKind): number =>
+    scaled(previous.stores.find((s) => s.store === kind)?.gateway.latency, MIN_RATE);
   return {
-    gateway: scaled(previous.gateway.latency, MIN_RATE),
     bare: scaled(previous.bare.latency, options.startRate),
+    gateway: { pglite: gateway('pglite'), postgres: gateway('postgres') },
   };
 }
 
@@ -605,41 +801,34 @@ export async function main(argv: readonly string[]): Promise<void> {
       .join(' ')}`,
   );
 
-  const idp = await startIdp();
-  const pool = new VariantPool();
-  pool.extend(VARIANT_CHUNK);
-  // One gateway state store for the run (opening PGlite is slow); each node count gets
-  // its own gateway on it. Node ids differ between node counts and every query variant
-  // is sent once, so nothing cached for one node count can answer another.
+  // One state store of each kind for the run; each node count's gateway opens it in its
+  // own process. Node ids differ between node counts and every query variant is sent
+  // once, so nothing cached for one node count can answer another.
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-bench-gateway-'));
+  const stores: BenchStore[] = [];
   const results: PhaseResult[] = [];
+  let idp: Idp | undefined;
   try {
-    const opened = performance.now();
-    const { store: openedStore, dispose } = await openBenchStore(options.store, dataDir);
-    log(`gateway store (${options.store}) opened in ${fmt((performance.now() - opened) / 1000)} s`);
-    // With --profile the gateway's store calls are counted (a Proxy; microseconds per call).
-    const counted = options.profile ? countingStore(openedStore) : undefined;
-    try {
-      let previous: PhaseResult | undefined;
-      for (const n of options.nodes) {
-        const starts = nextStarts(previous, n, options);
-        previous = await runPhase(
-          n,
-          options,
-          idp,
-          counted?.store ?? openedStore,
-          counted,
-          pool,
-          starts,
-        );
-        results.push(previous);
-      }
-    } finally {
-      await dispose();
+    for (const kind of options.stores) stores.push(await prepareStore(kind, dataDir));
+    idp = await startIdp();
+    const pool = new VariantPool();
+    pool.extend(VARIANT_CHUNK);
+    let previous: PhaseResult | undefined;
+    for (const n of options.nodes) {
+      previous = await runNodeCount(
+        n,
+        options,
+        idp,
+        stores,
+        pool,
+        nextStarts(previous, n, options),
+      );
+      results.push(previous);
     }
   } finally {
+    await idp?.child.stop({ type: 'stop' });
+    for (const store of stores) await store.dispose();
     await rm(dataDir, { recursive: true, force: true });
-    await idp.child.stop({ type: 'stop' });
   }
 
   const settings = settingsOf(options);

@@ -14,7 +14,8 @@
 //   answer is complete when every node answered 200, and the node's own time
 //   comes from its Server-Timing header.
 //
-// Started by tests/bench/gateway.ts with a LoadInit as JSON in argv[2].
+// Started by tests/bench/gateway.ts with a LoadInit as JSON in argv[2]; a
+// `gateway` message names the gateway the gateway steps go to.
 import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
@@ -38,10 +39,16 @@ const OVERLOADED_DRAIN_MS = 3000;
 const hashes: string[] = [];
 const nodeQueries: string[] = [];
 
-const gateway = new Pool(init.gatewayUrl, {
-  connections: init.gatewayConnections,
-  pipelining: 1,
-});
+/** The pool to the gateway under test; each store's gateway is a process of its own. */
+let gateway: Pool | undefined;
+
+async function pointAt(url: string): Promise<void> {
+  const previous = gateway;
+  gateway = new Pool(url, { connections: init.gatewayConnections, pipelining: 1 });
+  // Nothing is in flight between steps; the old gateway may already be gone.
+  await previous?.destroy();
+  send({ type: 'gateway-ok', url });
+}
 const nodePools = init.nodes.map(
   (n) => new Pool(n.url, { connections: init.connectionsPerNode, pipelining: 1 }),
 );
@@ -98,6 +105,7 @@ function judgeJob(text: string, hash: string | undefined): Outcome {
 }
 
 async function viaGateway(variant: number, body: string, signal: AbortSignal): Promise<Outcome> {
+  if (gateway === undefined) throw new Error('load: no gateway to send to');
   const response = await gateway.request({
     path: '/v1/queries',
     method: 'POST',
@@ -307,6 +315,9 @@ process.on('message', (message: ToLoad) => {
     case 'variants':
       addVariants(message);
       break;
+    case 'gateway':
+      queue = queue.then(() => pointAt(message.url));
+      break;
     case 'step':
       queue = queue.then(async () => {
         const result = await runStep(message);
@@ -315,7 +326,7 @@ process.on('message', (message: ToLoad) => {
       break;
     case 'stop':
       queue = queue.then(async () => {
-        await Promise.all([gateway.close(), ...nodePools.map((p) => p.close())]);
+        await Promise.all([gateway?.close(), ...nodePools.map((p) => p.close())]);
         process.disconnect();
       });
       break;

@@ -1,7 +1,8 @@
-// A CPU profile of this process (the gateway's) over one call, taken with the
-// V8 sampling profiler through the inspector, and what it spent its time on:
-// self time by function and by area (package, project directory, Node core,
-// WebAssembly), and inclusive time of the project's own functions.
+// A CPU profile of this process's main thread (in the benchmark, the
+// gateway's), taken with the V8 sampling profiler through the inspector, and
+// what it spent its time on: self time by function and by area (package,
+// project directory, Node core, WebAssembly), and inclusive time of the
+// project's own functions. Worker threads are not sampled.
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
 import type { Profiler } from 'node:inspector';
@@ -22,27 +23,37 @@ export interface ProfileSummary {
   readonly inclusiveProject: readonly CostLine[];
 }
 
+export interface Profiling {
+  /** Stops the profiler and writes the profile to `file` (open it in Chrome DevTools or speedscope). */
+  stop(file: string): Promise<Profiler.Profile>;
+}
+
 /**
- * Profiles this process while `fn` runs and writes the profile to `file`
- * (open it in Chrome DevTools or speedscope).
+ * Starts the V8 sampling profiler on this process's main thread.
+ * @example const profiling = await startProfile(); await work(); summariseProfile(await profiling.stop(file));
  */
-export async function profileDuring<T>(
-  file: string,
-  fn: () => Promise<T>,
-): Promise<{ value: T; profile: Profiler.Profile }> {
+export async function startProfile(): Promise<Profiling> {
   const session = new Session();
   session.connect();
   try {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 1000 });
     await session.post('Profiler.start');
-    const value = await fn();
-    const { profile } = await session.post('Profiler.stop');
-    await writeFile(file, JSON.stringify(profile));
-    return { value, profile };
-  } finally {
+  } catch (err) {
     session.disconnect();
+    throw err;
   }
+  return {
+    async stop(file) {
+      try {
+        const { profile } = await session.post('Profiler.stop');
+        await writeFile(file, JSON.stringify(profile));
+        return profile;
+      } finally {
+        session.disconnect();
+      }
+    },
+  };
 }
 
 const SPECIAL = new Set(['(program)', '(garbage collector)', '(root)']);

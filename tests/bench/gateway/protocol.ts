@@ -1,6 +1,7 @@
-// Messages between the gateway benchmark (the parent, which also runs the
-// gateway) and its child processes: the simulated node hosts, the load
-// generator and the OpenID provider. Every child gets its settings as JSON in argv[2].
+// Messages between the gateway benchmark (the parent) and its child
+// processes: the simulated node hosts, the gateway, the load generator and the
+// OpenID provider. Every child gets its settings as JSON in argv[2].
+import type { ProfileSummary } from './profile.ts';
 
 /** A node host serves these simulated nodes, each on its own loopback port. */
 export interface NodeHostInit {
@@ -23,7 +24,6 @@ export type FromNodeHost =
   | { readonly type: 'variants-ok'; readonly upTo: number };
 
 export interface LoadInit {
-  readonly gatewayUrl: string;
   readonly token: string;
   readonly project: string;
   readonly nodes: readonly { readonly id: string; readonly url: string }[];
@@ -60,7 +60,13 @@ export interface StepRequest {
   readonly maxInFlight: number;
 }
 
-export type ToLoad = LoadVariants | StepRequest | { readonly type: 'stop' };
+/** The gateway the next gateway steps go to (each store's gateway is a process of its own). */
+export interface LoadGateway {
+  readonly type: 'gateway';
+  readonly url: string;
+}
+
+export type ToLoad = LoadVariants | LoadGateway | StepRequest | { readonly type: 'stop' };
 
 /** What the load generator saw in one step; latencies in milliseconds. */
 export interface StepRaw {
@@ -94,8 +100,68 @@ export interface StepRaw {
 export type FromLoad =
   | { readonly type: 'ready' }
   | { readonly type: 'variants-ok'; readonly upTo: number }
+  | { readonly type: 'gateway-ok'; readonly url: string }
   | { readonly type: 'step-started'; readonly id: number }
   | { readonly type: 'step-done'; readonly id: number; readonly result: StepRaw };
+
+export type StoreKind = 'pglite' | 'postgres';
+
+/** Where the gateway's state lives; the parent makes it and removes it after the run. */
+export type StoreTarget =
+  | { readonly kind: 'pglite'; readonly dataDir: string }
+  | { readonly kind: 'postgres'; readonly connectionString: string; readonly schema: string };
+
+export interface GatewayHostInit {
+  readonly port: number;
+  /** The gateway configuration as `loadConfig('gateway-config', …)` takes it. */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly store: StoreTarget;
+  /** Count and time the gateway's store calls (a Proxy around the store; microseconds per call). */
+  readonly countStoreCalls: boolean;
+  /** How often resident memory is sampled. */
+  readonly rssSampleMs: number;
+  /** `monitorEventLoopDelay` resolution. */
+  readonly loopResolutionMs: number;
+}
+
+export interface CallStats {
+  calls: number;
+  ms: number;
+}
+
+/** What the gateway's process did between two `window` messages. */
+export interface GatewayWindow {
+  readonly id: number;
+  readonly wallMs: number;
+  /** User + system CPU of the whole process (every thread). */
+  readonly cpuMs: number;
+  /** Resident memory at the end of the window. */
+  readonly rssBytes: number;
+  /** Highest resident memory sampled in the window (the end included). */
+  readonly peakRssBytes: number;
+  /** Event-loop delay beyond the sampling interval; NaN when nothing was sampled. */
+  readonly loopDelay: {
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+    readonly maxMs: number;
+  };
+  /** Store calls by method in the window, when counted. */
+  readonly storeCalls: Readonly<Record<string, CallStats>> | undefined;
+}
+
+export type ToGatewayHost =
+  /** Ends the current window (answered with its figures) and starts the next. */
+  | { readonly type: 'window'; readonly id: number }
+  | { readonly type: 'profile-start' }
+  /** Stops the profiler, writes the profile to `file` and answers with its summary. */
+  | { readonly type: 'profile-stop'; readonly file: string }
+  | { readonly type: 'stop' };
+
+export type FromGatewayHost =
+  | { readonly type: 'ready'; readonly url: string; readonly storeOpenMs: number }
+  | ({ readonly type: 'window' } & GatewayWindow)
+  | { readonly type: 'profile-started' }
+  | { readonly type: 'profile-done'; readonly summary: ProfileSummary };
 
 export interface IdpHostInit {
   readonly client: string;

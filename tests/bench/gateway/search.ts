@@ -1,6 +1,6 @@
 // Rate steps judged against a latency budget, and the search for the highest
 // arrival rate that passes.
-import type { Mode, StepRaw } from './protocol.ts';
+import type { GatewayWindow, Mode, StepRaw } from './protocol.ts';
 
 /** Nearest-rank percentile; NaN for no samples. */
 export function percentile(samples: readonly number[], q: number): number {
@@ -18,7 +18,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** One step: what the load generator saw, its percentiles, and the gateway's CPU. */
+/** One step: what the load generator saw, its percentiles, and the gateway process's figures. */
 export interface Step {
   readonly mode: Mode;
   readonly rate: number;
@@ -29,13 +29,15 @@ export interface Step {
   readonly addedP99: number;
   readonly nodeP50: number;
   readonly lagP99: number;
+  /** The gateway's process over the step (gateway mode); undefined in bare mode. */
+  readonly gateway: GatewayWindow | undefined;
   /** Gateway process CPU per answered query (gateway mode), ms. */
   readonly gatewayCpuPerQuery: number;
   /** Load generator CPU per answered query, ms (the bare fan-out's own cost in bare mode). */
   readonly loadCpuPerQuery: number;
 }
 
-export function makeStep(raw: StepRaw, gatewayCpuMs: number): Step {
+export function makeStep(raw: StepRaw, gateway: GatewayWindow | undefined): Step {
   return {
     mode: raw.mode,
     rate: raw.rate,
@@ -46,7 +48,8 @@ export function makeStep(raw: StepRaw, gatewayCpuMs: number): Step {
     addedP99: percentile(raw.addedMs, 0.99),
     nodeP50: percentile(raw.nodeMs, 0.5),
     lagP99: percentile(raw.lagMs, 0.99),
-    gatewayCpuPerQuery: raw.mode === 'gateway' && raw.ok > 0 ? gatewayCpuMs / raw.ok : Number.NaN,
+    gateway,
+    gatewayCpuPerQuery: gateway !== undefined && raw.ok > 0 ? gateway.cpuMs / raw.ok : Number.NaN,
     loadCpuPerQuery: raw.ok > 0 ? raw.cpuMs / raw.ok : Number.NaN,
   };
 }

@@ -1,11 +1,8 @@
 // Counts the gateway's calls into its state store and the wall-clock time
-// each took (queueing inside PGlite included), for the profiled steps.
+// each took (queueing for the database included), for the profiled steps. It
+// wraps the store inside the gateway's process (gateway-host.ts).
 import type { Store } from '@tessera/gateway';
-
-export interface CallStats {
-  calls: number;
-  ms: number;
-}
+import type { CallStats } from './protocol.ts';
 
 export interface CountingStore {
   readonly store: Store;
