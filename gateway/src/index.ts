@@ -30,6 +30,8 @@ export {
 
 // The gateway's signed, body-bound tokens to nodes.
 export {
+  NODE_CLOCK_TOLERANCE_SEC,
+  NODE_TOKEN_MAX_TTL_SEC,
   type NodeTokenSigner,
   type SigningKey,
   bodyHash,

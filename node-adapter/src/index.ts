@@ -94,3 +94,11 @@ export {
   verifyAuditLog,
 } from './audit/file-audit-log.ts';
 export { type FileReleaseLedger, openFileReleaseLedger } from './ledger/file-ledger.ts';
+
+// What the node assumes of the gateway's tokens and keys; the gateway, which
+// shares no code with it, must agree (tests/node-api/gateway-token-agreement.test.ts).
+export {
+  GATEWAY_CLOCK_TOLERANCE_SEC,
+  GATEWAY_JWKS_CACHE_MAX_AGE_SEC,
+  GATEWAY_TOKEN_MAX_LIFETIME_SEC,
+} from './auth/index.ts';

@@ -595,11 +595,20 @@ describe.skipIf(postgres.skip)('the gateway with its state in PostgreSQL', () =>
     const verify = [GATEWAY_BIN, 'audit', 'verify', '--database-url', db.databaseUrl!];
     const intact = await runCli(verify);
     expect(intact.code, intact.stderr).toBe(0);
-    expect(intact.stdout).toMatch(/^ok: \d+ audit entries verified/);
+    expect(intact.stdout).toBe('ok: 1 audit entry verified\n');
 
-    await db.sql(`UPDATE audit_log SET outcome = 'refused' WHERE idx = 1`);
+    // The answered query's one entry names its job and what was released.
+    const entries = await db.sql('SELECT idx, action, outcome, detail FROM audit_log');
+    expect(entries).toMatchObject([{ action: 'query.result', outcome: 'released' }]);
+    expect(JSON.parse(String(entries[0]!.detail))).toMatchObject({
+      job: res.body.id,
+      complete: true,
+      nodes: [{ status: 'ok' }],
+    });
+
+    await db.sql(`UPDATE audit_log SET outcome = 'refused' WHERE idx = 0`);
     const broken = await runCli(verify);
     expect(broken.code).toBe(1);
-    expect(broken.stderr).toMatch(/entry 1\b/);
+    expect(broken.stderr).toMatch(/entry 0\b/);
   });
 });

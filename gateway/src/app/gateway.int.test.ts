@@ -3,7 +3,7 @@
 // `<base>/...`, readiness can be withdrawn, and background failures have
 // their metric.
 import request from 'supertest';
-import { loadConfig } from '@tessera/schemas';
+import { ConfigError, loadConfig } from '@tessera/schemas';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type TestNodeServer,
@@ -11,6 +11,7 @@ import {
   sendJson,
   startTestNodeServer,
 } from '../../test/support/test-node-server.ts';
+import { createMemoryStore } from '../store/memory-store.ts';
 import { createPgliteStore } from '../store/pglite-store.ts';
 import type { Store } from '../store/store.ts';
 import { type GatewayService, createGatewayService } from './gateway.ts';
@@ -63,5 +64,23 @@ describe('createGatewayService', () => {
     gateway.markNotReady();
     const notReady = await request(gateway.app).get('/readyz').expect(503);
     expect(notReady.body).toEqual({ status: 'not-ready' });
+  });
+
+  it('refuses to start when a replica one heartbeat late would already be taken as dead', async () => {
+    const config = loadConfig('gateway-config', {
+      publicUrl: 'http://127.0.0.1:8080',
+      oidc: { issuer: 'http://127.0.0.1:9/', audience: 'tessera' },
+      nodes: [{ id: 'alpha', url: 'http://127.0.0.1:9/' }],
+      projects: { diabetes: { nodes: ['alpha'] } },
+      store: { heartbeatIntervalSec: 10, staleAfterSec: 15 },
+      log: { level: 'silent' },
+    });
+    const store = createMemoryStore();
+    cleanups.push(() => store.close());
+    const refused = createGatewayService(config, { store });
+    await expect(refused).rejects.toBeInstanceOf(ConfigError);
+    await expect(refused).rejects.toThrow(
+      'configuration /store/staleAfterSec: must be at least twice store.heartbeatIntervalSec (10)',
+    );
   });
 });

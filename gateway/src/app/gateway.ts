@@ -3,13 +3,20 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
-import { type LoadedConfig, applyEnv, loadConfig, parseConfigText } from '@tessera/schemas';
 import {
-  createNodeTokenSigner,
+  ConfigError,
+  type LoadedConfig,
+  applyEnv,
+  loadConfig,
+  parseConfigText,
+} from '@tessera/schemas';
+import {
   createResearcherAuth,
   generateSigningKey,
-  publicJwks,
+  nodeTokenKeyPolicy,
+  openNodeTokenKeyring,
   researcherAuthMiddleware,
+  retiredKeyPublishedForSec,
 } from '../auth/index.ts';
 import { createFederatedCatalogue } from '../catalogue/catalogue.ts';
 import { createFanout } from '../fanout/index.ts';
@@ -22,9 +29,12 @@ import { mergeResults } from '../merge/index.ts';
 import { createNodeClient } from '../nodes/node-client.ts';
 import { createNodeRegistry } from '../nodes/registry.ts';
 import { type ProjectRules, createQueryService } from '../jobs/service.ts';
-import { type Store, openStore } from '../store/index.ts';
+import { type Store, type StoreTarget, openStore } from '../store/index.ts';
+import { createStorePurge } from './store-purge.ts';
 
 export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
+
+const DAY_SEC = 24 * 60 * 60;
 
 /** A gateway configuration as the gateway reads it: validated, every default filled in, frozen. */
 export type GatewaySettings = LoadedConfig<'gateway-config'>;
@@ -49,6 +59,27 @@ export async function readGatewayConfig(
   return loadConfig('gateway-config', raw);
 }
 
+/** Where the configuration keeps the gateway's state: PostgreSQL when a URL is set, else PGlite. */
+export function storeTargetOf(config: GatewaySettings): StoreTarget {
+  return config.store.databaseUrl
+    ? { databaseUrl: config.store.databaseUrl }
+    : { dataDir: config.store.dataDir };
+}
+
+/**
+ * Refuses a staleness under which a live replica, one heartbeat late, would
+ * be taken as dead and its running jobs failed.
+ * @throws ConfigError naming store.staleAfterSec
+ */
+function checkHeartbeat(store: GatewaySettings['store']): void {
+  if (store.staleAfterSec < 2 * store.heartbeatIntervalSec) {
+    throw new ConfigError(
+      '/store/staleAfterSec',
+      `must be at least twice store.heartbeatIntervalSec (${store.heartbeatIntervalSec})`,
+    );
+  }
+}
+
 export interface GatewayOptions {
   readonly logger?: Logger;
   /** Use this store instead of opening the configured one (tests). */
@@ -56,6 +87,8 @@ export interface GatewayOptions {
   readonly fetch?: typeof fetch;
   /** Seconds between node health polls, instead of the configuration's `health.pollIntervalSec`; 0 disables polling. */
   readonly pollIntervalSec?: number;
+  /** Milliseconds between store heartbeats and signing-key re-reads, instead of `store.heartbeatIntervalSec`. */
+  readonly heartbeatIntervalMs?: number;
 }
 
 export interface GatewayService {
@@ -75,6 +108,7 @@ export async function createGatewayService(
   config: GatewaySettings,
   options: GatewayOptions = {},
 ): Promise<GatewayService> {
+  checkHeartbeat(config.store);
   const logger =
     options.logger ??
     pino({
@@ -87,30 +121,46 @@ export async function createGatewayService(
   const metrics = createGatewayMetrics({ circuits: () => circuits() });
   const supervisor = createSupervisor({ logger, failures: metrics.backgroundFailures });
   let accepting = true;
-  const store =
-    options.store ??
-    (await openStore(
-      config.store.databaseUrl
-        ? { databaseUrl: config.store.databaseUrl }
-        : { dataDir: config.store.dataDir },
-    ));
-  const recovered = await store.recoverInterruptedJobs(new Date());
+  const store = options.store ?? (await openStore(storeTargetOf(config)));
+  const recover = { staleAfterSec: config.store.staleAfterSec };
+  const recovered = await store.recoverInterruptedJobs(new Date(), recover);
   if (recovered.length > 0)
     logger.warn({ jobs: recovered.length }, 'failed jobs interrupted by a restart');
-  supervisor.every('store-heartbeat', 10_000, async () => {
+  const heartbeatIntervalMs =
+    options.heartbeatIntervalMs ?? config.store.heartbeatIntervalSec * 1000;
+  supervisor.every('store-heartbeat', heartbeatIntervalMs, async () => {
     await store.heartbeat(new Date());
-    await store.recoverInterruptedJobs(new Date());
+    await store.recoverInterruptedJobs(new Date(), recover);
   });
 
-  const key = await store.getOrCreateSigningKey(async () => {
+  await store.getOrCreateSigningKey(async () => {
     const made = await generateSigningKey();
     return { kid: made.kid, privateJwk: made.privateJwk };
   });
-  const signer = createNodeTokenSigner({
-    privateJwk: key.privateJwk,
-    kid: key.kid,
+  const keyPolicy = nodeTokenKeyPolicy(config.nodeTokens.keyPublicationDelaySec);
+  const keyring = await openNodeTokenKeyring({
+    readKeys: () => store.listSigningKeys(),
     issuer: config.publicUrl,
+    policy: keyPolicy,
+    onSigningKeyChange: (kid) => logger.info({ kid }, 'signing node tokens with this key'),
   });
+  // A rotation by `tessera-gateway keys rotate` or another replica is seen
+  // here within one interval, far inside the key's publication delay.
+  supervisor.every('signing-keys', heartbeatIntervalMs, () => keyring.refresh());
+  supervisor.every(
+    'store-purge',
+    config.store.purgeIntervalSec * 1000,
+    createStorePurge({
+      store,
+      options: {
+        jobRetentionSec: config.store.jobRetentionDays * DAY_SEC,
+        // Deleted when it leaves the JWKS: no token it signed can be honoured after.
+        retiredKeyRetentionSec: retiredKeyPublishedForSec(keyPolicy),
+      },
+      logger,
+      purgedRows: metrics.storePurgedRows,
+    }),
+  );
 
   const oidc = config.oidc;
   const auth = createResearcherAuth({
@@ -149,7 +199,7 @@ export async function createGatewayService(
     ),
     maxResponseBytes: fo.maxResponseBytes,
     signRequest: (nodeId, body, caller) =>
-      signer.sign({ aud: nodeId, sub: caller.sub, project: caller.project, body }),
+      keyring.sign({ aud: nodeId, sub: caller.sub, project: caller.project, body }),
     metrics: {
       outcome: (o) => metrics.nodeOutcomes.inc({ node: o.node, outcome: o.status }),
       retry: (node) => metrics.nodeRetries.inc({ node }),
@@ -237,10 +287,7 @@ export async function createGatewayService(
     }),
     registry,
     circuits: () => circuits(),
-    jwks: async () => {
-      const keys = await store.listSigningKeys();
-      return publicJwks(keys.map((k) => k.privateJwk));
-    },
+    jwks: () => keyring.publishedJwks(),
     ready: async () => {
       if (!accepting) return false;
       await store.heartbeat(new Date());

@@ -10,6 +10,7 @@ export { authorize } from './authorize.ts';
 export type { AccessPolicy } from './authorize.ts';
 export { AuthProblemError, wwwAuthenticateOf } from './challenge.ts';
 export {
+  NODE_CLOCK_TOLERANCE_SEC,
   NODE_TOKEN_MAX_TTL_SEC,
   NODE_TOKEN_TYP,
   bodyHash,
@@ -23,3 +24,19 @@ export type {
   NodeTokenSignerOptions,
   SigningKey,
 } from './node-token.ts';
+export {
+  keySchedule,
+  nodeTokenKeyPolicy,
+  retiredKeyPublishedForSec,
+  type KeyPlan,
+  type KeyRole,
+  type KeySchedule,
+  type KeySchedulePolicy,
+  type ScheduledKey,
+} from './key-schedule.ts';
+export { openNodeTokenKeyring } from './node-token-keys.ts';
+export type {
+  NodeTokenKeyring,
+  NodeTokenKeyringOptions,
+  StoredNodeTokenKey,
+} from './node-token-keys.ts';

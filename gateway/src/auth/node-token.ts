@@ -14,6 +14,9 @@ export const NODE_TOKEN_ALG = 'ES256';
 // most 15 s. The node honours it until `exp` plus its clock tolerance (10 s)
 // and remembers its `jti` on disk for as long (threat 48).
 export const NODE_TOKEN_MAX_TTL_SEC = 15;
+// How far a node lets its clock and ours differ when it checks a token's
+// times (node-adapter's GATEWAY_CLOCK_TOLERANCE_SEC).
+export const NODE_CLOCK_TOLERANCE_SEC = 10;
 
 export interface NodeTokenSignerOptions {
   /** An EC P-256 private JWK (with `d`). */

@@ -356,6 +356,23 @@ describe('threat 19: aud, iss, exp, nbf, iat', () => {
     await expect(auth.verify(bearer(withinSkew))).resolves.toMatchObject({ sub: 'researcher-1' });
   });
 
+  it('refuses a token it accepted before once it expires, or once its key was let go', async () => {
+    const auth = makeAuth();
+    const token = await sign(rsa, claims({ exp: nowSec() + 20 }));
+    await expect(auth.verify(bearer(token))).resolves.toMatchObject({ sub: 'researcher-1' });
+    advance(20_000 + 29_000);
+    await expect(auth.verify(bearer(token))).resolves.toMatchObject({ sub: 'researcher-1' });
+    advance(2_000);
+    await expect401(auth.verify(bearer(token)), /expired/);
+
+    // A long-lived token is checked against the IdP's keys again within a minute.
+    const long = await sign(rsa, claims({ exp: nowSec() + 3600 }));
+    await auth.verify(bearer(long));
+    server.setKeys([rsaNext.publicJwk]);
+    advance(CACHE_MAX_AGE_MS);
+    await expect401(auth.verify(bearer(long)), /unknown key/);
+  });
+
   it('refuses a token without exp, iat or sub', async () => {
     const auth = makeAuth();
     for (const missing of ['exp', 'iat', 'sub']) {

@@ -63,6 +63,18 @@ const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash', 's_hash'] as const;
 const MAX_CLAIM_ITEMS = 1000;
 
 /**
+ * A researcher's client sends the same access token with every request
+ * until it expires; checking its signature each time would be most of what a
+ * query costs the gateway. A token that passed every check is taken as it
+ * is, without its signature checked again, until it expires or for this
+ * long at most, after which it is checked in full (against the IdP's keys
+ * as they then are).
+ */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+/** Most tokens remembered; the oldest goes first. */
+const VERIFIED_TOKEN_LIMIT = 10_000;
+
+/**
  * Checks the options once, at start-up, and returns the verifier.
  * @example
  * const auth = createResearcherAuth({ issuer, audience: 'urn:tessera:gateway',
@@ -109,32 +121,58 @@ export function createResearcherAuth(options: ResearcherAuthOptions): Researcher
     throw invalidToken(reasonFor(failure));
   }
 
+  /** Tokens that passed every check: the researcher, and until when that stands. */
+  const verified = new Map<string, { researcher: Researcher; untilMs: number }>();
+
+  function remember(token: string, researcher: Researcher, expSec: number): void {
+    const untilMs = Math.min(now() + VERIFIED_TOKEN_TTL_MS, (expSec + clockToleranceSec) * 1000);
+    if (verified.size >= VERIFIED_TOKEN_LIMIT) verified.delete(verified.keys().next().value!);
+    verified.set(token, { researcher, untilMs });
+  }
+
   return {
     async verify(authorizationHeader) {
       const token = readBearerToken(authorizationHeader);
-      const payload = await verifySignatureAndClaims(token);
-
-      // jose checks `iat` only against a maximum age; a token from the future is refused here.
-      const { iat } = payload;
-      if (typeof iat !== 'number' || iat > now() / 1000 + clockToleranceSec) {
-        throw invalidToken('not-yet-valid');
+      const known = verified.get(token);
+      if (known !== undefined) {
+        if (now() < known.untilMs) return known.researcher;
+        verified.delete(token);
       }
-      if (ID_TOKEN_CLAIMS.some((claim) => Object.hasOwn(payload, claim)) || payload.typ === 'ID') {
-        throw invalidToken('type');
-      }
-      const { sub } = payload;
-      if (typeof sub !== 'string' || sub.length === 0) throw invalidToken('claims');
-
-      const scopes = readScopes(payload);
-      if (!scopes.includes(requiredScope)) throw insufficientScope(requiredScope);
-      // hasOwn: a claim name such as `constructor` must not read Object.prototype.
-      const projects = readStringList(
-        Object.hasOwn(payload, projectsClaim) ? payload[projectsClaim] : undefined,
-      );
-      if (projects === undefined) throw invalidToken('claims');
-      return { sub, projects, scopes };
+      return verifyInFull(token);
     },
   };
+
+  /** Every check, signature included; a token that passes is remembered. */
+  async function verifyInFull(token: string): Promise<Researcher> {
+    const payload = await verifySignatureAndClaims(token);
+
+    // jose checks `iat` only against a maximum age; a token from the future is refused here.
+    const { iat } = payload;
+    if (typeof iat !== 'number' || iat > now() / 1000 + clockToleranceSec) {
+      throw invalidToken('not-yet-valid');
+    }
+    if (ID_TOKEN_CLAIMS.some((claim) => Object.hasOwn(payload, claim)) || payload.typ === 'ID') {
+      throw invalidToken('type');
+    }
+    const { sub } = payload;
+    if (typeof sub !== 'string' || sub.length === 0) throw invalidToken('claims');
+
+    const scopes = readScopes(payload);
+    if (!scopes.includes(requiredScope)) throw insufficientScope(requiredScope);
+    // hasOwn: a claim name such as `constructor` must not read Object.prototype.
+    const projects = readStringList(
+      Object.hasOwn(payload, projectsClaim) ? payload[projectsClaim] : undefined,
+    );
+    if (projects === undefined) throw invalidToken('claims');
+    // Shared by every request that brings this token.
+    const researcher: Researcher = Object.freeze({
+      sub,
+      projects: Object.freeze(projects),
+      scopes: Object.freeze(scopes),
+    });
+    remember(token, researcher, payload.exp!);
+    return researcher;
+  }
 }
 
 /** `scope` (RFC 9068, space separated) and/or `scp` (array or string, as some IdPs send it). */

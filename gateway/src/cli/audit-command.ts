@@ -2,11 +2,16 @@
 // (threat 36) and names the first entry that was edited, deleted, moved or
 // cut off. It opens the store without migrating, so pointing it at the wrong
 // database reports an error instead of creating an empty, "valid" log.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AuditBreak } from '@tessera/schemas';
-import { openStore, type StoreTarget } from '../store/index.ts';
+import type { StoreTarget } from '../store/index.ts';
+import {
+  type CommandIo,
+  consoleIo,
+  describeError,
+  openExistingStore,
+  usageError as printUsageError,
+} from './store-command.ts';
 
 const USAGE = `Usage: tessera-gateway audit verify [--data-dir <dir> | --database-url <url>]
 
@@ -27,17 +32,7 @@ const EXPLAIN: Readonly<Record<AuditBreak, string>> = {
   'broken-link': 'it does not chain from the entry before it, or lies past the stored head',
 };
 
-export interface AuditCommandIo {
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-const consoleIo: AuditCommandIo = {
-  out: (line) => console.log(line),
-  err: (line) => console.error(line),
-  env: process.env,
-};
+export type AuditCommandIo = CommandIo;
 
 /**
  * Runs `audit <argv…>` (argv starts after `audit`) and returns the exit code:
@@ -85,11 +80,6 @@ export async function runAudit(
   }
   let target: StoreTarget;
   if (dataDir !== undefined) {
-    // Opening an empty directory would create a new database; refuse instead.
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) {
-      io.err(`audit: no gateway database in ${dataDir}`);
-      return 1;
-    }
     target = { dataDir };
   } else if (databaseUrl !== undefined && databaseUrl !== '') {
     target = { databaseUrl };
@@ -99,9 +89,9 @@ export async function runAudit(
 
   let store;
   try {
-    store = await openStore(target, { migrate: false });
+    store = await openExistingStore(target, 'stop it first');
   } catch (err) {
-    io.err(`audit: cannot open the store: ${describe(err)}`);
+    io.err(`audit: ${describeError(err)}`);
     return 1;
   }
   try {
@@ -113,7 +103,7 @@ export async function runAudit(
     io.err(`audit: broken at entry ${result.index}: ${result.reason} (${EXPLAIN[result.reason]})`);
     return 1;
   } catch (err) {
-    io.err(`audit: cannot read the audit log: ${describe(err)}`);
+    io.err(`audit: cannot read the audit log: ${describeError(err)}`);
     return 1;
   } finally {
     await store.close();
@@ -121,11 +111,5 @@ export async function runAudit(
 }
 
 function usageError(io: AuditCommandIo, message: string): number {
-  io.err(`audit: ${message}\n\n${USAGE}`);
-  return 2;
-}
-
-/** The message only: connection strings and stack traces stay out of the output. */
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : 'unknown error';
+  return printUsageError(io, 'audit', message, USAGE);
 }

@@ -76,7 +76,11 @@ export function renderBudget(result: MergedResult): string[] {
   return ['', ...table(['budget', 'cost (epsilon)', 'project', 'researcher', 'period'], rows)];
 }
 
-function table(header: string[], rows: string[][]): string[] {
+/**
+ * Rows as text columns, each as wide as its widest cell, under the header and a rule.
+ * @example table(['node', 'cost'], [['lombardia', '0.25']]) // ['node       cost', '---------  ----', 'lombardia  0.25']
+ */
+export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (cells: string[]): string =>
     cells

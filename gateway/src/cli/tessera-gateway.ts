@@ -12,6 +12,10 @@ process.exitCode = await runCommands(
       summary: 'verify the audit log',
       load: async () => (await import('./audit-command.ts')).runAudit,
     },
+    keys: {
+      summary: 'list or rotate the node-token signing keys',
+      load: async () => (await import('./keys-command.ts')).runKeys,
+    },
   },
   process.argv.slice(2),
   console,

@@ -66,8 +66,14 @@ export function createGatewayMetrics(readings: {
     }),
     backgroundFailures: new Counter({
       name: 'tessera_gateway_background_failures_total',
-      help: 'Background tasks (query runs, node health polls, store heartbeats) that failed, by task',
+      help: 'Background tasks (query runs, node health polls, store heartbeats and purges, signing-key re-reads) that failed, by task',
       labelNames: ['task'] as const,
+      registers: [registry],
+    }),
+    storePurgedRows: new Counter({
+      name: 'tessera_gateway_store_purged_rows_total',
+      help: 'Rows the store purge deleted, by kind (cache, rate-limits, jobs, instances, signing-keys)',
+      labelNames: ['kind'] as const,
       registers: [registry],
     }),
     circuitState: new Gauge({

@@ -363,8 +363,9 @@ export function createQueryService(deps: QueryServiceDeps) {
       if (end === undefined) return;
       const at = now();
       run.final = writeEnd(job, run, at, end, 'result' in end ? end.result.nodes : run.outcomes);
-      const final = await run.final;
+      // Queued in the same tick, so it shares the end's transaction; not waited for.
       if ('result' in end) cacheResult(job, end.result, at);
+      const final = await run.final;
       if (final) events.emit(job.id, { type: 'result', job: final } satisfies JobEvent);
     } finally {
       running.delete(job.id);

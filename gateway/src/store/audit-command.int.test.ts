@@ -4,17 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runAudit, type AuditCommandIo } from '../cli/audit-command.ts';
 import { createPgliteStore } from './pglite-store.ts';
 import type { Store } from './store.ts';
-import {
-  freshPgliteDir,
-  testBackends,
-  type TestDatabase,
-} from '../../test/support/test-databases.ts';
-
-const postgres = (await testBackends()).find((b) => b.backend.name === 'postgres')!;
+import { describeOnPostgres } from '../../test/support/postgres-suite.ts';
+import { freshPgliteDir } from '../../test/support/test-databases.ts';
 
 function capture(env: Record<string, string | undefined> = {}) {
   const out: string[] = [];
@@ -113,47 +108,30 @@ describe('audit verify --data-dir (PGlite)', () => {
   });
 });
 
-describe.skipIf(postgres.skip !== undefined)(
-  postgres.skip ?? 'audit verify --database-url (PostgreSQL)',
-  () => {
-    let db: TestDatabase;
-    beforeAll(() => {
-      if (postgres.backend.unavailable !== undefined) {
-        throw new Error(`PostgreSQL is required under CI=true: ${postgres.backend.unavailable}`);
-      }
-    });
-    beforeEach(async () => {
-      db = await postgres.backend.fresh();
-    });
-    afterEach(async () => {
-      await db.dispose();
-    });
-    afterAll(async () => {
-      await postgres.backend.teardown();
-    });
+describeOnPostgres('audit verify --database-url (PostgreSQL)', (database) => {
+  it('verifies by URL or DATABASE_URL and names a deleted entry', async () => {
+    const db = database();
+    const url = db.databaseUrl!;
+    await appendAudit(await db.open(), 4);
 
-    it('verifies by URL or DATABASE_URL and names a deleted entry', async () => {
-      const url = db.databaseUrl!;
-      await appendAudit(await db.open(), 4);
+    const byFlag = capture();
+    expect(await runAudit(['verify', '--database-url', url], byFlag.io)).toBe(0);
+    expect(byFlag.out).toEqual(['ok: 4 audit entries verified']);
 
-      const byFlag = capture();
-      expect(await runAudit(['verify', '--database-url', url], byFlag.io)).toBe(0);
-      expect(byFlag.out).toEqual(['ok: 4 audit entries verified']);
+    await db.sql('DELETE FROM audit_log WHERE idx = 1');
+    const byEnv = capture({ DATABASE_URL: url });
+    expect(await runAudit(['verify'], byEnv.io)).toBe(1);
+    expect(byEnv.err).toEqual(['audit: broken at entry 1: deleted (an entry is missing here)']);
+  });
 
-      await db.sql('DELETE FROM audit_log WHERE idx = 1');
-      const byEnv = capture({ DATABASE_URL: url });
-      expect(await runAudit(['verify'], byEnv.io)).toBe(1);
-      expect(byEnv.err).toEqual(['audit: broken at entry 1: deleted (an entry is missing here)']);
-    });
-
-    it('reports a database without the gateway schema and leaves it untouched', async () => {
-      const run = capture();
-      expect(await runAudit(['verify', '--database-url', db.databaseUrl!], run.io)).toBe(1);
-      expect(run.err[0]).toMatch(/^audit: cannot read the audit log: relation .* does not exist/);
-      const tables = await db.sql(
-        `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema()`,
-      );
-      expect(tables[0]?.n).toBe(0);
-    });
-  },
-);
+  it('reports a database without the gateway schema and leaves it untouched', async () => {
+    const db = database();
+    const run = capture();
+    expect(await runAudit(['verify', '--database-url', db.databaseUrl!], run.io)).toBe(1);
+    expect(run.err[0]).toMatch(/^audit: cannot read the audit log: relation .* does not exist/);
+    const tables = await db.sql(
+      `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema()`,
+    );
+    expect(tables[0]?.n).toBe(0);
+  });
+});

@@ -11,6 +11,8 @@ import type { SqlDriver, SqlRunner } from './sql.ts';
 export interface BatchKind<T, R> {
   /** Writes every item inside `tx`; the results in item order. */
   run(tx: SqlRunner, items: readonly T[]): Promise<R[]>;
+  /** Called once the transaction that ran it has committed, before any later batch runs. */
+  committed?(results: readonly R[]): void;
 }
 
 interface Pending {
@@ -69,6 +71,7 @@ export function createGroupCommit(driver: SqlDriver, maxBatch = MAX_BATCH): Grou
       for (const pending of batch) await runBatch([pending]);
       return;
     }
+    for (const [kind, group] of byKind) kind.committed?.(group.map((p) => results.get(p)));
     for (const pending of batch) pending.resolve(results.get(pending));
   }
 

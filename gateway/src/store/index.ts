@@ -6,7 +6,7 @@ import type { SqlStoreOptions } from './sql-store.ts';
 import type { Store } from './store.ts';
 
 export * from './store.ts';
-export { createPgliteStore, type PgliteStoreOptions } from './pglite-store.ts';
+export { DataDirInUseError, createPgliteStore, type PgliteStoreOptions } from './pglite-store.ts';
 export { createPostgresStore, type PostgresStoreOptions } from './postgres-store.ts';
 export {
   createMemoryDatabase,

@@ -25,6 +25,7 @@ import { ERR_GATEWAY_RESTARTED } from '../errors.ts';
 import { admit, hitResult, rateLimitRule } from './rate-limit.ts';
 import { createdJobRecord, newJobStatus } from './new-job.ts';
 import {
+  FORGET_INSTANCE_AFTER_SEC,
   type CachedResult,
   type DoneJob,
   type FailedJob,
@@ -202,6 +203,15 @@ function answer<T>(work: () => T): Promise<T> {
 }
 
 const unfinished = (job: StoredJob): boolean => job.status === 'queued' || job.status === 'running';
+
+/** Deletes the entries `gone` picks; returns how many. */
+function deleteWhere<K, V>(map: Map<K, V>, gone: (value: V, key: K) => boolean): number {
+  let deleted = 0;
+  for (const [key, value] of map) {
+    if (gone(value, key) && map.delete(key)) deleted += 1;
+  }
+  return deleted;
+}
 
 /**
  * A store in memory; every call on it after close() rejects.
@@ -498,21 +508,33 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       });
     },
 
-    purgeExpired(now) {
+    purgeExpired(now, { jobRetentionSec, retiredKeyRetentionSec }) {
       return answer(() => {
-        const { cache: entries, rateLimits } = open();
+        const current = open();
+        positiveInteger('jobRetentionSec', jobRetentionSec);
+        if (retiredKeyRetentionSec !== undefined) {
+          positiveInteger('retiredKeyRetentionSec', retiredKeyRetentionSec);
+        }
         const at = time(now);
-        let cache = 0;
-        for (const [key, entry] of entries) {
-          if (entry.expiresAt <= at && entries.delete(key)) cache += 1;
-        }
-        let windows = 0;
-        for (const [key, rate] of rateLimits) {
-          if (rate.tatMs <= at && rateLimits.delete(key)) {
-            windows += 1;
-          }
-        }
-        return { cache, rateLimits: windows };
+        const before = (sec: number): number => at - sec * 1000;
+        const jobsBefore = before(jobRetentionSec);
+        const instancesBefore = before(FORGET_INSTANCE_AFTER_SEC);
+        const keysBefore =
+          retiredKeyRetentionSec === undefined ? -Infinity : before(retiredKeyRetentionSec);
+        return {
+          cache: deleteWhere(current.cache, (entry) => entry.expiresAt <= at),
+          rateLimits: deleteWhere(current.rateLimits, (rate) => rate.tatMs <= at),
+          // A job's outcomes live inside it, so they go with it.
+          jobs: deleteWhere(current.jobs, (job) => !unfinished(job) && job.updatedAt < jobsBefore),
+          instances: deleteWhere(
+            current.instances,
+            (seenAt, id) => id !== instanceId && seenAt < instancesBefore,
+          ),
+          signingKeys: deleteWhere(
+            current.signingKeys,
+            (key) => key.retiredAt !== null && key.retiredAt < keysBefore,
+          ),
+        };
       });
     },
 

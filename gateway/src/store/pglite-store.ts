@@ -5,7 +5,7 @@
 // own and two writers would corrupt it), so opening takes a lock file that
 // names the owning process; a lock left by a process that no longer runs is
 // taken over.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
@@ -67,15 +67,35 @@ type WorkerRequest =
   | { op: 'commit' | 'rollback'; tx: number }
   | { op: 'close' };
 
+const WORKER_SCRIPT = new URL('./pglite-worker.js', import.meta.url);
+
+/** Creates a database in `dataDir` in a worker of its own, which ends when it has (see pglite-worker.js). */
+async function initialiseDataDir(dataDir: string): Promise<void> {
+  const worker = new Worker(WORKER_SCRIPT, { workerData: { dataDir, initOnly: true } });
+  const code = await new Promise<number>((resolveExit, rejectExit) => {
+    worker.once('error', rejectExit);
+    worker.once('exit', resolveExit);
+  });
+  if (code !== 0) throw new Error(`store: could not create a database in ${dataDir}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 /**
  * A SqlDriver over a PGlite in a worker thread (`dataDir` absent: in
  * memory). Statements travel as messages; the worker keeps PGlite's own
  * ordering, so a transaction's statements run alone, as in-process.
  */
 export async function pgliteWorkerDriver(dataDir: string | undefined): Promise<SqlDriver> {
-  const worker = new Worker(new URL('./pglite-worker.js', import.meta.url), {
-    workerData: { dataDir },
-  });
+  if (dataDir !== undefined && !(await exists(join(dataDir, 'PG_VERSION')))) {
+    await initialiseDataDir(dataDir);
+  }
+  const worker = new Worker(WORKER_SCRIPT, { workerData: { dataDir } });
   const pending = new Map<
     number,
     { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }
@@ -164,7 +184,10 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
     return openSqlStore(pgliteDriver(options.pglite, { owned: false }), storeOptions);
   }
   if (options.dataDir === undefined) {
-    return openSqlStore(await pgliteWorkerDriver(undefined), storeOptions);
+    return openSqlStore(await pgliteWorkerDriver(undefined), {
+      ...storeOptions,
+      singleWriter: true,
+    });
   }
   const dataDir = resolve(options.dataDir);
   const release = await lockDataDir(dataDir);
@@ -175,7 +198,13 @@ export async function createPgliteStore(options: PgliteStoreOptions = {}): Promi
     await release();
     throw err;
   }
-  return openSqlStore(driver, { ...storeOptions, onClose: release });
+  // The lock makes this process the directory's only writer (a tool that
+  // only reads does not write at all).
+  return openSqlStore(driver, {
+    ...storeOptions,
+    singleWriter: options.migrate !== false,
+    onClose: release,
+  });
 }
 
 const LOCK_FILE = 'tessera.lock';
@@ -228,8 +257,20 @@ function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && 'code' in err && err.code === code;
 }
 
+/** Another process (a running gateway) holds the data directory; tools tell the operator to stop it. */
+export class DataDirInUseError extends Error {
+  readonly dataDir: string;
+  readonly pid: number;
+  constructor(dataDir: string, pid: number) {
+    super(
+      `store: data directory ${dataDir} is in use by process ${pid}; stop it first, or use PostgreSQL for several gateway processes`,
+    );
+    this.name = 'DataDirInUseError';
+    this.dataDir = dataDir;
+    this.pid = pid;
+  }
+}
+
 function dataDirInUse(dataDir: string, pid: number): Error {
-  return new Error(
-    `store: data directory ${dataDir} is in use by process ${pid}; stop it first, or use PostgreSQL for several gateway processes`,
-  );
+  return new DataDirInUseError(dataDir, pid);
 }

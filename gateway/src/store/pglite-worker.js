@@ -13,7 +13,48 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 
-const db = await PGlite.create(workerData.dataDir);
+/**
+ * PostgreSQL's own buffer cache, in 8 kB pages: 16 MB rather than PGlite's
+ * 128 MB. The gateway reads single rows by key; the operating system's page
+ * cache sits behind this one, and every page of it is resident memory
+ * WebAssembly never gives back.
+ */
+const SHARED_BUFFERS = 2048;
+
+/** PGlite's own start parameters, as it passes them when given none. */
+const PGLITE_START_PARAMS = [
+  '--single',
+  '-F',
+  '-O',
+  '-j',
+  '-c',
+  'search_path=public',
+  '-c',
+  'exit_on_error=false',
+  '-c',
+  'log_checkpoints=false',
+  '-c',
+  'max_worker_processes=0',
+  '-c',
+  'max_parallel_workers=0',
+  '-c',
+  'max_parallel_workers_per_gather=0',
+  '-c',
+  'io_method=sync',
+  '-c',
+  'max_parallel_maintenance_workers=0',
+];
+
+const db = await PGlite.create(workerData.dataDir, {
+  startParams: [...PGLITE_START_PARAMS, '-c', `shared_buffers=${SHARED_BUFFERS}`],
+});
+if (workerData.initOnly) {
+  // Creating a database takes far more memory than using one, and a
+  // WebAssembly instance never returns memory: this worker only creates it
+  // and ends, taking that memory with it.
+  await db.close();
+  process.exit(0);
+}
 
 /** Open transactions: PGlite's own transaction mutex keeps others (and plain statements) waiting. */
 const transactions = new Map();

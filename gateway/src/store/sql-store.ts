@@ -22,6 +22,13 @@ import { loadMigrations, migrate } from './migrate.ts';
 import { createdJobRecord, newJobStatus } from './new-job.ts';
 import { admit, hitResult, rateLimitRule, type RateLimitRule } from './rate-limit.ts';
 import {
+  COUNTER_FLUSH_MS,
+  cacheKey,
+  loadLocalState,
+  type Counter,
+  type LocalState,
+} from './local-state.ts';
+import {
   float,
   integer,
   json,
@@ -37,6 +44,7 @@ import {
 } from './sql.ts';
 import { ERR_GATEWAY_RESTARTED } from '../errors.ts';
 import {
+  FORGET_INSTANCE_AFTER_SEC,
   type CachedResult,
   type DoneJob,
   type FailedJob,
@@ -58,6 +66,13 @@ export interface SqlStoreOptions {
    * like `audit verify`, pass false so they never create or change a schema.
    */
   readonly migrate?: boolean | undefined;
+  /**
+   * True when this process is the database's only writer (a locked PGlite
+   * data directory): rate-limit counters, the cache's index and the audit
+   * chain's head are then kept in memory (local-state.ts). Never for a
+   * database that replicas share.
+   */
+  readonly singleWriter?: boolean;
 }
 
 /** Migrates the database behind `driver` and returns a store over it; closes the driver if migrating fails. */
@@ -72,7 +87,8 @@ export async function openSqlStore(
     await options.onClose?.();
     throw err;
   }
-  return createSqlStore(driver, options);
+  const local = options.singleWriter ? await loadLocalState(driver) : undefined;
+  return createSqlStore(driver, options, local);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -85,6 +101,8 @@ const AUDIT_COLUMNS =
   'idx, at, actor, project, query_hash, action, outcome, detail, prev_hash, hash';
 const KEY_COLUMNS = 'kid, private_jwk, created_at, retired_at';
 const DEFAULT_STALE_AFTER_SEC = 30;
+/** Jobs deleted per statement by the purge. */
+const PURGE_BATCH = 1000;
 
 function jobFieldsFromRow(row: Row): JobFields {
   return {
@@ -177,14 +195,29 @@ function positiveInteger(name: string, value: number): void {
 }
 
 /** A store over a driver whose database is already migrated. */
-export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {}): Store {
+export function createSqlStore(
+  driver: SqlDriver,
+  options: SqlStoreOptions = {},
+  local?: LocalState,
+): Store {
   // New on every open, never configured: a restarted process must not look
   // like the owner of the jobs its previous run left unfinished.
   const instanceId = randomUUID();
   let closing: Promise<void> | undefined;
   const commits = createGroupCommit(driver);
-  const { createJobs, completeJobs, recordOutcomes, putCached, hits, appendAudits } =
-    batchKinds(instanceId);
+  const { createJobs, completeJobs, recordOutcomes, putCached, hits, appendAudits, saveCounters } =
+    batchKinds(instanceId, { singleWriter: local !== undefined });
+
+  /** Writes the counters decided in memory since the last flush; a failed write is tried again next time. */
+  async function flushCounters(): Promise<void> {
+    const changed = local?.takeChanged() ?? [];
+    if (changed.length === 0) return;
+    await Promise.all(changed.map((c) => commits.write(saveCounters, c))).catch(() =>
+      local?.restoreChanged(changed),
+    );
+  }
+  const counterFlush = local && setInterval(() => void flushCounters(), COUNTER_FLUSH_MS);
+  counterFlush?.unref();
 
   async function oneJob(sql: string, params: readonly (string | Date | null)[]) {
     const [row] = await driver.query(sql, params);
@@ -291,14 +324,20 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     async recoverInterruptedJobs(now, recover: RecoverOptions = {}) {
       const staleAfterSec = recover.staleAfterSec ?? DEFAULT_STALE_AFTER_SEC;
       positiveInteger('staleAfterSec', staleAfterSec);
-      const aliveSince = new Date(now.getTime() - staleAfterSec * 1000);
       // Ours are alive by definition; anyone else's need a recent heartbeat.
+      // A single writer's lock proves that no one else runs, so the jobs a
+      // process killed moments ago left behind are failed at once, not
+      // staleAfterSec later: aliveSince NULL, which no heartbeat is `>=`.
+      const aliveSince = options.singleWriter
+        ? null
+        : new Date(now.getTime() - staleAfterSec * 1000);
       const rows = await driver.query(
         `UPDATE jobs SET status = 'failed', error_code = $1, updated_at = $2
          WHERE status IN ('queued', 'running')
            AND owner IS DISTINCT FROM $3
            AND NOT EXISTS (
-             SELECT 1 FROM gateway_instances i WHERE i.id = jobs.owner AND i.seen_at >= $4
+             SELECT 1 FROM gateway_instances i
+             WHERE i.id = jobs.owner AND i.seen_at >= $4::timestamptz
            )
          RETURNING ${JOB_COLUMNS}`,
         [ERR_GATEWAY_RESTARTED, now, instanceId, aliveSince],
@@ -307,6 +346,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     },
 
     async getCachedResult(queryHash, dataVersions, now): Promise<CachedResult | undefined> {
+      if (local && !local.mayBeCached(cacheKey(queryHash, dataVersions), now)) return undefined;
       const [row] = await driver.query(
         `SELECT value, created_at, expires_at FROM result_cache
          WHERE query_hash = $1 AND data_versions = $2 AND expires_at > $3`,
@@ -322,6 +362,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
 
     async putCachedResult(queryHash, dataVersions, value, { now, expiresAt }) {
       await commits.write(putCached, { queryHash, dataVersions, value, now, expiresAt });
+      local?.noteCached(cacheKey(queryHash, dataVersions), expiresAt);
     },
 
     async hit(key, windowSec, limit, now): Promise<RateLimitHit> {
@@ -329,6 +370,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
       const nowMs = now.getTime();
       if (!Number.isFinite(nowMs)) throw new RangeError('store: invalid date');
       if (limit === 0) return hitResult(rule, false, undefined, nowMs, limit);
+      if (local) return local.hit(key, windowSec, limit, rule, nowMs);
       return commits.write(hits, { key, windowSec, limit, rule, nowMs });
     },
 
@@ -398,17 +440,52 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
       return verifyChain(entries, { head });
     },
 
-    async purgeExpired(now) {
+    async purgeExpired(now, { jobRetentionSec, retiredKeyRetentionSec }) {
+      local?.forgetRefilled(now.getTime());
+      local?.forgetExpired(now);
+      positiveInteger('jobRetentionSec', jobRetentionSec);
+      if (retiredKeyRetentionSec !== undefined) {
+        positiveInteger('retiredKeyRetentionSec', retiredKeyRetentionSec);
+      }
+      const before = (sec: number): Date => new Date(now.getTime() - sec * 1000);
       const cache = await deletedCount('DELETE FROM result_cache WHERE expires_at <= $1', [now]);
       const rateLimits = await deletedCount(
         'DELETE FROM rate_limit_tats WHERE tat_ms <= $1::float8',
         [now.getTime()],
       );
-      return { cache, rateLimits };
+      // In batches: the first purge after a long time may find millions of
+      // jobs, and one statement that long would hold up every other (on
+      // PGlite, which runs one at a time, every request). Outcomes go with
+      // their job (ON DELETE CASCADE).
+      let jobs = 0;
+      let batch: number;
+      do {
+        batch = await deletedCount(
+          `DELETE FROM jobs WHERE id IN (
+             SELECT id FROM jobs
+             WHERE status IN ('done', 'failed', 'cancelled') AND updated_at < $1
+             LIMIT ${PURGE_BATCH})`,
+          [before(jobRetentionSec)],
+        );
+        jobs += batch;
+      } while (batch === PURGE_BATCH);
+      const instances = await deletedCount(
+        'DELETE FROM gateway_instances WHERE seen_at < $1 AND id <> $2',
+        [before(FORGET_INSTANCE_AFTER_SEC), instanceId],
+      );
+      const signingKeys =
+        retiredKeyRetentionSec === undefined
+          ? 0
+          : await deletedCount('DELETE FROM signing_keys WHERE retired_at < $1', [
+              before(retiredKeyRetentionSec),
+            ]);
+      return { cache, rateLimits, jobs, instances, signingKeys };
     },
 
     close() {
       closing ??= (async () => {
+        if (counterFlush) clearInterval(counterFlush);
+        await flushCounters();
         await commits.drain();
         // Whatever this instance still had unfinished becomes recoverable by
         // others at once. Best effort: when the database cannot be reached,
@@ -476,7 +553,7 @@ function upsertKind<T>(spec: {
 }
 
 /** Each group-committed write as one statement (the audit chain: three) for a whole batch. */
-function batchKinds(instanceId: string) {
+function batchKinds(instanceId: string, { singleWriter }: { readonly singleWriter: boolean }) {
   const createJobs: BatchKind<NewJob & { id: string }, JobRecord> = {
     async run(tx, jobs) {
       const params = jobs.flatMap((job) => [
@@ -600,36 +677,67 @@ function batchKinds(instanceId: string) {
     },
   };
 
+  /**
+   * The chain's head as this process last committed it, for a single
+   * writer (no one else moves it); undefined when it must be read.
+   */
+  let knownHead: AuditHead | undefined;
   const appendAudits: BatchKind<AuditFields, AuditEntry> = {
     async run(tx, items) {
-      // The head row lock is what keeps replicas from forking the chain.
-      const [head] = await tx.query('SELECT last_idx, last_hash FROM audit_head FOR UPDATE');
-      if (head === undefined) throw new Error('store: the audit head row is missing');
-      let last = headFromRow(head);
+      let last = knownHead;
+      // Known again only once this batch has committed.
+      knownHead = undefined;
+      if (last === undefined) {
+        // The head row lock is what keeps replicas from forking the chain.
+        const [head] = await tx.query('SELECT last_idx, last_hash FROM audit_head FOR UPDATE');
+        if (head === undefined) throw new Error('store: the audit head row is missing');
+        last = headFromRow(head);
+      }
       const entries = items.map((fields) => (last = appendEntry(last, fields)));
-      await tx.query(
-        `INSERT INTO audit_log (${AUDIT_COLUMNS})
-         VALUES ${valuesList(entries.length, ['::bigint', '', '', '', '', '', '', '', '', ''])}`,
-        entries.flatMap((entry) => [
-          entry.index,
-          entry.at,
-          entry.actor,
-          entry.project,
-          entry.queryHash,
-          entry.action,
-          entry.outcome,
-          entry.detail === undefined ? null : canonicalJson(entry.detail),
-          entry.prevHash,
-          entry.hash,
-        ]),
-      );
-      await tx.query('UPDATE audit_head SET last_idx = $1, last_hash = $2', [
-        last!.index,
-        last!.hash,
+      const params: SqlParam[] = entries.flatMap((entry) => [
+        entry.index,
+        entry.at,
+        entry.actor,
+        entry.project,
+        entry.queryHash,
+        entry.action,
+        entry.outcome,
+        entry.detail === undefined ? null : canonicalJson(entry.detail),
+        entry.prevHash,
+        entry.hash,
       ]);
+      // The entries and the head that names the last of them, in one statement.
+      await tx.query(
+        `WITH appended AS (
+           INSERT INTO audit_log (${AUDIT_COLUMNS})
+           VALUES ${valuesList(entries.length, ['::bigint', '', '', '', '', '', '', '', '', ''])}
+         )
+         UPDATE audit_head SET last_idx = $${params.length + 1}, last_hash = $${params.length + 2}`,
+        [...params, last!.index, last!.hash],
+      );
       return entries;
+    },
+    committed(entries) {
+      const last = entries.at(-1);
+      if (singleWriter && last !== undefined) knownHead = { index: last.index, hash: last.hash };
     },
   };
 
-  return { createJobs, completeJobs, recordOutcomes, putCached, hits, appendAudits };
+  const saveCounters = upsertKind<Counter>({
+    insert: 'INSERT INTO rate_limit_tats (key, window_sec, tat_ms)',
+    casts: ['', '::int', '::float8'],
+    onConflict: '(key, window_sec) DO UPDATE SET tat_ms = EXCLUDED.tat_ms',
+    key: (c) => `${c.windowSec}\0${c.key}`,
+    row: (c) => [c.key, c.windowSec, c.tatMs],
+  });
+
+  return {
+    createJobs,
+    completeJobs,
+    recordOutcomes,
+    putCached,
+    hits,
+    appendAudits,
+    saveCounters,
+  };
 }

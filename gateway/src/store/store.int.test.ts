@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { verifyChain } from '@tessera/schemas';
 import { loadMigrations, migrate } from './migrate.ts';
@@ -273,6 +274,56 @@ describe('PGlite data directory', () => {
         errorCode: ERR_GATEWAY_RESTARTED,
       });
       expect(await second.verifyAudit()).toEqual({ ok: true, count: 3 });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('keeps the rate limits, the cache and the audit chain it holds in memory across a restart', async () => {
+    const first = await createPgliteStore({ dataDir: dir.dataDir });
+    for (let i = 0; i < 3; i += 1) expect((await first.hit('r-anna', 60, 3, at(i))).ok).toBe(true);
+    expect((await first.hit('r-anna', 60, 3, at(3))).ok).toBe(false);
+    await first.putCachedResult('sha256:q', 'a=1', { n: 1 }, { now: at(0), expiresAt: at(600) });
+    await appendMany(first, 2);
+    // Written behind, and at the latest when the store closes.
+    await first.close();
+
+    const second = await createPgliteStore({ dataDir: dir.dataDir });
+    try {
+      expect(await second.hit('r-anna', 60, 3, at(4))).toMatchObject({ ok: false });
+      expect(await second.getCachedResult('sha256:q', 'a=1', at(5))).toMatchObject({
+        value: { n: 1 },
+      });
+      // The chain goes on from the head the first run left.
+      await appendMany(second, 2);
+      expect(await second.verifyAudit()).toEqual({ ok: true, count: 4 });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('fails at once the jobs of an owner that died, however recent its last heartbeat', async () => {
+    const first = await createPgliteStore({ dataDir: dir.dataDir });
+    const interrupted = await first.createJob(newJob());
+    await first.startJob(interrupted.id, at(1));
+    const dead = first.instanceId;
+    await first.close();
+    // Killed rather than closed: its heartbeat row stays, one second old.
+    const db = await PGlite.create(dir.dataDir);
+    try {
+      await db.query('INSERT INTO gateway_instances (id, seen_at) VALUES ($1, $2)', [dead, at(1)]);
+    } finally {
+      await db.close();
+    }
+
+    const second = await createPgliteStore({ dataDir: dir.dataDir });
+    try {
+      const recovered = await second.recoverInterruptedJobs(at(2), { staleAfterSec: 30 });
+      expect(recovered.map((job) => job.id)).toEqual([interrupted.id]);
+      expect(await second.getJob(interrupted.id)).toMatchObject({
+        status: 'failed',
+        errorCode: ERR_GATEWAY_RESTARTED,
+      });
     } finally {
       await second.close();
     }

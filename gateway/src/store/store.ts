@@ -106,9 +106,40 @@ export interface RecoverOptions {
   /**
    * An instance whose last heartbeat is older than this is taken as dead and
    * its unfinished jobs are failed (default 30 s). An instance that closed
-   * its store is dead at once.
+   * its store is dead at once, and so is every other instance of a locked
+   * PGlite data directory, whose lock proves it is the only one running.
    */
   readonly staleAfterSec?: number;
+}
+
+/**
+ * An instance silent this long (24 h) is gone for good: far beyond any
+ * heartbeat interval or recovery's `staleAfterSec`, so forgetting it changes
+ * nothing but the size of the table.
+ */
+export const FORGET_INSTANCE_AFTER_SEC = 24 * 60 * 60;
+
+export interface PurgeOptions {
+  /**
+   * A finished job (done, failed or cancelled) whose last change is older
+   * than this is deleted with its node outcomes. Queued and running jobs are
+   * never purged, however old.
+   */
+  readonly jobRetentionSec: number;
+  /**
+   * A signing key retired longer ago than this is deleted; pass how long a
+   * retired key stays published (key-schedule.ts). Absent: retired keys are kept.
+   */
+  readonly retiredKeyRetentionSec?: number;
+}
+
+/** Rows each purge deleted, by kind. */
+export interface PurgeCounts {
+  readonly cache: number;
+  readonly rateLimits: number;
+  readonly jobs: number;
+  readonly instances: number;
+  readonly signingKeys: number;
 }
 
 /**
@@ -191,8 +222,13 @@ export interface Store {
    */
   verifyAudit(): Promise<AuditVerification>;
 
-  /** Deletes expired cache entries and rate-limit state that has fully refilled. */
-  purgeExpired(now: Date): Promise<{ cache: number; rateLimits: number }>;
+  /**
+   * Deletes what no one reads any more: expired cache entries, rate-limit
+   * state that has fully refilled, finished jobs past their retention (with
+   * their outcomes), other instances silent for FORGET_INSTANCE_AFTER_SEC
+   * and, when asked, retired signing keys. Safe to run on every replica at once.
+   */
+  purgeExpired(now: Date, options: PurgeOptions): Promise<PurgeCounts>;
 
   /** Releases this instance's jobs to recovery and closes the connection. */
   close(): Promise<void>;

@@ -13,7 +13,13 @@ import {
   type MergedResult,
 } from '@tessera/schemas';
 import { ERR_GATEWAY_RESTARTED } from '../../src/errors.ts';
-import type { GenerateSigningKey, NewJob, Store } from '../../src/store/store.ts';
+import type {
+  GenerateSigningKey,
+  NewJob,
+  PurgeCounts,
+  PurgeOptions,
+  Store,
+} from '../../src/store/store.ts';
 
 /** One database under test: each open() is one more gateway replica on it. */
 export interface ContractDatabase {
@@ -64,6 +70,15 @@ export function auditFields(i: number, outcome: AuditOutcome = 'accepted'): Audi
     outcome,
     ...(i % 3 === 0 ? { detail: { count: { low: 40, high: 49 }, node: 'galicia' } } : {}),
   };
+}
+
+const DAY_SEC = 24 * 60 * 60;
+/** The gateway's default: finished jobs are kept for 30 days. */
+const KEEP_JOBS: PurgeOptions = { jobRetentionSec: 30 * DAY_SEC };
+
+/** A purge's counts: zero but for those given. */
+export function purged(counts: Partial<PurgeCounts> = {}): PurgeCounts {
+  return { cache: 0, rateLimits: 0, jobs: 0, instances: 0, signingKeys: 0, ...counts };
 }
 
 export async function appendMany(store: Store, n: number): Promise<void> {
@@ -307,8 +322,8 @@ export function storeContract(database: () => ContractDatabase): void {
       expect((await store.getCachedResult('sha256:q', 'v1', at(62)))?.value).toEqual({
         replaced: true,
       });
-      expect(await store.purgeExpired(at(121))).toEqual({ cache: 1, rateLimits: 0 });
-      expect(await store.purgeExpired(at(121))).toEqual({ cache: 0, rateLimits: 0 });
+      expect(await store.purgeExpired(at(121), KEEP_JOBS)).toEqual(purged({ cache: 1 }));
+      expect(await store.purgeExpired(at(121), KEEP_JOBS)).toEqual(purged());
     });
   });
 
@@ -410,7 +425,7 @@ export function storeContract(database: () => ContractDatabase): void {
       // Separate windows on one key are separate limits.
       expect(await store.hit('k', 3600, 100, at(60))).toMatchObject({ ok: true, remaining: 99 });
       // Fully refilled state is nothing worth keeping.
-      expect(await store.purgeExpired(at(90))).toEqual({ cache: 0, rateLimits: 1 });
+      expect(await store.purgeExpired(at(90), KEEP_JOBS)).toEqual(purged({ rateLimits: 1 }));
       expect(await store.hit('k', 60, 2, at(90))).toMatchObject({ ok: true, remaining: 1 });
     });
 
@@ -464,6 +479,88 @@ export function storeContract(database: () => ContractDatabase): void {
         ['k1', at(10).getTime()],
       ]);
       expect(keys[0]?.createdAt.getTime()).toBe(at(10).getTime());
+    });
+  });
+
+  describe('purge', () => {
+    it('deletes finished jobs past their retention with their outcomes, never an unfinished one', async () => {
+      const store = await open();
+      const ended = (status: 'done' | 'failed', now: Date): NewJob =>
+        status === 'done'
+          ? newJob({ status, result: merged(3), now })
+          : newJob({ status, errorCode: 'ERR_NODE_TIMEOUT', now });
+      const [oldDone, oldFailed, oldCancelled, oldQueued, oldRunning] = await Promise.all([
+        store.createJob(ended('done', T0)),
+        store.createJob(ended('failed', T0)),
+        store.createJob(newJob()),
+        store.createJob(newJob()),
+        store.createJob(newJob({ status: 'running' })),
+      ]);
+      await store.cancelJob(oldCancelled.id, at(1));
+      await store.recordNodeOutcome(oldDone.id, { node: 'galicia', status: 'timeout' }, T0);
+      const recent = await store.createJob(ended('done', at(5 * DAY_SEC)));
+      await store.recordNodeOutcome(recent.id, { node: 'galicia', status: 'timeout' }, T0);
+
+      // 31 days on: the three ended on the first day are past 30 days' retention.
+      const later = at(31 * DAY_SEC);
+      expect(await store.purgeExpired(later, KEEP_JOBS)).toEqual(purged({ jobs: 3 }));
+      for (const gone of [oldDone, oldFailed, oldCancelled]) {
+        expect(await store.getJob(gone.id)).toBeUndefined();
+      }
+      expect(await store.nodeOutcomes(oldDone.id)).toEqual([]);
+      expect((await store.getJob(oldQueued.id))?.status).toBe('queued');
+      expect((await store.getJob(oldRunning.id))?.status).toBe('running');
+      expect(await store.getJob(recent.id)).toMatchObject({ status: 'done' });
+      expect(await store.nodeOutcomes(recent.id)).toHaveLength(1);
+      expect(await store.purgeExpired(later, KEEP_JOBS)).toEqual(purged());
+      await expect(store.purgeExpired(later, { jobRetentionSec: 0 })).rejects.toThrow(RangeError);
+    });
+
+    it('deletes more finished jobs than one batch holds', async () => {
+      const store = await open();
+      const n = 2500;
+      for (let i = 0; i < n; i += 250) {
+        await Promise.all(
+          Array.from({ length: 250 }, () =>
+            store.createJob(newJob({ status: 'done', result: merged(1) })),
+          ),
+        );
+      }
+      const later = at(31 * DAY_SEC);
+      expect(await store.purgeExpired(later, KEEP_JOBS)).toEqual(purged({ jobs: n }));
+      expect(await store.listJobs('r-anna')).toEqual([]);
+    });
+
+    it('forgets other instances silent for a day, never itself', async () => {
+      const [a, b] = await Promise.all([open(), open()]);
+      await Promise.all([a.heartbeat(T0), b.heartbeat(T0)]);
+      expect(await b.purgeExpired(at(DAY_SEC - 1), KEEP_JOBS)).toEqual(purged());
+      expect(await b.purgeExpired(at(DAY_SEC + 1), KEEP_JOBS)).toEqual(purged({ instances: 1 }));
+      expect(await b.purgeExpired(at(DAY_SEC + 1), KEEP_JOBS)).toEqual(purged());
+      // Forgotten is the same as dead: its unfinished jobs are still recovered.
+      const orphan = await a.createJob(newJob({ now: T0 }));
+      await a.heartbeat(T0);
+      await b.purgeExpired(at(DAY_SEC + 2), KEEP_JOBS);
+      expect((await b.recoverInterruptedJobs(at(DAY_SEC + 2))).map((j) => j.id)).toEqual([
+        orphan.id,
+      ]);
+    });
+
+    it('deletes retired signing keys only when asked, never the active one', async () => {
+      const store = await open();
+      await store.getOrCreateSigningKey(signingKey('k1', 0), T0);
+      await store.rotateSigningKey(signingKey('k2', 0), at(10));
+      await store.rotateSigningKey(signingKey('k3', 0), at(20));
+      expect(await store.purgeExpired(at(100), KEEP_JOBS)).toEqual(purged());
+      const keepFor = (sec: number): PurgeOptions => ({
+        ...KEEP_JOBS,
+        retiredKeyRetentionSec: sec,
+      });
+      // k1 was retired 90 s before, k2 80 s before.
+      expect(await store.purgeExpired(at(100), keepFor(85))).toEqual(purged({ signingKeys: 1 }));
+      expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(['k3', 'k2']);
+      expect(await store.purgeExpired(at(10_000), keepFor(1))).toEqual(purged({ signingKeys: 1 }));
+      expect((await store.listSigningKeys()).map((k) => k.kid)).toEqual(['k3']);
     });
   });
 

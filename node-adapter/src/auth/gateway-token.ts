@@ -29,6 +29,12 @@ const ALGORITHM = 'ES256';
 export const GATEWAY_TOKEN_MAX_LIFETIME_SEC = 15;
 /** Default clock tolerance between gateway and node, in seconds. */
 export const GATEWAY_CLOCK_TOLERANCE_SEC = 10;
+/**
+ * How long fetched gateway keys are trusted before they are fetched again
+ * (sooner for a token naming a key not yet seen). The gateway publishes a
+ * new key longer than this before it signs with it.
+ */
+export const GATEWAY_JWKS_CACHE_MAX_AGE_SEC = 600;
 const KEY_BEARING_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const BEARER = /^Bearer +(\S+) *$/i;
@@ -246,7 +252,7 @@ function checkOptions(options: GatewayTokenVerifierOptions): KeySet {
   return createRemoteJWKSet(url, {
     timeoutDuration: 5_000,
     cooldownDuration: 30_000,
-    cacheMaxAge: 10 * 60_000,
+    cacheMaxAge: GATEWAY_JWKS_CACHE_MAX_AGE_SEC * 1000,
     ...(options.fetch === undefined ? {} : { [customFetch]: options.fetch }),
   });
 }

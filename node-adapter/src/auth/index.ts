@@ -1,6 +1,7 @@
 // The node's authentication of the gateway.
 export {
   GATEWAY_CLOCK_TOLERANCE_SEC,
+  GATEWAY_JWKS_CACHE_MAX_AGE_SEC,
   GATEWAY_TOKEN_MAX_LIFETIME_SEC,
   GATEWAY_TOKEN_TYP,
   createGatewayTokenVerifier,

@@ -151,6 +151,31 @@ export interface ResolvedGatewayConfig {
      * PostgreSQL connection string; DATABASE_URL in the environment also sets it.
      */
     databaseUrl?: string;
+    /**
+     * Days a finished job (done, failed or cancelled) and its node outcomes are kept after it last changed; the purge then deletes them. Queued and running jobs are never purged.
+     */
+    jobRetentionDays: number;
+    /**
+     * Seconds between purges of expired cached results, refilled rate-limit state, finished jobs past their retention, instances silent for a day and retired signing keys no longer published.
+     */
+    purgeIntervalSec: number;
+    /**
+     * Seconds between this gateway's heartbeats into the store; each is followed by a recovery of the jobs of replicas gone silent, and the signing keys are re-read as often. At most half of staleAfterSec.
+     */
+    heartbeatIntervalSec: number;
+    /**
+     * Seconds without a heartbeat after which a replica is taken as dead and its queued and running jobs are failed with ERR_GATEWAY_RESTARTED. At least twice heartbeatIntervalSec, so that one late heartbeat does not fail a live replica's jobs. On PGlite the data directory's lock already proves that no other gateway runs, so a restarted gateway fails its predecessor's jobs at once.
+     */
+    staleAfterSec: number;
+  };
+  /**
+   * The keys the gateway signs its node requests with (published at /.well-known/jwks.json).
+   */
+  nodeTokens: {
+    /**
+     * Seconds a new key from `tessera-gateway keys rotate` is published before any gateway signs with it. Keep it above the nodes' JWKS cache age (10 minutes), so that every node has fetched the new key before it meets a token signed with it.
+     */
+    keyPublicationDelaySec: number;
   };
   cache: {
     resultTtlSec: number;
