@@ -465,6 +465,14 @@ export function createQueryService(deps: QueryServiceDeps) {
       ],
     ];
     // All three counted together (one write); a refused query still counts.
+    // The cache is asked meanwhile: its answer is used only once they allow it.
+    const versions = dataVersionsKey(nodes, deps.dataVersionOf);
+    const lookup =
+      versions === undefined
+        ? Promise.resolve(undefined)
+        : deps.store.getCachedResult(hash, `${project}|${versions}`, at);
+    // A refused query never reads its lookup: its failure must not go unhandled.
+    lookup.catch(() => undefined);
     const hits = await Promise.all(
       limits.map(([key, windowSec, limit]) => deps.store.hit(key, windowSec, limit, at)),
     );
@@ -485,11 +493,7 @@ export function createQueryService(deps: QueryServiceDeps) {
       );
     }
 
-    const versions = dataVersionsKey(nodes, deps.dataVersionOf);
-    const cached =
-      versions === undefined
-        ? undefined
-        : await deps.store.getCachedResult(hash, `${project}|${versions}`, at);
+    const cached = await lookup;
     const fields: JobFields = {
       id: newId(),
       researcher: researcher.sub,

@@ -37,7 +37,23 @@ export interface GroupCommit {
 /** Most items per batch; keeps each statement's bound parameters well under PostgreSQL's 65,535. */
 const MAX_BATCH = 500;
 
-export function createGroupCommit(driver: SqlDriver, maxBatch = MAX_BATCH): GroupCommit {
+export interface GroupCommitOptions {
+  /** Most items per batch. */
+  readonly maxBatch?: number;
+  /**
+   * Commit without waiting for the database to have the batch on disk
+   * (PostgreSQL's `synchronous_commit = off`): still atomic, but a crash of
+   * the database server may lose the last fraction of a second of such
+   * batches. For state that may be written behind, never for what must be
+   * durable before a researcher sees figures.
+   */
+  readonly relaxed?: boolean;
+}
+
+export function createGroupCommit(
+  driver: SqlDriver,
+  { maxBatch = MAX_BATCH, relaxed = false }: GroupCommitOptions = {},
+): GroupCommit {
   let queue: Pending[] = [];
   let flushing: Promise<void> | undefined;
 
@@ -51,6 +67,7 @@ export function createGroupCommit(driver: SqlDriver, maxBatch = MAX_BATCH): Grou
     let results: Map<Pending, unknown>;
     try {
       results = await driver.transaction(async (tx) => {
+        if (relaxed) await tx.query('SET LOCAL synchronous_commit = off');
         const out = new Map<Pending, unknown>();
         for (const [kind, group] of byKind) {
           const written = await kind.run(

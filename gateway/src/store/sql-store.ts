@@ -205,6 +205,10 @@ export function createSqlStore(
   const instanceId = randomUUID();
   let closing: Promise<void> | undefined;
   const commits = createGroupCommit(driver);
+  // Counters and cached answers may be written behind (docs/operations.md):
+  // on a shared database their commits do not wait for its disk. A single
+  // writer keeps them in memory and writes them with everything else.
+  const behind = local ? commits : createGroupCommit(driver, { relaxed: true });
   const { createJobs, completeJobs, recordOutcomes, putCached, hits, appendAudits, saveCounters } =
     batchKinds(instanceId, { singleWriter: local !== undefined });
 
@@ -212,7 +216,7 @@ export function createSqlStore(
   async function flushCounters(): Promise<void> {
     const changed = local?.takeChanged() ?? [];
     if (changed.length === 0) return;
-    await Promise.all(changed.map((c) => commits.write(saveCounters, c))).catch(() =>
+    await Promise.all(changed.map((c) => behind.write(saveCounters, c))).catch(() =>
       local?.restoreChanged(changed),
     );
   }
@@ -361,7 +365,7 @@ export function createSqlStore(
     },
 
     async putCachedResult(queryHash, dataVersions, value, { now, expiresAt }) {
-      await commits.write(putCached, { queryHash, dataVersions, value, now, expiresAt });
+      await behind.write(putCached, { queryHash, dataVersions, value, now, expiresAt });
       local?.noteCached(cacheKey(queryHash, dataVersions), expiresAt);
     },
 
@@ -371,7 +375,7 @@ export function createSqlStore(
       if (!Number.isFinite(nowMs)) throw new RangeError('store: invalid date');
       if (limit === 0) return hitResult(rule, false, undefined, nowMs, limit);
       if (local) return local.hit(key, windowSec, limit, rule, nowMs);
-      return commits.write(hits, { key, windowSec, limit, rule, nowMs });
+      return behind.write(hits, { key, windowSec, limit, rule, nowMs });
     },
 
     async getOrCreateSigningKey(generate: GenerateSigningKey, now = new Date()) {
@@ -486,7 +490,7 @@ export function createSqlStore(
       closing ??= (async () => {
         if (counterFlush) clearInterval(counterFlush);
         await flushCounters();
-        await commits.drain();
+        await Promise.all([commits.drain(), behind.drain()]);
         // Whatever this instance still had unfinished becomes recoverable by
         // others at once. Best effort: when the database cannot be reached,
         // the heartbeat ages out instead.
