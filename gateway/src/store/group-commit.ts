@@ -13,6 +13,11 @@ export interface BatchKind<T, R> {
   run(tx: SqlRunner, items: readonly T[]): Promise<R[]>;
   /** Called once the transaction that ran it has committed, before any later batch runs. */
   committed?(results: readonly R[]): void;
+  /**
+   * True when `run` is one statement, atomic on its own: a batch of nothing
+   * else runs it without a transaction around it, one round trip.
+   */
+  readonly standalone?: boolean;
 }
 
 interface Pending {
@@ -37,23 +42,7 @@ export interface GroupCommit {
 /** Most items per batch; keeps each statement's bound parameters well under PostgreSQL's 65,535. */
 const MAX_BATCH = 500;
 
-export interface GroupCommitOptions {
-  /** Most items per batch. */
-  readonly maxBatch?: number;
-  /**
-   * Commit without waiting for the database to have the batch on disk
-   * (PostgreSQL's `synchronous_commit = off`): still atomic, but a crash of
-   * the database server may lose the last fraction of a second of such
-   * batches. For state that may be written behind, never for what must be
-   * durable before a researcher sees figures.
-   */
-  readonly relaxed?: boolean;
-}
-
-export function createGroupCommit(
-  driver: SqlDriver,
-  { maxBatch = MAX_BATCH, relaxed = false }: GroupCommitOptions = {},
-): GroupCommit {
+export function createGroupCommit(driver: SqlDriver, maxBatch = MAX_BATCH): GroupCommit {
   let queue: Pending[] = [];
   let flushing: Promise<void> | undefined;
 
@@ -66,8 +55,7 @@ export function createGroupCommit(
     }
     let results: Map<Pending, unknown>;
     try {
-      results = await driver.transaction(async (tx) => {
-        if (relaxed) await tx.query('SET LOCAL synchronous_commit = off');
+      const runAll = async (tx: SqlRunner): Promise<Map<Pending, unknown>> => {
         const out = new Map<Pending, unknown>();
         for (const [kind, group] of byKind) {
           const written = await kind.run(
@@ -77,7 +65,12 @@ export function createGroupCommit(
           group.forEach((p, i) => out.set(p, written[i]));
         }
         return out;
-      });
+      };
+      const [only, ...others] = byKind.keys();
+      results =
+        only?.standalone === true && others.length === 0
+          ? await runAll(driver)
+          : await driver.transaction(runAll);
     } catch (err) {
       if (batch.length === 1) {
         batch[0]!.reject(err);

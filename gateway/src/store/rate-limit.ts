@@ -7,7 +7,7 @@
 // key gets at most `limit` plus d seconds' worth of the rate, whatever the
 // clock says: there is no window boundary to straddle (threat 57).
 // Both stores use these rules; the SQL store applies `admit` to a batch of
-// hits under one lock (sql-store.ts).
+// hits under one lock (migrations/005-rate-limit-hits-function.sql).
 import type { RateLimitHit } from './store.ts';
 
 /** Float rounding slack (ms) in comparisons; far below a clock tick. */

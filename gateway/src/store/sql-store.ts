@@ -20,7 +20,7 @@ import {
 import { createGroupCommit, lastByKey, valuesList, type BatchKind } from './group-commit.ts';
 import { loadMigrations, migrate } from './migrate.ts';
 import { createdJobRecord, newJobStatus } from './new-job.ts';
-import { admit, hitResult, rateLimitRule, type RateLimitRule } from './rate-limit.ts';
+import { hitResult, rateLimitRule, type RateLimitRule } from './rate-limit.ts';
 import {
   COUNTER_FLUSH_MS,
   cacheKey,
@@ -205,10 +205,9 @@ export function createSqlStore(
   const instanceId = randomUUID();
   let closing: Promise<void> | undefined;
   const commits = createGroupCommit(driver);
-  // Counters and cached answers may be written behind (docs/operations.md):
-  // on a shared database their commits do not wait for its disk. A single
-  // writer keeps them in memory and writes them with everything else.
-  const behind = local ? commits : createGroupCommit(driver, { relaxed: true });
+  // Rate-limit hits on a shared database are a queue of their own, so that a
+  // batch of nothing but hits is one call (tessera_rate_limit_hits).
+  const counting = createGroupCommit(driver);
   const { createJobs, completeJobs, recordOutcomes, putCached, hits, appendAudits, saveCounters } =
     batchKinds(instanceId, { singleWriter: local !== undefined });
 
@@ -216,7 +215,7 @@ export function createSqlStore(
   async function flushCounters(): Promise<void> {
     const changed = local?.takeChanged() ?? [];
     if (changed.length === 0) return;
-    await Promise.all(changed.map((c) => behind.write(saveCounters, c))).catch(() =>
+    await Promise.all(changed.map((c) => commits.write(saveCounters, c))).catch(() =>
       local?.restoreChanged(changed),
     );
   }
@@ -365,7 +364,7 @@ export function createSqlStore(
     },
 
     async putCachedResult(queryHash, dataVersions, value, { now, expiresAt }) {
-      await behind.write(putCached, { queryHash, dataVersions, value, now, expiresAt });
+      await commits.write(putCached, { queryHash, dataVersions, value, now, expiresAt });
       local?.noteCached(cacheKey(queryHash, dataVersions), expiresAt);
     },
 
@@ -375,7 +374,7 @@ export function createSqlStore(
       if (!Number.isFinite(nowMs)) throw new RangeError('store: invalid date');
       if (limit === 0) return hitResult(rule, false, undefined, nowMs, limit);
       if (local) return local.hit(key, windowSec, limit, rule, nowMs);
-      return behind.write(hits, { key, windowSec, limit, rule, nowMs });
+      return counting.write(hits, { key, windowSec, limit, rule, nowMs });
     },
 
     async getOrCreateSigningKey(generate: GenerateSigningKey, now = new Date()) {
@@ -490,7 +489,7 @@ export function createSqlStore(
       closing ??= (async () => {
         if (counterFlush) clearInterval(counterFlush);
         await flushCounters();
-        await Promise.all([commits.drain(), behind.drain()]);
+        await Promise.all([commits.drain(), counting.drain()]);
         // Whatever this instance still had unfinished becomes recoverable by
         // others at once. Best effort: when the database cannot be reached,
         // the heartbeat ages out instead.
@@ -638,46 +637,31 @@ function batchKinds(instanceId: string, { singleWriter }: { readonly singleWrite
   });
 
   const hits: BatchKind<HitWrite, RateLimitHit> = {
-    async run(tx, items) {
-      // Three statements however many hits: every batch of hits, from any
-      // replica, takes one lock, reads the state of its keys, applies GCRA's
-      // `admit` to each hit in order (hits on one key see each other; a
-      // refused hit changes nothing) and writes back what changed.
-      await lock(tx, 'tessera.rate-limits');
-      const slot = (key: string, windowSec: number): string => `${windowSec}\0${key}`;
-      const wanted = lastByKey(items, (i) => slot(i.key, i.windowSec));
-      const rows = await tx.query(
-        `SELECT r.key, r.window_sec, r.tat_ms FROM rate_limit_tats r
-         JOIN json_to_recordset($1::json) AS v(key text, window_sec int)
-           ON r.key = v.key AND r.window_sec = v.window_sec`,
-        [jsonParam(wanted.map((i) => ({ key: i.key, window_sec: i.windowSec })))],
+    // GCRA applied in the database, under one lock, in one call
+    // (migrations/005-rate-limit-hits-function.sql), however many hits.
+    standalone: true,
+    async run(db, items) {
+      const rows = await db.query(
+        'SELECT ordinal, allowed, tat_ms FROM tessera_rate_limit_hits($1::json)',
+        [
+          jsonParam(
+            items.map(({ key, windowSec, rule, nowMs }) => ({
+              key,
+              window_sec: windowSec,
+              now_ms: nowMs,
+              period_ms: rule.periodMs,
+              tolerance_ms: rule.toleranceMs,
+            })),
+          ),
+        ],
       );
-      const tats = new Map<string, number | undefined>(
-        rows.map((row) => [
-          slot(text(row, 'key'), integer(row, 'window_sec')),
-          float(row, 'tat_ms'),
-        ]),
-      );
-      const changed = new Map<string, { key: string; window_sec: number; tat_ms: number }>();
-      const results = items.map(({ key, windowSec, limit, rule, nowMs }) => {
-        const at = slot(key, windowSec);
-        const { ok, tatMs } = admit(rule, tats.get(at), nowMs);
-        if (ok && tatMs !== undefined) {
-          tats.set(at, tatMs);
-          changed.set(at, { key, window_sec: windowSec, tat_ms: tatMs });
-        }
-        return hitResult(rule, ok, tatMs, nowMs, limit);
+      const byOrdinal = new Map(rows.map((row) => [integer(row, 'ordinal'), row]));
+      return items.map(({ rule, nowMs, limit }, i) => {
+        const row = byOrdinal.get(i + 1);
+        if (row === undefined) throw new Error('store: a rate-limit hit went unanswered');
+        const tat = row.tat_ms === null ? undefined : float(row, 'tat_ms');
+        return hitResult(rule, row.allowed === true, tat, nowMs, limit);
       });
-      if (changed.size > 0) {
-        await tx.query(
-          `INSERT INTO rate_limit_tats (key, window_sec, tat_ms)
-           SELECT key, window_sec, tat_ms FROM json_to_recordset($1::json)
-             AS v(key text, window_sec int, tat_ms float8)
-           ON CONFLICT (key, window_sec) DO UPDATE SET tat_ms = EXCLUDED.tat_ms`,
-          [jsonParam([...changed.values()])],
-        );
-      }
-      return results;
     },
   };
 
