@@ -44,7 +44,7 @@ function distinctQuery(n: number) {
 export function startLoad(
   urls: readonly string[],
   token: string,
-  { workersPerReplica = 2 }: { workersPerReplica?: number } = {},
+  { workersPerReplica = 3 }: { workersPerReplica?: number } = {},
 ): Load {
   const accepted: AcceptedJob[] = [];
   let next = 0;
@@ -88,7 +88,7 @@ export interface KillUnderLoad {
 
 const HELD_JOBS = 3;
 /** Jobs each replica accepts before the kill, and each survivor after it. */
-const JOBS_AROUND_THE_KILL = 4;
+const JOBS_AROUND_THE_KILL = 10;
 
 /**
  * Runs load against every replica, kills replica `victim` with SIGKILL while

@@ -52,6 +52,12 @@ export interface FederationOptions {
   readonly gatewayOverrides?: Readonly<Record<string, unknown>>;
   /** A PostgreSQL URL for the gateway's state (as DATABASE_URL); default PGlite in a temporary directory. */
   readonly databaseUrl?: string;
+  /**
+   * Gateway processes to run, each `tessera-gateway serve` with the same
+   * configuration file and its own port (TESSERA_GATEWAY_LISTEN__PORT); more
+   * than one needs `databaseUrl`. Default 1.
+   */
+  readonly gatewayReplicas?: number;
 }
 
 export interface FederationNode {
@@ -72,14 +78,19 @@ export interface TokenOptions {
 }
 
 export interface Federation {
+  /** The first replica's URL: the gateway's public URL, where nodes fetch its keys. */
   readonly gatewayUrl: string;
+  /** Every replica's URL, the first being `gatewayUrl`. */
+  readonly gatewayUrls: readonly string[];
   /** The gateway's PGlite data directory; undefined on PostgreSQL. */
   readonly gatewayDataDir: string | undefined;
   readonly databaseUrl: string | undefined;
   readonly nodes: readonly FederationNode[];
   readonly idp: TestIdp;
-  /** The running gateway process (a new one after each restart). */
+  /** The first replica's process (a new one after each restart). */
   readonly gateway: Service;
+  /** Every replica's process, in the order of `gatewayUrls`. */
+  readonly gateways: readonly Service[];
   node(id: string): FederationNode;
   /** An access token of a researcher who belongs to `project` (default: the first project) only. */
   tokenFor(project?: string, options?: TokenOptions): Promise<string>;
@@ -87,8 +98,11 @@ export interface Federation {
   researcherSub(project?: string, researcher?: string): string;
   stopNode(id: string): Promise<void>;
   killNode(id: string): Promise<void>;
+  /** Stops every replica (SIGTERM). */
   stopGateway(): Promise<void>;
-  /** Starts the gateway again, optionally with more configuration merged in. */
+  /** Kills one replica (default the first) with SIGKILL: no goodbye to the store. */
+  killGateway(replica?: number): Promise<void>;
+  /** Starts every replica that is not running, optionally with more configuration merged in. */
   startGateway(overrides?: Readonly<Record<string, unknown>>): Promise<void>;
   restartGateway(overrides?: Readonly<Record<string, unknown>>): Promise<void>;
   close(): Promise<void>;
@@ -142,6 +156,13 @@ export async function startFederation(options: FederationOptions): Promise<Feder
   const projectIds = Object.keys(projects);
   const researchers = options.researchers ?? ['alice', 'bob'];
   const clientId = (project: string, researcher: string): string => `${researcher}.${project}`;
+  const replicas = options.gatewayReplicas ?? 1;
+  if (!Number.isSafeInteger(replicas) || replicas < 1) {
+    throw new Error('startFederation: gatewayReplicas must be a positive integer');
+  }
+  if (replicas > 1 && options.databaseUrl === undefined) {
+    throw new Error('startFederation: gateway replicas share PostgreSQL; give a databaseUrl');
+  }
 
   const root = await mkdtemp(join(tmpdir(), 'tessera-e2e-'));
   const configDir = join(root, 'config');
@@ -151,11 +172,15 @@ export async function startFederation(options: FederationOptions): Promise<Feder
   const projectsByClient = Object.fromEntries(
     projectIds.flatMap((p) => researchers.map((r) => [clientId(p, r), [p]])),
   );
-  const gatewayPort = await freePort();
-  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const gatewayPorts: number[] = [];
+  for (let i = 0; i < replicas; i += 1) gatewayPorts.push(await freePort());
+  const gatewayUrls = gatewayPorts.map((port) => `http://127.0.0.1:${port}`);
+  const gatewayPort = gatewayPorts[0]!;
+  const gatewayUrl = gatewayUrls[0]!;
   const nodes: FederationNode[] = [];
   let idp: TestIdp | undefined;
-  let gateway: Service | undefined;
+  /** Each replica's latest process; undefined until it first starts. */
+  const gateways: (Service | undefined)[] = gatewayPorts.map(() => undefined);
   let gatewayConfig: Record<string, unknown> = {};
   const gatewayConfigPath = join(configDir, 'gateway.json');
   const gatewayDataDir =
@@ -166,18 +191,34 @@ export async function startFederation(options: FederationOptions): Promise<Feder
 
   const stopAll = async (): Promise<void> => {
     await Promise.all([
-      gateway ? stopService(gateway) : undefined,
+      ...gateways.flatMap((g) => (g ? [stopService(g)] : [])),
       ...nodes.map((n) => stopService(n.service)),
     ]);
     await idp?.close().catch(() => undefined);
   };
 
-  const startGatewayProcess = async (): Promise<void> => {
+  const isRunning = (service: Service | undefined): boolean =>
+    service !== undefined && service.child.exitCode === null && service.child.signalCode === null;
+
+  /** Starts every replica not running, all from one configuration file. */
+  const startGatewayProcesses = async (): Promise<void> => {
     await writeJson(gatewayConfigPath, gatewayConfig);
-    gateway = startService('gateway', [GATEWAY_BIN, 'serve', '--config', gatewayConfigPath], {
-      env: gatewayEnv,
-    });
-    await waitReady(gatewayUrl, gateway);
+    await Promise.all(
+      gatewayPorts.map(async (port, i) => {
+        if (isRunning(gateways[i])) return;
+        const name = replicas === 1 ? 'gateway' : `gateway ${i}`;
+        const service = startService(name, [GATEWAY_BIN, 'serve', '--config', gatewayConfigPath], {
+          env: { ...gatewayEnv, TESSERA_GATEWAY_LISTEN__PORT: String(port) },
+        });
+        gateways[i] = service;
+        await waitReady(gatewayUrls[i]!, service);
+      }),
+    );
+  };
+  const replica = (i: number): Service => {
+    const service = gateways[i];
+    if (service === undefined) throw new Error(`gateway replica ${i} was never started`);
+    return service;
   };
 
   try {
@@ -273,7 +314,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
       },
       options.gatewayOverrides ?? {},
     );
-    await startGatewayProcess();
+    await startGatewayProcesses();
   } catch (err) {
     await stopAll();
     await rm(root, { recursive: true, force: true });
@@ -288,13 +329,16 @@ export async function startFederation(options: FederationOptions): Promise<Feder
 
   const federation: Federation = {
     gatewayUrl,
+    gatewayUrls,
     gatewayDataDir,
     databaseUrl: options.databaseUrl,
     nodes,
     idp,
     get gateway(): Service {
-      if (gateway === undefined) throw new Error('the gateway was never started');
-      return gateway;
+      return replica(0);
+    },
+    get gateways(): readonly Service[] {
+      return gatewayPorts.map((_, i) => replica(i));
     },
     node: find,
     tokenFor(project = projectIds[0]!, tokenOptions = {}) {
@@ -309,11 +353,12 @@ export async function startFederation(options: FederationOptions): Promise<Feder
     stopNode: (id) => stopService(find(id).service, 'SIGTERM'),
     killNode: (id) => stopService(find(id).service, 'SIGKILL'),
     async stopGateway() {
-      if (gateway) await stopService(gateway);
+      await Promise.all(gateways.flatMap((g) => (g ? [stopService(g)] : [])));
     },
+    killGateway: (i = 0) => stopService(replica(i), 'SIGKILL'),
     async startGateway(overrides) {
       if (overrides !== undefined) gatewayConfig = deepMerge(gatewayConfig, overrides);
-      await startGatewayProcess();
+      await startGatewayProcesses();
     },
     async restartGateway(overrides) {
       await federation.stopGateway();
