@@ -181,6 +181,9 @@ export interface EventCriterion {
 export interface Coding {
   system: string;
   code: string;
+  /**
+   * Also match every code that begins with this one; only for the prefix-hierarchical systems: ICD-10 (WHO, CM, GM), ATC and OPS.
+   */
   descendants?: boolean;
 }
 /**
