@@ -20,6 +20,10 @@
 // - An event without an event date never meets a `period` or `ageAtEvent`
 //   criterion, and is never a histogram or summary value (it cannot be placed
 //   in time); without such conditions it matches on its codes.
+// - An Observation's components are observations of their own code and value
+//   on the Observation's date (store/layout.ts): `code`, `value` and
+//   `valueCode` must hold for the same component (or the Observation itself),
+//   and `atLeast` counts the resources, not the components.
 // - `value`: the distinct units stored for the criterion's codes are looked up
 //   first (compileUnitProbe); the bounds are converted into each of them, and
 //   values in a unit UCUM cannot convert (or without a unit) never match.
@@ -365,6 +369,17 @@ function valuePredicate(
   );
 }
 
+/**
+ * Observation rows of `alias` whose own coded value is in the set: the value
+ * of the same component (or of the Observation itself) as the row's code.
+ */
+function valueCodePredicate(alias: string, valueCodes: CodeSet, b: Binder): string {
+  return (
+    `EXISTS (SELECT 1 FROM observation_value_codes v WHERE v.resource_id = ${alias}.resource_id ` +
+    `AND v.component = ${alias}.component AND ${codeSetPredicate('v', valueCodes, b)})`
+  );
+}
+
 interface CompileContext {
   readonly b: Binder;
   readonly asOf: string;
@@ -399,11 +414,7 @@ function eventSubquery(
   if ('value' in c && c.value) {
     where.push(valuePredicate('e', c.code, c.value, ctx.storedUnits, b));
   }
-  if ('valueCode' in c && c.valueCode) {
-    where.push(
-      `e.resource_id IN (SELECT v.resource_id FROM observation_value_codes v WHERE ${codeSetPredicate('v', c.valueCode, b)})`,
-    );
-  }
+  if ('valueCode' in c && c.valueCode) where.push(valueCodePredicate('e', c.valueCode, b));
   let from = `${EVENT_TABLES[kind]} e`;
   if (c.ageAtEvent) {
     // The age on the event date, or on the death date when that came first.
@@ -586,16 +597,12 @@ function measureValueCtes(name: string, m: QuantityMeasure, ctx: CompileContext)
     ...periodPredicates('o.event_date', m.period, b),
     'o.patient_key IN (SELECT patient_key FROM cohort)',
   ];
-  // One value per resource: a resource has a row per matching coding, and as
-  // molar masses are per code only some of them may convert, hence max. Ingest
-  // stores a resource's codings without repeats, so a single coding without
-  // descendants matches at most one row per resource and needs no grouping.
-  const single = m.observation.length === 1 && m.observation[0].descendants !== true;
-  const perResource = single
-    ? `${name}_r AS (SELECT o.patient_key, o.event_date, ${converted} AS v ` +
-      `FROM observations o WHERE ${where.join(' AND ')})`
-    : `${name}_r AS (SELECT o.patient_key, o.resource_id, o.event_date, max(${converted}) AS v ` +
-      `FROM observations o WHERE ${where.join(' AND ')} GROUP BY o.patient_key, o.resource_id, o.event_date)`;
+  // One value per resource: a resource has a row per matching coding, of
+  // itself and of its components (one code may appear in several), and as
+  // molar masses are per code only some of them may convert; hence max.
+  const perResource =
+    `${name}_r AS (SELECT o.patient_key, o.resource_id, o.event_date, max(${converted}) AS v ` +
+    `FROM observations o WHERE ${where.join(' AND ')} GROUP BY o.patient_key, o.resource_id, o.event_date)`;
   const pick = m.pick ?? 'latest';
   const perPatient =
     pick === 'mean'
