@@ -163,6 +163,42 @@ export const QUERIES: readonly CohortQuery[] = [
       },
     },
   },
+  // HbA1c in % (NGSP) and mmol/mol (IFCC): the master equation, not UCUM.
+  {
+    version: 1,
+    cohort: {
+      observation: {
+        code: [
+          { system: LOINC, code: '4548-4' },
+          { system: LOINC, code: '59261-8' },
+        ],
+        value: { min: 48, unit: 'mmol/mol' },
+      },
+    },
+    measures: [
+      {
+        histogram: {
+          observation: [
+            { system: LOINC, code: '4548-4' },
+            { system: LOINC, code: '59261-8' },
+          ],
+          unit: 'mmol/mol',
+          edges: [0, 42, 48, 53, 64],
+          pick: 'latest',
+        },
+      },
+      {
+        summary: {
+          observation: [
+            { system: LOINC, code: '4548-4' },
+            { system: LOINC, code: '59261-8' },
+          ],
+          unit: '%',
+          pick: 'mean',
+        },
+      },
+    ],
+  },
   // Observation components: blood pressure in its panel, smoking status next
   // to another coded component.
   {

@@ -25,8 +25,9 @@
 //   `valueCode` must hold for the same component (or the Observation itself),
 //   and `atLeast` counts the resources, not the components.
 // - `value`: the distinct units stored for the criterion's codes are looked up
-//   first (compileUnitProbe); the bounds are converted into each of them, and
-//   values in a unit UCUM cannot convert (or without a unit) never match.
+//   first (compileUnitProbe); the bounds are converted into each of them
+//   (units.ts: UCUM, or the code's clinical conversion), and values in a unit
+//   that does not convert (or without a unit) never match.
 // - Histogram and summary values: each observation's value is converted into
 //   the measure's unit (unconvertible ones are ignored); per patient `latest`
 //   and `earliest` take the observations on the latest (earliest) event date,
@@ -65,7 +66,7 @@ import { ageBandLabels, latestBirthDateForAge } from './age.ts';
 import { summaryBoundsAt, type SourceQuery } from './bounds.ts';
 import type { Dialect, SqlType } from './dialect.ts';
 import type { SqlValue } from './runner.ts';
-import { convertQuantity, molarMassOf } from './units.ts';
+import { convertObservedValue } from './units.ts';
 
 export type { EvaluableQuery };
 
@@ -295,17 +296,18 @@ interface UnitBranch<T> {
  * Converts something (bounds or a linear map) per stored (system, code, unit)
  * and groups equal results per unit. A branch names its codings only when the
  * same unit converts differently (or not at all) for another coding, which
- * happens only when molar masses differ between the codes.
+ * happens only when molar masses or clinical conversions (units.ts) differ
+ * between the codes.
  */
 function unitBranches<T>(
   stored: readonly StoredUnit[],
-  convert: (s: StoredUnit, molarMass: number | undefined) => T | undefined,
+  convert: (s: StoredUnit) => T | undefined,
 ): UnitBranch<T>[] {
   const branches = new Map<string, UnitBranch<T>>();
   const perUnit = new Map<string, number>();
   const unconverted = new Set<string>();
   for (const s of stored) {
-    const result = convert(s, molarMassOf(s.system, s.code));
+    const result = convert(s);
     if (result === undefined) {
       unconverted.add(s.unit);
       continue;
@@ -351,11 +353,13 @@ function valuePredicate(
   storedUnits: StoredUnits,
   b: Binder,
 ): string {
-  const convertBound = (bound: number | undefined, s: StoredUnit, mm: number | undefined) =>
-    bound === undefined ? null : (convertQuantity(bound, range.unit, s.unit, mm) ?? undefined);
-  const branches = unitBranches(storedUnits.get(codeSetKey(codes)) ?? [], (s, mm) => {
-    const min = convertBound(range.min, s, mm);
-    const max = convertBound(range.max, s, mm);
+  const convertBound = (bound: number | undefined, s: StoredUnit) =>
+    bound === undefined
+      ? null
+      : (convertObservedValue(bound, range.unit, s.unit, s.system, s.code) ?? undefined);
+  const branches = unitBranches(storedUnits.get(codeSetKey(codes)) ?? [], (s) => {
+    const min = convertBound(range.min, s);
+    const max = convertBound(range.max, s);
     return min === undefined || max === undefined ? undefined : { min, max };
   });
   return joinOr(
@@ -573,10 +577,10 @@ interface QuantityMeasure {
 /** CTEs `<name>_r` (one converted value per resource) and `<name>` (one value per cohort patient). */
 function measureValueCtes(name: string, m: QuantityMeasure, ctx: CompileContext): string[] {
   const { b } = ctx;
-  const branches = unitBranches(ctx.storedUnits.get(codeSetKey(m.observation)) ?? [], (s, mm) => {
-    // value_in_measure_unit = a * value + b; UCUM's conversions are affine.
-    const offset = convertQuantity(0, s.unit, m.unit, mm);
-    const one = convertQuantity(1, s.unit, m.unit, mm);
+  const branches = unitBranches(ctx.storedUnits.get(codeSetKey(m.observation)) ?? [], (s) => {
+    // value_in_measure_unit = a * value + b; UCUM's and the clinical conversions are affine.
+    const offset = convertObservedValue(0, s.unit, m.unit, s.system, s.code);
+    const one = convertObservedValue(1, s.unit, m.unit, s.system, s.code);
     return offset === undefined || one === undefined ? undefined : { scale: one - offset, offset };
   });
   const converted =

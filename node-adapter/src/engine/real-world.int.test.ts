@@ -202,3 +202,60 @@ describe('Observation components', () => {
     expect(summary.n.count).toBe(5);
   });
 });
+
+describe('HbA1c in % (NGSP) and in mmol/mol (IFCC)', () => {
+  const hba1c = (id: string, subject: string, code: string, value: number, unit: string) => ({
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    subject: { reference: `Patient/${subject}` },
+    code: { coding: [{ system: LOINC, code }] },
+    effectiveDateTime: '2024-01-10',
+    valueQuantity: { value, unit, system: UCUM, code: unit },
+  });
+  const evaluate = population([
+    ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7'].map(patient),
+    hba1c('a', 'h1', '4548-4', 6.6, '%'), // 48.63 mmol/mol
+    hba1c('b', 'h2', '4548-4', 7, '%'), // 53.01
+    hba1c('c', 'h3', '4548-4', 5, '%'), // 31.15
+    hba1c('d', 'h4', '17856-6', 4.9, '%'), // 30.06
+    hba1c('e', 'h5', '59261-8', 50, 'mmol/mol'), // 6.72 %
+    hba1c('f', 'h6', '59261-8', 40, 'mmol/mol'), // 5.81 %
+    // A fraction of 1 is neither calibration's unit: it never compares.
+    hba1c('g', 'h7', '4548-4', 0.07, '1'),
+  ]);
+  const HBA1C = [
+    { system: LOINC, code: '4548-4' },
+    { system: LOINC, code: '17856-6' },
+    { system: LOINC, code: '59261-8' },
+  ];
+  const count = async (value: Record<string, unknown>) =>
+    (await evaluate({ cohort: { observation: { code: HBA1C, value } } })).total.count;
+
+  test('values convert by the master equation, not as UCUM ratios', async () => {
+    // UCUM would read 48 mmol/mol as 4.8 % and count all of h1 to h5.
+    expect(await count({ min: 48, unit: 'mmol/mol' })).toBe(3);
+    // And 6.5 % as 65 mmol/mol, missing h5.
+    expect(await count({ min: 6.5, unit: '%' })).toBe(3);
+    expect(await count({ max: 6, unit: '%' })).toBe(3);
+    expect(await count({ min: 0, unit: '1' })).toBe(1);
+  });
+
+  test('histograms convert each value by the master equation', async () => {
+    const r = await evaluate({
+      cohort: { patient: { gender: ['female'] } },
+      measures: [
+        { histogram: { observation: HBA1C, unit: 'mmol/mol', edges: [0, 42, 48, 53] } },
+        { summary: { observation: HBA1C, unit: '%' } },
+      ],
+    });
+    const [histogram, summary] = r.measures;
+    if (histogram?.type !== 'histogram' || summary?.type !== 'summary')
+      throw new TypeError('shape');
+    expect(histogram.bins.map((b) => b.cell.count)).toEqual([3, 0, 2, 1]);
+    expect(histogram.missing.count).toBe(1);
+    expect(summary.n.count).toBe(6);
+    const ngsp = (ifcc: number) => ifcc / 10.929 + 2.15;
+    expect(summary.mean).toBeCloseTo((6.6 + 7 + 5 + 4.9 + ngsp(50) + ngsp(40)) / 6, 9);
+  });
+});

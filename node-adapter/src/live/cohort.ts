@@ -31,7 +31,7 @@ import { ageBandLabels } from '../engine/age.ts';
 import { summaryBoundsAt } from '../engine/bounds.ts';
 import type { SourceQuery } from '../engine/bounds.ts';
 import type { RawCell, RawMeasure, RawResult, RawStratum } from '../engine/raw-result.ts';
-import { convertQuantity, molarMassOf } from '../engine/units.ts';
+import { convertObservedValue } from '../engine/units.ts';
 import { cellKeyOf } from '../store/record-key.ts';
 
 export type Gender = 'female' | 'male' | 'other' | 'unknown';
@@ -127,13 +127,13 @@ function partsOf(event: LiveEvent): readonly LivePart[] {
   return event.components === undefined ? [event] : [event, ...event.components];
 }
 
-/** The part's value in `unit`, once per matching coding (molar masses differ by code). */
+/** The part's value in `unit`, once per matching coding (conversions differ by code). */
 function partValuesIn(part: LivePart, codes: CodeSet, unit: string): number[] {
   if (part.value === null || part.unit === null) return [];
   const out: number[] = [];
   for (const coding of part.codings) {
     if (!codingIn(coding, codes)) continue;
-    const v = convertQuantity(part.value, part.unit, unit, molarMassOf(coding.system, coding.code));
+    const v = convertObservedValue(part.value, part.unit, unit, coding.system, coding.code);
     if (v !== undefined) out.push(v);
   }
   return out;

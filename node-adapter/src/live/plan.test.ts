@@ -195,19 +195,19 @@ describe('planSearches', () => {
     ]);
   });
 
-  it('uses value-quantity and value-concept where declared, not for codes with a molar mass', () => {
+  it('uses value-quantity and value-concept where declared, not for codes with a molar mass or a clinical conversion', () => {
     expect(
       urls(
         planSearches(FULL, 'Observation', {
           kind: 'observation',
-          code: [{ system: LOINC, code: '4548-4' }],
-          value: { min: 6.5, unit: '%' },
+          code: [{ system: LOINC, code: '29463-7' }],
+          value: { min: 6.5, unit: 'kg' },
           valueCode: [{ system: SNOMED, code: '449868002' }],
         }),
       ),
     ).toEqual([
-      `Observation?code=${LOINC}|4548-4&value-quantity=ge6.4999999935|http://unitsofmeasure.org|%&value-concept=${SNOMED}|449868002`,
-      `Observation?component-code=${LOINC}|4548-4&component-value-quantity=ge6.4999999935|http://unitsofmeasure.org|%&component-value-concept=${SNOMED}|449868002`,
+      `Observation?code=${LOINC}|29463-7&value-quantity=ge6.4999999935|http://unitsofmeasure.org|kg&value-concept=${SNOMED}|449868002`,
+      `Observation?component-code=${LOINC}|29463-7&component-value-quantity=ge6.4999999935|http://unitsofmeasure.org|kg&component-value-concept=${SNOMED}|449868002`,
     ]);
     expect(
       urls(
@@ -218,6 +218,16 @@ describe('planSearches', () => {
         }),
       ),
     ).toEqual([`Observation?code=${LOINC}|2339-0`, `Observation?component-code=${LOINC}|2339-0`]);
+    // HbA1c: 48 mmol/mol is 6.54 % by the master equation, 4.8 % to a server's UCUM.
+    expect(
+      urls(
+        planSearches(FULL, 'Observation', {
+          kind: 'observation',
+          code: [{ system: LOINC, code: '4548-4' }],
+          value: { max: 48, unit: 'mmol/mol' },
+        }),
+      ),
+    ).toEqual([`Observation?code=${LOINC}|4548-4`, `Observation?component-code=${LOINC}|4548-4`]);
   });
 
   it('reads every Observation, values unnarrowed, when components cannot be searched by code', () => {

@@ -25,7 +25,7 @@
 //   `:missing`; otherwise every use is read.
 import { isIcd10, normaliseCode } from '@tessera/schemas';
 import type { CodeSet, EventKind, Period, ValueRange } from '@tessera/schemas';
-import { molarMassOf } from '../engine/units.ts';
+import { convertsBeyondUcum } from '../engine/units.ts';
 import {
   canSearch,
   supportsModifier,
@@ -198,8 +198,9 @@ function widen(bound: number, direction: -1 | 1): number {
 
 /**
  * `value-quantity` bounds, when declared with both prefixes. Left out when
- * a code converts between mass and moles (the node knows the molar mass, a
- * server does not); a server that declares `value-quantity` is taken to
+ * a code converts by rules beyond UCUM (between mass and moles by a molar
+ * mass, or by a clinical conversion such as HbA1c's, which the node knows
+ * and a server does not); a server that declares `value-quantity` is taken to
  * compare UCUM quantities in canonical units, as FHIR search recommends.
  */
 function valueParams(
@@ -209,7 +210,7 @@ function valueParams(
 ): SearchParam[] {
   const value = search.value;
   if (value === undefined || !supportsRange(caps, 'Observation', name)) return [];
-  if (search.code.some((c) => molarMassOf(c.system, c.code) !== undefined)) return [];
+  if (search.code.some((c) => convertsBeyondUcum(c.system, c.code))) return [];
   const params: SearchParam[] = [];
   for (const [prefix, bound] of [
     ['ge', value.min],

@@ -2,7 +2,7 @@
 // plain TypeScript and sets of patient ids. It follows the query-language page
 // literally and shares nothing with the SQL compiler but the contract types,
 // the unit conversion policy (engine/units.ts: which conversions UCUM allows,
-// which codes carry a molar mass) and these decisions, which the page leaves
+// which codes carry a molar mass, the clinical conversions) and these decisions, which the page leaves
 // open and the engine documents in engine/compile.ts:
 // - whole-year age on day D: years since birth, less one if the birthday has
 //   not come round yet that year (by month and day); undefined before birth;
@@ -36,7 +36,7 @@ import {
   type Pick,
   type StratumKey,
 } from '@tessera/schemas';
-import { convertQuantity, molarMassOf } from '../../src/engine/units.ts';
+import { convertObservedValue } from '../../src/engine/units.ts';
 import type { SourceQuery } from '../../src/engine/bounds.ts';
 import {
   readFhir,
@@ -129,14 +129,14 @@ function partsOf(event: OracleEvent): OraclePart[] {
   return [event, ...event.components];
 }
 
-/** The part's value in `unit`, per matching coding (molar masses differ by code). */
+/** The part's value in `unit`, per matching coding (conversions differ by code). */
 function partValuesIn(part: OraclePart, codes: CodeSet, unit: string): number[] {
   const q = part.quantity;
   if (q === undefined || q.unit === undefined) return [];
   const out: number[] = [];
   for (const coding of part.codings) {
     if (!codingInSet(coding, codes)) continue;
-    const v = convertQuantity(q.value, q.unit, unit, molarMassOf(coding.system, coding.code));
+    const v = convertObservedValue(q.value, q.unit, unit, coding.system, coding.code);
     if (v !== undefined) out.push(v);
   }
   return out;

@@ -4,7 +4,7 @@
 // The populations carry the awkward parts of real data: ICD-10 codes with and
 // without dots, several ICD-10 systems, quantities in mixed units (glucose in
 // mg/dL and mmol/L, weight in kg, g and [lb_av], height in cm and m, HbA1c in
-// %, blood pressure in mm[Hg] and kPa), non-UCUM and missing units,
+// % and mmol/mol, blood pressure in mm[Hg] and kPa), non-UCUM and missing units,
 // valueCodeableConcept, Observation components (blood-pressure panels with
 // systolic and diastolic components, now and then two systolic ones; coded
 // components next to other coded components), medications coded
@@ -64,6 +64,7 @@ const ENCOUNTER_CLASSES = ['AMB', 'EMER', 'IMP'] as const;
 const SMOKING_VALUES = ['449868002', '8517006', '266919005'] as const;
 
 const HBA1C = '4548-4';
+const HBA1C_IFCC = '59261-8';
 const GLUCOSE_MASS = '2339-0';
 const GLUCOSE_MOLAR = '15074-8';
 const WEIGHT = '29463-7';
@@ -89,9 +90,14 @@ const grid = (common: readonly number[], any: fc.Arbitrary<number>) =>
 const ANALYTES: Readonly<
   Record<'hba1c' | 'glucose' | 'weight' | 'height' | 'systolic' | 'diastolic', Analyte>
 > = {
+  // NGSP % and IFCC mmol/mol: the master equation takes a tenth of a per cent
+  // to five decimals of mmol/mol, and whole mmol/mol off the tenths of %.
   hba1c: {
-    codes: [HBA1C],
-    units: [{ unit: '%', value: grid([5.7, 6, 6.5, 7, 8], tenths(4, 12)) }],
+    codes: [HBA1C, HBA1C_IFCC],
+    units: [
+      { unit: '%', value: grid([5.7, 6, 6.5, 7, 8], tenths(4, 12)) },
+      { unit: 'mmol/mol', value: grid([39, 42, 48, 53, 64], fc.integer({ min: 20, max: 110 })) },
+    ],
   },
   glucose: {
     codes: [GLUCOSE_MASS, GLUCOSE_MOLAR],

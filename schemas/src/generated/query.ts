@@ -206,7 +206,7 @@ export interface ObservationCriterion {
   atLeast?: number;
 }
 /**
- * valueQuantity range in a UCUM unit; values in other units are converted when UCUM can, otherwise they do not match.
+ * valueQuantity range in a UCUM unit; values in other units are converted when UCUM can (or, for HbA1c between % and mmol/mol, by the IFCC-NGSP master equation), otherwise they do not match.
  *
  * This interface was referenced by `CohortQuery`'s JSON-Schema
  * via the `definition` "ValueRange".
