@@ -160,7 +160,7 @@ async function loadEveryConfig(objects: K8sObject[]) {
       loaded.push({
         kind: isGateway ? 'gateway' : 'node',
         workload: `${object.kind}/${object.metadata.name}`,
-        config: config as unknown as Record<string, unknown>,
+        config: config,
       });
     }
   }
