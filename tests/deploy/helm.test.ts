@@ -152,6 +152,8 @@ async function loadEveryConfig(objects: K8sObject[]) {
     [];
   for (const { object, pod } of workloads(objects)) {
     for (const container of pod.containers) {
+      // `audit verify` reads the state directory alone.
+      if (!container.args?.includes('--config')) continue;
       const { file, env } = await containerConfig(objects, pod, container);
       const isGateway = object.metadata.labels?.['app.kubernetes.io/name'] === 'tessera-gateway';
       const config = isGateway
@@ -188,6 +190,7 @@ describe('the Helm chart', () => {
         [
           'ConfigMap/tessera-gateway',
           'ConfigMap/tessera-node-example',
+          'CronJob/tessera-node-example-audit-verify',
           'Deployment/tessera-gateway',
           'HorizontalPodAutoscaler/tessera-gateway',
           'Ingress/tessera-gateway',
@@ -276,8 +279,25 @@ describe('the Helm chart', () => {
       expect(JSON.stringify(configMaps)).not.toContain('secret:');
     });
 
+    it('verifies each node audit log on a schedule, reading its state directory', () => {
+      const crons = objects.filter((o) => o.metadata.name.endsWith('-audit-verify'));
+      expect(crons.map((o) => o.metadata.name).sort()).toEqual([
+        'tessera-node-galicia-audit-verify',
+        'tessera-node-lombardia-audit-verify',
+      ]);
+      for (const cron of crons) {
+        const container = podSpecOf(cron)!.containers[0]!;
+        expect(container.args).toEqual(['audit', 'verify', '--state-dir', '/state']);
+        expect(container.volumeMounts).toContainEqual({
+          name: 'data',
+          mountPath: '/state',
+          subPath: 'state',
+        });
+      }
+    });
+
     it('runs the sync beside its node: same volume, same host, never two at once', () => {
-      const cron = objects.find((o) => o.kind === 'CronJob')!;
+      const cron = objects.find((o) => o.metadata.name === 'tessera-node-lombardia-sync')!;
       const pod = podSpecOf(cron)!;
       expect(cron.spec).toMatchObject({ schedule: '17 2 * * *', concurrencyPolicy: 'Forbid' });
       expect(pod.containers[0]!.args).toEqual(['sync', '--config', '/etc/tessera/node.json']);

@@ -79,3 +79,76 @@ readOnlyRootFilesystem: true
 allowPrivilegeEscalation: false
 capabilities: { drop: [ALL] }
 {{- end }}
+
+{{/*
+A CronJob beside a node's pod: same image, configuration, secrets and volume
+(ReadWriteOnce, so it must run on the same host: the pod affinity), never two
+at once. `job` names it, `args` are tessera-node's.
+*/}}
+{{- define "tessera.nodeCronJob" -}}
+{{- $root := .root }}
+{{- $node := .node }}
+{{- $d := $root.Values.nodeDefaults }}
+{{- $name := include "tessera.nodeName" (dict "root" $root "node" $node) }}
+{{- $secretFiles := $node.secretFiles | default list }}
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {{ $name }}-{{ .job }}
+  labels: {{- include "tessera.labels" (dict "root" $root "component" "node") | nindent 4 }}
+    tessera.eu/node: {{ $node.id }}
+spec:
+  schedule: {{ .schedule | quote }}
+  concurrencyPolicy: Forbid
+  startingDeadlineSeconds: 3600
+  successfulJobsHistoryLimit: 3
+  failedJobsHistoryLimit: 3
+  jobTemplate:
+    spec:
+      backoffLimit: 2
+      template:
+        metadata:
+          labels:
+            app.kubernetes.io/name: tessera-node-{{ .job }}
+            app.kubernetes.io/instance: {{ $root.Release.Name }}
+            tessera.eu/node: {{ $node.id }}
+        spec:
+          restartPolicy: Never
+          automountServiceAccountToken: false
+          securityContext: {{- include "tessera.podSecurityContext" . | nindent 12 }}
+          affinity:
+            podAffinity:
+              requiredDuringSchedulingIgnoredDuringExecution:
+                - labelSelector:
+                    matchLabels: {{- include "tessera.nodeSelector" (dict "root" $root "node" $node) | nindent 22 }}
+                  topologyKey: kubernetes.io/hostname
+          containers:
+            - name: {{ .job }}
+              image: {{ include "tessera.image" (dict "root" $root "image" (merge (deepCopy ($node.image | default dict)) $d.image)) }}
+              imagePullPolicy: {{ $d.image.pullPolicy }}
+              args: {{- toYaml .args | nindent 16 }}
+              {{- with $node.extraEnv }}
+              env: {{- toYaml . | nindent 16 }}
+              {{- end }}
+              resources: {{- toYaml ($node.resources | default $d.resources) | nindent 16 }}
+              securityContext: {{- include "tessera.containerSecurityContext" . | nindent 16 }}
+              volumeMounts:
+                - { name: config, mountPath: /etc/tessera, readOnly: true }
+                - { name: data, mountPath: /data }
+                - { name: data, mountPath: /state, subPath: state }
+                - { name: tmp, mountPath: /tmp }
+                {{- range $secretFiles }}
+                - { name: secret-{{ .secretName }}, mountPath: {{ .mountPath }}, readOnly: true }
+                {{- end }}
+          volumes:
+            - name: config
+              configMap: { name: {{ $name }} }
+            - name: data
+              persistentVolumeClaim: { claimName: data-{{ $name }}-0 }
+            - name: tmp
+              emptyDir: { sizeLimit: 1Gi }
+            {{- range $secretFiles }}
+            - name: secret-{{ .secretName }}
+              secret: { secretName: {{ .secretName }}, defaultMode: 0400 }
+            {{- end }}
+{{- end }}
