@@ -57,8 +57,9 @@ async function fileAt(path: string): Promise<{ file: string; bytes: number }> {
 }
 
 async function openOnce(path: string, now: () => Date): Promise<Opened> {
-  // Taken before the open: a store renamed over the path in between is seen at the next check.
-  const { file } = await fileAt(path);
+  // Taken before the open: a store renamed over the path in between is seen
+  // at the next check. No file: openStore says so, in the node's own words.
+  const file = (await fileAt(path).catch(() => undefined))?.file ?? 'none';
   const store = await openStore(path, { readOnly: true });
   try {
     const runner = createDuckDbRunner(store.connection);
