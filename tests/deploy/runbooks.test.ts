@@ -42,6 +42,16 @@ describe('docs/operations', () => {
     expect(withAuth.sync?.auth).toMatchObject({ kind: 'smart-backend', kid: 'tessera-1' });
   });
 
+  it('shows, in the reference page, a complete gateway configuration the gateway accepts', async () => {
+    const reference = await readFile(join(REPO_ROOT, 'docs/operations.md'), 'utf8');
+    const configs = jsonBlocks(reference).filter(
+      (b): b is Record<string, unknown> => typeof b === 'object' && b !== null && 'publicUrl' in b,
+    );
+    expect(configs).toHaveLength(1);
+    const loaded = loadConfig('gateway-config', configs[0]);
+    expect(loaded.nodes.map((n) => n.id)).toEqual(['lombardia', 'galicia']);
+  });
+
   it('is linked, every page of it, from the reference page', async () => {
     const reference = await readFile(join(REPO_ROOT, 'docs/operations.md'), 'utf8');
     const pages = await runbooks();
