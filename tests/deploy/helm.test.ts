@@ -43,6 +43,7 @@ interface Container {
 
 interface PodSpec {
   containers: Container[];
+  initContainers?: (Container & { command?: string[] })[];
   securityContext?: Record<string, unknown>;
   volumes?: { name: string; configMap?: { name: string }; emptyDir?: unknown }[];
 }
@@ -296,6 +297,25 @@ describe('the Helm chart', () => {
       }
     });
 
+    it('syncs a node with a sync block once before it first starts, and only then', () => {
+      const withSync = objects.find(
+        (o) => o.kind === 'StatefulSet' && o.metadata.name === 'tessera-node-lombardia',
+      )!;
+      const [init, ...more] = podSpecOf(withSync)!.initContainers ?? [];
+      expect(more).toEqual([]);
+      expect(init?.command).toEqual([
+        'sh',
+        '-c',
+        '[ -f "$0" ] || exec node node-adapter/bin/tessera-node.js sync --config /etc/tessera/node.json',
+        '/data/lombardia.duckdb',
+      ]);
+      expect(init?.volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
+      const live = objects.find(
+        (o) => o.kind === 'StatefulSet' && o.metadata.name === 'tessera-node-galicia',
+      )!;
+      expect(podSpecOf(live)!.initContainers).toBeUndefined();
+    });
+
     it('runs the sync beside its node: same volume, same host, never two at once', () => {
       const cron = objects.find((o) => o.metadata.name === 'tessera-node-lombardia-sync')!;
       const pod = podSpecOf(cron)!;
@@ -315,14 +335,14 @@ describe('the Helm chart', () => {
     const objects = await render([FULL_VALUES]);
     for (const { object, pod } of workloads(objects)) {
       expect(pod.securityContext, object.metadata.name).toMatchObject({ runAsNonRoot: true });
-      for (const container of pod.containers) {
+      for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
         expect(container.securityContext, container.name).toMatchObject({
           readOnlyRootFilesystem: true,
           allowPrivilegeEscalation: false,
           capabilities: { drop: ['ALL'] },
         });
         expect(container.resources, container.name).toBeDefined();
-        if (object.kind !== 'CronJob') {
+        if (object.kind !== 'CronJob' && !pod.initContainers?.includes(container)) {
           expect(container.readinessProbe, container.name).toMatchObject({
             httpGet: { path: '/readyz' },
           });
