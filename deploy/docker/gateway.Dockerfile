@@ -18,6 +18,8 @@ FROM deps AS sources
 COPY schemas schemas
 COPY http-kit http-kit
 COPY gateway gateway
+# The web page, bundled from gateway/src/web into gateway/dist/web.
+RUN node --import tsx gateway/scripts/build-web.ts
 RUN rm -rf schemas/test gateway/test && find schemas http-kit gateway -name '*.test.ts' -delete
 
 FROM node:20.19-bookworm-slim

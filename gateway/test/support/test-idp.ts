@@ -136,7 +136,13 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     jwks: { keys: [signingJwk] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes: [scope],
-    ttl: { AccessToken: accessTokenTtlSec, ClientCredentials: accessTokenTtlSec },
+    ttl: {
+      AccessToken: (_ctx, _token, client) =>
+        client.clientId === browser?.clientId
+          ? (browser.accessTokenTtlSec ?? accessTokenTtlSec)
+          : accessTokenTtlSec,
+      ClientCredentials: accessTokenTtlSec,
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

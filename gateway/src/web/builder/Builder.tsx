@@ -197,6 +197,7 @@ function Optional(props: {
       <label class="switch">
         <input
           type="checkbox"
+          data-optional={pointerOf(props.path)}
           checked={present}
           onChange={(e) =>
             props.ctx.bound.set(props.path, e.currentTarget.checked ? props.initial : undefined)
@@ -346,13 +347,17 @@ function EventCriterion(props: { ctx: Ctx; path: Path; kind: EventKind }) {
   );
 }
 
-function AddExpr(props: { onAdd: (kind: ExprKind) => void; label: string }) {
+function AddExpr(props: { onAdd: (kind: ExprKind) => void; label: string; at: string }) {
   const [kind, setKind] = useState<ExprKind>('condition');
   return (
     <div class="add-expr">
       <label>
         <span>{props.label}</span>
-        <select value={kind} onChange={(e) => setKind(e.currentTarget.value as ExprKind)}>
+        <select
+          value={kind}
+          data-add-to={props.at}
+          onChange={(e) => setKind(e.currentTarget.value as ExprKind)}
+        >
           {ADDABLE.map((k) => (
             <option value={k} key={k}>
               {t(`kind.${k}`)}
@@ -360,7 +365,7 @@ function AddExpr(props: { onAdd: (kind: ExprKind) => void; label: string }) {
           ))}
         </select>
       </label>
-      <button type="button" onClick={() => props.onAdd(kind)}>
+      <button type="button" data-add-button={props.at} onClick={() => props.onAdd(kind)}>
         {t('builder.add')}
       </button>
     </div>
@@ -417,6 +422,7 @@ function ExprEditor(props: { ctx: Ctx; path: Path; onRemove?: () => void }) {
           ))}
         </ol>
         <AddExpr
+          at={pointer}
           label={t('builder.addTo')}
           onAdd={(k) => bound.set([...path, kind, list.length], newExpr(k))}
         />
@@ -504,6 +510,7 @@ function Stratify(props: { ctx: Ctx }) {
       <label class="check">
         <input
           type="checkbox"
+          data-dimension="deceased"
           checked={has('deceased') >= 0}
           onChange={(e) => toggle('deceased', 'deceased', e.currentTarget.checked)}
         />
@@ -512,6 +519,7 @@ function Stratify(props: { ctx: Ctx }) {
       <label class="check">
         <input
           type="checkbox"
+          data-dimension="ageBand"
           checked={ageIndex >= 0}
           onChange={(e) =>
             toggle('ageBand', { ageBand: [0, 18, 40, 65, 80] }, e.currentTarget.checked)
@@ -529,6 +537,7 @@ function Stratify(props: { ctx: Ctx }) {
       <label class="check">
         <input
           type="checkbox"
+          data-dimension="codes"
           checked={codesIndex >= 0}
           onChange={(e) =>
             toggle(
@@ -753,7 +762,11 @@ export function Builder(props: { bound: Bound; catalogue: readonly CatalogueEntr
       <section aria-labelledby="cohort-h" class="cohort">
         <h3 id="cohort-h">{t('builder.cohort')}</h3>
         {cohort === undefined ? (
-          <AddExpr label={t('builder.start')} onAdd={(k) => bound.set(['cohort'], newExpr(k))} />
+          <AddExpr
+            at="/cohort"
+            label={t('builder.start')}
+            onAdd={(k) => bound.set(['cohort'], newExpr(k))}
+          />
         ) : (
           <>
             <ExprEditor
@@ -763,6 +776,7 @@ export function Builder(props: { bound: Bound; catalogue: readonly CatalogueEntr
             />
             {rootKind !== 'all' && rootKind !== 'any' && (
               <AddExpr
+                at="/cohort:and"
                 label={t('builder.addAnd')}
                 onAdd={(k) => bound.set(['cohort'], { all: [cohort, newExpr(k)] })}
               />

@@ -103,6 +103,7 @@ export function descendantsAllowed(system: string): boolean {
 
 /** A coding of the query with where it sits, for flagging. */
 export interface PlacedCoding {
+  /** Where its code field is. */
   readonly pointer: string;
   /** The criterion kind whose codes these are (observation for measures). */
   readonly kind: EventKind;
