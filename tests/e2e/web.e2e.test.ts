@@ -233,6 +233,7 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
   it('shows a histogram query with its chart and bins', async () => {
     const { page, failures } = await openPage();
     await signIn(page);
+    await expect.poll(() => page.locator('#example option').count()).toBeGreaterThan(1);
     const example = (await page.locator('#example option').allTextContents()).find((t) =>
       /HbA1c/i.test(t),
     );

@@ -122,7 +122,7 @@ function codingsOf(set: Json | undefined, path: Path, kind: EventKind, out: Plac
       c.code !== ''
     ) {
       out.push({
-        pointer: pointerOf([...path, i]),
+        pointer: pointerOf([...path, i, 'code']),
         kind,
         system: c.system,
         code: c.code,
