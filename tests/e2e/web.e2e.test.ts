@@ -216,6 +216,10 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     expect(csv.split('\n')[0]).toMatch(/,/);
     expect(csv).toMatch(/40-64/);
     await settle(page, 'example-1-result', failures);
+    // The result alone, as the README shows it.
+    await page
+      .locator('#results')
+      .screenshot({ path: join(SCREENSHOTS, 'example-1-result-section.png') });
 
     // The canary: an injected inline script is blocked, and the listener sees it.
     await page.evaluate(

@@ -16,10 +16,15 @@ Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, L
 
 export interface Bars {
   readonly labels: readonly string[];
-  /** One series per entry (merged, or per node); null where a cell has no count. */
+  /**
+   * One series per entry: a count as a bar, a cell without a count as a
+   * floating bar over its guaranteed range, null where there is nothing.
+   */
   readonly series: readonly {
     readonly label: string;
-    readonly values: readonly (number | null)[];
+    readonly values: readonly (number | readonly [number, number] | null)[];
+    /** Drawn lighter: ranges, not counts. */
+    readonly faint?: boolean;
   }[];
 }
 
@@ -35,15 +40,20 @@ export function BarChart(props: { bars: Bars; title: string; id: string; yLabel:
         labels: [...props.bars.labels],
         datasets: props.bars.series.map((s, i) => ({
           label: s.label,
-          data: [...s.values],
-          backgroundColor: COLOURS[i % COLOURS.length],
+          data: s.values.map((v) => (Array.isArray(v) ? [v[0], v[1]] : v)) as (
+            number | [number, number] | null
+          )[],
+          backgroundColor: s.faint ? 'rgba(31, 95, 153, 0.25)' : COLOURS[i % COLOURS.length],
+          borderColor: COLOURS[i % COLOURS.length],
+          borderWidth: s.faint ? 1 : 0,
+          grouped: false,
         })),
       },
       options: {
         responsive: true,
         maintainAspectRatio: false,
         animation: false,
-        plugins: { legend: { display: props.bars.series.length > 1 } },
+        plugins: { legend: { display: true } },
         scales: { y: { beginAtZero: true, title: { display: true, text: props.yLabel } } },
       },
     });

@@ -15,6 +15,7 @@ import {
   type AnyCell,
   binLabel,
   budgetRows,
+  chartRange,
   chartValue,
   formatCell,
   formatCount,
@@ -222,7 +223,14 @@ function HistogramView(props: {
   const labels = measure.bins.map((b) => binLabel(b, locale));
   const bars: Bars = {
     labels,
-    series: [{ label: t('results.merged'), values: measure.bins.map((b) => chartValue(b.cell)) }],
+    series: [
+      { label: t('results.merged'), values: measure.bins.map((b) => chartValue(b.cell)) },
+      {
+        label: t('results.rangeOnly'),
+        values: measure.bins.map((b) => chartRange(b.cell)),
+        faint: true,
+      },
+    ],
   };
   const nodeBins = (n: NodeOutcome) => {
     const m = nodeMeasure(n, index);
@@ -384,6 +392,11 @@ export function Results(props: {
           labels: result.strata.map((s) => stratumLabel(s.key)),
           series: [
             { label: t('results.merged'), values: result.strata.map((s) => chartValue(s.cell)) },
+            {
+              label: t('results.rangeOnly'),
+              values: result.strata.map((s) => chartRange(s.cell)),
+              faint: true,
+            },
           ],
         }
       : undefined;

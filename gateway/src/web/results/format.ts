@@ -63,12 +63,15 @@ export function formatCell(cell: AnyCell | undefined, locale = 'en'): string {
     : base;
 }
 
-/** A number for a chart: the count, or the middle of the interval or range of a cell without one. */
+/** A bar for a chart: the count, or null for a cell without one. */
 export function chartValue(cell: AnyCell | undefined): number | null {
-  if (cell === undefined) return null;
-  const count = countOf(cell);
-  if (count !== undefined) return count;
-  return null;
+  return cell === undefined ? null : (countOf(cell) ?? null);
+}
+
+/** A floating bar for a cell without a count: its guaranteed range; null for a counted cell. */
+export function chartRange(cell: AnyCell | undefined): [number, number] | null {
+  if (cell === undefined || countOf(cell) !== undefined || cell.range === undefined) return null;
+  return [cell.range[0], cell.range[1]];
 }
 
 /** One label per dimension, in order: `female · 40-64`. */
