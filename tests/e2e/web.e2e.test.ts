@@ -335,7 +335,7 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     await page.close();
   });
 
-  it('says who signs in without a project, and in the chosen language', async () => {
+  it('says who signs in without a project, in the chosen language, and signs out', async () => {
     const { page, failures } = await openPage();
     await signIn(page, 'nina');
     await page.locator('#no-project').waitFor();
@@ -343,6 +343,13 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     expect(await page.textContent('#sign-out')).toBe('Esci');
     expect(await page.evaluate('document.documentElement.lang')).toBe('it');
     await settle(page, 'no-project-italian', failures);
+    // Signing out ends the IdP session too: the next sign-in asks for the password again.
+    await page.click('#sign-out');
+    await page.click('button[name=logout]');
+    await page.waitForSelector('#sign-in', { timeout: 30_000 });
+    expect(new URL(page.url()).origin).toBe(fed.gatewayUrl);
+    await page.click('#sign-in');
+    await page.waitForSelector('input[name=username]');
     await page.close();
   });
 
