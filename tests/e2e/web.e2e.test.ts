@@ -377,6 +377,41 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     };
     expect(config.signIn.issuer).toBe(fed.idp.issuer);
     expect(config.signIn.clientId).toBe('tessera-web');
+
+    // Results read outside the page: JSON, CSV, MeasureReport, the job list; never cached.
+    const token = await fed.tokenFor('diabetes-eu');
+    const auth = { authorization: `Bearer ${token}`, 'x-tessera-project': 'diabetes-eu' };
+    const submitted = await fetch(`${fed.gatewayUrl}/v1/queries`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 1, cohort: { patient: { gender: ['female'] } } }),
+    });
+    expect(submitted.headers.get('cache-control')).toMatch(/\bno-store\b/);
+    const { id } = (await submitted.json()) as { id: string };
+    for (const accept of ['application/json', 'text/csv', 'application/fhir+json']) {
+      const res = await fetch(`${fed.gatewayUrl}/v1/queries/${id}`, {
+        headers: { ...auth, accept },
+      });
+      expect(res.headers.get('cache-control'), accept).toMatch(/\bno-store\b/);
+      expect(res.headers.get('x-content-type-options'), accept).toBe('nosniff');
+    }
+    for (const path of ['/v1/queries', '/v1/catalogue', '/v1/nodes']) {
+      const res = await fetch(`${fed.gatewayUrl}${path}`, { headers: auth });
+      expect(res.headers.get('cache-control'), path).toMatch(/\bno-store\b/);
+    }
+    const checked = await fetch(`${fed.gatewayUrl}/v1/query-check`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: EXAMPLE_1 }),
+    });
+    expect(checked.status).toBe(200);
+    expect(checked.headers.get('cache-control')).toMatch(/\bno-store\b/);
+    const anonymous = await fetch(`${fed.gatewayUrl}/v1/query-check`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: EXAMPLE_1 }),
+    });
+    expect(anonymous.status).toBe(401);
   });
 
   // Last: it stops a node.
