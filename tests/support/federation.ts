@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestIdp, startTestIdp } from '@tessera/gateway/testing';
+import { type TestIdp, demoResearchers, startTestIdp } from '@tessera/gateway/testing';
 import { REPO_ROOT } from './paths.ts';
 import {
   GATEWAY_BIN,
@@ -58,7 +58,15 @@ export interface FederationOptions {
    * than one needs `databaseUrl`. Default 1.
    */
   readonly gatewayReplicas?: number;
+  /**
+   * Lifetime of the web page's access tokens (the browser client's), default
+   * an hour; a test of a session that ends mid-build makes it short.
+   */
+  readonly browserTokenTtlSec?: number;
 }
+
+/** The web page's client at the test IdP; its researchers are `demoResearchers(projects)`. */
+export const BROWSER_CLIENT_ID = 'tessera-web';
 
 export interface FederationNode {
   readonly id: string;
@@ -240,7 +248,17 @@ export async function startFederation(options: FederationOptions): Promise<Feder
     );
     if (gatewayDataDir !== undefined) await freshGatewayDataDir(gatewayDataDir);
     // Tokens outlive a slow test file: a whole-system run is not where expiry is tested.
-    idp = await startTestIdp({ clients, projectsByClient, accessTokenTtlSec: 3600 });
+    idp = await startTestIdp({
+      clients,
+      projectsByClient,
+      accessTokenTtlSec: 3600,
+      browser: {
+        clientId: BROWSER_CLIENT_ID,
+        redirectUris: gatewayUrls.map((url) => `${url}/`),
+        researchers: demoResearchers(projectIds),
+        accessTokenTtlSec: options.browserTokenTtlSec ?? 3600,
+      },
+    });
 
     for (const region of options.regions) {
       const port = await freePort();
@@ -301,7 +319,12 @@ export async function startFederation(options: FederationOptions): Promise<Feder
       {
         publicUrl: gatewayUrl,
         listen: { host: '127.0.0.1', port: gatewayPort },
-        oidc: { issuer: idp.issuer, audience: idp.audience, projectsClaim: idp.projectsClaim },
+        oidc: {
+          issuer: idp.issuer,
+          audience: idp.audience,
+          projectsClaim: idp.projectsClaim,
+          browserClient: { clientId: BROWSER_CLIENT_ID },
+        },
         nodes: nodes.map((n) => ({ id: n.id, url: n.url, title: `${n.id} node` })),
         projects: Object.fromEntries(
           Object.entries(projects).map(([id, nodeIds]) => [

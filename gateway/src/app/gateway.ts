@@ -1,6 +1,8 @@
 // The gateway's composition root: configuration in, a ready Express app (and
 // what must be closed) out. `serve` and the demo add the listening socket.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import {
@@ -32,7 +34,8 @@ import { type ProjectRules, createQueryService } from '../jobs/service.ts';
 import { type Store, type StoreTarget, openStore } from '../store/index.ts';
 import { createStorePurge } from './store-purge.ts';
 
-export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
+/** The built web page (`npm run build:web`, run by `npm install`; source in src/web). */
+export const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
 const DAY_SEC = 24 * 60 * 60;
 
@@ -127,6 +130,12 @@ export async function createGatewayService(
   const recovered = await store.recoverInterruptedJobs(new Date(), recover);
   if (recovered.length > 0)
     logger.warn({ jobs: recovered.length }, 'failed jobs interrupted by a restart');
+  if (!existsSync(join(WEB_ROOT, 'index.html'))) {
+    logger.warn(
+      { webRoot: WEB_ROOT },
+      'the web page is not built (npm run build:web); no page at /',
+    );
+  }
   const heartbeatIntervalMs =
     options.heartbeatIntervalMs ?? config.store.heartbeatIntervalSec * 1000;
   supervisor.every('store-heartbeat', heartbeatIntervalMs, async () => {
@@ -300,6 +309,17 @@ export async function createGatewayService(
     logger,
     bodyLimitBytes: config.limits.bodyBytes,
     webRoot: WEB_ROOT,
+    ...(config.oidc.browserClient
+      ? {
+          signIn: {
+            issuer: config.oidc.issuer,
+            clientId: config.oidc.browserClient.clientId,
+            scope: config.oidc.browserClient.scope,
+            resource: config.oidc.audience,
+            projectsClaim: config.oidc.projectsClaim,
+          },
+        }
+      : {}),
   });
 
   return {

@@ -13,7 +13,8 @@ import { healthRouter } from './health.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { nodeKeysRouter, nodesRouter } from './nodes.ts';
 import { queriesRouter } from './queries.ts';
-import { webRouter } from './web.ts';
+import { queryCheckRouter } from './query-check.ts';
+import { type WebSignIn, webRouter } from './web.ts';
 
 export interface GatewayAppDeps {
   /** Without a trailing slash. */
@@ -31,6 +32,8 @@ export interface GatewayAppDeps {
   readonly bodyLimitBytes: number;
   /** Static web UI directory, served at `/`. */
   readonly webRoot?: string;
+  /** What the web page needs to sign researchers in; no sign-in without it. */
+  readonly signIn?: WebSignIn;
 }
 
 /**
@@ -55,6 +58,7 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
   v1.use(deps.authenticate);
   v1.use(nodesRouter(deps));
   v1.use(queriesRouter(deps));
+  v1.use(queryCheckRouter(deps));
   app.use('/v1', v1);
 
   app.use(webRouter(deps));

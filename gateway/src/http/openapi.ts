@@ -134,6 +134,16 @@ export function buildOpenApi(publicUrl: string): Record<string, unknown> {
           },
         },
       },
+      '/v1/query-check': {
+        post: {
+          summary:
+            'The checks of a submission, nothing sent: {"query": <query v1>} answers the query, {"ccdl": <CCDL>} its translation into query v1; a fault is ERR_QUERY_INVALID or ERR_CCDL_UNSUPPORTED with a pointer into the document checked',
+          responses: {
+            '200': { description: '{"query": <query v1>}' },
+            '400': problemResponse('Not a valid query, or CCDL that cannot be translated'),
+          },
+        },
+      },
       '/v1/nodes': {
         get: {
           summary: 'Node health, latency, data version and age, circuit state',

@@ -1,13 +1,29 @@
 // A real OpenID Provider (oidc-provider) on a loopback port, for the tests and
 // the local demo: it issues RFC 9068 JWT access tokens through the
-// client_credentials grant, for one resource (the gateway's audience), with
-// the researcher's projects in a custom claim. State is in memory only.
+// client_credentials grant, and to a browser through the authorization code
+// flow with PKCE (test-idp-browser.ts), for one resource (the gateway's
+// audience), with the researcher's projects in a custom claim. State is in
+// memory only.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 import type { ClientMetadata, ResourceServer } from 'oidc-provider';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import {
+  MemoryStore,
+  type TestIdpBrowserClient,
+  browserClientMetadata,
+  browserConfiguration,
+  handleInteraction,
+  logoutSource,
+} from './test-idp-browser.ts';
+
+export {
+  type TestIdpBrowserClient,
+  type TestResearcher,
+  demoResearchers,
+} from './test-idp-browser.ts';
 
 export interface TestIdpClient {
   readonly clientId: string;
@@ -32,6 +48,8 @@ export interface TestIdpOptions {
   readonly scope?: string;
   /** Default 300. */
   readonly accessTokenTtlSec?: number;
+  /** A browser client (the gateway's web page) and the researchers who sign in there. */
+  readonly browser?: TestIdpBrowserClient;
 }
 
 export interface TestIdp {
@@ -43,6 +61,11 @@ export interface TestIdp {
   readonly clients: ReadonlyMap<string, string>;
   /** A fresh access token for a client; `scope: ''` asks for none (to show a 403). */
   tokenFor(clientId: string, options?: { readonly scope?: string }): Promise<string>;
+  /**
+   * Ends every sign-in: sessions, grants and refresh tokens are forgotten, so
+   * a browser's next renewal fails and its researcher must sign in again.
+   */
+  endSessions(): void;
   close(): Promise<void>;
 }
 
@@ -84,14 +107,19 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   const address = server.address() as AddressInfo;
   const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 
-  const resourceServer: ResourceServer = {
+  const { browser } = options;
+  const resourceServer = (clientId: string): ResourceServer => ({
     scope,
     audience,
     accessTokenFormat: 'jwt',
-    accessTokenTTL: accessTokenTtlSec,
+    accessTokenTTL:
+      clientId === browser?.clientId
+        ? (browser.accessTokenTtlSec ?? accessTokenTtlSec)
+        : accessTokenTtlSec,
     jwt: { sign: { alg: 'RS256' } },
-  };
-  const clientMetadata = [...clients].map(([clientId, secret]): ClientMetadata => ({
+  });
+  const store = new MemoryStore();
+  const machineClients = [...clients].map(([clientId, secret]): ClientMetadata => ({
     client_id: clientId,
     client_secret: secret,
     grant_types: ['client_credentials'],
@@ -102,25 +130,39 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   }));
 
   const provider = new Provider(issuer, {
-    clients: clientMetadata,
+    adapter: store.adapter(),
+    clients: browser ? [...machineClients, browserClientMetadata(browser, scope)] : machineClients,
+    ...(browser ? browserConfiguration(browser, audience, scope) : {}),
     jwks: { keys: [signingJwk] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes: [scope],
-    ttl: { AccessToken: accessTokenTtlSec, ClientCredentials: accessTokenTtlSec },
+    ttl: {
+      AccessToken: (_ctx, _token, client) =>
+        client.clientId === browser?.clientId
+          ? (browser.accessTokenTtlSec ?? accessTokenTtlSec)
+          : accessTokenTtlSec,
+      ClientCredentials: accessTokenTtlSec,
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resourceIndicator) => {
+        getResourceServerInfo: (_ctx, resourceIndicator, client) => {
           if (resourceIndicator !== audience) throw new Error('unknown resource');
-          return resourceServer;
+          return resourceServer(client.clientId);
         },
       },
     },
     extraTokenClaims: (_ctx, token) => {
+      // A browser sign-in carries its researcher's projects; a machine client its own.
+      const researcher =
+        token.accountId === undefined ? undefined : browser?.researchers[token.accountId];
+      if (researcher !== undefined) return { [projectsClaim]: [...researcher.projects] };
       const clientId = token.clientId ?? '';
       const projects = Object.hasOwn(projectsByClient, clientId)
         ? projectsByClient[clientId]
@@ -128,7 +170,16 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       return { [projectsClaim]: [...(projects ?? [])] };
     },
   });
-  server.on('request', provider.callback());
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    if (browser === undefined) {
+      callback(req, res);
+      return;
+    }
+    void handleInteraction(provider, browser, req, res).then((handled) => {
+      if (!handled) callback(req, res);
+    });
+  });
 
   const tokenEndpoint = `${issuer}/token`;
 
@@ -160,6 +211,9 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
         );
       }
       return body.access_token;
+    },
+    endSessions() {
+      store.clear();
     },
     close() {
       return new Promise<void>((resolve, reject) => {

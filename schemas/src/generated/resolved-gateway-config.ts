@@ -40,6 +40,16 @@ export interface ResolvedGatewayConfig {
      * Timeout for the IdP's discovery document and JWKS.
      */
     fetchTimeoutMs: number;
+    /**
+     * The web page's sign-in: a public client of the IdP using the authorization code flow with PKCE, whose redirect URI is the gateway's public URL followed by `/`. Without it the page cannot sign anyone in. The page's Content-Security-Policy lets it reach the issuer's origin (discovery, token, revocation).
+     */
+    browserClient?: {
+      clientId: string;
+      /**
+       * Scopes the page asks for; must include `requiredScope`.
+       */
+      scope: string;
+    };
   };
   /**
    * @minItems 1
