@@ -297,6 +297,12 @@ export async function createGatewayService(
     metrics,
     logger,
     bodyLimitBytes: config.limits.bodyBytes,
+    signIn: {
+      issuer: oidc.issuer,
+      audience: oidc.audience,
+      scope: oidc.requiredScope,
+      cliClientId: oidc.cliClientId,
+    },
     webRoot: WEB_ROOT,
   });
 

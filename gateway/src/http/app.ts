@@ -13,6 +13,7 @@ import { healthRouter } from './health.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { nodeKeysRouter, nodesRouter } from './nodes.ts';
 import { queriesRouter } from './queries.ts';
+import { type SignInSettings, signInRouter } from './sign-in.ts';
 import { webRouter } from './web.ts';
 
 export interface GatewayAppDeps {
@@ -29,6 +30,8 @@ export interface GatewayAppDeps {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
+  /** What `GET /v1/sign-in` tells researchers' tools. */
+  readonly signIn: SignInSettings;
   /** Static web UI directory, served at `/`. */
   readonly webRoot?: string;
 }
@@ -49,6 +52,7 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
   app.use(healthRouter(deps));
   app.use(nodeKeysRouter(deps));
   app.use(catalogueRouter(deps));
+  app.use(signInRouter(deps.signIn));
 
   // Everything else under /v1 is the researcher's own: authenticated first.
   const v1 = express.Router();

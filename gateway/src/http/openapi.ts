@@ -374,6 +374,28 @@ export function buildOpenApi(publicUrl: string): Record<string, unknown> {
           },
         },
       },
+      '/v1/sign-in': {
+        get: {
+          summary:
+            "Where researchers' tools sign in: the IdP's issuer, the audience and scope to ask for, the command line's client id",
+          security: [],
+          responses: {
+            '200': {
+              description: 'Sign-in settings',
+              content: json({
+                type: 'object',
+                required: ['issuer', 'audience', 'scope'],
+                properties: {
+                  issuer: { type: 'string' },
+                  audience: { type: 'string' },
+                  scope: { type: 'string' },
+                  cliClientId: { type: 'string' },
+                },
+              }),
+            },
+          },
+        },
+      },
       '/.well-known/jwks.json': {
         get: {
           summary: 'Keys nodes verify gateway requests with',

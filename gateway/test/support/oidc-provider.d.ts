@@ -28,8 +28,42 @@ declare module 'oidc-provider' {
     accountId?: string;
   }
 
+  export interface Grant {
+    readonly jti: string;
+    addOIDCScope(scope: string): void;
+    addResourceScope(resource: string, scope: string): void;
+    save(): Promise<string>;
+  }
+
+  /** What the provider's hooks see of a request (ctx.oidc). */
+  export interface ProviderContext {
+    oidc: {
+      client: { clientId: string };
+      session: { accountId?: string; grantIdFor(clientId: string): string | undefined };
+      result?: { consent?: { grantId?: string } };
+      provider: {
+        Grant: {
+          new (fields: { clientId: string; accountId: string }): Grant;
+          find(id: string): Promise<Grant | undefined>;
+        };
+      };
+    };
+  }
+
+  export interface Account {
+    accountId: string;
+    claims(): Record<string, unknown>;
+  }
+
+  export interface InteractionDetails {
+    uid: string;
+    prompt: { name: string };
+  }
+
   export interface Configuration {
     clients?: ClientMetadata[];
+    findAccount?: (ctx: unknown, accountId: string) => Account | undefined;
+    loadExistingGrant?: (ctx: ProviderContext) => Promise<Grant | undefined>;
     jwks?: { keys: JWK[] };
     cookies?: { keys: string[] };
     scopes?: string[];
@@ -38,6 +72,7 @@ declare module 'oidc-provider' {
     features?: {
       devInteractions?: { enabled: boolean };
       clientCredentials?: { enabled: boolean };
+      deviceFlow?: { enabled: boolean };
       introspection?: { enabled: boolean };
       revocation?: { enabled: boolean };
       resourceIndicators?: {
@@ -62,5 +97,12 @@ declare module 'oidc-provider' {
     readonly issuer: string;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     on(event: string, listener: (...args: unknown[]) => void): this;
+    interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
+    interactionFinished(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<void>;
   }
 }

@@ -1,13 +1,27 @@
 // A real OpenID Provider (oidc-provider) on a loopback port, for the tests and
 // the local demo: it issues RFC 9068 JWT access tokens through the
-// client_credentials grant, for one resource (the gateway's audience), with
-// the researcher's projects in a custom claim. State is in memory only.
+// client_credentials grant, and to the researcher's command line through the
+// device authorization grant (test-idp-device.ts), for one resource (the
+// gateway's audience), with the researcher's projects in a custom claim.
+// State is in memory only.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 import type { ClientMetadata, ResourceServer } from 'oidc-provider';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import {
+  type TestIdpDeviceClient,
+  deviceClientMetadata,
+  deviceConfiguration,
+  handleDeviceInteraction,
+} from './test-idp-device.ts';
+
+export {
+  type DeviceResearcher,
+  type TestIdpDeviceClient,
+  completeDeviceSignIn,
+} from './test-idp-device.ts';
 
 export interface TestIdpClient {
   readonly clientId: string;
@@ -32,6 +46,8 @@ export interface TestIdpOptions {
   readonly scope?: string;
   /** Default 300. */
   readonly accessTokenTtlSec?: number;
+  /** A command-line client signing researchers in with the device flow. */
+  readonly device?: TestIdpDeviceClient;
 }
 
 export interface TestIdp {
@@ -39,6 +55,8 @@ export interface TestIdp {
   readonly audience: string;
   readonly projectsClaim: string;
   readonly tokenEndpoint: string;
+  /** The device flow's client id; undefined without `device`. */
+  readonly deviceClientId: string | undefined;
   /** Client id → secret, for tools that fetch their own tokens. */
   readonly clients: ReadonlyMap<string, string>;
   /** A fresh access token for a client; `scope: ''` asks for none (to show a 403). */
@@ -91,7 +109,8 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     accessTokenTTL: accessTokenTtlSec,
     jwt: { sign: { alg: 'RS256' } },
   };
-  const clientMetadata = [...clients].map(([clientId, secret]): ClientMetadata => ({
+  const { device } = options;
+  const machineClients = [...clients].map(([clientId, secret]): ClientMetadata => ({
     client_id: clientId,
     client_secret: secret,
     grant_types: ['client_credentials'],
@@ -102,7 +121,8 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   }));
 
   const provider = new Provider(issuer, {
-    clients: clientMetadata,
+    clients: device ? [...machineClients, deviceClientMetadata(device, scope)] : machineClients,
+    ...(device ? deviceConfiguration(device, audience, scope) : {}),
     jwks: { keys: [signingJwk] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes: [scope],
@@ -110,6 +130,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      deviceFlow: { enabled: device !== undefined },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,
@@ -121,6 +142,14 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       },
     },
     extraTokenClaims: (_ctx, token) => {
+      // A researcher signed in on a device carries their projects; a machine client its own.
+      const researcher =
+        token.accountId !== undefined &&
+        device &&
+        Object.hasOwn(device.researchers, token.accountId)
+          ? device.researchers[token.accountId]
+          : undefined;
+      if (researcher !== undefined) return { [projectsClaim]: [...researcher.projects] };
       const clientId = token.clientId ?? '';
       const projects = Object.hasOwn(projectsByClient, clientId)
         ? projectsByClient[clientId]
@@ -128,7 +157,16 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       return { [projectsClaim]: [...(projects ?? [])] };
     },
   });
-  server.on('request', provider.callback());
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    if (device === undefined) {
+      callback(req, res);
+      return;
+    }
+    void handleDeviceInteraction(provider, device, req, res).then((handled) => {
+      if (!handled) callback(req, res);
+    });
+  });
 
   const tokenEndpoint = `${issuer}/token`;
 
@@ -137,6 +175,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     audience,
     projectsClaim,
     tokenEndpoint,
+    deviceClientId: device?.clientId,
     clients,
     async tokenFor(clientId, tokenOptions = {}) {
       const secret = clients.get(clientId);
