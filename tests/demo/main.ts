@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { EXAMPLE_QUERIES, type MergedResult } from '@tessera/schemas';
 import { renderTable } from '@tessera/gateway';
 import { startTestIdp } from '@tessera/gateway/testing';
-import { REPO_ROOT } from '../support/paths.ts';
+import { REPO_ROOT, exampleQueryFile } from '../support/paths.ts';
 import {
   GATEWAY_BIN,
   NODE_BIN,
@@ -31,6 +31,10 @@ const REGIONS = [
 ] as const;
 const PROJECT = 'diabetes-eu';
 const CLIENT = 'demo-researcher';
+/** The IdP's client for `tessera login`, and the researcher who signs in with it. */
+const CLI_CLIENT_ID = 'tessera-cli';
+const CLI_RESEARCHER = 'rosa';
+const EXAMPLE_1_FILE = exampleQueryFile(EXAMPLE_QUERIES[0]!.id);
 /** Generating and ingesting a large region takes a while; a command is stopped only if it hangs. */
 const COMMAND_TIMEOUT_MS = 3_600_000;
 /** A node opening a large store on a busy machine. */
@@ -111,7 +115,14 @@ async function main(): Promise<number> {
     stores[region.id] = await prepareRegion(dataDir, region.id, region.seed, patients, fingerprint);
   }
 
-  const idp = await startTestIdp({ clients: [CLIENT], projectsByClient: { [CLIENT]: [PROJECT] } });
+  const idp = await startTestIdp({
+    clients: [CLIENT],
+    projectsByClient: { [CLIENT]: [PROJECT] },
+    device: {
+      clientId: CLI_CLIENT_ID,
+      researchers: { [CLI_RESEARCHER]: { password: CLI_RESEARCHER, projects: [PROJECT] } },
+    },
+  });
   const gatewayPort = values.once ? await freePort() : Number(values.port);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const services: Service[] = [];
@@ -157,7 +168,12 @@ async function main(): Promise<number> {
         {
           publicUrl: gatewayUrl,
           listen: { host: '127.0.0.1', port: gatewayPort },
-          oidc: { issuer: idp.issuer, audience: idp.audience, projectsClaim: idp.projectsClaim },
+          oidc: {
+            issuer: idp.issuer,
+            audience: idp.audience,
+            projectsClaim: idp.projectsClaim,
+            cliClientId: CLI_CLIENT_ID,
+          },
           nodes,
           projects: { [PROJECT]: { nodes: nodes.map((n) => n.id), repeatsPerWindow: 1000 } },
           store: { dataDir: join(dataDir, 'gateway') },
@@ -215,7 +231,11 @@ Tessera demo is running.
   nodes       ${nodes.map((n) => `${n.id} ${n.url}`).join(', ')}
   token       ${tokenFile}  (a researcher of project ${PROJECT}; refreshed every 4 minutes)
 
-Try:
+Try the researcher's command line (sign in as ${CLI_RESEARCHER}, password ${CLI_RESEARCHER}):
+  npx tessera login --gateway ${gatewayUrl}
+  npx tessera query --gateway ${gatewayUrl} --wait ${EXAMPLE_1_FILE}
+
+or plain HTTP:
   curl -s -H "Authorization: Bearer $(cat ${tokenFile})" -H 'Content-Type: application/json' -H 'Prefer: wait=10' \\
     -d '${JSON.stringify(EXAMPLE_QUERIES[0]!.query)}' ${gatewayUrl}/v1/queries
 

@@ -120,6 +120,8 @@ const DEFAULT_POLICY: NodePolicySetting = {
   laplace: { projectBudget: 10_000, researcherBudget: 10_000 },
 };
 const DEFAULT_PROJECT = 'diabetes-eu';
+/** The test IdP's client for `tessera login` (device flow). */
+const CLI_CLIENT_ID = 'tessera-cli';
 const STAND_IN = join(REPO_ROOT, 'tests/support/stand-in-node.ts');
 
 type Json = Readonly<Record<string, unknown>>;
@@ -240,7 +242,22 @@ export async function startFederation(options: FederationOptions): Promise<Feder
     );
     if (gatewayDataDir !== undefined) await freshGatewayDataDir(gatewayDataDir);
     // Tokens outlive a slow test file: a whole-system run is not where expiry is tested.
-    idp = await startTestIdp({ clients, projectsByClient, accessTokenTtlSec: 3600 });
+    // The CLI's researchers sign in with the names of the machine clients
+    // (`alice.diabetes-eu`, password the same), so both carry the same `sub`.
+    idp = await startTestIdp({
+      clients,
+      projectsByClient,
+      accessTokenTtlSec: 3600,
+      device: {
+        clientId: CLI_CLIENT_ID,
+        researchers: Object.fromEntries(
+          Object.entries(projectsByClient).map(([name, p]) => [
+            name,
+            { password: name, projects: p },
+          ]),
+        ),
+      },
+    });
 
     for (const region of options.regions) {
       const port = await freePort();
@@ -301,7 +318,12 @@ export async function startFederation(options: FederationOptions): Promise<Feder
       {
         publicUrl: gatewayUrl,
         listen: { host: '127.0.0.1', port: gatewayPort },
-        oidc: { issuer: idp.issuer, audience: idp.audience, projectsClaim: idp.projectsClaim },
+        oidc: {
+          issuer: idp.issuer,
+          audience: idp.audience,
+          projectsClaim: idp.projectsClaim,
+          cliClientId: CLI_CLIENT_ID,
+        },
         nodes: nodes.map((n) => ({ id: n.id, url: n.url, title: `${n.id} node` })),
         projects: Object.fromEntries(
           Object.entries(projects).map(([id, nodeIds]) => [

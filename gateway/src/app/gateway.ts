@@ -30,6 +30,7 @@ import { createNodeClient } from '../nodes/node-client.ts';
 import { createNodeRegistry } from '../nodes/registry.ts';
 import { type ProjectRules, createQueryService } from '../jobs/service.ts';
 import { type Store, type StoreTarget, openStore } from '../store/index.ts';
+import { createSavedQueryService } from '../saved/saved-queries.ts';
 import { createStorePurge } from './store-purge.ts';
 
 export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
@@ -278,6 +279,7 @@ export async function createGatewayService(
   const app = buildGatewayApp({
     publicUrl: config.publicUrl.replace(/\/$/, ''),
     queries,
+    saved: createSavedQueryService({ store, projects: config.projects }),
     authenticate: researcherAuthMiddleware(auth),
     catalogue: createFederatedCatalogue(config.nodes, {
       client: nodeClient,

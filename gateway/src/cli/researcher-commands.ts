@@ -90,7 +90,9 @@ async function printJob(gateway: Gateway, job: JobView, format: Format): Promise
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
   if (!job.result.complete) {
-    const missing = job.result.nodes.filter((n) => n.status !== 'ok').map((n) => n.node);
+    const missing = job.result.nodes
+      .filter((n) => n.status !== 'ok')
+      .map((n) => `${n.node} ${n.status}${n.code ? ` (${n.code})` : ''}`);
     console.error(`incomplete: no answer from ${missing.join(', ')}`);
   }
   return exitCodeOf(job);

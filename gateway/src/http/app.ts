@@ -13,6 +13,8 @@ import { healthRouter } from './health.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { nodeKeysRouter, nodesRouter } from './nodes.ts';
 import { queriesRouter } from './queries.ts';
+import { savedQueriesRouter } from './saved-queries.ts';
+import type { SavedQueryService } from '../saved/saved-queries.ts';
 import { type SignInSettings, signInRouter } from './sign-in.ts';
 import { webRouter } from './web.ts';
 
@@ -20,6 +22,7 @@ export interface GatewayAppDeps {
   /** Without a trailing slash. */
   readonly publicUrl: string;
   readonly queries: QueryService;
+  readonly saved: SavedQueryService;
   readonly authenticate: express.RequestHandler;
   readonly catalogue: FederatedCatalogue;
   readonly registry: NodeRegistry;
@@ -59,6 +62,7 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
   v1.use(deps.authenticate);
   v1.use(nodesRouter(deps));
   v1.use(queriesRouter(deps));
+  v1.use(savedQueriesRouter(deps));
   app.use('/v1', v1);
 
   app.use(webRouter(deps));

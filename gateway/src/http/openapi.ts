@@ -222,7 +222,7 @@ export function buildOpenApi(publicUrl: string): Record<string, unknown> {
             {
               name: 'limit',
               in: 'query',
-              schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+              schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 },
             },
           ],
           responses: {
