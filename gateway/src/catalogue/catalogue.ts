@@ -143,24 +143,32 @@ export function searchCodes(
   };
 }
 
+/** The vocabularies of the catalogue's JSON-LD (HealthDCAT-AP). */
+export const HEALTH_DCAT_CONTEXT = Object.freeze({
+  dcat: 'http://www.w3.org/ns/dcat#',
+  dct: 'http://purl.org/dc/terms/',
+  foaf: 'http://xmlns.com/foaf/0.1/',
+  vcard: 'http://www.w3.org/2006/vcard/ns#',
+  healthdcatap: 'http://healthdataportal.eu/ns/health#',
+  xsd: 'http://www.w3.org/2001/XMLSchema#',
+});
+
+/** A node's dataset in the catalogue's JSON-LD: the identifier a data request names. */
+export function datasetId(catalogueUrl: string, node: string): string {
+  return `${catalogueUrl}#${node}`;
+}
+
 /** An entry as HealthDCAT-AP JSON-LD (dcat:Dataset). */
 export function toJsonLd(
   entries: readonly CatalogueEntry[],
   catalogueUrl: string,
 ): Record<string, unknown> {
   return {
-    '@context': {
-      dcat: 'http://www.w3.org/ns/dcat#',
-      dct: 'http://purl.org/dc/terms/',
-      foaf: 'http://xmlns.com/foaf/0.1/',
-      vcard: 'http://www.w3.org/2006/vcard/ns#',
-      healthdcatap: 'http://healthdataportal.eu/ns/health#',
-      xsd: 'http://www.w3.org/2001/XMLSchema#',
-    },
+    '@context': HEALTH_DCAT_CONTEXT,
     '@id': catalogueUrl,
     '@type': 'dcat:Catalog',
     'dcat:dataset': entries.map((e) => ({
-      '@id': `${catalogueUrl}#${e.node}`,
+      '@id': datasetId(catalogueUrl, e.node),
       '@type': 'dcat:Dataset',
       'dct:identifier': e.node,
       'dct:title': e.title,

@@ -5,6 +5,7 @@ import express, { type Request } from 'express';
 import { acceptTraceparent, requestIdOf } from '@tessera/http-kit';
 import { parseJsonBody, toCsv, toMeasureReport } from '@tessera/schemas';
 import { researcherOf } from '../auth/researcher.ts';
+import { accessRequestDraft } from '../catalogue/access-request.ts';
 import { gatewayProblem } from '../errors.ts';
 import { readBody } from './body.ts';
 import { followJob } from '../jobs/events.ts';
@@ -122,6 +123,14 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
         }),
       );
     }
+  });
+
+  router.get('/queries/:id/access-request', async (req, res) => {
+    const job = await queries.get(req.params.id, researcherOf(res));
+    if (job.status !== 'done') {
+      throw gatewayProblem('ERR_JOB_NOT_DONE', { detail: `the query is ${job.status}` });
+    }
+    res.type('application/ld+json').json(accessRequestDraft(job, { publicUrl, now: new Date() }));
   });
 
   router.delete('/queries/:id', async (req, res) => {
