@@ -130,6 +130,17 @@ describe('the tessera CLI against a running federation', () => {
     expect(csv.stdout.split('\n')[0]).toMatch(/^source,ageBand,count,low,high/);
   });
 
+  it("finds codes by their name, accents and case ignored, with each node's band", async () => {
+    const run = await tessera('catalogue', '--q', 'DIABÈTES mellitus type 2');
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^http:\/\/hl7\.org\/fhir\/sid\/icd-10\|E11\S*\s+Type 2 diabetes/m);
+    expect(run.stdout).toMatch(/^ {2}(lombardia|galicia)\s+about [\d,]+ patients$/m);
+    const none = await tessera('catalogue', '--q', 'zzqx');
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toBe('No code or name in the catalogue matches "zzqx".\n');
+  });
+
   it('with a node stopped, prints what the others answered and exits 3', async () => {
     await fed.stopNode('galicia');
     // Example 1 at a reference date of its own: the same question on the same
