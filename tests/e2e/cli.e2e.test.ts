@@ -135,6 +135,16 @@ describe('the tessera CLI against a running federation', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^http:\/\/hl7\.org\/fhir\/sid\/icd-10\|E11\S*\s+Type 2 diabetes/m);
     expect(run.stdout).toMatch(/^ {2}(lombardia|galicia)\s+about [\d,]+ patients$/m);
+    // A code as researchers write it (with its dot) prints that code's bands only.
+    const code = await tessera('catalogue', '--code', 'http://hl7.org/fhir/sid/icd-10|E11.9');
+    expect(code.code, code.stderr).toBe(0);
+    const [named, ...bands] = code.stdout.trim().split('\n');
+    expect(named).toBe(
+      'http://hl7.org/fhir/sid/icd-10|E119  Type 2 diabetes mellitus without complications  (condition)',
+    );
+    expect(bands.length).toBeGreaterThan(0);
+    for (const band of bands)
+      expect(band).toMatch(/^ {2}(lombardia|galicia|synthea)\s+about [\d,]+ patients$/);
     const none = await tessera('catalogue', '--q', 'zzqx');
     expect(none.code).toBe(0);
     expect(none.stdout).toBe('');

@@ -69,8 +69,8 @@ export function fold(text: string): string {
   return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
-/** A code as it is compared: folded, without the dots ICD-10 codes are written with. */
-function codeKey(code: string): string {
+/** A code as it is compared: folded, without the dots ICD-10 codes are written with. @example codeKey('E11.9') // 'e119' */
+export function codeKey(code: string): string {
   return fold(code).replaceAll('.', '');
 }
 

@@ -13,6 +13,7 @@ import {
   connect,
   readFileOrFail,
 } from './researcher/client.ts';
+import { codeKey } from '../catalogue/catalogue.ts';
 import { formatCount, renderTable, table } from './table.ts';
 
 /** A job as the gateway shows it (http/queries.ts jobView). */
@@ -321,43 +322,41 @@ ${CONNECTION_HELP}`);
     return EXIT.ok;
   }
   const gateway = await connect(values);
-  if (values.q !== undefined) {
-    const found = await gateway.json<CodeSearch>(
-      `/v1/catalogue/codes?q=${encodeURIComponent(values.q)}`,
-    );
-    if (values.json) console.log(JSON.stringify(found, null, 2));
-    else if (found.codes.length === 0) console.error(found.message ?? 'No code matches.');
-    else {
-      for (const c of found.codes) {
+  if (values.q !== undefined || values.code !== undefined) {
+    // A code is looked up like a search for it, then kept only where it is that code.
+    const [system, code] = values.code?.includes('|')
+      ? values.code.split('|', 2)
+      : [undefined, values.code];
+    const params = new URLSearchParams({ q: values.q ?? code ?? '' });
+    if (system) params.set('system', system);
+    if (code !== undefined) params.set('limit', '200');
+    const found = await gateway.json<CodeSearch>(`/v1/catalogue/codes?${params.toString()}`);
+    const codes =
+      code === undefined
+        ? found.codes
+        : found.codes.filter((c) => codeKey(c.code) === codeKey(code));
+    if (values.json) console.log(JSON.stringify({ ...found, codes }, null, 2));
+    else if (codes.length === 0) {
+      console.error(
+        code === undefined
+          ? (found.message ?? 'No code matches.')
+          : `No node holds ${values.code} for enough patients to say so.`,
+      );
+    } else {
+      for (const c of codes) {
         console.log(`${c.system}|${c.code}  ${c.display ?? ''}  (${c.kind})`.trimEnd());
         for (const n of c.nodes) {
           console.log(`  ${n.node.padEnd(16)} about ${formatCount(n.patients)} patients`);
         }
       }
-      if (found.truncated) console.error('More codes match; narrow the search.');
+      if (found.truncated && code === undefined)
+        console.error('More codes match; narrow the search.');
     }
     return EXIT.ok;
   }
-  const params = values.code ? `?code=${encodeURIComponent(values.code)}` : '';
-  const { entries } = await gateway.json<{ entries: CatalogueEntry[] }>(`/v1/catalogue${params}`);
+  const { entries } = await gateway.json<{ entries: CatalogueEntry[] }>('/v1/catalogue');
   if (values.json) {
     console.log(JSON.stringify(entries, null, 2));
-    return EXIT.ok;
-  }
-  if (values.code) {
-    const [system, code] = values.code.includes('|')
-      ? values.code.split('|', 2)
-      : [undefined, values.code];
-    const rows = entries.flatMap((e) =>
-      (e.codes ?? [])
-        .filter((c) => c.code === code && (!system || c.system === system))
-        .map((c) => [e.node, c.kind, `about ${formatCount(c.patients)}`, c.display ?? '']),
-    );
-    if (rows.length === 0) {
-      console.error(`No node holds ${values.code} for enough patients to say so.`);
-      return EXIT.ok;
-    }
-    console.log(table(['node', 'kind', 'patients (rounded)', 'name'], rows).join('\n'));
     return EXIT.ok;
   }
   const rows = entries.map((e) => [
