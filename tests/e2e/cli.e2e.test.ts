@@ -16,8 +16,8 @@ import {
   type Federation,
   startFederation,
 } from '../support/federation.ts';
-import { submit } from '../support/gateway-client.ts';
-import { REPO_ROOT, exampleQueryFile } from '../support/paths.ts';
+import { submit, waitForJob } from '../support/gateway-client.ts';
+import { REPO_ROOT, SYNTHEA_10, exampleQueryFile } from '../support/paths.ts';
 import { patientsAged } from './queries.ts';
 
 const TESSERA_BIN = join(REPO_ROOT, 'gateway/bin/tessera.js');
@@ -59,20 +59,20 @@ describe('the tessera CLI against a running federation', () => {
       regions: [
         { id: 'lombardia', generate: { patients: 300, seed: 1101, region: 'lombardia' } },
         { id: 'galicia', generate: { patients: 300, seed: 2202, region: 'galicia' } },
-        { id: 'synthea', sources: [join(REPO_ROOT, '../shared/fixtures/synthea/10-patients')] },
+        { id: 'synthea', sources: [SYNTHEA_10] },
       ],
+      // Deadlines a busy machine cannot miss: a node here is absent only when stopped.
+      gatewayOverrides: { fanout: { perNodeDeadlineMs: 60_000, queryDeadlineMs: 90_000 } },
     });
     home = await mkdtemp(join(tmpdir(), 'tessera-cli-'));
     env = { ...process.env, TESSERA_GATEWAY: fed.gatewayUrl, TESSERA_CONFIG_DIR: home };
     delete env.TESSERA_TOKEN;
     // A first query warms the nodes (gateway keys fetched, stores opened), so
     // a node's cold start on a busy machine is not taken for its absence.
-    const warm = await submit(
-      { gatewayUrl: fed.gatewayUrl, token: await fed.tokenFor() },
-      patientsAged(0, 120),
-      { wait: 30 },
-    );
-    expect(warm.body.result?.complete, warm.text).toBe(true);
+    const caller = { gatewayUrl: fed.gatewayUrl, token: await fed.tokenFor() };
+    const warm = await submit(caller, patientsAged(0, 120), { wait: 30 });
+    const warmed = warm.body.result ? warm.body : await waitForJob(caller, warm.body.id);
+    expect(warmed.result?.complete, JSON.stringify(warmed)).toBe(true);
   }, FEDERATION_START_TIMEOUT_MS);
   afterAll(async () => {
     await fed?.close();
