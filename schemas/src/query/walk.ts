@@ -57,6 +57,8 @@ export const PREFIX_HIERARCHY_SYSTEMS = new Set([
   'http://hl7.org/fhir/sid/icd-10-cm',
   'http://fhir.de/CodeSystem/bfarm/icd-10-gm',
   'http://www.whocc.no/atc',
+  // OPS: `5-39` is the parent of `5-390` to `5-399`, `8-810` of `8-810.*`.
+  'http://fhir.de/CodeSystem/bfarm/ops',
 ]);
 
 const ICD10_SYSTEMS = new Set([
