@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { EXAMPLE_QUERIES, type MergedResult } from '@tessera/schemas';
 import { renderTable } from '@tessera/gateway';
 import { demoResearchers, startTestIdp } from '@tessera/gateway/testing';
-import { REPO_ROOT } from '../support/paths.ts';
+import { REPO_ROOT, exampleQueryFile } from '../support/paths.ts';
 import {
   GATEWAY_BIN,
   NODE_BIN,
@@ -36,6 +36,10 @@ const SECOND_PROJECT_REGIONS: readonly string[] = ['lombardia', 'galicia'];
 const CLIENT = 'demo-researcher';
 /** The web page's client at the demo IdP. */
 const BROWSER_CLIENT = 'tessera-web';
+/** The IdP's client for `tessera login`, and the researcher the demo suggests. */
+const CLI_CLIENT_ID = 'tessera-cli';
+const CLI_RESEARCHER = 'rosa';
+const EXAMPLE_1_FILE = exampleQueryFile(EXAMPLE_QUERIES[0]!.id);
 /** Generating and ingesting a large region takes a while; a command is stopped only if it hangs. */
 const COMMAND_TIMEOUT_MS = 3_600_000;
 /** A node opening a large store on a busy machine. */
@@ -123,6 +127,7 @@ async function main(): Promise<number> {
     clients: [CLIENT],
     projectsByClient: { [CLIENT]: [PROJECT] },
     browser: { clientId: BROWSER_CLIENT, redirectUris: [`${gatewayUrl}/`], researchers },
+    device: { clientId: CLI_CLIENT_ID, researchers },
   });
   const services: Service[] = [];
   const stopAll = async (): Promise<void> => {
@@ -174,6 +179,7 @@ async function main(): Promise<number> {
             audience: idp.audience,
             projectsClaim: idp.projectsClaim,
             browserClient: { clientId: BROWSER_CLIENT },
+            cliClientId: CLI_CLIENT_ID,
           },
           nodes,
           projects: {
@@ -241,7 +247,11 @@ Tessera demo is running.
   nodes       ${nodes.map((n) => `${n.id} ${n.url}`).join(', ')}
   token       ${tokenFile}  (a researcher of project ${PROJECT}; refreshed every 4 minutes)
 
-Try:
+Try the researcher's command line (sign in as ${CLI_RESEARCHER}, password ${CLI_RESEARCHER}):
+  npx tessera login --gateway ${gatewayUrl}
+  npx tessera query --gateway ${gatewayUrl} --wait ${EXAMPLE_1_FILE}
+
+or plain HTTP:
   curl -s -H "Authorization: Bearer $(cat ${tokenFile})" -H 'Content-Type: application/json' -H 'Prefer: wait=10' \\
     -d '${JSON.stringify(EXAMPLE_QUERIES[0]!.query)}' ${gatewayUrl}/v1/queries
 

@@ -128,6 +128,8 @@ const DEFAULT_POLICY: NodePolicySetting = {
   laplace: { projectBudget: 10_000, researcherBudget: 10_000 },
 };
 const DEFAULT_PROJECT = 'diabetes-eu';
+/** The test IdP's client for `tessera login` (device flow). */
+const CLI_CLIENT_ID = 'tessera-cli';
 const STAND_IN = join(REPO_ROOT, 'tests/support/stand-in-node.ts');
 
 type Json = Readonly<Record<string, unknown>>;
@@ -248,6 +250,8 @@ export async function startFederation(options: FederationOptions): Promise<Feder
     );
     if (gatewayDataDir !== undefined) await freshGatewayDataDir(gatewayDataDir);
     // Tokens outlive a slow test file: a whole-system run is not where expiry is tested.
+    // The CLI's researchers sign in with the names of the machine clients
+    // (`alice.diabetes-eu`, password the same), so both carry the same `sub`.
     idp = await startTestIdp({
       clients,
       projectsByClient,
@@ -257,6 +261,15 @@ export async function startFederation(options: FederationOptions): Promise<Feder
         redirectUris: gatewayUrls.map((url) => `${url}/`),
         researchers: demoResearchers(projectIds),
         accessTokenTtlSec: options.browserTokenTtlSec ?? 3600,
+      },
+      device: {
+        clientId: CLI_CLIENT_ID,
+        researchers: Object.fromEntries(
+          Object.entries(projectsByClient).map(([name, p]) => [
+            name,
+            { password: name, projects: p },
+          ]),
+        ),
       },
     });
 
@@ -324,6 +337,7 @@ export async function startFederation(options: FederationOptions): Promise<Feder
           audience: idp.audience,
           projectsClaim: idp.projectsClaim,
           browserClient: { clientId: BROWSER_CLIENT_ID },
+          cliClientId: CLI_CLIENT_ID,
         },
         nodes: nodes.map((n) => ({ id: n.id, url: n.url, title: `${n.id} node` })),
         projects: Object.fromEntries(

@@ -32,6 +32,7 @@ import { createNodeClient } from '../nodes/node-client.ts';
 import { createNodeRegistry } from '../nodes/registry.ts';
 import { type ProjectRules, createQueryService } from '../jobs/service.ts';
 import { type Store, type StoreTarget, openStore } from '../store/index.ts';
+import { createSavedQueryService } from '../saved/saved-queries.ts';
 import { createStorePurge } from './store-purge.ts';
 
 /** The built web page (`npm run build:web`, run by `npm install`; source in src/web). */
@@ -289,6 +290,7 @@ export async function createGatewayService(
   const app = buildGatewayApp({
     publicUrl: config.publicUrl.replace(/\/$/, ''),
     queries,
+    saved: createSavedQueryService({ store, projects: config.projects }),
     authenticate: researcherAuthMiddleware(auth),
     catalogue: createFederatedCatalogue(config.nodes, {
       client: nodeClient,
@@ -308,10 +310,16 @@ export async function createGatewayService(
     metrics,
     logger,
     bodyLimitBytes: config.limits.bodyBytes,
+    signIn: {
+      issuer: oidc.issuer,
+      audience: oidc.audience,
+      scope: oidc.requiredScope,
+      cliClientId: oidc.cliClientId,
+    },
     webRoot: WEB_ROOT,
     ...(config.oidc.browserClient
       ? {
-          signIn: {
+          browserSignIn: {
             issuer: config.oidc.issuer,
             clientId: config.oidc.browserClient.clientId,
             scope: config.oidc.browserClient.scope,

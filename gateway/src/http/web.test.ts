@@ -36,7 +36,7 @@ describe('the web router', () => {
   }
 
   it("serves the page under a policy that reaches the IdP's origin and no other", async () => {
-    const res = await request(app({ webRoot: root, signIn: SIGN_IN })).get('/');
+    const res = await request(app({ webRoot: root, browserSignIn: SIGN_IN })).get('/');
     expect(res.status).toBe(200);
     const csp = res.headers['content-security-policy'] as string;
     expect(csp).toContain("connect-src 'self' https://idp.example:8443;");
@@ -45,7 +45,7 @@ describe('the web router', () => {
   });
 
   it('gives the page its sign-in settings, or none', async () => {
-    const withSignIn = await request(app({ webRoot: root, signIn: SIGN_IN })).get(
+    const withSignIn = await request(app({ webRoot: root, browserSignIn: SIGN_IN })).get(
       '/web-config.json',
     );
     expect(withSignIn.body).toEqual({ signIn: SIGN_IN });
@@ -57,7 +57,7 @@ describe('the web router', () => {
   });
 
   it('serves no page, and no page settings, when the page is not built', async () => {
-    const server = app({ webRoot: join(root, 'missing'), signIn: SIGN_IN });
+    const server = app({ webRoot: join(root, 'missing'), browserSignIn: SIGN_IN });
     for (const path of ['/', '/web-config.json', '/examples.json']) {
       const res = await request(server).get(path);
       expect(res.status, path).toBe(404);

@@ -26,16 +26,16 @@ export interface WebRouteDeps {
   /** Built web page directory, served at `/`; no page without it. */
   readonly webRoot?: string;
   /** No sign-in on the page without it. */
-  readonly signIn?: WebSignIn;
+  readonly browserSignIn?: WebSignIn;
 }
 
-/** @example app.use(webRouter({ openapi: buildOpenApi(publicUrl), webRoot: WEB_ROOT, signIn })); */
+/** @example app.use(webRouter({ openapi: buildOpenApi(publicUrl), webRoot: WEB_ROOT, browserSignIn })); */
 export function webRouter(deps: WebRouteDeps): express.Router {
   const router = express.Router();
   router.get('/openapi.json', (_req, res) => {
     res.json(deps.openapi);
   });
-  const { webRoot, signIn } = deps;
+  const { webRoot, browserSignIn: signIn } = deps;
   if (webRoot === undefined || !existsSync(join(webRoot, 'index.html'))) return router;
   const csp = pageCsp(signIn ? [new URL(signIn.issuer).origin] : []);
   router.get('/examples.json', (_req, res) => {

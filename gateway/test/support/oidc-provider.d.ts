@@ -88,6 +88,7 @@ declare module 'oidc-provider' {
     features?: {
       devInteractions?: { enabled: boolean };
       clientCredentials?: { enabled: boolean };
+      deviceFlow?: { enabled: boolean };
       introspection?: { enabled: boolean };
       revocation?: { enabled: boolean };
       rpInitiatedLogout?: {

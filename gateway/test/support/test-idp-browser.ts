@@ -129,26 +129,22 @@ export function browserClientMetadata(client: TestIdpBrowserClient, scope: strin
 }
 
 /**
- * Provider settings for browser sign-in: accounts from the researchers, a
- * grant of the gateway's scope for the browser client without a consent page
- * (it is the federation's own page), refresh tokens for it, CORS for its
- * origin only, and the sign-in pages at /interaction/<uid>.
+ * Provider settings for signing researchers in on a page (the web page's
+ * authorization code flow, or the link the command line's device flow
+ * prints): accounts from the researchers, a grant of the gateway's scope
+ * without a consent page for the federation's own clients, and the sign-in
+ * pages at /interaction/<uid>.
  */
-export function browserConfiguration(
-  client: TestIdpBrowserClient,
+export function signInConfiguration(
+  clientIds: readonly string[],
+  researchers: Readonly<Record<string, TestResearcher>>,
   audience: string,
   scope: string,
 ): Partial<Configuration> {
-  const allowedOrigins = new Set(client.redirectUris.map((uri) => new URL(uri).origin));
   return {
     findAccount: (_ctx, id) =>
-      Object.hasOwn(client.researchers, id)
-        ? { accountId: id, claims: () => ({ sub: id }) }
-        : undefined,
+      Object.hasOwn(researchers, id) ? { accountId: id, claims: () => ({ sub: id }) } : undefined,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    issueRefreshToken: (_ctx, c) => c.clientId === client.clientId,
-    clientBasedCORS: (_ctx, origin, c) =>
-      c.clientId === client.clientId && allowedOrigins.has(origin),
     async loadExistingGrant(ctx: ProviderContext): Promise<Grant | undefined> {
       const { oidc } = ctx;
       const clientId = oidc.client?.clientId ?? '';
@@ -156,14 +152,26 @@ export function browserConfiguration(
       const { provider } = oidc;
       if (grantId) return provider.Grant.find(grantId);
       const accountId = oidc.session?.accountId;
-      if (clientId !== client.clientId || accountId === undefined) return undefined;
+      if (!clientIds.includes(clientId) || accountId === undefined) return undefined;
       const grant = new provider.Grant({ clientId, accountId });
-      // The gateway's scope is also one of the provider's own scopes (the machine clients ask for it).
+      // The gateway's scope is also one of the provider's own scopes: the
+      // machine clients ask for it, and the device flow names its resource
+      // only at the token endpoint.
       grant.addOIDCScope(`openid ${scope}`);
       grant.addResourceScope(audience, scope);
       await grant.save();
       return grant;
     },
+  };
+}
+
+/** The browser client's own settings: refresh tokens, and CORS for its origin only. */
+export function browserConfiguration(client: TestIdpBrowserClient): Partial<Configuration> {
+  const allowedOrigins = new Set(client.redirectUris.map((uri) => new URL(uri).origin));
+  return {
+    issueRefreshToken: (_ctx, c) => c.clientId === client.clientId,
+    clientBasedCORS: (_ctx, origin, c) =>
+      c.clientId === client.clientId && allowedOrigins.has(origin),
   };
 }
 
@@ -203,7 +211,7 @@ async function formBody(req: IncomingMessage): Promise<URLSearchParams> {
  */
 export async function handleInteraction(
   provider: Provider,
-  client: TestIdpBrowserClient,
+  researchers: Readonly<Record<string, TestResearcher>>,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<boolean> {
@@ -230,7 +238,7 @@ export async function handleInteraction(
     }
     const form = await formBody(req);
     const name = form.get('username') ?? '';
-    const known = Object.hasOwn(client.researchers, name) ? client.researchers[name] : undefined;
+    const known = Object.hasOwn(researchers, name) ? researchers[name] : undefined;
     if (known === undefined || known.password !== form.get('password')) {
       send(200, loginForm(details.uid, 'Unknown name or wrong password.'));
       return true;

@@ -1,9 +1,10 @@
 // A real OpenID Provider (oidc-provider) on a loopback port, for the tests and
 // the local demo: it issues RFC 9068 JWT access tokens through the
-// client_credentials grant, and to a browser through the authorization code
-// flow with PKCE (test-idp-browser.ts), for one resource (the gateway's
-// audience), with the researcher's projects in a custom claim. State is in
-// memory only.
+// client_credentials grant, to a browser through the authorization code flow
+// with PKCE (test-idp-browser.ts) and to the researcher's command line through
+// the device authorization grant (test-idp-device.ts), for one resource (the
+// gateway's audience), with the researcher's projects in a custom claim.
+// State is in memory only.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -17,13 +18,16 @@ import {
   browserConfiguration,
   handleInteraction,
   logoutSource,
+  signInConfiguration,
 } from './test-idp-browser.ts';
+import { type TestIdpDeviceClient, deviceClientMetadata } from './test-idp-device.ts';
 
 export {
   type TestIdpBrowserClient,
   type TestResearcher,
   demoResearchers,
 } from './test-idp-browser.ts';
+export { type TestIdpDeviceClient, completeDeviceSignIn } from './test-idp-device.ts';
 
 export interface TestIdpClient {
   readonly clientId: string;
@@ -50,6 +54,8 @@ export interface TestIdpOptions {
   readonly accessTokenTtlSec?: number;
   /** A browser client (the gateway's web page) and the researchers who sign in there. */
   readonly browser?: TestIdpBrowserClient;
+  /** A command-line client signing researchers in with the device flow. */
+  readonly device?: TestIdpDeviceClient;
 }
 
 export interface TestIdp {
@@ -57,6 +63,8 @@ export interface TestIdp {
   readonly audience: string;
   readonly projectsClaim: string;
   readonly tokenEndpoint: string;
+  /** The device flow's client id; undefined without `device`. */
+  readonly deviceClientId: string | undefined;
   /** Client id → secret, for tools that fetch their own tokens. */
   readonly clients: ReadonlyMap<string, string>;
   /** A fresh access token for a client; `scope: ''` asks for none (to show a 403). */
@@ -119,6 +127,10 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     jwt: { sign: { alg: 'RS256' } },
   });
   const store = new MemoryStore();
+  const { device } = options;
+  // One sign-in form for both: a name known to either client signs in.
+  const researchers = { ...device?.researchers, ...browser?.researchers };
+  const interactive = [browser?.clientId, device?.clientId].filter((id) => id !== undefined);
   const machineClients = [...clients].map(([clientId, secret]): ClientMetadata => ({
     client_id: clientId,
     client_secret: secret,
@@ -131,8 +143,15 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
 
   const provider = new Provider(issuer, {
     adapter: store.adapter(),
-    clients: browser ? [...machineClients, browserClientMetadata(browser, scope)] : machineClients,
-    ...(browser ? browserConfiguration(browser, audience, scope) : {}),
+    clients: [
+      ...machineClients,
+      ...(browser ? [browserClientMetadata(browser, scope)] : []),
+      ...(device ? [deviceClientMetadata(device, scope)] : []),
+    ],
+    ...(interactive.length > 0
+      ? signInConfiguration(interactive, researchers, audience, scope)
+      : {}),
+    ...(browser ? browserConfiguration(browser) : {}),
     jwks: { keys: [signingJwk] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes: [scope],
@@ -148,6 +167,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       clientCredentials: { enabled: true },
       revocation: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource },
+      deviceFlow: { enabled: device !== undefined },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,
@@ -159,9 +179,11 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       },
     },
     extraTokenClaims: (_ctx, token) => {
-      // A browser sign-in carries its researcher's projects; a machine client its own.
+      // A signed-in researcher carries their projects; a machine client its own.
       const researcher =
-        token.accountId === undefined ? undefined : browser?.researchers[token.accountId];
+        token.accountId !== undefined && Object.hasOwn(researchers, token.accountId)
+          ? researchers[token.accountId]
+          : undefined;
       if (researcher !== undefined) return { [projectsClaim]: [...researcher.projects] };
       const clientId = token.clientId ?? '';
       const projects = Object.hasOwn(projectsByClient, clientId)
@@ -172,11 +194,11 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   });
   const callback = provider.callback();
   server.on('request', (req, res) => {
-    if (browser === undefined) {
+    if (interactive.length === 0) {
       callback(req, res);
       return;
     }
-    void handleInteraction(provider, browser, req, res).then((handled) => {
+    void handleInteraction(provider, researchers, req, res).then((handled) => {
       if (!handled) callback(req, res);
     });
   });
@@ -188,6 +210,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     audience,
     projectsClaim,
     tokenEndpoint,
+    deviceClientId: device?.clientId,
     clients,
     async tokenFor(clientId, tokenOptions = {}) {
       const secret = clients.get(clientId);

@@ -27,6 +27,10 @@ export interface ResolvedGatewayConfig {
      */
     typ: ['at+jwt' | 'JWT', ...('at+jwt' | 'JWT')[]];
     requiredScope: string;
+    /**
+     * The IdP's public client for the researcher's command line (`tessera login`: the device authorization grant). Served with the issuer at GET /v1/sign-in; without it `tessera login` needs --client-id.
+     */
+    cliClientId?: string;
     projectsClaim: string;
     /**
      * How long fetched IdP keys are trusted while the IdP cannot be reached.
