@@ -132,8 +132,11 @@ export async function loadOrCreateRecordKey(path: string): Promise<Uint8Array> {
 function printReport(report: IngestReport, io: CommandIo): void {
   const out = io.stdout;
   for (const [type, c] of Object.entries(report.resources)) {
+    const why = Object.entries(report.skippedReasons[type] ?? {})
+      .map(([reason, n]) => `${formatCount(n)} ${reason}`)
+      .join(', ');
     out.write(
-      `${type}: ${formatCount(c.loaded)} loaded, ${formatCount(c.skipped)} skipped, ${formatCount(c.malformed)} malformed\n`,
+      `${type}: ${formatCount(c.loaded)} loaded, ${formatCount(c.skipped)} skipped${why === '' ? '' : ` (${why})`}, ${formatCount(c.malformed)} malformed\n`,
     );
   }
   const rows = Object.entries(report.rows)

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { fhirDate, referencedId } from './fhir.ts';
+import { fhirDate, fullUrlBase, idFromFullUrl, referencedId } from './fhir.ts';
 import { flattenResource } from './flatten.ts';
 import { bundleIndex } from './task.ts';
 
@@ -38,15 +38,44 @@ describe('references', () => {
     expect(referencedId({ reference: 'Group/g1' }, 'Patient')).toBeUndefined();
     expect(referencedId({ identifier: { value: '1' } }, 'Patient')).toBeUndefined();
   });
+  test('a fullUrl gives the id of a resource without one: urn:uuid, urn:oid, RESTful URL', () => {
+    expect(idFromFullUrl('urn:uuid:3f1a', 'Patient')).toBe('3f1a');
+    expect(idFromFullUrl('urn:oid:1.2.3', 'Patient')).toBe('1.2.3');
+    expect(idFromFullUrl('https://fhir.example/r4/Patient/3f1a', 'Patient')).toBe('3f1a');
+    expect(idFromFullUrl('Patient/3f1a', 'Patient')).toBe('3f1a');
+    expect(idFromFullUrl('https://fhir.example/r4/Group/3f1a', 'Patient')).toBeUndefined();
+    expect(fullUrlBase('https://fhir.example/r4/Patient/3f1a')).toBe('https://fhir.example/r4');
+    expect(fullUrlBase('urn:uuid:3f1a')).toBeUndefined();
+  });
+  test('a relative reference resolves against the referencing entry server base first', () => {
+    const index = bundleIndex([
+      {
+        fullUrl: 'https://a.example/fhir/Patient/1',
+        resource: { resourceType: 'Patient', id: 'x' },
+      },
+      { fullUrl: 'https://b.example/fhir/Patient/1', resource: { resourceType: 'Patient' } },
+    ]);
+    const ref = { reference: 'Patient/1' };
+    expect(referencedId(ref, 'Patient', { bundle: index, base: 'https://a.example/fhir' })).toBe(
+      'x',
+    );
+    expect(referencedId(ref, 'Patient', { bundle: index, base: 'https://b.example/fhir' })).toBe(
+      '1',
+    );
+    const absolute = { reference: 'https://a.example/fhir/Patient/1' };
+    expect(referencedId(absolute, 'Patient', { bundle: index })).toBe('x');
+  });
   test('a Bundle entry fullUrl resolves to the entry resource id and type', () => {
     const index = bundleIndex([
       { fullUrl: 'urn:uuid:aaa', resource: { resourceType: 'Patient', id: 'p9' } },
       { fullUrl: 'urn:uuid:bbb', resource: { resourceType: 'Group', id: 'g1' } },
       { fullUrl: 'urn:uuid:ccc', resource: { resourceType: 'Patient' } },
     ]);
-    expect(referencedId({ reference: 'urn:uuid:aaa' }, 'Patient', index)).toBe('p9');
-    expect(referencedId({ reference: 'urn:uuid:bbb' }, 'Patient', index)).toBeUndefined();
-    expect(referencedId({ reference: 'urn:uuid:ccc' }, 'Patient', index)).toBe('ccc');
+    expect(referencedId({ reference: 'urn:uuid:aaa' }, 'Patient', { bundle: index })).toBe('p9');
+    expect(
+      referencedId({ reference: 'urn:uuid:bbb' }, 'Patient', { bundle: index }),
+    ).toBeUndefined();
+    expect(referencedId({ reference: 'urn:uuid:ccc' }, 'Patient', { bundle: index })).toBe('ccc');
   });
 });
 
@@ -147,7 +176,7 @@ describe('flattenResource', () => {
         code,
       }),
     ).toEqual({
-      type: 'dropped',
+      type: 'skipped',
       reason: 'entered-in-error',
     });
     for (const status of ['refuted', 'entered-in-error']) {
@@ -155,7 +184,7 @@ describe('flattenResource', () => {
       expect(
         flattenResource({ resourceType: 'Condition', id: 'c', subject, code, verificationStatus }),
       ).toEqual({
-        type: 'dropped',
+        type: 'skipped',
         reason: 'refuted',
       });
     }
@@ -301,7 +330,6 @@ describe('flattenResource', () => {
       flattenResource('not an object'),
       flattenResource({ id: 'x' }),
       flattenResource({ resourceType: 'Condition', subject }),
-      flattenResource({ resourceType: 'Condition', id: 'c' }),
       flattenResource({
         resourceType: 'Condition',
         id: 'c',
@@ -319,15 +347,38 @@ describe('flattenResource', () => {
       'not a JSON object',
       'missing resourceType',
       'missing id',
-      'missing subject',
       'unresolvable subject reference',
       'missing medication',
       'unresolvable medication reference',
     ]);
   });
 
-  test('unused types are skipped; a Bundle entry without an id takes its fullUrl uuid', () => {
-    expect(flattenResource({ resourceType: 'Claim', id: 'c' })).toEqual({ type: 'unused' });
+  test('valid resources that cannot belong to a patient are skipped by reason', () => {
+    const reason = (resource: unknown): string => {
+      const flat = flattenResource(resource);
+      return flat.type === 'skipped' ? flat.reason : flat.type;
+    };
+    const observation = { resourceType: 'Observation', id: 'o', status: 'final' };
+    expect(reason(observation)).toBe('no subject');
+    expect(reason({ ...observation, subject: { reference: 'Group/g1' } })).toBe(
+      'subject not a Patient',
+    );
+    expect(
+      reason({ ...observation, subject: { reference: 'https://x.example/Location/l1' } }),
+    ).toBe('subject not a Patient');
+    expect(reason({ ...observation, subject: { display: 'Mr. Example' } })).toBe(
+      'subject without reference',
+    );
+    expect(
+      reason({ ...observation, subject: { identifier: { value: '1' }, type: 'Patient' } }),
+    ).toBe('subject without reference');
+    expect(reason({ ...observation, subject: { reference: 'Patient?identifier=x|1' } })).toBe(
+      'malformed',
+    );
+    expect(reason({ resourceType: 'Claim', id: 'c' })).toBe('resource type not read');
+  });
+
+  test('a Bundle entry without an id takes the id its fullUrl gives', () => {
     expect(flattenResource({ resourceType: 'Patient' }, { fallbackId: 'u1' })).toMatchObject({
       type: 'patient',
       id: 'u1',

@@ -3,8 +3,16 @@
 // kind reads" table, as a pure function. Reasons never quote the resource,
 // because a resource may hold patient data.
 import type { EventKind } from '@tessera/schemas';
-import { codingsOf, firstDate, isObject, periodStart, referencedId, stringOf } from './fhir.ts';
-import type { BundleIndex, FlatCoding, JsonObject } from './fhir.ts';
+import {
+  codingsOf,
+  firstDate,
+  isObject,
+  periodStart,
+  referencedId,
+  referencedType,
+  stringOf,
+} from './fhir.ts';
+import type { FlatCoding, JsonObject, ReferenceContext } from './fhir.ts';
 
 export type Gender = 'female' | 'male' | 'other' | 'unknown';
 
@@ -43,14 +51,25 @@ export interface FlatMedication {
   readonly codings: readonly FlatCoding[];
 }
 
-export interface Dropped {
-  readonly type: 'dropped';
-  readonly reason: 'entered-in-error' | 'refuted';
+/**
+ * A valid resource the store does not keep, and why: counted by reason in
+ * the ingest report, never as malformed.
+ */
+export interface Skipped {
+  readonly type: 'skipped';
+  readonly reason: SkipReason;
 }
 
-export interface Unused {
-  readonly type: 'unused';
-}
+export type SkipReason =
+  | 'resource type not read'
+  | 'entered-in-error'
+  | 'refuted'
+  /** An event with no subject: nothing ties it to a patient. */
+  | 'no subject'
+  /** The subject is a Group, Location, Device, ...: not one patient. */
+  | 'subject not a Patient'
+  /** A subject given by display text or identifier alone, which no reference resolves. */
+  | 'subject without reference';
 
 export interface Malformed {
   readonly type: 'malformed';
@@ -62,12 +81,11 @@ export type MalformedReason =
   | 'not a JSON object'
   | 'missing resourceType'
   | 'missing id'
-  | 'missing subject'
   | 'unresolvable subject reference'
   | 'missing medication'
   | 'unresolvable medication reference';
 
-export type Flattened = FlatPatient | FlatEvent | FlatMedication | Dropped | Unused | Malformed;
+export type Flattened = FlatPatient | FlatEvent | FlatMedication | Skipped | Malformed;
 
 /** Resource types that feed an event table. */
 export const EVENT_RESOURCE_KINDS: Readonly<Record<string, EventKind>> = Object.freeze({
@@ -88,17 +106,17 @@ export const USED_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   ...Object.keys(EVENT_RESOURCE_KINDS),
 ]);
 
-export interface FlattenContext {
-  /** fullUrl -> target of the Bundle the resource came from. */
-  readonly bundle?: BundleIndex;
-  /** Id to use when the resource has none (a Bundle entry's `urn:uuid:` fullUrl). */
+/** Where the resource was read: its Bundle (fullUrl -> target) and its entry's server base. */
+export interface FlattenContext extends ReferenceContext {
+  /** Id to use when the resource has none (from its Bundle entry's fullUrl). */
   readonly fallbackId?: string;
 }
 
 const MALFORMED = (reason: MalformedReason): Malformed => ({ type: 'malformed', reason });
-const UNUSED: Unused = Object.freeze({ type: 'unused' });
-const ENTERED_IN_ERROR: Dropped = Object.freeze({ type: 'dropped', reason: 'entered-in-error' });
-const REFUTED: Dropped = Object.freeze({ type: 'dropped', reason: 'refuted' });
+const SKIPPED = (reason: SkipReason): Skipped => Object.freeze({ type: 'skipped', reason });
+const UNUSED = SKIPPED('resource type not read');
+const ENTERED_IN_ERROR = SKIPPED('entered-in-error');
+const REFUTED = SKIPPED('refuted');
 
 /**
  * Flattens one parsed FHIR resource.
@@ -122,10 +140,8 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
   const kind = EVENT_RESOURCE_KINDS[resourceType];
   if (kind === undefined) return UNUSED;
 
-  const subject = resource.subject ?? resource.patient;
-  if (subject === undefined || subject === null) return MALFORMED('missing subject');
-  const patientId = referencedId(subject, 'Patient', context.bundle);
-  if (patientId === undefined) return MALFORMED('unresolvable subject reference');
+  const patientId = subjectPatient(resource.subject ?? resource.patient, context);
+  if (typeof patientId !== 'string') return patientId;
 
   const codings: FlatCoding[] = [];
   switch (kind) {
@@ -174,6 +190,23 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
     case 'medication':
       return flattenMedicationUse(resource, id, patientId, context);
   }
+}
+
+/**
+ * The patient an event belongs to, or why it belongs to none. Valid FHIR
+ * whose subject is no patient is skipped; only a reference that cannot be
+ * read at all is malformed.
+ */
+function subjectPatient(subject: unknown, context: FlattenContext): string | Skipped | Malformed {
+  if (subject === undefined || subject === null) return SKIPPED('no subject');
+  if (!isObject(subject)) return MALFORMED('unresolvable subject reference');
+  const patientId = referencedId(subject, 'Patient', context);
+  if (patientId !== undefined) return patientId;
+  if (stringOf(subject.reference) === undefined) return SKIPPED('subject without reference');
+  const type = referencedType(subject, context);
+  return type !== undefined && type !== 'Patient'
+    ? SKIPPED('subject not a Patient')
+    : MALFORMED('unresolvable subject reference');
 }
 
 function flattenPatient(resource: JsonObject, id: string): FlatPatient {
@@ -252,7 +285,7 @@ function flattenMedicationUse(
     codingsOf(contained.code, codings);
     return { ...base, codings };
   }
-  const medicationRef = referencedId(reference, 'Medication', context.bundle);
+  const medicationRef = referencedId(reference, 'Medication', context);
   if (medicationRef === undefined) return MALFORMED('unresolvable medication reference');
   return { ...base, codings: [], medicationRef };
 }

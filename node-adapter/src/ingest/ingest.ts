@@ -18,10 +18,11 @@ import { dropStaging, publish, readMeta, stageMedications } from './publish.ts';
 import type { StagingFiles } from './publish.ts';
 import { listSourceFiles, planSegments } from './sources.ts';
 import type { SourceFile } from './sources.ts';
-import { addCounts, MAX_BAD_LINES } from './task.ts';
-import type { IngestTask, ResourceTypeCounts, TaskResult } from './task.ts';
+import { addCounts, addSkippedReasons, MAX_BAD_LINES } from './task.ts';
+import type { IngestTask, ResourceTypeCounts, SkippedReasons, TaskResult } from './task.ts';
+import type { LoadOutcome } from './publish.ts';
 
-export type { ResourceTypeCounts };
+export type { ResourceTypeCounts, SkippedReasons };
 
 export interface IngestProgress {
   /** The file being read. */
@@ -60,6 +61,8 @@ export interface IngestOptions {
 export interface IngestReport {
   /** Per resource type, in alphabetical order. */
   readonly resources: Readonly<Record<string, ResourceTypeCounts>>;
+  /** Why resources were skipped: per resource type (alphabetical), per reason. */
+  readonly skippedReasons: SkippedReasons;
   readonly files: number;
   /** Resources read: non-blank NDJSON lines and Bundle entries. */
   readonly total: number;
@@ -92,6 +95,9 @@ const INGEST_FORMAT = 'tessera-ingest/4';
  * Loads the sources into the store at `dbPath`, replacing its data.
  * @throws TooManyBadLinesError (ProblemError ERR_INGEST_TOO_MANY_BAD_LINES)
  *   when malformed / total exceeds `maxBadShare`; the store is then unchanged.
+ * @throws ProblemError ERR_INGEST_PATIENTS_MISSING when the load would store
+ *   no patient, or drop more event rows for want of their patient than it
+ *   keeps (checkPatients); the store is then unchanged.
  * @example const report = await ingest({ sources: ['export/'], dbPath: 'node.duckdb', recordKeySecret });
  */
 export async function ingest(options: IngestOptions): Promise<IngestReport> {
@@ -166,9 +172,16 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
           ingestedAt: stored.get(META.ingestedAt) ?? ingestedAt,
         }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
-    const { rows, droppedRows } = await publish(store.connection, stagingFiles, stagedRows, meta);
+    const { rows, droppedRows } = await publish(
+      store.connection,
+      stagingFiles,
+      stagedRows,
+      meta,
+      (outcome) => checkPatients(outcome, summary.total),
+    );
     return {
       resources: sortedCounts(summary.counts),
+      skippedReasons: sortedCounts(summary.skippedReasons),
       files: files.length,
       total: summary.total,
       badLines: summary.badLines(),
@@ -184,6 +197,26 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
     await dropStaging(store.connection).catch(() => undefined);
     store.close();
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A load whose events mostly name patients it does not hold has lost its
+ * patients (references that did not resolve, a Patient file left out):
+ * stored, every query would answer near zero without a word.
+ */
+function checkPatients({ patients, eventRows, droppedRows }: LoadOutcome, total: number): void {
+  if (patients === 0) {
+    throw nodeProblem('ERR_INGEST_PATIENTS_MISSING', {
+      detail: `no patient would be stored, of ${total} resources read (${droppedRows} event rows)`,
+    });
+  }
+  if (droppedRows > eventRows) {
+    throw nodeProblem('ERR_INGEST_PATIENTS_MISSING', {
+      detail:
+        `${droppedRows} of ${eventRows + droppedRows} event rows name a patient not in the ` +
+        `sources, more than the ${eventRows} kept (${patients} patients)`,
+    });
   }
 }
 
@@ -210,6 +243,7 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
   const ordered = [...results].sort((a, b) => a.fileIndex - b.fileIndex || a.segment - b.segment);
   const lineOffsets = new Map<string, number>();
   const counts: Record<string, ResourceTypeCounts> = {};
+  const skippedReasons: SkippedReasons = {};
   const bad: { fileIndex: number; line: number; reason: string }[] = [];
   let total = 0;
   let badCount = 0;
@@ -225,6 +259,7 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
     total += r.total;
     badCount += r.badCount;
     addCounts(counts, r.counts);
+    addSkippedReasons(skippedReasons, r.skippedReasons);
   }
   const location = (fileIndex: number, line: number, reason: string): string => {
     const file = files[fileIndex];
@@ -235,6 +270,7 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
     total,
     badCount,
     counts,
+    skippedReasons,
     absoluteLine: (at: { fileIndex: number; segment: number; line: number }): number =>
       (lineOffsets.get(`${at.fileIndex}:${at.segment}`) ?? 0) + at.line,
     addBad: (fileIndex: number, line: number, reason: string): void => {
@@ -275,9 +311,7 @@ function contentHash(
   return hash.digest('hex');
 }
 
-function sortedCounts(
-  counts: Record<string, ResourceTypeCounts>,
-): Record<string, ResourceTypeCounts> {
+function sortedCounts<T>(counts: Record<string, T>): Record<string, T> {
   return Object.fromEntries(
     Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );

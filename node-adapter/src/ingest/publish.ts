@@ -90,12 +90,23 @@ function columnDefs(table: StagingTable): string {
 /** Staged rows per staging table, as the CSV writers counted them. */
 export type StagedRows = Readonly<Partial<Record<StagingTable, number>>>;
 
+/** What a load would store, checked before it commits. */
+export interface LoadOutcome {
+  readonly patients: number;
+  /** Event rows kept: their patient is in the load. */
+  readonly eventRows: number;
+  /** Event rows dropped for want of their patient. */
+  readonly droppedRows: number;
+}
+
 /**
  * Replaces the store's tables with the staged rows in one transaction: one
  * row per patient (the first read wins) numbered by patient_id, events of
  * unknown patients dropped by the join that gives events their patient key,
  * event tables sorted by (system, code, patient_key) so zone maps prune, each
  * with its code index, then a checkpoint. Call stageMedications first.
+ * `check` sees what the load would store before it commits; what it throws
+ * rolls the load back.
  * @returns rows per store table, and the event rows dropped for want of their patient.
  */
 export async function publish(
@@ -103,12 +114,14 @@ export async function publish(
   files: StagingFiles,
   stagedRows: StagedRows,
   meta: PublishMeta,
+  check: (outcome: LoadOutcome) => void = () => undefined,
 ): Promise<{ rows: Record<string, number>; droppedRows: number }> {
   const source = (table: StagingTable): string | undefined => {
     const list = files[table] ?? [];
     return list.length > 0 ? readCsv(table, list) : undefined;
   };
   let droppedRows = 0;
+  let eventRows = 0;
   await c.run('BEGIN TRANSACTION');
   try {
     for (const table of DATA_TABLES) await c.run(`DROP TABLE IF EXISTS ${table}`);
@@ -144,6 +157,7 @@ export async function publish(
           `JOIN patients p ON p.patient_id = s.patient_id ${order}`,
       );
       droppedRows += staged - inserted;
+      eventRows += inserted;
       await c.run(
         `INSERT INTO ${CODE_PATIENT_TABLES[kind]} SELECT e.system, e.code, e.patient_key, p.record_key ` +
           `FROM (SELECT DISTINCT system, code, patient_key FROM ${table}) e ` +
@@ -158,6 +172,11 @@ export async function publish(
          WHERE patient_id IN (SELECT patient_id FROM patients)
          ORDER BY system, code, file_index, segment, line`);
     }
+    check({
+      patients: await countRows(c, 'SELECT count(*) FROM patients'),
+      eventRows,
+      droppedRows,
+    });
     for (const [key, value] of [
       [META.contentHash, meta.contentHash],
       [META.dataVersion, meta.dataVersion],

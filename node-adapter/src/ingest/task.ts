@@ -6,10 +6,10 @@
 import { recordKey } from '../store/record-key.ts';
 import { patientRow, writeEvent, writeMedication } from './csv-rows.ts';
 import type { RowSink } from './csv-rows.ts';
-import { isObject, stringOf } from './fhir.ts';
+import { fullUrlBase, idFromFullUrl, isObject, stringOf } from './fhir.ts';
 import type { BundleIndex, BundleTarget } from './fhir.ts';
 import { flattenResource, USED_RESOURCE_TYPES } from './flatten.ts';
-import type { FlattenContext } from './flatten.ts';
+import type { FlattenContext, SkipReason } from './flatten.ts';
 import { readNdjsonLines, readWholeFile } from './sources.ts';
 import type { ReadTarget } from './sources.ts';
 
@@ -23,10 +23,13 @@ export interface IngestTask {
 export interface ResourceTypeCounts {
   /** Flattened into the store (events of unknown patients are dropped later). */
   loaded: number;
-  /** Not used by the store, or excluded by its rules (entered-in-error, refuted). */
+  /** Not used by the store, or excluded by its rules (SkipReason). */
   skipped: number;
   malformed: number;
 }
+
+/** Skipped resources per resource type, per reason. */
+export type SkippedReasons = Record<string, Partial<Record<SkipReason, number>>>;
 
 export interface BadLine {
   /** Line in the segment (NDJSON) or entry number (Bundle), 1-based. */
@@ -44,6 +47,7 @@ export interface TaskResult {
   /** CONTENT_DIGEST (hex) of the segment's (decompressed) bytes. */
   readonly digest: string;
   readonly counts: Record<string, ResourceTypeCounts>;
+  readonly skippedReasons: SkippedReasons;
   /** The first MAX_BAD_LINES malformed lines of the segment. */
   readonly badLines: BadLine[];
   readonly badCount: number;
@@ -92,6 +96,7 @@ class TaskState {
   badCount = 0;
   readonly badLines: BadLine[] = [];
   readonly counts: Record<string, ResourceTypeCounts> = {};
+  readonly skippedReasons: SkippedReasons = {};
   readonly #task: IngestTask;
   readonly #secret: Uint8Array;
   readonly #sink: RowSink;
@@ -112,6 +117,7 @@ class TaskState {
       total: this.total,
       digest,
       counts: this.counts,
+      skippedReasons: this.skippedReasons,
       badLines: this.badLines,
       badCount: this.badCount,
     };
@@ -126,7 +132,7 @@ class TaskState {
     // nothing of them.
     const sniffed = RESOURCE_TYPE_PREFIX.exec(line)?.[1];
     if (sniffed !== undefined && !USED_RESOURCE_TYPES.has(sniffed)) {
-      this.#count(sniffed).skipped += 1;
+      this.#skip(sniffed, 'resource type not read');
       return;
     }
     let resource: unknown;
@@ -166,9 +172,7 @@ class TaskState {
       if (!isObject(entry) || entry.resource === undefined) return;
       if (isObject(entry.request) && entry.request.method === 'DELETE') return;
       this.total += 1;
-      const fallbackId = uuidOf(entry.fullUrl);
-      const context = fallbackId === undefined ? { bundle: index } : { bundle: index, fallbackId };
-      this.#resource(entry.resource, context, i + 1);
+      this.#resource(entry.resource, entryContext(index, entry), i + 1);
     });
   }
 
@@ -187,9 +191,8 @@ class TaskState {
       case 'medication':
         writeMedication(flat, this.#sink);
         break;
-      case 'dropped':
-      case 'unused':
-        this.#count(type).skipped += 1;
+      case 'skipped':
+        this.#skip(type, flat.reason);
         return;
       case 'malformed':
         this.#bad(line, flat.reason, type);
@@ -207,6 +210,12 @@ class TaskState {
     return counts;
   }
 
+  #skip(type: string, reason: SkipReason): void {
+    this.#count(type).skipped += 1;
+    const byReason = (this.skippedReasons[type] ??= {});
+    byReason[reason] = (byReason[reason] ?? 0) + 1;
+  }
+
   #bad(line: number, reason: string, type: string | undefined): void {
     this.badCount += 1;
     if (type !== undefined && type !== '') this.#count(type).malformed += 1;
@@ -214,25 +223,45 @@ class TaskState {
   }
 }
 
-/** fullUrl -> (type, id) of each entry, so `urn:uuid:` references resolve to logical ids. */
+/**
+ * fullUrl -> (type, logical id) of each entry, so references to a fullUrl
+ * resolve to logical ids; a resource without an id takes the one its
+ * fullUrl gives (idFromFullUrl).
+ */
 export function bundleIndex(entries: readonly unknown[]): BundleIndex {
   const index = new Map<string, BundleTarget>();
   for (const entry of entries) {
     if (!isObject(entry) || !isObject(entry.resource)) continue;
     const fullUrl = stringOf(entry.fullUrl);
     const type = stringOf(entry.resource.resourceType);
-    const id = stringOf(entry.resource.id) ?? uuidOf(fullUrl);
-    if (fullUrl !== undefined && type !== undefined && id !== undefined) {
-      index.set(fullUrl, { type, id });
-    }
+    if (fullUrl === undefined || type === undefined) continue;
+    const id = stringOf(entry.resource.id) ?? idFromFullUrl(fullUrl, type);
+    if (id !== undefined) index.set(fullUrl, { type, id });
   }
   return index;
 }
 
-function uuidOf(fullUrl: unknown): string | undefined {
-  return typeof fullUrl === 'string' && fullUrl.startsWith('urn:uuid:')
-    ? stringOf(fullUrl.slice(9))
-    : undefined;
+/** How one entry's resource is read: the Bundle's index, its fullUrl's base and id. */
+function entryContext(bundle: BundleIndex, entry: Record<string, unknown>): FlattenContext {
+  const resource = entry.resource;
+  const type = isObject(resource) ? stringOf(resource.resourceType) : undefined;
+  const fallbackId = type === undefined ? undefined : idFromFullUrl(entry.fullUrl, type);
+  const base = fullUrlBase(entry.fullUrl);
+  return {
+    bundle,
+    ...(base === undefined ? {} : { base }),
+    ...(fallbackId === undefined ? {} : { fallbackId }),
+  };
+}
+
+/** Adds one record of skipped reasons into another. */
+export function addSkippedReasons(into: SkippedReasons, from: SkippedReasons): void {
+  for (const [type, reasons] of Object.entries(from)) {
+    const target = (into[type] ??= {});
+    for (const [reason, n] of Object.entries(reasons) as [SkipReason, number][]) {
+      target[reason] = (target[reason] ?? 0) + n;
+    }
+  }
 }
 
 /** Adds one counts record into another. */

@@ -8,7 +8,9 @@
 // - resources with status `entered-in-error`, and Conditions whose
 //   verificationStatus is `refuted` or `entered-in-error`, are not stored;
 // - `patient_id` is the Patient's logical id (`Patient/<id>` and
-//   `urn:uuid:<id>` references both resolve to `<id>`); it is stored once, in
+//   `urn:uuid:<id>` references both resolve to `<id>`; in a Bundle, a
+//   reference to an entry's fullUrl to that entry's id, or the id its fullUrl
+//   gives when it has none); it is stored once, in
 //   `patients`, next to `patient_key`, a dense integer (0, 1, ... in
 //   patient_id order) given at each ingest and valid for that store version
 //   only. Event tables carry the key alone, so joins and distinct counts
