@@ -62,7 +62,10 @@ const FULL: Readonly<Record<string, readonly DeclaredParam[]>> = {
     { name: 'medication', type: 'reference', modifiers: ['missing'] },
     { name: 'effective-time', type: 'date' },
   ],
-  Medication: [{ name: 'code', type: 'token' }],
+  Medication: [
+    { name: 'code', type: 'token' },
+    { name: 'ingredient-code', type: 'token' },
+  ],
   Immunization: [
     { name: 'vaccine-code', type: 'token' },
     { name: 'date', type: 'date' },

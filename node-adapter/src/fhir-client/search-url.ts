@@ -31,7 +31,7 @@ export const TYPE_PARAMS: Readonly<Record<SearchType, readonly string[]>> = Obje
   MedicationRequest: ['code', 'medication', 'authoredon'],
   MedicationStatement: ['code', 'medication', 'effective'],
   MedicationAdministration: ['code', 'medication', 'effective-time'],
-  Medication: ['code'],
+  Medication: ['code', 'ingredient-code'],
   Immunization: ['vaccine-code', 'date'],
   Encounter: ['type', 'class', 'date'],
 });
@@ -41,7 +41,14 @@ export const COMMON_PARAMS = ['_count', '_summary', '_elements', '_sort'] as con
 export type CommonParam = (typeof COMMON_PARAMS)[number];
 
 /** Token parameters, the only ones `:below` may qualify. */
-const TOKEN_PARAMS = new Set(['code', 'vaccine-code', 'type', 'class', 'value-concept']);
+const TOKEN_PARAMS = new Set([
+  'code',
+  'ingredient-code',
+  'vaccine-code',
+  'type',
+  'class',
+  'value-concept',
+]);
 
 /** Modifiers the source may send, and the parameters each may qualify. */
 const MODIFIER_PARAMS: Readonly<Record<Modifier, ReadonlySet<string>>> = {

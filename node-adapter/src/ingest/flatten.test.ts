@@ -325,6 +325,30 @@ describe('flattenResource', () => {
     });
   });
 
+  test('a Medication matches on its ingredients codes too (R4 itemCodeableConcept, R5 item.concept)', () => {
+    const ATC = 'http://www.whocc.no/atc';
+    const kcl = { coding: [{ system: ATC, code: 'A12BA01' }] };
+    expect(
+      flattenResource({
+        resourceType: 'Medication',
+        id: 'rezeptur',
+        code: { text: 'compounded' },
+        ingredient: [{ itemCodeableConcept: kcl }, { itemReference: { reference: 'Substance/s' } }],
+      }),
+    ).toEqual({ type: 'medication', id: 'rezeptur', codings: [{ system: ATC, code: 'A12BA01' }] });
+    expect(
+      flattenResource({
+        resourceType: 'MedicationRequest',
+        id: 'rx',
+        subject,
+        contained: [
+          { resourceType: 'Medication', id: 'm', ingredient: [{ item: { concept: kcl } }] },
+        ],
+        medicationReference: { reference: '#m' },
+      }),
+    ).toMatchObject({ codings: [{ system: ATC, code: 'A12BA01' }] });
+  });
+
   test('malformed resources get a fixed reason that quotes nothing', () => {
     const reasons = [
       flattenResource('not an object'),

@@ -133,9 +133,7 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
   if (resourceType === 'Patient') return flattenPatient(resource, id);
   if (resource.status === 'entered-in-error') return ENTERED_IN_ERROR;
   if (resourceType === 'Medication') {
-    const codings: FlatCoding[] = [];
-    codingsOf(resource.code, codings);
-    return { type: 'medication', id, codings };
+    return { type: 'medication', id, codings: medicationCodings(resource) };
   }
   const kind = EVENT_RESOURCE_KINDS[resourceType];
   if (kind === undefined) return UNUSED;
@@ -281,13 +279,29 @@ function flattenMedicationUse(
   if (ref?.startsWith('#') === true) {
     const contained = containedResource(resource, ref.slice(1), 'Medication');
     if (contained === undefined) return MALFORMED('unresolvable medication reference');
-    const codings: FlatCoding[] = [];
-    codingsOf(contained.code, codings);
-    return { ...base, codings };
+    return { ...base, codings: medicationCodings(contained) };
   }
   const medicationRef = referencedId(reference, 'Medication', context);
   if (medicationRef === undefined) return MALFORMED('unresolvable medication reference');
   return { ...base, codings: [], medicationRef };
+}
+
+/**
+ * A Medication's codes: its own, and its ingredients' (R4
+ * `ingredient.itemCodeableConcept`, R5 `ingredient.item.concept`), since a
+ * compounded medication may carry its ATC code only on an ingredient.
+ */
+function medicationCodings(medication: JsonObject): FlatCoding[] {
+  const codings: FlatCoding[] = [];
+  codingsOf(medication.code, codings);
+  if (Array.isArray(medication.ingredient)) {
+    for (const ingredient of medication.ingredient) {
+      if (!isObject(ingredient)) continue;
+      const item = isObject(ingredient.item) ? ingredient.item.concept : undefined;
+      codingsOf(ingredient.itemCodeableConcept ?? item, codings);
+    }
+  }
+  return codings;
 }
 
 function containedResource(resource: JsonObject, id: string, type: string): JsonObject | undefined {

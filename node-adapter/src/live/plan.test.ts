@@ -248,10 +248,27 @@ describe('planSearches', () => {
         }),
       ),
     ).toEqual(['MedicationStatement']);
+    // Without `ingredient-code`, a Medication coded on an ingredient alone is found only by reading them all.
     expect(
       urls(medicationSearches(FULL, [{ system: ATC, code: 'A10', descendants: true }])),
-    ).toEqual([`Medication?code=${ATC}|`]);
+    ).toEqual(['Medication']);
     expect(urls(medicationSearches(BARE, [{ system: ATC, code: 'A10' }]))).toEqual([]);
+  });
+
+  it('finds Medications by their own code or an ingredient code', () => {
+    const caps = readCapabilities(
+      statement({
+        Patient: [],
+        Medication: [
+          { name: 'code', type: 'token' },
+          { name: 'ingredient-code', type: 'token' },
+        ],
+      }),
+    );
+    expect(urls(medicationSearches(caps, [{ system: ATC, code: 'A12BA01' }]))).toEqual([
+      `Medication?code=${ATC}|A12BA01`,
+      `Medication?ingredient-code=${ATC}|A12BA01`,
+    ]);
   });
 
   it('falls back to reading the whole type when the server declares nothing', () => {

@@ -17,7 +17,9 @@
 //   contained ones included, which no search can select by code: the uses
 //   coded inline are searched by code, and those that reference a Medication
 //   are read whole (`medication:missing=false`) when the server declares
-//   `:missing`; otherwise every use is read.
+//   `:missing`; otherwise every use is read. A Medication matches on its
+//   code or an ingredient's: searched by `code` and `ingredient-code`, or
+//   read whole.
 import { isIcd10, normaliseCode } from '@tessera/schemas';
 import type { CodeSet, EventKind, Period, ValueRange } from '@tessera/schemas';
 import { molarMassOf } from '../engine/units.ts';
@@ -81,7 +83,7 @@ export const TYPE_ELEMENTS: Readonly<Record<SearchType, readonly string[]>> = Ob
   MedicationRequest: ['status', 'subject', 'medication', 'authoredOn', 'contained'],
   MedicationStatement: ['status', 'subject', 'medication', 'effective', 'contained'],
   MedicationAdministration: ['status', 'subject', 'medication', 'effective', 'contained'],
-  Medication: ['status', 'code'],
+  Medication: ['status', 'code', 'ingredient'],
   Immunization: ['status', 'patient', 'vaccineCode', 'occurrence'],
   Encounter: ['status', 'subject', 'type', 'class', 'period'],
 });
@@ -274,12 +276,14 @@ export function planSearches(
 }
 
 /**
- * The searches that find the Medications whose code is in `codes`, which
- * resolve the references of medication uses.
+ * The searches that find the Medications whose code, or an ingredient's
+ * code, is in `codes`, which resolve the references of medication uses;
+ * every Medication when the server cannot search both.
  */
 export function medicationSearches(caps: SourceCapabilities, codes: CodeSet): SearchSpec[] {
   if (!canSearch(caps, 'Medication')) return [];
-  const alternatives = tokenAlternatives(caps, 'Medication', 'code', codes);
-  if (alternatives === undefined) return [{ type: 'Medication', params: [] }];
-  return alternatives.map((p) => ({ type: 'Medication', params: [p] }));
+  const own = tokenAlternatives(caps, 'Medication', 'code', codes);
+  const ingredients = tokenAlternatives(caps, 'Medication', 'ingredient-code', codes);
+  if (own === undefined || ingredients === undefined) return [{ type: 'Medication', params: [] }];
+  return [...own, ...ingredients].map((p) => ({ type: 'Medication', params: [p] }));
 }

@@ -5,8 +5,8 @@
 // without dots, several ICD-10 systems, quantities in mixed units (glucose in
 // mg/dL and mmol/L, weight in kg, g and [lb_av], height in cm and m, HbA1c in
 // %), non-UCUM and missing units, valueCodeableConcept, medications coded
-// inline, by reference (`Medication/<id>`, `urn:uuid:<id>`, contained) and by
-// ATC, entered-in-error and refuted resources, events without dates or with
+// inline, by reference (`Medication/<id>`, `urn:uuid:<id>`, contained), on an
+// ingredient only, by ATC, entered-in-error and refuted resources, events without dates or with
 // partial dates, both reference forms, events of unknown patients and a few
 // malformed resources.
 //
@@ -408,7 +408,15 @@ const medication: EventDraft = (i, subject, dates) =>
     .record({
       type: fc.constantFrom('MedicationRequest', 'MedicationStatement', 'MedicationAdministration'),
       coding: atcCoding,
-      how: fc.constantFrom('inline', 'inline', 'Medication/', 'urn:uuid:', 'contained', 'dangling'),
+      how: fc.constantFrom(
+        'inline',
+        'inline',
+        'Medication/',
+        'urn:uuid:',
+        'contained',
+        'dangling',
+        'ingredient',
+      ),
       date: dates,
       status: status('active'),
       subject,
@@ -437,7 +445,16 @@ const medication: EventDraft = (i, subject, dates) =>
         use.medicationReference = { reference: '#m' };
       } else if (how === 'dangling')
         use.medicationReference = { reference: `Medication/missing${i}` };
-      else {
+      else if (how === 'ingredient') {
+        // A compounded medication, its ATC code on an ingredient only.
+        use.medicationReference = { reference: `Medication/${medId}` };
+        out.push({
+          resourceType: 'Medication',
+          id: medId,
+          code: { text: 'compounded' },
+          ingredient: [{ itemCodeableConcept: { coding: [coding] } }],
+        });
+      } else {
         use.medicationReference = { reference: `${how}${medId}` };
         out.push({ resourceType: 'Medication', id: medId, code: { coding: [coding] } });
       }

@@ -177,7 +177,12 @@ function medicationCodings(
     medication = id === undefined ? undefined : medications.get(id);
   }
   const m = obj(medication);
-  return m === undefined || m.status === 'entered-in-error' ? [] : conceptCodings(m.code);
+  if (m === undefined || m.status === 'entered-in-error') return [];
+  // A compounded medication may be coded on its ingredients alone (R4 itemCodeableConcept, R5 item.concept).
+  const ingredients = list(m.ingredient).flatMap((i) =>
+    conceptCodings(obj(i)?.itemCodeableConcept ?? obj(obj(i)?.item)?.concept),
+  );
+  return [...conceptCodings(m.code), ...ingredients];
 }
 
 function eventCodings(
