@@ -53,7 +53,7 @@ const TOKEN_PARAMS = new Set([
 /** Modifiers the source may send, and the parameters each may qualify. */
 const MODIFIER_PARAMS: Readonly<Record<Modifier, ReadonlySet<string>>> = {
   below: TOKEN_PARAMS,
-  missing: new Set(['medication']),
+  missing: new Set(['medication', 'value-quantity', 'date', 'onset-date', 'effective-time']),
 };
 export type Modifier = 'below' | 'missing';
 

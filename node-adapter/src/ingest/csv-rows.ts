@@ -41,7 +41,14 @@ export const STAGING_COLUMNS = Object.freeze({
     ['deceased_date', 'DATE'],
     ['record_key', 'UINTEGER'],
   ],
-  conditions: EVENT_COLUMNS,
+  // A Condition dated by onsetAge: the age, added to the birth date at
+  // publishing, and the recordedDate for a patient without one.
+  conditions: [
+    ...EVENT_COLUMNS,
+    ['onset_months', 'INTEGER'],
+    ['onset_days', 'INTEGER'],
+    ['recorded_date', 'DATE'],
+  ],
   procedures: EVENT_COLUMNS,
   medications: EVENT_COLUMNS,
   immunizations: EVENT_COLUMNS,
@@ -123,7 +130,9 @@ export function writeEvent(
   const tail =
     e.kind === 'observation'
       ? `,${e.value === null || e.value === undefined ? '' : String(e.value)},${csvField(e.unit ?? null)}\n`
-      : '\n';
+      : e.kind === 'condition'
+        ? `,${e.onsetAge?.months ?? ''},${e.onsetAge?.days ?? ''},${e.recordedDate ?? ''}\n`
+        : '\n';
   for (const c of e.codings)
     sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}${tail}`);
   if (e.valueCodings !== undefined) {

@@ -85,15 +85,60 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-/** First usable date of two or three candidates, in order. */
-export function firstDate(
-  a: unknown,
-  b?: unknown,
-  c?: unknown,
-  d?: unknown,
-  e?: unknown,
-): string | null {
-  return fhirDate(a) ?? fhirDate(b) ?? fhirDate(c) ?? fhirDate(d) ?? fhirDate(e);
+/** First usable date of the candidates, in order. */
+export function firstDate(...candidates: unknown[]): string | null {
+  for (const candidate of candidates) {
+    const date = fhirDate(candidate);
+    if (date !== null) return date;
+  }
+  return null;
+}
+
+/** An Age as whole months (years and months) or whole days (weeks and days). */
+export interface AgeSpan {
+  readonly months: number;
+  readonly days: number;
+}
+
+const AGE_UNITS: Readonly<Record<string, { months?: number; days?: number }>> = {
+  a: { months: 12 },
+  mo: { months: 1 },
+  wk: { days: 7 },
+  d: { days: 1 },
+};
+
+/**
+ * An Age (a UCUM Quantity in `a`, `mo`, `wk` or `d`, not negative) as a
+ * span: years and months in whole months, weeks and days in whole days,
+ * rounded. Anything else is undefined.
+ * @example ageSpan({ value: 52, system: 'http://unitsofmeasure.org', code: 'a' }) // { months: 624, days: 0 }
+ */
+export function ageSpan(age: unknown): AgeSpan | undefined {
+  if (!isObject(age) || typeof age.value !== 'number' || !(age.value >= 0)) return undefined;
+  if (!Number.isFinite(age.value)) return undefined;
+  const unit = AGE_UNITS[stringOf(age.code) ?? ''];
+  if (unit === undefined) return undefined;
+  return {
+    months: Math.round(age.value * (unit.months ?? 0)),
+    days: Math.round(age.value * (unit.days ?? 0)),
+  };
+}
+
+/**
+ * `YYYY-MM-DD` plus an age span, as the store computes it: months first,
+ * a day the month lacks clamped to its last day, then days.
+ * @example addAgeSpan('2000-01-31', { months: 1, days: 0 }) // '2000-02-29'
+ */
+export function addAgeSpan(date: string, span: AgeSpan): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  const months = y * 12 + (m - 1) + span.months;
+  const year = Math.floor(months / 12);
+  const month = (months % 12) + 1;
+  const day = Math.min(d, daysInMonth(year, month));
+  const shifted = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, keeps years below 100 as they are.
+  shifted.setUTCFullYear(year, month - 1, day + span.days);
+  return shifted.toISOString().slice(0, 10);
 }
 
 /** The start of a Period, when the value is one. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { fhirDate, fullUrlBase, idFromFullUrl, referencedId } from './fhir.ts';
-import { flattenResource } from './flatten.ts';
+import { addAgeSpan, ageSpan, fhirDate, fullUrlBase, idFromFullUrl, referencedId } from './fhir.ts';
+import { eventDateOf, flattenResource, SPECIAL_VALUES, VALUE_STRING } from './flatten.ts';
 import { bundleIndex } from './task.ts';
 
 const SNOMED = 'http://snomed.info/sct';
@@ -347,6 +347,101 @@ describe('flattenResource', () => {
         medicationReference: { reference: '#m' },
       }),
     ).toMatchObject({ codings: [{ system: ATC, code: 'A12BA01' }] });
+  });
+
+  test('observation values beyond valueQuantity: integer, ratio, boolean, code-like string; no range', () => {
+    const LOINC = 'http://loinc.org';
+    const base = {
+      resourceType: 'Observation',
+      id: 'o',
+      subject,
+      code: { coding: [{ system: LOINC, code: 'x' }] },
+    };
+    const read = (extra: Record<string, unknown>) => {
+      const flat = flattenResource({ ...base, ...extra });
+      return flat.type === 'event'
+        ? { value: flat.value, unit: flat.unit, valueCodings: flat.valueCodings }
+        : flat;
+    };
+    expect(read({ valueInteger: 2 })).toEqual({ value: 2, unit: '1', valueCodings: [] });
+    expect(read({ valueRatio: { numerator: { value: 1 }, denominator: { value: 64 } } })).toEqual({
+      value: 1 / 64,
+      unit: '1',
+      valueCodings: [],
+    });
+    expect(
+      read({
+        valueRatio: {
+          numerator: { value: 5, system: 'http://unitsofmeasure.org', code: 'mg' },
+          denominator: { value: 2, system: 'http://unitsofmeasure.org', code: 'mL' },
+        },
+      }),
+    ).toEqual({ value: 2.5, unit: 'mg/mL', valueCodings: [] });
+    expect(read({ valueBoolean: false })).toEqual({
+      value: null,
+      unit: null,
+      valueCodings: [{ system: SPECIAL_VALUES, code: 'false' }],
+    });
+    expect(read({ valueString: '  not detected ' })).toMatchObject({
+      valueCodings: [{ system: VALUE_STRING, code: 'not detected' }],
+    });
+    expect(read({ valueString: 'seen by the nurse on the ward' })).toMatchObject({
+      valueCodings: [],
+    });
+    expect(read({ valueString: 'x'.repeat(41) })).toMatchObject({ valueCodings: [] });
+    expect(
+      read({ valueRange: { low: { value: 1, unit: '%' }, high: { value: 2, unit: '%' } } }),
+    ).toEqual({ value: null, unit: null, valueCodings: [] });
+  });
+
+  test('a Condition dated by onsetAge counts from the birth date, else from recordedDate', () => {
+    const flat = flattenResource({
+      resourceType: 'Condition',
+      id: 'c',
+      subject,
+      onsetAge: { value: 1, unit: 'mo', system: 'http://unitsofmeasure.org', code: 'mo' },
+      recordedDate: '2020-05-05',
+    });
+    expect(flat).toMatchObject({ date: null, onsetAge: { months: 1, days: 0 } });
+    if (flat.type !== 'event') throw new Error('expected an event');
+    expect(eventDateOf(flat, '2000-01-31')).toBe('2000-02-29');
+    expect(eventDateOf(flat, null)).toBe('2020-05-05');
+    expect(addAgeSpan('1961-04-12', { months: 52 * 12, days: 0 })).toBe('2013-04-12');
+    expect(addAgeSpan('2023-12-30', { months: 0, days: 3 })).toBe('2024-01-02');
+    expect(ageSpan({ value: 2.5, code: 'wk' })).toEqual({ months: 0, days: 18 });
+    expect(ageSpan({ value: 3, code: 'h' })).toBeUndefined();
+    expect(ageSpan({ value: -1, code: 'a' })).toBeUndefined();
+  });
+
+  test('dates read today: Observation.issued as a fallback, R5 occurence[x]', () => {
+    expect(
+      flattenResource({
+        resourceType: 'Observation',
+        id: 'o',
+        subject,
+        issued: '2021-04-05T10:00:00Z',
+      }),
+    ).toMatchObject({ date: '2021-04-05' });
+    expect(
+      flattenResource({
+        resourceType: 'Observation',
+        id: 'o',
+        subject,
+        effectiveDateTime: '2021-04-01',
+        issued: '2021-04-05T10:00:00Z',
+      }),
+    ).toMatchObject({ date: '2021-04-01' });
+    expect(
+      flattenResource({
+        resourceType: 'MedicationAdministration',
+        id: 'ma',
+        subject,
+        medicationCodeableConcept: {
+          coding: [{ system: 'http://www.whocc.no/atc', code: 'B01AB01' }],
+        },
+        occurencePeriod: { start: '2022-02-03T08:00:00+01:00' },
+      }),
+    ).toMatchObject({ date: '2022-02-03' });
   });
 
   test('malformed resources get a fixed reason that quotes nothing', () => {

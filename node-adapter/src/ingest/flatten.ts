@@ -4,6 +4,8 @@
 // because a resource may hold patient data.
 import type { EventKind } from '@tessera/schemas';
 import {
+  addAgeSpan,
+  ageSpan,
   codingsOf,
   firstDate,
   isObject,
@@ -12,7 +14,7 @@ import {
   referencedType,
   stringOf,
 } from './fhir.ts';
-import type { FlatCoding, JsonObject, ReferenceContext } from './fhir.ts';
+import type { AgeSpan, FlatCoding, JsonObject, ReferenceContext } from './fhir.ts';
 
 export type Gender = 'female' | 'male' | 'other' | 'unknown';
 
@@ -35,11 +37,18 @@ export interface FlatEvent {
   readonly date: string | null;
   /** One stored row per coding; empty when the code is only resolved later. */
   readonly codings: readonly FlatCoding[];
-  /** Observations: valueQuantity. */
+  /** Observations: valueQuantity, valueInteger or valueRatio (observationValue). */
   readonly value?: number | null;
   readonly unit?: string | null;
-  /** Observations: valueCodeableConcept codings. */
+  /** Observations: valueCodeableConcept codings, valueBoolean, a code-like valueString. */
   readonly valueCodings?: readonly FlatCoding[];
+  /**
+   * Conditions dated by `onsetAge` (then `date` is null): the age, which
+   * dates the event from the patient's birth date (eventDateOf), and the
+   * recordedDate that dates it when there is no birth date.
+   */
+  readonly onsetAge?: AgeSpan;
+  readonly recordedDate?: string | null;
   /** Medication events naming a Medication resource: its id, resolved after reading. */
   readonly medicationRef?: string;
 }
@@ -146,19 +155,31 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
     case 'condition': {
       if (isRefuted(resource.verificationStatus)) return REFUTED;
       codingsOf(resource.code, codings);
-      const date = firstDate(
-        resource.onsetDateTime,
-        periodStart(resource.onsetPeriod),
-        resource.recordedDate,
-      );
-      return { type: 'event', kind, resourceId: id, patientId, date, codings };
+      const onset = firstDate(resource.onsetDateTime, periodStart(resource.onsetPeriod));
+      const onsetAge = onset === null ? ageSpan(resource.onsetAge) : undefined;
+      const recorded = firstDate(resource.recordedDate);
+      if (onsetAge === undefined) {
+        return { type: 'event', kind, resourceId: id, patientId, date: onset ?? recorded, codings };
+      }
+      // Dated from the patient's birth date once it is known; recordedDate without one.
+      const event = {
+        type: 'event',
+        kind,
+        resourceId: id,
+        patientId,
+        date: null,
+        codings,
+      } as const;
+      return { ...event, onsetAge, recordedDate: recorded };
     }
     case 'observation': {
       codingsOf(resource.code, codings);
+      // `issued` (when the result was made available) stands in for a missing effective time.
       const date = firstDate(
         resource.effectiveDateTime,
         periodStart(resource.effectivePeriod),
         resource.effectiveInstant,
+        resource.issued,
       );
       return observation(resource, id, patientId, date, codings);
     }
@@ -188,6 +209,17 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
     case 'medication':
       return flattenMedicationUse(resource, id, patientId, context);
   }
+}
+
+/**
+ * An event's date once its patient's birth date is known: the onsetAge of
+ * a Condition counts from the birth date, else its recordedDate stands in.
+ * @example eventDateOf(flat, '1961-04-12')
+ */
+export function eventDateOf(event: FlatEvent, birthDate: string | null): string | null {
+  if (event.onsetAge === undefined) return event.date;
+  if (birthDate === null) return event.recordedDate ?? null;
+  return addAgeSpan(birthDate, event.onsetAge);
 }
 
 /**
@@ -227,6 +259,12 @@ function isRefuted(verificationStatus: unknown): boolean {
 }
 
 const UCUM = 'http://unitsofmeasure.org';
+/** FHIR's code system for special values, whose `true` and `false` stand for valueBoolean. */
+export const SPECIAL_VALUES = 'http://terminology.hl7.org/CodeSystem/special-values';
+/** The code system under which a code-like valueString is stored (valueStringCode). */
+export const VALUE_STRING = 'https://tessera.eu/fhir/CodeSystem/value-string';
+/** UCUM's unity, the unit of a count or score (valueInteger). */
+export const UNITY = '1';
 
 function observation(
   resource: JsonObject,
@@ -235,20 +273,67 @@ function observation(
   date: string | null,
   codings: FlatCoding[],
 ): FlatEvent {
-  let value: number | null = null;
-  let unit: string | null = null;
-  const quantity = resource.valueQuantity;
-  if (isObject(quantity)) {
-    if (typeof quantity.value === 'number' && Number.isFinite(quantity.value))
-      value = quantity.value;
-    const code = stringOf(quantity.code);
-    unit =
-      quantity.system === UCUM && code !== undefined ? code : (stringOf(quantity.unit) ?? null);
-  }
+  const { value, unit } = observationValue(resource);
   const valueCodings: FlatCoding[] = [];
   codingsOf(resource.valueCodeableConcept, valueCodings);
+  if (typeof resource.valueBoolean === 'boolean') {
+    valueCodings.push({ system: SPECIAL_VALUES, code: String(resource.valueBoolean) });
+  }
+  const text = valueStringCode(resource.valueString);
+  if (text !== undefined) valueCodings.push({ system: VALUE_STRING, code: text });
   const kind = 'observation';
   return { type: 'event', kind, resourceId, patientId, date, codings, value, unit, valueCodings };
+}
+
+/** A number when it is a finite one. */
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** A Quantity's unit: its UCUM code when its system is UCUM, else its unit text. */
+function quantityUnit(quantity: JsonObject): string | undefined {
+  const code = stringOf(quantity.code);
+  return quantity.system === UCUM && code !== undefined ? code : stringOf(quantity.unit);
+}
+
+/**
+ * The numeric value of an Observation and its unit: valueQuantity;
+ * valueInteger as a count in UCUM's unity `1`; valueRatio as numerator over
+ * denominator (a missing unit is unity, so a titre 1:64 is 0.015625 `1`).
+ * A valueRange is not a value: it holds an interval, not a measurement.
+ */
+function observationValue(resource: JsonObject): { value: number | null; unit: string | null } {
+  const quantity = resource.valueQuantity;
+  if (isObject(quantity)) {
+    return { value: finite(quantity.value) ?? null, unit: quantityUnit(quantity) ?? null };
+  }
+  const integer = finite(resource.valueInteger);
+  if (integer !== undefined && Number.isInteger(integer)) return { value: integer, unit: UNITY };
+  const ratio = resource.valueRatio;
+  if (isObject(ratio) && isObject(ratio.numerator) && isObject(ratio.denominator)) {
+    const n = finite(ratio.numerator.value);
+    const d = finite(ratio.denominator.value);
+    if (n !== undefined && d !== undefined && d !== 0) {
+      const over = quantityUnit(ratio.denominator) ?? UNITY;
+      const unit = quantityUnit(ratio.numerator) ?? UNITY;
+      return { value: n / d, unit: over === UNITY ? unit : `${unit}/${over}` };
+    }
+  }
+  return { value: null, unit: null };
+}
+
+const CODE_LIKE = /^[\p{L}\p{N}+\-.,:/<>=%*^()#]+(?: [\p{L}\p{N}+\-.,:/<>=%*^()#]+){0,2}$/u;
+
+/**
+ * A valueString read as a code when it looks like one ("positive", "A+",
+ * "not detected", "3+"): trimmed, at most 40 characters, one to three words
+ * of letters, digits and the signs codes use. Free text is not read.
+ * @example valueStringCode(' not detected ') // 'not detected'
+ */
+export function valueStringCode(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  return text.length <= 40 && CODE_LIKE.test(text) ? text : undefined;
 }
 
 function flattenMedicationUse(
@@ -257,12 +342,15 @@ function flattenMedicationUse(
   patientId: string,
   context: FlattenContext,
 ): FlatEvent | Malformed {
+  // R5 MedicationAdministration spells its time `occurence[x]`.
   const date = firstDate(
     resource.authoredOn,
     resource.effectiveDateTime,
     periodStart(resource.effectivePeriod),
     resource.occurrenceDateTime,
     periodStart(resource.occurrencePeriod),
+    resource.occurenceDateTime,
+    periodStart(resource.occurencePeriod),
   );
   const base = { type: 'event', kind: 'medication', resourceId, patientId, date } as const;
   // R4 medication[x]; R5 made it a CodeableReference (`medication.concept` / `.reference`).

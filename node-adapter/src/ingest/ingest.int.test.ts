@@ -741,6 +741,52 @@ describe('NDJSON sources', () => {
       });
     });
 
+    test('a Condition with an onsetAge is dated from its patient birth date in the store', async () => {
+      const dir = await tempDir();
+      const dbPath = join(dir, 'x.duckdb');
+      const age = (value: number, code: string) => ({
+        value,
+        unit: code,
+        system: 'http://unitsofmeasure.org',
+        code,
+      });
+      await writeFile(
+        join(dir, 'Patient.000.ndjson'),
+        ndjson([
+          { resourceType: 'Patient', id: 'born', birthDate: '2000-01-31' },
+          { resourceType: 'Patient', id: 'unborn' },
+        ]),
+      );
+      const condition = (id: string, patient: string, extra: object) => ({
+        resourceType: 'Condition',
+        id,
+        subject: { reference: `Patient/${patient}` },
+        code: { coding: [{ system: SNOMED, code: '38341003' }] },
+        recordedDate: '2020-05-05',
+        ...extra,
+      });
+      await writeFile(
+        join(dir, 'Condition.000.ndjson'),
+        ndjson([
+          condition('months', 'born', { onsetAge: age(1, 'mo') }),
+          condition('years', 'born', { onsetAge: age(20, 'a') }),
+          condition('days', 'born', { onsetAge: age(30, 'd') }),
+          condition('no-birth', 'unborn', { onsetAge: age(20, 'a') }),
+          condition('onset-first', 'born', { onsetDateTime: '2019-01-01', onsetAge: age(5, 'a') }),
+        ]),
+      );
+      await run({ sources: [dir], dbPath });
+      expect(
+        await query(dbPath, 'SELECT resource_id, event_date FROM conditions ORDER BY resource_id'),
+      ).toEqual([
+        { resource_id: 'days', event_date: '2000-03-01' },
+        { resource_id: 'months', event_date: '2000-02-29' },
+        { resource_id: 'no-birth', event_date: '2020-05-05' },
+        { resource_id: 'onset-first', event_date: '2019-01-01' },
+        { resource_id: 'years', event_date: '2020-01-31' },
+      ]);
+    });
+
     test('events whose subject is no patient are skipped by reason, not malformed', async () => {
       const dir = await tempDir();
       const report = await run({

@@ -89,7 +89,9 @@ const INLINE_BELOW_BYTES = 64 << 20;
 // 2: integer patient keys, medication resource ids with their type, BLAKE2b digests.
 // 3: record keys in the code indexes.
 // 4: patients' deceased_date.
-const INGEST_FORMAT = 'tessera-ingest/4';
+// 5: Bundle references through fullUrls, skipped subjects, ingredient codes,
+//    valueInteger/Ratio/Boolean/String, Observation.issued, onsetAge, R5 occurence.
+const INGEST_FORMAT = 'tessera-ingest/5';
 
 /**
  * Loads the sources into the store at `dbPath`, replacing its data.

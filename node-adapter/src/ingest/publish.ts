@@ -83,6 +83,12 @@ const RESOLVED_MEDICATIONS = `(
     FROM stage_medication_refs r JOIN stage_medication_codes m USING (medication_id)
    WHERE m.system IS NOT NULL AND m.code IS NOT NULL)`;
 
+// A Condition dated by onsetAge: the birth date plus the age (months first,
+// clamped to the month's end, then days: ingest/fhir.ts addAgeSpan), else
+// its recordedDate.
+const CONDITION_DATE = `COALESCE(s.event_date, CASE WHEN s.onset_months IS NOT NULL AND p.birth_date IS NOT NULL
+  THEN CAST(p.birth_date + to_months(s.onset_months) + to_days(s.onset_days) AS DATE) END, s.recorded_date)`;
+
 function columnDefs(table: StagingTable): string {
   return STAGING_COLUMNS[table].map(([name, type]) => `${name} ${type}`).join(', ');
 }
@@ -141,7 +147,7 @@ export async function publish(
     const order = 'ORDER BY s.system, s.code, p.patient_key, s.file_index, s.segment, s.line';
     for (const kind of KINDS) {
       const table = EVENT_TABLES[kind];
-      const columns = `p.patient_key, s.resource_id, s.event_date, s.system, s.code${kind === 'observation' ? ', s.value, s.unit' : ''}`;
+      const columns = `p.patient_key, s.resource_id, ${kind === 'condition' ? CONDITION_DATE : 's.event_date'}, s.system, s.code${kind === 'observation' ? ', s.value, s.unit' : ''}`;
       const parts: string[] = [];
       let staged = stagedRows[table as StagingTable] ?? 0;
       const csv = source(table as StagingTable);

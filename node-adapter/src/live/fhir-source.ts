@@ -16,7 +16,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { CodeSet, EventKind, Period, ValueRange } from '@tessera/schemas';
 import { canonicalJson } from '@tessera/schemas';
 import type { RawResult } from '../engine/raw-result.ts';
-import { flattenResource } from '../ingest/flatten.ts';
+import { eventDateOf, flattenResource } from '../ingest/flatten.ts';
 import { recordKey } from '../store/record-key.ts';
 import { onAbort } from '../fhir-client/abort.ts';
 import { checkServerUrl, createAuthProvider } from '../fhir-client/auth.ts';
@@ -124,14 +124,15 @@ function toLiveEvent(
   medications: ReadonlyMap<string, readonly LiveCoding[]>,
 ): LiveEvent | undefined {
   const flat = flattenResource(resource);
-  if (flat.type !== 'event' || flat.kind !== kind || !patients.has(flat.patientId))
-    return undefined;
+  if (flat.type !== 'event' || flat.kind !== kind) return undefined;
+  const patient = patients.get(flat.patientId);
+  if (patient === undefined) return undefined;
   const codings =
     flat.medicationRef === undefined ? flat.codings : (medications.get(flat.medicationRef) ?? []);
   return {
     key: `${String(resource.resourceType)}/${flat.resourceId}`,
     patientId: flat.patientId,
-    date: flat.date,
+    date: eventDateOf(flat, patient.birthDate),
     codings,
     value: flat.value ?? null,
     unit: flat.unit ?? null,

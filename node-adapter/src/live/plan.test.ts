@@ -12,6 +12,7 @@ import {
   shiftDate,
 } from './plan.ts';
 import type { EventSearch } from './plan.ts';
+import { SPECIAL_VALUES } from '../ingest/flatten.ts';
 import { buildSearchUrl } from '../fhir-client/search-url.ts';
 import type { SearchSpec } from '../fhir-client/search-url.ts';
 
@@ -62,13 +63,18 @@ const FULL = readCapabilities(
       Patient: [],
       Condition: [
         { name: 'code', type: 'token', modifier: ['below'] },
-        { name: 'onset-date', type: 'date' },
+        { name: 'onset-date', type: 'date', modifier: ['missing'] },
         { name: 'recorded-date', type: 'date' },
       ],
       Observation: [
         { name: 'code', type: 'token' },
         { name: 'date', type: 'date', comparator: ['ge', 'le'] },
-        { name: 'value-quantity', type: 'quantity', comparator: ['ge', 'le', 'eq'] },
+        {
+          name: 'value-quantity',
+          type: 'quantity',
+          comparator: ['ge', 'le', 'eq'],
+          modifier: ['missing'],
+        },
         { name: 'value-concept', type: 'token' },
       ],
       MedicationRequest: [
@@ -109,7 +115,7 @@ describe('readCapabilities', () => {
     const summary = summariseCapabilities(FULL);
     expect(summary.types.Condition).toEqual({
       params: ['code', 'onset-date', 'recorded-date'],
-      modifiers: ['code:below'],
+      modifiers: ['code:below', 'onset-date:missing'],
     });
     expect(summary.common).toEqual(['_count']);
     expect(summary.unsearchable).toEqual(['Procedure', 'MedicationAdministration', 'Immunization']);
@@ -187,7 +193,22 @@ describe('planSearches', () => {
     expect(urls(specs)).toEqual([
       `Condition?code=${SNOMED}|1&onset-date=ge2020-02-28&onset-date=le2021-01-02`,
       `Condition?code=${SNOMED}|1&recorded-date=ge2020-02-28&recorded-date=le2021-01-02`,
+      // An onsetAge is dated from the birth date, which no search parameter covers.
+      `Condition?code=${SNOMED}|1&onset-date:missing=true`,
     ]);
+  });
+
+  it('leaves a period to the node where the date parameter misses fallback dates and :missing is not declared', () => {
+    // Observation `date` does not cover `issued`; FULL declares no :missing on it.
+    expect(
+      urls(
+        planSearches(FULL, 'Observation', {
+          kind: 'observation',
+          code: [{ system: LOINC, code: '4548-4' }],
+          period: { from: '2020-03-01' },
+        }),
+      ),
+    ).toEqual([`Observation?code=${LOINC}|4548-4`]);
   });
 
   it('uses value-quantity and value-concept where declared, not for codes with a molar mass', () => {
@@ -202,7 +223,19 @@ describe('planSearches', () => {
       ),
     ).toEqual([
       `Observation?code=${LOINC}|4548-4&value-quantity=ge6.4999999935|http://unitsofmeasure.org|%&value-concept=${SNOMED}|449868002`,
+      // valueInteger and valueRatio are no Quantity: fetched beside it, checked in the node.
+      `Observation?code=${LOINC}|4548-4&value-quantity:missing=true&value-concept=${SNOMED}|449868002`,
     ]);
+    // Codes standing for valueBoolean or a valueString: no concept search finds them.
+    expect(
+      urls(
+        planSearches(FULL, 'Observation', {
+          kind: 'observation',
+          code: [{ system: LOINC, code: '4548-4' }],
+          valueCode: [{ system: SPECIAL_VALUES, code: 'true' }],
+        }),
+      ),
+    ).toEqual([`Observation?code=${LOINC}|4548-4`]);
     expect(
       urls(
         planSearches(FULL, 'Observation', {

@@ -12,7 +12,14 @@
 // - Event dates are calendar dates as written; servers compare instants, in
 //   UTC: date bounds are widened by two days either side.
 // - A Condition's date is its onset, else its recorded date: two searches.
+// - Where the date falls back on an element the date parameter does not
+//   cover (PARTIAL_DATE_PARAMS), a period also fetches `<param>:missing=true`,
+//   or is not narrowed when the server lacks `:missing`.
 // - Encounters match on `type` or `class`: one search each.
+// - Values a Quantity search cannot see (valueInteger, valueRatio) are
+//   fetched by `value-quantity:missing=true` beside the bounded search;
+//   value codes that stand for valueBoolean or a valueString are not
+//   narrowed by `value-concept`.
 // - Medication uses match on their own code or on a referenced Medication's,
 //   contained ones included, which no search can select by code: the uses
 //   coded inline are searched by code, and those that reference a Medication
@@ -23,6 +30,7 @@
 import { isIcd10, normaliseCode } from '@tessera/schemas';
 import type { CodeSet, EventKind, Period, ValueRange } from '@tessera/schemas';
 import { molarMassOf } from '../engine/units.ts';
+import { SPECIAL_VALUES, VALUE_STRING } from '../ingest/flatten.ts';
 import {
   canSearch,
   supportsModifier,
@@ -74,15 +82,35 @@ const DATE_PARAMS: Readonly<Partial<Record<SearchType, readonly string[]>>> = {
   Encounter: ['date'],
 };
 
+/**
+ * Date parameters that miss some event dates the node reads: the date
+ * falls back on an element the parameter does not cover (Observation
+ * `issued`, a Condition's `onsetAge`, R5 MedicationAdministration
+ * `occurence[x]`). A period is narrowed only together with `:missing=true`
+ * on it, which fetches those resources too.
+ */
+const PARTIAL_DATE_PARAMS: Readonly<Partial<Record<SearchType, string>>> = {
+  Condition: 'onset-date',
+  Observation: 'date',
+  MedicationAdministration: 'effective-time',
+};
+
 /** Elements the node reads of each type, for `_elements`. */
 export const TYPE_ELEMENTS: Readonly<Record<SearchType, readonly string[]>> = Object.freeze({
   Patient: ['gender', 'birthDate', 'deceased'],
   Condition: ['subject', 'code', 'onset', 'recordedDate', 'verificationStatus'],
-  Observation: ['status', 'subject', 'code', 'effective', 'value'],
+  Observation: ['status', 'subject', 'code', 'effective', 'issued', 'value'],
   Procedure: ['status', 'subject', 'code', 'performed'],
   MedicationRequest: ['status', 'subject', 'medication', 'authoredOn', 'contained'],
   MedicationStatement: ['status', 'subject', 'medication', 'effective', 'contained'],
-  MedicationAdministration: ['status', 'subject', 'medication', 'effective', 'contained'],
+  MedicationAdministration: [
+    'status',
+    'subject',
+    'medication',
+    'effective',
+    'occurence',
+    'contained',
+  ],
   Medication: ['status', 'code', 'ingredient'],
   Immunization: ['status', 'patient', 'vaccineCode', 'occurrence'],
   Encounter: ['status', 'subject', 'type', 'class', 'period'],
@@ -174,7 +202,13 @@ function dateAlternatives(
   if (period === undefined || (period.from === undefined && period.to === undefined)) return [[]];
   const names = DATE_PARAMS[type] ?? [];
   if (names.length === 0 || !names.every((n) => supportsRange(caps, type, n))) return [[]];
-  return names.map((name) => {
+  const partial = PARTIAL_DATE_PARAMS[type];
+  if (partial !== undefined && !supportsModifier(caps, type, partial, 'missing')) return [[]];
+  const undated: SearchParam[][] =
+    partial === undefined
+      ? []
+      : [[{ name: partial, modifier: 'missing', values: [{ kind: 'missing', value: true }] }]];
+  const ranges = names.map((name) => {
     const group: SearchParam[] = [];
     if (period.from !== undefined) {
       const date = shiftDate(period.from, -DATE_MARGIN_DAYS);
@@ -186,6 +220,7 @@ function dateAlternatives(
     }
     return group;
   });
+  return [...ranges, ...undated];
 }
 
 /** A bound moved outwards by a hair, so a server's float rounding cannot cut a value on it. */
@@ -194,15 +229,19 @@ function widen(bound: number, direction: -1 | 1): number {
 }
 
 /**
- * `value-quantity` bounds, when declared with both prefixes. Left out when
- * a code converts between mass and moles (the node knows the molar mass, a
- * server does not); a server that declares `value-quantity` is taken to
- * compare UCUM quantities in canonical units, as FHIR search recommends.
+ * Alternatives (OR) that cover a value range: `value-quantity` bounds, and
+ * for the values a Quantity search cannot see (valueInteger, valueRatio)
+ * `value-quantity:missing=true`; `[[]]` (no narrowing) unless the server
+ * declares both prefixes and `:missing`. Left out when a code converts
+ * between mass and moles (the node knows the molar mass, a server does
+ * not); a server that declares `value-quantity` is taken to compare UCUM
+ * quantities in canonical units, as FHIR search recommends.
  */
-function valueParams(caps: SourceCapabilities, search: EventSearch): SearchParam[] {
+function valueAlternatives(caps: SourceCapabilities, search: EventSearch): SearchParam[][] {
   const value = search.value;
-  if (value === undefined || !supportsRange(caps, 'Observation', 'value-quantity')) return [];
-  if (search.code.some((c) => molarMassOf(c.system, c.code) !== undefined)) return [];
+  if (value === undefined || !supportsRange(caps, 'Observation', 'value-quantity')) return [[]];
+  if (!supportsModifier(caps, 'Observation', 'value-quantity', 'missing')) return [[]];
+  if (search.code.some((c) => molarMassOf(c.system, c.code) !== undefined)) return [[]];
   const params: SearchParam[] = [];
   for (const [prefix, bound] of [
     ['ge', value.min],
@@ -215,7 +254,27 @@ function valueParams(caps: SourceCapabilities, search: EventSearch): SearchParam
       values: [{ kind: 'quantity', prefix, value: v, system: UCUM, code: value.unit }],
     });
   }
-  return params;
+  const notQuantity: SearchParam = {
+    name: 'value-quantity',
+    modifier: 'missing',
+    values: [{ kind: 'missing', value: true }],
+  };
+  return [params, [notQuantity]];
+}
+
+/**
+ * `value-concept` alternatives for a value code set, unless it holds codes
+ * that stand for valueBoolean or valueString, which no concept search finds.
+ */
+function valueCodeAlternatives(
+  caps: SourceCapabilities,
+  valueCode: CodeSet | undefined,
+): SearchParam[] | undefined {
+  if (valueCode === undefined) return undefined;
+  if (valueCode.some((c) => c.system === SPECIAL_VALUES || c.system === VALUE_STRING)) {
+    return undefined;
+  }
+  return tokenAlternatives(caps, 'Observation', 'value-concept', valueCode);
 }
 
 /** Alternatives on a type's code; undefined when any way to match cannot be searched. */
@@ -253,22 +312,22 @@ export function planSearches(
   if (!canSearch(caps, type)) return [];
   const codes = codeAlternatives(caps, type, search.code);
   const dates = dateAlternatives(caps, type, search.period);
-  const values = type === 'Observation' ? valueParams(caps, search) : [];
+  const values = type === 'Observation' ? valueAlternatives(caps, search) : [[]];
   const valueCodes =
-    type === 'Observation' && search.valueCode !== undefined
-      ? tokenAlternatives(caps, type, 'value-concept', search.valueCode)
-      : undefined;
+    type === 'Observation' ? valueCodeAlternatives(caps, search.valueCode) : undefined;
   const specs: SearchSpec[] = [];
   for (const code of codes ?? [undefined]) {
     for (const date of dates) {
-      for (const valueCode of valueCodes ?? [undefined]) {
-        const params: SearchParam[] = [
-          ...(code === undefined ? [] : [code]),
-          ...date,
-          ...values,
-          ...(valueCode === undefined ? [] : [valueCode]),
-        ];
-        specs.push({ type, params });
+      for (const value of values) {
+        for (const valueCode of valueCodes ?? [undefined]) {
+          const params: SearchParam[] = [
+            ...(code === undefined ? [] : [code]),
+            ...date,
+            ...value,
+            ...(valueCode === undefined ? [] : [valueCode]),
+          ];
+          specs.push({ type, params });
+        }
       }
     }
   }

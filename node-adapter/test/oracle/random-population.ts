@@ -29,6 +29,7 @@ import type {
   Expr,
   Gender,
   Measure,
+  ObservationCriterion,
 } from '@tessera/schemas';
 import type { SummaryBounds } from '../../src/engine/bounds.ts';
 import { wholeYears } from './oracle.ts';
@@ -66,6 +67,14 @@ const GLUCOSE_MOLAR = '15074-8';
 const WEIGHT = '29463-7';
 const HEIGHT = '8302-2';
 const SMOKING = '72166-2';
+const ECOG = '89247-1';
+const RESULT = '94500-6';
+const TITRE = 'L-titre';
+const FLAG = 'L-flag';
+const TITRES = [16, 32, 64, 128, 256] as const;
+const RESULT_STRINGS = ['positive', 'negative', 'not detected'] as const;
+const SPECIAL_VALUES = 'http://terminology.hl7.org/CodeSystem/special-values';
+const VALUE_STRING = 'https://tessera.eu/fhir/CodeSystem/value-string';
 
 /** A quantity analyte: its codes and, per unit, a grid of values. */
 interface Analyte {
@@ -283,6 +292,15 @@ const status = (normal: string) =>
     { weight: 1, arbitrary: fc.constant('entered-in-error') },
   );
 
+/** An onsetAge in years, months or days (ages at birthdays, month ends and leap days). */
+const onsetAge = fc
+  .oneof(
+    fc.integer({ min: 0, max: 90 }).map((value) => ({ value, code: 'a' })),
+    fc.integer({ min: 0, max: 700 }).map((value) => ({ value, code: 'mo' })),
+    fc.integer({ min: 0, max: 4000 }).map((value) => ({ value, code: 'd' })),
+  )
+  .map((age) => ({ ...age, unit: age.code, system: UCUM }));
+
 const condition: EventDraft = (i, subject, dates) =>
   fc
     .record({
@@ -301,6 +319,11 @@ const condition: EventDraft = (i, subject, dates) =>
         dated(dates, (d) => ({ onsetPeriod: { start: d } })),
         dated(dates, (d) => ({ recordedDate: d })),
         dated(dates, (d) => ({ onsetString: 'childhood', recordedDate: d })),
+        // Dated from the birth date; a patient without one is dated by recordedDate.
+        fc.tuple(onsetAge, dates).map(([age, d]) => ({
+          onsetAge: age,
+          ...(d === undefined ? {} : { recordedDate: d }),
+        })),
       ),
       verification: fc.constantFrom(
         undefined,
@@ -372,14 +395,47 @@ const smoking = pick(SMOKING_VALUES).map((code) => ({
   valueCodeableConcept: { coding: [{ system: SNOMED, code }] },
 }));
 
+/**
+ * Values of the other types: a score as valueInteger, a titre as valueRatio
+ * (1:2^n, exact in binary), a flag as valueBoolean, a result as valueString
+ * (code-like, or free text that is not read), and a valueRange (no value).
+ */
+const otherValue = fc.oneof(
+  fc.integer({ min: 0, max: 5 }).map((n) => ({
+    code: { coding: [{ system: LOINC, code: ECOG }] },
+    valueInteger: n,
+  })),
+  pick(TITRES).map((d) => ({
+    code: { coding: [{ system: LOCAL, code: TITRE }] },
+    valueRatio: { numerator: { value: 1 }, denominator: { value: d } },
+  })),
+  fc.boolean().map((flag) => ({
+    code: { coding: [{ system: LOCAL, code: FLAG }] },
+    valueBoolean: flag,
+  })),
+  pick([...RESULT_STRINGS, ' positive ', 'seen by the nurse on the ward after lunch']).map(
+    (text) => ({ code: { coding: [{ system: LOINC, code: RESULT }] }, valueString: text }),
+  ),
+  fc.constant({
+    code: { coding: [{ system: LOINC, code: HBA1C }] },
+    valueRange: { low: { value: 6, unit: '%' }, high: { value: 7, unit: '%' } },
+  }),
+);
+
 const observation: EventDraft = (i, subject, dates) =>
   fc
     .record({
-      body: fc.oneof({ weight: 4, arbitrary: quantity }, { weight: 1, arbitrary: smoking }),
+      body: fc.oneof(
+        { weight: 4, arbitrary: quantity },
+        { weight: 1, arbitrary: smoking },
+        { weight: 2, arbitrary: otherValue },
+      ),
       date: fc.oneof(
         dated(dates, (d) => ({ effectiveDateTime: d })),
         dated(dates, (d) => ({ effectivePeriod: { start: d } })),
         dated(dates, (d) => ({ effectiveInstant: d.length === 10 ? `${d}T08:00:00Z` : d })),
+        // No effective time: `issued` stands in.
+        dated(dates, (d) => ({ issued: d.length === 10 ? `${d}T09:30:00Z` : d })),
       ),
       status: status('final'),
       repeated: fc.boolean(),
@@ -418,10 +474,11 @@ const medication: EventDraft = (i, subject, dates) =>
         'ingredient',
       ),
       date: dates,
+      r5: fc.boolean(),
       status: status('active'),
       subject,
     })
-    .map(({ type, coding, how, date, status, subject }) => {
+    .map(({ type, coding, how, date, r5, status, subject }) => {
       const medId = `med${i}`;
       const dateField =
         date === undefined
@@ -430,7 +487,9 @@ const medication: EventDraft = (i, subject, dates) =>
             ? { authoredOn: date }
             : type === 'MedicationStatement'
               ? { effectivePeriod: { start: date } }
-              : { effectiveDateTime: date };
+              : r5
+                ? { occurenceDateTime: date } // R5 spells MedicationAdministration's time so.
+                : { effectiveDateTime: date };
       const use: Record<string, unknown> = {
         resourceType: type,
         id: `rx${i}`,
@@ -864,6 +923,32 @@ function queryParts(
     })),
   );
 
+  // Scores (valueInteger) in unity or as `{score}`, titres (valueRatio),
+  // flags (valueBoolean) and code-like result strings (valueString).
+  const otherValueCriterion = fc.oneof(
+    fc
+      .tuple(
+        range(orHint(fc.integer({ min: 0, max: 5 }), hints.values.get('1')), 'min', 'max'),
+        pick(['1', '{score}']),
+      )
+      .map(([bounds, unit]) => ({
+        code: [{ system: LOINC, code: ECOG }],
+        value: { ...bounds, unit },
+      })),
+    range(pick(TITRES.map((d) => 1 / d)), 'min', 'max').map((bounds) => ({
+      code: [{ system: LOCAL, code: TITRE }],
+      value: { ...bounds, unit: '1' },
+    })),
+    fc.boolean().map((flag) => ({
+      code: [{ system: LOCAL, code: FLAG }],
+      valueCode: [{ system: SPECIAL_VALUES, code: String(flag) }],
+    })),
+    codesOf(VALUE_STRING, RESULT_STRINGS).map((valueCode) => ({
+      code: [{ system: LOINC, code: RESULT }],
+      valueCode,
+    })),
+  );
+
   // Optional parts are present often enough to be tested and rarely enough
   // that criteria still match someone in a population of a few dozen patients.
   const commonEventParts = fc
@@ -899,6 +984,9 @@ function queryParts(
     fc.tuple(codesOf(SNOMED, SMOKING_VALUES), commonEventParts).map(([valueCode, rest]): Expr => ({
       observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest },
     })),
+    fc
+      .tuple(otherValueCriterion, commonEventParts)
+      .map(([c, rest]): Expr => ({ observation: { ...c, ...rest } as ObservationCriterion })),
     event('procedure', codesOf(SNOMED, PROCEDURES)),
     event('immunization', codesOf(CVX, VACCINES)),
     event('encounter', encounterCodeSet),

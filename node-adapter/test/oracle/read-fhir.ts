@@ -124,19 +124,53 @@ function eventKind(resourceType: string): EventKind | undefined {
   }
 }
 
-function eventDate(r: FhirResource): string | undefined {
+/**
+ * The birth date plus an onsetAge in a, mo, wk or d: whole months (rounded)
+ * first, a missing month end clamped to the month's last day, then whole
+ * days (rounded).
+ */
+function dateAtAge(birthDate: string, age: unknown): string | undefined {
+  const a = obj(age);
+  const value = a?.value;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
+  const perUnit: Record<string, [number, number]> = {
+    a: [12, 0],
+    mo: [1, 0],
+    wk: [0, 7],
+    d: [0, 1],
+  };
+  const factors = perUnit[str(a?.code) ?? ''];
+  if (factors === undefined) return undefined;
+  const months = Math.round(value * factors[0]);
+  const days = Math.round(value * factors[1]);
+  const [y, m, d] = birthDate.split('-').map(Number) as [number, number, number];
+  const monthIndex = y * 12 + m - 1 + months;
+  const year = Math.floor(monthIndex / 12);
+  const month = monthIndex % 12;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const date = new Date(Date.UTC(year, month, Math.min(d, lastDay)) + days * 86_400_000);
+  return date.toISOString().slice(0, 10);
+}
+
+function eventDate(r: FhirResource, birthDate: string | undefined): string | undefined {
   switch (r.resourceType) {
-    case 'Condition':
-      return firstDefined(
+    case 'Condition': {
+      const onset = firstDefined(
         calendarDate(r.onsetDateTime),
         calendarDate(obj(r.onsetPeriod)?.start),
-        calendarDate(r.recordedDate),
       );
+      if (onset !== undefined) return onset;
+      // An onsetAge counts from the birth date; without one, recordedDate dates it.
+      const atAge = birthDate === undefined ? undefined : dateAtAge(birthDate, r.onsetAge);
+      const readable = dateAtAge('2000-01-01', r.onsetAge) !== undefined;
+      return readable && birthDate !== undefined ? atAge : calendarDate(r.recordedDate);
+    }
     case 'Observation':
       return firstDefined(
         calendarDate(r.effectiveDateTime),
         calendarDate(obj(r.effectivePeriod)?.start),
         calendarDate(r.effectiveInstant),
+        calendarDate(r.issued),
       );
     case 'Procedure':
       return firstDefined(
@@ -150,6 +184,9 @@ function eventDate(r: FhirResource): string | undefined {
       return firstDefined(
         calendarDate(r.effectiveDateTime),
         calendarDate(obj(r.effectivePeriod)?.start),
+        // R5 MedicationAdministration: `occurence[x]`, as R5 spells it.
+        calendarDate(r.occurenceDateTime),
+        calendarDate(obj(r.occurencePeriod)?.start),
       );
     case 'Immunization':
       return calendarDate(r.occurrenceDateTime);
@@ -214,6 +251,69 @@ function isExcluded(r: FhirResource): boolean {
   });
 }
 
+function finiteNumber(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** A Quantity's unit as the page says: the UCUM code, else the unit text. */
+function unitOf(q: Json): string | undefined {
+  return q.system === 'http://unitsofmeasure.org' && str(q.code) !== undefined
+    ? str(q.code)
+    : str(q.unit);
+}
+
+/**
+ * The observation's value as a quantity: valueQuantity, valueInteger in
+ * unit `1`, valueRatio as numerator over denominator (no unit is `1`); a
+ * valueRange is no value.
+ */
+function observationQuantity(r: FhirResource): OracleEvent['quantity'] {
+  const q = obj(r.valueQuantity);
+  if (q !== undefined) {
+    const value = finiteNumber(q.value);
+    return value === undefined ? undefined : { value, unit: unitOf(q) };
+  }
+  const integer = finiteNumber(r.valueInteger);
+  if (integer !== undefined && Number.isInteger(integer)) return { value: integer, unit: '1' };
+  const numerator = obj(obj(r.valueRatio)?.numerator);
+  const denominator = obj(obj(r.valueRatio)?.denominator);
+  const n = finiteNumber(numerator?.value);
+  const d = finiteNumber(denominator?.value);
+  if (numerator === undefined || denominator === undefined) return undefined;
+  if (n === undefined || d === undefined || d === 0) return undefined;
+  const top = unitOf(numerator) ?? '1';
+  const bottom = unitOf(denominator) ?? '1';
+  return { value: n / d, unit: bottom === '1' ? top : `${top}/${bottom}` };
+}
+
+const CODE_CHARACTERS = /^[\p{L}\p{N}+\-.,:/<>=%*^()#]+$/u;
+
+/**
+ * The coded values of an observation: valueCodeableConcept, valueBoolean
+ * as special-values `true`/`false`, and a valueString that reads as a code
+ * (trimmed, up to 40 characters, one to three words of code characters).
+ */
+function observationValueCodings(r: FhirResource): OracleCoding[] {
+  const out = conceptCodings(r.valueCodeableConcept);
+  if (typeof r.valueBoolean === 'boolean') {
+    out.push({
+      system: 'http://terminology.hl7.org/CodeSystem/special-values',
+      code: String(r.valueBoolean),
+    });
+  }
+  const text = typeof r.valueString === 'string' ? r.valueString.trim() : '';
+  const words = text.split(' ');
+  if (
+    text.length > 0 &&
+    text.length <= 40 &&
+    words.length <= 3 &&
+    words.every((w) => CODE_CHARACTERS.test(w))
+  ) {
+    out.push({ system: 'https://tessera.eu/fhir/CodeSystem/value-string', code: text });
+  }
+  return out;
+}
+
 /**
  * Reads parsed FHIR resources (any order, any mix of types) into the
  * oracle's patients and events; events of unknown patients are dropped.
@@ -247,20 +347,15 @@ export function readFhir(resources: readonly FhirResource[]): OracleData {
       'Patient',
     );
     if (patientId === undefined || !patients.has(patientId)) continue;
-    const q = obj(r.valueQuantity);
-    const value = q?.value;
-    const unit =
-      q?.system === 'http://unitsofmeasure.org' && str(q.code) !== undefined
-        ? str(q.code)
-        : str(q?.unit);
+    const quantity = r.resourceType === 'Observation' ? observationQuantity(r) : undefined;
     events.push({
       kind,
       resourceKey: `${r.resourceType}/${id}`,
       patientId,
-      date: eventDate(r),
+      date: eventDate(r, patients.get(patientId)?.birthDate),
       codings: eventCodings(r, medications),
-      ...(typeof value === 'number' && Number.isFinite(value) ? { quantity: { value, unit } } : {}),
-      valueCodings: r.resourceType === 'Observation' ? conceptCodings(r.valueCodeableConcept) : [],
+      ...(quantity === undefined ? {} : { quantity }),
+      valueCodings: r.resourceType === 'Observation' ? observationValueCodings(r) : [],
     });
   }
   return { patients, events };
