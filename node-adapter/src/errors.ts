@@ -60,6 +60,10 @@ export const nodeErrors = defineErrors({
     status: 422,
     title: 'Too many malformed lines: the store was left unchanged',
   },
+  ERR_INGEST_READING: {
+    status: 400,
+    title: 'The reading settings (code system aliases) are not usable',
+  },
   ERR_INGEST_PATIENTS_MISSING: {
     status: 422,
     title: 'The sources lack the patients of their events: the store was left unchanged',

@@ -122,4 +122,47 @@ describe('tessera-node ingest', () => {
       'Observation: 2 loaded, 1 skipped (1 subject not a Patient), 0 malformed',
     );
   });
+
+  test('--config applies the node configuration reading settings; a contradictory alias fails', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-ingest-cli-'));
+    dirs.push(dir);
+    const source = join(dir, 'data.ndjson');
+    await writeFile(
+      source,
+      [
+        JSON.stringify({ resourceType: 'Patient', id: 'p1' }),
+        JSON.stringify({
+          resourceType: 'Condition',
+          id: 'c1',
+          subject: { reference: 'Patient/p1' },
+          verificationStatus: { coding: [{ code: 'provisional' }] },
+        }),
+      ].join('\n'),
+    );
+    const config = (reading: object) =>
+      JSON.stringify({
+        nodeId: 'test',
+        source: { kind: 'duckdb', path: 'x.duckdb' },
+        gateway: { issuer: 'https://gateway.example' },
+        projects: [],
+        reading,
+      });
+    await writeFile(join(dir, 'node.json'), config({ unconfirmedConditions: 'exclude' }));
+    const io = captureIo();
+    const args = ['--source', source, '--db', join(dir, 'x.duckdb'), '--config'];
+    expect(await runIngest([...args, join(dir, 'node.json')], io)).toBe(0);
+    expect(io.out()).toContain(
+      'Condition: 0 loaded, 1 skipped (1 unconfirmed (node policy)), 0 malformed',
+    );
+    const dimdiOps = 'http://fhir.de/CodeSystem/dimdi/ops';
+    await writeFile(
+      join(dir, 'bad.json'),
+      config({ codeSystemAliases: { [dimdiOps]: 'http://example.org/ops' } }),
+    );
+    const bad = captureIo();
+    expect(await runIngest([...args, join(dir, 'bad.json')], bad)).toBe(1);
+    expect(bad.err()).toContain(
+      `The reading settings (code system aliases) are not usable: code system alias ${dimdiOps}: already stands for http://fhir.de/CodeSystem/bfarm/ops`,
+    );
+  });
 });

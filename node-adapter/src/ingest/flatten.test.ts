@@ -444,6 +444,44 @@ describe('flattenResource', () => {
     ).toMatchObject({ date: '2022-02-03' });
   });
 
+  test('codes under a dimdi URL are stored under the bfarm URL, normalised for it', () => {
+    const flat = flattenResource({
+      resourceType: 'Condition',
+      id: 'c',
+      subject,
+      code: { coding: [{ system: 'http://fhir.de/CodeSystem/dimdi/icd-10-gm', code: 'E11.9' }] },
+    });
+    expect(flat).toMatchObject({
+      codings: [{ system: 'http://fhir.de/CodeSystem/bfarm/icd-10-gm', code: 'E119' }],
+    });
+  });
+
+  test('unconfirmed, provisional and differential Conditions count unless the node policy excludes them', () => {
+    for (const code of ['unconfirmed', 'provisional', 'differential']) {
+      const condition = {
+        resourceType: 'Condition',
+        id: 'c',
+        subject,
+        code: { coding: [{ system: SNOMED, code: '44054006' }] },
+        verificationStatus: { coding: [{ code }] },
+      };
+      expect(flattenResource(condition)).toMatchObject({ type: 'event' });
+      expect(flattenResource(condition, { excludeUnconfirmedConditions: true })).toEqual({
+        type: 'skipped',
+        reason: 'unconfirmed (node policy)',
+      });
+    }
+    const confirmed = {
+      resourceType: 'Condition',
+      id: 'c',
+      subject,
+      verificationStatus: { coding: [{ code: 'confirmed' }] },
+    };
+    expect(flattenResource(confirmed, { excludeUnconfirmedConditions: true })).toMatchObject({
+      type: 'event',
+    });
+  });
+
   test('malformed resources get a fixed reason that quotes nothing', () => {
     const reasons = [
       flattenResource('not an object'),

@@ -15,6 +15,8 @@ import {
   stringOf,
 } from './fhir.ts';
 import type { AgeSpan, FlatCoding, JsonObject, ReferenceContext } from './fhir.ts';
+import { canonicalCodings, createCodeSystemAliases } from './reading.ts';
+import type { CodeSystemAliases } from './reading.ts';
 
 export type Gender = 'female' | 'male' | 'other' | 'unknown';
 
@@ -73,6 +75,8 @@ export type SkipReason =
   | 'resource type not read'
   | 'entered-in-error'
   | 'refuted'
+  /** An unconfirmed, provisional or differential Condition, where the node's policy leaves them out. */
+  | 'unconfirmed (node policy)'
   /** An event with no subject: nothing ties it to a patient. */
   | 'no subject'
   /** The subject is a Group, Location, Device, ...: not one patient. */
@@ -119,20 +123,45 @@ export const USED_RESOURCE_TYPES: ReadonlySet<string> = new Set([
 export interface FlattenContext extends ReferenceContext {
   /** Id to use when the resource has none (from its Bundle entry's fullUrl). */
   readonly fallbackId?: string;
+  /** The code-system aliases; default: the known ones. */
+  readonly aliases?: CodeSystemAliases;
+  /** Node policy: leave out unconfirmed, provisional and differential Conditions. */
+  readonly excludeUnconfirmedConditions?: boolean;
 }
+
+const KNOWN_ALIASES = createCodeSystemAliases();
 
 const MALFORMED = (reason: MalformedReason): Malformed => ({ type: 'malformed', reason });
 const SKIPPED = (reason: SkipReason): Skipped => Object.freeze({ type: 'skipped', reason });
 const UNUSED = SKIPPED('resource type not read');
 const ENTERED_IN_ERROR = SKIPPED('entered-in-error');
 const REFUTED = SKIPPED('refuted');
+const UNCONFIRMED = SKIPPED('unconfirmed (node policy)');
 
 /**
- * Flattens one parsed FHIR resource.
+ * Flattens one parsed FHIR resource, its codings under their canonical
+ * code-system URLs (reading.ts).
  * @example flattenResource({ resourceType: 'Patient', id: 'p1', gender: 'female' })
  * // { type: 'patient', id: 'p1', gender: 'female', birthDate: null, deceased: false, deceasedDate: null }
  */
 export function flattenResource(resource: unknown, context: FlattenContext = {}): Flattened {
+  const flat = readResource(resource, context);
+  const aliases = context.aliases ?? KNOWN_ALIASES;
+  switch (flat.type) {
+    case 'medication':
+      return { ...flat, codings: canonicalCodings(flat.codings, aliases) };
+    case 'event': {
+      const codings = canonicalCodings(flat.codings, aliases);
+      const valueCodings =
+        flat.valueCodings === undefined ? undefined : canonicalCodings(flat.valueCodings, aliases);
+      return valueCodings === undefined ? { ...flat, codings } : { ...flat, codings, valueCodings };
+    }
+    default:
+      return flat;
+  }
+}
+
+function readResource(resource: unknown, context: FlattenContext): Flattened {
   if (!isObject(resource)) return MALFORMED('not a JSON object');
   const resourceType = stringOf(resource.resourceType);
   if (resourceType === undefined) return MALFORMED('missing resourceType');
@@ -153,7 +182,11 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
   const codings: FlatCoding[] = [];
   switch (kind) {
     case 'condition': {
-      if (isRefuted(resource.verificationStatus)) return REFUTED;
+      const verification = verificationOf(resource.verificationStatus);
+      if (verification === 'refuted') return REFUTED;
+      if (verification === 'unconfirmed' && context.excludeUnconfirmedConditions === true) {
+        return UNCONFIRMED;
+      }
       codingsOf(resource.code, codings);
       const onset = firstDate(resource.onsetDateTime, periodStart(resource.onsetPeriod));
       const onsetAge = onset === null ? ageSpan(resource.onsetAge) : undefined;
@@ -249,13 +282,19 @@ function flattenPatient(resource: JsonObject, id: string): FlatPatient {
   return { type: 'patient', id, gender, birthDate, deceased, deceasedDate };
 }
 
-function isRefuted(verificationStatus: unknown): boolean {
-  if (!isObject(verificationStatus) || !Array.isArray(verificationStatus.coding)) return false;
+const UNCONFIRMED_CODES = new Set(['unconfirmed', 'provisional', 'differential']);
+
+/** A Condition's verification status as the store's rules see it; the code decides, whatever its system. */
+function verificationOf(verificationStatus: unknown): 'refuted' | 'unconfirmed' | undefined {
+  if (!isObject(verificationStatus) || !Array.isArray(verificationStatus.coding)) return undefined;
+  let found: 'unconfirmed' | undefined;
   for (const coding of verificationStatus.coding) {
     if (!isObject(coding)) continue;
-    if (coding.code === 'refuted' || coding.code === 'entered-in-error') return true;
+    if (coding.code === 'refuted' || coding.code === 'entered-in-error') return 'refuted';
+    if (typeof coding.code === 'string' && UNCONFIRMED_CODES.has(coding.code))
+      found = 'unconfirmed';
   }
-  return false;
+  return found;
 }
 
 const UCUM = 'http://unitsofmeasure.org';

@@ -8,6 +8,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { canonicalJson } from '@tessera/schemas';
 import { openStore } from '../store/open.ts';
 import { META } from '../store/layout.ts';
 import type { StagingTable } from './csv-rows.ts';
@@ -16,6 +17,8 @@ import { TooManyBadLinesError } from './bad-lines-error.ts';
 import { runTasks } from './pool.ts';
 import { dropStaging, publish, readMeta, stageMedications } from './publish.ts';
 import type { StagingFiles } from './publish.ts';
+import { createCodeSystemAliases } from './reading.ts';
+import type { CodeSystemAliases, FhirReading } from './reading.ts';
 import { listSourceFiles, planSegments } from './sources.ts';
 import type { SourceFile } from './sources.ts';
 import { addCounts, addSkippedReasons, MAX_BAD_LINES } from './task.ts';
@@ -40,6 +43,8 @@ export interface IngestOptions {
   readonly dbPath: string;
   /** The node's secret for record keys (at least 16 bytes). */
   readonly recordKeySecret: Uint8Array;
+  /** How resources are read: code-system aliases and which Conditions count (node config `reading`). */
+  readonly reading?: FhirReading;
   /** Largest tolerated share of malformed resources; default 0.01. */
   readonly maxBadShare?: number;
   readonly onProgress?: (progress: IngestProgress) => void;
@@ -115,7 +120,10 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
   }
   const files = await listSourceFiles(options.sources);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-  const tasks = await planTasks(files, options.segmentBytes ?? SEGMENT_BYTES);
+  const reading = options.reading ?? {};
+  // Checked now: a contradictory alias table fails before any reading.
+  const aliases = codeSystemAliasesOf(reading);
+  const tasks = await planTasks(files, options.segmentBytes ?? SEGMENT_BYTES, reading);
   const workers =
     options.workers ?? (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
 
@@ -162,7 +170,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       throw new TooManyBadLinesError(summary.badLines(), badLineCount, summary.total, maxBadShare);
     }
 
-    const hash = contentHash(files, results, options.recordKeySecret);
+    const hash = contentHash(files, results, options.recordKeySecret, readingKey(reading, aliases));
     const stored = await readMeta(store.connection);
     const storedVersion = stored.get(META.dataVersion);
     const unchanged = stored.get(META.contentHash) === hash && storedVersion !== undefined;
@@ -174,11 +182,12 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
           ingestedAt: stored.get(META.ingestedAt) ?? ingestedAt,
         }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
+    const storedMeta = { ...meta, codeSystemAliases: JSON.stringify(aliases.table) };
     const { rows, droppedRows } = await publish(
       store.connection,
       stagingFiles,
       stagedRows,
-      meta,
+      storedMeta,
       (outcome) => checkPatients(outcome, summary.total),
     );
     return {
@@ -222,9 +231,29 @@ function checkPatients({ patients, eventRows, droppedRows }: LoadOutcome, total:
   }
 }
 
+/** The alias table of the reading settings; a contradictory one is ERR_INGEST_READING. */
+function codeSystemAliasesOf(reading: FhirReading): CodeSystemAliases {
+  try {
+    return createCodeSystemAliases(reading.codeSystemAliases);
+  } catch (err) {
+    throw nodeProblem('ERR_INGEST_READING', {
+      detail: err instanceof RangeError ? err.message : 'the code system aliases are not usable',
+    });
+  }
+}
+
+/** The reading settings as they enter the content hash: what changes the rows changes the data version. */
+function readingKey(reading: FhirReading, aliases: CodeSystemAliases): string {
+  return canonicalJson({
+    aliases: aliases.table,
+    excludeUnconfirmedConditions: reading.excludeUnconfirmedConditions === true,
+  });
+}
+
 async function planTasks(
   files: readonly SourceFile[],
   segmentBytes: number,
+  reading: FhirReading,
 ): Promise<IngestTask[]> {
   const tasks: IngestTask[] = [];
   for (const [fileIndex, file] of files.entries()) {
@@ -234,7 +263,7 @@ async function planTasks(
         segments.length > 1
           ? { path: file.path, gzip: file.gzip, start: range.start, end: range.end }
           : { path: file.path, gzip: file.gzip };
-      tasks.push({ format: file.format, target, fileIndex, segment });
+      tasks.push({ format: file.format, target, fileIndex, segment, reading });
     });
   }
   return tasks;
@@ -288,19 +317,20 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
 
 /**
  * SHA-256 over the ingest format, a fingerprint of the record key secret
- * (record keys are part of the tables) and each file's name and content
+ * (record keys are part of the tables), the reading settings and each file's name and content
  * digests, in source order.
  */
 function contentHash(
   files: readonly SourceFile[],
   results: readonly TaskResult[],
   secret: Uint8Array,
+  reading: string,
 ): string {
   const hash = createHash('sha256');
   const fingerprint = createHmac('sha256', secret)
     .update('tessera record key fingerprint')
     .digest('hex');
-  hash.update(`${INGEST_FORMAT}\n${fingerprint}\n`);
+  hash.update(`${INGEST_FORMAT}\n${fingerprint}\n${reading}\n`);
   const digests = new Map<number, string[]>();
   for (const r of [...results].sort((a, b) => a.segment - b.segment)) {
     let list = digests.get(r.fileIndex);

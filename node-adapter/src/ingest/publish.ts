@@ -24,6 +24,8 @@ export interface PublishMeta {
   readonly contentHash: string;
   readonly dataVersion: string;
   readonly ingestedAt: string;
+  /** The code-system alias table the rows were read with (JSON). */
+  readonly codeSystemAliases: string;
 }
 
 /** A medication event whose Medication was never found, and where it was read. */
@@ -187,6 +189,7 @@ export async function publish(
       [META.contentHash, meta.contentHash],
       [META.dataVersion, meta.dataVersion],
       [META.ingestedAt, meta.ingestedAt],
+      [META.codeSystemAliases, meta.codeSystemAliases],
     ] as const) {
       await c.run('INSERT OR REPLACE INTO meta VALUES (?, ?)', [key, value]);
     }

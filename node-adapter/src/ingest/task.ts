@@ -10,6 +10,8 @@ import { fullUrlBase, idFromFullUrl, isObject, stringOf } from './fhir.ts';
 import type { BundleIndex, BundleTarget } from './fhir.ts';
 import { flattenResource, USED_RESOURCE_TYPES } from './flatten.ts';
 import type { FlattenContext, SkipReason } from './flatten.ts';
+import { createCodeSystemAliases } from './reading.ts';
+import type { FhirReading } from './reading.ts';
 import { readNdjsonLines, readWholeFile } from './sources.ts';
 import type { ReadTarget } from './sources.ts';
 
@@ -18,6 +20,8 @@ export interface IngestTask {
   readonly target: ReadTarget;
   readonly fileIndex: number;
   readonly segment: number;
+  /** How resources are read (plain data, so a task crosses to a worker thread). */
+  readonly reading: FhirReading;
 }
 
 export interface ResourceTypeCounts {
@@ -101,12 +105,18 @@ class TaskState {
   readonly #secret: Uint8Array;
   readonly #sink: RowSink;
   readonly #at: { fileIndex: number; segment: number; line: number };
+  /** What every resource of the task is read with. */
+  readonly #reading: FlattenContext;
 
   constructor(task: IngestTask, secret: Uint8Array, sink: RowSink) {
     this.#task = task;
     this.#secret = secret;
     this.#sink = sink;
     this.#at = { fileIndex: task.fileIndex, segment: task.segment, line: 0 };
+    this.#reading = {
+      aliases: createCodeSystemAliases(task.reading.codeSystemAliases),
+      excludeUnconfirmedConditions: task.reading.excludeUnconfirmedConditions === true,
+    };
   }
 
   result(digest: string): TaskResult {
@@ -177,7 +187,7 @@ class TaskState {
   }
 
   #resource(resource: unknown, context: FlattenContext, line: number): void {
-    const flat = flattenResource(resource, context);
+    const flat = flattenResource(resource, { ...this.#reading, ...context });
     const type = (isObject(resource) ? stringOf(resource.resourceType) : undefined) ?? '';
     const at = this.#at;
     at.line = line;

@@ -4,7 +4,10 @@
 //
 // Rules applied at ingest, so every reader can rely on them:
 // - one row per coding: a resource with several codings matches any of them;
-// - `code` is normalised (ICD-10 dots removed, see normaliseCode in @tessera/schemas);
+// - `system` is the canonical URL of its code system (an alias such as a
+//   dimdi URL is stored as the bfarm URL it stands for; the table is in
+//   meta `code_system_aliases`), and `code` is normalised for it (ICD-10 dots
+//   removed, see normaliseCode in @tessera/schemas);
 // - resources with status `entered-in-error`, and Conditions whose
 //   verificationStatus is `refuted` or `entered-in-error`, are not stored;
 // - `patient_id` is the Patient's logical id (`Patient/<id>` and
@@ -99,4 +102,10 @@ export const META = Object.freeze({
   dataVersion: 'data_version',
   contentHash: 'content_hash',
   ingestedAt: 'ingested_at',
+  /**
+   * The code-system alias table ingest read the data with (JSON: alias ->
+   * canonical URL): codes are stored under canonical URLs, and a query's
+   * codes are read through the same table.
+   */
+  codeSystemAliases: 'code_system_aliases',
 });

@@ -38,6 +38,8 @@ import { readFhir, type FhirResource } from './read-fhir.ts';
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const ICD10_CM = 'http://hl7.org/fhir/sid/icd-10-cm';
 const ICD10_GM = 'http://fhir.de/CodeSystem/bfarm/icd-10-gm';
+/** ICD-10-GM under its former publisher's URL: an alias of ICD10_GM. */
+const ICD10_GM_DIMDI = 'http://fhir.de/CodeSystem/dimdi/icd-10-gm';
 const SNOMED = 'http://snomed.info/sct';
 const LOINC = 'http://loinc.org';
 const ATC = 'http://www.whocc.no/atc';
@@ -258,8 +260,12 @@ const icd10Coding = fc
   .record({ system: pick(ICD10_SYSTEMS), code: pick(ICD10_CODES), dots: fc.boolean() })
   .map(({ system, code, dots }) => ({ system, code: dots ? code : code.replaceAll('.', '') }));
 
+/** ICD-10-GM written under the dimdi URL, as data and exact query codes may be. */
+const dimdiCoding = pick(ICD10_CODES).map((code) => ({ system: ICD10_GM_DIMDI, code }));
+
 const conditionCoding = fc.oneof(
   { weight: 3, arbitrary: icd10Coding },
+  { weight: 1, arbitrary: dimdiCoding },
   { weight: 2, arbitrary: pick(CONDITION_SNOMED).map((code) => ({ system: SNOMED, code })) },
 );
 
@@ -833,6 +839,7 @@ const conditionCodeSet: fc.Arbitrary<CodeSet> = fc
   .array(
     fc.oneof(
       icd10Coding.map((c): Coding => c),
+      dimdiCoding.map((c): Coding => c),
       fc.record({
         system: pick(ICD10_SYSTEMS),
         code: pick(ICD10_PREFIXES),

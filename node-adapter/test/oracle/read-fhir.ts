@@ -5,6 +5,7 @@
 // is the calendar date as written (no time-zone shift), gender other than the
 // four FHIR codes is `unknown`.
 import { normaliseCode, type EventKind } from '@tessera/schemas';
+import { KNOWN_CODE_SYSTEM_ALIASES } from '../../src/ingest/reading.ts';
 
 export type FhirResource = { readonly resourceType: string; readonly id?: string } & Readonly<
   Record<string, unknown>
@@ -77,19 +78,30 @@ function firstDefined<T>(...values: (T | undefined)[]): T | undefined {
   return values.find((v) => v !== undefined);
 }
 
+/**
+ * The URL a code system is compared under: an alias (the dimdi URLs of the
+ * German code systems) is the URL it stands for.
+ */
+export function canonicalSystem(system: string): string {
+  return KNOWN_CODE_SYSTEM_ALIASES[system] ?? system;
+}
+
 function codingOf(value: unknown): OracleCoding | undefined {
   const c = obj(value);
-  const system = str(c?.system);
+  const written = str(c?.system);
   const code = str(c?.code);
-  return system === undefined || code === undefined
-    ? undefined
-    : { system, code: normaliseCode(system, code) };
+  if (written === undefined || code === undefined) return undefined;
+  const system = canonicalSystem(written);
+  return { system, code: normaliseCode(system, code) };
 }
 
 function conceptCodings(concept: unknown): OracleCoding[] {
-  return list(obj(concept)?.coding)
-    .map(codingOf)
-    .filter((c): c is OracleCoding => c !== undefined);
+  const out: OracleCoding[] = [];
+  for (const c of list(obj(concept)?.coding).map(codingOf)) {
+    if (c !== undefined && !out.some((o) => o.system === c.system && o.code === c.code))
+      out.push(c);
+  }
+  return out;
 }
 
 /** The id a reference names: `Patient/<id>` (for the given type) or `urn:uuid:<id>`. */
