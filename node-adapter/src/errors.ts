@@ -64,6 +64,14 @@ export const nodeErrors = defineErrors({
     status: 422,
     title: 'Too many malformed lines: the store was left unchanged',
   },
+  ERR_INGEST_READING: {
+    status: 400,
+    title: 'The reading settings (code system aliases) are not usable',
+  },
+  ERR_INGEST_PATIENTS_MISSING: {
+    status: 422,
+    title: 'The sources lack the patients of their events: the store was left unchanged',
+  },
   // The FHIR server behind the live source and sync.
   ERR_SOURCE_UNAVAILABLE: { status: 503, title: 'The FHIR server is unavailable' },
   ERR_SOURCE_INVALID: { status: 502, title: 'The FHIR server answered something unusable' },

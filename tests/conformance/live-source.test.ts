@@ -122,6 +122,7 @@ describe.each(['full', 'trimmed'] as const)('live FHIR source, %s capabilities',
       expect(caps.common).toEqual(['_count', '_elements', '_sort', '_summary']);
       expect(caps.types.Condition?.params).toEqual([
         'code',
+        'onset-age',
         'onset-date',
         'recorded-date',
         'subject',

@@ -33,13 +33,14 @@ const FULL: Readonly<Record<string, readonly DeclaredParam[]>> = {
   ],
   Condition: [
     { name: 'code', type: 'token' },
-    { name: 'onset-date', type: 'date' },
+    { name: 'onset-date', type: 'date', modifiers: ['missing'] },
+    { name: 'onset-age', type: 'quantity', modifiers: ['missing'] },
     { name: 'recorded-date', type: 'date' },
     { name: 'subject', type: 'reference' },
   ],
   Observation: [
     { name: 'code', type: 'token' },
-    { name: 'date', type: 'date' },
+    { name: 'date', type: 'date', modifiers: ['missing'] },
     { name: 'value-concept', type: 'token' },
     { name: 'component-code', type: 'token' },
     { name: 'component-value-concept', type: 'token' },
@@ -62,9 +63,12 @@ const FULL: Readonly<Record<string, readonly DeclaredParam[]>> = {
   MedicationAdministration: [
     { name: 'code', type: 'token' },
     { name: 'medication', type: 'reference', modifiers: ['missing'] },
-    { name: 'effective-time', type: 'date' },
+    { name: 'effective-time', type: 'date', modifiers: ['missing'] },
   ],
-  Medication: [{ name: 'code', type: 'token' }],
+  Medication: [
+    { name: 'code', type: 'token' },
+    { name: 'ingredient-code', type: 'token' },
+  ],
   Immunization: [
     { name: 'vaccine-code', type: 'token' },
     { name: 'date', type: 'date' },

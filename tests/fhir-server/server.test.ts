@@ -126,7 +126,13 @@ describe('test FHIR server', () => {
     expect(trimmedStatement.rest![0]!.searchParam).toEqual([]);
     const condition = (s: CapabilityStatement) =>
       s.rest![0]!.resource!.find((r) => r.type === 'Condition')!.searchParam!.map((p) => p.name);
-    expect(condition(fullStatement)).toEqual(['code', 'onset-date', 'recorded-date', 'subject']);
+    expect(condition(fullStatement)).toEqual([
+      'code',
+      'onset-date',
+      'onset-age',
+      'recorded-date',
+      'subject',
+    ]);
     expect(condition(trimmedStatement)).toEqual(['code']);
   });
 

@@ -185,7 +185,7 @@ function parseSearch(
         }
         break;
       default: {
-        if (paramType === 'date') {
+        if (paramType === 'date' && modifier !== 'missing') {
           const prefix = /^[a-z]{2}/.exec(value)?.[0];
           if (prefix !== undefined && !rules.dateComparators.has(prefix)) {
             refuse(`unsupported date prefix on ${key}`);

@@ -6,6 +6,7 @@ import type { NodeSource } from '../sources/source.ts';
 import { loadOrCreateKeyFile } from '../store/key-file.ts';
 import type { NodeSettings } from './config.ts';
 import { refreshStore } from '../sync/harvest.ts';
+import { readingFromConfig } from '../ingest/reading.ts';
 
 /** One sync run: whether the data changed, and the data version served afterwards. */
 export type SyncRun = () => Promise<{ changed: boolean; dataVersion: string }>;
@@ -44,6 +45,7 @@ export async function createSync(
         mode: settings.mode,
         incremental: settings.incremental,
         fullEveryMs: settings.fullEveryHours * 3_600_000,
+        reading: readingFromConfig(config.reading),
       });
       const dataVersion = report.changed && served ? await reload() : report.dataVersion;
       logger.info(

@@ -50,7 +50,9 @@ describe('tessera-node ingest', () => {
     expect(key).toHaveLength(32);
     expect((await stat(`${db}.key`)).mode & 0o777).toBe(0o600);
     expect(io.out()).toContain('Patient: 13 loaded, 0 skipped, 0 malformed');
-    expect(io.out()).toContain('Practitioner: 0 loaded, 43 skipped, 0 malformed');
+    expect(io.out()).toContain(
+      'Practitioner: 0 loaded, 43 skipped (43 resource type not read), 0 malformed',
+    );
     expect(io.err()).toBe('');
 
     const again = captureIo(true);
@@ -89,5 +91,78 @@ describe('tessera-node ingest', () => {
     ];
     expect(await runIngest(args, tolerant)).toBe(0);
     expect(tolerant.err()).toContain('1 malformed resources skipped');
+  });
+
+  test('a load that lost its patients: exit 1 with the numbers, and skipped events by reason', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-ingest-cli-'));
+    dirs.push(dir);
+    const source = join(dir, 'Observation.000.ndjson');
+    const observation = (id: string, subject: unknown) =>
+      JSON.stringify({ resourceType: 'Observation', id, status: 'final', subject });
+    await writeFile(
+      source,
+      [
+        observation('o1', { reference: 'Patient/p1' }),
+        observation('o2', { reference: 'Patient/p2' }),
+        observation('o3', { reference: 'Group/g1' }),
+      ].join('\n'),
+    );
+    const io = captureIo();
+    expect(await runIngest(['--source', source, '--db', join(dir, 'x.duckdb')], io)).toBe(1);
+    expect(io.err()).toContain(
+      'The sources lack the patients of their events: the store was left unchanged: no patient would be stored, of 3 resources read (0 event rows)',
+    );
+    await writeFile(
+      join(dir, 'Patient.000.ndjson'),
+      '{"resourceType":"Patient","id":"p1"}\n{"resourceType":"Patient","id":"p2"}\n',
+    );
+    const loaded = captureIo();
+    expect(await runIngest(['--source', dir, '--db', join(dir, 'x.duckdb')], loaded)).toBe(0);
+    expect(loaded.out()).toContain(
+      'Observation: 2 loaded, 1 skipped (1 subject not a Patient), 0 malformed',
+    );
+  });
+
+  test('--config applies the node configuration reading settings; a contradictory alias fails', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-ingest-cli-'));
+    dirs.push(dir);
+    const source = join(dir, 'data.ndjson');
+    await writeFile(
+      source,
+      [
+        JSON.stringify({ resourceType: 'Patient', id: 'p1' }),
+        JSON.stringify({
+          resourceType: 'Condition',
+          id: 'c1',
+          subject: { reference: 'Patient/p1' },
+          verificationStatus: { coding: [{ code: 'provisional' }] },
+        }),
+      ].join('\n'),
+    );
+    const config = (reading: object) =>
+      JSON.stringify({
+        nodeId: 'test',
+        source: { kind: 'duckdb', path: 'x.duckdb' },
+        gateway: { issuer: 'https://gateway.example' },
+        projects: [],
+        reading,
+      });
+    await writeFile(join(dir, 'node.json'), config({ unconfirmedConditions: 'exclude' }));
+    const io = captureIo();
+    const args = ['--source', source, '--db', join(dir, 'x.duckdb'), '--config'];
+    expect(await runIngest([...args, join(dir, 'node.json')], io)).toBe(0);
+    expect(io.out()).toContain(
+      'Condition: 0 loaded, 1 skipped (1 unconfirmed (node policy)), 0 malformed',
+    );
+    const dimdiOps = 'http://fhir.de/CodeSystem/dimdi/ops';
+    await writeFile(
+      join(dir, 'bad.json'),
+      config({ codeSystemAliases: { [dimdiOps]: 'http://example.org/ops' } }),
+    );
+    const bad = captureIo();
+    expect(await runIngest([...args, join(dir, 'bad.json')], bad)).toBe(1);
+    expect(bad.err()).toContain(
+      `The reading settings (code system aliases) are not usable: code system alias ${dimdiOps}: already stands for http://fhir.de/CodeSystem/bfarm/ops`,
+    );
   });
 });

@@ -2,7 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ProblemError } from '@tessera/schemas';
+import { ConfigError, ProblemError } from '@tessera/schemas';
+import { readNodeConfig } from '../app/config.ts';
+import { readingFromConfig } from '../ingest/reading.ts';
 import { TooManyBadLinesError } from '../ingest/bad-lines-error.ts';
 import { ingest } from '../ingest/ingest.ts';
 import type { IngestReport } from '../ingest/ingest.ts';
@@ -20,6 +22,8 @@ Options:
   --db <file>              the DuckDB store to write
   --record-key <file>      the node's record key secret (default <db>.key;
                            32 random bytes are created, mode 0600, if absent)
+  --config <file>          the node configuration, for its \`reading\` settings
+                           (code-system aliases, unconfirmed Conditions)
   --max-bad-share <share>  largest tolerated share of malformed resources (default 0.01)
   --workers <n>            parser threads (default: one per core, at most 4)
   -h, --help               show this help
@@ -48,6 +52,7 @@ export async function runIngest(argv: string[], io: CommandIo = processIo): Prom
         source: { type: 'string', multiple: true },
         db: { type: 'string' },
         'record-key': { type: 'string' },
+        config: { type: 'string' },
         'max-bad-share': { type: 'string' },
         workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -77,10 +82,15 @@ export async function runIngest(argv: string[], io: CommandIo = processIo): Prom
   const bar = createProgressBar(io.stderr);
   try {
     const secret = await loadOrCreateRecordKey(values['record-key'] ?? `${values.db}.key`);
+    const reading =
+      values.config === undefined
+        ? undefined
+        : readingFromConfig((await readNodeConfig(values.config)).reading);
     const report = await ingest({
       sources,
       dbPath: values.db,
       recordKeySecret: secret,
+      ...(reading === undefined ? {} : { reading }),
       maxBadShare,
       ...(workers === undefined ? {} : { workers }),
       onProgress: (p) =>
@@ -98,6 +108,10 @@ export async function runIngest(argv: string[], io: CommandIo = processIo): Prom
     if (err instanceof TooManyBadLinesError) {
       io.stderr.write(`tessera-node ingest: ${err.title}: ${err.detail ?? ''}\n`);
       printBadLines(err.badLines, err.badLineCount, io);
+      return 1;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`tessera-node ingest: ${err.message}\n`);
       return 1;
     }
     if (err instanceof ProblemError) {
@@ -132,8 +146,11 @@ export async function loadOrCreateRecordKey(path: string): Promise<Uint8Array> {
 function printReport(report: IngestReport, io: CommandIo): void {
   const out = io.stdout;
   for (const [type, c] of Object.entries(report.resources)) {
+    const why = Object.entries(report.skippedReasons[type] ?? {})
+      .map(([reason, n]) => `${formatCount(n)} ${reason}`)
+      .join(', ');
     out.write(
-      `${type}: ${formatCount(c.loaded)} loaded, ${formatCount(c.skipped)} skipped, ${formatCount(c.malformed)} malformed\n`,
+      `${type}: ${formatCount(c.loaded)} loaded, ${formatCount(c.skipped)} skipped${why === '' ? '' : ` (${why})`}, ${formatCount(c.malformed)} malformed\n`,
     );
   }
   const rows = Object.entries(report.rows)

@@ -4,6 +4,7 @@
 // (`_since`) when configured, paged search otherwise (mode search). The new
 // data goes into a new file that replaces the store only when complete and
 // changed (sync/harvest.ts).
+import { readingFromConfig } from '../ingest/reading.ts';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, ProblemError } from '@tessera/schemas';
@@ -95,6 +96,7 @@ export async function runSync(argv: string[], io: SyncIo = processIo): Promise<n
       // Without incremental the kept export is removed, so --full keeps it and starts it afresh.
       incremental: sync.incremental,
       fullEveryMs: values.full === true ? 0 : sync.fullEveryHours * 3_600_000,
+      reading: readingFromConfig(config.reading),
     });
     const rate =
       report.elapsedMs > 0 ? Math.round((report.resources / report.elapsedMs) * 1000) : 0;

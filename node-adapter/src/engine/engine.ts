@@ -1,5 +1,5 @@
 // The node's query engine: a canonical query in, true counts with cell keys
-// out. At most two statements per evaluation: the unit probe (only when the
+// out, its codes read through the store's code-system aliases. At most two statements per evaluation: the unit probe (only when the
 // query compares or summarises quantities, and only for code sets whose
 // stored units are not known yet) and the query itself.
 import {
@@ -13,6 +13,9 @@ import {
   type StoredUnits,
 } from './compile.ts';
 import type { SourceQuery } from './bounds.ts';
+import { canonicalQuerySystems, restoreCodeLabels } from './code-systems.ts';
+import { createCodeSystemAliases } from '../ingest/reading.ts';
+import type { CodeSystemAliases } from '../ingest/reading.ts';
 import { decodeRows } from './decode.ts';
 import type { Dialect } from './dialect.ts';
 import type { RawResult } from './raw-result.ts';
@@ -27,6 +30,12 @@ export interface EngineOptions {
    * units stored per code set are then probed once and remembered.
    */
   readonly immutable?: boolean;
+  /**
+   * The code-system aliases the store was ingested with (its meta
+   * `code_system_aliases`): a query's codes are read through them. Default:
+   * the known aliases.
+   */
+  readonly aliases?: CodeSystemAliases;
 }
 
 export interface Engine {
@@ -47,6 +56,7 @@ const UNIT_CACHE_ENTRIES = 1000;
  */
 export function createEngine(options: EngineOptions): Engine {
   const { runner, dialect } = options;
+  const aliases = options.aliases ?? createCodeSystemAliases();
   const known = new Map<string, readonly StoredUnit[]>();
 
   async function storedUnitsOf(query: EvaluableQuery): Promise<StoredUnits | undefined> {
@@ -78,10 +88,12 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   return {
-    async evaluate(query) {
+    async evaluate(asked) {
+      const query = canonicalQuerySystems(asked, aliases);
       const storedUnits = await storedUnitsOf(query);
       const compiled = compileQuery(query, storedUnits ? { dialect, storedUnits } : { dialect });
-      return decodeRows(compiled.plan, await runner.all(compiled.sql, compiled.params));
+      const result = decodeRows(compiled.plan, await runner.all(compiled.sql, compiled.params));
+      return restoreCodeLabels(result, asked);
     },
   };
 }

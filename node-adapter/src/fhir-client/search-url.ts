@@ -25,7 +25,7 @@ export type SearchType = (typeof SEARCH_TYPES)[number];
 /** FHIR R4 search parameters the source may send, per resource type. */
 export const TYPE_PARAMS: Readonly<Record<SearchType, readonly string[]>> = Object.freeze({
   Patient: [],
-  Condition: ['code', 'onset-date', 'recorded-date'],
+  Condition: ['code', 'onset-date', 'onset-age', 'recorded-date'],
   Observation: [
     'code',
     'date',
@@ -39,7 +39,7 @@ export const TYPE_PARAMS: Readonly<Record<SearchType, readonly string[]>> = Obje
   MedicationRequest: ['code', 'medication', 'authoredon'],
   MedicationStatement: ['code', 'medication', 'effective'],
   MedicationAdministration: ['code', 'medication', 'effective-time'],
-  Medication: ['code'],
+  Medication: ['code', 'ingredient-code'],
   Immunization: ['vaccine-code', 'date'],
   Encounter: ['type', 'class', 'date'],
 });
@@ -51,6 +51,7 @@ export type CommonParam = (typeof COMMON_PARAMS)[number];
 /** Token parameters, the only ones `:below` may qualify. */
 const TOKEN_PARAMS = new Set([
   'code',
+  'ingredient-code',
   'vaccine-code',
   'type',
   'class',
@@ -65,7 +66,15 @@ const QUANTITY_PARAMS = new Set(['value-quantity', 'component-value-quantity']);
 /** Modifiers the source may send, and the parameters each may qualify. */
 const MODIFIER_PARAMS: Readonly<Record<Modifier, ReadonlySet<string>>> = {
   below: TOKEN_PARAMS,
-  missing: new Set(['medication']),
+  missing: new Set([
+    'medication',
+    'value-quantity',
+    'component-value-quantity',
+    'date',
+    'onset-date',
+    'onset-age',
+    'effective-time',
+  ]),
 };
 export type Modifier = 'below' | 'missing';
 

@@ -42,7 +42,14 @@ export const STAGING_COLUMNS = Object.freeze({
     ['deceased_date', 'DATE'],
     ['record_key', 'UINTEGER'],
   ],
-  conditions: EVENT_COLUMNS,
+  // A Condition dated by onsetAge: the age, added to the birth date at
+  // publishing, and the recordedDate for a patient without one.
+  conditions: [
+    ...EVENT_COLUMNS,
+    ['onset_months', 'INTEGER'],
+    ['onset_days', 'INTEGER'],
+    ['recorded_date', 'DATE'],
+  ],
   procedures: EVENT_COLUMNS,
   medications: EVENT_COLUMNS,
   immunizations: EVENT_COLUMNS,
@@ -139,7 +146,12 @@ export function writeEvent(
     return;
   }
   const table = EVENT_TABLE_OF[e.kind];
-  for (const c of e.codings) sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}\n`);
+  const tail =
+    e.kind === 'condition'
+      ? `,${e.onsetAge?.months ?? ''},${e.onsetAge?.days ?? ''},${e.recordedDate ?? ''}\n`
+      : '\n';
+  for (const c of e.codings)
+    sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}${tail}`);
 }
 
 /** An Observation's rows (component 0) or one component's (1, 2, ...): codings and value codings. */

@@ -91,15 +91,60 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-/** First usable date of two or three candidates, in order. */
-export function firstDate(
-  a: unknown,
-  b?: unknown,
-  c?: unknown,
-  d?: unknown,
-  e?: unknown,
-): string | null {
-  return fhirDate(a) ?? fhirDate(b) ?? fhirDate(c) ?? fhirDate(d) ?? fhirDate(e);
+/** First usable date of the candidates, in order. */
+export function firstDate(...candidates: unknown[]): string | null {
+  for (const candidate of candidates) {
+    const date = fhirDate(candidate);
+    if (date !== null) return date;
+  }
+  return null;
+}
+
+/** An Age as whole months (years and months) or whole days (weeks and days). */
+export interface AgeSpan {
+  readonly months: number;
+  readonly days: number;
+}
+
+const AGE_UNITS: Readonly<Record<string, { months?: number; days?: number }>> = {
+  a: { months: 12 },
+  mo: { months: 1 },
+  wk: { days: 7 },
+  d: { days: 1 },
+};
+
+/**
+ * An Age (a UCUM Quantity in `a`, `mo`, `wk` or `d`, not negative) as a
+ * span: years and months in whole months, weeks and days in whole days,
+ * rounded. Anything else is undefined.
+ * @example ageSpan({ value: 52, system: 'http://unitsofmeasure.org', code: 'a' }) // { months: 624, days: 0 }
+ */
+export function ageSpan(age: unknown): AgeSpan | undefined {
+  if (!isObject(age) || typeof age.value !== 'number' || !(age.value >= 0)) return undefined;
+  if (!Number.isFinite(age.value)) return undefined;
+  const unit = AGE_UNITS[stringOf(age.code) ?? ''];
+  if (unit === undefined) return undefined;
+  return {
+    months: Math.round(age.value * (unit.months ?? 0)),
+    days: Math.round(age.value * (unit.days ?? 0)),
+  };
+}
+
+/**
+ * `YYYY-MM-DD` plus an age span, as the store computes it: months first,
+ * a day the month lacks clamped to its last day, then days.
+ * @example addAgeSpan('2000-01-31', { months: 1, days: 0 }) // '2000-02-29'
+ */
+export function addAgeSpan(date: string, span: AgeSpan): string {
+  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
+  const months = y * 12 + (m - 1) + span.months;
+  const year = Math.floor(months / 12);
+  const month = (months % 12) + 1;
+  const day = Math.min(d, daysInMonth(year, month));
+  const shifted = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, keeps years below 100 as they are.
+  shifted.setUTCFullYear(year, month - 1, day + span.days);
+  return shifted.toISOString().slice(0, 10);
 }
 
 /** The start of a Period, when the value is one. */
@@ -107,7 +152,7 @@ export function periodStart(period: unknown): unknown {
   return isObject(period) ? period.start : undefined;
 }
 
-/** What a Bundle entry's fullUrl stands for, so `urn:uuid:` references resolve. */
+/** What a Bundle entry's fullUrl stands for, so references to it resolve. */
 export interface BundleTarget {
   readonly type: string;
   readonly id: string;
@@ -116,24 +161,67 @@ export interface BundleTarget {
 export type BundleIndex = ReadonlyMap<string, BundleTarget>;
 
 const LITERAL_REFERENCE = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+const RELATIVE_REFERENCE = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[^/]+)?$/;
+const RESTFUL_URL = /^(https?:\/\/.+)\/[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[^/]+)?$/;
 
 /**
- * The logical id a Reference points to when it names a resource of `type`:
- * `Type/<id>`, an absolute URL ending in `Type/<id>`, a Bundle entry's
- * fullUrl, or `urn:uuid:<id>`. Conditional and contained references, and
- * references to another type, give undefined.
+ * The logical id a Bundle entry's fullUrl gives a resource of `type` that
+ * has no id of its own: the uuid or oid of a `urn:`, or the id of a RESTful
+ * URL (absolute, or relative as some exports write it) naming that type.
+ * @example idFromFullUrl('urn:uuid:3f1a', 'Patient') // '3f1a'
+ * @example idFromFullUrl('https://fhir.example/r4/Patient/3f1a', 'Patient') // '3f1a'
+ */
+export function idFromFullUrl(fullUrl: unknown, type: string): string | undefined {
+  if (typeof fullUrl !== 'string') return undefined;
+  if (fullUrl.startsWith('urn:uuid:') || fullUrl.startsWith('urn:oid:')) {
+    return stringOf(fullUrl.slice(fullUrl.indexOf(':', 4) + 1));
+  }
+  const match = LITERAL_REFERENCE.exec(fullUrl);
+  return match !== null && match[1] === type ? match[2] : undefined;
+}
+
+/**
+ * The server base of a RESTful fullUrl (`https://x/r4` of
+ * `https://x/r4/Patient/1`), against which the entry's relative references
+ * resolve; undefined for a `urn:` or relative fullUrl.
+ * @example fullUrlBase('https://fhir.example/r4/Observation/o1') // 'https://fhir.example/r4'
+ */
+export function fullUrlBase(fullUrl: unknown): string | undefined {
+  if (typeof fullUrl !== 'string') return undefined;
+  return RESTFUL_URL.exec(fullUrl)?.[1];
+}
+
+/** Where a reference is read: the Bundle it came from and its entry's server base. */
+export interface ReferenceContext {
+  readonly bundle?: BundleIndex;
+  /** The RESTful base of the referencing entry's fullUrl. */
+  readonly base?: string;
+}
+
+/**
+ * The logical id a Reference points to when it names a resource of `type`,
+ * resolved as FHIR resolves references in a Bundle: a reference equal to an
+ * entry's fullUrl is that entry's resource; a relative one is first
+ * resolved against the referencing entry's server base; otherwise `Type/<id>`,
+ * an absolute URL ending in `Type/<id>`, or `urn:uuid:<id>` give the id.
+ * Conditional and contained references, and references to another type,
+ * give undefined.
  * @example referencedId({ reference: 'Patient/p1' }, 'Patient') // 'p1'
  */
 export function referencedId(
   reference: unknown,
   type: string,
-  bundle?: BundleIndex,
+  context: ReferenceContext = {},
 ): string | undefined {
   if (!isObject(reference)) return undefined;
   const ref = stringOf(reference.reference);
   if (ref === undefined) return undefined;
+  const { bundle, base } = context;
   if (bundle !== undefined) {
-    const target = bundle.get(ref);
+    let target = bundle.get(ref);
+    if (target === undefined && base !== undefined && RELATIVE_REFERENCE.test(ref)) {
+      target = bundle.get(`${base}/${ref}`);
+    }
     if (target !== undefined) return target.type === type ? target.id : undefined;
   }
   if (ref.startsWith('urn:uuid:')) return stringOf(ref.slice(9));
@@ -144,4 +232,25 @@ export function referencedId(
   }
   const match = LITERAL_REFERENCE.exec(ref);
   return match !== null && match[1] === type ? match[2] : undefined;
+}
+
+/**
+ * The resource type a reference names, when it says: its Bundle target's,
+ * the `Type/` of a literal reference, or the Reference's `type` element.
+ * @example referencedType({ reference: 'Group/g1' }) // 'Group'
+ */
+export function referencedType(
+  reference: JsonObject,
+  context: ReferenceContext = {},
+): string | undefined {
+  const ref = stringOf(reference.reference);
+  if (ref !== undefined) {
+    const target =
+      context.bundle?.get(ref) ??
+      (context.base !== undefined ? context.bundle?.get(`${context.base}/${ref}`) : undefined);
+    if (target !== undefined) return target.type;
+    const match = LITERAL_REFERENCE.exec(ref);
+    if (match !== null) return match[1];
+  }
+  return stringOf(reference.type);
 }

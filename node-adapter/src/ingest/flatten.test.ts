@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { fhirDate, referencedId } from './fhir.ts';
-import { flattenResource } from './flatten.ts';
+import { addAgeSpan, ageSpan, fhirDate, fullUrlBase, idFromFullUrl, referencedId } from './fhir.ts';
+import { eventDateOf, flattenResource, SPECIAL_VALUES, VALUE_STRING } from './flatten.ts';
 import { bundleIndex } from './task.ts';
 
 const SNOMED = 'http://snomed.info/sct';
@@ -38,15 +38,44 @@ describe('references', () => {
     expect(referencedId({ reference: 'Group/g1' }, 'Patient')).toBeUndefined();
     expect(referencedId({ identifier: { value: '1' } }, 'Patient')).toBeUndefined();
   });
+  test('a fullUrl gives the id of a resource without one: urn:uuid, urn:oid, RESTful URL', () => {
+    expect(idFromFullUrl('urn:uuid:3f1a', 'Patient')).toBe('3f1a');
+    expect(idFromFullUrl('urn:oid:1.2.3', 'Patient')).toBe('1.2.3');
+    expect(idFromFullUrl('https://fhir.example/r4/Patient/3f1a', 'Patient')).toBe('3f1a');
+    expect(idFromFullUrl('Patient/3f1a', 'Patient')).toBe('3f1a');
+    expect(idFromFullUrl('https://fhir.example/r4/Group/3f1a', 'Patient')).toBeUndefined();
+    expect(fullUrlBase('https://fhir.example/r4/Patient/3f1a')).toBe('https://fhir.example/r4');
+    expect(fullUrlBase('urn:uuid:3f1a')).toBeUndefined();
+  });
+  test('a relative reference resolves against the referencing entry server base first', () => {
+    const index = bundleIndex([
+      {
+        fullUrl: 'https://a.example/fhir/Patient/1',
+        resource: { resourceType: 'Patient', id: 'x' },
+      },
+      { fullUrl: 'https://b.example/fhir/Patient/1', resource: { resourceType: 'Patient' } },
+    ]);
+    const ref = { reference: 'Patient/1' };
+    expect(referencedId(ref, 'Patient', { bundle: index, base: 'https://a.example/fhir' })).toBe(
+      'x',
+    );
+    expect(referencedId(ref, 'Patient', { bundle: index, base: 'https://b.example/fhir' })).toBe(
+      '1',
+    );
+    const absolute = { reference: 'https://a.example/fhir/Patient/1' };
+    expect(referencedId(absolute, 'Patient', { bundle: index })).toBe('x');
+  });
   test('a Bundle entry fullUrl resolves to the entry resource id and type', () => {
     const index = bundleIndex([
       { fullUrl: 'urn:uuid:aaa', resource: { resourceType: 'Patient', id: 'p9' } },
       { fullUrl: 'urn:uuid:bbb', resource: { resourceType: 'Group', id: 'g1' } },
       { fullUrl: 'urn:uuid:ccc', resource: { resourceType: 'Patient' } },
     ]);
-    expect(referencedId({ reference: 'urn:uuid:aaa' }, 'Patient', index)).toBe('p9');
-    expect(referencedId({ reference: 'urn:uuid:bbb' }, 'Patient', index)).toBeUndefined();
-    expect(referencedId({ reference: 'urn:uuid:ccc' }, 'Patient', index)).toBe('ccc');
+    expect(referencedId({ reference: 'urn:uuid:aaa' }, 'Patient', { bundle: index })).toBe('p9');
+    expect(
+      referencedId({ reference: 'urn:uuid:bbb' }, 'Patient', { bundle: index }),
+    ).toBeUndefined();
+    expect(referencedId({ reference: 'urn:uuid:ccc' }, 'Patient', { bundle: index })).toBe('ccc');
   });
 });
 
@@ -147,7 +176,7 @@ describe('flattenResource', () => {
         code,
       }),
     ).toEqual({
-      type: 'dropped',
+      type: 'skipped',
       reason: 'entered-in-error',
     });
     for (const status of ['refuted', 'entered-in-error']) {
@@ -155,7 +184,7 @@ describe('flattenResource', () => {
       expect(
         flattenResource({ resourceType: 'Condition', id: 'c', subject, code, verificationStatus }),
       ).toEqual({
-        type: 'dropped',
+        type: 'skipped',
         reason: 'refuted',
       });
     }
@@ -345,12 +374,168 @@ describe('flattenResource', () => {
     });
   });
 
+  test('a Medication matches on its ingredients codes too (R4 itemCodeableConcept, R5 item.concept)', () => {
+    const ATC = 'http://www.whocc.no/atc';
+    const kcl = { coding: [{ system: ATC, code: 'A12BA01' }] };
+    expect(
+      flattenResource({
+        resourceType: 'Medication',
+        id: 'rezeptur',
+        code: { text: 'compounded' },
+        ingredient: [{ itemCodeableConcept: kcl }, { itemReference: { reference: 'Substance/s' } }],
+      }),
+    ).toEqual({ type: 'medication', id: 'rezeptur', codings: [{ system: ATC, code: 'A12BA01' }] });
+    expect(
+      flattenResource({
+        resourceType: 'MedicationRequest',
+        id: 'rx',
+        subject,
+        contained: [
+          { resourceType: 'Medication', id: 'm', ingredient: [{ item: { concept: kcl } }] },
+        ],
+        medicationReference: { reference: '#m' },
+      }),
+    ).toMatchObject({ codings: [{ system: ATC, code: 'A12BA01' }] });
+  });
+
+  test('observation values beyond valueQuantity: integer, ratio, boolean, code-like string; no range', () => {
+    const LOINC = 'http://loinc.org';
+    const base = {
+      resourceType: 'Observation',
+      id: 'o',
+      subject,
+      code: { coding: [{ system: LOINC, code: 'x' }] },
+    };
+    const read = (extra: Record<string, unknown>) => {
+      const flat = flattenResource({ ...base, ...extra });
+      return flat.type === 'event'
+        ? { value: flat.value, unit: flat.unit, valueCodings: flat.valueCodings }
+        : flat;
+    };
+    expect(read({ valueInteger: 2 })).toEqual({ value: 2, unit: '1', valueCodings: [] });
+    expect(read({ valueRatio: { numerator: { value: 1 }, denominator: { value: 64 } } })).toEqual({
+      value: 1 / 64,
+      unit: '1',
+      valueCodings: [],
+    });
+    expect(
+      read({
+        valueRatio: {
+          numerator: { value: 5, system: 'http://unitsofmeasure.org', code: 'mg' },
+          denominator: { value: 2, system: 'http://unitsofmeasure.org', code: 'mL' },
+        },
+      }),
+    ).toEqual({ value: 2.5, unit: 'mg/mL', valueCodings: [] });
+    expect(read({ valueBoolean: false })).toEqual({
+      value: null,
+      unit: null,
+      valueCodings: [{ system: SPECIAL_VALUES, code: 'false' }],
+    });
+    expect(read({ valueString: '  not detected ' })).toMatchObject({
+      valueCodings: [{ system: VALUE_STRING, code: 'not detected' }],
+    });
+    expect(read({ valueString: 'seen by the nurse on the ward' })).toMatchObject({
+      valueCodings: [],
+    });
+    expect(read({ valueString: 'x'.repeat(41) })).toMatchObject({ valueCodings: [] });
+    expect(
+      read({ valueRange: { low: { value: 1, unit: '%' }, high: { value: 2, unit: '%' } } }),
+    ).toEqual({ value: null, unit: null, valueCodings: [] });
+  });
+
+  test('a Condition dated by onsetAge counts from the birth date, else from recordedDate', () => {
+    const flat = flattenResource({
+      resourceType: 'Condition',
+      id: 'c',
+      subject,
+      onsetAge: { value: 1, unit: 'mo', system: 'http://unitsofmeasure.org', code: 'mo' },
+      recordedDate: '2020-05-05',
+    });
+    expect(flat).toMatchObject({ date: null, onsetAge: { months: 1, days: 0 } });
+    if (flat.type !== 'event') throw new Error('expected an event');
+    expect(eventDateOf(flat, '2000-01-31')).toBe('2000-02-29');
+    expect(eventDateOf(flat, null)).toBe('2020-05-05');
+    expect(addAgeSpan('1961-04-12', { months: 52 * 12, days: 0 })).toBe('2013-04-12');
+    expect(addAgeSpan('2023-12-30', { months: 0, days: 3 })).toBe('2024-01-02');
+    expect(ageSpan({ value: 2.5, code: 'wk' })).toEqual({ months: 0, days: 18 });
+    expect(ageSpan({ value: 3, code: 'h' })).toBeUndefined();
+    expect(ageSpan({ value: -1, code: 'a' })).toBeUndefined();
+  });
+
+  test('dates read today: Observation.issued as a fallback, R5 occurence[x]', () => {
+    expect(
+      flattenResource({
+        resourceType: 'Observation',
+        id: 'o',
+        subject,
+        issued: '2021-04-05T10:00:00Z',
+      }),
+    ).toMatchObject({ date: '2021-04-05' });
+    expect(
+      flattenResource({
+        resourceType: 'Observation',
+        id: 'o',
+        subject,
+        effectiveDateTime: '2021-04-01',
+        issued: '2021-04-05T10:00:00Z',
+      }),
+    ).toMatchObject({ date: '2021-04-01' });
+    expect(
+      flattenResource({
+        resourceType: 'MedicationAdministration',
+        id: 'ma',
+        subject,
+        medicationCodeableConcept: {
+          coding: [{ system: 'http://www.whocc.no/atc', code: 'B01AB01' }],
+        },
+        occurencePeriod: { start: '2022-02-03T08:00:00+01:00' },
+      }),
+    ).toMatchObject({ date: '2022-02-03' });
+  });
+
+  test('codes under a dimdi URL are stored under the bfarm URL, normalised for it', () => {
+    const flat = flattenResource({
+      resourceType: 'Condition',
+      id: 'c',
+      subject,
+      code: { coding: [{ system: 'http://fhir.de/CodeSystem/dimdi/icd-10-gm', code: 'E11.9' }] },
+    });
+    expect(flat).toMatchObject({
+      codings: [{ system: 'http://fhir.de/CodeSystem/bfarm/icd-10-gm', code: 'E119' }],
+    });
+  });
+
+  test('unconfirmed, provisional and differential Conditions count unless the node policy excludes them', () => {
+    for (const code of ['unconfirmed', 'provisional', 'differential']) {
+      const condition = {
+        resourceType: 'Condition',
+        id: 'c',
+        subject,
+        code: { coding: [{ system: SNOMED, code: '44054006' }] },
+        verificationStatus: { coding: [{ code }] },
+      };
+      expect(flattenResource(condition)).toMatchObject({ type: 'event' });
+      expect(flattenResource(condition, { excludeUnconfirmedConditions: true })).toEqual({
+        type: 'skipped',
+        reason: 'unconfirmed (node policy)',
+      });
+    }
+    const confirmed = {
+      resourceType: 'Condition',
+      id: 'c',
+      subject,
+      verificationStatus: { coding: [{ code: 'confirmed' }] },
+    };
+    expect(flattenResource(confirmed, { excludeUnconfirmedConditions: true })).toMatchObject({
+      type: 'event',
+    });
+  });
+
   test('malformed resources get a fixed reason that quotes nothing', () => {
     const reasons = [
       flattenResource('not an object'),
       flattenResource({ id: 'x' }),
       flattenResource({ resourceType: 'Condition', subject }),
-      flattenResource({ resourceType: 'Condition', id: 'c' }),
       flattenResource({
         resourceType: 'Condition',
         id: 'c',
@@ -368,15 +553,38 @@ describe('flattenResource', () => {
       'not a JSON object',
       'missing resourceType',
       'missing id',
-      'missing subject',
       'unresolvable subject reference',
       'missing medication',
       'unresolvable medication reference',
     ]);
   });
 
-  test('unused types are skipped; a Bundle entry without an id takes its fullUrl uuid', () => {
-    expect(flattenResource({ resourceType: 'Claim', id: 'c' })).toEqual({ type: 'unused' });
+  test('valid resources that cannot belong to a patient are skipped by reason', () => {
+    const reason = (resource: unknown): string => {
+      const flat = flattenResource(resource);
+      return flat.type === 'skipped' ? flat.reason : flat.type;
+    };
+    const observation = { resourceType: 'Observation', id: 'o', status: 'final' };
+    expect(reason(observation)).toBe('no subject');
+    expect(reason({ ...observation, subject: { reference: 'Group/g1' } })).toBe(
+      'subject not a Patient',
+    );
+    expect(
+      reason({ ...observation, subject: { reference: 'https://x.example/Location/l1' } }),
+    ).toBe('subject not a Patient');
+    expect(reason({ ...observation, subject: { display: 'Mr. Example' } })).toBe(
+      'subject without reference',
+    );
+    expect(
+      reason({ ...observation, subject: { identifier: { value: '1' }, type: 'Patient' } }),
+    ).toBe('subject without reference');
+    expect(reason({ ...observation, subject: { reference: 'Patient?identifier=x|1' } })).toBe(
+      'malformed',
+    );
+    expect(reason({ resourceType: 'Claim', id: 'c' })).toBe('resource type not read');
+  });
+
+  test('a Bundle entry without an id takes the id its fullUrl gives', () => {
     expect(flattenResource({ resourceType: 'Patient' }, { fallbackId: 'u1' })).toMatchObject({
       type: 'patient',
       id: 'u1',

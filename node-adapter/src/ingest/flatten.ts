@@ -3,8 +3,20 @@
 // kind reads" table, as a pure function. Reasons never quote the resource,
 // because a resource may hold patient data.
 import type { EventKind } from '@tessera/schemas';
-import { codingsOf, firstDate, isObject, periodStart, referencedId, stringOf } from './fhir.ts';
-import type { BundleIndex, FlatCoding, JsonObject } from './fhir.ts';
+import {
+  addAgeSpan,
+  ageSpan,
+  codingsOf,
+  firstDate,
+  isObject,
+  periodStart,
+  referencedId,
+  referencedType,
+  stringOf,
+} from './fhir.ts';
+import type { AgeSpan, FlatCoding, JsonObject, ReferenceContext } from './fhir.ts';
+import { canonicalCodings, createCodeSystemAliases } from './reading.ts';
+import type { CodeSystemAliases } from './reading.ts';
 
 export type Gender = 'female' | 'male' | 'other' | 'unknown';
 
@@ -27,13 +39,20 @@ export interface FlatEvent {
   readonly date: string | null;
   /** One stored row per coding; empty when the code is only resolved later. */
   readonly codings: readonly FlatCoding[];
-  /** Observations: valueQuantity. */
+  /** Observations: valueQuantity, valueInteger or valueRatio (observationValue). */
   readonly value?: number | null;
   readonly unit?: string | null;
-  /** Observations: valueCodeableConcept codings. */
+  /** Observations: valueCodeableConcept codings, valueBoolean, a code-like valueString. */
   readonly valueCodings?: readonly FlatCoding[];
   /** Observations: each `component` with a usable coding, in order (absent when none). */
   readonly components?: readonly FlatComponent[];
+  /**
+   * Conditions dated by `onsetAge` (then `date` is null): the age, which
+   * dates the event from the patient's birth date (eventDateOf), and the
+   * recordedDate that dates it when there is no birth date.
+   */
+  readonly onsetAge?: AgeSpan;
+  readonly recordedDate?: string | null;
   /** Medication events naming a Medication resource: its id, resolved after reading. */
   readonly medicationRef?: string;
 }
@@ -63,14 +82,27 @@ export interface FlatMedication {
   readonly codings: readonly FlatCoding[];
 }
 
-export interface Dropped {
-  readonly type: 'dropped';
-  readonly reason: 'entered-in-error' | 'refuted';
+/**
+ * A valid resource the store does not keep, and why: counted by reason in
+ * the ingest report, never as malformed.
+ */
+export interface Skipped {
+  readonly type: 'skipped';
+  readonly reason: SkipReason;
 }
 
-export interface Unused {
-  readonly type: 'unused';
-}
+export type SkipReason =
+  | 'resource type not read'
+  | 'entered-in-error'
+  | 'refuted'
+  /** An unconfirmed, provisional or differential Condition, where the node's policy leaves them out. */
+  | 'unconfirmed (node policy)'
+  /** An event with no subject: nothing ties it to a patient. */
+  | 'no subject'
+  /** The subject is a Group, Location, Device, ...: not one patient. */
+  | 'subject not a Patient'
+  /** A subject given by display text or identifier alone, which no reference resolves. */
+  | 'subject without reference';
 
 export interface Malformed {
   readonly type: 'malformed';
@@ -82,12 +114,11 @@ export type MalformedReason =
   | 'not a JSON object'
   | 'missing resourceType'
   | 'missing id'
-  | 'missing subject'
   | 'unresolvable subject reference'
   | 'missing medication'
   | 'unresolvable medication reference';
 
-export type Flattened = FlatPatient | FlatEvent | FlatMedication | Dropped | Unused | Malformed;
+export type Flattened = FlatPatient | FlatEvent | FlatMedication | Skipped | Malformed;
 
 /** Resource types that feed an event table. */
 export const EVENT_RESOURCE_KINDS: Readonly<Record<string, EventKind>> = Object.freeze({
@@ -108,24 +139,49 @@ export const USED_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   ...Object.keys(EVENT_RESOURCE_KINDS),
 ]);
 
-export interface FlattenContext {
-  /** fullUrl -> target of the Bundle the resource came from. */
-  readonly bundle?: BundleIndex;
-  /** Id to use when the resource has none (a Bundle entry's `urn:uuid:` fullUrl). */
+/** Where the resource was read: its Bundle (fullUrl -> target) and its entry's server base. */
+export interface FlattenContext extends ReferenceContext {
+  /** Id to use when the resource has none (from its Bundle entry's fullUrl). */
   readonly fallbackId?: string;
+  /** The code-system aliases; default: the known ones. */
+  readonly aliases?: CodeSystemAliases;
+  /** Node policy: leave out unconfirmed, provisional and differential Conditions. */
+  readonly excludeUnconfirmedConditions?: boolean;
 }
 
+const KNOWN_ALIASES = createCodeSystemAliases();
+
 const MALFORMED = (reason: MalformedReason): Malformed => ({ type: 'malformed', reason });
-const UNUSED: Unused = Object.freeze({ type: 'unused' });
-const ENTERED_IN_ERROR: Dropped = Object.freeze({ type: 'dropped', reason: 'entered-in-error' });
-const REFUTED: Dropped = Object.freeze({ type: 'dropped', reason: 'refuted' });
+const SKIPPED = (reason: SkipReason): Skipped => Object.freeze({ type: 'skipped', reason });
+const UNUSED = SKIPPED('resource type not read');
+const ENTERED_IN_ERROR = SKIPPED('entered-in-error');
+const REFUTED = SKIPPED('refuted');
+const UNCONFIRMED = SKIPPED('unconfirmed (node policy)');
 
 /**
- * Flattens one parsed FHIR resource.
+ * Flattens one parsed FHIR resource, its codings under their canonical
+ * code-system URLs (reading.ts).
  * @example flattenResource({ resourceType: 'Patient', id: 'p1', gender: 'female' })
  * // { type: 'patient', id: 'p1', gender: 'female', birthDate: null, deceased: false, deceasedDate: null }
  */
 export function flattenResource(resource: unknown, context: FlattenContext = {}): Flattened {
+  const flat = readResource(resource, context);
+  const aliases = context.aliases ?? KNOWN_ALIASES;
+  switch (flat.type) {
+    case 'medication':
+      return { ...flat, codings: canonicalCodings(flat.codings, aliases) };
+    case 'event': {
+      const codings = canonicalCodings(flat.codings, aliases);
+      const valueCodings =
+        flat.valueCodings === undefined ? undefined : canonicalCodings(flat.valueCodings, aliases);
+      return valueCodings === undefined ? { ...flat, codings } : { ...flat, codings, valueCodings };
+    }
+    default:
+      return flat;
+  }
+}
+
+function readResource(resource: unknown, context: FlattenContext): Flattened {
   if (!isObject(resource)) return MALFORMED('not a JSON object');
   const resourceType = stringOf(resource.resourceType);
   if (resourceType === undefined) return MALFORMED('missing resourceType');
@@ -135,36 +191,48 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
   if (resourceType === 'Patient') return flattenPatient(resource, id);
   if (resource.status === 'entered-in-error') return ENTERED_IN_ERROR;
   if (resourceType === 'Medication') {
-    const codings: FlatCoding[] = [];
-    codingsOf(resource.code, codings);
-    return { type: 'medication', id, codings };
+    return { type: 'medication', id, codings: medicationCodings(resource) };
   }
   const kind = EVENT_RESOURCE_KINDS[resourceType];
   if (kind === undefined) return UNUSED;
 
-  const subject = resource.subject ?? resource.patient;
-  if (subject === undefined || subject === null) return MALFORMED('missing subject');
-  const patientId = referencedId(subject, 'Patient', context.bundle);
-  if (patientId === undefined) return MALFORMED('unresolvable subject reference');
+  const patientId = subjectPatient(resource.subject ?? resource.patient, context);
+  if (typeof patientId !== 'string') return patientId;
 
   const codings: FlatCoding[] = [];
   switch (kind) {
     case 'condition': {
-      if (isRefuted(resource.verificationStatus)) return REFUTED;
+      const verification = verificationOf(resource.verificationStatus);
+      if (verification === 'refuted') return REFUTED;
+      if (verification === 'unconfirmed' && context.excludeUnconfirmedConditions === true) {
+        return UNCONFIRMED;
+      }
       codingsOf(resource.code, codings);
-      const date = firstDate(
-        resource.onsetDateTime,
-        periodStart(resource.onsetPeriod),
-        resource.recordedDate,
-      );
-      return { type: 'event', kind, resourceId: id, patientId, date, codings };
+      const onset = firstDate(resource.onsetDateTime, periodStart(resource.onsetPeriod));
+      const onsetAge = onset === null ? ageSpan(resource.onsetAge) : undefined;
+      const recorded = firstDate(resource.recordedDate);
+      if (onsetAge === undefined) {
+        return { type: 'event', kind, resourceId: id, patientId, date: onset ?? recorded, codings };
+      }
+      // Dated from the patient's birth date once it is known; recordedDate without one.
+      const event = {
+        type: 'event',
+        kind,
+        resourceId: id,
+        patientId,
+        date: null,
+        codings,
+      } as const;
+      return { ...event, onsetAge, recordedDate: recorded };
     }
     case 'observation': {
       codingsOf(resource.code, codings);
+      // `issued` (when the result was made available) stands in for a missing effective time.
       const date = firstDate(
         resource.effectiveDateTime,
         periodStart(resource.effectivePeriod),
         resource.effectiveInstant,
+        resource.issued,
       );
       return observation(resource, id, patientId, date, codings);
     }
@@ -196,6 +264,34 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
   }
 }
 
+/**
+ * An event's date once its patient's birth date is known: the onsetAge of
+ * a Condition counts from the birth date, else its recordedDate stands in.
+ * @example eventDateOf(flat, '1961-04-12')
+ */
+export function eventDateOf(event: FlatEvent, birthDate: string | null): string | null {
+  if (event.onsetAge === undefined) return event.date;
+  if (birthDate === null) return event.recordedDate ?? null;
+  return addAgeSpan(birthDate, event.onsetAge);
+}
+
+/**
+ * The patient an event belongs to, or why it belongs to none. Valid FHIR
+ * whose subject is no patient is skipped; only a reference that cannot be
+ * read at all is malformed.
+ */
+function subjectPatient(subject: unknown, context: FlattenContext): string | Skipped | Malformed {
+  if (subject === undefined || subject === null) return SKIPPED('no subject');
+  if (!isObject(subject)) return MALFORMED('unresolvable subject reference');
+  const patientId = referencedId(subject, 'Patient', context);
+  if (patientId !== undefined) return patientId;
+  if (stringOf(subject.reference) === undefined) return SKIPPED('subject without reference');
+  const type = referencedType(subject, context);
+  return type !== undefined && type !== 'Patient'
+    ? SKIPPED('subject not a Patient')
+    : MALFORMED('unresolvable subject reference');
+}
+
 function flattenPatient(resource: JsonObject, id: string): FlatPatient {
   const g = resource.gender;
   const gender: Gender = g === 'female' || g === 'male' || g === 'other' ? g : 'unknown';
@@ -206,16 +302,28 @@ function flattenPatient(resource: JsonObject, id: string): FlatPatient {
   return { type: 'patient', id, gender, birthDate, deceased, deceasedDate };
 }
 
-function isRefuted(verificationStatus: unknown): boolean {
-  if (!isObject(verificationStatus) || !Array.isArray(verificationStatus.coding)) return false;
+const UNCONFIRMED_CODES = new Set(['unconfirmed', 'provisional', 'differential']);
+
+/** A Condition's verification status as the store's rules see it; the code decides, whatever its system. */
+function verificationOf(verificationStatus: unknown): 'refuted' | 'unconfirmed' | undefined {
+  if (!isObject(verificationStatus) || !Array.isArray(verificationStatus.coding)) return undefined;
+  let found: 'unconfirmed' | undefined;
   for (const coding of verificationStatus.coding) {
     if (!isObject(coding)) continue;
-    if (coding.code === 'refuted' || coding.code === 'entered-in-error') return true;
+    if (coding.code === 'refuted' || coding.code === 'entered-in-error') return 'refuted';
+    if (typeof coding.code === 'string' && UNCONFIRMED_CODES.has(coding.code))
+      found = 'unconfirmed';
   }
-  return false;
+  return found;
 }
 
 const UCUM = 'http://unitsofmeasure.org';
+/** FHIR's code system for special values, whose `true` and `false` stand for valueBoolean. */
+export const SPECIAL_VALUES = 'http://terminology.hl7.org/CodeSystem/special-values';
+/** The code system under which a code-like valueString is stored (valueStringCode). */
+export const VALUE_STRING = 'https://tessera.eu/fhir/CodeSystem/value-string';
+/** UCUM's unity, the unit of a count or score (valueInteger). */
+export const UNITY = '1';
 
 function observation(
   resource: JsonObject,
@@ -235,18 +343,14 @@ function observation(
 
 /** The value of an Observation or of one of its components. */
 function observedValue(element: JsonObject): ObservedValue {
-  let value: number | null = null;
-  let unit: string | null = null;
-  const quantity = element.valueQuantity;
-  if (isObject(quantity)) {
-    if (typeof quantity.value === 'number' && Number.isFinite(quantity.value))
-      value = quantity.value;
-    const code = stringOf(quantity.code);
-    unit =
-      quantity.system === UCUM && code !== undefined ? code : (stringOf(quantity.unit) ?? null);
-  }
+  const { value, unit } = observationValue(element);
   const valueCodings: FlatCoding[] = [];
   codingsOf(element.valueCodeableConcept, valueCodings);
+  if (typeof element.valueBoolean === 'boolean') {
+    valueCodings.push({ system: SPECIAL_VALUES, code: String(element.valueBoolean) });
+  }
+  const text = valueStringCode(element.valueString);
+  if (text !== undefined) valueCodings.push({ system: VALUE_STRING, code: text });
   return { value, unit, valueCodings };
 }
 
@@ -263,18 +367,72 @@ function componentsOf(list: unknown): FlatComponent[] {
   return components;
 }
 
+/** A number when it is a finite one. */
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** A Quantity's unit: its UCUM code when its system is UCUM, else its unit text. */
+function quantityUnit(quantity: JsonObject): string | undefined {
+  const code = stringOf(quantity.code);
+  return quantity.system === UCUM && code !== undefined ? code : stringOf(quantity.unit);
+}
+
+/**
+ * The numeric value of an Observation and its unit: valueQuantity;
+ * valueInteger as a count in UCUM's unity `1`; valueRatio as numerator over
+ * denominator (a missing unit is unity, so a titre 1:64 is 0.015625 `1`).
+ * A valueRange is not a value: it holds an interval, not a measurement.
+ */
+function observationValue(resource: JsonObject): { value: number | null; unit: string | null } {
+  const quantity = resource.valueQuantity;
+  if (isObject(quantity)) {
+    return { value: finite(quantity.value) ?? null, unit: quantityUnit(quantity) ?? null };
+  }
+  const integer = finite(resource.valueInteger);
+  if (integer !== undefined && Number.isInteger(integer)) return { value: integer, unit: UNITY };
+  const ratio = resource.valueRatio;
+  if (isObject(ratio) && isObject(ratio.numerator) && isObject(ratio.denominator)) {
+    const n = finite(ratio.numerator.value);
+    const d = finite(ratio.denominator.value);
+    if (n !== undefined && d !== undefined && d !== 0) {
+      const over = quantityUnit(ratio.denominator) ?? UNITY;
+      const unit = quantityUnit(ratio.numerator) ?? UNITY;
+      return { value: n / d, unit: over === UNITY ? unit : `${unit}/${over}` };
+    }
+  }
+  return { value: null, unit: null };
+}
+
+const CODE_LIKE = /^[\p{L}\p{N}+\-.,:/<>=%*^()#]+(?: [\p{L}\p{N}+\-.,:/<>=%*^()#]+){0,2}$/u;
+
+/**
+ * A valueString read as a code when it looks like one ("positive", "A+",
+ * "not detected", "3+"): trimmed, at most 40 characters, one to three words
+ * of letters, digits and the signs codes use. Free text is not read.
+ * @example valueStringCode(' not detected ') // 'not detected'
+ */
+export function valueStringCode(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  return text.length <= 40 && CODE_LIKE.test(text) ? text : undefined;
+}
+
 function flattenMedicationUse(
   resource: JsonObject,
   resourceId: string,
   patientId: string,
   context: FlattenContext,
 ): FlatEvent | Malformed {
+  // R5 MedicationAdministration spells its time `occurence[x]`.
   const date = firstDate(
     resource.authoredOn,
     resource.effectiveDateTime,
     periodStart(resource.effectivePeriod),
     resource.occurrenceDateTime,
     periodStart(resource.occurrencePeriod),
+    resource.occurenceDateTime,
+    periodStart(resource.occurencePeriod),
   );
   const base = { type: 'event', kind: 'medication', resourceId, patientId, date } as const;
   // R4 medication[x]; R5 made it a CodeableReference (`medication.concept` / `.reference`).
@@ -291,13 +449,29 @@ function flattenMedicationUse(
   if (ref?.startsWith('#') === true) {
     const contained = containedResource(resource, ref.slice(1), 'Medication');
     if (contained === undefined) return MALFORMED('unresolvable medication reference');
-    const codings: FlatCoding[] = [];
-    codingsOf(contained.code, codings);
-    return { ...base, codings };
+    return { ...base, codings: medicationCodings(contained) };
   }
-  const medicationRef = referencedId(reference, 'Medication', context.bundle);
+  const medicationRef = referencedId(reference, 'Medication', context);
   if (medicationRef === undefined) return MALFORMED('unresolvable medication reference');
   return { ...base, codings: [], medicationRef };
+}
+
+/**
+ * A Medication's codes: its own, and its ingredients' (R4
+ * `ingredient.itemCodeableConcept`, R5 `ingredient.item.concept`), since a
+ * compounded medication may carry its ATC code only on an ingredient.
+ */
+function medicationCodings(medication: JsonObject): FlatCoding[] {
+  const codings: FlatCoding[] = [];
+  codingsOf(medication.code, codings);
+  if (Array.isArray(medication.ingredient)) {
+    for (const ingredient of medication.ingredient) {
+      if (!isObject(ingredient)) continue;
+      const item = isObject(ingredient.item) ? ingredient.item.concept : undefined;
+      codingsOf(ingredient.itemCodeableConcept ?? item, codings);
+    }
+  }
+  return codings;
 }
 
 function containedResource(resource: JsonObject, id: string, type: string): JsonObject | undefined {

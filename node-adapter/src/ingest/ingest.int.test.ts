@@ -16,6 +16,7 @@ const SYNTHEA = fileURLToPath(
 );
 const SECRET = new Uint8Array(32).fill(3);
 const SNOMED = 'http://snomed.info/sct';
+const FIXTURES = fileURLToPath(new URL('../../test/fixtures/fhir', import.meta.url));
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -480,13 +481,14 @@ describe('NDJSON sources', () => {
     expect(report.badLines).toEqual([
       `${file}:31: invalid JSON`,
       `${file}:32: missing id`,
-      `${file}:33: missing subject`,
       `${file}:35: unresolvable subject reference`,
       `${file}:36: unresolvable medication reference`,
       `${file}:39: not a JSON object`,
     ]);
-    expect(report.badLineCount).toBe(6);
+    expect(report.badLineCount).toBe(5);
     expect(report.badLines.join('\n')).not.toContain('SECRET');
+    // Valid FHIR without a subject is skipped, not malformed.
+    expect(report.skippedReasons.Condition).toEqual({ 'no subject': 1 });
     expect(report.total).toBe(39); // 38 non-blank lines and the Medication
     expect(report.resources.MedicationRequest).toEqual({ loaded: 1, skipped: 0, malformed: 1 });
     expect(report.resources.Claim).toEqual({ loaded: 0, skipped: 1, malformed: 0 });
@@ -664,5 +666,145 @@ describe('NDJSON sources', () => {
     const last = seen[seen.length - 1];
     expect(last?.bytes).toBe(last?.totalBytes);
     expect(last?.lines).toBe(30);
+  });
+
+  describe('references resolved as FHIR resolves them, and loads that lost their patients', () => {
+    test('a transaction Bundle whose Patients have only a fullUrl keeps every patient and event', async () => {
+      const dir = await tempDir();
+      const dbPath = join(dir, 'x.duckdb');
+      const report = await run({
+        sources: [join(FIXTURES, 'transaction-fullurl-patients.json')],
+        dbPath,
+      });
+      expect(report.resources.Patient).toEqual({ loaded: 3, skipped: 0, malformed: 0 });
+      expect(report.badLineCount).toBe(0);
+      expect(report.droppedRows).toBe(0);
+      expect(await query(dbPath, 'SELECT patient_id FROM patients ORDER BY patient_id')).toEqual([
+        { patient_id: '3f1a9c52' },
+        { patient_id: '6c7a1f0e-2b39-4c55-9d1e-0f6f4b1e3a01' },
+        { patient_id: 'b7d04e11' },
+      ]);
+      // The relative `Patient/3f1a9c52` of an entry at https://fhir.example.org/fhir,
+      // and the absolute URL, both name the Patient whose fullUrl that is.
+      expect(
+        await query(
+          dbPath,
+          `SELECT p.patient_id, e.resource_id, e.code FROM conditions e
+           JOIN patients p USING (patient_key) ORDER BY e.resource_id`,
+        ),
+      ).toEqual([
+        {
+          patient_id: '6c7a1f0e-2b39-4c55-9d1e-0f6f4b1e3a01',
+          resource_id: '2d3e9a40-7c1b-4e8f-a6d2-51c0e9b7f402',
+          code: 'E119',
+        },
+        {
+          patient_id: '3f1a9c52',
+          resource_id: '9a0b6c3d-1e2f-4a5b-8c7d-6e5f4a3b2c03',
+          code: '38341003',
+        },
+        { patient_id: '3f1a9c52', resource_id: 'c-rest', code: 'E119' },
+      ]);
+      expect(report.rows.observations).toBe(1);
+    });
+
+    test('a load that would store no patient fails with the numbers and leaves the store unchanged', async () => {
+      const dir = await tempDir();
+      const dbPath = join(dir, 'x.duckdb');
+      await writeFile(join(dir, 'Patient.000.ndjson'), ndjson(patients));
+      await run({ sources: [dir], dbPath });
+      const before = await dump(dbPath);
+      const events = join(dir, 'events');
+      await mkdir(events);
+      await writeFile(join(events, 'Condition.000.ndjson'), ndjson(conditions));
+      const failure = run({ sources: [events], dbPath });
+      await expect(failure).rejects.toMatchObject({
+        code: 'ERR_INGEST_PATIENTS_MISSING',
+        detail: `no patient would be stored, of ${conditions.length} resources read (${conditions.length} event rows)`,
+      });
+      expect(await dump(dbPath)).toEqual(before);
+    });
+
+    test('a load that drops more events than it keeps for want of their patient fails', async () => {
+      const dir = await tempDir();
+      const dbPath = join(dir, 'x.duckdb');
+      const orphans = conditions.map((c, i) => ({
+        ...c,
+        id: `orphan-${i}`,
+        subject: { reference: `Patient/elsewhere-${i}` },
+      }));
+      await writeFile(join(dir, 'Patient.000.ndjson'), ndjson(patients));
+      await writeFile(join(dir, 'Condition.000.ndjson'), ndjson([conditions[0], ...orphans]));
+      await expect(run({ sources: [dir], dbPath })).rejects.toMatchObject({
+        code: 'ERR_INGEST_PATIENTS_MISSING',
+        detail: `${orphans.length} of ${orphans.length + 1} event rows name a patient not in the sources, more than the 1 kept (${patients.length} patients)`,
+      });
+    });
+
+    test('a Condition with an onsetAge is dated from its patient birth date in the store', async () => {
+      const dir = await tempDir();
+      const dbPath = join(dir, 'x.duckdb');
+      const age = (value: number, code: string) => ({
+        value,
+        unit: code,
+        system: 'http://unitsofmeasure.org',
+        code,
+      });
+      await writeFile(
+        join(dir, 'Patient.000.ndjson'),
+        ndjson([
+          { resourceType: 'Patient', id: 'born', birthDate: '2000-01-31' },
+          { resourceType: 'Patient', id: 'unborn' },
+        ]),
+      );
+      const condition = (id: string, patient: string, extra: object) => ({
+        resourceType: 'Condition',
+        id,
+        subject: { reference: `Patient/${patient}` },
+        code: { coding: [{ system: SNOMED, code: '38341003' }] },
+        recordedDate: '2020-05-05',
+        ...extra,
+      });
+      await writeFile(
+        join(dir, 'Condition.000.ndjson'),
+        ndjson([
+          condition('months', 'born', { onsetAge: age(1, 'mo') }),
+          condition('years', 'born', { onsetAge: age(20, 'a') }),
+          condition('days', 'born', { onsetAge: age(30, 'd') }),
+          condition('no-birth', 'unborn', { onsetAge: age(20, 'a') }),
+          condition('onset-first', 'born', { onsetDateTime: '2019-01-01', onsetAge: age(5, 'a') }),
+        ]),
+      );
+      await run({ sources: [dir], dbPath });
+      expect(
+        await query(dbPath, 'SELECT resource_id, event_date FROM conditions ORDER BY resource_id'),
+      ).toEqual([
+        { resource_id: 'days', event_date: '2000-03-01' },
+        { resource_id: 'months', event_date: '2000-02-29' },
+        { resource_id: 'no-birth', event_date: '2020-05-05' },
+        { resource_id: 'onset-first', event_date: '2019-01-01' },
+        { resource_id: 'years', event_date: '2020-01-31' },
+      ]);
+    });
+
+    test('events whose subject is no patient are skipped by reason, not malformed', async () => {
+      const dir = await tempDir();
+      const report = await run({
+        sources: [join(FIXTURES, 'subjects-not-patients.ndjson')],
+        dbPath: join(dir, 'x.duckdb'),
+        maxBadShare: 0,
+      });
+      expect(report.badLineCount).toBe(0);
+      expect(report.resources.Observation).toEqual({ loaded: 1, skipped: 5, malformed: 0 });
+      expect(report.resources.Condition).toEqual({ loaded: 0, skipped: 1, malformed: 0 });
+      expect(report.skippedReasons).toEqual({
+        Condition: { 'subject not a Patient': 1 },
+        Observation: {
+          'no subject': 1,
+          'subject not a Patient': 2,
+          'subject without reference': 2,
+        },
+      });
+    });
   });
 });

@@ -8,6 +8,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { canonicalJson } from '@tessera/schemas';
 import { openStore } from '../store/open.ts';
 import { META } from '../store/layout.ts';
 import type { StagingTable } from './csv-rows.ts';
@@ -16,12 +17,15 @@ import { TooManyBadLinesError } from './bad-lines-error.ts';
 import { runTasks } from './pool.ts';
 import { dropStaging, publish, readMeta, stageMedications } from './publish.ts';
 import type { StagingFiles } from './publish.ts';
+import { createCodeSystemAliases } from './reading.ts';
+import type { CodeSystemAliases, FhirReading } from './reading.ts';
 import { listSourceFiles, planSegments } from './sources.ts';
 import type { SourceFile } from './sources.ts';
-import { addCounts, MAX_BAD_LINES } from './task.ts';
-import type { IngestTask, ResourceTypeCounts, TaskResult } from './task.ts';
+import { addCounts, addSkippedReasons, MAX_BAD_LINES } from './task.ts';
+import type { IngestTask, ResourceTypeCounts, SkippedReasons, TaskResult } from './task.ts';
+import type { LoadOutcome } from './publish.ts';
 
-export type { ResourceTypeCounts };
+export type { ResourceTypeCounts, SkippedReasons };
 
 export interface IngestProgress {
   /** The file being read. */
@@ -39,6 +43,8 @@ export interface IngestOptions {
   readonly dbPath: string;
   /** The node's secret for record keys (at least 16 bytes). */
   readonly recordKeySecret: Uint8Array;
+  /** How resources are read: code-system aliases and which Conditions count (node config `reading`). */
+  readonly reading?: FhirReading;
   /** Largest tolerated share of malformed resources; default 0.01. */
   readonly maxBadShare?: number;
   readonly onProgress?: (progress: IngestProgress) => void;
@@ -60,6 +66,8 @@ export interface IngestOptions {
 export interface IngestReport {
   /** Per resource type, in alphabetical order. */
   readonly resources: Readonly<Record<string, ResourceTypeCounts>>;
+  /** Why resources were skipped: per resource type (alphabetical), per reason. */
+  readonly skippedReasons: SkippedReasons;
   readonly files: number;
   /** Resources read: non-blank NDJSON lines and Bundle entries. */
   readonly total: number;
@@ -87,12 +95,18 @@ const INLINE_BELOW_BYTES = 64 << 20;
 // 3: record keys in the code indexes.
 // 4: patients' deceased_date.
 // 5: Observation components (the `component` column).
-const INGEST_FORMAT = 'tessera-ingest/5';
+// 6: Bundle references through fullUrls, skipped subjects, ingredient codes,
+//    valueInteger/Ratio/Boolean/String, Observation.issued, onsetAge, R5 occurence,
+//    code-system aliases.
+const INGEST_FORMAT = 'tessera-ingest/6';
 
 /**
  * Loads the sources into the store at `dbPath`, replacing its data.
  * @throws TooManyBadLinesError (ProblemError ERR_INGEST_TOO_MANY_BAD_LINES)
  *   when malformed / total exceeds `maxBadShare`; the store is then unchanged.
+ * @throws ProblemError ERR_INGEST_PATIENTS_MISSING when the load would store
+ *   no patient, or drop more event rows for want of their patient than it
+ *   keeps (checkPatients); the store is then unchanged.
  * @example const report = await ingest({ sources: ['export/'], dbPath: 'node.duckdb', recordKeySecret });
  */
 export async function ingest(options: IngestOptions): Promise<IngestReport> {
@@ -108,7 +122,10 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
   }
   const files = await listSourceFiles(options.sources);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-  const tasks = await planTasks(files, options.segmentBytes ?? SEGMENT_BYTES);
+  const reading = options.reading ?? {};
+  // Checked now: a contradictory alias table fails before any reading.
+  const aliases = codeSystemAliasesOf(reading);
+  const tasks = await planTasks(files, options.segmentBytes ?? SEGMENT_BYTES, reading);
   const workers =
     options.workers ?? (totalBytes < INLINE_BELOW_BYTES ? 0 : Math.min(availableParallelism(), 4));
 
@@ -155,7 +172,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       throw new TooManyBadLinesError(summary.badLines(), badLineCount, summary.total, maxBadShare);
     }
 
-    const hash = contentHash(files, results, options.recordKeySecret);
+    const hash = contentHash(files, results, options.recordKeySecret, readingKey(reading, aliases));
     const stored = await readMeta(store.connection);
     const storedVersion = stored.get(META.dataVersion);
     const unchanged = stored.get(META.contentHash) === hash && storedVersion !== undefined;
@@ -167,9 +184,17 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
           ingestedAt: stored.get(META.ingestedAt) ?? ingestedAt,
         }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
-    const { rows, droppedRows } = await publish(store.connection, stagingFiles, stagedRows, meta);
+    const storedMeta = { ...meta, codeSystemAliases: JSON.stringify(aliases.table) };
+    const { rows, droppedRows } = await publish(
+      store.connection,
+      stagingFiles,
+      stagedRows,
+      storedMeta,
+      (outcome) => checkPatients(outcome, summary.total),
+    );
     return {
       resources: sortedCounts(summary.counts),
+      skippedReasons: sortedCounts(summary.skippedReasons),
       files: files.length,
       total: summary.total,
       badLines: summary.badLines(),
@@ -188,9 +213,49 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
   }
 }
 
+/**
+ * A load whose events mostly name patients it does not hold has lost its
+ * patients (references that did not resolve, a Patient file left out):
+ * stored, every query would answer near zero without a word.
+ */
+function checkPatients({ patients, eventRows, droppedRows }: LoadOutcome, total: number): void {
+  if (patients === 0) {
+    throw nodeProblem('ERR_INGEST_PATIENTS_MISSING', {
+      detail: `no patient would be stored, of ${total} resources read (${droppedRows} event rows)`,
+    });
+  }
+  if (droppedRows > eventRows) {
+    throw nodeProblem('ERR_INGEST_PATIENTS_MISSING', {
+      detail:
+        `${droppedRows} of ${eventRows + droppedRows} event rows name a patient not in the ` +
+        `sources, more than the ${eventRows} kept (${patients} patients)`,
+    });
+  }
+}
+
+/** The alias table of the reading settings; a contradictory one is ERR_INGEST_READING. */
+function codeSystemAliasesOf(reading: FhirReading): CodeSystemAliases {
+  try {
+    return createCodeSystemAliases(reading.codeSystemAliases);
+  } catch (err) {
+    throw nodeProblem('ERR_INGEST_READING', {
+      detail: err instanceof RangeError ? err.message : 'the code system aliases are not usable',
+    });
+  }
+}
+
+/** The reading settings as they enter the content hash: what changes the rows changes the data version. */
+function readingKey(reading: FhirReading, aliases: CodeSystemAliases): string {
+  return canonicalJson({
+    aliases: aliases.table,
+    excludeUnconfirmedConditions: reading.excludeUnconfirmedConditions === true,
+  });
+}
+
 async function planTasks(
   files: readonly SourceFile[],
   segmentBytes: number,
+  reading: FhirReading,
 ): Promise<IngestTask[]> {
   const tasks: IngestTask[] = [];
   for (const [fileIndex, file] of files.entries()) {
@@ -200,7 +265,7 @@ async function planTasks(
         segments.length > 1
           ? { path: file.path, gzip: file.gzip, start: range.start, end: range.end }
           : { path: file.path, gzip: file.gzip };
-      tasks.push({ format: file.format, target, fileIndex, segment });
+      tasks.push({ format: file.format, target, fileIndex, segment, reading });
     });
   }
   return tasks;
@@ -211,6 +276,7 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
   const ordered = [...results].sort((a, b) => a.fileIndex - b.fileIndex || a.segment - b.segment);
   const lineOffsets = new Map<string, number>();
   const counts: Record<string, ResourceTypeCounts> = {};
+  const skippedReasons: SkippedReasons = {};
   const bad: { fileIndex: number; line: number; reason: string }[] = [];
   let total = 0;
   let badCount = 0;
@@ -226,6 +292,7 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
     total += r.total;
     badCount += r.badCount;
     addCounts(counts, r.counts);
+    addSkippedReasons(skippedReasons, r.skippedReasons);
   }
   const location = (fileIndex: number, line: number, reason: string): string => {
     const file = files[fileIndex];
@@ -236,6 +303,7 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
     total,
     badCount,
     counts,
+    skippedReasons,
     absoluteLine: (at: { fileIndex: number; segment: number; line: number }): number =>
       (lineOffsets.get(`${at.fileIndex}:${at.segment}`) ?? 0) + at.line,
     addBad: (fileIndex: number, line: number, reason: string): void => {
@@ -251,19 +319,20 @@ function summarise(files: readonly SourceFile[], results: readonly TaskResult[])
 
 /**
  * SHA-256 over the ingest format, a fingerprint of the record key secret
- * (record keys are part of the tables) and each file's name and content
+ * (record keys are part of the tables), the reading settings and each file's name and content
  * digests, in source order.
  */
 function contentHash(
   files: readonly SourceFile[],
   results: readonly TaskResult[],
   secret: Uint8Array,
+  reading: string,
 ): string {
   const hash = createHash('sha256');
   const fingerprint = createHmac('sha256', secret)
     .update('tessera record key fingerprint')
     .digest('hex');
-  hash.update(`${INGEST_FORMAT}\n${fingerprint}\n`);
+  hash.update(`${INGEST_FORMAT}\n${fingerprint}\n${reading}\n`);
   const digests = new Map<number, string[]>();
   for (const r of [...results].sort((a, b) => a.segment - b.segment)) {
     let list = digests.get(r.fileIndex);
@@ -276,9 +345,7 @@ function contentHash(
   return hash.digest('hex');
 }
 
-function sortedCounts(
-  counts: Record<string, ResourceTypeCounts>,
-): Record<string, ResourceTypeCounts> {
+function sortedCounts<T>(counts: Record<string, T>): Record<string, T> {
   return Object.fromEntries(
     Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );

@@ -25,6 +25,8 @@ export interface PublishMeta {
   readonly contentHash: string;
   readonly dataVersion: string;
   readonly ingestedAt: string;
+  /** The code-system alias table the rows were read with (JSON). */
+  readonly codeSystemAliases: string;
 }
 
 /** A medication event whose Medication was never found, and where it was read. */
@@ -84,6 +86,12 @@ const RESOLVED_MEDICATIONS = `(
     FROM stage_medication_refs r JOIN stage_medication_codes m USING (medication_id)
    WHERE m.system IS NOT NULL AND m.code IS NOT NULL)`;
 
+// A Condition dated by onsetAge: the birth date plus the age (months first,
+// clamped to the month's end, then days: ingest/fhir.ts addAgeSpan), else
+// its recordedDate.
+const CONDITION_DATE = `COALESCE(s.event_date, CASE WHEN s.onset_months IS NOT NULL AND p.birth_date IS NOT NULL
+  THEN CAST(p.birth_date + to_months(s.onset_months) + to_days(s.onset_days) AS DATE) END, s.recorded_date)`;
+
 function columnDefs(table: StagingTable): string {
   return STAGING_COLUMNS[table].map(([name, type]) => `${name} ${type}`).join(', ');
 }
@@ -91,12 +99,23 @@ function columnDefs(table: StagingTable): string {
 /** Staged rows per staging table, as the CSV writers counted them. */
 export type StagedRows = Readonly<Partial<Record<StagingTable, number>>>;
 
+/** What a load would store, checked before it commits. */
+export interface LoadOutcome {
+  readonly patients: number;
+  /** Event rows kept: their patient is in the load. */
+  readonly eventRows: number;
+  /** Event rows dropped for want of their patient. */
+  readonly droppedRows: number;
+}
+
 /**
  * Replaces the store's tables with the staged rows in one transaction: one
  * row per patient (the first read wins) numbered by patient_id, events of
  * unknown patients dropped by the join that gives events their patient key,
  * event tables sorted by (system, code, patient_key) so zone maps prune, each
  * with its code index, then a checkpoint. Call stageMedications first.
+ * `check` sees what the load would store before it commits; what it throws
+ * rolls the load back.
  * @returns rows per store table, and the event rows dropped for want of their patient.
  */
 export async function publish(
@@ -104,12 +123,14 @@ export async function publish(
   files: StagingFiles,
   stagedRows: StagedRows,
   meta: PublishMeta,
+  check: (outcome: LoadOutcome) => void = () => undefined,
 ): Promise<{ rows: Record<string, number>; droppedRows: number }> {
   const source = (table: StagingTable): string | undefined => {
     const list = files[table] ?? [];
     return list.length > 0 ? readCsv(table, list) : undefined;
   };
   let droppedRows = 0;
+  let eventRows = 0;
   await c.run('BEGIN TRANSACTION');
   try {
     for (const table of DATA_TABLES) await c.run(`DROP TABLE IF EXISTS ${table}`);
@@ -129,7 +150,7 @@ export async function publish(
     const order = 'ORDER BY s.system, s.code, p.patient_key, s.file_index, s.segment, s.line';
     for (const kind of KINDS) {
       const table = EVENT_TABLES[kind];
-      const columns = `p.patient_key, s.resource_id, s.event_date, s.system, s.code${kind === 'observation' ? ', s.value, s.unit, s.component' : ''}`;
+      const columns = `p.patient_key, s.resource_id, ${kind === 'condition' ? CONDITION_DATE : 's.event_date'}, s.system, s.code${kind === 'observation' ? ', s.value, s.unit, s.component' : ''}`;
       const parts: string[] = [];
       let staged = stagedRows[table as StagingTable] ?? 0;
       const csv = source(table as StagingTable);
@@ -145,6 +166,7 @@ export async function publish(
           `JOIN patients p ON p.patient_id = s.patient_id ${order}`,
       );
       droppedRows += staged - inserted;
+      eventRows += inserted;
       await c.run(
         `INSERT INTO ${CODE_PATIENT_TABLES[kind]} SELECT e.system, e.code, e.patient_key, p.record_key ` +
           `FROM (SELECT DISTINCT system, code, patient_key FROM ${table}) e ` +
@@ -159,6 +181,11 @@ export async function publish(
          WHERE patient_id IN (SELECT patient_id FROM patients)
          ORDER BY system, code, file_index, segment, line`);
     }
+    check({
+      patients: await countRows(c, 'SELECT count(*) FROM patients'),
+      eventRows,
+      droppedRows,
+    });
     const displays = source('code_displays');
     if (displays !== undefined) {
       await c.run(`
@@ -173,6 +200,7 @@ export async function publish(
       [META.contentHash, meta.contentHash],
       [META.dataVersion, meta.dataVersion],
       [META.ingestedAt, meta.ingestedAt],
+      [META.codeSystemAliases, meta.codeSystemAliases],
     ] as const) {
       await c.run('INSERT OR REPLACE INTO meta VALUES (?, ?)', [key, value]);
     }

@@ -6,10 +6,12 @@
 import { recordKey } from '../store/record-key.ts';
 import { patientRow, writeDisplays, writeEvent, writeMedication } from './csv-rows.ts';
 import type { RowSink } from './csv-rows.ts';
-import { isObject, stringOf } from './fhir.ts';
+import { fullUrlBase, idFromFullUrl, isObject, stringOf } from './fhir.ts';
 import type { BundleIndex, BundleTarget } from './fhir.ts';
 import { flattenResource, USED_RESOURCE_TYPES } from './flatten.ts';
-import type { FlattenContext } from './flatten.ts';
+import type { FlattenContext, SkipReason } from './flatten.ts';
+import { createCodeSystemAliases } from './reading.ts';
+import type { FhirReading } from './reading.ts';
 import { readNdjsonLines, readWholeFile } from './sources.ts';
 import type { ReadTarget } from './sources.ts';
 
@@ -18,15 +20,20 @@ export interface IngestTask {
   readonly target: ReadTarget;
   readonly fileIndex: number;
   readonly segment: number;
+  /** How resources are read (plain data, so a task crosses to a worker thread). */
+  readonly reading: FhirReading;
 }
 
 export interface ResourceTypeCounts {
   /** Flattened into the store (events of unknown patients are dropped later). */
   loaded: number;
-  /** Not used by the store, or excluded by its rules (entered-in-error, refuted). */
+  /** Not used by the store, or excluded by its rules (SkipReason). */
   skipped: number;
   malformed: number;
 }
+
+/** Skipped resources per resource type, per reason. */
+export type SkippedReasons = Record<string, Partial<Record<SkipReason, number>>>;
 
 export interface BadLine {
   /** Line in the segment (NDJSON) or entry number (Bundle), 1-based. */
@@ -44,6 +51,7 @@ export interface TaskResult {
   /** CONTENT_DIGEST (hex) of the segment's (decompressed) bytes. */
   readonly digest: string;
   readonly counts: Record<string, ResourceTypeCounts>;
+  readonly skippedReasons: SkippedReasons;
   /** The first MAX_BAD_LINES malformed lines of the segment. */
   readonly badLines: BadLine[];
   readonly badCount: number;
@@ -92,18 +100,25 @@ class TaskState {
   badCount = 0;
   readonly badLines: BadLine[] = [];
   readonly counts: Record<string, ResourceTypeCounts> = {};
+  readonly skippedReasons: SkippedReasons = {};
   readonly #task: IngestTask;
   readonly #secret: Uint8Array;
   readonly #sink: RowSink;
   /** (patient, system, code, display) already written by this task. */
   readonly #displaysWritten = new Set<string>();
   readonly #at: { fileIndex: number; segment: number; line: number };
+  /** What every resource of the task is read with. */
+  readonly #reading: FlattenContext;
 
   constructor(task: IngestTask, secret: Uint8Array, sink: RowSink) {
     this.#task = task;
     this.#secret = secret;
     this.#sink = sink;
     this.#at = { fileIndex: task.fileIndex, segment: task.segment, line: 0 };
+    this.#reading = {
+      aliases: createCodeSystemAliases(task.reading.codeSystemAliases),
+      excludeUnconfirmedConditions: task.reading.excludeUnconfirmedConditions === true,
+    };
   }
 
   result(digest: string): TaskResult {
@@ -114,6 +129,7 @@ class TaskState {
       total: this.total,
       digest,
       counts: this.counts,
+      skippedReasons: this.skippedReasons,
       badLines: this.badLines,
       badCount: this.badCount,
     };
@@ -128,7 +144,7 @@ class TaskState {
     // nothing of them.
     const sniffed = RESOURCE_TYPE_PREFIX.exec(line)?.[1];
     if (sniffed !== undefined && !USED_RESOURCE_TYPES.has(sniffed)) {
-      this.#count(sniffed).skipped += 1;
+      this.#skip(sniffed, 'resource type not read');
       return;
     }
     let resource: unknown;
@@ -168,14 +184,12 @@ class TaskState {
       if (!isObject(entry) || entry.resource === undefined) return;
       if (isObject(entry.request) && entry.request.method === 'DELETE') return;
       this.total += 1;
-      const fallbackId = uuidOf(entry.fullUrl);
-      const context = fallbackId === undefined ? { bundle: index } : { bundle: index, fallbackId };
-      this.#resource(entry.resource, context, i + 1);
+      this.#resource(entry.resource, entryContext(index, entry), i + 1);
     });
   }
 
   #resource(resource: unknown, context: FlattenContext, line: number): void {
-    const flat = flattenResource(resource, context);
+    const flat = flattenResource(resource, { ...this.#reading, ...context });
     const type = (isObject(resource) ? stringOf(resource.resourceType) : undefined) ?? '';
     const at = this.#at;
     at.line = line;
@@ -190,9 +204,8 @@ class TaskState {
       case 'medication':
         writeMedication(flat, this.#sink);
         break;
-      case 'dropped':
-      case 'unused':
-        this.#count(type).skipped += 1;
+      case 'skipped':
+        this.#skip(type, flat.reason);
         return;
       case 'malformed':
         this.#bad(line, flat.reason, type);
@@ -210,6 +223,12 @@ class TaskState {
     return counts;
   }
 
+  #skip(type: string, reason: SkipReason): void {
+    this.#count(type).skipped += 1;
+    const byReason = (this.skippedReasons[type] ??= {});
+    byReason[reason] = (byReason[reason] ?? 0) + 1;
+  }
+
   #bad(line: number, reason: string, type: string | undefined): void {
     this.badCount += 1;
     if (type !== undefined && type !== '') this.#count(type).malformed += 1;
@@ -217,25 +236,45 @@ class TaskState {
   }
 }
 
-/** fullUrl -> (type, id) of each entry, so `urn:uuid:` references resolve to logical ids. */
+/**
+ * fullUrl -> (type, logical id) of each entry, so references to a fullUrl
+ * resolve to logical ids; a resource without an id takes the one its
+ * fullUrl gives (idFromFullUrl).
+ */
 export function bundleIndex(entries: readonly unknown[]): BundleIndex {
   const index = new Map<string, BundleTarget>();
   for (const entry of entries) {
     if (!isObject(entry) || !isObject(entry.resource)) continue;
     const fullUrl = stringOf(entry.fullUrl);
     const type = stringOf(entry.resource.resourceType);
-    const id = stringOf(entry.resource.id) ?? uuidOf(fullUrl);
-    if (fullUrl !== undefined && type !== undefined && id !== undefined) {
-      index.set(fullUrl, { type, id });
-    }
+    if (fullUrl === undefined || type === undefined) continue;
+    const id = stringOf(entry.resource.id) ?? idFromFullUrl(fullUrl, type);
+    if (id !== undefined) index.set(fullUrl, { type, id });
   }
   return index;
 }
 
-function uuidOf(fullUrl: unknown): string | undefined {
-  return typeof fullUrl === 'string' && fullUrl.startsWith('urn:uuid:')
-    ? stringOf(fullUrl.slice(9))
-    : undefined;
+/** How one entry's resource is read: the Bundle's index, its fullUrl's base and id. */
+function entryContext(bundle: BundleIndex, entry: Record<string, unknown>): FlattenContext {
+  const resource = entry.resource;
+  const type = isObject(resource) ? stringOf(resource.resourceType) : undefined;
+  const fallbackId = type === undefined ? undefined : idFromFullUrl(entry.fullUrl, type);
+  const base = fullUrlBase(entry.fullUrl);
+  return {
+    bundle,
+    ...(base === undefined ? {} : { base }),
+    ...(fallbackId === undefined ? {} : { fallbackId }),
+  };
+}
+
+/** Adds one record of skipped reasons into another. */
+export function addSkippedReasons(into: SkippedReasons, from: SkippedReasons): void {
+  for (const [type, reasons] of Object.entries(from)) {
+    const target = (into[type] ??= {});
+    for (const [reason, n] of Object.entries(reasons) as [SkipReason, number][]) {
+      target[reason] = (target[reason] ?? 0) + n;
+    }
+  }
 }
 
 /** Adds one counts record into another. */

@@ -13,10 +13,14 @@
 // Patient ids and resources stay in this process: nothing here logs, and
 // every error is a ProblemError with a fixed detail.
 import { createHash, randomUUID } from 'node:crypto';
-import type { CodeSet, EventKind, Period, ValueRange } from '@tessera/schemas';
-import { canonicalJson } from '@tessera/schemas';
+import type { CodeSet, Coding, EventKind, Period, ValueRange } from '@tessera/schemas';
+import { canonicalJson, isIcd10 } from '@tessera/schemas';
 import type { RawResult } from '../engine/raw-result.ts';
-import { flattenResource } from '../ingest/flatten.ts';
+import { eventDateOf, flattenResource } from '../ingest/flatten.ts';
+import type { FlattenContext } from '../ingest/flatten.ts';
+import { createCodeSystemAliases } from '../ingest/reading.ts';
+import type { CodeSystemAliases, FhirReading } from '../ingest/reading.ts';
+import { canonicalQuerySystems, restoreCodeLabels } from '../engine/code-systems.ts';
 import { recordKey } from '../store/record-key.ts';
 import { onAbort } from '../fhir-client/abort.ts';
 import { checkServerUrl, createAuthProvider } from '../fhir-client/auth.ts';
@@ -76,6 +80,8 @@ export interface FhirSourceOptions {
   readonly now?: () => number;
   /** A fresh random identifier, for a data version that must never be reused (default a random UUID). */
   readonly randomId?: () => string;
+  /** How resources are read: code-system aliases, which Conditions count (node config `reading`). */
+  readonly reading?: FhirReading;
 }
 
 export interface FhirSource {
@@ -122,22 +128,42 @@ function toLiveEvent(
   kind: EventKind,
   patients: ReadonlyMap<string, LivePatient>,
   medications: ReadonlyMap<string, readonly LiveCoding[]>,
+  reading: FlattenContext,
 ): LiveEvent | undefined {
-  const flat = flattenResource(resource);
-  if (flat.type !== 'event' || flat.kind !== kind || !patients.has(flat.patientId))
-    return undefined;
+  const flat = flattenResource(resource, reading);
+  if (flat.type !== 'event' || flat.kind !== kind) return undefined;
+  const patient = patients.get(flat.patientId);
+  if (patient === undefined) return undefined;
   const codings =
     flat.medicationRef === undefined ? flat.codings : (medications.get(flat.medicationRef) ?? []);
   return {
     key: `${String(resource.resourceType)}/${flat.resourceId}`,
     patientId: flat.patientId,
-    date: flat.date,
+    date: eventDateOf(flat, patient.birthDate),
     codings,
     value: flat.value ?? null,
     unit: flat.unit ?? null,
     valueCodings: flat.valueCodings ?? [],
     ...(flat.components === undefined ? {} : { components: flat.components }),
   };
+}
+
+/**
+ * A canonical code set widened to every URL of each coding's system, and
+ * for ICD-10 to the dotted form too (data under an alias URL was never
+ * normalised): what a server is asked for.
+ */
+function searchVariants(codes: CodeSet, aliases: CodeSystemAliases): CodeSet {
+  const out: Coding[] = [];
+  for (const coding of codes) {
+    for (const system of aliases.variants(coding.system)) {
+      out.push({ ...coding, system });
+      if (system !== coding.system && isIcd10(coding.system) && coding.code.length > 3) {
+        out.push({ ...coding, system, code: `${coding.code.slice(0, 3)}.${coding.code.slice(3)}` });
+      }
+    }
+  }
+  return out as unknown as CodeSet;
 }
 
 interface Evaluation {
@@ -163,6 +189,16 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     throw configError(`recordKeySecret must be at least ${MIN_SECRET_BYTES} bytes`);
   }
   const secret = options.recordKeySecret;
+  let aliases: CodeSystemAliases;
+  try {
+    aliases = createCodeSystemAliases(options.reading?.codeSystemAliases);
+  } catch (err) {
+    throw configError(err instanceof RangeError ? err.message : 'code system aliases not usable');
+  }
+  const reading: FlattenContext = {
+    aliases,
+    excludeUnconfirmedConditions: options.reading?.excludeUnconfirmedConditions === true,
+  };
   const maxResources = positiveInt(options.maxResources, 'maxResources');
   const pageSize = positiveInt(options.pageSize, 'pageSize');
   if (pageSize > 10_000) throw configError('pageSize must be at most 10000');
@@ -349,7 +385,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
   ): Promise<Map<string, LiveCoding[]>> {
     const medications = new Map<string, LiveCoding[]>();
     await readAll(ev, medicationSearches(ev.caps, codes), (resource) => {
-      const flat = flattenResource(resource);
+      const flat = flattenResource(resource, reading);
       if (flat.type === 'medication') medications.set(flat.id, [...flat.codings]);
     });
     return medications;
@@ -365,7 +401,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     const events = new Map<string, LiveEvent>();
     const specs = KIND_TYPES[search.kind].flatMap((type) => planSearches(ev.caps, type, search));
     await readAll(ev, specs, (resource) => {
-      const event = toLiveEvent(resource, search.kind, ev.patients, medications);
+      const event = toLiveEvent(resource, search.kind, ev.patients, medications, reading);
       if (event !== undefined) events.set(event.key, event);
     });
     return [...events.values()];
@@ -385,17 +421,19 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     kind: EventKind,
     c: { code: CodeSet; period?: Period; value?: ValueRange; valueCode?: CodeSet },
   ): EventSearch {
+    // The server holds codes under whichever URL of their system they were written with.
     return {
       kind,
-      code: c.code,
+      code: searchVariants(c.code, aliases),
       ...(c.period === undefined ? {} : { period: c.period }),
       ...(c.value === undefined ? {} : { value: c.value }),
-      ...(c.valueCode === undefined ? {} : { valueCode: c.valueCode }),
+      ...(c.valueCode === undefined ? {} : { valueCode: searchVariants(c.valueCode, aliases) }),
     };
   }
 
-  async function evaluate(query: SourceQuery, signal?: AbortSignal): Promise<RawResult> {
+  async function evaluate(asked: SourceQuery, signal?: AbortSignal): Promise<RawResult> {
     ensureOpen();
+    const query = canonicalQuerySystems(asked, aliases);
     const controller = new AbortController();
     const abort = (): void => controller.abort(signal?.reason ?? lifetime.signal.reason);
     if (signal?.aborted === true || lifetime.signal.aborted) abort();
@@ -448,7 +486,8 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
         query.asOf,
         (kind, criterion) => sets.get(criterionKey(kind, criterion)) ?? new Set(),
       );
-      return buildResult(query, { patients, cohort, dimensionEvents, measureEvents });
+      const result = buildResult(query, { patients, cohort, dimensionEvents, measureEvents });
+      return restoreCodeLabels(result, asked);
     } finally {
       for (const stop of stops) stop();
     }

@@ -12,6 +12,7 @@ import {
   shiftDate,
 } from './plan.ts';
 import type { EventSearch } from './plan.ts';
+import { SPECIAL_VALUES } from '../ingest/flatten.ts';
 import { buildSearchUrl } from '../fhir-client/search-url.ts';
 import type { SearchSpec } from '../fhir-client/search-url.ts';
 
@@ -62,13 +63,19 @@ const FULL = readCapabilities(
       Patient: [],
       Condition: [
         { name: 'code', type: 'token', modifier: ['below'] },
-        { name: 'onset-date', type: 'date' },
+        { name: 'onset-date', type: 'date', modifier: ['missing'] },
+        { name: 'onset-age', type: 'quantity', modifier: ['missing'] },
         { name: 'recorded-date', type: 'date' },
       ],
       Observation: [
         { name: 'code', type: 'token' },
         { name: 'date', type: 'date', comparator: ['ge', 'le'] },
-        { name: 'value-quantity', type: 'quantity', comparator: ['ge', 'le', 'eq'] },
+        {
+          name: 'value-quantity',
+          type: 'quantity',
+          comparator: ['ge', 'le', 'eq'],
+          modifier: ['missing'],
+        },
         { name: 'value-concept', type: 'token' },
         { name: 'component-code', type: 'token' },
         { name: 'component-value-quantity', type: 'quantity', comparator: ['ge', 'le'] },
@@ -111,8 +118,8 @@ describe('readCapabilities', () => {
   it('reads declared parameters, modifiers and prefixes', () => {
     const summary = summariseCapabilities(FULL);
     expect(summary.types.Condition).toEqual({
-      params: ['code', 'onset-date', 'recorded-date'],
-      modifiers: ['code:below'],
+      params: ['code', 'onset-age', 'onset-date', 'recorded-date'],
+      modifiers: ['code:below', 'onset-age:missing', 'onset-date:missing'],
     });
     expect(summary.common).toEqual(['_count']);
     expect(summary.unsearchable).toEqual(['Procedure', 'MedicationAdministration', 'Immunization']);
@@ -192,7 +199,24 @@ describe('planSearches', () => {
     expect(urls(specs)).toEqual([
       `Condition?code=${SNOMED}|1&onset-date=ge2020-02-28&onset-date=le2021-01-02`,
       `Condition?code=${SNOMED}|1&recorded-date=ge2020-02-28&recorded-date=le2021-01-02`,
+      // An onsetAge is dated from the birth date, which no search parameter covers;
+      // servers differ on whether `onset-date:missing=true` finds it, `onset-age` does.
+      `Condition?code=${SNOMED}|1&onset-date:missing=true`,
+      `Condition?code=${SNOMED}|1&onset-age:missing=false`,
     ]);
+  });
+
+  it('leaves a period to the node where the date parameter misses fallback dates and :missing is not declared', () => {
+    // Observation `date` does not cover `issued`; FULL declares no :missing on it.
+    expect(
+      urls(
+        planSearches(FULL, 'Observation', {
+          kind: 'observation',
+          code: [{ system: LOINC, code: '4548-4' }],
+          period: { from: '2020-03-01' },
+        }),
+      ),
+    ).toEqual([`Observation?code=${LOINC}|4548-4`, `Observation?component-code=${LOINC}|4548-4`]);
   });
 
   it('uses value-quantity and value-concept where declared, not for codes with a molar mass or a clinical conversion', () => {
@@ -207,8 +231,21 @@ describe('planSearches', () => {
       ),
     ).toEqual([
       `Observation?code=${LOINC}|29463-7&value-quantity=ge6.4999999935|http://unitsofmeasure.org|kg&value-concept=${SNOMED}|449868002`,
-      `Observation?component-code=${LOINC}|29463-7&component-value-quantity=ge6.4999999935|http://unitsofmeasure.org|kg&component-value-concept=${SNOMED}|449868002`,
+      // valueInteger and valueRatio are no Quantity: fetched beside it, checked in the node.
+      `Observation?code=${LOINC}|29463-7&value-quantity:missing=true&value-concept=${SNOMED}|449868002`,
+      // FULL declares no :missing on component-value-quantity: the node checks components' values.
+      `Observation?component-code=${LOINC}|29463-7&component-value-concept=${SNOMED}|449868002`,
     ]);
+    // Codes standing for valueBoolean or a valueString: no concept search finds them.
+    expect(
+      urls(
+        planSearches(FULL, 'Observation', {
+          kind: 'observation',
+          code: [{ system: LOINC, code: '4548-4' }],
+          valueCode: [{ system: SPECIAL_VALUES, code: 'true' }],
+        }),
+      ),
+    ).toEqual([`Observation?code=${LOINC}|4548-4`, `Observation?component-code=${LOINC}|4548-4`]);
     expect(
       urls(
         planSearches(FULL, 'Observation', {
@@ -285,10 +322,27 @@ describe('planSearches', () => {
         }),
       ),
     ).toEqual(['MedicationStatement']);
+    // Without `ingredient-code`, a Medication coded on an ingredient alone is found only by reading them all.
     expect(
       urls(medicationSearches(FULL, [{ system: ATC, code: 'A10', descendants: true }])),
-    ).toEqual([`Medication?code=${ATC}|`]);
+    ).toEqual(['Medication']);
     expect(urls(medicationSearches(BARE, [{ system: ATC, code: 'A10' }]))).toEqual([]);
+  });
+
+  it('finds Medications by their own code or an ingredient code', () => {
+    const caps = readCapabilities(
+      statement({
+        Patient: [],
+        Medication: [
+          { name: 'code', type: 'token' },
+          { name: 'ingredient-code', type: 'token' },
+        ],
+      }),
+    );
+    expect(urls(medicationSearches(caps, [{ system: ATC, code: 'A12BA01' }]))).toEqual([
+      `Medication?code=${ATC}|A12BA01`,
+      `Medication?ingredient-code=${ATC}|A12BA01`,
+    ]);
   });
 
   it('falls back to reading the whole type when the server declares nothing', () => {

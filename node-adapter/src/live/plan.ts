@@ -12,20 +12,31 @@
 // - Event dates are calendar dates as written; servers compare instants, in
 //   UTC: date bounds are widened by two days either side.
 // - A Condition's date is its onset, else its recorded date: two searches.
+// - Where the date falls back on an element the date parameter does not
+//   cover (PARTIAL_DATE_PARAMS), a period also fetches `<param>:missing=true`,
+//   and a Condition's onset age `onset-age:missing=false` (servers differ on
+//   what the first finds), or is not narrowed when the server lacks `:missing`.
 // - Encounters match on `type` or `class`: one search each.
 // - Observations match on their code or on a component's (blood pressure's
 //   systolic and diastolic): one search each, a value narrowing each by its
 //   own parameter (`value-quantity` or `component-value-quantity`, the same
 //   for concepts); a search that cannot select by code reads every
 //   Observation, whatever its value.
+// - Values a Quantity search cannot see (valueInteger, valueRatio) are
+//   fetched by `value-quantity:missing=true` beside the bounded search;
+//   value codes that stand for valueBoolean or a valueString are not
+//   narrowed by `value-concept`.
 // - Medication uses match on their own code or on a referenced Medication's,
 //   contained ones included, which no search can select by code: the uses
 //   coded inline are searched by code, and those that reference a Medication
 //   are read whole (`medication:missing=false`) when the server declares
-//   `:missing`; otherwise every use is read.
+//   `:missing`; otherwise every use is read. A Medication matches on its
+//   code or an ingredient's: searched by `code` and `ingredient-code`, or
+//   read whole.
 import { isIcd10, normaliseCode } from '@tessera/schemas';
 import type { CodeSet, EventKind, Period, ValueRange } from '@tessera/schemas';
 import { convertsBeyondUcum } from '../engine/units.ts';
+import { SPECIAL_VALUES, VALUE_STRING } from '../ingest/flatten.ts';
 import {
   canSearch,
   supportsModifier,
@@ -77,16 +88,48 @@ const DATE_PARAMS: Readonly<Partial<Record<SearchType, readonly string[]>>> = {
   Encounter: ['date'],
 };
 
+/**
+ * Date parameters that miss some event dates the node reads: the date
+ * falls back on an element the parameter does not cover (Observation
+ * `issued`, a Condition's `onsetAge`, R5 MedicationAdministration
+ * `occurence[x]`). A period is narrowed only together with `:missing=true`
+ * on it, which fetches those resources too.
+ */
+const PARTIAL_DATE_PARAMS: Readonly<Partial<Record<SearchType, string>>> = {
+  Condition: 'onset-date',
+  Observation: 'date',
+  MedicationAdministration: 'effective-time',
+};
+
+/**
+ * Where servers disagree on what `:missing=true` on the date parameter
+ * means (Condition `onset-date`: the parameter's values, as FHIR defines
+ * it, or the `onset[x]` element, as some servers read it, which an
+ * `onsetAge` then fills), the fallback dates are fetched once more by a
+ * parameter of their own, `<param>:missing=false` (`onset-age`: any
+ * Condition with an onset age, or with any onset; the node reads the date).
+ */
+const FALLBACK_DATE_PARAMS: Readonly<Partial<Record<SearchType, string>>> = {
+  Condition: 'onset-age',
+};
+
 /** Elements the node reads of each type, for `_elements`. */
 export const TYPE_ELEMENTS: Readonly<Record<SearchType, readonly string[]>> = Object.freeze({
   Patient: ['gender', 'birthDate', 'deceased'],
   Condition: ['subject', 'code', 'onset', 'recordedDate', 'verificationStatus'],
-  Observation: ['status', 'subject', 'code', 'effective', 'value', 'component'],
+  Observation: ['status', 'subject', 'code', 'effective', 'issued', 'value', 'component'],
   Procedure: ['status', 'subject', 'code', 'performed'],
   MedicationRequest: ['status', 'subject', 'medication', 'authoredOn', 'contained'],
   MedicationStatement: ['status', 'subject', 'medication', 'effective', 'contained'],
-  MedicationAdministration: ['status', 'subject', 'medication', 'effective', 'contained'],
-  Medication: ['status', 'code'],
+  MedicationAdministration: [
+    'status',
+    'subject',
+    'medication',
+    'effective',
+    'occurence',
+    'contained',
+  ],
+  Medication: ['status', 'code', 'ingredient'],
   Immunization: ['status', 'patient', 'vaccineCode', 'occurrence'],
   Encounter: ['status', 'subject', 'type', 'class', 'period'],
 });
@@ -177,7 +220,20 @@ function dateAlternatives(
   if (period === undefined || (period.from === undefined && period.to === undefined)) return [[]];
   const names = DATE_PARAMS[type] ?? [];
   if (names.length === 0 || !names.every((n) => supportsRange(caps, type, n))) return [[]];
-  return names.map((name) => {
+  const partial = PARTIAL_DATE_PARAMS[type];
+  const fallback = FALLBACK_DATE_PARAMS[type];
+  for (const name of [partial, fallback]) {
+    if (name !== undefined && !supportsModifier(caps, type, name, 'missing')) return [[]];
+  }
+  const undated: SearchParam[][] = [
+    ...(partial === undefined
+      ? []
+      : [[{ name: partial, modifier: 'missing', values: [{ kind: 'missing', value: true }] }]]),
+    ...(fallback === undefined
+      ? []
+      : [[{ name: fallback, modifier: 'missing', values: [{ kind: 'missing', value: false }] }]]),
+  ] as SearchParam[][];
+  const ranges = names.map((name) => {
     const group: SearchParam[] = [];
     if (period.from !== undefined) {
       const date = shiftDate(period.from, -DATE_MARGIN_DAYS);
@@ -189,6 +245,7 @@ function dateAlternatives(
     }
     return group;
   });
+  return [...ranges, ...undated];
 }
 
 /** A bound moved outwards by a hair, so a server's float rounding cannot cut a value on it. */
@@ -197,20 +254,25 @@ function widen(bound: number, direction: -1 | 1): number {
 }
 
 /**
- * `value-quantity` bounds, when declared with both prefixes. Left out when
- * a code converts by rules beyond UCUM (between mass and moles by a molar
- * mass, or by a clinical conversion such as HbA1c's, which the node knows
- * and a server does not); a server that declares `value-quantity` is taken to
- * compare UCUM quantities in canonical units, as FHIR search recommends.
+ * Alternatives (OR) that cover a value range on `name` (`value-quantity`, or
+ * `component-value-quantity` on a component search): its bounds, and for the
+ * values a Quantity search cannot see (valueInteger, valueRatio)
+ * `name:missing=true`; `[[]]` (no narrowing) unless the server declares both
+ * prefixes and `:missing`. Left out when a code converts by rules beyond UCUM
+ * (between mass and moles by a molar mass, or by a clinical conversion such
+ * as HbA1c's, which the node knows and a server does not); a server that
+ * declares `value-quantity` is taken to compare UCUM quantities in canonical
+ * units, as FHIR search recommends.
  */
-function valueParams(
+function valueAlternatives(
   caps: SourceCapabilities,
   search: EventSearch,
   name: 'value-quantity' | 'component-value-quantity',
-): SearchParam[] {
+): SearchParam[][] {
   const value = search.value;
-  if (value === undefined || !supportsRange(caps, 'Observation', name)) return [];
-  if (search.code.some((c) => convertsBeyondUcum(c.system, c.code))) return [];
+  if (value === undefined || !supportsRange(caps, 'Observation', name)) return [[]];
+  if (!supportsModifier(caps, 'Observation', name, 'missing')) return [[]];
+  if (search.code.some((c) => convertsBeyondUcum(c.system, c.code))) return [[]];
   const params: SearchParam[] = [];
   for (const [prefix, bound] of [
     ['ge', value.min],
@@ -223,7 +285,28 @@ function valueParams(
       values: [{ kind: 'quantity', prefix, value: v, system: UCUM, code: value.unit }],
     });
   }
-  return params;
+  const notQuantity: SearchParam = {
+    name,
+    modifier: 'missing',
+    values: [{ kind: 'missing', value: true }],
+  };
+  return [params, [notQuantity]];
+}
+
+/**
+ * `value-concept` alternatives for a value code set, unless it holds codes
+ * that stand for valueBoolean or valueString, which no concept search finds.
+ */
+function valueCodeAlternatives(
+  caps: SourceCapabilities,
+  valueCode: CodeSet | undefined,
+  name: 'value-concept' | 'component-value-concept',
+): SearchParam[] | undefined {
+  if (valueCode === undefined) return undefined;
+  if (valueCode.some((c) => c.system === SPECIAL_VALUES || c.system === VALUE_STRING)) {
+    return undefined;
+  }
+  return tokenAlternatives(caps, 'Observation', name, valueCode);
 }
 
 /** Alternatives on a type's code; undefined when any way to match cannot be searched. */
@@ -265,14 +348,16 @@ export function planSearches(
   for (const code of codes ?? [undefined]) {
     const { values, valueCodes } = observedValueParams(caps, type, search, code);
     for (const date of dates) {
-      for (const valueCode of valueCodes ?? [undefined]) {
-        const params: SearchParam[] = [
-          ...(code === undefined ? [] : [code]),
-          ...date,
-          ...values,
-          ...(valueCode === undefined ? [] : [valueCode]),
-        ];
-        specs.push({ type, params });
+      for (const value of values) {
+        for (const valueCode of valueCodes ?? [undefined]) {
+          const params: SearchParam[] = [
+            ...(code === undefined ? [] : [code]),
+            ...date,
+            ...value,
+            ...(valueCode === undefined ? [] : [valueCode]),
+          ];
+          specs.push({ type, params });
+        }
       }
     }
   }
@@ -289,29 +374,27 @@ function observedValueParams(
   type: SearchType,
   search: EventSearch,
   code: SearchParam | undefined,
-): { values: SearchParam[]; valueCodes: SearchParam[] | undefined } {
-  if (type !== 'Observation' || code === undefined) return { values: [], valueCodes: undefined };
+): { values: SearchParam[][]; valueCodes: SearchParam[] | undefined } {
+  if (type !== 'Observation' || code === undefined) return { values: [[]], valueCodes: undefined };
   const component = code.name === 'component-code';
-  const values = valueParams(
+  const values = valueAlternatives(
     caps,
     search,
     component ? 'component-value-quantity' : 'value-quantity',
   );
   const concept = component ? 'component-value-concept' : 'value-concept';
-  const valueCodes =
-    search.valueCode === undefined
-      ? undefined
-      : tokenAlternatives(caps, type, concept, search.valueCode);
-  return { values, valueCodes };
+  return { values, valueCodes: valueCodeAlternatives(caps, search.valueCode, concept) };
 }
 
 /**
- * The searches that find the Medications whose code is in `codes`, which
- * resolve the references of medication uses.
+ * The searches that find the Medications whose code, or an ingredient's
+ * code, is in `codes`, which resolve the references of medication uses;
+ * every Medication when the server cannot search both.
  */
 export function medicationSearches(caps: SourceCapabilities, codes: CodeSet): SearchSpec[] {
   if (!canSearch(caps, 'Medication')) return [];
-  const alternatives = tokenAlternatives(caps, 'Medication', 'code', codes);
-  if (alternatives === undefined) return [{ type: 'Medication', params: [] }];
-  return alternatives.map((p) => ({ type: 'Medication', params: [p] }));
+  const own = tokenAlternatives(caps, 'Medication', 'code', codes);
+  const ingredients = tokenAlternatives(caps, 'Medication', 'ingredient-code', codes);
+  if (own === undefined || ingredients === undefined) return [{ type: 'Medication', params: [] }];
+  return [...own, ...ingredients].map((p) => ({ type: 'Medication', params: [p] }));
 }

@@ -9,6 +9,7 @@ import { createEngine, duckDbDialect } from '../engine/index.ts';
 import type { SqlRunner } from '../engine/runner.ts';
 import { META } from '../store/layout.ts';
 import { createDuckDbRunner, openStore } from '../store/open.ts';
+import { createCodeSystemAliases } from '../ingest/reading.ts';
 import type { NodeSource } from './source.ts';
 
 export interface DuckDbSourceOptions {
@@ -64,7 +65,12 @@ async function openOnce(path: string, now: () => Date): Promise<Opened> {
   try {
     const runner = createDuckDbRunner(store.connection);
     // Read-only: the data cannot change under this engine; a reload opens a new one.
-    const engine = createEngine({ runner, dialect: duckDbDialect, immutable: true });
+    // The aliases the store was ingested with: a query's codes are read through them.
+    const aliasTable = await readMeta(runner, META.codeSystemAliases);
+    const aliases = createCodeSystemAliases(
+      aliasTable === undefined ? {} : (JSON.parse(aliasTable) as Record<string, string>),
+    );
+    const engine = createEngine({ runner, dialect: duckDbDialect, immutable: true, aliases });
     const version = (await readMeta(runner, META.dataVersion)) ?? 'empty';
     const ingestedAt = await readMeta(runner, META.ingestedAt);
     return {

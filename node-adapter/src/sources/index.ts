@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import type { LoadedConfig } from '@tessera/schemas';
+import { readingFromConfig } from '../ingest/reading.ts';
 import { openDuckDbSource } from './duckdb-source.ts';
 import { openFhirQuerySource } from './live-fhir-source.ts';
 import type { NodeSource } from './source.ts';
@@ -45,6 +46,7 @@ export async function openNodeSource(
         ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
         now: () => options.now().getTime(),
         randomId: options.randomId,
+        reading: readingFromConfig(config.reading),
       });
     case 'duckdb':
       return openDuckDbSource(

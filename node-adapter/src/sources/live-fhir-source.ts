@@ -10,6 +10,7 @@
 // ages and the temporal span are left out: they would take one search per
 // code or a read of every patient, which a catalogue request must not cost a
 // regional server.
+import type { FhirReading } from '../ingest/reading.ts';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { LoadedConfig } from '@tessera/schemas';
 import { catalogueHeader, roundCount } from '../catalogue/catalogue.ts';
@@ -46,6 +47,8 @@ export interface FhirSourceAdapterOptions {
   readonly now?: () => number;
   /** A fresh random identifier (a data version that must never be reused). */
   readonly randomId?: () => string;
+  /** How resources are read (the node configuration's `reading`). */
+  readonly reading?: FhirReading;
 }
 
 /**
@@ -79,6 +82,7 @@ export async function openFhirQuerySource(
     fetch: fetchImpl,
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.randomId === undefined ? {} : { randomId: options.randomId }),
+    ...(options.reading === undefined ? {} : { reading: options.reading }),
   });
   // A separate small client for catalogue counts, so they never queue behind evaluations.
   const baseUrl = checkServerUrl(config.baseUrl, auth);

@@ -4,11 +4,16 @@
 //
 // Rules applied at ingest, so every reader can rely on them:
 // - one row per coding: a resource with several codings matches any of them;
-// - `code` is normalised (ICD-10 dots removed, see normaliseCode in @tessera/schemas);
+// - `system` is the canonical URL of its code system (an alias such as a
+//   dimdi URL is stored as the bfarm URL it stands for; the table is in
+//   meta `code_system_aliases`), and `code` is normalised for it (ICD-10 dots
+//   removed, see normaliseCode in @tessera/schemas);
 // - resources with status `entered-in-error`, and Conditions whose
 //   verificationStatus is `refuted` or `entered-in-error`, are not stored;
 // - `patient_id` is the Patient's logical id (`Patient/<id>` and
-//   `urn:uuid:<id>` references both resolve to `<id>`); it is stored once, in
+//   `urn:uuid:<id>` references both resolve to `<id>`; in a Bundle, a
+//   reference to an entry's fullUrl to that entry's id, or the id its fullUrl
+//   gives when it has none); it is stored once, in
 //   `patients`, next to `patient_key`, a dense integer (0, 1, ... in
 //   patient_id order) given at each ingest and valid for that store version
 //   only. Event tables carry the key alone, so joins and distinct counts
@@ -109,4 +114,10 @@ export const META = Object.freeze({
   dataVersion: 'data_version',
   contentHash: 'content_hash',
   ingestedAt: 'ingested_at',
+  /**
+   * The code-system alias table ingest read the data with (JSON: alias ->
+   * canonical URL): codes are stored under canonical URLs, and a query's
+   * codes are read through the same table.
+   */
+  codeSystemAliases: 'code_system_aliases',
 });

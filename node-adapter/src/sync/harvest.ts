@@ -14,6 +14,7 @@
 // Paged search is always complete: `_lastUpdated` reports no deletions.
 // When the content is unchanged the new file is discarded and the store, its
 // data version and the node's caches stay as they are.
+import type { FhirReading } from '../ingest/reading.ts';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
@@ -204,6 +205,8 @@ export interface RefreshOptions {
   readonly workers?: number;
   /** Largest tolerated share of malformed resources (default ingest's, 0.01). */
   readonly maxBadShare?: number;
+  /** How resources are read (the node configuration's `reading`). */
+  readonly reading?: FhirReading;
   readonly signal?: AbortSignal;
   readonly fetch?: typeof fetch;
   readonly now?: () => number;
@@ -293,6 +296,7 @@ export async function refreshStore(options: RefreshOptions): Promise<RefreshRepo
       ingest({
         ...(options.workers === undefined ? {} : { workers: options.workers }),
         ...(options.maxBadShare === undefined ? {} : { maxBadShare: options.maxBadShare }),
+        ...(options.reading === undefined ? {} : { reading: options.reading }),
         sources: [sources],
         dbPath: next,
         recordKeySecret: options.recordKeySecret,

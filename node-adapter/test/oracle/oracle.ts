@@ -39,6 +39,7 @@ import {
 import { convertObservedValue } from '../../src/engine/units.ts';
 import type { SourceQuery } from '../../src/engine/bounds.ts';
 import {
+  canonicalSystem,
   readFhir,
   type FhirResource,
   type OracleCoding,
@@ -118,8 +119,9 @@ function inPeriod(date: string | undefined, period: Period | undefined): boolean
 
 function codingInSet(coding: OracleCoding, codes: CodeSet): boolean {
   return codes.some((c) => {
-    if (c.system !== coding.system) return false;
-    const wanted = isIcd10(c.system) ? c.code.replaceAll('.', '') : c.code;
+    const system = canonicalSystem(c.system);
+    if (system !== coding.system) return false;
+    const wanted = isIcd10(system) ? c.code.replaceAll('.', '') : c.code;
     return c.descendants === true ? coding.code.startsWith(wanted) : coding.code === wanted;
   });
 }

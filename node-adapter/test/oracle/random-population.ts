@@ -8,8 +8,8 @@
 // valueCodeableConcept, Observation components (blood-pressure panels with
 // systolic and diastolic components, now and then two systolic ones; coded
 // components next to other coded components), medications coded
-// inline, by reference (`Medication/<id>`, `urn:uuid:<id>`, contained) and by
-// ATC, entered-in-error and refuted resources, events without dates or with
+// inline, by reference (`Medication/<id>`, `urn:uuid:<id>`, contained), on an
+// ingredient only, by ATC, entered-in-error and refuted resources, events without dates or with
 // partial dates, both reference forms, events of unknown patients and a few
 // malformed resources.
 //
@@ -32,6 +32,7 @@ import type {
   Expr,
   Gender,
   Measure,
+  ObservationCriterion,
 } from '@tessera/schemas';
 import type { SummaryBounds } from '../../src/engine/bounds.ts';
 import { wholeYears } from './oracle.ts';
@@ -40,6 +41,8 @@ import { readFhir, type FhirResource } from './read-fhir.ts';
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const ICD10_CM = 'http://hl7.org/fhir/sid/icd-10-cm';
 const ICD10_GM = 'http://fhir.de/CodeSystem/bfarm/icd-10-gm';
+/** ICD-10-GM under its former publisher's URL: an alias of ICD10_GM. */
+const ICD10_GM_DIMDI = 'http://fhir.de/CodeSystem/dimdi/icd-10-gm';
 const SNOMED = 'http://snomed.info/sct';
 const LOINC = 'http://loinc.org';
 const ATC = 'http://www.whocc.no/atc';
@@ -73,6 +76,14 @@ const SMOKING = '72166-2';
 const SYSTOLIC = '8480-6';
 const DIASTOLIC = '8462-4';
 const BP_PANEL = '85354-9';
+const ECOG = '89247-1';
+const RESULT = '94500-6';
+const TITRE = 'L-titre';
+const FLAG = 'L-flag';
+const TITRES = [16, 32, 64, 128, 256] as const;
+const RESULT_STRINGS = ['positive', 'negative', 'not detected'] as const;
+const SPECIAL_VALUES = 'http://terminology.hl7.org/CodeSystem/special-values';
+const VALUE_STRING = 'https://tessera.eu/fhir/CodeSystem/value-string';
 
 /** A quantity analyte: its codes and, per unit, a grid of values. */
 interface Analyte {
@@ -276,8 +287,12 @@ const icd10Coding = fc
   .record({ system: pick(ICD10_SYSTEMS), code: pick(ICD10_CODES), dots: fc.boolean() })
   .map(({ system, code, dots }) => ({ system, code: dots ? code : code.replaceAll('.', '') }));
 
+/** ICD-10-GM written under the dimdi URL, as data and exact query codes may be. */
+const dimdiCoding = pick(ICD10_CODES).map((code) => ({ system: ICD10_GM_DIMDI, code }));
+
 const conditionCoding = fc.oneof(
   { weight: 3, arbitrary: icd10Coding },
+  { weight: 1, arbitrary: dimdiCoding },
   { weight: 2, arbitrary: pick(CONDITION_SNOMED).map((code) => ({ system: SNOMED, code })) },
 );
 
@@ -310,6 +325,15 @@ const status = (normal: string) =>
     { weight: 1, arbitrary: fc.constant('entered-in-error') },
   );
 
+/** An onsetAge in years, months or days (ages at birthdays, month ends and leap days). */
+const onsetAge = fc
+  .oneof(
+    fc.integer({ min: 0, max: 90 }).map((value) => ({ value, code: 'a' })),
+    fc.integer({ min: 0, max: 700 }).map((value) => ({ value, code: 'mo' })),
+    fc.integer({ min: 0, max: 4000 }).map((value) => ({ value, code: 'd' })),
+  )
+  .map((age) => ({ ...age, unit: age.code, system: UCUM }));
+
 const condition: EventDraft = (i, subject, dates) =>
   fc
     .record({
@@ -328,6 +352,11 @@ const condition: EventDraft = (i, subject, dates) =>
         dated(dates, (d) => ({ onsetPeriod: { start: d } })),
         dated(dates, (d) => ({ recordedDate: d })),
         dated(dates, (d) => ({ onsetString: 'childhood', recordedDate: d })),
+        // Dated from the birth date; a patient without one is dated by recordedDate.
+        fc.tuple(onsetAge, dates).map(([age, d]) => ({
+          onsetAge: age,
+          ...(d === undefined ? {} : { recordedDate: d }),
+        })),
       ),
       verification: fc.constantFrom(
         undefined,
@@ -439,6 +468,32 @@ const socialHistory = fc
       },
     ],
   }));
+/**
+ * Values of the other types: a score as valueInteger, a titre as valueRatio
+ * (1:2^n, exact in binary), a flag as valueBoolean, a result as valueString
+ * (code-like, or free text that is not read), and a valueRange (no value).
+ */
+const otherValue = fc.oneof(
+  fc.integer({ min: 0, max: 5 }).map((n) => ({
+    code: { coding: [{ system: LOINC, code: ECOG }] },
+    valueInteger: n,
+  })),
+  pick(TITRES).map((d) => ({
+    code: { coding: [{ system: LOCAL, code: TITRE }] },
+    valueRatio: { numerator: { value: 1 }, denominator: { value: d } },
+  })),
+  fc.boolean().map((flag) => ({
+    code: { coding: [{ system: LOCAL, code: FLAG }] },
+    valueBoolean: flag,
+  })),
+  pick([...RESULT_STRINGS, ' positive ', 'seen by the nurse on the ward after lunch']).map(
+    (text) => ({ code: { coding: [{ system: LOINC, code: RESULT }] }, valueString: text }),
+  ),
+  fc.constant({
+    code: { coding: [{ system: LOINC, code: HBA1C }] },
+    valueRange: { low: { value: 6, unit: '%' }, high: { value: 7, unit: '%' } },
+  }),
+);
 
 const observation: EventDraft = (i, subject, dates) =>
   fc
@@ -448,11 +503,14 @@ const observation: EventDraft = (i, subject, dates) =>
         { weight: 1, arbitrary: smoking },
         { weight: 2, arbitrary: bloodPressure },
         { weight: 1, arbitrary: socialHistory },
+        { weight: 2, arbitrary: otherValue },
       ),
       date: fc.oneof(
         dated(dates, (d) => ({ effectiveDateTime: d })),
         dated(dates, (d) => ({ effectivePeriod: { start: d } })),
         dated(dates, (d) => ({ effectiveInstant: d.length === 10 ? `${d}T08:00:00Z` : d })),
+        // No effective time: `issued` stands in.
+        dated(dates, (d) => ({ issued: d.length === 10 ? `${d}T09:30:00Z` : d })),
       ),
       status: status('final'),
       repeated: fc.boolean(),
@@ -481,12 +539,21 @@ const medication: EventDraft = (i, subject, dates) =>
     .record({
       type: fc.constantFrom('MedicationRequest', 'MedicationStatement', 'MedicationAdministration'),
       coding: atcCoding,
-      how: fc.constantFrom('inline', 'inline', 'Medication/', 'urn:uuid:', 'contained', 'dangling'),
+      how: fc.constantFrom(
+        'inline',
+        'inline',
+        'Medication/',
+        'urn:uuid:',
+        'contained',
+        'dangling',
+        'ingredient',
+      ),
       date: dates,
+      r5: fc.boolean(),
       status: status('active'),
       subject,
     })
-    .map(({ type, coding, how, date, status, subject }) => {
+    .map(({ type, coding, how, date, r5, status, subject }) => {
       const medId = `med${i}`;
       const dateField =
         date === undefined
@@ -495,7 +562,9 @@ const medication: EventDraft = (i, subject, dates) =>
             ? { authoredOn: date }
             : type === 'MedicationStatement'
               ? { effectivePeriod: { start: date } }
-              : { effectiveDateTime: date };
+              : r5
+                ? { occurenceDateTime: date } // R5 spells MedicationAdministration's time so.
+                : { effectiveDateTime: date };
       const use: Record<string, unknown> = {
         resourceType: type,
         id: `rx${i}`,
@@ -510,7 +579,16 @@ const medication: EventDraft = (i, subject, dates) =>
         use.medicationReference = { reference: '#m' };
       } else if (how === 'dangling')
         use.medicationReference = { reference: `Medication/missing${i}` };
-      else {
+      else if (how === 'ingredient') {
+        // A compounded medication, its ATC code on an ingredient only.
+        use.medicationReference = { reference: `Medication/${medId}` };
+        out.push({
+          resourceType: 'Medication',
+          id: medId,
+          code: { text: 'compounded' },
+          ingredient: [{ itemCodeableConcept: { coding: [coding] } }],
+        });
+      } else {
         use.medicationReference = { reference: `${how}${medId}` };
         out.push({ resourceType: 'Medication', id: medId, code: { coding: [coding] } });
       }
@@ -831,6 +909,7 @@ const conditionCodeSet: fc.Arbitrary<CodeSet> = fc
   .array(
     fc.oneof(
       icd10Coding.map((c): Coding => c),
+      dimdiCoding.map((c): Coding => c),
       fc.record({
         system: pick(ICD10_SYSTEMS),
         code: pick(ICD10_PREFIXES),
@@ -921,6 +1000,32 @@ function queryParts(
     })),
   );
 
+  // Scores (valueInteger) in unity or as `{score}`, titres (valueRatio),
+  // flags (valueBoolean) and code-like result strings (valueString).
+  const otherValueCriterion = fc.oneof(
+    fc
+      .tuple(
+        range(orHint(fc.integer({ min: 0, max: 5 }), hints.values.get('1')), 'min', 'max'),
+        pick(['1', '{score}']),
+      )
+      .map(([bounds, unit]) => ({
+        code: [{ system: LOINC, code: ECOG }],
+        value: { ...bounds, unit },
+      })),
+    range(pick(TITRES.map((d) => 1 / d)), 'min', 'max').map((bounds) => ({
+      code: [{ system: LOCAL, code: TITRE }],
+      value: { ...bounds, unit: '1' },
+    })),
+    fc.boolean().map((flag) => ({
+      code: [{ system: LOCAL, code: FLAG }],
+      valueCode: [{ system: SPECIAL_VALUES, code: String(flag) }],
+    })),
+    codesOf(VALUE_STRING, RESULT_STRINGS).map((valueCode) => ({
+      code: [{ system: LOINC, code: RESULT }],
+      valueCode,
+    })),
+  );
+
   // Optional parts are present often enough to be tested and rarely enough
   // that criteria still match someone in a population of a few dozen patients.
   const commonEventParts = fc
@@ -960,6 +1065,9 @@ function queryParts(
     fc
       .tuple(codesOf(LOINC, [SYSTOLIC, DIASTOLIC, BP_PANEL]), commonEventParts)
       .map(([code, rest]): Expr => ({ observation: { code, ...rest } })),
+    fc
+      .tuple(otherValueCriterion, commonEventParts)
+      .map(([c, rest]): Expr => ({ observation: { ...c, ...rest } as ObservationCriterion })),
     event('procedure', codesOf(SNOMED, PROCEDURES)),
     event('immunization', codesOf(CVX, VACCINES)),
     event('encounter', encounterCodeSet),

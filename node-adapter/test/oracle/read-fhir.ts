@@ -5,6 +5,7 @@
 // is the calendar date as written (no time-zone shift), gender other than the
 // four FHIR codes is `unknown`.
 import { normaliseCode, type EventKind } from '@tessera/schemas';
+import { KNOWN_CODE_SYSTEM_ALIASES } from '../../src/ingest/reading.ts';
 
 export type FhirResource = { readonly resourceType: string; readonly id?: string } & Readonly<
   Record<string, unknown>
@@ -83,19 +84,30 @@ function firstDefined<T>(...values: (T | undefined)[]): T | undefined {
   return values.find((v) => v !== undefined);
 }
 
+/**
+ * The URL a code system is compared under: an alias (the dimdi URLs of the
+ * German code systems) is the URL it stands for.
+ */
+export function canonicalSystem(system: string): string {
+  return KNOWN_CODE_SYSTEM_ALIASES[system] ?? system;
+}
+
 function codingOf(value: unknown): OracleCoding | undefined {
   const c = obj(value);
-  const system = str(c?.system);
+  const written = str(c?.system);
   const code = str(c?.code);
-  return system === undefined || code === undefined
-    ? undefined
-    : { system, code: normaliseCode(system, code) };
+  if (written === undefined || code === undefined) return undefined;
+  const system = canonicalSystem(written);
+  return { system, code: normaliseCode(system, code) };
 }
 
 function conceptCodings(concept: unknown): OracleCoding[] {
-  return list(obj(concept)?.coding)
-    .map(codingOf)
-    .filter((c): c is OracleCoding => c !== undefined);
+  const out: OracleCoding[] = [];
+  for (const c of list(obj(concept)?.coding).map(codingOf)) {
+    if (c !== undefined && !out.some((o) => o.system === c.system && o.code === c.code))
+      out.push(c);
+  }
+  return out;
 }
 
 /** The id a reference names: `Patient/<id>` (for the given type) or `urn:uuid:<id>`. */
@@ -130,19 +142,53 @@ function eventKind(resourceType: string): EventKind | undefined {
   }
 }
 
-function eventDate(r: FhirResource): string | undefined {
+/**
+ * The birth date plus an onsetAge in a, mo, wk or d: whole months (rounded)
+ * first, a missing month end clamped to the month's last day, then whole
+ * days (rounded).
+ */
+function dateAtAge(birthDate: string, age: unknown): string | undefined {
+  const a = obj(age);
+  const value = a?.value;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return undefined;
+  const perUnit: Record<string, [number, number]> = {
+    a: [12, 0],
+    mo: [1, 0],
+    wk: [0, 7],
+    d: [0, 1],
+  };
+  const factors = perUnit[str(a?.code) ?? ''];
+  if (factors === undefined) return undefined;
+  const months = Math.round(value * factors[0]);
+  const days = Math.round(value * factors[1]);
+  const [y, m, d] = birthDate.split('-').map(Number) as [number, number, number];
+  const monthIndex = y * 12 + m - 1 + months;
+  const year = Math.floor(monthIndex / 12);
+  const month = monthIndex % 12;
+  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  const date = new Date(Date.UTC(year, month, Math.min(d, lastDay)) + days * 86_400_000);
+  return date.toISOString().slice(0, 10);
+}
+
+function eventDate(r: FhirResource, birthDate: string | undefined): string | undefined {
   switch (r.resourceType) {
-    case 'Condition':
-      return firstDefined(
+    case 'Condition': {
+      const onset = firstDefined(
         calendarDate(r.onsetDateTime),
         calendarDate(obj(r.onsetPeriod)?.start),
-        calendarDate(r.recordedDate),
       );
+      if (onset !== undefined) return onset;
+      // An onsetAge counts from the birth date; without one, recordedDate dates it.
+      const atAge = birthDate === undefined ? undefined : dateAtAge(birthDate, r.onsetAge);
+      const readable = dateAtAge('2000-01-01', r.onsetAge) !== undefined;
+      return readable && birthDate !== undefined ? atAge : calendarDate(r.recordedDate);
+    }
     case 'Observation':
       return firstDefined(
         calendarDate(r.effectiveDateTime),
         calendarDate(obj(r.effectivePeriod)?.start),
         calendarDate(r.effectiveInstant),
+        calendarDate(r.issued),
       );
     case 'Procedure':
       return firstDefined(
@@ -156,6 +202,9 @@ function eventDate(r: FhirResource): string | undefined {
       return firstDefined(
         calendarDate(r.effectiveDateTime),
         calendarDate(obj(r.effectivePeriod)?.start),
+        // R5 MedicationAdministration: `occurence[x]`, as R5 spells it.
+        calendarDate(r.occurenceDateTime),
+        calendarDate(obj(r.occurencePeriod)?.start),
       );
     case 'Immunization':
       return calendarDate(r.occurrenceDateTime);
@@ -183,7 +232,12 @@ function medicationCodings(
     medication = id === undefined ? undefined : medications.get(id);
   }
   const m = obj(medication);
-  return m === undefined || m.status === 'entered-in-error' ? [] : conceptCodings(m.code);
+  if (m === undefined || m.status === 'entered-in-error') return [];
+  // A compounded medication may be coded on its ingredients alone (R4 itemCodeableConcept, R5 item.concept).
+  const ingredients = list(m.ingredient).flatMap((i) =>
+    conceptCodings(obj(i)?.itemCodeableConcept ?? obj(obj(i)?.item)?.concept),
+  );
+  return [...conceptCodings(m.code), ...ingredients];
 }
 
 function eventCodings(
@@ -213,6 +267,69 @@ function isExcluded(r: FhirResource): boolean {
     const code = obj(c)?.code;
     return code === 'refuted' || code === 'entered-in-error';
   });
+}
+
+function finiteNumber(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** A Quantity's unit as the page says: the UCUM code, else the unit text. */
+function unitOf(q: Json): string | undefined {
+  return q.system === 'http://unitsofmeasure.org' && str(q.code) !== undefined
+    ? str(q.code)
+    : str(q.unit);
+}
+
+/**
+ * The observation's value as a quantity: valueQuantity, valueInteger in
+ * unit `1`, valueRatio as numerator over denominator (no unit is `1`); a
+ * valueRange is no value.
+ */
+function observationQuantity(r: FhirResource): OracleEvent['quantity'] {
+  const q = obj(r.valueQuantity);
+  if (q !== undefined) {
+    const value = finiteNumber(q.value);
+    return value === undefined ? undefined : { value, unit: unitOf(q) };
+  }
+  const integer = finiteNumber(r.valueInteger);
+  if (integer !== undefined && Number.isInteger(integer)) return { value: integer, unit: '1' };
+  const numerator = obj(obj(r.valueRatio)?.numerator);
+  const denominator = obj(obj(r.valueRatio)?.denominator);
+  const n = finiteNumber(numerator?.value);
+  const d = finiteNumber(denominator?.value);
+  if (numerator === undefined || denominator === undefined) return undefined;
+  if (n === undefined || d === undefined || d === 0) return undefined;
+  const top = unitOf(numerator) ?? '1';
+  const bottom = unitOf(denominator) ?? '1';
+  return { value: n / d, unit: bottom === '1' ? top : `${top}/${bottom}` };
+}
+
+const CODE_CHARACTERS = /^[\p{L}\p{N}+\-.,:/<>=%*^()#]+$/u;
+
+/**
+ * The coded values of an observation: valueCodeableConcept, valueBoolean
+ * as special-values `true`/`false`, and a valueString that reads as a code
+ * (trimmed, up to 40 characters, one to three words of code characters).
+ */
+function observationValueCodings(r: FhirResource): OracleCoding[] {
+  const out = conceptCodings(r.valueCodeableConcept);
+  if (typeof r.valueBoolean === 'boolean') {
+    out.push({
+      system: 'http://terminology.hl7.org/CodeSystem/special-values',
+      code: String(r.valueBoolean),
+    });
+  }
+  const text = typeof r.valueString === 'string' ? r.valueString.trim() : '';
+  const words = text.split(' ');
+  if (
+    text.length > 0 &&
+    text.length <= 40 &&
+    words.length <= 3 &&
+    words.every((w) => CODE_CHARACTERS.test(w))
+  ) {
+    out.push({ system: 'https://tessera.eu/fhir/CodeSystem/value-string', code: text });
+  }
+  return out;
 }
 
 /**
@@ -253,7 +370,7 @@ export function readFhir(resources: readonly FhirResource[]): OracleData {
       kind,
       resourceKey: `${r.resourceType}/${id}`,
       patientId,
-      date: eventDate(r),
+      date: eventDate(r, patients.get(patientId)?.birthDate),
       ...(observation ? observedPart(r) : { valueCodings: [] }),
       codings: eventCodings(r, medications),
       components: observation ? list(r.component).map((c) => observedPart(obj(c) ?? {})) : [],
@@ -264,15 +381,10 @@ export function readFhir(resources: readonly FhirResource[]): OracleData {
 
 /** The code, valueQuantity and valueCodeableConcept of an Observation or a component. */
 function observedPart(element: Json): OraclePart {
-  const q = obj(element.valueQuantity);
-  const value = q?.value;
-  const unit =
-    q?.system === 'http://unitsofmeasure.org' && str(q.code) !== undefined
-      ? str(q.code)
-      : str(q?.unit);
+  const quantity = observationQuantity(element as FhirResource);
   return {
     codings: conceptCodings(element.code),
-    ...(typeof value === 'number' && Number.isFinite(value) ? { quantity: { value, unit } } : {}),
-    valueCodings: conceptCodings(element.valueCodeableConcept),
+    ...(quantity === undefined ? {} : { quantity }),
+    valueCodings: observationValueCodings(element as FhirResource),
   };
 }

@@ -97,6 +97,21 @@ export interface NodeConfig {
     fullEveryHours?: number;
   };
   /**
+   * How the node reads FHIR resources, in `tessera-node ingest --config`, sync and the live source (docs/query-language.md).
+   */
+  reading?: {
+    /**
+     * More code-system aliases, beside the built-in ones (the dimdi URLs of ICD-10-GM, OPS, ATC and Alpha-ID for their bfarm URLs): an alias URL and the URL it stands for. Codes under an alias are stored and compared under the URL it stands for; an alias of an alias is refused.
+     */
+    codeSystemAliases?: {
+      [k: string]: string | undefined;
+    };
+    /**
+     * Conditions whose verificationStatus is unconfirmed, provisional or differential: counted like confirmed ones (as the MII's engines count them), or left out. Refuted and entered-in-error ones never count.
+     */
+    unconfirmedConditions?: 'count' | 'exclude';
+  };
+  /**
    * 32-byte secret for patients' record keys; created when absent. Default: `<sync.storePath>.key` for sync (as `ingest` defaults to `<db>.key`), `<stateDir>/record-key` for a live FHIR source.
    */
   recordKeyFile?: string;
