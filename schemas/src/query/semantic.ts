@@ -84,7 +84,7 @@ function checkCodeSet(codes: CodeSet, at: string): void {
     if (coding.descendants && !PREFIX_HIERARCHY_SYSTEMS.has(coding.system)) {
       throw invalid(
         `${at}/${i}/descendants`,
-        `"descendants" is allowed only for prefix-hierarchical code systems (ICD-10, ATC), not ${coding.system}`,
+        `"descendants" is allowed only for prefix-hierarchical code systems (ICD-10, ATC, OPS), not ${coding.system}`,
       );
     }
   });

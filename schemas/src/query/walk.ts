@@ -51,12 +51,17 @@ export function exprNode(expr: Expr): ExprNode {
   return { op: 'event', kind: 'encounter', criterion: expr.encounter };
 }
 
-/** Code systems whose hierarchy is their prefix, so `descendants` is a prefix match. */
+/**
+ * Code systems whose hierarchy is their prefix, so `descendants` is a prefix
+ * match. OPS is built like ICD-10: `5-39` heads `5-390` to `5-399`, and
+ * `8-810` heads `8-810.*`.
+ */
 export const PREFIX_HIERARCHY_SYSTEMS = new Set([
   'http://hl7.org/fhir/sid/icd-10',
   'http://hl7.org/fhir/sid/icd-10-cm',
   'http://fhir.de/CodeSystem/bfarm/icd-10-gm',
   'http://www.whocc.no/atc',
+  'http://fhir.de/CodeSystem/bfarm/ops',
 ]);
 
 const ICD10_SYSTEMS = new Set([
