@@ -38,6 +38,7 @@ import {
   type SystemRule,
   contextKind,
   patientConcept,
+  semanticTagKind,
   systemRule,
   valueCodeRule,
 } from './terminology.ts';
@@ -54,6 +55,7 @@ const fits = (def: string, value: unknown) => matchesDefinition('query', def, va
 interface TermCode {
   readonly system: string;
   readonly code: string;
+  readonly display: string | undefined;
   readonly at: string;
 }
 
@@ -78,11 +80,11 @@ const TERM_CODE_KEYS = ['code', 'system', 'display', 'version'];
 
 function readTermCode(value: unknown, at: string): TermCode {
   const tc = readObject(value, at, TERM_CODE_KEYS);
-  if (tc.display !== undefined) readString(tc.display, child(at, 'display'));
   if (tc.version !== undefined) readString(tc.version, child(at, 'version'));
   return {
     system: readString(required(tc, 'system', at), child(at, 'system')),
     code: readString(required(tc, 'code', at), child(at, 'code')),
+    display: tc.display === undefined ? undefined : readString(tc.display, child(at, 'display')),
     at,
   };
 }
@@ -377,6 +379,22 @@ function patientCriterion(parts: CriterionParts): Expr {
 }
 
 /**
+ * The kind of a SNOMED CT code without a context, from its display's
+ * semantic tag; never a guess: no tag, no kind.
+ */
+function kindFromSemanticTag(tc: TermCode): EventKind {
+  const kind = semanticTagKind(tc.display);
+  if (kind === undefined) {
+    throw unsupported(
+      tc.at,
+      `${tc.system}|${tc.code} names no resource type: the criterion has no context and the display no semantic tag; add the context (Diagnose, Prozedur, Laboruntersuchung)`,
+    );
+  }
+  if (typeof kind === 'object') throw unsupported(child(tc.at, 'display'), kind.reason);
+  return kind;
+}
+
+/**
  * Event criteria, one per kind the termCodes fall into. Each resource is of
  * one kind, so "any code of the criterion" is exactly the `any` of the kinds.
  */
@@ -387,7 +405,7 @@ function eventCriteria(parts: CriterionParts): Expr[] {
   const eventContext = context as EventKind | undefined;
   for (const tc of termCodes) {
     const rule = ruleFor(tc);
-    const kind = rule.kind ?? eventContext ?? 'condition';
+    const kind = rule.kind ?? eventContext ?? kindFromSemanticTag(tc);
     if (eventContext !== undefined && kind !== eventContext) {
       throw unsupported(
         child(at, 'context'),
@@ -421,21 +439,46 @@ function eventCriteria(parts: CriterionParts): Expr[] {
 const CRITERION_KEYS = [
   'context',
   'termCodes',
+  'termCode',
   'valueFilter',
   'attributeFilters',
   'timeRestriction',
   'negated',
 ];
 
+/**
+ * A criterion's codes: `termCodes`, or the early draft's `termCode`, which
+ * held one code object and means the same as a list of that one code.
+ */
+function readTermCodes(raw: Record<string, unknown>, at: string): TermCode[] {
+  if (raw.termCode !== undefined) {
+    const draftAt = child(at, 'termCode');
+    if (raw.termCodes !== undefined) {
+      throw unsupported(
+        draftAt,
+        'both "termCode" (the early draft\'s key) and "termCodes"; which one counts is not defined',
+      );
+    }
+    if (Array.isArray(raw.termCode)) {
+      throw malformed(
+        draftAt,
+        '"termCode" (the early draft\'s key) holds one code object; a list of codes is "termCodes"',
+      );
+    }
+    return [readTermCode(raw.termCode, draftAt)];
+  }
+  const codesAt = child(at, 'termCodes');
+  return readArray(required(raw, 'termCodes', at), codesAt, 1).map((tc, i) =>
+    readTermCode(tc, child(codesAt, i)),
+  );
+}
+
 class Translation {
   private criteria = 0;
 
   criterion(value: unknown, at: string): Expr {
     const raw = readObject(value, at, CRITERION_KEYS);
-    const codesAt = child(at, 'termCodes');
-    const termCodes = readArray(required(raw, 'termCodes', at), codesAt, 1).map((tc, i) =>
-      readTermCode(tc, child(codesAt, i)),
-    );
+    const termCodes = readTermCodes(raw, at);
     if (raw.attributeFilters !== undefined) {
       const filters = readArray(raw.attributeFilters, child(at, 'attributeFilters'));
       if (filters.length > 0) {
@@ -499,6 +542,12 @@ class Translation {
   groups(value: unknown, at: string, outer: 'all' | 'any', inner: 'all' | 'any'): Expr {
     const groups = readArray(value, at, 1).map((g, i) => {
       const groupAt = child(at, i);
+      if (typeof g === 'object' && g !== null && !Array.isArray(g)) {
+        throw unsupported(
+          groupAt,
+          'a flat list of criteria is the early draft format, which does not say whether they are AND-ed or OR-ed; structured query draft-2 and later write groups (an array of arrays)',
+        );
+      }
       const items = readArray(g, groupAt, 1).map((c, j) => this.criterion(c, child(groupAt, j)));
       return this.combine(inner, items, groupAt);
     });
@@ -520,7 +569,8 @@ class Translation {
 export function ccdlToQuery(doc: unknown): CohortQuery {
   prescan(doc);
   const top = readObject(doc, '', ['version', 'display', 'inclusionCriteria', 'exclusionCriteria']);
-  readString(required(top, 'version', ''), '/version');
+  // The early draft had no version; the structure alone tells the formats apart.
+  if (top.version !== undefined) readString(top.version, '/version');
   const t = new Translation();
   const included = t.groups(
     required(top, 'inclusionCriteria', ''),

@@ -41,8 +41,9 @@ const SYSTEM_RULES: ReadonlyMap<string, SystemRule> = new Map<string, SystemRule
   // system; a seven-character substance code has no children, so it is exact.
   [ATC_GM, { kind: 'medication', system: ATC_GM, descendants: false, leafLength: 7 }],
   ['http://fhir.de/CodeSystem/dimdi/atc', { kind: 'medication', system: ATC_GM, descendants: false, leafLength: 7 }],
-  [OPS, { kind: 'procedure', system: OPS, descendants: false }],
-  ['http://fhir.de/CodeSystem/dimdi/ops', { kind: 'procedure', system: OPS, descendants: false }],
+  // OPS is prefix-hierarchical like ICD-10 (`5-39` heads `5-390` to `5-399`).
+  [OPS, { kind: 'procedure', system: OPS, descendants: true }],
+  ['http://fhir.de/CodeSystem/dimdi/ops', { kind: 'procedure', system: OPS, descendants: true }],
   ['http://hl7.org/fhir/sid/cvx', { kind: 'immunization', system: 'http://hl7.org/fhir/sid/cvx', descendants: false }],
   [SNOMED, { kind: undefined, system: SNOMED, descendants: false }],
 ]); // prettier-ignore
@@ -58,6 +59,41 @@ export function systemRule(system: string): SystemRule | undefined {
 /** Where a value code's system is known, the same renaming and expansion applies. */
 export function valueCodeRule(system: string): SystemRule {
   return SYSTEM_RULES.get(system) ?? { kind: undefined, system, descendants: false };
+}
+
+// SNOMED CT names a concept's top-level hierarchy in the semantic tag that
+// ends its fully specified name ("Colonoscopy (procedure)"). Without a
+// context, only the tags that name one resource type decide the kind; a
+// finding may be recorded as a Condition or as an Observation, so it does not.
+const SEMANTIC_TAG_KINDS: ReadonlyMap<string, EventKind> = new Map<string, EventKind>([
+  ['disorder', 'condition'],
+  ['procedure', 'procedure'],
+  ['regime/therapy', 'procedure'],
+  ['observable entity', 'observation'],
+]);
+
+const SEMANTIC_TAGS_V1_LACKS: ReadonlyMap<string, string> = new Map([
+  ['specimen', 'v1 has no specimen criterion'],
+  ['finding', 'a finding may be recorded as a Condition or an Observation; the criterion needs a context to say which'],
+]); // prettier-ignore
+
+/**
+ * The kind a SNOMED CT display's semantic tag names: a kind, a reason v1
+ * cannot follow it, or undefined when the display carries no tag.
+ * @example semanticTagKind('Colonoscopy (procedure)') // 'procedure'
+ */
+export function semanticTagKind(
+  display: string | undefined,
+): EventKind | { readonly reason: string } | undefined {
+  const tag = display === undefined ? undefined : /\(([a-z][a-z /-]*)\)\s*$/.exec(display)?.[1];
+  if (tag === undefined) return undefined;
+  return (
+    SEMANTIC_TAG_KINDS.get(tag) ?? {
+      reason:
+        SEMANTIC_TAGS_V1_LACKS.get(tag) ??
+        `the semantic tag "${tag}" names no resource type v1 has a criterion for`,
+    }
+  );
 }
 
 /** The code system of the MII ontology's criterion contexts. */
