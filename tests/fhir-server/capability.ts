@@ -72,6 +72,7 @@ const FULL: Readonly<Record<string, readonly DeclaredParam[]>> = {
     { name: 'class', type: 'token' },
     { name: 'date', type: 'date' },
   ],
+  Consent: [],
 };
 
 // A server that can do little beyond reading by type: codes on two resource
@@ -87,6 +88,7 @@ const TRIMMED: Readonly<Record<string, readonly DeclaredParam[]>> = {
   Medication: [],
   Immunization: [{ name: 'vaccine-code', type: 'token' }],
   Encounter: [],
+  Consent: [],
 };
 
 /** Parameters valid on every resource type ('full' only). */

@@ -10,18 +10,24 @@ import { CODE_PATIENT_TABLES, EVENT_TABLES } from '../store/layout.ts';
 export type CatalogueSettings = LoadedConfig<'node-config'>['catalogue'] & {
   readonly nodeId: string;
   readonly threshold: number;
+  /** Whether the node's policy leaves opted-out patients out of every answer. */
+  readonly appliesOptOut: boolean;
 };
 
 /** The entry's descriptive fields, from the node's settings (whatever the source). */
 export function catalogueHeader(
   settings: CatalogueSettings,
-): Pick<CatalogueEntry, 'node' | 'title' | 'description' | 'publisher' | 'spatial'> {
+): Pick<
+  CatalogueEntry,
+  'node' | 'title' | 'description' | 'publisher' | 'spatial' | 'appliesOptOut'
+> {
   return {
     node: settings.nodeId,
     title: settings.title ?? `Tessera node ${settings.nodeId}`,
     description: settings.description,
     publisher: settings.publisher ?? { name: settings.nodeId },
     spatial: settings.spatial ?? settings.nodeId,
+    appliesOptOut: settings.appliesOptOut,
   };
 }
 

@@ -5,6 +5,8 @@
 import type { EventKind } from '@tessera/schemas';
 import { codingsOf, firstDate, isObject, periodStart, referencedId, stringOf } from './fhir.ts';
 import type { BundleIndex, FlatCoding, JsonObject } from './fhir.ts';
+import { flattenConsent } from './consent.ts';
+import type { FlatConsent } from './consent.ts';
 
 export type Gender = 'female' | 'male' | 'other' | 'unknown';
 
@@ -67,7 +69,8 @@ export type MalformedReason =
   | 'missing medication'
   | 'unresolvable medication reference';
 
-export type Flattened = FlatPatient | FlatEvent | FlatMedication | Dropped | Unused | Malformed;
+export type Flattened =
+  FlatPatient | FlatEvent | FlatMedication | FlatConsent | Dropped | Unused | Malformed;
 
 /** Resource types that feed an event table. */
 export const EVENT_RESOURCE_KINDS: Readonly<Record<string, EventKind>> = Object.freeze({
@@ -85,6 +88,7 @@ export const EVENT_RESOURCE_KINDS: Readonly<Record<string, EventKind>> = Object.
 export const USED_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   'Patient',
   'Medication',
+  'Consent',
   ...Object.keys(EVENT_RESOURCE_KINDS),
 ]);
 
@@ -119,6 +123,7 @@ export function flattenResource(resource: unknown, context: FlattenContext = {})
     codingsOf(resource.code, codings);
     return { type: 'medication', id, codings };
   }
+  if (resourceType === 'Consent') return flattenConsent(resource, id, context);
   const kind = EVENT_RESOURCE_KINDS[resourceType];
   if (kind === undefined) return UNUSED;
 

@@ -86,7 +86,8 @@ const INLINE_BELOW_BYTES = 64 << 20;
 // 2: integer patient keys, medication resource ids with their type, BLAKE2b digests.
 // 3: record keys in the code indexes.
 // 4: patients' deceased_date.
-const INGEST_FORMAT = 'tessera-ingest/4';
+// 5: consents.
+const INGEST_FORMAT = 'tessera-ingest/5';
 
 /**
  * Loads the sources into the store at `dbPath`, replacing its data.

@@ -42,6 +42,13 @@ import type { FhirHttp } from '../fhir-client/fhir-http.ts';
 import { ResourceBudget, firstPage, searchAll } from '../fhir-client/fhir-search.ts';
 import type { JsonObject } from '../fhir-client/fhir-search.ts';
 import { KIND_TYPES, TYPE_ELEMENTS, medicationSearches, planSearches } from './plan.ts';
+import {
+  CONSENT_SEARCH,
+  hasConsentCriterion,
+  patientsConsenting,
+  toLiveConsent,
+} from './consent.ts';
+import type { LiveConsent } from './consent.ts';
 import type { EventSearch } from './plan.ts';
 import { SEARCH_TYPES } from '../fhir-client/search-url.ts';
 import type { SearchParam, SearchSpec, SearchType } from '../fhir-client/search-url.ts';
@@ -380,6 +387,17 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     return found;
   }
 
+  /** The active Consents of known patients; none read when the query asks for none. */
+  async function readConsents(ev: Evaluation, needed: boolean): Promise<LiveConsent[]> {
+    if (!needed || !canSearch(ev.caps, 'Consent')) return [];
+    const consents: LiveConsent[] = [];
+    await readAll(ev, [CONSENT_SEARCH], (resource) => {
+      const consent = toLiveConsent(resource);
+      if (consent !== undefined && ev.patients.has(consent.patientId)) consents.push(consent);
+    });
+    return consents;
+  }
+
   function searchOf(
     kind: EventKind,
     c: { code: CodeSet; period?: Period; value?: ValueRange; valueCode?: CodeSet },
@@ -427,6 +445,12 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
           }),
         );
       });
+      let consents: LiveConsent[] = [];
+      work.push(
+        readConsents(ev, hasConsentCriterion(query.cohort)).then((found) => {
+          consents = found;
+        }),
+      );
       const measureEvents = new Map<number, LiveEvent[]>();
       query.measures.forEach((m, i) => {
         const spec = 'histogram' in m ? m.histogram : 'summary' in m ? m.summary : undefined;
@@ -446,6 +470,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
         patients,
         query.asOf,
         (kind, criterion) => sets.get(criterionKey(kind, criterion)) ?? new Set(),
+        (criterion) => patientsConsenting(consents, criterion, query.asOf),
       );
       return buildResult(query, { patients, cohort, dimensionEvents, measureEvents });
     } finally {

@@ -84,6 +84,7 @@ export const TYPE_ELEMENTS: Readonly<Record<SearchType, readonly string[]>> = Ob
   Medication: ['status', 'code'],
   Immunization: ['status', 'patient', 'vaccineCode', 'occurrence'],
   Encounter: ['status', 'subject', 'type', 'class', 'period'],
+  Consent: ['status', 'patient', 'subject', 'provision'],
 });
 
 /** Values per parameter per search, so URLs stay well under common server limits. */

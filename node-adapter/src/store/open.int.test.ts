@@ -27,6 +27,7 @@ describe('openStore', () => {
     );
     expect(tables.map((t) => t.table_name)).toEqual(
       [
+        'consents',
         'meta',
         'observation_value_codes',
         'patients',
