@@ -10,6 +10,7 @@ import type {
   EventCriterion,
   Expr,
   Gender,
+  MedicationCriterion,
   ObservationCriterion,
   Period,
   ValueRange,
@@ -34,9 +35,10 @@ import {
   ADMINISTRATIVE_GENDER,
   AGE_UNIT,
   CONTEXT_SYSTEM,
-  type CriterionKind,
+  type ContextRule,
   type SystemRule,
-  contextKind,
+  consentCodeProblem,
+  contextRule,
   patientConcept,
   semanticTagKind,
   systemRule,
@@ -335,7 +337,7 @@ function ageRange(filter: ValueFilter): AgeRange {
 interface CriterionParts {
   readonly at: string;
   readonly termCodes: TermCode[];
-  readonly context: CriterionKind | undefined;
+  readonly context: ContextRule | undefined;
   readonly valueFilter: ValueFilter | undefined;
   readonly period: Period | undefined;
 }
@@ -379,6 +381,36 @@ function patientCriterion(parts: CriterionParts): Expr {
 }
 
 /**
+ * A consent criterion: the patient's active Consent permits one of the
+ * policy codes on the query's date (the termCodes are synonyms, so any).
+ */
+function consentCriterion(parts: CriterionParts): Expr {
+  const { at, termCodes } = parts;
+  const codings = termCodes.map((tc): Coding => {
+    const problem = consentCodeProblem(tc.system);
+    if (problem !== undefined) throw unsupported(child(tc.at, 'system'), problem);
+    const coding = { system: tc.system, code: tc.code };
+    if (!fits('Coding', coding)) {
+      throw unsupported(
+        child(tc.at, 'code'),
+        `the code "${tc.code}" cannot be written in a v1 query`,
+      );
+    }
+    return coding;
+  });
+  if (parts.valueFilter) {
+    throw unsupported(child(at, 'valueFilter'), 'a consent criterion has no value filter in v1');
+  }
+  if (parts.period) {
+    throw unsupported(
+      child(at, 'timeRestriction'),
+      "v1 consent criteria hold on the query's date (asOf); they have no time restriction",
+    );
+  }
+  return { consent: { code: toCodeSet(codings, child(at, 'termCodes')) } };
+}
+
+/**
  * The kind of a SNOMED CT code without a context, from its display's
  * semantic tag; never a guess: no tag, no kind.
  */
@@ -402,7 +434,7 @@ function eventCriteria(parts: CriterionParts): Expr[] {
   const { at, termCodes, context, valueFilter, period } = parts;
   const byKind = new Map<EventKind, Coding[]>();
   // The patient context never reaches here: patientCriterion takes it.
-  const eventContext = context as EventKind | undefined;
+  const eventContext = context?.kind as EventKind | undefined;
   for (const tc of termCodes) {
     const rule = ruleFor(tc);
     const kind = rule.kind ?? eventContext ?? kindFromSemanticTag(tc);
@@ -426,11 +458,14 @@ function eventCriteria(parts: CriterionParts): Expr[] {
     }
   }
   const value = valueFilter ? observationValue(valueFilter) : {};
+  // A medication context keeps to its resource type: an administration is not any medication use.
+  const resourceTypes = context?.resourceTypes ? { resourceTypes: [...context.resourceTypes] } : {};
   return [...byKind].map(([kind, codings]) => {
-    const criterion: EventCriterion | ObservationCriterion = {
+    const criterion: EventCriterion | ObservationCriterion | MedicationCriterion = {
       code: toCodeSet(codings, child(at, 'termCodes')),
       ...(period ? { period } : {}),
       ...(kind === 'observation' ? value : {}),
+      ...(kind === 'medication' ? resourceTypes : {}),
     };
     return { [kind]: criterion } as unknown as Expr;
   });
@@ -503,9 +538,17 @@ class Translation {
           : readPeriod(raw.timeRestriction, child(at, 'timeRestriction')),
     };
     const isPatient =
-      parts.context === 'patient' ||
+      parts.context?.kind === 'patient' ||
       (parts.context === undefined && termCodes.some((tc) => patientConcept(tc.system, tc.code)));
-    const exprs = isPatient ? [patientCriterion(parts)] : eventCriteria(parts);
+    const isConsent =
+      parts.context?.kind === 'consent' ||
+      (parts.context === undefined &&
+        termCodes.every((tc) => consentCodeProblem(tc.system) === undefined));
+    const exprs = isPatient
+      ? [patientCriterion(parts)]
+      : isConsent
+        ? [consentCriterion(parts)]
+        : eventCriteria(parts);
     this.criteria += exprs.length;
     if (this.criteria > DEFAULT_LIMITS.maxCriteria) {
       throw unsupported(at, `the document holds more than ${DEFAULT_LIMITS.maxCriteria} criteria`);
@@ -516,7 +559,7 @@ class Translation {
     return negated ? { not: expr } : expr;
   }
 
-  private context(value: unknown, at: string): CriterionKind {
+  private context(value: unknown, at: string): ContextRule {
     const ctx = readTermCode(value, at);
     if (ctx.system !== CONTEXT_SYSTEM) {
       throw unsupported(
@@ -524,9 +567,9 @@ class Translation {
         `contexts are read from the ${CONTEXT_SYSTEM} ontology, not ${ctx.system}`,
       );
     }
-    const kind = contextKind(ctx.code);
-    if (typeof kind === 'object') throw unsupported(child(at, 'code'), kind.reason);
-    return kind;
+    const rule = contextRule(ctx.code);
+    if ('reason' in rule) throw unsupported(child(at, 'code'), rule.reason);
+    return rule;
   }
 
   /** `op` of the children; a single child stands alone, as CCDL's one-element groups do. */
