@@ -120,7 +120,7 @@ export async function createNodeService(
   const catalogueSettings = {
     nodeId: config.nodeId,
     threshold: policy.threshold,
-    appliesOptOut: policy.optOut !== undefined,
+    ...(policy.optOut === undefined ? {} : { optOut: policy.optOut.codes }),
     ...config.catalogue,
   };
   let catalogueCache: { version: string; entry: CatalogueEntry } | undefined;
