@@ -369,7 +369,8 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
         ? await readMedications(ev, search.code)
         : new Map<string, LiveCoding[]>();
     const events = new Map<string, LiveEvent>();
-    const specs = KIND_TYPES[search.kind].flatMap((type) => planSearches(ev.caps, type, search));
+    const types = search.resourceTypes ?? KIND_TYPES[search.kind];
+    const specs = types.flatMap((type) => planSearches(ev.caps, type, search));
     await readAll(ev, specs, (resource) => {
       const event = toLiveEvent(resource, search.kind, ev.patients, medications);
       if (event !== undefined) events.set(event.key, event);
@@ -400,11 +401,19 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
 
   function searchOf(
     kind: EventKind,
-    c: { code: CodeSet; period?: Period; value?: ValueRange; valueCode?: CodeSet },
+    c: {
+      code: CodeSet;
+      period?: Period;
+      value?: ValueRange;
+      valueCode?: CodeSet;
+      resourceTypes?: readonly SearchType[];
+    },
   ): EventSearch {
     return {
       kind,
       code: c.code,
+      // Only the types kept to are read; the node still checks every event's type.
+      ...(c.resourceTypes === undefined ? {} : { resourceTypes: c.resourceTypes }),
       ...(c.period === undefined ? {} : { period: c.period }),
       ...(c.value === undefined ? {} : { value: c.value }),
       ...(c.valueCode === undefined ? {} : { valueCode: c.valueCode }),

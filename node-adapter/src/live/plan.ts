@@ -99,6 +99,8 @@ export interface EventSearch {
   readonly period?: Period;
   readonly value?: ValueRange;
   readonly valueCode?: CodeSet;
+  /** Medications: the resource types the criterion keeps to, when not all three. */
+  readonly resourceTypes?: readonly SearchType[];
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
