@@ -103,6 +103,28 @@ describe('problemHandler', () => {
     expect(failures).toBe(1);
   });
 
+  it('neither logs nor counts as a failure a 5xx the service names as its decision', async () => {
+    let failures = 0;
+    const { app, logged } = appThrowing(
+      () => new ProblemError('ERR_OVERLOADED', 503, 'At capacity', { retryAfter: 1 }),
+      { onFailure: () => (failures += 1), decisions: new Set(['ERR_OVERLOADED']) },
+    );
+    const res = await request(app).post('/fail').expect(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body).toMatchObject({ code: 'ERR_OVERLOADED' });
+    expect(logged).toEqual([]);
+    expect(failures).toBe(0);
+
+    // Any other 503, even one with Retry-After (a peer down), is a failure.
+    const other = appThrowing(
+      () => new ProblemError('ERR_IDP_UNAVAILABLE', 503, 'IdP down', { retryAfter: 30 }),
+      { onFailure: () => (failures += 1), decisions: new Set(['ERR_OVERLOADED']) },
+    );
+    await request(other.app).post('/fail').set('x-request-id', 'req-3').expect(503);
+    expect(other.logged).toEqual([{ requestId: 'req-3', error: 'ProblemError' }]);
+    expect(failures).toBe(1);
+  });
+
   it("maps problems onto the service's catalogue", async () => {
     const { app } = appThrowing(() => new ProblemError('ERR_ELSEWHERE', 418, 'Not ours'), {
       normalise: () => new ProblemError('ERR_INTERNAL', 500, 'Internal error'),

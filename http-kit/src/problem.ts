@@ -31,6 +31,12 @@ export interface ProblemHandlerOptions {
   readonly normalise?: (problem: ProblemError) => ProblemError;
   /** Told of every failure (5xx) answered. */
   readonly onFailure?: () => void;
+  /**
+   * Codes of 5xx answers that are the service deciding, not failing (503 at
+   * capacity, shedding load): counted where they are decided, neither logged
+   * nor told as failures, so a flood of them cannot flood the error log.
+   */
+  readonly decisions?: ReadonlySet<string>;
 }
 
 /**
@@ -45,7 +51,7 @@ export function problemHandler(options: ProblemHandlerOptions): ErrorRequestHand
     const isBodyError = typeof (err as { type?: unknown } | null)?.type === 'string';
     const thrown = isBodyError ? bodyProblem(err) : toProblemError(err);
     const problem = options.normalise ? options.normalise(thrown) : thrown;
-    if (problem.status >= 500) {
+    if (problem.status >= 500 && !options.decisions?.has(problem.code)) {
       options.onFailure?.();
       options.logger.error(
         { requestId: requestIdOf(res), error: (err as Error | null)?.name ?? 'unknown' },

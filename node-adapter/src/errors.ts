@@ -43,6 +43,10 @@ export const nodeErrors = defineErrors({
     status: 500,
     title: 'The open disclosure policy is refused outside local testing',
   },
+  ERR_STORE_MISSING: {
+    status: 500,
+    title: 'The store is missing or cannot be read',
+  },
   ERR_STORE_LAYOUT: {
     status: 500,
     title: 'The store was written by another version of ingest',

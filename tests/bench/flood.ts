@@ -104,6 +104,8 @@ interface CaseResult {
   /** Median over rounds of each round's refusal p95. */
   readonly refusalP95Median: number;
   readonly admittedP50: number;
+  /** The gateway process's CPU (user + system, its store's worker included) per request of a burst. */
+  readonly cpuPerRequestMs: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -204,6 +206,7 @@ async function runCase(
   try {
     await client.next((m): m is Extract<FromFloodClient, { type: 'ready' }> => m.type === 'ready');
     const rounds: FloodAnswer[][] = [];
+    const cpuMs: number[] = [];
     // Round 0 warms connections, JIT and the IdP's keys; it is not recorded.
     for (let round = 0; round <= options.rounds; round += 1) {
       client.send({
@@ -213,12 +216,18 @@ async function runCase(
         firstVariant: nextVariant.value,
       });
       nextVariant.value += options.count;
+      // The gateway runs in this process: its CPU from the burst's start to its last answer.
+      const cpuBefore = process.cpuUsage();
       const done = await client.next(
         (m): m is Extract<FromFloodClient, { type: 'flood-done' }> =>
           m.type === 'flood-done' && m.id === round,
         60_000,
       );
-      if (round > 0) rounds.push([...done.answers]);
+      const cpu = process.cpuUsage(cpuBefore);
+      if (round > 0) {
+        rounds.push([...done.answers]);
+        cpuMs.push((cpu.user + cpu.system) / 1000 / options.count);
+      }
       if (!(await gatewayIdle(gatewayUrl))) log('the gateway still ran queries after 30 s');
     }
     const isRefusal = (a: FloodAnswer): boolean =>
@@ -249,6 +258,7 @@ async function runCase(
         ),
       ),
       admittedP50: percentile(admitted, 0.5),
+      cpuPerRequestMs: median(cpuMs),
     };
   } finally {
     await client.stop({ type: 'stop' });
@@ -279,6 +289,7 @@ function docBody(
     fmt(r.refusalMax),
     fmt(r.admittedP50),
     (r.admittedP50 / r.refusalP50).toFixed(1),
+    r.cpuPerRequestMs.toFixed(2),
     r.refusalP95 < REFUSAL_P95_TARGET_MS ? 'met' : 'missed',
   ]);
   const others = results
@@ -293,7 +304,7 @@ function docBody(
     .map((l) => l.toFixed(2))
     .join(' ')}. Command: \`${command}\`.
 
-Bursts of ${options.count} queries sent at the same moment by one researcher, ${options.rounds} rounds per case after a warm-up round. Target: refusals answer with p95 under ${REFUSAL_P95_TARGET_MS} ms. Latencies in ms, from the moment the burst left the client to the moment each answer was read; the last column but one is how many times longer an admitted query's \`202\` took than a refusal (p50 against p50), in the same bursts.
+Bursts of ${options.count} queries sent at the same moment by one researcher, ${options.rounds} rounds per case after a warm-up round. Target: refusals answer with p95 under ${REFUSAL_P95_TARGET_MS} ms. Latencies in ms, from the moment the burst left the client to the moment each answer was read; the last column but one is how many times longer an admitted query's \`202\` took than a refusal (p50 against p50), in the same bursts. The gateway's CPU per request (ms; user and system time of its process, its store's worker included, from a burst's start to its last answer, median of rounds) is what a busy machine cannot inflate: a burst of ${options.count} needs ${options.count} times that of one core before its last answer can leave.
 
 ${markdownTable(
   [
@@ -307,10 +318,24 @@ ${markdownTable(
     'refusal max',
     'admitted p50',
     'admitted / refused',
+    'gateway CPU per request',
     'target',
   ],
   rows,
-  ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  [
+    'left',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'left',
+  ],
 )}
 ${others.length > 0 ? `\n${others.join('\n')}\n` : ''}
 Setup: ${NODES.length} simulated nodes in one child process answering after ${options.delayMs} ms (so admitted queries hold their places for the whole burst), the gateway from \`createGatewayService\` in the benchmark's process on PGlite, researcher tokens from the test OpenID provider in a child process, the project's rate limits set to 10^9 (the flood is about capacity, not quota). "The researcher's share": the defaults (${DEFAULTS.maxConcurrentPerResearcher} queries per researcher, ${DEFAULTS.maxConcurrentQueries} per replica). "The replica's capacity": ${2 * DEFAULTS.maxConcurrentPerResearcher} per replica, the share raised above it. The client is a child process of its own with one connection per query of a burst (undici). Capacity is decided in memory before any store call; the admitted queries' \`202\` waits for its job and audit entry to be stored. Source: \`tests/bench/flood.ts\`, \`tests/bench/gateway/flood-client.ts\`.`;
@@ -338,7 +363,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       log(
         `${flood.name}: ${result.admitted} admitted, ${result.refused} refused (${refusalText(flood)}); ` +
           `refusal p50 ${fmt(result.refusalP50)} ms, p95 ${fmt(result.refusalP95)} ms; ` +
-          `admitted p50 ${fmt(result.admittedP50)} ms`,
+          `admitted p50 ${fmt(result.admittedP50)} ms; gateway CPU ${result.cpuPerRequestMs.toFixed(2)} ms per request`,
       );
       results.push(result);
     }

@@ -163,6 +163,92 @@ export const QUERIES: readonly CohortQuery[] = [
       },
     },
   },
+  // HbA1c in % (NGSP) and mmol/mol (IFCC): the master equation, not UCUM.
+  {
+    version: 1,
+    cohort: {
+      observation: {
+        code: [
+          { system: LOINC, code: '4548-4' },
+          { system: LOINC, code: '59261-8' },
+        ],
+        value: { min: 48, unit: 'mmol/mol' },
+      },
+    },
+    measures: [
+      {
+        histogram: {
+          observation: [
+            { system: LOINC, code: '4548-4' },
+            { system: LOINC, code: '59261-8' },
+          ],
+          unit: 'mmol/mol',
+          edges: [0, 42, 48, 53, 64],
+          pick: 'latest',
+        },
+      },
+      {
+        summary: {
+          observation: [
+            { system: LOINC, code: '4548-4' },
+            { system: LOINC, code: '59261-8' },
+          ],
+          unit: '%',
+          pick: 'mean',
+        },
+      },
+    ],
+  },
+  // Observation components: blood pressure in its panel, smoking status next
+  // to another coded component.
+  {
+    version: 1,
+    cohort: {
+      observation: {
+        code: [{ system: LOINC, code: '8480-6' }],
+        value: { min: 140, unit: 'mm[Hg]' },
+        period: { from: '2014-01-01' },
+      },
+    },
+    measures: [
+      { count: 'patients' },
+      {
+        histogram: {
+          observation: [{ system: LOINC, code: '8480-6' }],
+          unit: 'mm[Hg]',
+          edges: [0, 120, 140, 160],
+          pick: 'latest',
+        },
+      },
+      {
+        summary: {
+          observation: [{ system: LOINC, code: '8462-4' }],
+          unit: 'mm[Hg]',
+          pick: 'mean',
+        },
+      },
+    ],
+  },
+  {
+    version: 1,
+    cohort: {
+      any: [
+        { observation: { code: [{ system: LOINC, code: '85354-9' }], atLeast: 2 } },
+        {
+          observation: {
+            code: [{ system: LOINC, code: '8480-6' }],
+            value: { max: 16, unit: 'kPa' },
+          },
+        },
+        {
+          observation: {
+            code: [{ system: LOINC, code: '72166-2' }],
+            valueCode: [{ system: SNOMED, code: '8517006' }],
+          },
+        },
+      ],
+    },
+  },
 ];
 
 /** Nested combinations and a two-dimension cross product. */

@@ -1,8 +1,9 @@
 // Monitoring end to end: a real Prometheus scrapes a real gateway and real
-// nodes on loopback and sees the figures the queries produced; the shipped
-// rules and configuration pass promtool; and every metric the Grafana
-// dashboard and the alert rules read is one the services actually export.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+// nodes on loopback, with the shipped rules loaded, and sees the figures the
+// queries produced; and every metric the Grafana dashboards and the alert
+// rules read is one the services actually export. (promtool's checks and the
+// rules' unit tests are in tests/deploy/monitoring.test.ts.)
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,18 +18,16 @@ import {
   type Service,
   eventually,
   freePort,
-  runCli,
   startService,
   stopService,
 } from '../support/processes.ts';
-import { PROMETHEUS, PROMTOOL, requirePrometheus } from '../support/requirements.ts';
+import { PROMETHEUS, requirePrometheus } from '../support/requirements.ts';
 import { HYPERTENSION_BY_GENDER, patientsAged } from './queries.ts';
 
 const prometheus = await requirePrometheus();
 
 const RULES = join(REPO_ROOT, 'deploy/prometheus/rules.yml');
-const PROMETHEUS_CONFIG = join(REPO_ROOT, 'deploy/prometheus/prometheus.yml');
-const DASHBOARD = join(REPO_ROOT, 'deploy/grafana/dashboards/tessera.json');
+const DASHBOARDS = join(REPO_ROOT, 'deploy/grafana/dashboards');
 const HISTOGRAM_SERIES = /_(bucket|count|sum)$/;
 const QUERIES = [HYPERTENSION_BY_GENDER, patientsAged(30, 60), patientsAged(61, 90)];
 
@@ -83,12 +82,15 @@ describe('metrics of a running federation', () => {
   }, FEDERATION_START_TIMEOUT_MS);
   afterAll(() => fed?.close());
 
-  it('exports every metric the Grafana dashboard and the alert rules read', async () => {
+  it('exports every metric the Grafana dashboards and the alert rules read', async () => {
     const types = new Map([
       ...metricTypes(exposition.gateway),
       ...exposition.nodes.flatMap((e) => [...metricTypes(e)]),
     ]);
-    const dashboard = dashboardExprs(JSON.parse(await readFile(DASHBOARD, 'utf8')));
+    const files = (await readdir(DASHBOARDS)).filter((f) => f.endsWith('.json'));
+    const dashboard = (
+      await Promise.all(files.map(async (f) => readFile(join(DASHBOARDS, f), 'utf8')))
+    ).flatMap((text) => dashboardExprs(JSON.parse(text)));
     const rules = await readFile(RULES, 'utf8');
     const referenced = new Set([...dashboard.flatMap(metricNames), ...metricNames(rules)]);
     expect(dashboard.length).toBeGreaterThan(0);
@@ -165,17 +167,6 @@ describe('metrics of a running federation', () => {
     afterAll(async () => {
       if (server) await stopService(server);
       if (dir) await rm(dir, { recursive: true, force: true });
-    });
-
-    it('passes promtool check rules on deploy/prometheus/rules.yml', async () => {
-      const result = await runCli(['check', 'rules', RULES], { command: PROMTOOL });
-      expect(result.code, result.stdout + result.stderr).toBe(0);
-      expect(result.stdout).toMatch(/SUCCESS/);
-    });
-
-    it('passes promtool check config on deploy/prometheus/prometheus.yml', async () => {
-      const result = await runCli(['check', 'config', PROMETHEUS_CONFIG], { command: PROMTOOL });
-      expect(result.code, result.stdout + result.stderr).toBe(0);
     });
 
     it('sees the query submissions where the dashboard and the latency alert look for them', async () => {

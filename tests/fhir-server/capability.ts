@@ -41,6 +41,8 @@ const FULL: Readonly<Record<string, readonly DeclaredParam[]>> = {
     { name: 'code', type: 'token' },
     { name: 'date', type: 'date' },
     { name: 'value-concept', type: 'token' },
+    { name: 'component-code', type: 'token' },
+    { name: 'component-value-concept', type: 'token' },
     { name: 'subject', type: 'reference' },
   ],
   Procedure: [

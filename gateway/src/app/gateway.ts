@@ -21,7 +21,7 @@ import {
 import { createFederatedCatalogue } from '../catalogue/catalogue.ts';
 import { createFanout } from '../fanout/index.ts';
 import { buildGatewayApp } from '../http/app.ts';
-import { createGatewayMetrics } from '../http/metrics.ts';
+import { type NodeReading, createGatewayMetrics } from '../http/metrics.ts';
 import { buildOpenApi } from '../http/openapi.ts';
 import { createAdmission } from '../jobs/admission.ts';
 import { createSupervisor } from '../jobs/supervisor.ts';
@@ -116,9 +116,10 @@ export async function createGatewayService(
       redact: ['req.headers.authorization', 'authorization'],
     });
   // Metrics come first: background tasks and the fan-out report through
-  // them, and they read the fan-out's circuits.
+  // them, and they read the fan-out's circuits and the health polls.
   let circuits: () => { node: string; state: 'closed' | 'half-open' | 'open' }[] = () => [];
-  const metrics = createGatewayMetrics({ circuits: () => circuits() });
+  let polled: () => readonly NodeReading[] = () => [];
+  const metrics = createGatewayMetrics({ circuits: () => circuits(), nodes: () => polled() });
   const supervisor = createSupervisor({ logger, failures: metrics.backgroundFailures });
   let accepting = true;
   const store = options.store ?? (await openStore(storeTargetOf(config)));
@@ -213,6 +214,7 @@ export async function createGatewayService(
     timeoutMs: config.health.timeoutMs,
     maxBodyBytes: config.health.maxBodyBytes,
   });
+  polled = () => registry.list();
 
   const projects: Record<string, ProjectRules> = {};
   for (const [id, p] of Object.entries(config.projects)) {

@@ -62,6 +62,7 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
   app.use((_req, res) => {
     sendProblem(res, gatewayProblem('ERR_NOT_FOUND'));
   });
-  app.use(problemHandler({ logger: deps.logger }));
+  // At capacity is a decision, counted as a refusal where it is made (threat 59).
+  app.use(problemHandler({ logger: deps.logger, decisions: new Set(['ERR_OVERLOADED']) }));
   return app;
 }

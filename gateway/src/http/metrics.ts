@@ -9,11 +9,21 @@ export const CIRCUIT_VALUE: Readonly<Record<CircuitState, number>> = {
   open: 2,
 };
 
+/** What the last health poll saw of a node; undefined until the first poll. */
+export interface NodeReading {
+  readonly id: string;
+  readonly ready: boolean | undefined;
+  readonly dataAgeSeconds: number | undefined;
+}
+
 export function createGatewayMetrics(readings: {
   circuits: () => { node: string; state: CircuitState }[];
+  nodes: () => readonly NodeReading[];
 }) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tessera_gateway_process_' });
+  // prom-client's own names already start with `process_` or `nodejs_`: the
+  // namespace alone goes in front (tessera_gateway_process_cpu_seconds_total).
+  collectDefaultMetrics({ register: registry, prefix: 'tessera_gateway_' });
   return {
     registry,
     httpDuration: new Histogram({
@@ -83,6 +93,33 @@ export function createGatewayMetrics(readings: {
       registers: [registry],
       collect() {
         for (const { node, state } of readings.circuits()) this.set({ node }, CIRCUIT_VALUE[state]);
+      },
+    }),
+    // The gateway's view of each node, from its /readyz polls: what a central
+    // Prometheus alerts on when it cannot scrape a region's node itself.
+    nodeReady: new Gauge({
+      name: 'tessera_gateway_node_ready',
+      help: 'Whether the last health poll found the node ready (1) or not ready or unreachable (0); absent before the first poll',
+      labelNames: ['node'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { id, ready } of readings.nodes()) {
+          if (ready !== undefined) this.set({ node: id }, ready ? 1 : 0);
+        }
+      },
+    }),
+    nodeDataAge: new Gauge({
+      name: 'tessera_gateway_node_data_age_seconds',
+      help: 'Age of the data the node serves, as its last health poll reported it',
+      labelNames: ['node'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { id, ready, dataAgeSeconds } of readings.nodes()) {
+          if (ready === true && dataAgeSeconds !== undefined)
+            this.set({ node: id }, dataAgeSeconds);
+        }
       },
     }),
   };

@@ -16,6 +16,7 @@ const text = JSON.stringify({ version: 1, cohort: { patient: { gender: ['female'
 function app() {
   const submitted: unknown[] = [];
   const queries = {
+    screen: () => Promise.resolve(),
     submit: (input: { body: unknown }) => {
       submitted.push(input.body);
       // Stop here: what matters is that the body reached the service.

@@ -52,6 +52,14 @@ function mediaTypeOf(req: Request): QueryMediaType {
 }
 
 /** `Prefer: wait=N`, capped at 30 s. */
+/** The project the researcher acts in: the x-tessera-project header or ?project=. */
+function projectOf(req: Request): string | undefined {
+  return (
+    req.get('x-tessera-project') ??
+    (typeof req.query.project === 'string' ? req.query.project : undefined)
+  );
+}
+
 function preferWaitMs(req: Request): number {
   const match = /(?:^|[,;\s])wait=(\d+)/.exec(req.get('prefer') ?? '');
   return match ? Math.min(Number(match[1]), 30) * 1000 : 0;
@@ -65,17 +73,20 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
   const { queries, publicUrl } = deps;
   const router = express.Router();
 
-  router.post('/queries', readBody(deps.bodyLimitBytes), async (req, res) => {
+  // Refusals that do not depend on the query come before its body is read (threat 59).
+  const screen: express.RequestHandler = async (req, res, next) => {
+    await queries.screen({ researcher: researcherOf(res), project: projectOf(req) });
+    next();
+  };
+
+  router.post('/queries', screen, readBody(deps.bodyLimitBytes), async (req, res) => {
     const mediaType = mediaTypeOf(req);
     const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : undefined);
-    const project =
-      req.get('x-tessera-project') ??
-      (typeof req.query.project === 'string' ? req.query.project : undefined);
     const job = await queries.submit({
       researcher: researcherOf(res),
       body,
       mediaType,
-      project,
+      project: projectOf(req),
       requestId: requestIdOf(res),
       traceparent: acceptTraceparent(req.get('traceparent')),
       waitMs: preferWaitMs(req),

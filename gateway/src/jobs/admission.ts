@@ -7,6 +7,7 @@
 // at once (memory, sockets, the event loop) and how many of those one
 // researcher holds. Each node's own limit lives in the fan-out, where a
 // saturated node costs only its own outcome (threat 58).
+import type { ProblemError } from '@tessera/schemas';
 import { gatewayProblem } from '../errors.ts';
 
 export interface AdmissionLimits {
@@ -24,6 +25,8 @@ export interface Ticket {
 export interface Admission {
   /** A ticket for this researcher's query, or a refusal (thrown) naming when to try again. */
   enter(researcher: string): Ticket;
+  /** The refusal `enter` would throw now, without taking a place; undefined when there is room. */
+  refusal(researcher: string): ProblemError | undefined;
   /** Queries running now. */
   running(): number;
 }
@@ -51,18 +54,26 @@ export function createAdmission(
   let total = 0;
   const perResearcher = new Map<string, number>();
 
+  const refusal = (researcher: string): ProblemError | undefined => {
+    if (total >= limits.maxConcurrentQueries) {
+      return gatewayProblem('ERR_OVERLOADED', { retryAfter: RETRY_AFTER_SEC });
+    }
+    const held = perResearcher.get(researcher) ?? 0;
+    if (held >= limits.maxConcurrentPerResearcher) {
+      return gatewayProblem('ERR_TOO_MANY_RUNNING', {
+        retryAfter: RETRY_AFTER_SEC,
+        detail: `${held} of your queries are still running; wait for one to finish`,
+      });
+    }
+    return undefined;
+  };
+
   return {
+    refusal,
     enter(researcher) {
-      if (total >= limits.maxConcurrentQueries) {
-        throw gatewayProblem('ERR_OVERLOADED', { retryAfter: RETRY_AFTER_SEC });
-      }
+      const refused = refusal(researcher);
+      if (refused) throw refused;
       const held = perResearcher.get(researcher) ?? 0;
-      if (held >= limits.maxConcurrentPerResearcher) {
-        throw gatewayProblem('ERR_TOO_MANY_RUNNING', {
-          retryAfter: RETRY_AFTER_SEC,
-          detail: `${held} of your queries are still running; wait for one to finish`,
-        });
-      }
       total += 1;
       perResearcher.set(researcher, held + 1);
       hooks.onChange?.(total);

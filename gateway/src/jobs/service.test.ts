@@ -767,6 +767,28 @@ describe('threat 59: capacity is decided at submission', () => {
     held.release();
   });
 
+  it('turns away a researcher holding her share before her query is read', async () => {
+    const held = holding();
+    const calls: string[] = [];
+    const h = harness({
+      runFanout: held.run,
+      store: recording(calls),
+      admission: { maxConcurrentPerResearcher: 1 },
+    });
+    await h.submit(ANNA, aged(40));
+    calls.length = 0;
+    // Not even parsed: a flood is refused for the cost of a lookup.
+    const refused = await problemOf(h.submit(ANNA, { not: 'a query' }));
+    expect(refused).toMatchObject({ code: 'ERR_TOO_MANY_RUNNING', status: 429 });
+    expect(calls).toEqual(['appendAudit']);
+    held.release();
+    await supervisor.idle();
+    const refusals = (await store.auditEntries()).filter((e) => e.outcome === 'refused');
+    expect(refusals).toMatchObject([
+      { queryHash: 'sha256:unknown', detail: { code: 'ERR_TOO_MANY_RUNNING', reason: 'running' } },
+    ]);
+  });
+
   it('gives the place back on every path: done, failed, cancelled, cached, refused, store failure', async () => {
     let fail = false;
     const h = harness({

@@ -258,12 +258,54 @@ export function createQueryService(deps: QueryServiceDeps) {
       return deps.admission.enter(researcher.sub);
     } catch (err) {
       if (!(err instanceof ProblemError)) throw err;
-      const reason = err.code === 'ERR_OVERLOADED' ? 'capacity' : 'running';
-      deps.onRefusal?.(reason, 'capacity');
-      const entry = refusalEntry(err, researcher, project, hash, reason);
-      deps.background.run('audit', () => deps.store.appendAudit(entry));
-      throw err;
+      return refuseAtCapacity(err, researcher, project, hash);
     }
+  };
+
+  const refuseAtCapacity = (
+    error: ProblemError,
+    researcher: Researcher,
+    project: string,
+    hash: string,
+  ): never => {
+    const reason = error.code === 'ERR_OVERLOADED' ? 'capacity' : 'running';
+    deps.onRefusal?.(reason, 'capacity');
+    const entry = refusalEntry(error, researcher, project, hash, reason);
+    deps.background.run('audit', () => deps.store.appendAudit(entry));
+    throw error;
+  };
+
+  /**
+   * What a submission can be refused for before its query is read: a project
+   * to act in, membership of it (one answer for a project that does not exist:
+   * nothing about the query, not even whether it parses, may tell them apart),
+   * and a place on this replica. The last is answered from memory, so a flood
+   * is turned away for the cost of a lookup, its body never parsed.
+   */
+  const screen = async (
+    researcher: Researcher,
+    requested: string | undefined,
+  ): Promise<{ project: string; rules: ProjectRules }> => {
+    const project = chooseProject(researcher, requested);
+    if (project === undefined) {
+      return refuse(
+        gatewayProblem('ERR_PROJECT_REQUIRED', {
+          detail: 'name the project with the x-tessera-project header or ?project=',
+        }),
+        researcher,
+        '',
+        UNREAD_QUERY,
+        'project-required',
+        'invalid',
+      );
+    }
+    const rules = Object.hasOwn(deps.projects, project) ? deps.projects[project] : undefined;
+    if (!rules || !researcher.projects.includes(project)) {
+      return refuse(notAMember(), researcher, project, UNREAD_QUERY, 'project', 'authorisation');
+    }
+    const full = deps.admission.refusal(researcher.sub);
+    if (full) refuseAtCapacity(full, researcher, project, UNREAD_QUERY);
+    return { project, rules };
   };
 
   /** A node's outcome as the audit log keeps it: its status and, when it answered, its released total. */
@@ -545,28 +587,18 @@ export function createQueryService(deps: QueryServiceDeps) {
   }
 
   return {
+    /**
+     * Refuses (audited) a submission that cannot be taken whatever its query:
+     * call before reading its body. `submit` screens again.
+     */
+    async screen(request: Pick<SubmitRequest, 'researcher' | 'project'>): Promise<void> {
+      await screen(request.researcher, request.project);
+    },
+
     /** Validates, authorises and records a query, then runs it in the background. */
     async submit(request: SubmitRequest): Promise<JobRecord> {
       const { researcher } = request;
-      const project = chooseProject(researcher, request.project);
-      if (project === undefined) {
-        return refuse(
-          gatewayProblem('ERR_PROJECT_REQUIRED', {
-            detail: 'name the project with the x-tessera-project header or ?project=',
-          }),
-          researcher,
-          '',
-          UNREAD_QUERY,
-          'project-required',
-          'invalid',
-        );
-      }
-      // Membership first, and one answer for a project that does not exist:
-      // nothing about the query (not even whether it parses) may tell them apart.
-      const rules = Object.hasOwn(deps.projects, project) ? deps.projects[project] : undefined;
-      if (!rules || !researcher.projects.includes(project)) {
-        return refuse(notAMember(), researcher, project, UNREAD_QUERY, 'project', 'authorisation');
-      }
+      const { project, rules } = await screen(researcher, request.project);
       let query: CohortQuery;
       try {
         const input = request.mediaType === 'ccdl' ? ccdlToQuery(request.body) : request.body;

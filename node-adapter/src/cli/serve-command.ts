@@ -62,6 +62,7 @@ function refusesToStart(err: unknown): err is NodeProblemError {
     case 'ERR_POLICY_INVALID':
     case 'ERR_OPEN_POLICY_REFUSED':
     case 'ERR_STORE_LAYOUT':
+    case 'ERR_STORE_MISSING':
       return true;
     default:
       return false;

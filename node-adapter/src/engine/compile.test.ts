@@ -233,7 +233,7 @@ describe('cohort criteria', () => {
     }
   });
 
-  test('valueCode is a semi-join on observation_value_codes', () => {
+  test('valueCode is a semi-join on observation_value_codes, of the same component', () => {
     const c = cohortSql({
       observation: {
         code: [{ system: LOINC, code: '72166-2' }],
@@ -241,7 +241,7 @@ describe('cohort criteria', () => {
       },
     });
     expect(inline({ sql: c.where, params: c.params })).toContain(
-      'e.resource_id IN (SELECT v.resource_id FROM observation_value_codes v WHERE (v.system = CAST("http://snomed.info/sct" AS VARCHAR) AND v.code = CAST("449868002" AS VARCHAR)))',
+      'EXISTS (SELECT 1 FROM observation_value_codes v WHERE v.resource_id = e.resource_id AND v.component = e.component AND (v.system = CAST("http://snomed.info/sct" AS VARCHAR) AND v.code = CAST("449868002" AS VARCHAR)))',
     );
   });
 
@@ -459,8 +459,12 @@ describe('strata and measures', () => {
     expect(text).toContain('stddev_samp(v.v)');
     // Without bounds, no clamped sums.
     expect(text).not.toContain('LEAST(');
-    // One coding matches at most one row per resource: no grouping by resource.
-    expect(text).toContain('m0_r AS (SELECT o.patient_key, o.event_date, CASE WHEN');
+    // One value per resource, even for one coding: a code may appear in the
+    // Observation and in its components, or in two of its components.
+    expect(text).toContain(
+      'm0_r AS (SELECT o.patient_key, o.resource_id, o.event_date, max(CASE WHEN',
+    );
+    expect(text).toContain('GROUP BY o.patient_key, o.resource_id, o.event_date)');
   });
 
   test('summary bounds reach SQL as parameters; each value is clamped before it is summed', () => {

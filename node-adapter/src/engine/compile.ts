@@ -20,9 +20,14 @@
 // - An event without an event date never meets a `period` or `ageAtEvent`
 //   criterion, and is never a histogram or summary value (it cannot be placed
 //   in time); without such conditions it matches on its codes.
+// - An Observation's components are observations of their own code and value
+//   on the Observation's date (store/layout.ts): `code`, `value` and
+//   `valueCode` must hold for the same component (or the Observation itself),
+//   and `atLeast` counts the resources, not the components.
 // - `value`: the distinct units stored for the criterion's codes are looked up
-//   first (compileUnitProbe); the bounds are converted into each of them, and
-//   values in a unit UCUM cannot convert (or without a unit) never match.
+//   first (compileUnitProbe); the bounds are converted into each of them
+//   (units.ts: UCUM, or the code's clinical conversion), and values in a unit
+//   that does not convert (or without a unit) never match.
 // - Histogram and summary values: each observation's value is converted into
 //   the measure's unit (unconvertible ones are ignored); per patient `latest`
 //   and `earliest` take the observations on the latest (earliest) event date,
@@ -63,7 +68,7 @@ import { ageBandLabels, latestBirthDateForAge } from './age.ts';
 import { summaryBoundsAt, type SourceQuery } from './bounds.ts';
 import type { Dialect, SqlType } from './dialect.ts';
 import type { SqlValue } from './runner.ts';
-import { convertQuantity, molarMassOf } from './units.ts';
+import { convertObservedValue } from './units.ts';
 
 export type { EvaluableQuery };
 
@@ -293,17 +298,18 @@ interface UnitBranch<T> {
  * Converts something (bounds or a linear map) per stored (system, code, unit)
  * and groups equal results per unit. A branch names its codings only when the
  * same unit converts differently (or not at all) for another coding, which
- * happens only when molar masses differ between the codes.
+ * happens only when molar masses or clinical conversions (units.ts) differ
+ * between the codes.
  */
 function unitBranches<T>(
   stored: readonly StoredUnit[],
-  convert: (s: StoredUnit, molarMass: number | undefined) => T | undefined,
+  convert: (s: StoredUnit) => T | undefined,
 ): UnitBranch<T>[] {
   const branches = new Map<string, UnitBranch<T>>();
   const perUnit = new Map<string, number>();
   const unconverted = new Set<string>();
   for (const s of stored) {
-    const result = convert(s, molarMassOf(s.system, s.code));
+    const result = convert(s);
     if (result === undefined) {
       unconverted.add(s.unit);
       continue;
@@ -349,11 +355,13 @@ function valuePredicate(
   storedUnits: StoredUnits,
   b: Binder,
 ): string {
-  const convertBound = (bound: number | undefined, s: StoredUnit, mm: number | undefined) =>
-    bound === undefined ? null : (convertQuantity(bound, range.unit, s.unit, mm) ?? undefined);
-  const branches = unitBranches(storedUnits.get(codeSetKey(codes)) ?? [], (s, mm) => {
-    const min = convertBound(range.min, s, mm);
-    const max = convertBound(range.max, s, mm);
+  const convertBound = (bound: number | undefined, s: StoredUnit) =>
+    bound === undefined
+      ? null
+      : (convertObservedValue(bound, range.unit, s.unit, s.system, s.code) ?? undefined);
+  const branches = unitBranches(storedUnits.get(codeSetKey(codes)) ?? [], (s) => {
+    const min = convertBound(range.min, s);
+    const max = convertBound(range.max, s);
     return min === undefined || max === undefined ? undefined : { min, max };
   });
   return joinOr(
@@ -364,6 +372,17 @@ function valuePredicate(
       if (max !== null) parts.push(`${alias}.value <= ${b.bind(max, 'double')}`);
       return joinAnd(parts);
     }),
+  );
+}
+
+/**
+ * Observation rows of `alias` whose own coded value is in the set: the value
+ * of the same component (or of the Observation itself) as the row's code.
+ */
+function valueCodePredicate(alias: string, valueCodes: CodeSet, b: Binder): string {
+  return (
+    `EXISTS (SELECT 1 FROM observation_value_codes v WHERE v.resource_id = ${alias}.resource_id ` +
+    `AND v.component = ${alias}.component AND ${codeSetPredicate('v', valueCodes, b)})`
   );
 }
 
@@ -402,11 +421,7 @@ function eventSubquery(
   if ('value' in c && c.value) {
     where.push(valuePredicate('e', c.code, c.value, ctx.storedUnits, b));
   }
-  if ('valueCode' in c && c.valueCode) {
-    where.push(
-      `e.resource_id IN (SELECT v.resource_id FROM observation_value_codes v WHERE ${codeSetPredicate('v', c.valueCode, b)})`,
-    );
-  }
+  if ('valueCode' in c && c.valueCode) where.push(valueCodePredicate('e', c.valueCode, b));
   if ('resourceTypes' in c && c.resourceTypes) {
     // Medication rows carry their resource type in resource_id (store/layout.ts).
     where.push(
@@ -590,10 +605,10 @@ interface QuantityMeasure {
 /** CTEs `<name>_r` (one converted value per resource) and `<name>` (one value per cohort patient). */
 function measureValueCtes(name: string, m: QuantityMeasure, ctx: CompileContext): string[] {
   const { b } = ctx;
-  const branches = unitBranches(ctx.storedUnits.get(codeSetKey(m.observation)) ?? [], (s, mm) => {
-    // value_in_measure_unit = a * value + b; UCUM's conversions are affine.
-    const offset = convertQuantity(0, s.unit, m.unit, mm);
-    const one = convertQuantity(1, s.unit, m.unit, mm);
+  const branches = unitBranches(ctx.storedUnits.get(codeSetKey(m.observation)) ?? [], (s) => {
+    // value_in_measure_unit = a * value + b; UCUM's and the clinical conversions are affine.
+    const offset = convertObservedValue(0, s.unit, m.unit, s.system, s.code);
+    const one = convertObservedValue(1, s.unit, m.unit, s.system, s.code);
     return offset === undefined || one === undefined ? undefined : { scale: one - offset, offset };
   });
   const converted =
@@ -614,16 +629,12 @@ function measureValueCtes(name: string, m: QuantityMeasure, ctx: CompileContext)
     ...periodPredicates('o.event_date', m.period, b),
     'o.patient_key IN (SELECT patient_key FROM cohort)',
   ];
-  // One value per resource: a resource has a row per matching coding, and as
-  // molar masses are per code only some of them may convert, hence max. Ingest
-  // stores a resource's codings without repeats, so a single coding without
-  // descendants matches at most one row per resource and needs no grouping.
-  const single = m.observation.length === 1 && m.observation[0].descendants !== true;
-  const perResource = single
-    ? `${name}_r AS (SELECT o.patient_key, o.event_date, ${converted} AS v ` +
-      `FROM observations o WHERE ${where.join(' AND ')})`
-    : `${name}_r AS (SELECT o.patient_key, o.resource_id, o.event_date, max(${converted}) AS v ` +
-      `FROM observations o WHERE ${where.join(' AND ')} GROUP BY o.patient_key, o.resource_id, o.event_date)`;
+  // One value per resource: a resource has a row per matching coding, of
+  // itself and of its components (one code may appear in several), and as
+  // molar masses are per code only some of them may convert; hence max.
+  const perResource =
+    `${name}_r AS (SELECT o.patient_key, o.resource_id, o.event_date, max(${converted}) AS v ` +
+    `FROM observations o WHERE ${where.join(' AND ')} GROUP BY o.patient_key, o.resource_id, o.event_date)`;
   const pick = m.pick ?? 'latest';
   const perPatient =
     pick === 'mean'

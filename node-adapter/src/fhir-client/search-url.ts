@@ -27,7 +27,15 @@ export type SearchType = (typeof SEARCH_TYPES)[number];
 export const TYPE_PARAMS: Readonly<Record<SearchType, readonly string[]>> = Object.freeze({
   Patient: [],
   Condition: ['code', 'onset-date', 'recorded-date'],
-  Observation: ['code', 'date', 'value-quantity', 'value-concept'],
+  Observation: [
+    'code',
+    'date',
+    'value-quantity',
+    'value-concept',
+    'component-code',
+    'component-value-quantity',
+    'component-value-concept',
+  ],
   Procedure: ['code', 'date'],
   MedicationRequest: ['code', 'medication', 'authoredon'],
   MedicationStatement: ['code', 'medication', 'effective'],
@@ -45,7 +53,18 @@ export const COMMON_PARAMS = ['_count', '_summary', '_elements', '_sort'] as con
 export type CommonParam = (typeof COMMON_PARAMS)[number];
 
 /** Token parameters, the only ones `:below` may qualify. */
-const TOKEN_PARAMS = new Set(['code', 'vaccine-code', 'type', 'class', 'value-concept']);
+const TOKEN_PARAMS = new Set([
+  'code',
+  'vaccine-code',
+  'type',
+  'class',
+  'value-concept',
+  'component-code',
+  'component-value-concept',
+]);
+
+/** Quantity parameters. */
+const QUANTITY_PARAMS = new Set(['value-quantity', 'component-value-quantity']);
 
 /** Modifiers the source may send, and the parameters each may qualify. */
 const MODIFIER_PARAMS: Readonly<Record<Modifier, ReadonlySet<string>>> = {
@@ -159,7 +178,7 @@ function renderValue(param: string, value: SearchValue): string {
       if (!ISO_DATE.test(value.date)) throw new SearchUrlError('a search date must be YYYY-MM-DD');
       return `${value.prefix}${value.date}`;
     case 'quantity':
-      if (param !== 'value-quantity') throw new SearchUrlError(`${param} takes no quantity`);
+      if (!QUANTITY_PARAMS.has(param)) throw new SearchUrlError(`${param} takes no quantity`);
       return `${value.prefix}${plainNumber(value.value)}|${escapeSearchValue(value.system)}|${escapeSearchValue(value.code)}`;
     case 'reference':
       if (param !== 'medication') throw new SearchUrlError(`${param} takes no reference`);

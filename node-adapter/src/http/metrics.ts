@@ -22,7 +22,9 @@ export function createNodeMetrics(
 ): NodeMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node: nodeId });
-  collectDefaultMetrics({ register: registry, prefix: 'tessera_node_process_' });
+  // prom-client's own names already start with `process_` or `nodejs_`: the
+  // namespace alone goes in front (tessera_node_process_cpu_seconds_total).
+  collectDefaultMetrics({ register: registry, prefix: 'tessera_node_' });
   return {
     registry,
     httpDuration: new Histogram({

@@ -4,6 +4,7 @@
 import type { EventKind } from '@tessera/schemas';
 import { EVENT_TABLES } from '../store/layout.ts';
 import type { FlatConsent } from './consent.ts';
+import type { FlatCoding } from './fhir.ts';
 import type { FlatEvent, FlatMedication, FlatPatient } from './flatten.ts';
 
 /** Where a resource was read: file, segment of the file, line (or Bundle entry) in the segment. */
@@ -47,11 +48,17 @@ export const STAGING_COLUMNS = Object.freeze({
   medications: EVENT_COLUMNS,
   immunizations: EVENT_COLUMNS,
   encounters: EVENT_COLUMNS,
-  observations: [...EVENT_COLUMNS, ['value', 'DOUBLE'], ['unit', 'VARCHAR']],
+  observations: [
+    ...EVENT_COLUMNS,
+    ['value', 'DOUBLE'],
+    ['unit', 'VARCHAR'],
+    ['component', 'INTEGER'],
+  ],
   observation_value_codes: [
     ...POSITION_COLUMNS,
     ['resource_id', 'VARCHAR'],
     ['patient_id', 'VARCHAR'],
+    ['component', 'INTEGER'],
     ['system', 'VARCHAR'],
     ['code', 'VARCHAR'],
   ],
@@ -130,17 +137,38 @@ export function writeEvent(
     sink.row('medication_refs', `${head},${csvField(e.medicationRef)},${csvField(resourceType)}\n`);
     return;
   }
+  if (e.kind === 'observation') {
+    writeObserved(e, 0, head, ids, sink);
+    e.components?.forEach((component, i) => writeObserved(component, i + 1, head, ids, sink));
+    return;
+  }
   const table = EVENT_TABLE_OF[e.kind];
-  const tail =
-    e.kind === 'observation'
-      ? `,${e.value === null || e.value === undefined ? '' : String(e.value)},${csvField(e.unit ?? null)}\n`
-      : '\n';
-  for (const c of e.codings)
-    sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}${tail}`);
-  if (e.valueCodings !== undefined) {
-    for (const c of e.valueCodings) {
-      sink.row('observation_value_codes', `${ids},${csvField(c.system)},${csvField(c.code)}\n`);
-    }
+  for (const c of e.codings) sink.row(table, `${head},${csvField(c.system)},${csvField(c.code)}\n`);
+}
+
+/** An Observation's rows (component 0) or one component's (1, 2, ...): codings and value codings. */
+function writeObserved(
+  part: {
+    readonly codings: readonly FlatCoding[];
+    readonly value?: number | null;
+    readonly unit?: string | null;
+    readonly valueCodings?: readonly FlatCoding[];
+  },
+  component: number,
+  head: string,
+  ids: string,
+  sink: RowSink,
+): void {
+  const value = part.value === null || part.value === undefined ? '' : String(part.value);
+  const tail = `,${value},${csvField(part.unit ?? null)},${component}\n`;
+  for (const c of part.codings) {
+    sink.row('observations', `${head},${csvField(c.system)},${csvField(c.code)}${tail}`);
+  }
+  for (const c of part.valueCodings ?? []) {
+    sink.row(
+      'observation_value_codes',
+      `${ids},${component},${csvField(c.system)},${csvField(c.code)}\n`,
+    );
   }
 }
 

@@ -161,6 +161,55 @@ describe('flattenResource', () => {
     }
   });
 
+  test('an observation: each component with a coding, its value read as an Observation value is', () => {
+    const LOINC = 'http://loinc.org';
+    const flat = flattenResource({
+      resourceType: 'Observation',
+      id: 'bp',
+      subject,
+      code: { coding: [{ system: LOINC, code: '85354-9' }] },
+      effectiveDateTime: '2024-01-10',
+      component: [
+        {
+          code: { coding: [{ system: LOINC, code: '8480-6' }] },
+          valueQuantity: {
+            value: 150,
+            unit: 'mmHg',
+            system: 'http://unitsofmeasure.org',
+            code: 'mm[Hg]',
+          },
+        },
+        { code: { text: 'no coding' }, valueQuantity: { value: 1, unit: 'x' } },
+        'not an object',
+        {
+          code: { coding: [{ system: LOINC, code: '8462-4' }] },
+          valueQuantity: { value: 95, unit: 'mmHg' },
+          valueCodeableConcept: { coding: [{ system: SNOMED, code: '1' }] },
+        },
+      ],
+    });
+    expect(flat).toMatchObject({
+      kind: 'observation',
+      codings: [{ system: LOINC, code: '85354-9' }],
+      value: null,
+      unit: null,
+      components: [
+        {
+          codings: [{ system: LOINC, code: '8480-6' }],
+          value: 150,
+          unit: 'mm[Hg]',
+          valueCodings: [],
+        },
+        {
+          codings: [{ system: LOINC, code: '8462-4' }],
+          value: 95,
+          unit: 'mmHg',
+          valueCodings: [{ system: SNOMED, code: '1' }],
+        },
+      ],
+    });
+  });
+
   test('an observation: valueQuantity as UCUM code, else unit text; valueCodeableConcept codings', () => {
     const base = {
       resourceType: 'Observation',

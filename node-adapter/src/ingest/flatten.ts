@@ -34,8 +34,28 @@ export interface FlatEvent {
   readonly unit?: string | null;
   /** Observations: valueCodeableConcept codings. */
   readonly valueCodings?: readonly FlatCoding[];
+  /** Observations: each `component` with a usable coding, in order (absent when none). */
+  readonly components?: readonly FlatComponent[];
   /** Medication events naming a Medication resource: its id, resolved after reading. */
   readonly medicationRef?: string;
+}
+
+/** What an Observation, or one of its components, observed. */
+export interface ObservedValue {
+  /** valueQuantity's value and unit (the UCUM code when the system is UCUM, else the unit text). */
+  readonly value: number | null;
+  readonly unit: string | null;
+  /** valueCodeableConcept codings. */
+  readonly valueCodings: readonly FlatCoding[];
+}
+
+/**
+ * One `Observation.component`: its own code and value, matched like an
+ * Observation of that code on the resource's date (blood pressure: systolic
+ * 8480-6 and diastolic 8462-4 under the panel 85354-9).
+ */
+export interface FlatComponent extends ObservedValue {
+  readonly codings: readonly FlatCoding[];
 }
 
 /** A Medication resource: the codes its references resolve to. */
@@ -209,9 +229,20 @@ function observation(
   date: string | null,
   codings: FlatCoding[],
 ): FlatEvent {
+  const { value, unit, valueCodings } = observedValue(resource);
+  const kind = 'observation';
+  const event: FlatEvent = { type: 'event', kind, resourceId, patientId, date, codings };
+  const components = componentsOf(resource.component);
+  return components.length === 0
+    ? { ...event, value, unit, valueCodings }
+    : { ...event, value, unit, valueCodings, components };
+}
+
+/** The value of an Observation or of one of its components. */
+function observedValue(element: JsonObject): ObservedValue {
   let value: number | null = null;
   let unit: string | null = null;
-  const quantity = resource.valueQuantity;
+  const quantity = element.valueQuantity;
   if (isObject(quantity)) {
     if (typeof quantity.value === 'number' && Number.isFinite(quantity.value))
       value = quantity.value;
@@ -220,9 +251,21 @@ function observation(
       quantity.system === UCUM && code !== undefined ? code : (stringOf(quantity.unit) ?? null);
   }
   const valueCodings: FlatCoding[] = [];
-  codingsOf(resource.valueCodeableConcept, valueCodings);
-  const kind = 'observation';
-  return { type: 'event', kind, resourceId, patientId, date, codings, value, unit, valueCodings };
+  codingsOf(element.valueCodeableConcept, valueCodings);
+  return { value, unit, valueCodings };
+}
+
+/** The components that carry a usable coding; others can match nothing. */
+function componentsOf(list: unknown): FlatComponent[] {
+  if (!Array.isArray(list)) return [];
+  const components: FlatComponent[] = [];
+  for (const component of list) {
+    if (!isObject(component)) continue;
+    const codings: FlatCoding[] = [];
+    codingsOf(component.code, codings);
+    if (codings.length > 0) components.push({ codings, ...observedValue(component) });
+  }
+  return components;
 }
 
 function flattenMedicationUse(

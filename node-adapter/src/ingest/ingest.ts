@@ -86,8 +86,9 @@ const INLINE_BELOW_BYTES = 64 << 20;
 // 2: integer patient keys, medication resource ids with their type, BLAKE2b digests.
 // 3: record keys in the code indexes.
 // 4: patients' deceased_date.
-// 5: consents.
-const INGEST_FORMAT = 'tessera-ingest/5';
+// 5: Observation components (the `component` column).
+// 6: consents.
+const INGEST_FORMAT = 'tessera-ingest/6';
 
 /**
  * Loads the sources into the store at `dbPath`, replacing its data.

@@ -129,7 +129,7 @@ export async function publish(
     const order = 'ORDER BY s.system, s.code, p.patient_key, s.file_index, s.segment, s.line';
     for (const kind of KINDS) {
       const table = EVENT_TABLES[kind];
-      const columns = `p.patient_key, s.resource_id, s.event_date, s.system, s.code${kind === 'observation' ? ', s.value, s.unit' : ''}`;
+      const columns = `p.patient_key, s.resource_id, s.event_date, s.system, s.code${kind === 'observation' ? ', s.value, s.unit, s.component' : ''}`;
       const parts: string[] = [];
       let staged = stagedRows[table as StagingTable] ?? 0;
       const csv = source(table as StagingTable);
@@ -165,7 +165,7 @@ export async function publish(
     if (valueCodes !== undefined) {
       await c.run(`
         INSERT INTO observation_value_codes
-        SELECT resource_id, system, code FROM ${valueCodes}
+        SELECT resource_id, component, system, code FROM ${valueCodes}
          WHERE patient_id IN (SELECT patient_id FROM patients)
          ORDER BY system, code, file_index, segment, line`);
     }

@@ -10,7 +10,8 @@
 // ageAtEvent and are never measure values; `latest`/`earliest` take the mean
 // of the values on the latest/earliest date; a histogram value below the
 // first edge counts as missing; summaries' clamped sums clamp each patient's
-// value to the measure's bounds.
+// value to the measure's bounds; an Observation's components are
+// observations of their own code and value (store/layout.ts).
 import { canonicalJson, exprNode, normaliseCode } from '@tessera/schemas';
 import type {
   AgeRange,
@@ -32,7 +33,7 @@ import { ageBandLabels } from '../engine/age.ts';
 import { summaryBoundsAt } from '../engine/bounds.ts';
 import type { SourceQuery } from '../engine/bounds.ts';
 import type { RawCell, RawMeasure, RawResult, RawStratum } from '../engine/raw-result.ts';
-import { convertQuantity, molarMassOf } from '../engine/units.ts';
+import { convertObservedValue } from '../engine/units.ts';
 import { cellKeyOf } from '../store/record-key.ts';
 
 export type Gender = 'female' | 'male' | 'other' | 'unknown';
@@ -54,16 +55,22 @@ export interface LiveCoding {
   readonly code: string;
 }
 
-/** One event resource of a known patient, read the way ingest reads it. */
-export interface LiveEvent {
-  /** `ResourceType/id`: distinct resources are counted by it. */
-  readonly key: string;
-  readonly patientId: string;
-  readonly date: string | null;
+/** What an event, or one of an Observation's components, says: codes and value. */
+export interface LivePart {
   readonly codings: readonly LiveCoding[];
   readonly value: number | null;
   readonly unit: string | null;
   readonly valueCodings: readonly LiveCoding[];
+}
+
+/** One event resource of a known patient, read the way ingest reads it. */
+export interface LiveEvent extends LivePart {
+  /** `ResourceType/id`: distinct resources are counted by it. */
+  readonly key: string;
+  readonly patientId: string;
+  readonly date: string | null;
+  /** An Observation's components, each matched as an observation of its own code. */
+  readonly components?: readonly LivePart[];
 }
 
 export type { EvaluableQuery, SourceQuery };
@@ -117,30 +124,55 @@ export function codingIn(coding: LiveCoding, codes: CodeSet): boolean {
   });
 }
 
-/** The event's value in `unit`, once per matching coding (molar masses differ by code). */
-function valuesIn(event: LiveEvent, codes: CodeSet, unit: string): number[] {
-  if (event.value === null || event.unit === null) return [];
+/** The event itself and, for an Observation, each of its components. */
+function partsOf(event: LiveEvent): readonly LivePart[] {
+  return event.components === undefined ? [event] : [event, ...event.components];
+}
+
+/** The part's value in `unit`, once per matching coding (conversions differ by code). */
+function partValuesIn(part: LivePart, codes: CodeSet, unit: string): number[] {
+  if (part.value === null || part.unit === null) return [];
   const out: number[] = [];
-  for (const coding of event.codings) {
+  for (const coding of part.codings) {
     if (!codingIn(coding, codes)) continue;
-    const v = convertQuantity(
-      event.value,
-      event.unit,
-      unit,
-      molarMassOf(coding.system, coding.code),
-    );
+    const v = convertObservedValue(part.value, part.unit, unit, coding.system, coding.code);
     if (v !== undefined) out.push(v);
   }
   return out;
 }
 
-/** True when the event meets every part of the criterion but `atLeast`. */
+/** The event's values in `unit`: of every part whose code is in the set. */
+function valuesIn(event: LiveEvent, codes: CodeSet, unit: string): number[] {
+  return partsOf(event).flatMap((part) => partValuesIn(part, codes, unit));
+}
+
+/** True when the part's code is in the set and it meets the criterion's value and valueCode. */
+function partMatches(part: LivePart, criterion: Criterion): boolean {
+  if (!part.codings.some((coding) => codingIn(coding, criterion.code))) return false;
+  if ('value' in criterion && criterion.value !== undefined) {
+    const { min, max, unit } = criterion.value;
+    const ok = partValuesIn(part, criterion.code, unit).some(
+      (v) => (min === undefined || v >= min) && (max === undefined || v <= max),
+    );
+    if (!ok) return false;
+  }
+  if ('valueCode' in criterion && criterion.valueCode !== undefined) {
+    const valueCode = criterion.valueCode;
+    if (!part.valueCodings.some((coding) => codingIn(coding, valueCode))) return false;
+  }
+  return true;
+}
+
+/**
+ * True when the event meets every part of the criterion but `atLeast`: code,
+ * value and valueCode on the event itself or on one of its components.
+ */
 export function eventMatches(
   event: LiveEvent,
   criterion: Criterion,
   patient: LivePatient,
 ): boolean {
-  if (!event.codings.some((coding) => codingIn(coding, criterion.code))) return false;
+  if (!partsOf(event).some((part) => partMatches(part, criterion))) return false;
   if (!inPeriod(event.date, criterion.period)) return false;
   // A medication event's key starts with its resource type.
   if (
@@ -149,17 +181,6 @@ export function eventMatches(
     !criterion.resourceTypes.some((type) => event.key.startsWith(`${type}/`))
   ) {
     return false;
-  }
-  if ('value' in criterion && criterion.value !== undefined) {
-    const { min, max, unit } = criterion.value;
-    const ok = valuesIn(event, criterion.code, unit).some(
-      (v) => (min === undefined || v >= min) && (max === undefined || v <= max),
-    );
-    if (!ok) return false;
-  }
-  if ('valueCode' in criterion && criterion.valueCode !== undefined) {
-    const valueCode = criterion.valueCode;
-    if (!event.valueCodings.some((coding) => codingIn(coding, valueCode))) return false;
   }
   if (
     criterion.ageAtEvent !== undefined &&

@@ -143,6 +143,7 @@ function toLiveEvent(
     value: flat.value ?? null,
     unit: flat.unit ?? null,
     valueCodings: flat.valueCodings ?? [],
+    ...(flat.components === undefined ? {} : { components: flat.components }),
   };
 }
 

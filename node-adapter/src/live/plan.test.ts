@@ -70,6 +70,9 @@ const FULL = readCapabilities(
         { name: 'date', type: 'date', comparator: ['ge', 'le'] },
         { name: 'value-quantity', type: 'quantity', comparator: ['ge', 'le', 'eq'] },
         { name: 'value-concept', type: 'token' },
+        { name: 'component-code', type: 'token' },
+        { name: 'component-value-quantity', type: 'quantity', comparator: ['ge', 'le'] },
+        { name: 'component-value-concept', type: 'token' },
       ],
       MedicationRequest: [
         { name: 'code', type: 'token' },
@@ -170,6 +173,7 @@ describe('planSearches', () => {
     ];
     expect(urls(planSearches(FULL, 'Observation', { kind: 'observation', code: codes }))).toEqual([
       `Observation?code=${ATC}|,${LOINC}|4548-4`,
+      `Observation?component-code=${ATC}|,${LOINC}|4548-4`,
     ]);
   });
 
@@ -179,7 +183,8 @@ describe('planSearches', () => {
       code: String(i),
     })) as unknown as CodeSet;
     const specs = planSearches(FULL, 'Observation', { kind: 'observation', code: codes });
-    expect(specs).toHaveLength(Math.ceil(100 / MAX_VALUES_PER_PARAM));
+    // On the Observation's code and on its components' codes.
+    expect(specs).toHaveLength(2 * Math.ceil(100 / MAX_VALUES_PER_PARAM));
   });
 
   it('widens dates by two days and searches a Condition by onset and by recorded date', () => {
@@ -195,18 +200,19 @@ describe('planSearches', () => {
     ]);
   });
 
-  it('uses value-quantity and value-concept where declared, not for codes with a molar mass', () => {
+  it('uses value-quantity and value-concept where declared, not for codes with a molar mass or a clinical conversion', () => {
     expect(
       urls(
         planSearches(FULL, 'Observation', {
           kind: 'observation',
-          code: [{ system: LOINC, code: '4548-4' }],
-          value: { min: 6.5, unit: '%' },
+          code: [{ system: LOINC, code: '29463-7' }],
+          value: { min: 6.5, unit: 'kg' },
           valueCode: [{ system: SNOMED, code: '449868002' }],
         }),
       ),
     ).toEqual([
-      `Observation?code=${LOINC}|4548-4&value-quantity=ge6.4999999935|http://unitsofmeasure.org|%&value-concept=${SNOMED}|449868002`,
+      `Observation?code=${LOINC}|29463-7&value-quantity=ge6.4999999935|http://unitsofmeasure.org|kg&value-concept=${SNOMED}|449868002`,
+      `Observation?component-code=${LOINC}|29463-7&component-value-quantity=ge6.4999999935|http://unitsofmeasure.org|kg&component-value-concept=${SNOMED}|449868002`,
     ]);
     expect(
       urls(
@@ -216,7 +222,38 @@ describe('planSearches', () => {
           value: { max: 126, unit: 'mg/dL' },
         }),
       ),
-    ).toEqual([`Observation?code=${LOINC}|2339-0`]);
+    ).toEqual([`Observation?code=${LOINC}|2339-0`, `Observation?component-code=${LOINC}|2339-0`]);
+    // HbA1c: 48 mmol/mol is 6.54 % by the master equation, 4.8 % to a server's UCUM.
+    expect(
+      urls(
+        planSearches(FULL, 'Observation', {
+          kind: 'observation',
+          code: [{ system: LOINC, code: '4548-4' }],
+          value: { max: 48, unit: 'mmol/mol' },
+        }),
+      ),
+    ).toEqual([`Observation?code=${LOINC}|4548-4`, `Observation?component-code=${LOINC}|4548-4`]);
+  });
+
+  it('reads every Observation, values unnarrowed, when components cannot be searched by code', () => {
+    const noComponents = readCapabilities(
+      statement({
+        Patient: [],
+        Observation: [
+          { name: 'code', type: 'token' },
+          { name: 'value-quantity', type: 'quantity', comparator: ['ge', 'le'] },
+        ],
+      }),
+    );
+    expect(
+      urls(
+        planSearches(noComponents, 'Observation', {
+          kind: 'observation',
+          code: [{ system: LOINC, code: '8480-6' }],
+          value: { min: 140, unit: 'mm[Hg]' },
+        }),
+      ),
+    ).toEqual(['Observation']);
   });
 
   it('leaves dates to the node when a parameter lacks ge/le', () => {

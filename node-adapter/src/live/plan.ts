@@ -13,6 +13,11 @@
 //   UTC: date bounds are widened by two days either side.
 // - A Condition's date is its onset, else its recorded date: two searches.
 // - Encounters match on `type` or `class`: one search each.
+// - Observations match on their code or on a component's (blood pressure's
+//   systolic and diastolic): one search each, a value narrowing each by its
+//   own parameter (`value-quantity` or `component-value-quantity`, the same
+//   for concepts); a search that cannot select by code reads every
+//   Observation, whatever its value.
 // - Medication uses match on their own code or on a referenced Medication's,
 //   contained ones included, which no search can select by code: the uses
 //   coded inline are searched by code, and those that reference a Medication
@@ -20,7 +25,7 @@
 //   `:missing`; otherwise every use is read.
 import { isIcd10, normaliseCode } from '@tessera/schemas';
 import type { CodeSet, EventKind, Period, ValueRange } from '@tessera/schemas';
-import { molarMassOf } from '../engine/units.ts';
+import { convertsBeyondUcum } from '../engine/units.ts';
 import {
   canSearch,
   supportsModifier,
@@ -50,7 +55,7 @@ export const KIND_TYPES: Readonly<Record<EventKind, readonly SearchType[]>> = Ob
 /** Token parameters that carry a type's code; a resource matches through any of them. */
 const CODE_PARAMS: Readonly<Partial<Record<SearchType, readonly string[]>>> = {
   Condition: ['code'],
-  Observation: ['code'],
+  Observation: ['code', 'component-code'],
   Procedure: ['code'],
   MedicationRequest: ['code'],
   MedicationStatement: ['code'],
@@ -76,7 +81,7 @@ const DATE_PARAMS: Readonly<Partial<Record<SearchType, readonly string[]>>> = {
 export const TYPE_ELEMENTS: Readonly<Record<SearchType, readonly string[]>> = Object.freeze({
   Patient: ['gender', 'birthDate', 'deceased'],
   Condition: ['subject', 'code', 'onset', 'recordedDate', 'verificationStatus'],
-  Observation: ['status', 'subject', 'code', 'effective', 'value'],
+  Observation: ['status', 'subject', 'code', 'effective', 'value', 'component'],
   Procedure: ['status', 'subject', 'code', 'performed'],
   MedicationRequest: ['status', 'subject', 'medication', 'authoredOn', 'contained'],
   MedicationStatement: ['status', 'subject', 'medication', 'effective', 'contained'],
@@ -196,14 +201,19 @@ function widen(bound: number, direction: -1 | 1): number {
 
 /**
  * `value-quantity` bounds, when declared with both prefixes. Left out when
- * a code converts between mass and moles (the node knows the molar mass, a
- * server does not); a server that declares `value-quantity` is taken to
+ * a code converts by rules beyond UCUM (between mass and moles by a molar
+ * mass, or by a clinical conversion such as HbA1c's, which the node knows
+ * and a server does not); a server that declares `value-quantity` is taken to
  * compare UCUM quantities in canonical units, as FHIR search recommends.
  */
-function valueParams(caps: SourceCapabilities, search: EventSearch): SearchParam[] {
+function valueParams(
+  caps: SourceCapabilities,
+  search: EventSearch,
+  name: 'value-quantity' | 'component-value-quantity',
+): SearchParam[] {
   const value = search.value;
-  if (value === undefined || !supportsRange(caps, 'Observation', 'value-quantity')) return [];
-  if (search.code.some((c) => molarMassOf(c.system, c.code) !== undefined)) return [];
+  if (value === undefined || !supportsRange(caps, 'Observation', name)) return [];
+  if (search.code.some((c) => convertsBeyondUcum(c.system, c.code))) return [];
   const params: SearchParam[] = [];
   for (const [prefix, bound] of [
     ['ge', value.min],
@@ -212,7 +222,7 @@ function valueParams(caps: SourceCapabilities, search: EventSearch): SearchParam
     if (bound === undefined) continue;
     const v = widen(bound, prefix === 'ge' ? -1 : 1);
     params.push({
-      name: 'value-quantity',
+      name,
       values: [{ kind: 'quantity', prefix, value: v, system: UCUM, code: value.unit }],
     });
   }
@@ -254,13 +264,9 @@ export function planSearches(
   if (!canSearch(caps, type)) return [];
   const codes = codeAlternatives(caps, type, search.code);
   const dates = dateAlternatives(caps, type, search.period);
-  const values = type === 'Observation' ? valueParams(caps, search) : [];
-  const valueCodes =
-    type === 'Observation' && search.valueCode !== undefined
-      ? tokenAlternatives(caps, type, 'value-concept', search.valueCode)
-      : undefined;
   const specs: SearchSpec[] = [];
   for (const code of codes ?? [undefined]) {
+    const { values, valueCodes } = observedValueParams(caps, type, search, code);
     for (const date of dates) {
       for (const valueCode of valueCodes ?? [undefined]) {
         const params: SearchParam[] = [
@@ -274,6 +280,32 @@ export function planSearches(
     }
   }
   return specs;
+}
+
+/**
+ * The value parameters that narrow one Observation search by code: the
+ * Observation's own value on a `code` search, a component's on a
+ * `component-code` search, none on a search that does not select by code.
+ */
+function observedValueParams(
+  caps: SourceCapabilities,
+  type: SearchType,
+  search: EventSearch,
+  code: SearchParam | undefined,
+): { values: SearchParam[]; valueCodes: SearchParam[] | undefined } {
+  if (type !== 'Observation' || code === undefined) return { values: [], valueCodes: undefined };
+  const component = code.name === 'component-code';
+  const values = valueParams(
+    caps,
+    search,
+    component ? 'component-value-quantity' : 'value-quantity',
+  );
+  const concept = component ? 'component-value-concept' : 'value-concept';
+  const valueCodes =
+    search.valueCode === undefined
+      ? undefined
+      : tokenAlternatives(caps, type, concept, search.valueCode);
+  return { values, valueCodes };
 }
 
 /**

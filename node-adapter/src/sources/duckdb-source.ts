@@ -14,6 +14,12 @@ import type { NodeSource } from './source.ts';
 export interface DuckDbSourceOptions {
   /** The wall clock, for the data's age and the catalogue's reference date. */
   readonly now?: () => Date;
+  /**
+   * How often the file at the path is looked at (its size, and whether a sync
+   * run by another process, such as the Helm chart's CronJob, renamed a new
+   * store over it; the source then switches to it). Default one minute.
+   */
+  readonly checkEveryMs?: number;
 }
 
 export interface DuckDbSource extends NodeSource {
@@ -32,6 +38,8 @@ async function readMeta(runner: SqlRunner, key: string): Promise<string | undefi
 }
 
 interface Opened {
+  /** The opened file (device and inode): a store renamed over the path is another file. */
+  readonly file: string;
   readonly store: Awaited<ReturnType<typeof openStore>>;
   readonly runner: SqlRunner;
   readonly engine: ReturnType<typeof createEngine>;
@@ -42,7 +50,16 @@ interface Opened {
   retired: boolean;
 }
 
+/** Which file is at `path` now: its device and inode. */
+async function fileAt(path: string): Promise<{ file: string; bytes: number }> {
+  const s = await stat(path);
+  return { file: `${s.dev}:${s.ino}`, bytes: s.size };
+}
+
 async function openOnce(path: string, now: () => Date): Promise<Opened> {
+  // Taken before the open: a store renamed over the path in between is seen
+  // at the next check. No file: openStore says so, in the node's own words.
+  const file = (await fileAt(path).catch(() => undefined))?.file ?? 'none';
   const store = await openStore(path, { readOnly: true });
   try {
     const runner = createDuckDbRunner(store.connection);
@@ -51,6 +68,7 @@ async function openOnce(path: string, now: () => Date): Promise<Opened> {
     const version = (await readMeta(runner, META.dataVersion)) ?? 'empty';
     const ingestedAt = await readMeta(runner, META.ingestedAt);
     return {
+      file,
       store,
       runner,
       engine,
@@ -77,18 +95,41 @@ export async function openDuckDbSource(
 ): Promise<DuckDbSource> {
   const now = options.now ?? (() => new Date());
   let current = await openOnce(path, now);
-  let bytes = (await stat(path)).size;
-  const refreshSize = (): void => {
-    stat(path).then(
-      (s) => (bytes = s.size),
-      () => undefined,
-    );
+  let bytes = (await fileAt(path)).bytes;
+  let reloading: Promise<string> | undefined;
+  const check = async (): Promise<void> => {
+    const seen = await fileAt(path);
+    bytes = seen.bytes;
+    if (seen.file !== current.file) await reload();
   };
-  const sizeTimer = setInterval(refreshSize, 60_000).unref();
+  const checkTimer = setInterval(() => {
+    // A store that cannot be opened (half-copied by hand, another layout)
+    // leaves the current one serving; the next check tries again.
+    check().catch(() => undefined);
+  }, options.checkEveryMs ?? 60_000).unref();
   const ageMs = (): number => now().getTime() - current.loadedAt.getTime();
   const retire = (opened: Opened): void => {
     opened.retired = true;
     if (opened.running === 0) opened.store.close();
+  };
+  // One reload at a time: a sync's own reload and the check may meet.
+  const reload = (): Promise<string> => {
+    reloading ??= (async () => {
+      try {
+        const next = await openOnce(path, now);
+        const previous = current;
+        current = next;
+        retire(previous);
+        fileAt(path).then(
+          (seen) => (bytes = seen.bytes),
+          () => undefined,
+        );
+        return next.version;
+      } finally {
+        reloading = undefined;
+      }
+    })();
+    return reloading;
   };
   return {
     get version() {
@@ -119,16 +160,9 @@ export async function openDuckDbSource(
       buildCatalogue(current.runner, settings, dataVersion, isoDate(now())),
     dataAgeSeconds: () => ageMs() / 1000,
     storeBytes: () => bytes,
-    async reload() {
-      const next = await openOnce(path, now);
-      const previous = current;
-      current = next;
-      refreshSize();
-      retire(previous);
-      return next.version;
-    },
+    reload,
     close() {
-      clearInterval(sizeTimer);
+      clearInterval(checkTimer);
       retire(current);
     },
   };

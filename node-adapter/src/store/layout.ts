@@ -18,6 +18,9 @@
 // - `resource_id` is the resource's logical id, prefixed with its resource
 //   type in `medications` (`MedicationRequest/<id>`), the one table fed by
 //   several resource types;
+// - an Observation's components are rows of `observations` too, numbered in
+//   `component` (0: the Observation itself), so a criterion or measure on a
+//   code matches a component of that code, with the component's value;
 // - each event table has a code index, `<table>_code_patients`: every
 //   (system, code) with each patient holding it once, and the patient's
 //   record key, sorted the same way. A criterion on codes alone (no period,
@@ -79,19 +82,23 @@ CREATE TABLE IF NOT EXISTS encounters    (patient_key INTEGER NOT NULL, resource
 
 -- observations: one row per code coding; value/unit from valueQuantity (unit
 -- as the UCUM code when the Quantity's system is UCUM, else its unit text).
+-- component: 0 for the Observation's own code and value; n for its n-th
+-- component (counting those with a usable coding), one row per coding of the
+-- component's code with the component's value, on the Observation's date.
 CREATE TABLE IF NOT EXISTS observations (
   patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, event_date DATE,
   system VARCHAR NOT NULL, code VARCHAR NOT NULL,
-  value DOUBLE, unit VARCHAR
+  value DOUBLE, unit VARCHAR, component INTEGER NOT NULL
 );
 -- consents: one row per code of each provision of an active Consent.
 CREATE TABLE IF NOT EXISTS consents (
   patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, decision VARCHAR NOT NULL,
   period_start DATE, period_end DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL
 );
--- observation_value_codes: one row per valueCodeableConcept coding.
+-- observation_value_codes: one row per valueCodeableConcept coding, of the
+-- Observation (component 0) or of one of its components.
 CREATE TABLE IF NOT EXISTS observation_value_codes (
-  resource_id VARCHAR NOT NULL, system VARCHAR NOT NULL, code VARCHAR NOT NULL
+  resource_id VARCHAR NOT NULL, component INTEGER NOT NULL, system VARCHAR NOT NULL, code VARCHAR NOT NULL
 );
 ${Object.values(CODE_PATIENT_TABLES)
   .map(

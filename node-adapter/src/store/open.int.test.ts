@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -41,6 +41,28 @@ describe('openStore', () => {
     const readOnly = await openStore(path, { readOnly: true });
     await expect(readOnly.connection.run("INSERT INTO meta VALUES ('k', 'v')")).rejects.toThrow();
     readOnly.close();
+  });
+});
+
+describe('a read-only open needs a store', () => {
+  test('a missing store is refused in one line naming the path and the commands that make it', async () => {
+    const path = await storePath('never-ingested.duckdb');
+    const refusal = openStore(path, { readOnly: true });
+    await expect(refusal).rejects.toMatchObject({ code: 'ERR_STORE_MISSING', status: 500 });
+    const { message } = (await refusal.catch((err: unknown) => err)) as Error;
+    expect(message).not.toContain('\n');
+    expect(message).toBe(
+      `${path} does not exist: create it with "tessera-node ingest --source <export> --db ${path}" or "tessera-node sync --config <file>"`,
+    );
+  });
+
+  test('a path that is not a file is refused the same way', async () => {
+    const path = await storePath('a-directory');
+    await mkdir(path);
+    await expect(openStore(path, { readOnly: true })).rejects.toMatchObject({
+      code: 'ERR_STORE_MISSING',
+      message: expect.stringContaining(`${path} is not a file:`),
+    });
   });
 });
 

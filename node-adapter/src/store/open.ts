@@ -1,6 +1,8 @@
 // Opening the DuckDB store, and the engine's SqlRunner over a connection.
 // The runner hands the engine plain JavaScript values only, so nothing above
 // this file needs to know DuckDB's value classes.
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import {
   DuckDBDateValue,
   DuckDBDecimalValue,
@@ -34,7 +36,10 @@ export interface Store {
  */
 export async function openStore(path: string, options: OpenStoreOptions = {}): Promise<Store> {
   const config: Record<string, string> = { ...options.config };
-  if (options.readOnly === true) config.access_mode = 'READ_ONLY';
+  if (options.readOnly === true) {
+    config.access_mode = 'READ_ONLY';
+    await checkReadable(path);
+  }
   const instance = await DuckDBInstance.create(path, config);
   let connection: DuckDBConnection;
   try {
@@ -92,6 +97,34 @@ function layoutColumns(): Promise<Map<string, string>> {
   // A failure is not remembered: the next open tries again.
   layout.catch(() => (layout = undefined));
   return layout;
+}
+
+/**
+ * Throws ERR_STORE_MISSING when there is no readable store file at `path`:
+ * DuckDB's own error says neither what the file is for nor how to make it,
+ * and a node started before its first ingest or sync is the usual case.
+ */
+async function checkReadable(path: string): Promise<void> {
+  const make = `create it with "tessera-node ingest --source <export> --db ${path}" or "tessera-node sync --config <file>"`;
+  let isFile: boolean;
+  try {
+    isFile = (await stat(path)).isFile();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const detail =
+      code === 'ENOENT'
+        ? `${path} does not exist: ${make}`
+        : `${path} cannot be read (${code}): check its owner and mode`;
+    throw nodeProblem('ERR_STORE_MISSING', { detail });
+  }
+  if (!isFile) throw nodeProblem('ERR_STORE_MISSING', { detail: `${path} is not a file: ${make}` });
+  try {
+    await access(path, constants.R_OK);
+  } catch {
+    throw nodeProblem('ERR_STORE_MISSING', {
+      detail: `${path} cannot be read by this user: check its owner and mode`,
+    });
+  }
 }
 
 /**

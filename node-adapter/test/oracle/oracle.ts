@@ -2,7 +2,7 @@
 // plain TypeScript and sets of patient ids. It follows the query-language page
 // literally and shares nothing with the SQL compiler but the contract types,
 // the unit conversion policy (engine/units.ts: which conversions UCUM allows,
-// which codes carry a molar mass) and these decisions, which the page leaves
+// which codes carry a molar mass, the clinical conversions) and these decisions, which the page leaves
 // open and the engine documents in engine/compile.ts:
 // - whole-year age on day D: years since birth, less one if the birthday has
 //   not come round yet that year (by month and day); undefined before birth;
@@ -10,6 +10,9 @@
 // - a dead patient stops ageing: the age on day D is the age on the date of
 //   deceasedDateTime when that comes before D; known dead without a date,
 //   the patient ages on;
+// - an Observation's components are observations of their own code and
+//   value on the Observation's date: code, value and valueCode hold for one
+//   component (or the Observation itself); atLeast counts resources;
 // - events without a date fail any period or ageAtEvent, and are never
 //   histogram or summary values;
 // - `latest`/`earliest`: the mean of the values on the latest/earliest date;
@@ -34,7 +37,7 @@ import {
   type Pick,
   type StratumKey,
 } from '@tessera/schemas';
-import { convertQuantity, molarMassOf } from '../../src/engine/units.ts';
+import { convertObservedValue } from '../../src/engine/units.ts';
 import type { SourceQuery } from '../../src/engine/bounds.ts';
 import {
   readFhir,
@@ -42,6 +45,7 @@ import {
   type OracleCoding,
   type OracleData,
   type OracleEvent,
+  type OraclePart,
   type OraclePatient,
 } from './read-fhir.ts';
 
@@ -121,17 +125,44 @@ function codingInSet(coding: OracleCoding, codes: CodeSet): boolean {
   });
 }
 
-/** The observation's value in `unit`, per matching coding (molar masses differ by code). */
-function valuesIn(event: OracleEvent, codes: CodeSet, unit: string): number[] {
-  const q = event.quantity;
+/** The event itself and, for an Observation, each of its components. */
+function partsOf(event: OracleEvent): OraclePart[] {
+  return [event, ...event.components];
+}
+
+/** The part's value in `unit`, per matching coding (conversions differ by code). */
+function partValuesIn(part: OraclePart, codes: CodeSet, unit: string): number[] {
+  const q = part.quantity;
   if (q === undefined || q.unit === undefined) return [];
   const out: number[] = [];
-  for (const coding of event.codings) {
+  for (const coding of part.codings) {
     if (!codingInSet(coding, codes)) continue;
-    const v = convertQuantity(q.value, q.unit, unit, molarMassOf(coding.system, coding.code));
+    const v = convertObservedValue(q.value, q.unit, unit, coding.system, coding.code);
     if (v !== undefined) out.push(v);
   }
   return out;
+}
+
+/** The observation's values in `unit`: of every part whose code is in the set. */
+function valuesIn(event: OracleEvent, codes: CodeSet, unit: string): number[] {
+  return partsOf(event).flatMap((part) => partValuesIn(part, codes, unit));
+}
+
+/** True when one part has a code in the set and meets the criterion's value and valueCode. */
+function partMatches(part: OraclePart, c: EventCriterion | ObservationCriterion): boolean {
+  if (!part.codings.some((coding) => codingInSet(coding, c.code))) return false;
+  if ('value' in c && c.value) {
+    const { min, max, unit } = c.value;
+    const ok = partValuesIn(part, c.code, unit).some(
+      (v) => (min === undefined || v >= min) && (max === undefined || v <= max),
+    );
+    if (!ok) return false;
+  }
+  if ('valueCode' in c && c.valueCode) {
+    const valueCode = c.valueCode;
+    if (!part.valueCodings.some((coding) => codingInSet(coding, valueCode))) return false;
+  }
+  return true;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -225,20 +256,9 @@ class Evaluation {
     const resources = new Map<string, Set<string>>();
     const types = 'resourceTypes' in c ? c.resourceTypes : undefined;
     for (const e of this.#eventsByKind.get(kind) ?? []) {
-      if (!e.codings.some((coding) => codingInSet(coding, c.code))) continue;
+      if (!partsOf(e).some((part) => partMatches(part, c))) continue;
       if (types !== undefined && !types.some((t) => e.resourceKey.startsWith(`${t}/`))) continue;
       if (!inPeriod(e.date, c.period)) continue;
-      if ('value' in c && c.value) {
-        const { min, max, unit } = c.value;
-        const ok = valuesIn(e, c.code, unit).some(
-          (v) => (min === undefined || v >= min) && (max === undefined || v <= max),
-        );
-        if (!ok) continue;
-      }
-      if ('valueCode' in c && c.valueCode) {
-        const valueCode = c.valueCode;
-        if (!e.valueCodings.some((coding) => codingInSet(coding, valueCode))) continue;
-      }
       if (
         c.ageAtEvent &&
         !inAgeRange(this.ageAt(this.#data.patients.get(e.patientId)!, e.date), c.ageAtEvent)

@@ -4,7 +4,10 @@
 // The populations carry the awkward parts of real data: ICD-10 codes with and
 // without dots, several ICD-10 systems, quantities in mixed units (glucose in
 // mg/dL and mmol/L, weight in kg, g and [lb_av], height in cm and m, HbA1c in
-// %), non-UCUM and missing units, valueCodeableConcept, medications coded
+// % and mmol/mol, blood pressure in mm[Hg] and kPa), non-UCUM and missing units,
+// valueCodeableConcept, Observation components (blood-pressure panels with
+// systolic and diastolic components, now and then two systolic ones; coded
+// components next to other coded components), medications coded
 // inline, by reference (`Medication/<id>`, `urn:uuid:<id>`, contained) and by
 // ATC, entered-in-error and refuted resources, events without dates or with
 // partial dates, both reference forms, events of unknown patients and a few
@@ -61,11 +64,15 @@ const ENCOUNTER_CLASSES = ['AMB', 'EMER', 'IMP'] as const;
 const SMOKING_VALUES = ['449868002', '8517006', '266919005'] as const;
 
 const HBA1C = '4548-4';
+const HBA1C_IFCC = '59261-8';
 const GLUCOSE_MASS = '2339-0';
 const GLUCOSE_MOLAR = '15074-8';
 const WEIGHT = '29463-7';
 const HEIGHT = '8302-2';
 const SMOKING = '72166-2';
+const SYSTOLIC = '8480-6';
+const DIASTOLIC = '8462-4';
+const BP_PANEL = '85354-9';
 
 /** A quantity analyte: its codes and, per unit, a grid of values. */
 interface Analyte {
@@ -80,10 +87,17 @@ const tenths = (lo: number, hi: number) =>
 const grid = (common: readonly number[], any: fc.Arbitrary<number>) =>
   fc.oneof(fc.constantFrom(...common), any);
 
-const ANALYTES: Readonly<Record<'hba1c' | 'glucose' | 'weight' | 'height', Analyte>> = {
+const ANALYTES: Readonly<
+  Record<'hba1c' | 'glucose' | 'weight' | 'height' | 'systolic' | 'diastolic', Analyte>
+> = {
+  // NGSP % and IFCC mmol/mol: the master equation takes a tenth of a per cent
+  // to five decimals of mmol/mol, and whole mmol/mol off the tenths of %.
   hba1c: {
-    codes: [HBA1C],
-    units: [{ unit: '%', value: grid([5.7, 6, 6.5, 7, 8], tenths(4, 12)) }],
+    codes: [HBA1C, HBA1C_IFCC],
+    units: [
+      { unit: '%', value: grid([5.7, 6, 6.5, 7, 8], tenths(4, 12)) },
+      { unit: 'mmol/mol', value: grid([39, 42, 48, 53, 64], fc.integer({ min: 20, max: 110 })) },
+    ],
   },
   glucose: {
     codes: [GLUCOSE_MASS, GLUCOSE_MOLAR],
@@ -117,6 +131,19 @@ const ANALYTES: Readonly<Record<'hba1c' | 'glucose' | 'weight' | 'height', Analy
         ),
       },
     ],
+  },
+  // Blood pressures, mostly as the components of a panel (bloodPressure below).
+  // kPa values have one decimal: never an integer number of mm[Hg].
+  systolic: {
+    codes: [SYSTOLIC],
+    units: [
+      { unit: 'mm[Hg]', value: grid([120, 130, 140, 160], fc.integer({ min: 80, max: 220 })) },
+      { unit: 'kPa', value: grid([16.1, 18.7, 21.3], tenths(10, 29)) },
+    ],
+  },
+  diastolic: {
+    codes: [DIASTOLIC],
+    units: [{ unit: 'mm[Hg]', value: grid([80, 90, 100], fc.integer({ min: 40, max: 130 })) }],
   },
 };
 const ANALYTE_NAMES = Object.keys(ANALYTES) as (keyof typeof ANALYTES)[];
@@ -372,10 +399,56 @@ const smoking = pick(SMOKING_VALUES).map((code) => ({
   valueCodeableConcept: { coding: [{ system: SNOMED, code }] },
 }));
 
+const ucumQuantity = (unit: string, value: number) => ({ value, unit, system: UCUM, code: unit });
+
+const bpComponent = (code: string, unit: string, value: number) => ({
+  code: { coding: [{ system: LOINC, code }] },
+  valueQuantity: ucumQuantity(unit, value),
+});
+
+/** A blood-pressure panel: no value of its own, systolic and diastolic components. */
+const bloodPressure = fc
+  .record({
+    systolic: pick(ANALYTES.systolic.units).chain((u) => u.value.map((v) => [u.unit, v] as const)),
+    diastolic: ANALYTES.diastolic.units[0]!.value,
+    // A second systolic reading in the same panel: one value per resource, the larger.
+    second: fc.option(ANALYTES.systolic.units[0]!.value, { nil: undefined, freq: 5 }),
+  })
+  .map(({ systolic, diastolic, second }) => ({
+    code: { coding: [{ system: LOINC, code: BP_PANEL }] },
+    component: [
+      bpComponent(SYSTOLIC, ...systolic),
+      bpComponent(DIASTOLIC, 'mm[Hg]', diastolic),
+      ...(second === undefined ? [] : [bpComponent(SYSTOLIC, 'mm[Hg]', second)]),
+    ],
+  }));
+
+/** Coded components: smoking status next to another coded component, whose value must not count. */
+const socialHistory = fc
+  .tuple(pick(SMOKING_VALUES), pick(SMOKING_VALUES))
+  .map(([smoking, other]) => ({
+    code: { coding: [{ system: LOCAL, code: 'social-history' }] },
+    component: [
+      {
+        code: { coding: [{ system: LOCAL, code: 'other-habit' }] },
+        valueCodeableConcept: { coding: [{ system: SNOMED, code: other }] },
+      },
+      {
+        code: { coding: [{ system: LOINC, code: SMOKING }] },
+        valueCodeableConcept: { coding: [{ system: SNOMED, code: smoking }] },
+      },
+    ],
+  }));
+
 const observation: EventDraft = (i, subject, dates) =>
   fc
     .record({
-      body: fc.oneof({ weight: 4, arbitrary: quantity }, { weight: 1, arbitrary: smoking }),
+      body: fc.oneof(
+        { weight: 4, arbitrary: quantity },
+        { weight: 1, arbitrary: smoking },
+        { weight: 2, arbitrary: bloodPressure },
+        { weight: 1, arbitrary: socialHistory },
+      ),
       date: fc.oneof(
         dated(dates, (d) => ({ effectiveDateTime: d })),
         dated(dates, (d) => ({ effectivePeriod: { start: d } })),
@@ -662,10 +735,11 @@ export function populationHints(resources: readonly FhirResource[]): QueryHints 
       const birth = patients.get(e.patientId)?.birthDate;
       if (birth !== undefined) birthdayAges([birth], e.date).forEach((a) => eventAges.add(a));
     }
-    if (e.quantity?.unit !== undefined) {
-      const set = values.get(e.quantity.unit) ?? new Set<number>();
-      set.add(e.quantity.value);
-      values.set(e.quantity.unit, set);
+    for (const part of [e, ...e.components]) {
+      if (part.quantity?.unit === undefined) continue;
+      const set = values.get(part.quantity.unit) ?? new Set<number>();
+      set.add(part.quantity.value);
+      values.set(part.quantity.unit, set);
     }
   }
   const sorted = <T>(set: Set<T>) => [...set].sort();
@@ -882,6 +956,10 @@ function queryParts(
     fc.tuple(codesOf(SNOMED, SMOKING_VALUES), commonEventParts).map(([valueCode, rest]): Expr => ({
       observation: { code: [{ system: LOINC, code: SMOKING }], valueCode, ...rest },
     })),
+    // Codes alone, which the code index answers: panels and their components.
+    fc
+      .tuple(codesOf(LOINC, [SYSTOLIC, DIASTOLIC, BP_PANEL]), commonEventParts)
+      .map(([code, rest]): Expr => ({ observation: { code, ...rest } })),
     event('procedure', codesOf(SNOMED, PROCEDURES)),
     event('immunization', codesOf(CVX, VACCINES)),
     event('encounter', encounterCodeSet),

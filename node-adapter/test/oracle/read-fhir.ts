@@ -26,15 +26,21 @@ export interface OraclePatient {
   readonly deceasedDate: string | undefined;
 }
 
-export interface OracleEvent {
+/** What an event, or one of an Observation's components, says: codes and value. */
+export interface OraclePart {
+  readonly codings: readonly OracleCoding[];
+  readonly quantity?: { readonly value: number; readonly unit: string | undefined };
+  readonly valueCodings: readonly OracleCoding[];
+}
+
+export interface OracleEvent extends OraclePart {
   readonly kind: EventKind;
   /** `ResourceType/id`: distinct resources are counted by it. */
   readonly resourceKey: string;
   readonly patientId: string;
   readonly date: string | undefined;
-  readonly codings: readonly OracleCoding[];
-  readonly quantity?: { readonly value: number; readonly unit: string | undefined };
-  readonly valueCodings: readonly OracleCoding[];
+  /** An Observation's components, each matched as an observation of its own code. */
+  readonly components: readonly OraclePart[];
 }
 
 /** One provision of an active Consent, with the dates it is in force. */
@@ -285,21 +291,31 @@ export function readFhir(resources: readonly FhirResource[]): OracleData {
       'Patient',
     );
     if (patientId === undefined || !patients.has(patientId)) continue;
-    const q = obj(r.valueQuantity);
-    const value = q?.value;
-    const unit =
-      q?.system === 'http://unitsofmeasure.org' && str(q.code) !== undefined
-        ? str(q.code)
-        : str(q?.unit);
+    const observation = r.resourceType === 'Observation';
     events.push({
       kind,
       resourceKey: `${r.resourceType}/${id}`,
       patientId,
       date: eventDate(r),
+      ...(observation ? observedPart(r) : { valueCodings: [] }),
       codings: eventCodings(r, medications),
-      ...(typeof value === 'number' && Number.isFinite(value) ? { quantity: { value, unit } } : {}),
-      valueCodings: r.resourceType === 'Observation' ? conceptCodings(r.valueCodeableConcept) : [],
+      components: observation ? list(r.component).map((c) => observedPart(obj(c) ?? {})) : [],
     });
   }
   return { patients, events, provisions };
+}
+
+/** The code, valueQuantity and valueCodeableConcept of an Observation or a component. */
+function observedPart(element: Json): OraclePart {
+  const q = obj(element.valueQuantity);
+  const value = q?.value;
+  const unit =
+    q?.system === 'http://unitsofmeasure.org' && str(q.code) !== undefined
+      ? str(q.code)
+      : str(q?.unit);
+  return {
+    codings: conceptCodings(element.code),
+    ...(typeof value === 'number' && Number.isFinite(value) ? { quantity: { value, unit } } : {}),
+    valueCodings: conceptCodings(element.valueCodeableConcept),
+  };
 }

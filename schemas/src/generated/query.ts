@@ -193,6 +193,9 @@ export interface EventCriterion {
 export interface Coding {
   system: string;
   code: string;
+  /**
+   * Also match every code that begins with this one; only for the prefix-hierarchical systems: ICD-10 (WHO, CM, GM), ATC and OPS.
+   */
   descendants?: boolean;
 }
 /**
@@ -215,7 +218,7 @@ export interface ObservationCriterion {
   atLeast?: number;
 }
 /**
- * valueQuantity range in a UCUM unit; values in other units are converted when UCUM can, otherwise they do not match.
+ * valueQuantity range in a UCUM unit; values in other units are converted when UCUM can (or, for HbA1c between % and mmol/mol, by the IFCC-NGSP master equation), otherwise they do not match.
  *
  * This interface was referenced by `CohortQuery`'s JSON-Schema
  * via the `definition` "ValueRange".

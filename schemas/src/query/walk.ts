@@ -63,16 +63,13 @@ export function exprNode(expr: Expr): ExprNode {
   return { op: 'event', kind: 'encounter', criterion: expr.encounter };
 }
 
-/**
- * Code systems whose hierarchy is their prefix, so `descendants` is a prefix
- * match. OPS is built like ICD-10: `5-39` heads `5-390` to `5-399`, and
- * `8-810` heads `8-810.*`.
- */
+/** Code systems whose hierarchy is their prefix, so `descendants` is a prefix match. */
 export const PREFIX_HIERARCHY_SYSTEMS = new Set([
   'http://hl7.org/fhir/sid/icd-10',
   'http://hl7.org/fhir/sid/icd-10-cm',
   'http://fhir.de/CodeSystem/bfarm/icd-10-gm',
   'http://www.whocc.no/atc',
+  // OPS: `5-39` is the parent of `5-390` to `5-399`, `8-810` of `8-810.*`.
   'http://fhir.de/CodeSystem/bfarm/ops',
 ]);
 

@@ -305,6 +305,14 @@ describe('hostile input', () => {
     }
   });
 
+  it('accepts descendants on OPS, which is prefix-hierarchical like ICD-10', () => {
+    const ops = 'http://fhir.de/CodeSystem/bfarm/ops';
+    for (const code of ['5-39', '8-810']) {
+      const q = query({ procedure: { code: [{ system: ops, code, descendants: true }] } });
+      expect(parseQuery(q).cohort).toEqual(q.cohort);
+    }
+  });
+
   it('does not modify the input it validates', () => {
     const [, fixture] = readFixtures('queries/valid').find(([n]) => n.startsWith('rich-every-c'))!;
     const copy = structuredClone(fixture);
