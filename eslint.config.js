@@ -61,7 +61,15 @@ function boundaries(pkg, { production }) {
 }
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/.data/**', 'coverage/**', '**/generated/**'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      '**/.data/**',
+      'coverage/**',
+      '**/generated/**',
+      'gateway/dist/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

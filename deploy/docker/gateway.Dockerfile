@@ -14,8 +14,22 @@ COPY http-kit/package.json http-kit/
 COPY node-adapter/package.json node-adapter/
 COPY gateway/package.json gateway/
 COPY tests/package.json tests/
-RUN npm ci --omit=dev --workspace @tessera/gateway --include-workspace-root=false --no-audit --no-fund \
+RUN npm ci --omit=dev --workspace @tessera/gateway --include-workspace-root=false --ignore-scripts --no-audit --no-fund \
   && npm cache clean --force
+
+FROM ${NODE_IMAGE} AS web
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY schemas/package.json schemas/
+COPY http-kit/package.json http-kit/
+COPY node-adapter/package.json node-adapter/
+COPY gateway/package.json gateway/
+COPY tests/package.json tests/
+RUN npm ci --workspace @tessera/gateway --include-workspace-root=false --ignore-scripts --no-audit --no-fund
+COPY schemas schemas
+COPY http-kit http-kit
+COPY gateway gateway
+RUN node --import tsx gateway/scripts/build-web.ts
 
 # What the gateway runs, over its dependencies (a workspace may keep some of
 # its own, as schemas does), without tests: no test/ folders (the test IdP,
@@ -25,8 +39,11 @@ FROM deps AS sources
 COPY schemas schemas
 COPY http-kit http-kit
 COPY gateway gateway
-RUN rm -rf schemas/test schemas/fixtures schemas/scripts gateway/test \
+RUN rm -rf schemas/test schemas/fixtures schemas/scripts gateway/test gateway/scripts \
   && find schemas http-kit gateway -name '*.test.ts' -delete
+# The web page, bundled in a stage of its own: its build tools (esbuild,
+# Preact, Chart.js, i18next) are development dependencies, never in the image.
+COPY --from=web /app/gateway/dist/web gateway/dist/web
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production

@@ -13,6 +13,9 @@ export const gatewayErrors = defineErrors({
     title: 'Too many of your queries are running; try again when one has finished',
   },
   ERR_PROJECT_REQUIRED: { status: 400, title: 'Name the project the query is for' },
+  ERR_SAVED_QUERY_INVALID: { status: 400, title: 'The saved query is not valid' },
+  ERR_SEARCH_INVALID: { status: 400, title: 'The search is not valid' },
+  ERR_JOB_NOT_DONE: { status: 409, title: 'The query has no answer yet' },
   // Threat 49: a compressed body that does not decompress, or an encoding not offered.
   ERR_BODY_ENCODING: { status: 400, title: 'The request body could not be decompressed' },
   ERR_ENCODING_UNSUPPORTED: {

@@ -18,6 +18,7 @@ export { type ProblemHandlerOptions, problemHandler, sendProblem } from './probl
 export {
   API_CSP,
   PAGE_CSP,
+  pageCsp,
   type SecurityHeadersOptions,
   securityHeaders,
 } from './security-headers.ts';

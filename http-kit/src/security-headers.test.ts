@@ -4,7 +4,7 @@ import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { problemHandler } from './problem.ts';
-import { API_CSP, PAGE_CSP, securityHeaders } from './security-headers.ts';
+import { API_CSP, PAGE_CSP, pageCsp, securityHeaders } from './security-headers.ts';
 
 function app() {
   const server = express();
@@ -48,5 +48,25 @@ describe('securityHeaders', () => {
     expect(policy).toContain("base-uri 'none'");
     expect(policy).toContain("form-action 'self'");
     expect(policy).not.toMatch(/unsafe-inline|unsafe-eval|\*|data:/);
+  });
+});
+
+describe('pageCsp', () => {
+  it('lets the page call the origins it names and nothing else', () => {
+    const policy = pageCsp(['http://127.0.0.1:4000', 'https://idp.example']);
+    expect(policy).toContain("connect-src 'self' http://127.0.0.1:4000 https://idp.example;");
+    expect(policy).toContain("script-src 'self';");
+    expect(pageCsp()).toBe(PAGE_CSP);
+  });
+
+  it('refuses anything but a bare origin, which could widen or break the policy', () => {
+    for (const bad of [
+      '*',
+      'https://idp.example/path',
+      "https://a.example; script-src 'unsafe-inline'",
+      'data:',
+    ]) {
+      expect(() => pageCsp([bad]), bad).toThrow(/bare origin/);
+    }
   });
 });

@@ -12,18 +12,31 @@ export const API_CSP =
 /**
  * For a page served with its own scripts and styles: only files from its
  * own origin, no inline script or style, no eval, no framing, no <base>.
+ * `connectOrigins` are other origins its scripts may call (the IdP the page
+ * signs in with); each must be a bare origin such as `https://idp.example`.
+ * @example pageCsp(['https://idp.example'])
  */
-export const PAGE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-].join('; ');
+export function pageCsp(connectOrigins: readonly string[] = []): string {
+  for (const origin of connectOrigins) {
+    if (!/^https?:\/\/[a-z0-9.-]+(:\d+)?$|^https?:\/\/\[[0-9a-f:.]+\](:\d+)?$/i.test(origin)) {
+      throw new Error(`pageCsp: not a bare origin: ${origin}`);
+    }
+  }
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    ["connect-src 'self'", ...connectOrigins].join(' '),
+    "object-src 'none'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join('; ');
+}
+
+/** The page policy for a page that calls no other origin. */
+export const PAGE_CSP = pageCsp();
 
 export interface SecurityHeadersOptions {
   /** Content-Security-Policy (default {@link API_CSP}). */

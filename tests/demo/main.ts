@@ -11,8 +11,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EXAMPLE_QUERIES, type MergedResult } from '@tessera/schemas';
 import { renderTable } from '@tessera/gateway';
-import { startTestIdp } from '@tessera/gateway/testing';
-import { REPO_ROOT } from '../support/paths.ts';
+import { demoResearchers, startTestIdp } from '@tessera/gateway/testing';
+import { REPO_ROOT, exampleQueryFile } from '../support/paths.ts';
 import {
   GATEWAY_BIN,
   NODE_BIN,
@@ -30,7 +30,16 @@ const REGIONS = [
   { id: 'sachsen', seed: 3303 },
 ] as const;
 const PROJECT = 'diabetes-eu';
+/** A second project over the first two regions: the demo's researcher `marco` is in both. */
+const SECOND_PROJECT = 'cardio-eu';
+const SECOND_PROJECT_REGIONS: readonly string[] = ['lombardia', 'galicia'];
 const CLIENT = 'demo-researcher';
+/** The web page's client at the demo IdP. */
+const BROWSER_CLIENT = 'tessera-web';
+/** The IdP's client for `tessera login`, and the researcher the demo suggests. */
+const CLI_CLIENT_ID = 'tessera-cli';
+const CLI_RESEARCHER = 'rosa';
+const EXAMPLE_1_FILE = exampleQueryFile(EXAMPLE_QUERIES[0]!.id);
 /** Generating and ingesting a large region takes a while; a command is stopped only if it hangs. */
 const COMMAND_TIMEOUT_MS = 3_600_000;
 /** A node opening a large store on a busy machine. */
@@ -111,9 +120,15 @@ async function main(): Promise<number> {
     stores[region.id] = await prepareRegion(dataDir, region.id, region.seed, patients, fingerprint);
   }
 
-  const idp = await startTestIdp({ clients: [CLIENT], projectsByClient: { [CLIENT]: [PROJECT] } });
   const gatewayPort = values.once ? await freePort() : Number(values.port);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const researchers = demoResearchers([PROJECT, SECOND_PROJECT]);
+  const idp = await startTestIdp({
+    clients: [CLIENT],
+    projectsByClient: { [CLIENT]: [PROJECT] },
+    browser: { clientId: BROWSER_CLIENT, redirectUris: [`${gatewayUrl}/`], researchers },
+    device: { clientId: CLI_CLIENT_ID, researchers },
+  });
   const services: Service[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all(services.map((service) => stopService(service)));
@@ -136,7 +151,9 @@ async function main(): Promise<number> {
             // The default policy, with budgets a demo visitor does not spend in an afternoon.
             policy: { laplace: { projectBudget: 200, researcherBudget: 100 } },
             gateway: { issuer: gatewayUrl, jwksUrl: `${gatewayUrl}/.well-known/jwks.json` },
-            projects: [PROJECT],
+            projects: SECOND_PROJECT_REGIONS.includes(region.id)
+              ? [PROJECT, SECOND_PROJECT]
+              : [PROJECT],
             catalogue: {
               title: `${region.id} regional health data (synthetic)`,
               spatial: region.id,
@@ -157,9 +174,18 @@ async function main(): Promise<number> {
         {
           publicUrl: gatewayUrl,
           listen: { host: '127.0.0.1', port: gatewayPort },
-          oidc: { issuer: idp.issuer, audience: idp.audience, projectsClaim: idp.projectsClaim },
+          oidc: {
+            issuer: idp.issuer,
+            audience: idp.audience,
+            projectsClaim: idp.projectsClaim,
+            browserClient: { clientId: BROWSER_CLIENT },
+            cliClientId: CLI_CLIENT_ID,
+          },
           nodes,
-          projects: { [PROJECT]: { nodes: nodes.map((n) => n.id), repeatsPerWindow: 1000 } },
+          projects: {
+            [PROJECT]: { nodes: nodes.map((n) => n.id), repeatsPerWindow: 1000 },
+            [SECOND_PROJECT]: { nodes: [...SECOND_PROJECT_REGIONS], repeatsPerWindow: 1000 },
+          },
           store: { dataDir: join(dataDir, 'gateway') },
           log: { level: 'warn' },
         },
@@ -212,10 +238,20 @@ async function main(): Promise<number> {
     console.log(`
 Tessera demo is running.
   gateway     ${gatewayUrl}  (web page at ${gatewayUrl}/)
+  sign in     ${Object.entries(researchers)
+    .map(
+      ([name, r]) =>
+        `${name} (password ${r.password}; ${r.projects.join(' and ') || 'no project'})`,
+    )
+    .join(', ')}
   nodes       ${nodes.map((n) => `${n.id} ${n.url}`).join(', ')}
   token       ${tokenFile}  (a researcher of project ${PROJECT}; refreshed every 4 minutes)
 
-Try:
+Try the researcher's command line (sign in as ${CLI_RESEARCHER}, password ${CLI_RESEARCHER}):
+  npx tessera login --gateway ${gatewayUrl}
+  npx tessera query --gateway ${gatewayUrl} --wait ${EXAMPLE_1_FILE}
+
+or plain HTTP:
   curl -s -H "Authorization: Bearer $(cat ${tokenFile})" -H 'Content-Type: application/json' -H 'Prefer: wait=10' \\
     -d '${JSON.stringify(EXAMPLE_QUERIES[0]!.query)}' ${gatewayUrl}/v1/queries
 

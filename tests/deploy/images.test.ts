@@ -86,7 +86,21 @@ describe.each(IMAGES)('$file', (image) => {
 
   it('installs production dependencies only', async () => {
     const { stages } = await parseDockerfile(image.file);
+    // A build stage (the web page's) may install its tools: only what it
+    // built is copied on, as a dist/ folder.
+    const copiedFrom = stages.flatMap((s) =>
+      (s.instructions.filter((i) => i.getKeyword() === 'COPY') as Copy[]).flatMap((c) => {
+        const from = c.getFromFlag()?.getValue();
+        const source = c.getArguments()[0]?.getValue() ?? '';
+        return from === undefined ? [] : [{ from, source }];
+      }),
+    );
+    const builds = new Set(copiedFrom.filter((c) => c.from !== 'sources').map((c) => c.from));
+    for (const c of copiedFrom.filter((c) => builds.has(c.from))) {
+      expect(c.source).toMatch(/\/dist\/[a-z-]+$/);
+    }
     const installs = stages
+      .filter((s) => !builds.has(s.name ?? ''))
       .flatMap((s) => argumentsOf(s, 'RUN'))
       .map((w) => w.join(' '))
       .filter((r) => /npm (ci|install)/.test(r));
@@ -104,7 +118,9 @@ describe.each(IMAGES)('$file', (image) => {
     expect(copies.length).toBeGreaterThan(0);
     expect(copies.map((c) => c.getFromFlag()?.getValue())).toEqual(copies.map(() => 'sources'));
     const sources = stages.find((s) => s.name === 'sources')!;
-    const copied = argumentsOf(sources, 'COPY').map((c) => c[0]!);
+    const copied = (sources.instructions.filter((i) => i.getKeyword() === 'COPY') as Copy[])
+      .filter((c) => c.getFromFlag() === null || c.getFromFlag() === undefined)
+      .map((c) => c.getArguments()[0]!.getValue());
     expect(copied).toContain(image.workspace);
     const runs = argumentsOf(sources, 'RUN')
       .map((w) => w.join(' '))

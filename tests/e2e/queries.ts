@@ -1,5 +1,5 @@
 // Cohort queries the whole-system tests send, as a researcher would.
-import type { CohortQuery } from '@tessera/schemas';
+import { type CohortQuery, EXAMPLE_QUERIES } from '@tessera/schemas';
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 
@@ -10,17 +10,16 @@ export const HYPERTENSION_BY_GENDER: CohortQuery = {
   stratify: ['gender'],
 };
 
-/** The query-language example 1. */
-export const WOMEN_WITH_TYPE_2_DIABETES_BY_AGE_BAND: CohortQuery = {
-  version: 1,
-  cohort: {
-    all: [
-      { patient: { gender: ['female'], age: { min: 40, max: 79 } } },
-      { condition: { code: [{ system: ICD10, code: 'E11', descendants: true }] } },
-    ],
-  },
-  stratify: [{ ageBand: [0, 18, 40, 65, 80] }],
-};
+/** The query-language example 1, from the example queries' one home. */
+export const WOMEN_WITH_TYPE_2_DIABETES_BY_AGE_BAND: CohortQuery = exampleQuery(
+  'example-1-women-40-79-type-2-diabetes-by-age-band',
+);
+
+function exampleQuery(id: string): CohortQuery {
+  const example = EXAMPLE_QUERIES.find((e) => e.id === id);
+  if (example === undefined) throw new Error(`no example query ${id}`);
+  return example.query;
+}
 
 /**
  * Patients of an age range: a different question (and query hash) for every

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestIdp, startTestIdp } from '@tessera/gateway/testing';
+import { type TestIdp, demoResearchers, startTestIdp } from '@tessera/gateway/testing';
 import { REPO_ROOT } from './paths.ts';
 import {
   GATEWAY_BIN,
@@ -58,7 +58,15 @@ export interface FederationOptions {
    * than one needs `databaseUrl`. Default 1.
    */
   readonly gatewayReplicas?: number;
+  /**
+   * Lifetime of the web page's access tokens (the browser client's), default
+   * an hour; a test of a session that ends mid-build makes it short.
+   */
+  readonly browserTokenTtlSec?: number;
 }
+
+/** The web page's client at the test IdP; its researchers are `demoResearchers(projects)`. */
+export const BROWSER_CLIENT_ID = 'tessera-web';
 
 export interface FederationNode {
   readonly id: string;
@@ -120,6 +128,8 @@ const DEFAULT_POLICY: NodePolicySetting = {
   laplace: { projectBudget: 10_000, researcherBudget: 10_000 },
 };
 const DEFAULT_PROJECT = 'diabetes-eu';
+/** The test IdP's client for `tessera login` (device flow). */
+const CLI_CLIENT_ID = 'tessera-cli';
 const STAND_IN = join(REPO_ROOT, 'tests/support/stand-in-node.ts');
 
 type Json = Readonly<Record<string, unknown>>;
@@ -240,7 +250,28 @@ export async function startFederation(options: FederationOptions): Promise<Feder
     );
     if (gatewayDataDir !== undefined) await freshGatewayDataDir(gatewayDataDir);
     // Tokens outlive a slow test file: a whole-system run is not where expiry is tested.
-    idp = await startTestIdp({ clients, projectsByClient, accessTokenTtlSec: 3600 });
+    // The CLI's researchers sign in with the names of the machine clients
+    // (`alice.diabetes-eu`, password the same), so both carry the same `sub`.
+    idp = await startTestIdp({
+      clients,
+      projectsByClient,
+      accessTokenTtlSec: 3600,
+      browser: {
+        clientId: BROWSER_CLIENT_ID,
+        redirectUris: gatewayUrls.map((url) => `${url}/`),
+        researchers: demoResearchers(projectIds),
+        accessTokenTtlSec: options.browserTokenTtlSec ?? 3600,
+      },
+      device: {
+        clientId: CLI_CLIENT_ID,
+        researchers: Object.fromEntries(
+          Object.entries(projectsByClient).map(([name, p]) => [
+            name,
+            { password: name, projects: p },
+          ]),
+        ),
+      },
+    });
 
     for (const region of options.regions) {
       const port = await freePort();
@@ -301,7 +332,13 @@ export async function startFederation(options: FederationOptions): Promise<Feder
       {
         publicUrl: gatewayUrl,
         listen: { host: '127.0.0.1', port: gatewayPort },
-        oidc: { issuer: idp.issuer, audience: idp.audience, projectsClaim: idp.projectsClaim },
+        oidc: {
+          issuer: idp.issuer,
+          audience: idp.audience,
+          projectsClaim: idp.projectsClaim,
+          browserClient: { clientId: BROWSER_CLIENT_ID },
+          cliClientId: CLI_CLIENT_ID,
+        },
         nodes: nodes.map((n) => ({ id: n.id, url: n.url, title: `${n.id} node` })),
         projects: Object.fromEntries(
           Object.entries(projects).map(([id, nodeIds]) => [

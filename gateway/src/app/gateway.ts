@@ -1,6 +1,8 @@
 // The gateway's composition root: configuration in, a ready Express app (and
 // what must be closed) out. `serve` and the demo add the listening socket.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import {
@@ -30,9 +32,11 @@ import { createNodeClient } from '../nodes/node-client.ts';
 import { createNodeRegistry } from '../nodes/registry.ts';
 import { type ProjectRules, createQueryService } from '../jobs/service.ts';
 import { type Store, type StoreTarget, openStore } from '../store/index.ts';
+import { createSavedQueryService } from '../saved/saved-queries.ts';
 import { createStorePurge } from './store-purge.ts';
 
-export const WEB_ROOT = fileURLToPath(new URL('../web/', import.meta.url));
+/** The built web page (`npm run build:web`, run by `npm install`; source in src/web). */
+export const WEB_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
 const DAY_SEC = 24 * 60 * 60;
 
@@ -127,6 +131,12 @@ export async function createGatewayService(
   const recovered = await store.recoverInterruptedJobs(new Date(), recover);
   if (recovered.length > 0)
     logger.warn({ jobs: recovered.length }, 'failed jobs interrupted by a restart');
+  if (!existsSync(join(WEB_ROOT, 'index.html'))) {
+    logger.warn(
+      { webRoot: WEB_ROOT },
+      'the web page is not built (npm run build:web); no page at /',
+    );
+  }
   const heartbeatIntervalMs =
     options.heartbeatIntervalMs ?? config.store.heartbeatIntervalSec * 1000;
   supervisor.every('store-heartbeat', heartbeatIntervalMs, async () => {
@@ -280,6 +290,7 @@ export async function createGatewayService(
   const app = buildGatewayApp({
     publicUrl: config.publicUrl.replace(/\/$/, ''),
     queries,
+    saved: createSavedQueryService({ store, projects: config.projects }),
     authenticate: researcherAuthMiddleware(auth),
     catalogue: createFederatedCatalogue(config.nodes, {
       client: nodeClient,
@@ -299,7 +310,24 @@ export async function createGatewayService(
     metrics,
     logger,
     bodyLimitBytes: config.limits.bodyBytes,
+    signIn: {
+      issuer: oidc.issuer,
+      audience: oidc.audience,
+      scope: oidc.requiredScope,
+      cliClientId: oidc.cliClientId,
+    },
     webRoot: WEB_ROOT,
+    ...(config.oidc.browserClient
+      ? {
+          browserSignIn: {
+            issuer: config.oidc.issuer,
+            clientId: config.oidc.browserClient.clientId,
+            scope: config.oidc.browserClient.scope,
+            resource: config.oidc.audience,
+            projectsClaim: config.oidc.projectsClaim,
+          },
+        }
+      : {}),
   });
 
   return {

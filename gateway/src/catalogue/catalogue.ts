@@ -45,24 +45,130 @@ export function searchCatalogue(
   });
 }
 
+/** What a code search finds: one code, named, with each node's band. */
+export interface CodeMatch {
+  readonly kind: NonNullable<CatalogueEntry['codes']>[number]['kind'];
+  readonly system: string;
+  readonly code: string;
+  readonly display?: string;
+  /** Each node holding the code, with its rounded patient count, largest first. */
+  readonly nodes: readonly { readonly node: string; readonly patients: number }[];
+}
+
+export interface CodeSearchResult {
+  readonly q: string;
+  readonly codes: readonly CodeMatch[];
+  /** More codes matched than the limit. */
+  readonly truncated: boolean;
+  /** When nothing matched, says so. */
+  readonly message?: string;
+}
+
+/** Text for matching: accents dropped, lower case. @example fold('Diabète') // 'diabete' */
+export function fold(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+/** A code as it is compared: folded, without the dots ICD-10 codes are written with. @example codeKey('E11.9') // 'e119' */
+export function codeKey(code: string): string {
+  return fold(code).replaceAll('.', '');
+}
+
+/**
+ * Codes the nodes hold, found by the start of their code (`E11` finds
+ * `E11.9`, stored `E119`) or by words of their name (`diabet` finds
+ * "Type 2 diabetes mellitus"), accents and case ignored; codes found by
+ * their code first, then the most widely held. Pure.
+ * @example searchCodes(entries, { q: 'diabet', limit: 20 })
+ */
+export function searchCodes(
+  entries: readonly CatalogueEntry[],
+  search: { readonly q: string; readonly system?: string | undefined; readonly limit: number },
+): CodeSearchResult {
+  const q = search.q.trim();
+  const prefix = codeKey(q);
+  const words = fold(q).split(/\s+/).filter(Boolean);
+  const found = new Map<string, { match: CodeMatch; byCode: boolean; total: number }>();
+  for (const entry of entries) {
+    for (const c of entry.codes ?? []) {
+      if (search.system !== undefined && c.system !== search.system) continue;
+      const byCode = prefix !== '' && codeKey(c.code).startsWith(prefix);
+      const name = c.display === undefined ? '' : fold(c.display);
+      if (!byCode && (words.length === 0 || !words.every((w) => name.includes(w)))) continue;
+      const key = `${c.kind}|${c.system}|${c.code}`;
+      const seen = found.get(key);
+      const node = { node: entry.node, patients: c.patients };
+      if (seen === undefined) {
+        found.set(key, {
+          match: {
+            kind: c.kind,
+            system: c.system,
+            code: c.code,
+            ...(c.display === undefined ? {} : { display: c.display }),
+            nodes: [node],
+          },
+          byCode,
+          total: c.patients,
+        });
+      } else {
+        found.set(key, {
+          match: {
+            ...seen.match,
+            ...(seen.match.display === undefined && c.display !== undefined
+              ? { display: c.display }
+              : {}),
+            nodes: [...seen.match.nodes, node],
+          },
+          byCode: seen.byCode || byCode,
+          total: seen.total + c.patients,
+        });
+      }
+    }
+  }
+  const ranked = [...found.values()].sort(
+    (a, b) =>
+      Number(b.byCode) - Number(a.byCode) ||
+      b.total - a.total ||
+      a.match.code.localeCompare(b.match.code),
+  );
+  const codes = ranked.slice(0, search.limit).map(({ match }) => ({
+    ...match,
+    nodes: [...match.nodes].sort((a, b) => b.patients - a.patients || a.node.localeCompare(b.node)),
+  }));
+  return {
+    q,
+    codes,
+    truncated: ranked.length > search.limit,
+    ...(codes.length === 0 ? { message: `No code or name in the catalogue matches "${q}".` } : {}),
+  };
+}
+
+/** The vocabularies of the catalogue's JSON-LD (HealthDCAT-AP). */
+export const HEALTH_DCAT_CONTEXT = Object.freeze({
+  dcat: 'http://www.w3.org/ns/dcat#',
+  dct: 'http://purl.org/dc/terms/',
+  foaf: 'http://xmlns.com/foaf/0.1/',
+  vcard: 'http://www.w3.org/2006/vcard/ns#',
+  healthdcatap: 'http://healthdataportal.eu/ns/health#',
+  xsd: 'http://www.w3.org/2001/XMLSchema#',
+});
+
+/** A node's dataset in the catalogue's JSON-LD: the identifier a data request names. */
+export function datasetId(catalogueUrl: string, node: string): string {
+  return `${catalogueUrl}#${node}`;
+}
+
 /** An entry as HealthDCAT-AP JSON-LD (dcat:Dataset). */
 export function toJsonLd(
   entries: readonly CatalogueEntry[],
   catalogueUrl: string,
 ): Record<string, unknown> {
   return {
-    '@context': {
-      dcat: 'http://www.w3.org/ns/dcat#',
-      dct: 'http://purl.org/dc/terms/',
-      foaf: 'http://xmlns.com/foaf/0.1/',
-      vcard: 'http://www.w3.org/2006/vcard/ns#',
-      healthdcatap: 'http://healthdataportal.eu/ns/health#',
-      xsd: 'http://www.w3.org/2001/XMLSchema#',
-    },
+    '@context': HEALTH_DCAT_CONTEXT,
     '@id': catalogueUrl,
     '@type': 'dcat:Catalog',
     'dcat:dataset': entries.map((e) => ({
-      '@id': `${catalogueUrl}#${e.node}`,
+      '@id': datasetId(catalogueUrl, e.node),
       '@type': 'dcat:Dataset',
       'dct:identifier': e.node,
       'dct:title': e.title,

@@ -122,3 +122,54 @@ describe('renderTable', () => {
     expect(text).toMatch(/\na\s+1\.5\s+13\.5 of 20 left\s+8 of 10 left\s+30 days/);
   });
 });
+
+describe('renderTable with histograms and summaries', () => {
+  const nodeA = node('a', {
+    total: { count: 300 },
+    measures: [
+      {
+        type: 'histogram',
+        unit: '%',
+        bins: [
+          { from: 0, to: 6.5, cell: { count: 180 } },
+          { from: 6.5, cell: { suppressed: true, range: [0, 9] } },
+        ],
+        missing: { count: 20 },
+      },
+      { type: 'summary', unit: 'a', n: { count: 300 }, mean: 57.4321, sd: 12.05 },
+    ],
+  });
+  const result: MergedResult = {
+    queryHash: HASH,
+    complete: true,
+    nodes: [{ node: 'a', status: 'ok', result: nodeA }],
+    total: { count: 300, range: [300, 300] },
+    strata: [],
+    measures: [
+      {
+        type: 'histogram',
+        unit: '%',
+        bins: [
+          { from: 0, to: 6.5, cell: { count: 180, range: [180, 180] } },
+          { from: 6.5, cell: { range: [0, 9], suppressed: true } },
+        ],
+        missing: { count: 20, range: [20, 20] },
+      },
+      { type: 'summary', unit: 'a', n: { count: 300, range: [300, 300] } },
+    ],
+  };
+
+  it('shows each histogram bin by bin and each summary, merged and per node', () => {
+    const lines = renderTable(result).split('\n');
+    const at = lines.findIndex((l) => l.startsWith('histogram (%)'));
+    expect(lines[at]).toMatch(/^histogram \(%\)\s+merged\s+a$/);
+    expect(lines[at + 2]).toMatch(/^0-<6\.5 %\s+180\s+180$/);
+    expect(lines[at + 3]).toMatch(/^>= 6\.5 %\s+<= 9\s+<= 9$/);
+    expect(lines[at + 4]).toMatch(/^no value\s+20\s+20$/);
+    const summary = lines.findIndex((l) => l.startsWith('summary (a)'));
+    expect(lines[summary + 2]).toMatch(/^n\s+300\s+300$/);
+    // A merged summary without a pooled mean says so; a node's mean to sensible precision.
+    expect(lines[summary + 3]).toMatch(/^mean\s+withheld\s+57\.4$/);
+    expect(lines[summary + 4]).toMatch(/^sd\s+withheld\s+12\.1$/);
+  });
+});

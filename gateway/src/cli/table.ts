@@ -1,7 +1,15 @@
 // Merged results as a text table for terminals: one row per stratum, the
 // merged figure with its interval, its guaranteed range, then each node's
-// figure; below it what the answer cost at each node and what is left.
-import type { Cell, MergedCell, MergedResult, StratumKey } from '@tessera/schemas';
+// figure; then a table per histogram (a row per bin) and per summary (n,
+// mean and sd); below them what the answer cost at each node and what is left.
+import type {
+  Cell,
+  MeasureResult,
+  MergedCell,
+  MergedMeasure,
+  MergedResult,
+  StratumKey,
+} from '@tessera/schemas';
 
 type AnyCell = Cell | MergedCell;
 
@@ -90,8 +98,81 @@ export function table(header: string[], rows: string[][]): string[] {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
+/** A mean or sd to sensible precision: three significant digits, at most two decimals. */
+export function formatStatistic(value: number): string {
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  return value.toFixed(digits);
+}
+
+function binLabel(bin: { from: number; to?: number | undefined }, unit: string): string {
+  return bin.to === undefined ? `>= ${bin.from} ${unit}` : `${bin.from}-<${bin.to} ${unit}`;
+}
+
+type OkNode = {
+  node: string;
+  result: { measures: MeasureResult[]; disclosure: { confidence?: number } };
+};
+
 /**
- * The merged count table, then each node's budget.
+ * One table per histogram and summary measure, in the query's order: the
+ * merged figure then each answering node's, as the count table has them.
+ */
+export function renderMeasures(result: MergedResult, okNodes: readonly OkNode[]): string[] {
+  const lines: string[] = [];
+  const nodeMeasure = <T extends MeasureResult['type']>(
+    n: OkNode,
+    i: number,
+    type: T,
+  ): Extract<MeasureResult, { type: T }> | undefined => {
+    const m = n.result.measures[i];
+    return m?.type === type ? (m as Extract<MeasureResult, { type: T }>) : undefined;
+  };
+  result.measures.forEach((measure: MergedMeasure, i) => {
+    if (measure.type === 'histogram') {
+      const rows = measure.bins.map((bin, b) => [
+        binLabel(bin, measure.unit),
+        formatCell(bin.cell, result.confidence),
+        ...okNodes.map((n) =>
+          formatCell(nodeMeasure(n, i, 'histogram')?.bins[b]?.cell, n.result.disclosure.confidence),
+        ),
+      ]);
+      rows.push([
+        'no value',
+        formatCell(measure.missing, result.confidence),
+        ...okNodes.map((n) =>
+          formatCell(nodeMeasure(n, i, 'histogram')?.missing, n.result.disclosure.confidence),
+        ),
+      ]);
+      lines.push(
+        '',
+        ...table([`histogram (${measure.unit})`, 'merged', ...okNodes.map((n) => n.node)], rows),
+      );
+    } else if (measure.type === 'summary') {
+      const stat = (m: { mean?: number; sd?: number } | undefined, key: 'mean' | 'sd'): string =>
+        m?.[key] === undefined ? 'withheld' : formatStatistic(m[key]);
+      const nodes = okNodes.map((n) => nodeMeasure(n, i, 'summary'));
+      lines.push(
+        '',
+        ...table(
+          [`summary (${measure.unit})`, 'merged', ...okNodes.map((n) => n.node)],
+          [
+            [
+              'n',
+              formatCell(measure.n, result.confidence),
+              ...nodes.map((m, k) => formatCell(m?.n, okNodes[k]!.result.disclosure.confidence)),
+            ],
+            ['mean', stat(measure, 'mean'), ...nodes.map((m) => stat(m, 'mean'))],
+            ['sd', stat(measure, 'sd'), ...nodes.map((m) => stat(m, 'sd'))],
+          ],
+        ),
+      );
+    }
+  });
+  return lines;
+}
+
+/**
+ * The merged count table, its histograms and summaries, then each node's budget.
  * @example console.log(renderTable(result));
  */
 export function renderTable(result: MergedResult): string {
@@ -137,6 +218,7 @@ export function renderTable(result: MergedResult): string {
           `incomplete: ${missing.map((n) => `${n.node} ${n.status}${n.code ? ` (${n.code})` : ''}`).join(', ')}`,
         ]
       : []),
+    ...renderMeasures(result, okNodes),
     ...renderBudget(result),
   ].join('\n');
 }

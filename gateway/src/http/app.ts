@@ -13,12 +13,17 @@ import { healthRouter } from './health.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { nodeKeysRouter, nodesRouter } from './nodes.ts';
 import { queriesRouter } from './queries.ts';
-import { webRouter } from './web.ts';
+import { queryCheckRouter } from './query-check.ts';
+import { savedQueriesRouter } from './saved-queries.ts';
+import type { SavedQueryService } from '../saved/saved-queries.ts';
+import { type SignInSettings, signInRouter } from './sign-in.ts';
+import { type WebSignIn, webRouter } from './web.ts';
 
 export interface GatewayAppDeps {
   /** Without a trailing slash. */
   readonly publicUrl: string;
   readonly queries: QueryService;
+  readonly saved: SavedQueryService;
   readonly authenticate: express.RequestHandler;
   readonly catalogue: FederatedCatalogue;
   readonly registry: NodeRegistry;
@@ -29,8 +34,12 @@ export interface GatewayAppDeps {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
+  /** What `GET /v1/sign-in` tells researchers' tools. */
+  readonly signIn: SignInSettings;
   /** Static web UI directory, served at `/`. */
   readonly webRoot?: string;
+  /** What the web page needs to sign researchers in; no sign-in on the page without it. */
+  readonly browserSignIn?: WebSignIn;
 }
 
 /**
@@ -49,12 +58,15 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
   app.use(healthRouter(deps));
   app.use(nodeKeysRouter(deps));
   app.use(catalogueRouter(deps));
+  app.use(signInRouter(deps.signIn));
 
   // Everything else under /v1 is the researcher's own: authenticated first.
   const v1 = express.Router();
   v1.use(deps.authenticate);
   v1.use(nodesRouter(deps));
   v1.use(queriesRouter(deps));
+  v1.use(queryCheckRouter(deps));
+  v1.use(savedQueriesRouter(deps));
   app.use('/v1', v1);
 
   app.use(webRouter(deps));

@@ -50,12 +50,130 @@ export function buildOpenApi(publicUrl: string): Record<string, unknown> {
     '429': problemResponse('Rate limit reached; see Retry-After'),
     '503': problemResponse('Overloaded or identity provider unreachable'),
   };
+  const status = { enum: ['queued', 'running', 'done', 'failed', 'cancelled'] };
   const job = {
     type: 'object',
     properties: {
       id: { type: 'string' },
-      status: { enum: ['queued', 'running', 'done', 'failed', 'cancelled'] },
+      status,
       result: { $ref: '#/components/schemas/MergedResult' },
+    },
+  };
+  const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+  const json = (schema: unknown) => ({ 'application/json': { schema } });
+  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  const extra = {
+    JobSummary: {
+      type: 'object',
+      description:
+        'A past or running query as the history lists it: what was asked, never its figures.',
+      required: [
+        'id',
+        'status',
+        'project',
+        'queryHash',
+        'query',
+        'nodes',
+        'createdAt',
+        'updatedAt',
+        'links',
+      ],
+      properties: {
+        id: { type: 'string', format: 'uuid' },
+        status,
+        label: { type: 'string', description: "The query's `label`, when it has one." },
+        query: {
+          ...ref('CohortQuery'),
+          description:
+            'The query as submitted (query v1; a CCDL document as translated), ready to re-run or edit.',
+        },
+        project: { type: 'string' },
+        queryHash: { type: 'string' },
+        nodes: { type: 'array', items: { type: 'string' } },
+        createdAt: { type: 'string', format: 'date-time' },
+        updatedAt: { type: 'string', format: 'date-time' },
+        error: { type: 'string', description: 'The error code of a failed job.' },
+        links: {
+          type: 'object',
+          properties: { self: { type: 'string' }, events: { type: 'string' } },
+        },
+      },
+    },
+    NewSavedQuery: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'query'],
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 200 },
+        query: ref('CohortQuery'),
+        project: {
+          type: 'string',
+          description: 'The project it is shared with; needed when the researcher has several.',
+        },
+      },
+    },
+    SavedQuery: {
+      type: 'object',
+      description:
+        "A named query, readable by every member of its project who has its link. It holds the question, never an answer's figures.",
+      required: ['id', 'name', 'project', 'owner', 'query', 'createdAt', 'links'],
+      properties: {
+        id: { type: 'string', format: 'uuid' },
+        name: { type: 'string' },
+        project: { type: 'string' },
+        owner: { type: 'string', description: "The saving researcher's `sub`." },
+        query: ref('CohortQuery'),
+        createdAt: { type: 'string', format: 'date-time' },
+        links: {
+          type: 'object',
+          properties: {
+            self: { type: 'string', description: 'This saved query in the API.' },
+            share: {
+              type: 'string',
+              description:
+                'The link to share: the web page opening this saved query (`/?saved=<id>`).',
+            },
+          },
+        },
+      },
+    },
+    CodeMatch: {
+      type: 'object',
+      required: ['kind', 'system', 'code', 'nodes'],
+      properties: {
+        kind: catalogueSchema.properties.codes.items.properties.kind,
+        system: { type: 'string' },
+        code: { type: 'string' },
+        display: { type: 'string', description: 'The name the nodes gave it in their data.' },
+        nodes: {
+          type: 'array',
+          description:
+            "Each node holding the code for at least its threshold of patients, with the node's rounded patient count (its band), never an exact one.",
+          items: {
+            type: 'object',
+            required: ['node', 'patients'],
+            properties: { node: { type: 'string' }, patients: { type: 'integer' } },
+          },
+        },
+      },
+    },
+    CodeSearch: {
+      type: 'object',
+      required: ['q', 'codes', 'truncated'],
+      properties: {
+        q: { type: 'string' },
+        codes: { type: 'array', items: ref('CodeMatch') },
+        truncated: { type: 'boolean', description: 'More codes matched than `limit`.' },
+        message: {
+          type: 'string',
+          description: 'Present when nothing matched: says so in words (English).',
+        },
+      },
+    },
+    AccessRequestDraft: {
+      type: 'object',
+      description:
+        'A data-request draft in JSON-LD (DCAT, Dublin Core, HealthDCAT-AP): the datasets of the answering nodes, the cohort definition and its hash, the protected counts and the date.',
     },
   };
   return {
@@ -67,7 +185,7 @@ export function buildOpenApi(publicUrl: string): Record<string, unknown> {
     },
     servers: [{ url: publicUrl }],
     components: {
-      schemas: { ...schemas, Job: job },
+      schemas: { ...schemas, Job: job, ...extra },
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     },
     security: [{ bearer: [] }],
@@ -99,8 +217,80 @@ export function buildOpenApi(publicUrl: string): Record<string, unknown> {
           },
         },
         get: {
-          summary: "The researcher's own query history",
-          responses: { '200': { description: 'Jobs, newest first' }, '401': errors['401'] },
+          summary: "The researcher's own query history: label, query and status of each job",
+          parameters: [
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: 200, default: 100 },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'Jobs, newest first',
+              content: json({
+                type: 'object',
+                properties: { queries: { type: 'array', items: ref('JobSummary') } },
+              }),
+            },
+            '401': errors['401'],
+          },
+        },
+      },
+      '/v1/queries/{id}/access-request': {
+        parameters: [idParameter],
+        get: {
+          summary:
+            'A data-request draft for a done query, as JSON-LD: answering datasets, cohort definition and hash, protected counts, date',
+          responses: {
+            '200': {
+              description: 'The draft',
+              content: { 'application/ld+json': { schema: ref('AccessRequestDraft') } },
+            },
+            '404': problemResponse('No such query of yours'),
+            '409': problemResponse('The query has no answer yet (ERR_JOB_NOT_DONE)'),
+          },
+        },
+      },
+      '/v1/saved-queries': {
+        post: {
+          summary: 'Save a query with a name, shared by link with the members of its project',
+          requestBody: { required: true, content: json(ref('NewSavedQuery')) },
+          responses: {
+            '201': { description: 'Saved; Location is its link', content: json(ref('SavedQuery')) },
+            '400': errors['400'],
+            '401': errors['401'],
+            '403': errors['403'],
+          },
+        },
+        get: {
+          summary: "The researcher's own saved queries, newest first",
+          responses: {
+            '200': {
+              description: 'Saved queries',
+              content: json({
+                type: 'object',
+                properties: { savedQueries: { type: 'array', items: ref('SavedQuery') } },
+              }),
+            },
+          },
+        },
+      },
+      '/v1/saved-queries/{id}': {
+        parameters: [idParameter],
+        get: {
+          summary: "A saved query, for any member of its project (the share link's target)",
+          responses: {
+            '200': { description: 'The saved query', content: json(ref('SavedQuery')) },
+            '404': problemResponse('No such saved query in your projects'),
+          },
+        },
+        delete: {
+          summary: 'Delete a saved query (its owner only)',
+          responses: {
+            '204': { description: 'Deleted' },
+            '404': problemResponse('No such saved query of yours'),
+          },
         },
       },
       '/v1/queries/{id}': {
@@ -134,6 +324,16 @@ export function buildOpenApi(publicUrl: string): Record<string, unknown> {
           },
         },
       },
+      '/v1/query-check': {
+        post: {
+          summary:
+            'The checks of a submission, nothing sent: {"query": <query v1>} answers the query, {"ccdl": <CCDL>} its translation into query v1; a fault is ERR_QUERY_INVALID or ERR_CCDL_UNSUPPORTED with a pointer into the document checked',
+          responses: {
+            '200': { description: '{"query": <query v1>}' },
+            '400': problemResponse('Not a valid query, or CCDL that cannot be translated'),
+          },
+        },
+      },
       '/v1/nodes': {
         get: {
           summary: 'Node health, latency, data version and age, circuit state',
@@ -154,6 +354,56 @@ export function buildOpenApi(publicUrl: string): Record<string, unknown> {
             { name: 'q', in: 'query', schema: { type: 'string' } },
           ],
           responses: { '200': { description: 'Entries' } },
+        },
+      },
+      '/v1/catalogue/codes': {
+        get: {
+          summary:
+            "Codes the nodes hold, found by code prefix (`E11` finds `E11.9`) or by words of their display name (`diabet`), accent- and case-insensitive, with each node's band",
+          security: [],
+          parameters: [
+            {
+              name: 'q',
+              in: 'query',
+              required: true,
+              schema: { type: 'string', minLength: 1, maxLength: 200 },
+            },
+            { name: 'system', in: 'query', schema: { type: 'string' } },
+            {
+              name: 'limit',
+              in: 'query',
+              schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'Matching codes (an empty list with a message when none)',
+              content: json(ref('CodeSearch')),
+            },
+            '400': problemResponse('No `q`, or a bad `limit`'),
+          },
+        },
+      },
+      '/v1/sign-in': {
+        get: {
+          summary:
+            "Where researchers' tools sign in: the IdP's issuer, the audience and scope to ask for, the command line's client id",
+          security: [],
+          responses: {
+            '200': {
+              description: 'Sign-in settings',
+              content: json({
+                type: 'object',
+                required: ['issuer', 'audience', 'scope'],
+                properties: {
+                  issuer: { type: 'string' },
+                  audience: { type: 'string' },
+                  scope: { type: 'string' },
+                  cliClientId: { type: 'string' },
+                },
+              }),
+            },
+          },
         },
       },
       '/.well-known/jwks.json': {

@@ -5,6 +5,7 @@ import express, { type Request } from 'express';
 import { acceptTraceparent, requestIdOf } from '@tessera/http-kit';
 import { parseJsonBody, toCsv, toMeasureReport } from '@tessera/schemas';
 import { researcherOf } from '../auth/researcher.ts';
+import { accessRequestDraft } from '../catalogue/access-request.ts';
 import { gatewayProblem } from '../errors.ts';
 import { readBody } from './body.ts';
 import { followJob } from '../jobs/events.ts';
@@ -23,11 +24,18 @@ const CCDL_MEDIA_TYPES = ['application/ccdl+json', 'application/sq+json'];
 /** Comments that keep idle proxies from closing an event stream. */
 const KEEP_ALIVE_MS = 15_000;
 
-/** The job as the researcher sees it. */
+/**
+ * The job as the researcher sees it: what was asked (the query as submitted,
+ * with its label; the canonical form for jobs kept before it was) and, when
+ * done, the answer.
+ */
 export function jobView(job: JobRecord, publicUrl: string): Record<string, unknown> {
+  const label = job.submittedQuery?.label;
   return {
     id: job.id,
     status: job.status,
+    ...(label === undefined ? {} : { label }),
+    query: job.submittedQuery ?? job.query,
     project: job.project,
     queryHash: job.queryHash,
     nodes: job.nodes,
@@ -95,8 +103,15 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
     res.status(isFinished(job) ? 200 : 202).json(jobView(job, publicUrl));
   });
 
-  router.get('/queries', async (_req, res) => {
-    const jobs = await queries.list(researcherOf(res));
+  router.get('/queries', async (req, res) => {
+    const limit = typeof req.query.limit === 'string' ? Number(req.query.limit) : undefined;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 200)) {
+      throw gatewayProblem('ERR_SEARCH_INVALID', {
+        detail: 'limit is a whole number from 1 to 200',
+        pointer: '/limit',
+      });
+    }
+    const jobs = await queries.list(researcherOf(res), limit);
     res.json({ queries: jobs.map((j) => ({ ...jobView(j, publicUrl), result: undefined })) });
   });
 
@@ -119,6 +134,14 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
         }),
       );
     }
+  });
+
+  router.get('/queries/:id/access-request', async (req, res) => {
+    const job = await queries.get(req.params.id, researcherOf(res));
+    if (job.status !== 'done') {
+      throw gatewayProblem('ERR_JOB_NOT_DONE', { detail: `the query is ${job.status}` });
+    }
+    res.type('application/ld+json').json(accessRequestDraft(job, { publicUrl, now: new Date() }));
   });
 
   router.delete('/queries/:id', async (req, res) => {

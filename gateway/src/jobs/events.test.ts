@@ -14,6 +14,7 @@ const running: JobRecord = {
   project: 'diabetes',
   queryHash: 'sha256:abc',
   query: { version: 1 } as unknown as CanonicalQuery,
+  submittedQuery: null,
   nodes: ['alpha', 'beta'],
   createdAt: at,
   updatedAt: at,

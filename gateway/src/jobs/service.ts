@@ -173,7 +173,16 @@ function withoutBudgets(result: MergedResult): MergedResult {
 /** A job as the store creates it, from the fields it was given at submission. */
 function newJob(job: JobFields): NewJob {
   const { id, researcher, project, queryHash: hash, query, nodes, createdAt } = job;
-  return { id, researcher, project, queryHash: hash, query, nodes, now: createdAt };
+  return {
+    id,
+    researcher,
+    project,
+    queryHash: hash,
+    query,
+    ...(job.submittedQuery === null ? {} : { submittedQuery: job.submittedQuery }),
+    nodes,
+    now: createdAt,
+  };
 }
 
 /** The key under which identical question-and-data pairs share a cached answer. */
@@ -492,6 +501,7 @@ export function createQueryService(deps: QueryServiceDeps) {
     project: string,
     hash: string,
     pinned: CanonicalQuery,
+    submitted: CohortQuery,
     nodes: readonly string[],
     rules: ProjectRules,
   ): Promise<JobRecord> {
@@ -542,6 +552,7 @@ export function createQueryService(deps: QueryServiceDeps) {
       project,
       queryHash: hash,
       query: pinned,
+      submittedQuery: submitted,
       nodes,
       createdAt: at,
       updatedAt: at,
@@ -637,7 +648,7 @@ export function createQueryService(deps: QueryServiceDeps) {
       const ticket = admit(researcher, project, hash);
       let handedOff = false;
       try {
-        const job = await record(researcher, project, hash, pinned, nodes, rules);
+        const job = await record(researcher, project, hash, pinned, query, nodes, rules);
         if (job.status !== 'running') return job;
         running.set(job.id, { controller: new AbortController(), outcomes: [] });
         const waitMs = request.waitMs ?? 0;

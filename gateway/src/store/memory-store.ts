@@ -18,6 +18,7 @@ import {
   type AuditHead,
   type AuditJson,
   type CanonicalQuery,
+  type CohortQuery,
   type MergedResult,
   type NodeOutcome,
 } from '@tessera/schemas';
@@ -33,6 +34,7 @@ import {
   type JobRecord,
   type JobStatus,
   type RateLimitHit,
+  type SavedQueryRecord,
   type SigningKeyRecord,
   type Store,
 } from './store.ts';
@@ -46,6 +48,7 @@ interface StoredJob {
   readonly project: string;
   readonly queryHash: string;
   readonly query: string;
+  readonly submittedQuery: string | null;
   readonly nodes: string;
   status: JobStatus;
   owner: string;
@@ -88,8 +91,18 @@ export interface MemoryDatabase {
   readonly [memoryDatabase]: true;
 }
 
+interface StoredSavedQuery {
+  readonly id: string;
+  readonly owner: string;
+  readonly project: string;
+  readonly name: string;
+  readonly query: string;
+  readonly createdAt: number;
+}
+
 interface MemoryState {
   readonly jobs: Map<string, StoredJob>;
+  readonly savedQueries: Map<string, StoredSavedQuery>;
   /** Instance id to the time it was last seen alive. */
   readonly instances: Map<string, number>;
   /** By `queryHash \0 dataVersions`. */
@@ -111,6 +124,7 @@ export function createMemoryDatabase(): MemoryDatabase {
   const database = Object.freeze({}) as MemoryDatabase;
   states.set(database, {
     jobs: new Map(),
+    savedQueries: new Map(),
     instances: new Map(),
     cache: new Map(),
     rateLimits: new Map(),
@@ -149,9 +163,22 @@ function jobFields(job: StoredJob): JobFields {
     project: job.project,
     queryHash: job.queryHash,
     query: fromJson(job.query) as CanonicalQuery,
+    submittedQuery:
+      job.submittedQuery === null ? null : (fromJson(job.submittedQuery) as CohortQuery),
     nodes: fromJson(job.nodes) as string[],
     createdAt: new Date(job.createdAt),
     updatedAt: new Date(job.updatedAt),
+  };
+}
+
+function savedQueryRecord(saved: StoredSavedQuery): SavedQueryRecord {
+  return {
+    id: saved.id,
+    owner: saved.owner,
+    project: saved.project,
+    name: saved.name,
+    query: fromJson(saved.query) as CohortQuery,
+    createdAt: new Date(saved.createdAt),
   };
 }
 
@@ -276,6 +303,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           project: job.project,
           queryHash: job.queryHash,
           query: toJson(job.query),
+          submittedQuery: job.submittedQuery === undefined ? null : toJson(job.submittedQuery),
           nodes: toJson(job.nodes),
           status,
           owner: instanceId,
@@ -305,6 +333,54 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
           .slice(0, limit)
           .map(jobRecord);
+      });
+    },
+
+    saveQuery(saved) {
+      return answer(() => {
+        const { savedQueries } = open();
+        const id = (saved.id ?? randomUUID()).toLowerCase();
+        if (!UUID.test(id)) throw new RangeError('store: saved query id must be a UUID');
+        if (savedQueries.has(id)) throw new Error(`store: saved query ${id} already exists`);
+        const stored: StoredSavedQuery = {
+          id,
+          owner: saved.owner,
+          project: saved.project,
+          name: saved.name,
+          query: toJson(saved.query),
+          createdAt: time(saved.now),
+        };
+        savedQueries.set(id, stored);
+        return savedQueryRecord(stored);
+      });
+    },
+
+    getSavedQuery(id) {
+      return answer(() => {
+        const { savedQueries } = open();
+        const saved = UUID.test(id) ? savedQueries.get(id.toLowerCase()) : undefined;
+        return saved === undefined ? undefined : savedQueryRecord(saved);
+      });
+    },
+
+    listSavedQueries(owner, { limit = 50 } = {}) {
+      return answer(() => {
+        positiveInteger('limit', limit);
+        return [...open().savedQueries.values()]
+          .filter((q) => q.owner === owner)
+          .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+          .slice(0, limit)
+          .map(savedQueryRecord);
+      });
+    },
+
+    deleteSavedQuery(id, owner) {
+      return answer(() => {
+        const { savedQueries } = open();
+        const key = id.toLowerCase();
+        const saved = UUID.test(id) ? savedQueries.get(key) : undefined;
+        if (saved === undefined || saved.owner !== owner) return false;
+        return savedQueries.delete(key);
       });
     },
 

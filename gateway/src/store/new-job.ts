@@ -24,6 +24,7 @@ export function createdJobRecord(job: NewJob, id: string): JobRecord {
     project: job.project,
     queryHash: job.queryHash,
     query: job.query,
+    submittedQuery: job.submittedQuery ?? null,
     nodes: [...job.nodes],
     createdAt: job.now,
     updatedAt: job.endedAt ?? job.now,

@@ -14,6 +14,7 @@ import {
   type AuditJson,
   type AuditOutcome,
   type CanonicalQuery,
+  type CohortQuery,
   type MergedResult,
   type NodeOutcome,
 } from '@tessera/schemas';
@@ -46,6 +47,7 @@ import { ERR_GATEWAY_RESTARTED } from '../errors.ts';
 import {
   FORGET_INSTANCE_AFTER_SEC,
   type CachedResult,
+  type SavedQueryRecord,
   type DoneJob,
   type FailedJob,
   type GenerateSigningKey,
@@ -93,10 +95,11 @@ export async function openSqlStore(
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const JOB_COLUMNS =
-  'id, researcher, project, query_hash, query, nodes, status, created_at, updated_at, result, error_code';
+  'id, researcher, project, query_hash, query, submitted_query, nodes, status, created_at, updated_at, result, error_code';
 /** The result is the caller's own document when it completes a job: not read back. */
 const JOB_COLUMNS_BUT_RESULT =
-  'id, researcher, project, query_hash, query, nodes, status, created_at, updated_at, NULL::json AS result, error_code';
+  'id, researcher, project, query_hash, query, submitted_query, nodes, status, created_at, updated_at, NULL::json AS result, error_code';
+const SAVED_QUERY_COLUMNS = 'id, owner, project, name, query, created_at';
 const AUDIT_COLUMNS =
   'idx, at, actor, project, query_hash, action, outcome, detail, prev_hash, hash';
 const KEY_COLUMNS = 'kid, private_jwk, created_at, retired_at';
@@ -111,9 +114,21 @@ function jobFieldsFromRow(row: Row): JobFields {
     project: text(row, 'project'),
     queryHash: text(row, 'query_hash'),
     query: json(row, 'query') as CanonicalQuery,
+    submittedQuery: json(row, 'submitted_query') as CohortQuery | null,
     nodes: json(row, 'nodes') as string[],
     createdAt: timestamp(row, 'created_at'),
     updatedAt: timestamp(row, 'updated_at'),
+  };
+}
+
+function savedQueryFromRow(row: Row): SavedQueryRecord {
+  return {
+    id: text(row, 'id'),
+    owner: text(row, 'owner'),
+    project: text(row, 'project'),
+    name: text(row, 'name'),
+    query: json(row, 'query') as CohortQuery,
+    createdAt: timestamp(row, 'created_at'),
   };
 }
 
@@ -265,6 +280,47 @@ export function createSqlStore(
         [researcher, limit],
       );
       return rows.map(jobFromRow);
+    },
+
+    async saveQuery(saved) {
+      const id = saved.id ?? randomUUID();
+      if (!UUID.test(id)) throw new RangeError('store: saved query id must be a UUID');
+      const [row] = await driver.query(
+        `INSERT INTO saved_queries (${SAVED_QUERY_COLUMNS})
+         VALUES ($1::uuid, $2, $3, $4, $5::json, $6::timestamptz) RETURNING ${SAVED_QUERY_COLUMNS}`,
+        [id, saved.owner, saved.project, saved.name, jsonParam(saved.query), saved.now],
+      );
+      if (row === undefined) throw new Error('store: saved query insert returned nothing');
+      return savedQueryFromRow(row);
+    },
+
+    async getSavedQuery(id) {
+      if (!UUID.test(id)) return undefined;
+      const [row] = await driver.query(
+        `SELECT ${SAVED_QUERY_COLUMNS} FROM saved_queries WHERE id = $1`,
+        [id],
+      );
+      return row === undefined ? undefined : savedQueryFromRow(row);
+    },
+
+    async listSavedQueries(owner, { limit = 50 } = {}) {
+      positiveInteger('limit', limit);
+      const rows = await driver.query(
+        `SELECT ${SAVED_QUERY_COLUMNS} FROM saved_queries WHERE owner = $1
+         ORDER BY created_at DESC, id LIMIT $2`,
+        [owner, limit],
+      );
+      return rows.map(savedQueryFromRow);
+    },
+
+    async deleteSavedQuery(id, owner) {
+      if (!UUID.test(id)) return false;
+      return (
+        (await deletedCount('DELETE FROM saved_queries WHERE id = $1 AND owner = $2', [
+          id,
+          owner,
+        ])) > 0
+      );
     },
 
     async startJob(id, now) {
@@ -565,6 +621,7 @@ function batchKinds(instanceId: string, { singleWriter }: { readonly singleWrite
         job.project,
         job.queryHash,
         jsonParam(job.query),
+        job.submittedQuery === undefined ? null : jsonParam(job.submittedQuery),
         jsonParam(job.nodes),
         job.status ?? 'queued',
         job.now,
@@ -579,10 +636,10 @@ function batchKinds(instanceId: string, { singleWriter }: { readonly singleWrite
            INSERT INTO gateway_instances (id, seen_at) VALUES ($${first}, $${first + 1})
            ON CONFLICT (id) DO UPDATE SET seen_at = GREATEST(gateway_instances.seen_at, EXCLUDED.seen_at)
          )
-         INSERT INTO jobs (id, researcher, project, query_hash, query, nodes, status, owner, created_at, updated_at, result, error_code)
-         SELECT v.id, v.researcher, v.project, v.query_hash, v.query, v.nodes, v.status, $${first}, v.at, v.ended_at, v.result, v.error_code
-         FROM (VALUES ${valuesList(jobs.length, ['::uuid', '', '', '', '::json', '::json', '', '::timestamptz', '::timestamptz', '::json', ''])})
-           AS v(id, researcher, project, query_hash, query, nodes, status, at, ended_at, result, error_code)
+         INSERT INTO jobs (id, researcher, project, query_hash, query, submitted_query, nodes, status, owner, created_at, updated_at, result, error_code)
+         SELECT v.id, v.researcher, v.project, v.query_hash, v.query, v.submitted_query, v.nodes, v.status, $${first}, v.at, v.ended_at, v.result, v.error_code
+         FROM (VALUES ${valuesList(jobs.length, ['::uuid', '', '', '', '::json', '::json', '::json', '', '::timestamptz', '::timestamptz', '::json', ''])})
+           AS v(id, researcher, project, query_hash, query, submitted_query, nodes, status, at, ended_at, result, error_code)
          RETURNING id`,
         [...params, instanceId, latest],
       );

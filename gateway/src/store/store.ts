@@ -10,6 +10,7 @@ import type {
   AuditHead,
   AuditVerification,
   CanonicalQuery,
+  CohortQuery,
   MergedResult,
   NodeOutcome,
 } from '@tessera/schemas';
@@ -24,6 +25,12 @@ export interface JobFields {
   readonly project: string;
   readonly queryHash: string;
   readonly query: CanonicalQuery;
+  /**
+   * The query as the researcher submitted it (a CCDL document as translated
+   * to query v1), with its label and node choice, for the history to show
+   * and re-run; null for jobs written before it was kept.
+   */
+  readonly submittedQuery: CohortQuery | null;
   readonly nodes: readonly string[];
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -61,6 +68,8 @@ export interface NewJob {
   readonly project: string;
   readonly queryHash: string;
   readonly query: CanonicalQuery;
+  /** The query as submitted; see JobFields. */
+  readonly submittedQuery?: CohortQuery;
   readonly nodes: readonly string[];
   readonly now: Date;
   /**
@@ -75,6 +84,29 @@ export interface NewJob {
   readonly errorCode?: string;
   /** When a job created ended came to its end (its `updatedAt`); default `now`. */
   readonly endedAt?: Date;
+}
+
+/** A named query kept for later and shared, by its id, with its project's members. */
+export interface SavedQueryRecord {
+  readonly id: string;
+  /** The saving researcher's `sub`: the only one who may delete it. */
+  readonly owner: string;
+  /** Members of this project may read it. */
+  readonly project: string;
+  readonly name: string;
+  /** The question only: a saved query never holds an answer's figures. */
+  readonly query: CohortQuery;
+  readonly createdAt: Date;
+}
+
+export interface NewSavedQuery {
+  /** A UUID; one is generated when absent. */
+  readonly id?: string;
+  readonly owner: string;
+  readonly project: string;
+  readonly name: string;
+  readonly query: CohortQuery;
+  readonly now: Date;
 }
 
 export interface CachedResult {
@@ -170,6 +202,17 @@ export interface Store {
   recordNodeOutcome(jobId: string, outcome: NodeOutcome, now: Date): Promise<void>;
   /** A job's node outcomes, by node id. */
   nodeOutcomes(jobId: string): Promise<NodeOutcome[]>;
+  /** Keeps a named query. Who may save and read it is the caller's rule, not the store's. */
+  saveQuery(saved: NewSavedQuery): Promise<SavedQueryRecord>;
+  getSavedQuery(id: string): Promise<SavedQueryRecord | undefined>;
+  /** A researcher's own saved queries, newest first. */
+  listSavedQueries(
+    owner: string,
+    options?: { readonly limit?: number },
+  ): Promise<SavedQueryRecord[]>;
+  /** Deletes a saved query if `owner` saved it; returns whether it did. */
+  deleteSavedQuery(id: string, owner: string): Promise<boolean>;
+
   /** Tells other instances this one is alive; call it well within `staleAfterSec`. */
   heartbeat(now: Date): Promise<void>;
   /**

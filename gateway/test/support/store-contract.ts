@@ -253,6 +253,78 @@ export function storeContract(database: () => ContractDatabase): void {
     });
   });
 
+  describe('submitted and saved queries', () => {
+    const SUBMITTED = {
+      version: 1 as const,
+      cohort: QUERY.cohort,
+      nodes: ['lombardia'] as [string],
+      label: 'Women 40-79, Lombardia only',
+    };
+
+    it('keep the query as submitted beside its canonical form, whatever the job becomes', async () => {
+      const store = await open();
+      const job = await store.createJob(newJob({ submittedQuery: SUBMITTED }));
+      expect(job.submittedQuery).toEqual(SUBMITTED);
+      expect(await store.getJob(job.id)).toMatchObject({ submittedQuery: SUBMITTED, query: QUERY });
+      await store.startJob(job.id, at(1));
+      expect(await store.completeJob(job.id, merged(5), at(2))).toMatchObject({
+        submittedQuery: SUBMITTED,
+      });
+      const [listed] = await store.listJobs('r-anna');
+      expect(listed).toMatchObject({ status: 'done', submittedQuery: SUBMITTED });
+      const bare = await store.createJob(newJob());
+      expect((await store.getJob(bare.id))?.submittedQuery).toBeNull();
+    });
+
+    it('are saved with a name and read back by id, by any store on the database', async () => {
+      const store = await open();
+      const saved = await store.saveQuery({
+        owner: 'r-anna',
+        project: 'diabetes-2026',
+        name: 'Lombardia women',
+        query: SUBMITTED,
+        now: at(1),
+      });
+      expect(saved).toMatchObject({
+        owner: 'r-anna',
+        project: 'diabetes-2026',
+        name: 'Lombardia women',
+      });
+      expect(saved.id).toMatch(/^[0-9a-f-]{36}$/);
+      const other = await open();
+      expect(await other.getSavedQuery(saved.id)).toEqual(saved);
+      expect(await other.getSavedQuery('not-a-uuid')).toBeUndefined();
+      expect(await other.getSavedQuery('00000000-0000-4000-8000-000000000000')).toBeUndefined();
+    });
+
+    it('are listed per owner, newest first, and deleted by their owner only', async () => {
+      const store = await open();
+      const save = (owner: string, name: string, seconds: number) =>
+        store.saveQuery({
+          owner,
+          project: 'diabetes-2026',
+          name,
+          query: SUBMITTED,
+          now: at(seconds),
+        });
+      const first = await save('r-anna', 'first', 1);
+      const second = await save('r-anna', 'second', 2);
+      const theirs = await save('r-other', 'theirs', 3);
+      expect((await store.listSavedQueries('r-anna')).map((q) => q.name)).toEqual([
+        'second',
+        'first',
+      ]);
+      expect((await store.listSavedQueries('r-anna', { limit: 1 })).map((q) => q.id)).toEqual([
+        second.id,
+      ]);
+      expect(await store.deleteSavedQuery(theirs.id, 'r-anna')).toBe(false);
+      expect(await store.getSavedQuery(theirs.id)).toBeDefined();
+      expect(await store.deleteSavedQuery(first.id, 'r-anna')).toBe(true);
+      expect(await store.deleteSavedQuery(first.id, 'r-anna')).toBe(false);
+      expect(await store.getSavedQuery(first.id)).toBeUndefined();
+    });
+  });
+
   describe('restart recovery (threat 31)', () => {
     it('keeps every job and fails the interrupted ones after a restart', async () => {
       const before = await open();

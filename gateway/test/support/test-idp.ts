@@ -1,13 +1,33 @@
 // A real OpenID Provider (oidc-provider) on a loopback port, for the tests and
 // the local demo: it issues RFC 9068 JWT access tokens through the
-// client_credentials grant, for one resource (the gateway's audience), with
-// the researcher's projects in a custom claim. State is in memory only.
+// client_credentials grant, to a browser through the authorization code flow
+// with PKCE (test-idp-browser.ts) and to the researcher's command line through
+// the device authorization grant (test-idp-device.ts), for one resource (the
+// gateway's audience), with the researcher's projects in a custom claim.
+// State is in memory only.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 import type { ClientMetadata, ResourceServer } from 'oidc-provider';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import {
+  MemoryStore,
+  type TestIdpBrowserClient,
+  browserClientMetadata,
+  browserConfiguration,
+  handleInteraction,
+  logoutSource,
+  signInConfiguration,
+} from './test-idp-browser.ts';
+import { type TestIdpDeviceClient, deviceClientMetadata } from './test-idp-device.ts';
+
+export {
+  type TestIdpBrowserClient,
+  type TestResearcher,
+  demoResearchers,
+} from './test-idp-browser.ts';
+export { type TestIdpDeviceClient, completeDeviceSignIn } from './test-idp-device.ts';
 
 export interface TestIdpClient {
   readonly clientId: string;
@@ -32,6 +52,10 @@ export interface TestIdpOptions {
   readonly scope?: string;
   /** Default 300. */
   readonly accessTokenTtlSec?: number;
+  /** A browser client (the gateway's web page) and the researchers who sign in there. */
+  readonly browser?: TestIdpBrowserClient;
+  /** A command-line client signing researchers in with the device flow. */
+  readonly device?: TestIdpDeviceClient;
 }
 
 export interface TestIdp {
@@ -39,10 +63,17 @@ export interface TestIdp {
   readonly audience: string;
   readonly projectsClaim: string;
   readonly tokenEndpoint: string;
+  /** The device flow's client id; undefined without `device`. */
+  readonly deviceClientId: string | undefined;
   /** Client id → secret, for tools that fetch their own tokens. */
   readonly clients: ReadonlyMap<string, string>;
   /** A fresh access token for a client; `scope: ''` asks for none (to show a 403). */
   tokenFor(clientId: string, options?: { readonly scope?: string }): Promise<string>;
+  /**
+   * Ends every sign-in: sessions, grants and refresh tokens are forgotten, so
+   * a browser's next renewal fails and its researcher must sign in again.
+   */
+  endSessions(): void;
   close(): Promise<void>;
 }
 
@@ -84,14 +115,23 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   const address = server.address() as AddressInfo;
   const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 
-  const resourceServer: ResourceServer = {
+  const { browser } = options;
+  const resourceServer = (clientId: string): ResourceServer => ({
     scope,
     audience,
     accessTokenFormat: 'jwt',
-    accessTokenTTL: accessTokenTtlSec,
+    accessTokenTTL:
+      clientId === browser?.clientId
+        ? (browser.accessTokenTtlSec ?? accessTokenTtlSec)
+        : accessTokenTtlSec,
     jwt: { sign: { alg: 'RS256' } },
-  };
-  const clientMetadata = [...clients].map(([clientId, secret]): ClientMetadata => ({
+  });
+  const store = new MemoryStore();
+  const { device } = options;
+  // One sign-in form for both: a name known to either client signs in.
+  const researchers = { ...device?.researchers, ...browser?.researchers };
+  const interactive = [browser?.clientId, device?.clientId].filter((id) => id !== undefined);
+  const machineClients = [...clients].map(([clientId, secret]): ClientMetadata => ({
     client_id: clientId,
     client_secret: secret,
     grant_types: ['client_credentials'],
@@ -102,25 +142,49 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   }));
 
   const provider = new Provider(issuer, {
-    clients: clientMetadata,
+    adapter: store.adapter(),
+    clients: [
+      ...machineClients,
+      ...(browser ? [browserClientMetadata(browser, scope)] : []),
+      ...(device ? [deviceClientMetadata(device, scope)] : []),
+    ],
+    ...(interactive.length > 0
+      ? signInConfiguration(interactive, researchers, audience, scope)
+      : {}),
+    ...(browser ? browserConfiguration(browser) : {}),
     jwks: { keys: [signingJwk] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes: [scope],
-    ttl: { AccessToken: accessTokenTtlSec, ClientCredentials: accessTokenTtlSec },
+    ttl: {
+      AccessToken: (_ctx, _token, client) =>
+        client.clientId === browser?.clientId
+          ? (browser.accessTokenTtlSec ?? accessTokenTtlSec)
+          : accessTokenTtlSec,
+      ClientCredentials: accessTokenTtlSec,
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource },
+      deviceFlow: { enabled: device !== undefined },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => audience,
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, resourceIndicator) => {
+        getResourceServerInfo: (_ctx, resourceIndicator, client) => {
           if (resourceIndicator !== audience) throw new Error('unknown resource');
-          return resourceServer;
+          return resourceServer(client.clientId);
         },
       },
     },
     extraTokenClaims: (_ctx, token) => {
+      // A signed-in researcher carries their projects; a machine client its own.
+      const researcher =
+        token.accountId !== undefined && Object.hasOwn(researchers, token.accountId)
+          ? researchers[token.accountId]
+          : undefined;
+      if (researcher !== undefined) return { [projectsClaim]: [...researcher.projects] };
       const clientId = token.clientId ?? '';
       const projects = Object.hasOwn(projectsByClient, clientId)
         ? projectsByClient[clientId]
@@ -128,7 +192,16 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       return { [projectsClaim]: [...(projects ?? [])] };
     },
   });
-  server.on('request', provider.callback());
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    if (interactive.length === 0) {
+      callback(req, res);
+      return;
+    }
+    void handleInteraction(provider, researchers, req, res).then((handled) => {
+      if (!handled) callback(req, res);
+    });
+  });
 
   const tokenEndpoint = `${issuer}/token`;
 
@@ -137,6 +210,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     audience,
     projectsClaim,
     tokenEndpoint,
+    deviceClientId: device?.clientId,
     clients,
     async tokenFor(clientId, tokenOptions = {}) {
       const secret = clients.get(clientId);
@@ -160,6 +234,9 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
         );
       }
       return body.access_token;
+    },
+    endSessions() {
+      store.clear();
     },
     close() {
       return new Promise<void>((resolve, reject) => {

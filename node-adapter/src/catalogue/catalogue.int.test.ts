@@ -1,76 +1,92 @@
-// The catalogue of a node that applies an opt-out describes its data
-// without the opted-out patients, like every other answer it gives.
+// The catalogue names codes by the displays the data gives them, and only by
+// a display that at least threshold patients' records carry: a name written
+// for one patient never leaves the node.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '@tessera/schemas';
-import type { FhirResource } from '../../test/oracle/read-fhir.ts';
-import { ingestResources, type TestStore } from '../../test/support/engine.ts';
-import { buildCatalogue, type CatalogueSettings } from './catalogue.ts';
+import type { CatalogueEntry } from '@tessera/schemas';
+import { ingest } from '../ingest/ingest.ts';
+import { createDuckDbRunner, openStore } from '../store/open.ts';
+import { type CatalogueSettings, buildCatalogue } from './catalogue.ts';
 
-const POLICY = 'urn:oid:2.16.840.1.113883.3.1937.777.24.5.3';
-const MDAT = '2.16.840.1.113883.3.1937.777.24.5.3.8';
-const SNOMED = 'http://snomed.info/sct';
+const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
+const THRESHOLD = 10;
+const COMMON = 'Type 2 diabetes mellitus without complications';
+const ONE_PATIENT = 'T2DM, told on the ward by the patient Rossi';
 
-const patient = (id: string): FhirResource => ({
-  resourceType: 'Patient',
-  id,
-  gender: 'female',
-  birthDate: '1970-01-01',
-});
-const condition = (id: string, subject: string): FhirResource => ({
-  resourceType: 'Condition',
-  id,
-  subject: { reference: `Patient/${subject}` },
-  code: { coding: [{ system: SNOMED, code: '44054006' }] },
-  recordedDate: '2024-01-01',
-});
-
-// Two patients with type 2 diabetes; one of them denies MDAT use.
-const RESOURCES: FhirResource[] = [
-  patient('a'),
-  patient('b'),
-  patient('c'),
-  condition('x1', 'a'),
-  condition('x2', 'b'),
-  {
-    resourceType: 'Consent',
-    id: 'k',
-    status: 'active',
-    patient: { reference: 'Patient/b' },
-    provision: { type: 'deny', code: [{ coding: [{ system: POLICY, code: MDAT }] }] },
-  },
-];
-
-let store: TestStore;
-beforeAll(async () => {
-  store = await ingestResources(RESOURCES);
-});
-afterAll(async () => {
-  await store.close();
-});
-
-function settings(optOut: CatalogueSettings['optOut']): CatalogueSettings {
-  const catalogue = loadConfig('node-config', {
-    nodeId: 'n',
-    source: { kind: 'duckdb', path: 'x.duckdb' },
-    stateDir: 'state',
-    gateway: { issuer: 'https://gateway.example', publicJwks: { keys: [] } },
-    projects: ['p'],
-  }).catalogue;
-  return { ...catalogue, nodeId: 'n', threshold: 2, ...(optOut ? { optOut } : {}) };
+function condition(id: string, patient: string, code: string, display?: string) {
+  return {
+    resourceType: 'Condition',
+    id,
+    subject: { reference: `Patient/${patient}` },
+    onsetDateTime: '2020-01-01',
+    code: { coding: [{ system: ICD10, code, ...(display ? { display } : {}) }] },
+  };
 }
 
-describe('the catalogue and the opt-out', () => {
-  it('lists a code only when enough patients who did not opt out hold it', async () => {
-    const all = await buildCatalogue(store.runner, settings(undefined), 'v', '2026-01-01');
-    const without = await buildCatalogue(
-      store.runner,
-      settings([{ system: POLICY, code: MDAT }]),
-      'v',
-      '2026-01-01',
-    );
-    expect(all.appliesOptOut).toBe(false);
-    expect(without.appliesOptOut).toBe(true);
-    expect(all.codes?.map((c) => c.code)).toEqual(['44054006']);
-    expect(without.codes).toEqual([]);
+describe('catalogue displays', () => {
+  let dir: string;
+  let entry: CatalogueEntry;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-catalogue-'));
+    const patients = Array.from({ length: 14 }, (_, i) => `p${i}`);
+    const resources = [
+      ...patients.map((id) => ({
+        resourceType: 'Patient',
+        id,
+        gender: 'female',
+        birthDate: '1960-01-01',
+      })),
+      // E11.9: 13 patients carry the common name (one of them twice), one a name of their own.
+      ...patients.slice(0, 13).map((p, i) => condition(`c${i}`, p, 'E11.9', COMMON)),
+      condition('c-again', 'p0', 'E11.9', COMMON),
+      condition('c13', 'p13', 'E11.9', ONE_PATIENT),
+      // I10 for all, never named; E10 for too few patients to be listed at all.
+      ...patients.map((p, i) => condition(`h${i}`, p, 'I10')),
+      ...patients.slice(0, 3).map((p, i) => condition(`t${i}`, p, 'E10', 'Type 1 diabetes')),
+    ];
+    await writeFile(join(dir, 'data.ndjson'), resources.map((r) => JSON.stringify(r)).join('\n'));
+    const dbPath = join(dir, 'store.duckdb');
+    const report = await ingest({
+      sources: [join(dir, 'data.ndjson')],
+      dbPath,
+      recordKeySecret: new Uint8Array(32).fill(5),
+      workers: 0,
+    });
+    const store = await openStore(dbPath, { readOnly: true });
+    try {
+      const settings = {
+        nodeId: 'lombardia',
+        threshold: THRESHOLD,
+        description: 'test',
+        healthTheme: [],
+        accessRights: 'RESTRICTED',
+      } as unknown as CatalogueSettings;
+      entry = await buildCatalogue(
+        createDuckDbRunner(store.connection),
+        settings,
+        report.dataVersion,
+        '2026-01-01',
+      );
+    } finally {
+      store.close();
+    }
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("names a code by the display most of its patients' records carry", () => {
+    const e11 = entry.codes?.find((c) => c.code === 'E119');
+    expect(e11).toMatchObject({ kind: 'condition', system: ICD10, display: COMMON });
+  });
+
+  it('publishes no display that fewer than threshold patients carry, and none for an unnamed code', () => {
+    expect(JSON.stringify(entry)).not.toContain('Rossi');
+    const i10 = entry.codes?.find((c) => c.code === 'I10');
+    expect(i10).toBeDefined();
+    expect(i10).not.toHaveProperty('display');
+    expect(entry.codes?.some((c) => c.code === 'E10')).toBe(false);
+    expect(JSON.stringify(entry)).not.toContain('Type 1 diabetes');
   });
 });

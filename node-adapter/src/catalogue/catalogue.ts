@@ -94,12 +94,27 @@ export async function buildCatalogue(
     kinds.flatMap(() => [...keptParams, settings.threshold]),
   );
 
-  const codes = codeRows.map((row) => ({
-    kind: row.kind as EventKind,
-    system: String(row.system),
-    code: String(row.code),
-    patients: roundCount(num(row.patients), base),
-  }));
+  // A code's name is the display most of its patients' records give it, and
+  // only one that at least threshold patients' records carry: a name written
+  // for one patient is never published.
+  const displayRows = await runner.all(
+    `SELECT system, code, display FROM code_displays WHERE patients >= ?
+     QUALIFY row_number() OVER (PARTITION BY system, code ORDER BY patients DESC, display) = 1`,
+    [settings.threshold],
+  );
+  const displays = new Map(
+    displayRows.map((row) => [`${String(row.system)}|${String(row.code)}`, String(row.display)]),
+  );
+  const codes = codeRows.map((row) => {
+    const display = displays.get(`${String(row.system)}|${String(row.code)}`);
+    return {
+      kind: row.kind as EventKind,
+      system: String(row.system),
+      code: String(row.code),
+      ...(display === undefined ? {} : { display }),
+      patients: roundCount(num(row.patients), base),
+    };
+  });
   // Dates come back as 'YYYY-MM-DD' strings; only the year is published.
   const year = (value: unknown): string | undefined =>
     typeof value === 'string' ? value.slice(0, 4) : undefined;

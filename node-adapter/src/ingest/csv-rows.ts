@@ -85,6 +85,13 @@ export const STAGING_COLUMNS = Object.freeze({
     ['system', 'VARCHAR'],
     ['code', 'VARCHAR'],
   ],
+  // The displays an event's codings carry, once per patient, code and display.
+  code_displays: [
+    ['patient_id', 'VARCHAR'],
+    ['system', 'VARCHAR'],
+    ['code', 'VARCHAR'],
+    ['display', 'VARCHAR'],
+  ],
 } satisfies Record<string, readonly (readonly [string, string])[]>);
 
 export type StagingTable = keyof typeof STAGING_COLUMNS;
@@ -168,6 +175,24 @@ function writeObserved(
     sink.row(
       'observation_value_codes',
       `${ids},${component},${csvField(c.system)},${csvField(c.code)}\n`,
+    );
+  }
+}
+
+/**
+ * Writes the displays of an event's codings, each (patient, code, display)
+ * once per task: `seen` remembers what this task already wrote, so a
+ * patient's yearly observation costs one row, not one per year.
+ */
+export function writeDisplays(e: FlatEvent, seen: Set<string>, sink: RowSink): void {
+  for (const c of e.codings) {
+    if (c.display === undefined) continue;
+    const key = `${e.patientId}\0${c.system}\0${c.code}\0${c.display}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    sink.row(
+      'code_displays',
+      `${csvField(e.patientId)},${csvField(c.system)},${csvField(c.code)},${csvField(c.display)}\n`,
     );
   }
 }

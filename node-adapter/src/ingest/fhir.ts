@@ -16,7 +16,12 @@ export function stringOf(value: unknown): string | undefined {
 export interface FlatCoding {
   readonly system: string;
   readonly code: string;
+  /** The coding's `display`, trimmed, at most DISPLAY_MAX_LENGTH characters; absent when it has none. */
+  readonly display?: string;
 }
+
+/** Longer displays are cut: a code's name, not a note. */
+export const DISPLAY_MAX_LENGTH = 200;
 
 /**
  * Appends the usable codings of a CodeableConcept (or of a bare Coding) to
@@ -40,7 +45,8 @@ function pushCoding(coding: unknown, out: FlatCoding[]): void {
   if (system === undefined || raw === undefined) return;
   const code = normaliseCode(system, raw);
   for (const seen of out) if (seen.code === code && seen.system === system) return;
-  out.push({ system, code });
+  const display = stringOf(coding.display)?.trim().slice(0, DISPLAY_MAX_LENGTH);
+  out.push(display ? { system, code, display } : { system, code });
 }
 
 /**

@@ -17,6 +17,7 @@ export const DATA_TABLES: readonly string[] = [
   'observation_value_codes',
   'consents',
   ...KINDS.map((kind) => CODE_PATIENT_TABLES[kind]),
+  'code_displays',
 ];
 
 export type StagingFiles = Readonly<Partial<Record<StagingTable, readonly string[]>>>;
@@ -168,6 +169,16 @@ export async function publish(
         SELECT resource_id, component, system, code FROM ${valueCodes}
          WHERE patient_id IN (SELECT patient_id FROM patients)
          ORDER BY system, code, file_index, segment, line`);
+    }
+    const displays = source('code_displays');
+    if (displays !== undefined) {
+      await c.run(`
+        INSERT INTO code_displays
+        SELECT system, code, display, CAST(count(DISTINCT patient_id) AS INTEGER)
+          FROM ${displays}
+         WHERE patient_id IN (SELECT patient_id FROM patients)
+         GROUP BY system, code, display
+         ORDER BY system, code, display`);
     }
     for (const [key, value] of [
       [META.contentHash, meta.contentHash],

@@ -4,7 +4,13 @@
 // data; line numbers are relative to the segment and made absolute by the
 // caller, which knows how many lines earlier segments had.
 import { recordKey } from '../store/record-key.ts';
-import { patientRow, writeConsent, writeEvent, writeMedication } from './csv-rows.ts';
+import {
+  patientRow,
+  writeConsent,
+  writeDisplays,
+  writeEvent,
+  writeMedication,
+} from './csv-rows.ts';
 import type { RowSink } from './csv-rows.ts';
 import { isObject, stringOf } from './fhir.ts';
 import type { BundleIndex, BundleTarget } from './fhir.ts';
@@ -95,6 +101,8 @@ class TaskState {
   readonly #task: IngestTask;
   readonly #secret: Uint8Array;
   readonly #sink: RowSink;
+  /** (patient, system, code, display) already written by this task. */
+  readonly #displaysWritten = new Set<string>();
   readonly #at: { fileIndex: number; segment: number; line: number };
 
   constructor(task: IngestTask, secret: Uint8Array, sink: RowSink) {
@@ -183,6 +191,7 @@ class TaskState {
         break;
       case 'event':
         writeEvent(flat, type, at, this.#sink);
+        writeDisplays(flat, this.#displaysWritten, this.#sink);
         break;
       case 'medication':
         writeMedication(flat, this.#sink);

@@ -100,6 +100,11 @@ CREATE TABLE IF NOT EXISTS consents (
 CREATE TABLE IF NOT EXISTS observation_value_codes (
   resource_id VARCHAR NOT NULL, component INTEGER NOT NULL, system VARCHAR NOT NULL, code VARCHAR NOT NULL
 );
+-- code_displays: each coding's display as the data gives it, with the
+-- number of patients whose records carry it; the catalogue names a code by
+-- its most common display, and only when at least threshold patients carry it.
+CREATE TABLE IF NOT EXISTS code_displays (system VARCHAR NOT NULL, code VARCHAR NOT NULL, display VARCHAR NOT NULL, patients INTEGER NOT NULL);
+
 ${Object.values(CODE_PATIENT_TABLES)
   .map(
     (table) =>

@@ -48,6 +48,9 @@ export interface CatalogueEntry {
     kind: 'condition' | 'observation' | 'procedure' | 'medication' | 'immunization' | 'encounter';
     system: string;
     code: string;
+    /**
+     * The code's name as the node's data gives it: the display most of its patients' records carry, published only when at least threshold patients' records carry it.
+     */
     display?: string;
     patients: number;
   }[];

@@ -27,6 +27,10 @@ export interface ResolvedGatewayConfig {
      */
     typ: ['at+jwt' | 'JWT', ...('at+jwt' | 'JWT')[]];
     requiredScope: string;
+    /**
+     * The IdP's public client for the researcher's command line (`tessera login`: the device authorization grant). Served with the issuer at GET /v1/sign-in; without it `tessera login` needs --client-id.
+     */
+    cliClientId?: string;
     projectsClaim: string;
     /**
      * How long fetched IdP keys are trusted while the IdP cannot be reached.
@@ -40,6 +44,16 @@ export interface ResolvedGatewayConfig {
      * Timeout for the IdP's discovery document and JWKS.
      */
     fetchTimeoutMs: number;
+    /**
+     * The web page's sign-in: a public client of the IdP using the authorization code flow with PKCE, whose redirect URI is the gateway's public URL followed by `/`. Without it the page cannot sign anyone in. The page's Content-Security-Policy lets it reach the issuer's origin (discovery, token, revocation).
+     */
+    browserClient?: {
+      clientId: string;
+      /**
+       * Scopes the page asks for; must include `requiredScope`.
+       */
+      scope: string;
+    };
   };
   /**
    * @minItems 1
