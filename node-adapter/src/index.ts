@@ -85,6 +85,7 @@ export {
   loadPolicy,
 } from './disclosure/index.ts';
 export type { DisclosureControl } from './evaluate/ports.ts';
+export { type OptOutCodes, excludeOptedOut, withOptOut } from './evaluate/opt-out.ts';
 
 // The hash-chained audit log and the release ledger, on disk.
 export {

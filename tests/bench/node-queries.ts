@@ -42,6 +42,7 @@ import type {
   OracleData,
   OracleEvent,
   OraclePatient,
+  OracleProvision,
 } from '@tessera/node-adapter/oracle';
 import { measure, summarise, timeMs } from './stats.ts';
 import type { Sample, Stats } from './stats.ts';
@@ -370,10 +371,12 @@ async function loadOracleData(dir: string): Promise<OracleData> {
   }
   let patients: ReadonlyMap<string, OraclePatient> = new Map();
   const events: OracleEvent[] = [];
+  const provisions: OracleProvision[] = [];
   const flush = (chunk: FhirResource[]): void => {
     const data = readFhir(base.concat(chunk));
     patients = data.patients;
     for (const e of data.events) events.push(e);
+    for (const p of data.provisions) provisions.push(p);
   };
   let chunk: FhirResource[] = [];
   for (const name of names.filter((n) => !isBase(n))) {
@@ -386,7 +389,7 @@ async function loadOracleData(dir: string): Promise<OracleData> {
     }
   }
   flush(chunk);
-  return { patients, events };
+  return { patients, events, provisions };
 }
 
 // --- the phase ---------------------------------------------------------------

@@ -284,4 +284,29 @@ export const MORE_QUERIES: readonly CohortQuery[] = [
       },
     ],
   },
+  // Medication criteria kept to resource types: uses coded inline, through a
+  // referenced or contained Medication, of each type.
+  {
+    version: 1,
+    cohort: {
+      any: [
+        {
+          medication: {
+            code: [{ system: ATC, code: 'A10', descendants: true }],
+            resourceTypes: ['MedicationAdministration'],
+          },
+        },
+        {
+          not: {
+            medication: {
+              code: [{ system: ATC, code: 'C09AA05' }],
+              resourceTypes: ['MedicationRequest', 'MedicationStatement'],
+              period: { from: '2015-01-01' },
+            },
+          },
+        },
+      ],
+    },
+    stratify: ['gender'],
+  },
 ];

@@ -78,6 +78,7 @@ const FULL: Readonly<Record<string, readonly DeclaredParam[]>> = {
     { name: 'class', type: 'token' },
     { name: 'date', type: 'date' },
   ],
+  Consent: [],
 };
 
 // A server that can do little beyond reading by type: codes on two resource
@@ -93,6 +94,7 @@ const TRIMMED: Readonly<Record<string, readonly DeclaredParam[]>> = {
   Medication: [],
   Immunization: [{ name: 'vaccine-code', type: 'token' }],
   Encounter: [],
+  Consent: [],
 };
 
 /** Parameters valid on every resource type ('full' only). */

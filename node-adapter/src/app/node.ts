@@ -14,6 +14,7 @@ import { assertReleasable } from '../disclosure/output-check.ts';
 import type { NodePolicy } from '../disclosure/policy.ts';
 import { createRepeatLimiter } from '../disclosure/repeat-limiter.ts';
 import { createEvaluator } from '../evaluate/evaluator.ts';
+import { withOptOut } from '../evaluate/opt-out.ts';
 import type { Clock } from '../evaluate/ports.ts';
 import { buildNodeApp } from '../http/app.ts';
 import { createNodeMetrics } from '../http/metrics.ts';
@@ -101,7 +102,7 @@ export async function createNodeService(
   const evaluate = createEvaluator({
     nodeId: config.nodeId,
     projects: config.projects,
-    source,
+    source: policy.optOut === undefined ? source : withOptOut(source, policy.optOut.codes),
     verifier,
     disclosure: createDisclosureControl(policy, noiseKey),
     ledger,
@@ -119,6 +120,7 @@ export async function createNodeService(
   const catalogueSettings = {
     nodeId: config.nodeId,
     threshold: policy.threshold,
+    ...(policy.optOut === undefined ? {} : { optOut: policy.optOut.codes }),
     ...config.catalogue,
   };
   let catalogueCache: { version: string; entry: CatalogueEntry } | undefined;

@@ -2,26 +2,34 @@
 // disclosure-safe: counts rounded to a base no smaller than the threshold,
 // codes listed only when at least `threshold` patients have them, ages and
 // dates as percentiles so no single patient's extreme value is published.
+import { normaliseCode } from '@tessera/schemas';
 import type { CatalogueEntry, EventKind, LoadedConfig } from '@tessera/schemas';
 import type { SqlRunner } from '../engine/runner.ts';
+import type { OptOutCodes } from '../evaluate/opt-out.ts';
 import { CODE_PATIENT_TABLES, EVENT_TABLES } from '../store/layout.ts';
 
 /** The configuration's `catalogue` (its defaults filled in), with the node id and the policy's threshold. */
 export type CatalogueSettings = LoadedConfig<'node-config'>['catalogue'] & {
   readonly nodeId: string;
   readonly threshold: number;
+  /** The policy's opt-out codes, when the node leaves opted-out patients out of every answer. */
+  readonly optOut?: OptOutCodes;
 };
 
 /** The entry's descriptive fields, from the node's settings (whatever the source). */
 export function catalogueHeader(
   settings: CatalogueSettings,
-): Pick<CatalogueEntry, 'node' | 'title' | 'description' | 'publisher' | 'spatial'> {
+): Pick<
+  CatalogueEntry,
+  'node' | 'title' | 'description' | 'publisher' | 'spatial' | 'appliesOptOut'
+> {
   return {
     node: settings.nodeId,
     title: settings.title ?? `Tessera node ${settings.nodeId}`,
     description: settings.description,
     publisher: settings.publisher ?? { name: settings.nodeId },
     spatial: settings.spatial ?? settings.nodeId,
+    appliesOptOut: settings.optOut !== undefined,
   };
 }
 
@@ -48,35 +56,42 @@ export async function buildCatalogue(
 ): Promise<CatalogueEntry> {
   const base = Math.max(10, settings.threshold);
   const kinds = Object.entries(EVENT_TABLES) as [EventKind, string][];
+  // The opted-out are described no more than they are counted (evaluate/opt-out.ts).
+  const optedOut = optedOutPatients(settings.optOut, asOf);
+  const kept = (alias: string) =>
+    optedOut === undefined ? 'TRUE' : `${alias}.patient_key NOT IN (${optedOut.sql})`;
+  const keptParams = optedOut?.params ?? [];
 
   const [people] = await runner.all(
     `SELECT count(*) AS patients,
             quantile_disc(date_diff('year', birth_date, CAST(? AS DATE)), 0.05) AS min_age,
             quantile_disc(date_diff('year', birth_date, CAST(? AS DATE)), 0.95) AS max_age
-       FROM patients`,
-    [asOf, asOf],
+       FROM patients p WHERE ${kept('p')}`,
+    [asOf, asOf, ...keptParams],
   );
   const records = await runner.all(
     kinds
-      .map(([, table]) => `SELECT count(DISTINCT resource_id) AS n FROM ${table}`)
+      .map(
+        ([, table]) => `SELECT count(DISTINCT resource_id) AS n FROM ${table} e WHERE ${kept('e')}`,
+      )
       .join(' UNION ALL '),
-    [],
+    kinds.flatMap(() => keptParams),
   );
   const [span] = await runner.all(
     `SELECT quantile_disc(event_date, 0.01) AS start, quantile_disc(event_date, 0.99) AS finish
-       FROM (${kinds.map(([, t]) => `SELECT event_date FROM ${t}`).join(' UNION ALL ')})
+       FROM (${kinds.map(([, t]) => `SELECT event_date FROM ${t} e WHERE ${kept('e')}`).join(' UNION ALL ')})
       WHERE event_date IS NOT NULL`,
-    [],
+    kinds.flatMap(() => keptParams),
   );
   const codeRows = await runner.all(
     kinds
       .map(
         ([kind]) =>
           `SELECT '${kind}' AS kind, system, code, count(*) AS patients
-             FROM ${CODE_PATIENT_TABLES[kind]} GROUP BY system, code HAVING count(*) >= ?`,
+             FROM ${CODE_PATIENT_TABLES[kind]} e WHERE ${kept('e')} GROUP BY system, code HAVING count(*) >= ?`,
       )
       .join(' UNION ALL ') + ' ORDER BY patients DESC, kind, system, code LIMIT 5000',
-    kinds.map(() => settings.threshold),
+    kinds.flatMap(() => [...keptParams, settings.threshold]),
   );
 
   // A code's name is the display most of its patients' records give it, and
@@ -123,5 +138,25 @@ export async function buildCatalogue(
     ...(settings.contactPoint ? { contactPoint: { ...settings.contactPoint } } : {}),
     dataVersion,
     codes,
+  };
+}
+
+/**
+ * The patients whose active Consent denies one of the opt-out codes on
+ * `asOf`, as a subquery and its parameters (the engine's consent rule,
+ * engine/compile.ts).
+ */
+function optedOutPatients(
+  codes: OptOutCodes | undefined,
+  asOf: string,
+): { readonly sql: string; readonly params: readonly (string | number)[] } | undefined {
+  if (codes === undefined) return undefined;
+  const pairs = codes.map(() => '(c.system = ? AND c.code = ?)').join(' OR ');
+  return {
+    sql:
+      `SELECT c.patient_key FROM consents c WHERE c.decision = 'deny' AND (${pairs}) ` +
+      `AND (c.period_start IS NULL OR c.period_start <= CAST(? AS DATE)) ` +
+      `AND (c.period_end IS NULL OR c.period_end >= CAST(? AS DATE))`,
+    params: [...codes.flatMap((c) => [c.system, normaliseCode(c.system, c.code)]), asOf, asOf],
   };
 }

@@ -29,7 +29,9 @@ function canonicalExpr(expr: Expr, aliases: CodeSystemAliases): Expr {
       return { any: node.children.map((c) => canonicalExpr(c, aliases)) } as Expr;
     case 'not':
       return { not: canonicalExpr(node.child, aliases) };
+    // Consent policy codes are read as written, at ingest and here.
     case 'patient':
+    case 'consent':
       return expr;
     case 'event': {
       const c = node.criterion;

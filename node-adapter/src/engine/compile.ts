@@ -49,12 +49,14 @@ import {
   type AgeRange,
   type CanonicalQuery,
   type CodeSet,
+  type ConsentCriterion,
   type Dimension,
   type EvaluableQuery,
   type EventCriterion,
   type EventKind,
   type Expr,
   type Measure,
+  type MedicationCriterion,
   type ObservationCriterion,
   type PatientCriterion,
   type Period,
@@ -391,9 +393,10 @@ interface CompileContext {
 }
 
 /** True when a criterion asks for its codes alone, which the kind's code index answers. */
-function codesAlone(c: EventCriterion | ObservationCriterion): boolean {
+function codesAlone(c: EventCriterion | ObservationCriterion | MedicationCriterion): boolean {
   return (
     c.period === undefined &&
+    !('resourceTypes' in c && c.resourceTypes) &&
     !('value' in c && c.value) &&
     !('valueCode' in c && c.valueCode) &&
     c.ageAtEvent === undefined &&
@@ -404,7 +407,7 @@ function codesAlone(c: EventCriterion | ObservationCriterion): boolean {
 /** The patient ids with at least `atLeast` distinct matching resources of the kind. */
 function eventSubquery(
   kind: EventKind,
-  c: EventCriterion | ObservationCriterion,
+  c: EventCriterion | ObservationCriterion | MedicationCriterion,
   ctx: CompileContext,
 ): string {
   const { b } = ctx;
@@ -419,6 +422,14 @@ function eventSubquery(
     where.push(valuePredicate('e', c.code, c.value, ctx.storedUnits, b));
   }
   if ('valueCode' in c && c.valueCode) where.push(valueCodePredicate('e', c.valueCode, b));
+  if ('resourceTypes' in c && c.resourceTypes) {
+    // Medication rows carry their resource type in resource_id (store/layout.ts).
+    where.push(
+      joinOr(
+        c.resourceTypes.map((t) => b.dialect.startsWith('e.resource_id', b.bind(`${t}/`, 'text'))),
+      ),
+    );
+  }
   let from = `${EVENT_TABLES[kind]} e`;
   if (c.ageAtEvent) {
     // The age on the event date, or on the death date when that came first.
@@ -470,7 +481,24 @@ function cohortPredicate(expr: Expr, ctx: CompileContext): string {
       return patientPredicate(node.criterion, ctx.asOf, ctx.b);
     case 'event':
       return `p.patient_key IN (${eventSubquery(node.kind, node.criterion, ctx)})`;
+    case 'consent':
+      return `p.patient_key IN (${consentSubquery(node.criterion, ctx)})`;
   }
+}
+
+/**
+ * The patients with a provision of the criterion's decision and codes in
+ * force on asOf (store/layout.ts keeps only provisions of active Consents).
+ */
+function consentSubquery(c: ConsentCriterion, ctx: CompileContext): string {
+  const { b } = ctx;
+  const asOf = b.bind(ctx.asOf, 'date');
+  return (
+    `SELECT c.patient_key FROM consents c WHERE ${codeSetPredicate('c', c.code, b)} ` +
+    `AND c.decision = ${b.bind(c.decision ?? 'permit', 'text')} ` +
+    `AND (c.period_start IS NULL OR c.period_start <= ${asOf}) ` +
+    `AND (c.period_end IS NULL OR c.period_end >= ${asOf})`
+  );
 }
 
 /**

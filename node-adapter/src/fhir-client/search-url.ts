@@ -19,6 +19,7 @@ export const SEARCH_TYPES = [
   'Medication',
   'Immunization',
   'Encounter',
+  'Consent',
 ] as const;
 export type SearchType = (typeof SEARCH_TYPES)[number];
 
@@ -42,6 +43,9 @@ export const TYPE_PARAMS: Readonly<Record<SearchType, readonly string[]>> = Obje
   Medication: ['code', 'ingredient-code'],
   Immunization: ['vaccine-code', 'date'],
   Encounter: ['type', 'class', 'date'],
+  // Consents are few per patient and read whole: a provision's code and type
+  // are not searchable together in plain FHIR R4.
+  Consent: [],
 });
 
 /** Result parameters the source may send on any type. */

@@ -3,6 +3,7 @@
 // below are the two halves of one contract, kept side by side.
 import type { EventKind } from '@tessera/schemas';
 import { EVENT_TABLES } from '../store/layout.ts';
+import type { FlatConsent } from './consent.ts';
 import type { FlatCoding } from './fhir.ts';
 import type { FlatEvent, FlatMedication, FlatPatient } from './flatten.ts';
 
@@ -78,6 +79,16 @@ export const STAGING_COLUMNS = Object.freeze({
   ],
   medication_codes: [
     ['medication_id', 'VARCHAR'],
+    ['system', 'VARCHAR'],
+    ['code', 'VARCHAR'],
+  ],
+  consents: [
+    ...POSITION_COLUMNS,
+    ['resource_id', 'VARCHAR'],
+    ['patient_id', 'VARCHAR'],
+    ['decision', 'VARCHAR'],
+    ['period_start', 'DATE'],
+    ['period_end', 'DATE'],
     ['system', 'VARCHAR'],
     ['code', 'VARCHAR'],
   ],
@@ -204,4 +215,15 @@ export function writeMedication(m: FlatMedication, sink: RowSink): void {
   if (m.codings.length === 0) sink.row('medication_codes', `${id},,\n`);
   for (const c of m.codings)
     sink.row('medication_codes', `${id},${csvField(c.system)},${csvField(c.code)}\n`);
+}
+
+/** One row per code of each provision of a Consent. */
+export function writeConsent(c: FlatConsent, at: SourcePosition, sink: RowSink): void {
+  const ids = `${position(at)},${csvField(c.resourceId)},${csvField(c.patientId)}`;
+  for (const p of c.provisions) {
+    const head = `${ids},${p.decision},${p.start ?? ''},${p.end ?? ''}`;
+    for (const coding of p.codings) {
+      sink.row('consents', `${head},${csvField(coding.system)},${csvField(coding.code)}\n`);
+    }
+  }
 }

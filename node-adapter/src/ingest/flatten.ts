@@ -17,6 +17,8 @@ import {
 import type { AgeSpan, FlatCoding, JsonObject, ReferenceContext } from './fhir.ts';
 import { canonicalCodings, createCodeSystemAliases } from './reading.ts';
 import type { CodeSystemAliases } from './reading.ts';
+import { flattenConsent } from './consent.ts';
+import type { FlatConsent } from './consent.ts';
 
 export type Gender = 'female' | 'male' | 'other' | 'unknown';
 
@@ -93,6 +95,8 @@ export interface Skipped {
 
 export type SkipReason =
   | 'resource type not read'
+  /** A Consent not `active`: it decides nothing now. */
+  | 'consent not active'
   | 'entered-in-error'
   | 'refuted'
   /** An unconfirmed, provisional or differential Condition, where the node's policy leaves them out. */
@@ -118,7 +122,8 @@ export type MalformedReason =
   | 'missing medication'
   | 'unresolvable medication reference';
 
-export type Flattened = FlatPatient | FlatEvent | FlatMedication | Skipped | Malformed;
+export type Flattened =
+  FlatPatient | FlatEvent | FlatMedication | FlatConsent | Skipped | Malformed;
 
 /** Resource types that feed an event table. */
 export const EVENT_RESOURCE_KINDS: Readonly<Record<string, EventKind>> = Object.freeze({
@@ -136,6 +141,7 @@ export const EVENT_RESOURCE_KINDS: Readonly<Record<string, EventKind>> = Object.
 export const USED_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   'Patient',
   'Medication',
+  'Consent',
   ...Object.keys(EVENT_RESOURCE_KINDS),
 ]);
 
@@ -193,6 +199,7 @@ function readResource(resource: unknown, context: FlattenContext): Flattened {
   if (resourceType === 'Medication') {
     return { type: 'medication', id, codings: medicationCodings(resource) };
   }
+  if (resourceType === 'Consent') return flattenConsent(resource, id, context);
   const kind = EVENT_RESOURCE_KINDS[resourceType];
   if (kind === undefined) return UNUSED;
 
@@ -280,7 +287,11 @@ export function eventDateOf(event: FlatEvent, birthDate: string | null): string 
  * whose subject is no patient is skipped; only a reference that cannot be
  * read at all is malformed.
  */
-function subjectPatient(subject: unknown, context: FlattenContext): string | Skipped | Malformed {
+/** The patient a resource's subject names, or why it names none. */
+export function subjectPatient(
+  subject: unknown,
+  context: FlattenContext,
+): string | Skipped | Malformed {
   if (subject === undefined || subject === null) return SKIPPED('no subject');
   if (!isObject(subject)) return MALFORMED('unresolvable subject reference');
   const patientId = referencedId(subject, 'Patient', context);

@@ -98,7 +98,8 @@ const INLINE_BELOW_BYTES = 64 << 20;
 // 6: Bundle references through fullUrls, skipped subjects, ingredient codes,
 //    valueInteger/Ratio/Boolean/String, Observation.issued, onsetAge, R5 occurence,
 //    code-system aliases.
-const INGEST_FORMAT = 'tessera-ingest/6';
+// 7: consents.
+const INGEST_FORMAT = 'tessera-ingest/7';
 
 /**
  * Loads the sources into the store at `dbPath`, replacing its data.

@@ -15,6 +15,7 @@ export const DATA_TABLES: readonly string[] = [
   'patients',
   ...KINDS.map((kind) => EVENT_TABLES[kind]),
   'observation_value_codes',
+  'consents',
   ...KINDS.map((kind) => CODE_PATIENT_TABLES[kind]),
   'code_displays',
 ];
@@ -172,6 +173,16 @@ export async function publish(
           `FROM (SELECT DISTINCT system, code, patient_key FROM ${table}) e ` +
           `JOIN patients p ON p.patient_key = e.patient_key ORDER BY e.system, e.code, e.patient_key`,
       );
+    }
+    const consents = source('consents');
+    if (consents !== undefined) {
+      // Consents of unknown patients are dropped by the join, like events.
+      const inserted = await countRows(
+        c,
+        `INSERT INTO consents SELECT p.patient_key, s.resource_id, s.decision, s.period_start, ` +
+          `s.period_end, s.system, s.code FROM ${consents} s JOIN patients p ON p.patient_id = s.patient_id ${order}`,
+      );
+      droppedRows += (stagedRows.consents ?? 0) - inserted;
     }
     const valueCodes = source('observation_value_codes');
     if (valueCodes !== undefined) {

@@ -4,7 +4,13 @@
 // data; line numbers are relative to the segment and made absolute by the
 // caller, which knows how many lines earlier segments had.
 import { recordKey } from '../store/record-key.ts';
-import { patientRow, writeDisplays, writeEvent, writeMedication } from './csv-rows.ts';
+import {
+  patientRow,
+  writeConsent,
+  writeDisplays,
+  writeEvent,
+  writeMedication,
+} from './csv-rows.ts';
 import type { RowSink } from './csv-rows.ts';
 import { fullUrlBase, idFromFullUrl, isObject, stringOf } from './fhir.ts';
 import type { BundleIndex, BundleTarget } from './fhir.ts';
@@ -203,6 +209,9 @@ class TaskState {
         break;
       case 'medication':
         writeMedication(flat, this.#sink);
+        break;
+      case 'consent':
+        writeConsent(flat, at, this.#sink);
         break;
       case 'skipped':
         this.#skip(type, flat.reason);

@@ -84,14 +84,28 @@ describe('criteria and set algebra', () => {
 
   it('takes `not` within every patient, and keeps patients without a birth date out of age criteria', () => {
     const q = query({ cohort: { not: { patient: { age: { min: 18 } } } } });
-    const cohort = evaluateExpr(q.cohort, patients, q.asOf, () => new Set());
+    const cohort = evaluateExpr(
+      q.cohort,
+      patients,
+      q.asOf,
+      () => new Set(),
+      () => new Set(),
+    );
     expect([...cohort].sort()).toEqual(['c', 'd']);
   });
 
   it('takes the age at death of a patient who died before asOf', () => {
     const ids = (age: { min?: number; max?: number }, asOf = '2026-01-01'): string[] => {
       const q = query({ cohort: { patient: { age } } });
-      return [...evaluateExpr(q.cohort, patients, asOf, () => new Set())].sort();
+      return [
+        ...evaluateExpr(
+          q.cohort,
+          patients,
+          asOf,
+          () => new Set(),
+          () => new Set(),
+        ),
+      ].sort();
     };
     // e died at 89 and f at 70; alive, they would be 95 and 75 on 2026-01-01.
     expect(ids({ min: 90 })).toEqual([]);

@@ -16,11 +16,13 @@ import { canonicalJson, exprNode, normaliseCode } from '@tessera/schemas';
 import type {
   AgeRange,
   CodeSet,
+  ConsentCriterion,
   Dimension,
   EvaluableQuery,
   EventCriterion,
   EventKind,
   Expr,
+  MedicationCriterion,
   ObservationCriterion,
   PatientCriterion,
   Period,
@@ -72,7 +74,7 @@ export interface LiveEvent extends LivePart {
 }
 
 export type { EvaluableQuery, SourceQuery };
-export type Criterion = EventCriterion | ObservationCriterion;
+export type Criterion = EventCriterion | ObservationCriterion | MedicationCriterion;
 
 /** The key one criterion's events are fetched and cached under. */
 export function criterionKey(kind: EventKind, criterion: object): string {
@@ -172,6 +174,14 @@ export function eventMatches(
 ): boolean {
   if (!partsOf(event).some((part) => partMatches(part, criterion))) return false;
   if (!inPeriod(event.date, criterion.period)) return false;
+  // A medication event's key starts with its resource type.
+  if (
+    'resourceTypes' in criterion &&
+    criterion.resourceTypes !== undefined &&
+    !criterion.resourceTypes.some((type) => event.key.startsWith(`${type}/`))
+  ) {
+    return false;
+  }
   if (
     criterion.ageAtEvent !== undefined &&
     !inRange(ageOf(patient, event.date), criterion.ageAtEvent)
@@ -229,6 +239,7 @@ export function eventCriteria(
         stack.push(node.child);
         break;
       case 'patient':
+      case 'consent':
         break;
       case 'event':
         out.set(criterionKey(node.kind, node.criterion), {
@@ -249,11 +260,13 @@ export function evaluateExpr(
   patients: ReadonlyMap<string, LivePatient>,
   asOf: string,
   events: (kind: EventKind, criterion: Criterion) => ReadonlySet<string>,
+  consents: (criterion: ConsentCriterion) => ReadonlySet<string>,
 ): Set<string> {
   const node = exprNode(expr);
+  const inner = (child: Expr) => evaluateExpr(child, patients, asOf, events, consents);
   switch (node.op) {
     case 'all': {
-      const [first, ...rest] = node.children.map((c) => evaluateExpr(c, patients, asOf, events));
+      const [first, ...rest] = node.children.map(inner);
       const out = new Set(first);
       for (const id of out) if (!rest.every((s) => s.has(id))) out.delete(id);
       return out;
@@ -261,13 +274,13 @@ export function evaluateExpr(
     case 'any': {
       const out = new Set<string>();
       for (const child of node.children) {
-        for (const id of evaluateExpr(child, patients, asOf, events)) out.add(id);
+        for (const id of inner(child)) out.add(id);
       }
       return out;
     }
     case 'not': {
-      const inner = evaluateExpr(node.child, patients, asOf, events);
-      return new Set([...patients.keys()].filter((id) => !inner.has(id)));
+      const excluded = inner(node.child);
+      return new Set([...patients.keys()].filter((id) => !excluded.has(id)));
     }
     case 'patient':
       return new Set(
@@ -277,6 +290,8 @@ export function evaluateExpr(
       );
     case 'event':
       return new Set(events(node.kind, node.criterion));
+    case 'consent':
+      return new Set(consents(node.criterion));
   }
 }
 

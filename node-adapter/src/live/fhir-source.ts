@@ -46,6 +46,13 @@ import type { FhirHttp } from '../fhir-client/fhir-http.ts';
 import { ResourceBudget, firstPage, searchAll } from '../fhir-client/fhir-search.ts';
 import type { JsonObject } from '../fhir-client/fhir-search.ts';
 import { KIND_TYPES, TYPE_ELEMENTS, medicationSearches, planSearches } from './plan.ts';
+import {
+  CONSENT_SEARCH,
+  hasConsentCriterion,
+  patientsConsenting,
+  toLiveConsent,
+} from './consent.ts';
+import type { LiveConsent } from './consent.ts';
 import type { EventSearch } from './plan.ts';
 import { SEARCH_TYPES } from '../fhir-client/search-url.ts';
 import type { SearchParam, SearchSpec, SearchType } from '../fhir-client/search-url.ts';
@@ -399,7 +406,8 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
         ? await readMedications(ev, search.code)
         : new Map<string, LiveCoding[]>();
     const events = new Map<string, LiveEvent>();
-    const specs = KIND_TYPES[search.kind].flatMap((type) => planSearches(ev.caps, type, search));
+    const types = search.resourceTypes ?? KIND_TYPES[search.kind];
+    const specs = types.flatMap((type) => planSearches(ev.caps, type, search));
     await readAll(ev, specs, (resource) => {
       const event = toLiveEvent(resource, search.kind, ev.patients, medications, reading);
       if (event !== undefined) events.set(event.key, event);
@@ -417,14 +425,33 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
     return found;
   }
 
+  /** The active Consents of known patients; none read when the query asks for none. */
+  async function readConsents(ev: Evaluation, needed: boolean): Promise<LiveConsent[]> {
+    if (!needed || !canSearch(ev.caps, 'Consent')) return [];
+    const consents: LiveConsent[] = [];
+    await readAll(ev, [CONSENT_SEARCH], (resource) => {
+      const consent = toLiveConsent(resource);
+      if (consent !== undefined && ev.patients.has(consent.patientId)) consents.push(consent);
+    });
+    return consents;
+  }
+
   function searchOf(
     kind: EventKind,
-    c: { code: CodeSet; period?: Period; value?: ValueRange; valueCode?: CodeSet },
+    c: {
+      code: CodeSet;
+      period?: Period;
+      value?: ValueRange;
+      valueCode?: CodeSet;
+      resourceTypes?: readonly SearchType[];
+    },
   ): EventSearch {
     // The server holds codes under whichever URL of their system they were written with.
     return {
       kind,
       code: searchVariants(c.code, aliases),
+      // Only the types kept to are read; the node still checks every event's type.
+      ...(c.resourceTypes === undefined ? {} : { resourceTypes: c.resourceTypes }),
       ...(c.period === undefined ? {} : { period: c.period }),
       ...(c.value === undefined ? {} : { value: c.value }),
       ...(c.valueCode === undefined ? {} : { valueCode: searchVariants(c.valueCode, aliases) }),
@@ -466,6 +493,12 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
           }),
         );
       });
+      let consents: LiveConsent[] = [];
+      work.push(
+        readConsents(ev, hasConsentCriterion(query.cohort)).then((found) => {
+          consents = found;
+        }),
+      );
       const measureEvents = new Map<number, LiveEvent[]>();
       query.measures.forEach((m, i) => {
         const spec = 'histogram' in m ? m.histogram : 'summary' in m ? m.summary : undefined;
@@ -485,6 +518,7 @@ export function createFhirSource(options: FhirSourceOptions): FhirSource {
         patients,
         query.asOf,
         (kind, criterion) => sets.get(criterionKey(kind, criterion)) ?? new Set(),
+        (criterion) => patientsConsenting(consents, criterion, query.asOf),
       );
       const result = buildResult(query, { patients, cohort, dimensionEvents, measureEvents });
       return restoreCodeLabels(result, asked);

@@ -122,7 +122,12 @@ describe('readCapabilities', () => {
       modifiers: ['code:below', 'onset-age:missing', 'onset-date:missing'],
     });
     expect(summary.common).toEqual(['_count']);
-    expect(summary.unsearchable).toEqual(['Procedure', 'MedicationAdministration', 'Immunization']);
+    expect(summary.unsearchable).toEqual([
+      'Procedure',
+      'MedicationAdministration',
+      'Immunization',
+      'Consent',
+    ]);
   });
 
   it('refuses what is not an R4 CapabilityStatement that can search Patient', () => {

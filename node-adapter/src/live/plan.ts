@@ -132,6 +132,7 @@ export const TYPE_ELEMENTS: Readonly<Record<SearchType, readonly string[]>> = Ob
   Medication: ['status', 'code', 'ingredient'],
   Immunization: ['status', 'patient', 'vaccineCode', 'occurrence'],
   Encounter: ['status', 'subject', 'type', 'class', 'period'],
+  Consent: ['status', 'patient', 'subject', 'provision'],
 });
 
 /** Values per parameter per search, so URLs stay well under common server limits. */
@@ -146,6 +147,8 @@ export interface EventSearch {
   readonly period?: Period;
   readonly value?: ValueRange;
   readonly valueCode?: CodeSet;
+  /** Medications: the resource types the criterion keeps to, when not all three. */
+  readonly resourceTypes?: readonly SearchType[];
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {

@@ -36,7 +36,12 @@
 //   element each kind reads"), as a DATE; NULL when the resource has none;
 // - `deceased_date` is the date part of Patient.deceasedDateTime (a partial
 //   date at its first day), NULL when the patient is alive, only known dead
-//   (`deceasedBoolean`) or the date is unreadable: ages stop at it.
+//   (`deceasedBoolean`) or the date is unreadable: ages stop at it;
+// - `consents` holds one row per code of each provision of an active
+//   Consent (ingest/consent.ts says how a Consent is read): `decision` is the
+//   provision's type (`permit` or `deny`), `period_start` and `period_end`
+//   the dates it is in force (NULL when open); Consents of other statuses
+//   are not stored.
 import type { EventKind } from '@tessera/schemas';
 
 /** Table per event kind. */
@@ -89,6 +94,11 @@ CREATE TABLE IF NOT EXISTS observations (
   patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, event_date DATE,
   system VARCHAR NOT NULL, code VARCHAR NOT NULL,
   value DOUBLE, unit VARCHAR, component INTEGER NOT NULL
+);
+-- consents: one row per code of each provision of an active Consent.
+CREATE TABLE IF NOT EXISTS consents (
+  patient_key INTEGER NOT NULL, resource_id VARCHAR NOT NULL, decision VARCHAR NOT NULL,
+  period_start DATE, period_end DATE, system VARCHAR NOT NULL, code VARCHAR NOT NULL
 );
 -- observation_value_codes: one row per valueCodeableConcept coding, of the
 -- Observation (component 0) or of one of its components.

@@ -27,6 +27,8 @@ describe('openStore', () => {
     );
     expect(tables.map((t) => t.table_name)).toEqual(
       [
+        'code_displays',
+        'consents',
         'meta',
         'observation_value_codes',
         'patients',

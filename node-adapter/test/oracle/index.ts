@@ -7,3 +7,4 @@ export * from './oracle.ts';
 export * from './read-fhir.ts';
 export * from './ndjson.ts';
 export * from './random-population.ts';
+export * from './consent-clinic.ts';

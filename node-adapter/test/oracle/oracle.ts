@@ -30,6 +30,7 @@ import {
   type EventKind,
   type Expr,
   type Measure,
+  type MedicationCriterion,
   type ObservationCriterion,
   type PatientCriterion,
   type Period,
@@ -222,6 +223,22 @@ class Evaluation {
         );
       case 'event':
         return this.eventCohort(node.kind, node.criterion);
+      case 'consent': {
+        const decision = node.criterion.decision ?? 'permit';
+        const asOf = this.#asOf;
+        const code = node.criterion.code;
+        return new Set(
+          this.#data.provisions
+            .filter(
+              (p) =>
+                p.decision === decision &&
+                (p.start === undefined || p.start <= asOf) &&
+                (p.end === undefined || p.end >= asOf) &&
+                p.codings.some((coding) => codingInSet(coding, code)),
+            )
+            .map((p) => p.patientId),
+        );
+      }
     }
   }
 
@@ -234,10 +251,15 @@ class Evaluation {
     return true;
   }
 
-  eventCohort(kind: EventKind, c: EventCriterion | ObservationCriterion): Set<string> {
+  eventCohort(
+    kind: EventKind,
+    c: EventCriterion | ObservationCriterion | MedicationCriterion,
+  ): Set<string> {
     const resources = new Map<string, Set<string>>();
+    const types = 'resourceTypes' in c ? c.resourceTypes : undefined;
     for (const e of this.#eventsByKind.get(kind) ?? []) {
       if (!partsOf(e).some((part) => partMatches(part, c))) continue;
+      if (types !== undefined && !types.some((t) => e.resourceKey.startsWith(`${t}/`))) continue;
       if (!inPeriod(e.date, c.period)) continue;
       if (
         c.ageAtEvent &&

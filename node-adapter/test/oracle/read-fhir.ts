@@ -44,9 +44,20 @@ export interface OracleEvent extends OraclePart {
   readonly components: readonly OraclePart[];
 }
 
+/** One provision of an active Consent, with the dates it is in force. */
+export interface OracleProvision {
+  readonly patientId: string;
+  readonly decision: 'permit' | 'deny';
+  /** `YYYY-MM-DD`, undefined when open. */
+  readonly start: string | undefined;
+  readonly end: string | undefined;
+  readonly codings: readonly OracleCoding[];
+}
+
 export interface OracleData {
   readonly patients: ReadonlyMap<string, OraclePatient>;
   readonly events: readonly OracleEvent[];
+  readonly provisions: readonly OracleProvision[];
 }
 
 type Json = Readonly<Record<string, unknown>>;
@@ -333,6 +344,30 @@ function observationValueCodings(r: FhirResource): OracleCoding[] {
 }
 
 /**
+ * The provisions of an active Consent, at every depth, in force on their own
+ * period's dates or else on those of the nearest enclosing provision with one
+ * (the query-language page, "Consent criterion").
+ */
+function consentProvisions(r: FhirResource, patientId: string): OracleProvision[] {
+  if (r.status !== 'active') return [];
+  const out: OracleProvision[] = [];
+  const visit = (p: Json | undefined, start: string | undefined, end: string | undefined) => {
+    if (p === undefined) return;
+    const period = obj(p.period);
+    const from = period === undefined ? start : calendarDate(period.start);
+    const to = period === undefined ? end : calendarDate(period.end);
+    const decision = p.type;
+    const codings = list(p.code).flatMap(conceptCodings);
+    if ((decision === 'permit' || decision === 'deny') && codings.length > 0) {
+      out.push({ patientId, decision, start: from, end: to, codings });
+    }
+    for (const inner of list(p.provision)) visit(obj(inner), from, to);
+  };
+  visit(obj(r.provision), undefined, undefined);
+  return out;
+}
+
+/**
  * Reads parsed FHIR resources (any order, any mix of types) into the
  * oracle's patients and events; events of unknown patients are dropped.
  * @example readFhir([{ resourceType: 'Patient', id: 'p1', gender: 'female' }]).patients.size // 1
@@ -356,7 +391,15 @@ export function readFhir(resources: readonly FhirResource[]): OracleData {
     }
   }
   const events: OracleEvent[] = [];
+  const provisions: OracleProvision[] = [];
   for (const r of resources) {
+    if (r.resourceType === 'Consent') {
+      const patientId = referenceTarget(r.patient ?? r.subject, 'Patient');
+      if (patientId !== undefined && patients.has(patientId)) {
+        provisions.push(...consentProvisions(r, patientId));
+      }
+      continue;
+    }
     const kind = eventKind(r.resourceType);
     const id = str(r.id);
     if (kind === undefined || id === undefined || isExcluded(r)) continue;
@@ -376,7 +419,7 @@ export function readFhir(resources: readonly FhirResource[]): OracleData {
       components: observation ? list(r.component).map((c) => observedPart(obj(c) ?? {})) : [],
     });
   }
-  return { patients, events };
+  return { patients, events, provisions };
 }
 
 /** The code, valueQuantity and valueCodeableConcept of an Observation or a component. */

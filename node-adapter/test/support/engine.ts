@@ -60,6 +60,7 @@ export const STORE_TABLES = [
   'patients',
   ...Object.values(EVENT_TABLES),
   'observation_value_codes',
+  'consents',
   ...Object.values(CODE_PATIENT_TABLES),
 ] as const;
 

@@ -10,6 +10,7 @@ import type {
   EventCriterion,
   Expr,
   Gender,
+  MedicationCriterion,
   ObservationCriterion,
   Period,
   ValueRange,
@@ -34,10 +35,12 @@ import {
   ADMINISTRATIVE_GENDER,
   AGE_UNIT,
   CONTEXT_SYSTEM,
-  type CriterionKind,
+  type ContextRule,
   type SystemRule,
-  contextKind,
+  consentCodeProblem,
+  contextRule,
   patientConcept,
+  semanticTagKind,
   systemRule,
   valueCodeRule,
 } from './terminology.ts';
@@ -54,6 +57,7 @@ const fits = (def: string, value: unknown) => matchesDefinition('query', def, va
 interface TermCode {
   readonly system: string;
   readonly code: string;
+  readonly display: string | undefined;
   readonly at: string;
 }
 
@@ -78,11 +82,11 @@ const TERM_CODE_KEYS = ['code', 'system', 'display', 'version'];
 
 function readTermCode(value: unknown, at: string): TermCode {
   const tc = readObject(value, at, TERM_CODE_KEYS);
-  if (tc.display !== undefined) readString(tc.display, child(at, 'display'));
   if (tc.version !== undefined) readString(tc.version, child(at, 'version'));
   return {
     system: readString(required(tc, 'system', at), child(at, 'system')),
     code: readString(required(tc, 'code', at), child(at, 'code')),
+    display: tc.display === undefined ? undefined : readString(tc.display, child(at, 'display')),
     at,
   };
 }
@@ -333,7 +337,7 @@ function ageRange(filter: ValueFilter): AgeRange {
 interface CriterionParts {
   readonly at: string;
   readonly termCodes: TermCode[];
-  readonly context: CriterionKind | undefined;
+  readonly context: ContextRule | undefined;
   readonly valueFilter: ValueFilter | undefined;
   readonly period: Period | undefined;
 }
@@ -377,6 +381,52 @@ function patientCriterion(parts: CriterionParts): Expr {
 }
 
 /**
+ * A consent criterion: the patient's active Consent permits one of the
+ * policy codes on the query's date (the termCodes are synonyms, so any).
+ */
+function consentCriterion(parts: CriterionParts): Expr {
+  const { at, termCodes } = parts;
+  const codings = termCodes.map((tc): Coding => {
+    const problem = consentCodeProblem(tc.system);
+    if (problem !== undefined) throw unsupported(child(tc.at, 'system'), problem);
+    const coding = { system: tc.system, code: tc.code };
+    if (!fits('Coding', coding)) {
+      throw unsupported(
+        child(tc.at, 'code'),
+        `the code "${tc.code}" cannot be written in a v1 query`,
+      );
+    }
+    return coding;
+  });
+  if (parts.valueFilter) {
+    throw unsupported(child(at, 'valueFilter'), 'a consent criterion has no value filter in v1');
+  }
+  if (parts.period) {
+    throw unsupported(
+      child(at, 'timeRestriction'),
+      "v1 consent criteria hold on the query's date (asOf); they have no time restriction",
+    );
+  }
+  return { consent: { code: toCodeSet(codings, child(at, 'termCodes')) } };
+}
+
+/**
+ * The kind of a SNOMED CT code without a context, from its display's
+ * semantic tag; never a guess: no tag, no kind.
+ */
+function kindFromSemanticTag(tc: TermCode): EventKind {
+  const kind = semanticTagKind(tc.display);
+  if (kind === undefined) {
+    throw unsupported(
+      tc.at,
+      `${tc.system}|${tc.code} names no resource type: the criterion has no context and the display no semantic tag; add the context (Diagnose, Prozedur, Laboruntersuchung)`,
+    );
+  }
+  if (typeof kind === 'object') throw unsupported(child(tc.at, 'display'), kind.reason);
+  return kind;
+}
+
+/**
  * Event criteria, one per kind the termCodes fall into. Each resource is of
  * one kind, so "any code of the criterion" is exactly the `any` of the kinds.
  */
@@ -384,10 +434,10 @@ function eventCriteria(parts: CriterionParts): Expr[] {
   const { at, termCodes, context, valueFilter, period } = parts;
   const byKind = new Map<EventKind, Coding[]>();
   // The patient context never reaches here: patientCriterion takes it.
-  const eventContext = context as EventKind | undefined;
+  const eventContext = context?.kind as EventKind | undefined;
   for (const tc of termCodes) {
     const rule = ruleFor(tc);
-    const kind = rule.kind ?? eventContext ?? 'condition';
+    const kind = rule.kind ?? eventContext ?? kindFromSemanticTag(tc);
     if (eventContext !== undefined && kind !== eventContext) {
       throw unsupported(
         child(at, 'context'),
@@ -408,11 +458,14 @@ function eventCriteria(parts: CriterionParts): Expr[] {
     }
   }
   const value = valueFilter ? observationValue(valueFilter) : {};
+  // A medication context keeps to its resource type: an administration is not any medication use.
+  const resourceTypes = context?.resourceTypes ? { resourceTypes: [...context.resourceTypes] } : {};
   return [...byKind].map(([kind, codings]) => {
-    const criterion: EventCriterion | ObservationCriterion = {
+    const criterion: EventCriterion | ObservationCriterion | MedicationCriterion = {
       code: toCodeSet(codings, child(at, 'termCodes')),
       ...(period ? { period } : {}),
       ...(kind === 'observation' ? value : {}),
+      ...(kind === 'medication' ? resourceTypes : {}),
     };
     return { [kind]: criterion } as unknown as Expr;
   });
@@ -421,21 +474,46 @@ function eventCriteria(parts: CriterionParts): Expr[] {
 const CRITERION_KEYS = [
   'context',
   'termCodes',
+  'termCode',
   'valueFilter',
   'attributeFilters',
   'timeRestriction',
   'negated',
 ];
 
+/**
+ * A criterion's codes: `termCodes`, or the early draft's `termCode`, which
+ * held one code object and means the same as a list of that one code.
+ */
+function readTermCodes(raw: Record<string, unknown>, at: string): TermCode[] {
+  if (raw.termCode !== undefined) {
+    const draftAt = child(at, 'termCode');
+    if (raw.termCodes !== undefined) {
+      throw unsupported(
+        draftAt,
+        'both "termCode" (the early draft\'s key) and "termCodes"; which one counts is not defined',
+      );
+    }
+    if (Array.isArray(raw.termCode)) {
+      throw malformed(
+        draftAt,
+        '"termCode" (the early draft\'s key) holds one code object; a list of codes is "termCodes"',
+      );
+    }
+    return [readTermCode(raw.termCode, draftAt)];
+  }
+  const codesAt = child(at, 'termCodes');
+  return readArray(required(raw, 'termCodes', at), codesAt, 1).map((tc, i) =>
+    readTermCode(tc, child(codesAt, i)),
+  );
+}
+
 class Translation {
   private criteria = 0;
 
   criterion(value: unknown, at: string): Expr {
     const raw = readObject(value, at, CRITERION_KEYS);
-    const codesAt = child(at, 'termCodes');
-    const termCodes = readArray(required(raw, 'termCodes', at), codesAt, 1).map((tc, i) =>
-      readTermCode(tc, child(codesAt, i)),
-    );
+    const termCodes = readTermCodes(raw, at);
     if (raw.attributeFilters !== undefined) {
       const filters = readArray(raw.attributeFilters, child(at, 'attributeFilters'));
       if (filters.length > 0) {
@@ -460,9 +538,17 @@ class Translation {
           : readPeriod(raw.timeRestriction, child(at, 'timeRestriction')),
     };
     const isPatient =
-      parts.context === 'patient' ||
+      parts.context?.kind === 'patient' ||
       (parts.context === undefined && termCodes.some((tc) => patientConcept(tc.system, tc.code)));
-    const exprs = isPatient ? [patientCriterion(parts)] : eventCriteria(parts);
+    const isConsent =
+      parts.context?.kind === 'consent' ||
+      (parts.context === undefined &&
+        termCodes.every((tc) => consentCodeProblem(tc.system) === undefined));
+    const exprs = isPatient
+      ? [patientCriterion(parts)]
+      : isConsent
+        ? [consentCriterion(parts)]
+        : eventCriteria(parts);
     this.criteria += exprs.length;
     if (this.criteria > DEFAULT_LIMITS.maxCriteria) {
       throw unsupported(at, `the document holds more than ${DEFAULT_LIMITS.maxCriteria} criteria`);
@@ -473,7 +559,7 @@ class Translation {
     return negated ? { not: expr } : expr;
   }
 
-  private context(value: unknown, at: string): CriterionKind {
+  private context(value: unknown, at: string): ContextRule {
     const ctx = readTermCode(value, at);
     if (ctx.system !== CONTEXT_SYSTEM) {
       throw unsupported(
@@ -481,9 +567,9 @@ class Translation {
         `contexts are read from the ${CONTEXT_SYSTEM} ontology, not ${ctx.system}`,
       );
     }
-    const kind = contextKind(ctx.code);
-    if (typeof kind === 'object') throw unsupported(child(at, 'code'), kind.reason);
-    return kind;
+    const rule = contextRule(ctx.code);
+    if ('reason' in rule) throw unsupported(child(at, 'code'), rule.reason);
+    return rule;
   }
 
   /** `op` of the children; a single child stands alone, as CCDL's one-element groups do. */
@@ -499,6 +585,12 @@ class Translation {
   groups(value: unknown, at: string, outer: 'all' | 'any', inner: 'all' | 'any'): Expr {
     const groups = readArray(value, at, 1).map((g, i) => {
       const groupAt = child(at, i);
+      if (typeof g === 'object' && g !== null && !Array.isArray(g)) {
+        throw unsupported(
+          groupAt,
+          'a flat list of criteria is the early draft format, which does not say whether they are AND-ed or OR-ed; structured query draft-2 and later write groups (an array of arrays)',
+        );
+      }
       const items = readArray(g, groupAt, 1).map((c, j) => this.criterion(c, child(groupAt, j)));
       return this.combine(inner, items, groupAt);
     });
@@ -520,7 +612,8 @@ class Translation {
 export function ccdlToQuery(doc: unknown): CohortQuery {
   prescan(doc);
   const top = readObject(doc, '', ['version', 'display', 'inclusionCriteria', 'exclusionCriteria']);
-  readString(required(top, 'version', ''), '/version');
+  // The early draft had no version; the structure alone tells the formats apart.
+  if (top.version !== undefined) readString(top.version, '/version');
   const t = new Translation();
   const included = t.groups(
     required(top, 'inclusionCriteria', ''),

@@ -1,10 +1,17 @@
 // What a CCDL termCode means in query v1: which criterion kind its code
 // system belongs to, which context names which kind, and the two patient
 // concepts (gender, age) the MII ontology writes as criteria.
+import type { MedicationResourceType } from '../generated/query.ts';
 import type { EventKind } from '../query/walk.ts';
 
-/** A v1 criterion kind, or `patient` for the demographic criterion. */
-export type CriterionKind = EventKind | 'patient';
+/** A v1 criterion kind: an event kind, `patient` (demographics) or `consent`. */
+export type CriterionKind = EventKind | 'patient' | 'consent';
+
+/** What a criterion's context selects: a kind, and for medications the resource types. */
+export interface ContextRule {
+  readonly kind: CriterionKind;
+  readonly resourceTypes?: readonly [MedicationResourceType];
+}
 
 export interface SystemRule {
   /** The kind codes of this system select; undefined when the context decides (SNOMED CT). */
@@ -41,8 +48,9 @@ const SYSTEM_RULES: ReadonlyMap<string, SystemRule> = new Map<string, SystemRule
   // system; a seven-character substance code has no children, so it is exact.
   [ATC_GM, { kind: 'medication', system: ATC_GM, descendants: false, leafLength: 7 }],
   ['http://fhir.de/CodeSystem/dimdi/atc', { kind: 'medication', system: ATC_GM, descendants: false, leafLength: 7 }],
-  [OPS, { kind: 'procedure', system: OPS, descendants: false }],
-  ['http://fhir.de/CodeSystem/dimdi/ops', { kind: 'procedure', system: OPS, descendants: false }],
+  // OPS is prefix-hierarchical like ICD-10 (`5-39` heads `5-390` to `5-399`).
+  [OPS, { kind: 'procedure', system: OPS, descendants: true }],
+  ['http://fhir.de/CodeSystem/dimdi/ops', { kind: 'procedure', system: OPS, descendants: true }],
   ['http://hl7.org/fhir/sid/cvx', { kind: 'immunization', system: 'http://hl7.org/fhir/sid/cvx', descendants: false }],
   [SNOMED, { kind: undefined, system: SNOMED, descendants: false }],
 ]); // prettier-ignore
@@ -60,33 +68,94 @@ export function valueCodeRule(system: string): SystemRule {
   return SYSTEM_RULES.get(system) ?? { kind: undefined, system, descendants: false };
 }
 
+// SNOMED CT names a concept's top-level hierarchy in the semantic tag that
+// ends its fully specified name ("Colonoscopy (procedure)"). Without a
+// context, only the tags that name one resource type decide the kind; a
+// finding may be recorded as a Condition or as an Observation, so it does not.
+const SEMANTIC_TAG_KINDS: ReadonlyMap<string, EventKind> = new Map<string, EventKind>([
+  ['disorder', 'condition'],
+  ['procedure', 'procedure'],
+  ['regime/therapy', 'procedure'],
+  ['observable entity', 'observation'],
+]);
+
+const SEMANTIC_TAGS_V1_LACKS: ReadonlyMap<string, string> = new Map([
+  ['specimen', 'v1 has no specimen criterion'],
+  ['finding', 'a finding may be recorded as a Condition or an Observation; the criterion needs a context to say which'],
+]); // prettier-ignore
+
+/**
+ * The kind a SNOMED CT display's semantic tag names: a kind, a reason v1
+ * cannot follow it, or undefined when the display carries no tag.
+ * @example semanticTagKind('Colonoscopy (procedure)') // 'procedure'
+ */
+export function semanticTagKind(
+  display: string | undefined,
+): EventKind | { readonly reason: string } | undefined {
+  const tag = display === undefined ? undefined : /\(([a-z][a-z /-]*)\)\s*$/.exec(display)?.[1];
+  if (tag === undefined) return undefined;
+  return (
+    SEMANTIC_TAG_KINDS.get(tag) ?? {
+      reason:
+        SEMANTIC_TAGS_V1_LACKS.get(tag) ??
+        `the semantic tag "${tag}" names no resource type v1 has a criterion for`,
+    }
+  );
+}
+
 /** The code system of the MII ontology's criterion contexts. */
 export const CONTEXT_SYSTEM = 'fdpg.mii.cds';
 
-const CONTEXT_KINDS: ReadonlyMap<string, CriterionKind> = new Map<string, CriterionKind>([
-  ['Patient', 'patient'],
-  ['Diagnose', 'condition'],
-  ['Laboruntersuchung', 'observation'],
-  ['Procedure', 'procedure'],
-  ['Prozedur', 'procedure'],
-]);
+// The medication contexts each name one resource type of the MII medication
+// module, as the MII's CQL translator (sq2cql) reads them: an administration
+// is not "any medication", so the criterion keeps to that type.
+const CONTEXT_RULES: ReadonlyMap<string, ContextRule> = new Map<string, ContextRule>([
+  ['Patient', { kind: 'patient' }],
+  ['Diagnose', { kind: 'condition' }],
+  ['Laboruntersuchung', { kind: 'observation' }],
+  ['Procedure', { kind: 'procedure' }],
+  ['Prozedur', { kind: 'procedure' }],
+  ['Einwilligung', { kind: 'consent' }],
+  ['Medikamentenverabreichung', { kind: 'medication', resourceTypes: ['MedicationAdministration'] }],
+  ['Medikamentenanordnung', { kind: 'medication', resourceTypes: ['MedicationRequest'] }],
+  ['Medikamentenverordnung', { kind: 'medication', resourceTypes: ['MedicationStatement'] }],
+]); // prettier-ignore
 
-// Contexts that select a resource type v1 either lacks or cannot single out.
+// Contexts that select a resource type v1 lacks.
 const CONTEXTS_V1_LACKS: ReadonlyMap<string, string> = new Map([
-  ['Medikamentenverabreichung', 'v1 "medication" matches requests, statements and administrations alike; it cannot keep to administrations'],
-  ['Medikamentenverordnung', 'v1 "medication" matches requests, statements and administrations alike; it cannot keep to prescriptions'],
-  ['Einwilligung', 'v1 has no consent criterion'],
   ['Specimen', 'v1 has no specimen criterion'],
   ['Bioprobe', 'v1 has no specimen criterion'],
 ]); // prettier-ignore
 
-/** The kind a context names, or the reason v1 cannot follow it. */
-export function contextKind(code: string): CriterionKind | { readonly reason: string } {
+/** What a context selects, or the reason v1 cannot follow it. */
+export function contextRule(code: string): ContextRule | { readonly reason: string } {
   return (
-    CONTEXT_KINDS.get(code) ?? {
+    CONTEXT_RULES.get(code) ?? {
       reason: CONTEXTS_V1_LACKS.get(code) ?? `v1 knows no criterion for the context "${code}"`,
     }
   );
+}
+
+/**
+ * The MII broad consent's policy codes (Einwilligung, module "Consent" of
+ * the MII core data set), the codes a v1 consent criterion names.
+ */
+export const MII_CONSENT_POLICY = 'urn:oid:2.16.840.1.113883.3.1937.777.24.5.3';
+
+// Codes of the FDPG ontology that stand for a combination of policy codes,
+// defined in the FDPG's own mapping files rather than in the query.
+const COMBINED_CONSENT_SYSTEMS: ReadonlySet<string> = new Set([
+  'fdpg.consent.combined',
+  'mii.abide',
+]);
+
+/** Why a consent code cannot be translated, or undefined when it can. */
+export function consentCodeProblem(system: string): string | undefined {
+  if (system === MII_CONSENT_POLICY) return undefined;
+  if (COMBINED_CONSENT_SYSTEMS.has(system)) {
+    return `${system} codes name a combination of consent policies defined outside the query; select the policy codes of ${MII_CONSENT_POLICY} themselves`;
+  }
+  return `v1 consent criteria name the MII broad consent's policy codes (${MII_CONSENT_POLICY}), not ${system}`;
 }
 
 /** The patient concept a termCode names, if any. */

@@ -38,6 +38,10 @@ export interface CatalogueEntry {
   };
   dataVersion: string;
   /**
+   * True when the node leaves patients who opted out (an active Consent denying the codes of its policy's optOut) out of every answer.
+   */
+  appliesOptOut?: boolean;
+  /**
    * Codes held by at least the node's threshold of patients, with rounded patient counts.
    */
   codes?: {

@@ -16,7 +16,8 @@ export type Expr =
   | ProcedureExpr
   | MedicationExpr
   | ImmunizationExpr
-  | EncounterExpr;
+  | EncounterExpr
+  | ConsentExpr;
 /**
  * This interface was referenced by `CohortQuery`'s JSON-Schema
  * via the `definition` "Gender".
@@ -40,6 +41,17 @@ export type CodeSet = [Coding, ...Coding[]];
  * via the `definition` "Unit".
  */
 export type Unit = string;
+/**
+ * This interface was referenced by `CohortQuery`'s JSON-Schema
+ * via the `definition` "MedicationResourceType".
+ */
+export type MedicationResourceType =
+  'MedicationRequest' | 'MedicationStatement' | 'MedicationAdministration';
+/**
+ * This interface was referenced by `CohortQuery`'s JSON-Schema
+ * via the `definition` "ConsentDecision".
+ */
+export type ConsentDecision = 'permit' | 'deny';
 /**
  * This interface was referenced by `CohortQuery`'s JSON-Schema
  * via the `definition` "Dimension".
@@ -228,7 +240,24 @@ export interface ProcedureExpr {
  * via the `definition` "MedicationExpr".
  */
 export interface MedicationExpr {
-  medication: EventCriterion;
+  medication: MedicationCriterion;
+}
+/**
+ * An event criterion on medication uses; resourceTypes keeps to some of the three resource types (default: all three).
+ *
+ * This interface was referenced by `CohortQuery`'s JSON-Schema
+ * via the `definition` "MedicationCriterion".
+ */
+export interface MedicationCriterion {
+  code: CodeSet;
+  period?: Period;
+  ageAtEvent?: AgeRange;
+  atLeast?: number;
+  /**
+   * @minItems 1
+   * @maxItems 3
+   */
+  resourceTypes?: [MedicationResourceType, ...MedicationResourceType[]];
 }
 /**
  * This interface was referenced by `CohortQuery`'s JSON-Schema
@@ -243,6 +272,23 @@ export interface ImmunizationExpr {
  */
 export interface EncounterExpr {
   encounter: EventCriterion;
+}
+/**
+ * This interface was referenced by `CohortQuery`'s JSON-Schema
+ * via the `definition` "ConsentExpr".
+ */
+export interface ConsentExpr {
+  consent: ConsentCriterion;
+}
+/**
+ * A provision of an active FHIR Consent, in force on asOf, whose type is the decision (default permit) and whose code is in the set.
+ *
+ * This interface was referenced by `CohortQuery`'s JSON-Schema
+ * via the `definition` "ConsentCriterion".
+ */
+export interface ConsentCriterion {
+  code: CodeSet;
+  decision?: ConsentDecision;
 }
 /**
  * This interface was referenced by `CohortQuery`'s JSON-Schema

@@ -112,4 +112,23 @@ export interface ResolvedNodePolicyConfig {
     count: number;
     windowSeconds: number;
   };
+  /**
+   * Opt-out (EHDS): patients with an active FHIR Consent whose provision denies one of these codes, in force on the query's asOf, are left out of every answer, as if the node did not hold them. Absent: the node applies no opt-out. The catalogue says whether a node applies one.
+   */
+  optOut?: {
+    /**
+     * @minItems 1
+     * @maxItems 50
+     */
+    codes: [
+      {
+        system: string;
+        code: string;
+      },
+      ...{
+        system: string;
+        code: string;
+      }[],
+    ];
+  };
 }

@@ -9,9 +9,10 @@ import type {
   Dimension,
   Expr,
   Measure,
+  MedicationCriterion,
   PatientCriterion,
 } from '../generated/query.ts';
-import { exprNode, normaliseCode } from './walk.ts';
+import { MEDICATION_RESOURCE_TYPES, exprNode, normaliseCode } from './walk.ts';
 
 /** A canonical query: defaults filled in, `label` and `nodes` (routing, not meaning) dropped. */
 export type CanonicalQuery = Omit<CohortQuery, 'label' | 'nodes' | 'stratify' | 'measures'> & {
@@ -116,17 +117,38 @@ export function canonicalExpr(expr: Expr): Expr {
     }
     case 'patient':
       return { patient: canonicalPatient(node.criterion) };
+    case 'consent': {
+      const c = node.criterion;
+      return { consent: { code: canonicalCodeSet(c.code), decision: c.decision ?? 'permit' } };
+    }
     case 'event': {
       const c = node.criterion;
+      const { resourceTypes, ...rest } =
+        'resourceTypes' in c ? c : { ...c, resourceTypes: undefined };
       const criterion = {
-        ...c,
+        ...rest,
         code: canonicalCodeSet(c.code),
         atLeast: c.atLeast ?? 1,
         ...('valueCode' in c && c.valueCode ? { valueCode: canonicalCodeSet(c.valueCode) } : {}),
+        ...canonicalResourceTypes(resourceTypes),
       };
       return { [node.kind]: criterion } as unknown as Expr;
     }
   }
+}
+
+/**
+ * A medication criterion's resource types in a fixed order; all three are
+ * the default and are left out, so the two spellings hash alike.
+ */
+function canonicalResourceTypes(
+  types: MedicationCriterion['resourceTypes'],
+): Pick<MedicationCriterion, 'resourceTypes'> {
+  if (types === undefined) return {};
+  const kept = MEDICATION_RESOURCE_TYPES.filter((t) => types.includes(t));
+  return kept.length === MEDICATION_RESOURCE_TYPES.length
+    ? {}
+    : { resourceTypes: kept as NonNullable<MedicationCriterion['resourceTypes']> };
 }
 
 function canonicalDimension(d: Dimension): Dimension {

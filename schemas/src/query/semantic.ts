@@ -139,6 +139,10 @@ export function checkSemantics(query: CohortQuery, limits: QueryLimits = DEFAULT
         checkPeriod(node.criterion.birthDate, `${at}/patient/birthDate`);
         break;
       }
+      case 'consent':
+        criteria += 1;
+        checkCodeSet(node.criterion.code, `${at}/consent/code`);
+        break;
       case 'event': {
         criteria += 1;
         const base = `${at}/${node.kind}`;

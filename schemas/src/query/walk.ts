@@ -2,8 +2,10 @@
 // form and every engine: one place that knows which keys are which.
 import type {
   CodeSet,
+  ConsentCriterion,
   EventCriterion,
   Expr,
+  MedicationCriterion,
   ObservationCriterion,
   PatientCriterion,
 } from '../generated/query.ts';
@@ -17,17 +19,26 @@ export const EVENT_KINDS = [
   'encounter',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
-export const EXPR_KEYS = ['all', 'any', 'not', 'patient', ...EVENT_KINDS] as const;
+export const EXPR_KEYS = ['all', 'any', 'not', 'patient', ...EVENT_KINDS, 'consent'] as const;
+
+/** The resource types the `medication` kind reads; a criterion's `resourceTypes` keeps to some. */
+export const MEDICATION_RESOURCE_TYPES = [
+  'MedicationRequest',
+  'MedicationStatement',
+  'MedicationAdministration',
+] as const;
 
 /** An Expr as a tagged value, so callers can switch exhaustively. */
 export type ExprNode =
   | { readonly op: 'all' | 'any'; readonly children: readonly Expr[] }
   | { readonly op: 'not'; readonly child: Expr }
   | { readonly op: 'patient'; readonly criterion: PatientCriterion }
+  | { readonly op: 'consent'; readonly criterion: ConsentCriterion }
   | { readonly op: 'event'; readonly kind: 'observation'; readonly criterion: ObservationCriterion }
+  | { readonly op: 'event'; readonly kind: 'medication'; readonly criterion: MedicationCriterion }
   | {
       readonly op: 'event';
-      readonly kind: Exclude<EventKind, 'observation'>;
+      readonly kind: Exclude<EventKind, 'observation' | 'medication'>;
       readonly criterion: EventCriterion;
     };
 
@@ -40,6 +51,7 @@ export function exprNode(expr: Expr): ExprNode {
   if ('any' in expr) return { op: 'any', children: expr.any };
   if ('not' in expr) return { op: 'not', child: expr.not };
   if ('patient' in expr) return { op: 'patient', criterion: expr.patient };
+  if ('consent' in expr) return { op: 'consent', criterion: expr.consent };
   if ('observation' in expr)
     return { op: 'event', kind: 'observation', criterion: expr.observation };
   if ('condition' in expr) return { op: 'event', kind: 'condition', criterion: expr.condition };
@@ -82,7 +94,7 @@ export function normaliseCode(system: string, code: string): string {
 
 /** Every CodeSet a criterion carries, with its pointer suffix. */
 export function criterionCodeSets(
-  criterion: EventCriterion | ObservationCriterion,
+  criterion: EventCriterion | ObservationCriterion | ConsentCriterion,
 ): [string, CodeSet][] {
   const sets: [string, CodeSet][] = [['code', criterion.code]];
   if ('valueCode' in criterion && criterion.valueCode)

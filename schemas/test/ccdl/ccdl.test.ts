@@ -112,7 +112,11 @@ describe('limits of v1, with pointers into the CCDL document', () => {
     const mixed = {
       termCodes: [
         { system: 'http://loinc.org', code: '4548-4', display: 'HbA1c' },
-        { system: 'http://snomed.info/sct', code: '165679005', display: 'HbA1c high' },
+        {
+          system: 'http://snomed.info/sct',
+          code: '43396009',
+          display: 'Hemoglobin A1c measurement (procedure)',
+        },
       ],
     };
     const doc = {

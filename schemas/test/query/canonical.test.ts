@@ -6,6 +6,7 @@ import type {
   CohortQuery,
   Dimension,
   Expr,
+  MedicationCriterion,
   Measure,
 } from '../../src/generated/query.ts';
 import { SYSTEMS, arbitraryQuery } from '../support/arbitrary.ts';
@@ -601,6 +602,28 @@ describe('canonical form, by example', () => {
       cohort: { condition: { code: [icd('E119', false)], atLeast: 1 } },
       stratify: [],
       measures: [{ count: 'patients' }],
+    });
+  });
+
+  it("fills a consent's decision and orders a medication criterion's resource types", () => {
+    const atc: CodeSet = [{ system: 'http://www.whocc.no/atc', code: 'A10BA02' }];
+    const expr = (resourceTypes?: MedicationCriterion['resourceTypes']): Expr => ({
+      medication: { code: atc, ...(resourceTypes === undefined ? {} : { resourceTypes }) },
+    });
+    const all = canonicalExpr(
+      expr(['MedicationStatement', 'MedicationAdministration', 'MedicationRequest']),
+    );
+    expect(all).toEqual(canonicalExpr(expr()));
+    expect(all).not.toHaveProperty('medication.resourceTypes');
+    expect(canonicalExpr(expr(['MedicationAdministration', 'MedicationRequest']))).toEqual({
+      medication: {
+        code: canonicalCodeSet(atc),
+        atLeast: 1,
+        resourceTypes: ['MedicationRequest', 'MedicationAdministration'],
+      },
+    });
+    expect(canonicalExpr({ consent: { code: [icd('E11.9')] } })).toEqual({
+      consent: { code: [icd('E119', false)], decision: 'permit' },
     });
   });
 

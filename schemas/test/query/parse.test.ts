@@ -81,7 +81,7 @@ describe('valid fixtures', () => {
       'immunization', 'encounter', 'gender', 'age', 'birthDate', 'deceased', 'period', 'value',
       'valueCode', 'ageAtEvent', 'atLeast', 'descendants', 'stratify=gender', 'stratify=deceased',
       'ageBand', 'codes', 'count', 'histogram', 'summary', 'pick=latest', 'pick=earliest',
-      'pick=mean', 'asOf', 'nodes', 'label',
+      'pick=mean', 'asOf', 'nodes', 'label', 'consent', 'decision', 'resourceTypes',
     ]; // prettier-ignore
     expect(expected.filter((k) => !seen.has(k))).toEqual([]);
   });
