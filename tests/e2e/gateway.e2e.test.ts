@@ -330,8 +330,17 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
     const paths = Object.entries(res.body.paths);
     expect(paths.length).toBeGreaterThanOrEqual(8);
     const methods = ['get', 'post', 'put', 'patch', 'delete'];
+    // Each `{id}` names something that exists: a job, or a saved query.
+    const saved = await fetch(`${fed.gatewayUrl}/v1/saved-queries`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'paths', query: patientsAged(40, 79) }),
+    });
+    expect(saved.status, await saved.clone().text()).toBe(201);
+    const savedId = ((await saved.json()) as { id: string }).id;
     for (const [template, operations] of paths) {
-      const path = template.replace('{id}', aliceJob.id);
+      const id = template.startsWith('/v1/saved-queries/') ? savedId : aliceJob.id;
+      const path = template.replace('{id}', id);
       for (const method of Object.keys(operations).filter((m) => methods.includes(m))) {
         const response = await fetch(`${fed.gatewayUrl}${path}`, {
           method: method.toUpperCase(),
