@@ -13,10 +13,18 @@ import { queriesRouter } from './queries.ts';
 
 const text = JSON.stringify({ version: 1, cohort: { patient: { gender: ['female'] } } });
 
-function app() {
+function app(options: { screen?: QueryService['screen']; bodyLimitBytes?: number } = {}): {
+  server: express.Express;
+  submitted: unknown[];
+  screened: unknown[];
+} {
   const submitted: unknown[] = [];
+  const screened: unknown[] = [];
   const queries = {
-    screen: () => Promise.resolve(),
+    screen: (input: Parameters<QueryService['screen']>[0]) => {
+      screened.push({ researcher: input.researcher.sub, project: input.project });
+      return options.screen ? options.screen(input) : Promise.resolve();
+    },
     submit: (input: { body: unknown }) => {
       submitted.push(input.body);
       // Stop here: what matters is that the body reached the service.
@@ -28,9 +36,10 @@ function app() {
     res.locals.researcher = { sub: 'alice', projects: ['diabetes-eu'], scopes: [] };
     next();
   });
-  server.use(queriesRouter({ queries, publicUrl: 'https://gw.test', bodyLimitBytes: 4096 }));
+  const bodyLimitBytes = options.bodyLimitBytes ?? 4096;
+  server.use(queriesRouter({ queries, publicUrl: 'https://gw.test', bodyLimitBytes }));
   server.use(problemHandler({ logger: pino({ level: 'silent' }) }));
-  return { server, submitted };
+  return { server, submitted, screened };
 }
 
 function post(server: express.Express, encoding: string, bytes: Buffer) {
@@ -101,5 +110,39 @@ describe('POST /queries with a name twice in one object (threat 50)', () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ code: 'ERR_QUERY_INVALID', pointer: '/cohort' });
     expect(submitted).toEqual([]);
+  });
+});
+
+// A submission refused whatever its query (no project, not a member, no place
+// left on this replica) is answered before its body is read (threat 59): a
+// flood costs a lookup per request, not a parse, a validation and a hash.
+describe('POST /queries screened before its body is read (threat 59)', () => {
+  it('answers the refusal, with Retry-After, for a body it never reads', async () => {
+    const { server, submitted, screened } = app({
+      screen: () => Promise.reject(gatewayProblem('ERR_TOO_MANY_RUNNING', { retryAfter: 1 })),
+      bodyLimitBytes: 64,
+    });
+    // Too large and not JSON: read, it would be a 413; it is never read.
+    const res = await request(server)
+      .post('/queries?project=diabetes-eu')
+      .set('content-type', 'application/json')
+      .send('x'.repeat(1000));
+    expect(res.status).toBe(429);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(res.body.code).toBe('ERR_TOO_MANY_RUNNING');
+    expect(screened).toEqual([{ researcher: 'alice', project: 'diabetes-eu' }]);
+    expect(submitted).toEqual([]);
+  });
+
+  it('reads and submits the body once screened', async () => {
+    const { server, submitted, screened } = app();
+    await request(server)
+      .post('/queries')
+      .set('content-type', 'application/json')
+      .set('x-tessera-project', 'diabetes-eu')
+      .send({ version: 1 })
+      .expect(429);
+    expect(screened).toEqual([{ researcher: 'alice', project: 'diabetes-eu' }]);
+    expect(submitted).toEqual([{ version: 1 }]);
   });
 });
