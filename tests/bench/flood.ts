@@ -304,7 +304,7 @@ function docBody(
     .map((l) => l.toFixed(2))
     .join(' ')}. Command: \`${command}\`.
 
-Bursts of ${options.count} queries sent at the same moment by one researcher, ${options.rounds} rounds per case after a warm-up round. Target: refusals answer with p95 under ${REFUSAL_P95_TARGET_MS} ms. Latencies in ms, from the moment the burst left the client to the moment each answer was read; the last column but one is how many times longer an admitted query's \`202\` took than a refusal (p50 against p50), in the same bursts. The gateway's CPU per request (ms; user and system time of its process, its store's worker included, from a burst's start to its last answer, median of rounds) is what a busy machine cannot inflate: a burst of ${options.count} needs ${options.count} times that of one core before its last answer can leave.
+Bursts of ${options.count} queries sent at the same moment by one researcher, ${options.rounds} rounds per case after a warm-up round. Target: refusals answer with p95 under ${REFUSAL_P95_TARGET_MS} ms. Latencies in ms, from the moment the burst left the client to the moment each answer was read; the last column but one is how many times longer an admitted query's \`202\` took than a refusal (p50 against p50), in the same bursts. The gateway's CPU per request (ms; user and system time of its process, its store's worker included, from a burst's start to its last answer, median of rounds) is the figure a busy machine inflates least: a burst of ${options.count} needs ${options.count} times that of one core before its last answer can leave.
 
 ${markdownTable(
   [
