@@ -428,7 +428,7 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
     const same: CohortQuery = { ...patientsAged(33, 44, ['lombardia']), asOf: '2026-01-01' };
     const refusalsBefore = metricSum(
       await gatewayMetrics(fed),
-      'tessera_gateway_rate_limit_refusals_total',
+      'tessera_gateway_refusals_total',
       { reason: 'repeat' },
     );
     for (let i = 0; i < 2; i += 1) {
@@ -459,7 +459,7 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
     };
     expect((await submit(bobRationed, same, { wait: 10 })).status).toBe(200);
     expect(
-      metricSum(await gatewayMetrics(fed), 'tessera_gateway_rate_limit_refusals_total', {
+      metricSum(await gatewayMetrics(fed), 'tessera_gateway_refusals_total', {
         reason: 'repeat',
       }) - refusalsBefore,
     ).toBe(1);

@@ -275,7 +275,7 @@ export async function createGatewayService(
     resultTtlSec: config.cache.resultTtlSec,
     dataVersionOf: (node) => registry.dataVersionOf(node),
     noteDataVersion: (node, version) => registry.noteDataVersion(node, version),
-    onRefusal: (reason, kind) => metrics.rateLimitRefusals.inc({ kind, reason }),
+    onRefusal: (reason, kind) => metrics.submissionRefusals.inc({ kind, reason }),
     onCacheHit: () => metrics.cacheHits.inc(),
     background: supervisor,
   });

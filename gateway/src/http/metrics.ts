@@ -46,8 +46,8 @@ export function createGatewayMetrics(readings: {
       labelNames: ['node', 'outcome'] as const,
       registers: [registry],
     }),
-    rateLimitRefusals: new Counter({
-      name: 'tessera_gateway_rate_limit_refusals_total',
+    submissionRefusals: new Counter({
+      name: 'tessera_gateway_refusals_total',
       help: 'Queries refused at submission, by kind (rate-limit, authorisation, invalid, capacity) and reason',
       labelNames: ['kind', 'reason'] as const,
       registers: [registry],
