@@ -13,12 +13,19 @@ export {
   isRequestId,
   requestContext,
   requestIdOf,
+  startRequest,
 } from './request-context.ts';
-export { type ProblemHandlerOptions, problemHandler, sendProblem } from './problem.ts';
+export {
+  type ProblemHandlerOptions,
+  problemHandler,
+  sendProblem,
+  writeProblem,
+} from './problem.ts';
 export {
   API_CSP,
   PAGE_CSP,
   pageCsp,
   type SecurityHeadersOptions,
+  hygieneHeaders,
   securityHeaders,
 } from './security-headers.ts';

@@ -2,6 +2,7 @@
 // failure leaves as application/problem+json with its stable code and the
 // request's id, and nothing else of the error (no message, no stack, no
 // upstream text) is ever written.
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Response } from 'express';
 import { type ProblemError, bodyProblem, toProblemError } from '@tessera/schemas';
 import { requestIdOf } from './request-context.ts';
@@ -15,13 +16,28 @@ const DEFAULT_CHALLENGE = 'Bearer error="invalid_token"';
  * @example sendProblem(res, nodeProblem('ERR_NOT_FOUND'));
  */
 export function sendProblem(res: Response, error: ProblemError, challenge?: string): void {
+  writeProblem(res, error, requestIdOf(res), challenge);
+}
+
+/**
+ * {@link sendProblem} on a bare Node answer, for a request answered before
+ * any framework sees it; `requestId` is the one its answer header carries.
+ * @example writeProblem(res, refusal, requestId);
+ */
+export function writeProblem(
+  res: ServerResponse,
+  error: ProblemError,
+  requestId: string,
+  challenge?: string,
+): void {
   const wwwAuthenticate = challenge ?? (error.status === 401 ? DEFAULT_CHALLENGE : undefined);
-  if (wwwAuthenticate !== undefined) res.set('WWW-Authenticate', wwwAuthenticate);
-  if (error.retryAfter !== undefined) res.set('Retry-After', String(error.retryAfter));
-  res
-    .status(error.status)
-    .type('application/problem+json')
-    .json(error.toProblem(requestIdOf(res)));
+  if (wwwAuthenticate !== undefined) res.setHeader('WWW-Authenticate', wwwAuthenticate);
+  if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(error.retryAfter));
+  const body = JSON.stringify(error.toProblem(requestId));
+  res.statusCode = error.status;
+  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 export interface ProblemHandlerOptions {

@@ -4,6 +4,7 @@
 // else is replaced by a fresh UUID. A `traceparent` is passed on only when
 // it is well-formed, and dropped otherwise.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler, Response } from 'express';
 
 /** A request id a caller may choose: at most 128 (a problem's `requestId` limit) of A-Z a-z 0-9 . _ : - */
@@ -55,6 +56,27 @@ export interface RequestTimer {
 }
 
 /**
+ * Gives a request its id (in the `x-request-id` answer header) and times it;
+ * `routeOf` names its route once it is answered. Returns the id.
+ * @example const requestId = startRequest(timer, req, res, () => '/v1/queries');
+ */
+export function startRequest(
+  timer: RequestTimer,
+  req: IncomingMessage,
+  res: ServerResponse,
+  routeOf: () => string,
+): string {
+  const given = req.headers['x-request-id'];
+  const requestId = acceptRequestId(typeof given === 'string' ? given : undefined);
+  res.setHeader('x-request-id', requestId);
+  const stop = timer.startTimer();
+  res.on('finish', () => {
+    stop({ method: req.method ?? '', route: routeOf(), status: String(res.statusCode) });
+  });
+  return requestId;
+}
+
+/**
  * A service's first middleware: gives every request its id (in
  * `res.locals.requestId` and the `x-request-id` answer header) and times it
  * by route pattern.
@@ -62,15 +84,10 @@ export interface RequestTimer {
  */
 export function requestContext(timer: RequestTimer): RequestHandler {
   return function requestContext(req, res, next) {
-    const requestId = acceptRequestId(req.get('x-request-id'));
-    res.locals.requestId = requestId;
-    res.set('x-request-id', requestId);
-    const stop = timer.startTimer();
-    res.on('finish', () => {
+    res.locals.requestId = startRequest(timer, req, res, () => {
       // The full route pattern (router mount + path), never the raw URL: ids would explode the label set.
       const path = (req.route as { path?: string } | undefined)?.path;
-      const route = path === undefined ? 'unmatched' : `${req.baseUrl}${path}`;
-      stop({ method: req.method, route, status: String(res.statusCode) });
+      return path === undefined ? 'unmatched' : `${req.baseUrl}${path}`;
     });
     next();
   };

@@ -46,20 +46,29 @@ export interface SecurityHeadersOptions {
 }
 
 /**
+ * The hygiene headers of every answer, as names and values.
+ * @example for (const [name, value] of Object.entries(hygieneHeaders())) res.setHeader(name, value);
+ */
+export function hygieneHeaders(
+  options: SecurityHeadersOptions = {},
+): Readonly<Record<string, string>> {
+  return Object.freeze({
+    'content-security-policy': options.contentSecurityPolicy ?? API_CSP,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': options.cacheControl ?? 'no-store',
+  });
+}
+
+/**
  * A service's second middleware (after requestContext): sets the hygiene
  * headers on every answer, errors and 404s included; a route may override.
  * @example app.use(securityHeaders());
  */
 export function securityHeaders(options: SecurityHeadersOptions = {}): RequestHandler {
-  const csp = options.contentSecurityPolicy ?? API_CSP;
-  const cacheControl = options.cacheControl ?? 'no-store';
+  const headers = Object.entries(hygieneHeaders(options));
   return function securityHeaders(_req, res, next) {
-    res.set({
-      'content-security-policy': csp,
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-      'cache-control': cacheControl,
-    });
+    for (const [name, value] of headers) res.setHeader(name, value);
     next();
   };
 }

@@ -426,11 +426,9 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
   it('rations queries per researcher: repeats of one question, then queries per minute, each with 429 and Retry-After', async () => {
     const rationed: Caller = { gatewayUrl: fed.gatewayUrl, token: await fed.tokenFor('rationed') };
     const same: CohortQuery = { ...patientsAged(33, 44, ['lombardia']), asOf: '2026-01-01' };
-    const refusalsBefore = metricSum(
-      await gatewayMetrics(fed),
-      'tessera_gateway_refusals_total',
-      { reason: 'repeat' },
-    );
+    const refusalsBefore = metricSum(await gatewayMetrics(fed), 'tessera_gateway_refusals_total', {
+      reason: 'repeat',
+    });
     for (let i = 0; i < 2; i += 1) {
       expect((await submit(rationed, same, { wait: 10 })).status).toBe(200);
     }

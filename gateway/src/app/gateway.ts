@@ -1,6 +1,7 @@
 // The gateway's composition root: configuration in, a ready Express app (and
 // what must be closed) out. `serve` and the demo add the listening socket.
 import { existsSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,7 @@ import {
 import { createFederatedCatalogue } from '../catalogue/catalogue.ts';
 import { createFanout } from '../fanout/index.ts';
 import { buildGatewayApp } from '../http/app.ts';
+import { shedRefusals } from '../http/shed.ts';
 import { type NodeReading, createGatewayMetrics } from '../http/metrics.ts';
 import { buildOpenApi } from '../http/openapi.ts';
 import { createAdmission } from '../jobs/admission.ts';
@@ -96,7 +98,8 @@ export interface GatewayOptions {
 }
 
 export interface GatewayService {
-  readonly app: ReturnType<typeof buildGatewayApp>;
+  /** The gateway's request listener: refused submissions shed (http/shed.ts), the rest to its Express app. */
+  readonly app: RequestListener;
   readonly store: Store;
   readonly logger: Logger;
   /** From now on /readyz answers 503, so traffic drains away before the gateway stops. */
@@ -106,7 +109,7 @@ export interface GatewayService {
 
 /**
  * Builds the gateway from its configuration, without listening.
- * @example const gateway = await createGatewayService(config); gateway.app.listen(8080);
+ * @example const gateway = await createGatewayService(config); await listen(gateway.app, '0.0.0.0', 8080);
  */
 export async function createGatewayService(
   config: GatewaySettings,
@@ -287,7 +290,7 @@ export async function createGatewayService(
     });
   }
 
-  const app = buildGatewayApp({
+  const application = buildGatewayApp({
     publicUrl: config.publicUrl.replace(/\/$/, ''),
     queries,
     saved: createSavedQueryService({ store, projects: config.projects }),
@@ -328,6 +331,12 @@ export async function createGatewayService(
           },
         }
       : {}),
+  });
+  const app = shedRefusals({
+    app: application,
+    knownResearcher: (authorization) => auth.known(authorization),
+    capacityRefusal: (request) => queries.capacityRefusal(request),
+    timer: metrics.httpDuration,
   });
 
   return {

@@ -373,6 +373,21 @@ describe('threat 19: aud, iss, exp, nbf, iat', () => {
     await expect401(auth.verify(bearer(long)), /unknown key/);
   });
 
+  it('knows without checking only a token it verified, and only while it remembers it', async () => {
+    const auth = makeAuth();
+    const token = await sign(rsa, claims({ exp: nowSec() + 20 }));
+    // Never verified: unknown, however valid (the caller must verify it in full).
+    expect(auth.known(bearer(token))).toBeUndefined();
+    await auth.verify(bearer(token));
+    expect(auth.known(bearer(token))).toMatchObject({ sub: 'researcher-1' });
+    expect(auth.known(`Bearer ${token}x`)).toBeUndefined();
+    expect(auth.known(undefined)).toBeUndefined();
+    expect(auth.known('Basic abc')).toBeUndefined();
+    // Past its expiry and the clock tolerance it is forgotten.
+    advance(20_000 + 31_000);
+    expect(auth.known(bearer(token))).toBeUndefined();
+  });
+
   it('refuses a token without exp, iat or sub', async () => {
     const auth = makeAuth();
     for (const missing of ['exp', 'iat', 'sub']) {

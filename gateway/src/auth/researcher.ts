@@ -56,6 +56,12 @@ export interface ResearcherAuth {
    * Throws AuthProblemError 401/403, or ProblemError 503 when the IdP's keys cannot be had.
    */
   verify(authorizationHeader: string | undefined): Promise<Researcher>;
+  /**
+   * The researcher behind a token `verify` accepted before and still
+   * remembers, found without any check or I/O; undefined for any other
+   * header (never a refusal: that is `verify`'s to give).
+   */
+  known(authorizationHeader: string | undefined): Researcher | undefined;
 }
 
 /** Claims that only ID tokens carry (OpenID Connect Core §2, §3.3.2.11). */
@@ -130,15 +136,28 @@ export function createResearcherAuth(options: ResearcherAuthOptions): Researcher
     verified.set(token, { researcher, untilMs });
   }
 
+  /** A remembered token's researcher while its time lasts. */
+  function recall(token: string): Researcher | undefined {
+    const known = verified.get(token);
+    if (known === undefined) return undefined;
+    if (now() < known.untilMs) return known.researcher;
+    verified.delete(token);
+    return undefined;
+  }
+
   return {
     async verify(authorizationHeader) {
       const token = readBearerToken(authorizationHeader);
-      const known = verified.get(token);
-      if (known !== undefined) {
-        if (now() < known.untilMs) return known.researcher;
-        verified.delete(token);
+      return recall(token) ?? verifyInFull(token);
+    },
+    known(authorizationHeader) {
+      let token: string;
+      try {
+        token = readBearerToken(authorizationHeader);
+      } catch {
+        return undefined;
       }
-      return verifyInFull(token);
+      return recall(token);
     },
   };
 

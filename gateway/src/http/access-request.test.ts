@@ -65,7 +65,7 @@ function get(id: string) {
   });
   server.use(queriesRouter({ queries, publicUrl: 'https://gw.test', bodyLimitBytes: 4096 }));
   server.use(problemHandler({ logger: pino({ level: 'silent' }) }));
-  return request(server).get(`/queries/${id}/access-request`);
+  return request(server).get(`/v1/queries/${id}/access-request`);
 }
 
 describe('GET /queries/:id/access-request', () => {

@@ -61,13 +61,13 @@ export function buildGatewayApp(deps: GatewayAppDeps): express.Express {
   app.use(signInRouter(deps.signIn));
 
   // Everything else under /v1 is the researcher's own: authenticated first.
-  const v1 = express.Router();
-  v1.use(deps.authenticate);
-  v1.use(nodesRouter(deps));
-  v1.use(queriesRouter(deps));
-  v1.use(queryCheckRouter(deps));
-  v1.use(savedQueriesRouter(deps));
-  app.use('/v1', v1);
+  // Every router names its routes in full, so that a route's metrics label
+  // is its whole path even when an error leaves the router.
+  app.use('/v1', deps.authenticate);
+  app.use(queriesRouter(deps));
+  app.use(nodesRouter(deps));
+  app.use(queryCheckRouter(deps));
+  app.use(savedQueriesRouter(deps));
 
   app.use(webRouter(deps));
 

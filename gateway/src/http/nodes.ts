@@ -11,11 +11,11 @@ export interface NodesRouteDeps {
 
 /**
  * GET /v1/nodes; mount it behind researcher authentication.
- * @example v1.use(nodesRouter({ registry, circuits: () => fanout.nodeStates() }));
+ * @example app.use(nodesRouter({ registry, circuits: () => fanout.nodeStates() }));
  */
 export function nodesRouter(deps: NodesRouteDeps): express.Router {
   const router = express.Router();
-  router.get('/nodes', (_req, res) => {
+  router.get('/v1/nodes', (_req, res) => {
     const circuits = new Map(deps.circuits().map((c) => [c.node, c]));
     res.json({
       nodes: deps.registry.list().map((n) => ({

@@ -44,7 +44,7 @@ function app(options: { screen?: QueryService['screen']; bodyLimitBytes?: number
 
 function post(server: express.Express, encoding: string, bytes: Buffer) {
   return request(server)
-    .post('/queries')
+    .post('/v1/queries')
     .set('content-type', 'application/json')
     .set('content-encoding', encoding)
     .set('x-tessera-project', 'diabetes-eu')
@@ -124,7 +124,7 @@ describe('POST /queries screened before its body is read (threat 59)', () => {
     });
     // Too large and not JSON: read, it would be a 413; it is never read.
     const res = await request(server)
-      .post('/queries?project=diabetes-eu')
+      .post('/v1/queries?project=diabetes-eu')
       .set('content-type', 'application/json')
       .send('x'.repeat(1000));
     expect(res.status).toBe(429);
@@ -137,7 +137,7 @@ describe('POST /queries screened before its body is read (threat 59)', () => {
   it('reads and submits the body once screened', async () => {
     const { server, submitted, screened } = app();
     await request(server)
-      .post('/queries')
+      .post('/v1/queries')
       .set('content-type', 'application/json')
       .set('x-tessera-project', 'diabetes-eu')
       .send({ version: 1 })

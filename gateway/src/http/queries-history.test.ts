@@ -54,7 +54,7 @@ async function history() {
   });
   server.use(queriesRouter({ queries, publicUrl: 'https://gw.test', bodyLimitBytes: 4096 }));
   server.use(problemHandler({ logger: pino({ level: 'silent' }) }));
-  return request(server).get('/queries');
+  return request(server).get('/v1/queries');
 }
 
 describe('GET /queries', () => {

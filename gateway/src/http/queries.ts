@@ -75,7 +75,7 @@ function preferWaitMs(req: Request): number {
 
 /**
  * The query routes; mount them behind researcher authentication.
- * @example v1.use(queriesRouter({ queries, publicUrl, bodyLimitBytes: 262_144 }));
+ * @example app.use(queriesRouter({ queries, publicUrl, bodyLimitBytes: 262_144 }));
  */
 export function queriesRouter(deps: QueriesRouteDeps): express.Router {
   const { queries, publicUrl } = deps;
@@ -87,7 +87,7 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
     next();
   };
 
-  router.post('/queries', screen, readBody(deps.bodyLimitBytes), async (req, res) => {
+  router.post('/v1/queries', screen, readBody(deps.bodyLimitBytes), async (req, res) => {
     const mediaType = mediaTypeOf(req);
     const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : undefined);
     const job = await queries.submit({
@@ -103,7 +103,7 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
     res.status(isFinished(job) ? 200 : 202).json(jobView(job, publicUrl));
   });
 
-  router.get('/queries', async (req, res) => {
+  router.get('/v1/queries', async (req, res) => {
     const limit = typeof req.query.limit === 'string' ? Number(req.query.limit) : undefined;
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 200)) {
       throw gatewayProblem('ERR_SEARCH_INVALID', {
@@ -115,7 +115,7 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
     res.json({ queries: jobs.map((j) => ({ ...jobView(j, publicUrl), result: undefined })) });
   });
 
-  router.get('/queries/:id', async (req, res) => {
+  router.get('/v1/queries/:id', async (req, res) => {
     const job = await queries.get(req.params.id, researcherOf(res));
     const wanted = req.accepts(['application/json', 'application/fhir+json', 'text/csv']);
     if (wanted === 'application/json' || wanted === false || job.status !== 'done') {
@@ -136,7 +136,7 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
     }
   });
 
-  router.get('/queries/:id/access-request', async (req, res) => {
+  router.get('/v1/queries/:id/access-request', async (req, res) => {
     const job = await queries.get(req.params.id, researcherOf(res));
     if (job.status !== 'done') {
       throw gatewayProblem('ERR_JOB_NOT_DONE', { detail: `the query is ${job.status}` });
@@ -144,12 +144,12 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
     res.type('application/ld+json').json(accessRequestDraft(job, { publicUrl, now: new Date() }));
   });
 
-  router.delete('/queries/:id', async (req, res) => {
+  router.delete('/v1/queries/:id', async (req, res) => {
     const job = await queries.cancel(req.params.id, researcherOf(res));
     res.json(jobView(job, publicUrl));
   });
 
-  router.get('/queries/:id/events', async (req, res) => {
+  router.get('/v1/queries/:id/events', async (req, res) => {
     const researcher = researcherOf(res);
     const job = await queries.get(req.params.id, researcher);
     res.status(200).set({

@@ -25,7 +25,7 @@ function app() {
 
 const check = (body: unknown) =>
   request(app())
-    .post('/query-check')
+    .post('/v1/query-check')
     .set('content-type', 'application/json')
     .send(body as object);
 
@@ -82,7 +82,7 @@ describe('POST /query-check', () => {
       expect(res.body.pointer).toBe('');
     }
     const notJson = await request(app())
-      .post('/query-check')
+      .post('/v1/query-check')
       .set('content-type', 'application/json')
       .send('{"query":');
     expect(notJson.status).toBe(400);

@@ -14,10 +14,10 @@ export interface QueryCheckRouteDeps {
   readonly bodyLimitBytes: number;
 }
 
-/** @example v1.use(queryCheckRouter({ bodyLimitBytes: 262_144 })); */
+/** @example app.use(queryCheckRouter({ bodyLimitBytes: 262_144 })); */
 export function queryCheckRouter(deps: QueryCheckRouteDeps): express.Router {
   const router = express.Router();
-  router.post('/query-check', readBody(deps.bodyLimitBytes), (req, res) => {
+  router.post('/v1/query-check', readBody(deps.bodyLimitBytes), (req, res) => {
     const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : undefined);
     const keys = typeof body === 'object' && body !== null ? Object.keys(body) : [];
     if (keys.length !== 1 || (keys[0] !== 'query' && keys[0] !== 'ccdl')) {

@@ -32,12 +32,13 @@ function app() {
   server.use(problemHandler({ logger: pino({ level: 'silent' }) }));
   const as = (who: string) => ({
     save: (body: unknown, project?: string) => {
-      const req = request(server).post('/saved-queries').set('x-researcher', who);
+      const req = request(server).post('/v1/saved-queries').set('x-researcher', who);
       return (project ? req.set('x-tessera-project', project) : req).send(body as object);
     },
-    get: (id: string) => request(server).get(`/saved-queries/${id}`).set('x-researcher', who),
-    list: () => request(server).get('/saved-queries').set('x-researcher', who),
-    remove: (id: string) => request(server).delete(`/saved-queries/${id}`).set('x-researcher', who),
+    get: (id: string) => request(server).get(`/v1/saved-queries/${id}`).set('x-researcher', who),
+    list: () => request(server).get('/v1/saved-queries').set('x-researcher', who),
+    remove: (id: string) =>
+      request(server).delete(`/v1/saved-queries/${id}`).set('x-researcher', who),
   });
   return { as };
 }

@@ -36,29 +36,29 @@ export function savedQueryView(
 
 /**
  * The saved-query routes; mount them behind researcher authentication.
- * @example v1.use(savedQueriesRouter({ saved, publicUrl, bodyLimitBytes: 262_144 }));
+ * @example app.use(savedQueriesRouter({ saved, publicUrl, bodyLimitBytes: 262_144 }));
  */
 export function savedQueriesRouter(deps: SavedQueriesRouteDeps): express.Router {
   const { saved, publicUrl } = deps;
   const router = express.Router();
 
-  router.post('/saved-queries', readBody(deps.bodyLimitBytes), async (req, res) => {
+  router.post('/v1/saved-queries', readBody(deps.bodyLimitBytes), async (req, res) => {
     const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : undefined);
     const record = await saved.save(researcherOf(res), body, req.get('x-tessera-project'));
     const view = savedQueryView(record, publicUrl);
     res.status(201).set('Location', `${publicUrl}/v1/saved-queries/${record.id}`).json(view);
   });
 
-  router.get('/saved-queries', async (_req, res) => {
+  router.get('/v1/saved-queries', async (_req, res) => {
     const list = await saved.list(researcherOf(res));
     res.json({ savedQueries: list.map((s) => savedQueryView(s, publicUrl)) });
   });
 
-  router.get('/saved-queries/:id', async (req, res) => {
+  router.get('/v1/saved-queries/:id', async (req, res) => {
     res.json(savedQueryView(await saved.get(req.params.id, researcherOf(res)), publicUrl));
   });
 
-  router.delete('/saved-queries/:id', async (req, res) => {
+  router.delete('/v1/saved-queries/:id', async (req, res) => {
     await saved.remove(req.params.id, researcherOf(res));
     res.status(204).end();
   });

@@ -277,11 +277,21 @@ export function createQueryService(deps: QueryServiceDeps) {
     project: string,
     hash: string,
   ): never => {
+    noteCapacityRefusal(error, researcher, project, hash);
+    throw error;
+  };
+
+  /** Counts a capacity refusal and writes its audit entry behind the answer. */
+  const noteCapacityRefusal = (
+    error: ProblemError,
+    researcher: Researcher,
+    project: string,
+    hash: string,
+  ): void => {
     const reason = error.code === 'ERR_OVERLOADED' ? 'capacity' : 'running';
     deps.onRefusal?.(reason, 'capacity');
     const entry = refusalEntry(error, researcher, project, hash, reason);
     deps.background.run('audit', () => deps.store.appendAudit(entry));
-    throw error;
   };
 
   /**
@@ -604,6 +614,25 @@ export function createQueryService(deps: QueryServiceDeps) {
      */
     async screen(request: Pick<SubmitRequest, 'researcher' | 'project'>): Promise<void> {
       await screen(request.researcher, request.project);
+    },
+
+    /**
+     * The capacity refusal (`429`/`503`) a member's submission to one of her
+     * projects meets now, already counted and audited (behind the answer),
+     * told from memory alone; undefined when there is room or when the
+     * submission is anything else, which `screen` and `submit` then judge.
+     * What sheds a flood before the application sees it.
+     */
+    capacityRefusal(
+      request: Pick<SubmitRequest, 'researcher' | 'project'>,
+    ): ProblemError | undefined {
+      const { researcher } = request;
+      const project = chooseProject(researcher, request.project);
+      if (project === undefined || !researcher.projects.includes(project)) return undefined;
+      if (!Object.hasOwn(deps.projects, project)) return undefined;
+      const full = deps.admission.refusal(researcher.sub);
+      if (full) noteCapacityRefusal(full, researcher, project, UNREAD_QUERY);
+      return full;
     },
 
     /** Validates, authorises and records a query, then runs it in the background. */
