@@ -517,7 +517,7 @@ describe('the gateway in a federation of real processes (PGlite state)', () => {
         query: { ...HYPERTENSION_BY_GENDER, asOf: '2026-01-01' },
         requestId: 'key-check',
       });
-      const token = await signer.sign({
+      const token = signer.sign({
         aud: 'lombardia',
         sub: fed.researcherSub(),
         project: 'diabetes-eu',

@@ -33,7 +33,7 @@ describe('encoded request bodies at the node (threat 49)', () => {
 
   for (const [name, encoding, bytes] of cases) {
     it(`answers 415 ERR_ENCODING_UNSUPPORTED for ${name}, with or without a token`, async () => {
-      for (const token of [undefined, await node.sign(bytes.toString('latin1'))]) {
+      for (const token of [undefined, node.sign(bytes.toString('latin1'))]) {
         const req = request(node.service.app)
           .post('/v1/evaluate')
           .set('content-type', 'application/json')
@@ -53,7 +53,7 @@ describe('encoded request bodies at the node (threat 49)', () => {
       '{"query":{"version":1,"cohort":{"patient":{"gender":["female"]}},"cohort":{"patient":{"gender":["male"]}},"asOf":"2026-02-01"}}';
     const res = await request(node.service.app)
       .post('/v1/evaluate')
-      .set('authorization', `Bearer ${await node.sign(twice)}`)
+      .set('authorization', `Bearer ${node.sign(twice)}`)
       .set('content-type', 'application/json')
       .send(twice);
     expect(res.status).toBe(400);
@@ -63,7 +63,7 @@ describe('encoded request bodies at the node (threat 49)', () => {
   it('still answers a plain body, and identity is plain', async () => {
     const res = await request(node.service.app)
       .post('/v1/evaluate')
-      .set('authorization', `Bearer ${await node.sign(body)}`)
+      .set('authorization', `Bearer ${node.sign(body)}`)
       .set('content-type', 'application/json')
       .set('content-encoding', 'identity')
       .send(body);

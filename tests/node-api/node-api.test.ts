@@ -21,7 +21,7 @@ async function evaluate(node: TestNode, body: unknown, caller?: Parameters<TestN
   const text = JSON.stringify(body);
   return request(node.service.app)
     .post('/v1/evaluate')
-    .set('authorization', `Bearer ${await node.sign(text, caller)}`)
+    .set('authorization', `Bearer ${node.sign(text, caller)}`)
     .set('content-type', 'application/json')
     .send(text);
 }
@@ -176,7 +176,7 @@ describe('node API with the default policy', () => {
     const text = JSON.stringify({ query: prediabetesByGender, requestId: 'x'.repeat(300_000) });
     const res = await request(node.service.app)
       .post('/v1/evaluate')
-      .set('authorization', `Bearer ${await node.sign(text)}`)
+      .set('authorization', `Bearer ${node.sign(text)}`)
       .set('content-type', 'application/json')
       .send(text);
     expect(res.status).toBe(413);
@@ -228,7 +228,7 @@ describe('node API with the default policy', () => {
       const text = JSON.stringify({ query });
       const after = await request(restarted.app)
         .post('/v1/evaluate')
-        .set('authorization', `Bearer ${await node.sign(text, { sub: 'researcher-2' })}`)
+        .set('authorization', `Bearer ${node.sign(text, { sub: 'researcher-2' })}`)
         .set('content-type', 'application/json')
         .send(text);
       expect(after.body.total).toEqual(before.body.total);

@@ -19,7 +19,7 @@ async function evaluate(node: TestNode, query: unknown) {
   const text = JSON.stringify({ query, requestId: 'r-opt-out' });
   return request(node.service.app)
     .post('/v1/evaluate')
-    .set('authorization', `Bearer ${await node.sign(text)}`)
+    .set('authorization', `Bearer ${node.sign(text)}`)
     .set('content-type', 'application/json')
     .send(text);
 }

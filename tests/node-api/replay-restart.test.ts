@@ -39,7 +39,7 @@ describe('a captured gateway request replayed after a node restart (threat 48)',
 
   it('is refused with 401 by the restarted node, and spends no budget', async () => {
     const body = JSON.stringify({ query });
-    const token = await node.sign(body);
+    const token = node.sign(body);
     const first = await post(node.service, token, body);
     expect(first.status).toBe(200);
     // Replayed to the same process: refused.
@@ -53,7 +53,7 @@ describe('a captured gateway request replayed after a node restart (threat 48)',
     expect(replay.body.code).toBe('ERR_UNAUTHENTICATED');
 
     // A fresh token for the same query is still answered after the restart.
-    const fresh = await post(restarted, await node.sign(body), body);
+    const fresh = await post(restarted, node.sign(body), body);
     expect(fresh.status).toBe(200);
   });
 });

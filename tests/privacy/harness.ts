@@ -231,7 +231,7 @@ export class Attacker {
         break;
       }
       const body = JSON.stringify({ query: q, requestId: `attack-${this.answers}` });
-      const token = await this.#node.node.sign(body, {
+      const token = this.#node.node.sign(body, {
         sub: this.#researchers[this.#current]!,
         project: this.#project,
       });

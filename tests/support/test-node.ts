@@ -22,7 +22,7 @@ export interface TestNode {
   readonly dir: string;
   readonly config: NodeSettings;
   /** Signs a body as the gateway would for this node. */
-  sign(body: string, caller?: { sub?: string; project?: string; aud?: string }): Promise<string>;
+  sign(body: string, caller?: { sub?: string; project?: string; aud?: string }): string;
   close(): Promise<void>;
 }
 

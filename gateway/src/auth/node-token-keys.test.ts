@@ -47,7 +47,7 @@ const kidOf = (token: string): string | undefined => decodeProtectedHeader(token
 describe('openNodeTokenKeyring', () => {
   it('switches to a key rotated elsewhere after its delay, and publishes both meanwhile', async () => {
     const { other, keyring, first, switches, advance, now } = await setup();
-    expect(kidOf(await keyring.sign(request))).toBe(first.kid);
+    expect(kidOf(keyring.sign(request))).toBe(first.kid);
     expect(switches).toEqual([first.kid]);
 
     const second = await other.rotateSigningKey(newKey, now());
@@ -56,10 +56,10 @@ describe('openNodeTokenKeyring', () => {
     // ...but not signed with until the nodes have had time to fetch it.
     advance(DELAY_SEC - 1);
     await keyring.refresh();
-    const lastOfFirst = await keyring.sign(request);
+    const lastOfFirst = keyring.sign(request);
     expect(kidOf(lastOfFirst)).toBe(first.kid);
     advance(1);
-    const after = await keyring.sign(request);
+    const after = keyring.sign(request);
     expect(kidOf(after)).toBe(second.kid);
     expect(switches).toEqual([first.kid, second.kid]);
 
@@ -90,7 +90,7 @@ describe('openNodeTokenKeyring', () => {
     await expect(keyring.refresh()).rejects.toThrow('store down');
     read = () => Promise.resolve([]);
     await expect(keyring.refresh()).rejects.toThrow(/no signing key/);
-    expect(kidOf(await keyring.sign(request))).toBe(first.kid);
+    expect(kidOf(keyring.sign(request))).toBe(first.kid);
     await expect(
       openNodeTokenKeyring({ readKeys: read, issuer: ISSUER, policy: nodeTokenKeyPolicy(0) }),
     ).rejects.toThrow(/no signing key/);

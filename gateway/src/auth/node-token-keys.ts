@@ -32,7 +32,7 @@ export interface NodeTokenKeyringOptions {
 
 export interface NodeTokenKeyring {
   /** Signs with the key the schedule names now. */
-  sign(request: NodeTokenRequest): Promise<string>;
+  sign(request: NodeTokenRequest): string;
   /** Re-reads the keys, so a rotation made elsewhere is seen. */
   refresh(): Promise<void>;
   /** Re-reads the keys and answers the JWKS document: every key the schedule publishes now. */

@@ -42,13 +42,13 @@ export interface NodeTokenRequest {
 
 export interface NodeTokenSigner {
   readonly kid: string;
-  sign(request: NodeTokenRequest): Promise<string>;
+  sign(request: NodeTokenRequest): string;
 }
 
 /**
  * @example
  * const signer = createNodeTokenSigner({ privateJwk, kid, issuer: 'https://gateway.tessera.eu' });
- * const token = await signer.sign({ aud: 'lombardia', sub, project, body });
+ * const token = signer.sign({ aud: 'lombardia', sub, project, body });
  */
 export function createNodeTokenSigner(options: NodeTokenSignerOptions): NodeTokenSigner {
   const { privateJwk, kid, issuer, ttlSec = 10, now = Date.now } = options;
@@ -72,7 +72,7 @@ export function createNodeTokenSigner(options: NodeTokenSignerOptions): NodeToke
 
   return {
     kid,
-    async sign({ aud, sub, project, body }) {
+    sign({ aud, sub, project, body }) {
       const iat = Math.floor(now() / 1000);
       const payload = base64urlJson({
         project,

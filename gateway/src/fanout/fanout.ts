@@ -96,7 +96,11 @@ export interface FanoutOptions {
    * Returns the bearer token for this node, these exact body bytes and this
    * caller. Called for every attempt, so no token is ever sent twice.
    */
-  readonly signRequest: (nodeId: string, body: string, caller: FanoutCaller) => Promise<string>;
+  readonly signRequest: (
+    nodeId: string,
+    body: string,
+    caller: FanoutCaller,
+  ) => string | Promise<string>;
   readonly metrics?: FanoutMetrics;
   /** Milliseconds; used for deadlines, latencies and the breakers. Default Date.now. */
   readonly now?: () => number;
