@@ -107,7 +107,11 @@ export interface LoadOutcome {
   readonly eventRows: number;
   /** Event rows dropped for want of their patient. */
   readonly droppedRows: number;
-  /** Events kept: distinct resources, whatever number of codes (rows) each has. */
+  /**
+   * Events kept: distinct resources, whatever number of codes (rows) each
+   * has. Counted only when an event was dropped (a scan of every event
+   * table); 0 otherwise, when nothing compares with it.
+   */
   readonly events: number;
   /** Events and Consents dropped for want of their patient, as resources. */
   readonly droppedEvents: number;
@@ -144,7 +148,6 @@ export async function publish(
     );
   let droppedRows = 0;
   let eventRows = 0;
-  let events = 0;
   let droppedEvents = 0;
   await c.run('BEGIN TRANSACTION');
   try {
@@ -182,7 +185,6 @@ export async function publish(
       );
       droppedRows += staged - inserted;
       eventRows += inserted;
-      events += await countRows(c, `SELECT count(DISTINCT resource_id) FROM ${table}`);
       if (staged > inserted) droppedEvents += await orphans(parts.join(' UNION ALL '));
       await c.run(
         `INSERT INTO ${CODE_PATIENT_TABLES[kind]} SELECT e.system, e.code, e.patient_key, p.record_key ` +
@@ -209,6 +211,15 @@ export async function publish(
         SELECT resource_id, component, system, code FROM ${valueCodes}
          WHERE patient_id IN (SELECT patient_id FROM patients)
          ORDER BY system, code, file_index, segment, line`);
+    }
+    let events = 0;
+    if (droppedEvents > 0) {
+      for (const kind of KINDS) {
+        events += await countRows(
+          c,
+          `SELECT count(DISTINCT resource_id) FROM ${EVENT_TABLES[kind]}`,
+        );
+      }
     }
     check({
       patients: await countRows(c, 'SELECT count(*) FROM patients'),
