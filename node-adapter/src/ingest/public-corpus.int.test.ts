@@ -274,6 +274,66 @@ describe('US Core: Patient/example with its blood pressure, diagnosis and encoun
   });
 });
 
+describe('MII Kerndatensatz Labor: module examples (CC-BY-4.0)', () => {
+  const { loaded, evaluate, count } = dataSet('mii-labor');
+  const CREATININE = [{ system: LOINC, code: '59826-8' }];
+  const ALBUMIN_24H = [{ system: LOINC, code: '1755-8' }];
+  const EPITHELIAL_CELLS = [{ system: LOINC, code: '5787-7' }];
+
+  test('the patient (no gender, no birth date) and four laboratory values, none skipped', () => {
+    const { report } = loaded;
+    expect(report.resources).toEqual({ Observation: counts(4), Patient: counts(1) });
+    expect(report.skippedReasons).toEqual({});
+    expect(report.badLineCount).toBe(0);
+    expect(report.droppedEvents).toBe(0);
+    expect(report.rows).toMatchObject({ patients: 1, observations: 4 });
+  });
+
+  test('creatinine 72 µmol/l is compared in its UCUM code; its translation to 0.81 mg/dL is not read', async () => {
+    const creatinine = (value: Record<string, unknown>) =>
+      count({ observation: { code: CREATININE, value } });
+    expect(await creatinine({ min: 72, max: 72, unit: 'umol/L' })).toBe(1);
+    expect(await creatinine({ min: 0.072, max: 0.072, unit: 'mmol/L' })).toBe(1);
+    // UCUM converts no creatinine between mol and g; the quantity-translation extension is not read.
+    expect(await creatinine({ min: 0, unit: 'mg/dL' })).toBe(0);
+    // The second creatinine Observation has a dataAbsentReason and no value: it matches on its code.
+    expect(await count({ observation: { code: CREATININE, atLeast: 2 } })).toBe(1);
+  });
+
+  test('the 24-hour albumin excretion as a ratio (15 mg / 24 h) is 0.625 mg/h, 15 mg/d', async () => {
+    const albumin = (value: Record<string, unknown>) =>
+      count({ observation: { code: ALBUMIN_24H, value } });
+    expect(await albumin({ min: 0.625, max: 0.625, unit: 'mg/h' })).toBe(1);
+    expect(await albumin({ min: 14.9, max: 15.1, unit: 'mg/d' })).toBe(1);
+    expect(await albumin({ min: 15.1, unit: 'mg/d' })).toBe(0);
+  });
+
+  test('the range of epithelial cells (2-5 /HPF) has no value but matches on its code', async () => {
+    expect(await count({ observation: { code: EPITHELIAL_CELLS } })).toBe(1);
+    expect(
+      await count({ observation: { code: EPITHELIAL_CELLS, value: { min: 0, unit: '/[HPF]' } } }),
+    ).toBe(0);
+  });
+
+  test('dated by effectiveDateTime, not issued; without a birth date no age matches', async () => {
+    const on = (day: string) =>
+      count({ observation: { code: CREATININE, period: { from: day, to: day } } });
+    expect(await on('2018-11-20')).toBe(1);
+    expect(await on('2018-03-11')).toBe(0);
+    expect(await count({ observation: { code: CREATININE, ageAtEvent: { min: 0 } } })).toBe(0);
+    const r = await evaluate({
+      cohort: { observation: { code: CREATININE } },
+      stratify: ['gender'],
+    });
+    expect(r.strata.map((s) => [s.key.gender, s.cell.count])).toEqual([
+      ['female', 0],
+      ['male', 0],
+      ['other', 0],
+      ['unknown', 1],
+    ]);
+  });
+});
+
 describe('MII Kerndatensatz Diagnose: module examples without their patient (CC-BY-4.0)', () => {
   test('refused loudly with the numbers, and a store loaded before is left as it was', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-corpus-'));
