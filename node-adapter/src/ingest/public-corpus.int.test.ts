@@ -334,16 +334,23 @@ describe('MII Kerndatensatz Labor: module examples (CC-BY-4.0)', () => {
   });
 });
 
-describe('MII Kerndatensatz Diagnose: module examples without their patient (CC-BY-4.0)', () => {
+describe('MII Kerndatensatz Diagnose and Person: module examples without their patient', () => {
   test('refused loudly with the numbers, and a store loaded before is left as it was', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-corpus-'));
     try {
       const dbPath = join(dir, 'store.duckdb');
       const before = await ingestSet('us-core', dbPath);
-      // The three Conditions name Patient/12345, which the module does not publish.
+      // The three Conditions name Patient/12345, which the Diagnose module does not publish.
       await expect(ingestSet('mii-diagnose', dbPath)).rejects.toMatchObject({
         code: 'ERR_INGEST_PATIENTS_MISSING',
         detail: expect.stringMatching(/^no patient would be stored, of 3 resources read/),
+      });
+      // The Person module publishes a patient, but its cause of death and vital status name Patient/example.
+      await expect(ingestSet('mii-person', dbPath)).rejects.toMatchObject({
+        code: 'ERR_INGEST_PATIENTS_MISSING',
+        detail:
+          '2 of 2 events name a patient not in the sources, more than the 0 kept ' +
+          '(1 patients, 2 event rows dropped)',
       });
       const store = await openTestStore(dbPath);
       try {
