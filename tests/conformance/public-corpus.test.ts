@@ -5,19 +5,18 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
-import { liveSourceDefaults } from '@tessera/schemas/testing';
 import type { CohortQuery, EvaluableQuery } from '@tessera/schemas';
 import type { Resource } from '@medplum/fhirtypes';
-import { createFhirSource, recordKey } from '@tessera/node-adapter';
+import { recordKey } from '@tessera/node-adapter';
 import type { FhirSource } from '@tessera/node-adapter';
 import { evaluateOracle, readFhirDir } from '@tessera/node-adapter/oracle';
 import type { FhirResource } from '@tessera/node-adapter/oracle';
 import { loadResources, startFhirServer } from '../fhir-server/server.ts';
 import type { FhirServer } from '../fhir-server/server.ts';
+import { liveSourceOn } from '../support/live-source.ts';
 import { PUBLIC_FHIR_CORPUS } from '../support/paths.ts';
 
 const SECRET = new TextEncoder().encode('public-corpus-live-source-secret');
-const { concurrency, timeoutMs, maxResources, pageSize, dataVersionTtlMs } = liveSourceDefaults();
 
 const BFARM = 'http://fhir.de/CodeSystem/bfarm';
 const LOINC = 'http://loinc.org';
@@ -79,16 +78,7 @@ describe.each(Object.keys(QUERIES))('live FHIR source on the public data set %s'
     resources = await readFhirDir(join(PUBLIC_FHIR_CORPUS, set));
     server = await startFhirServer({ capabilities: 'full' });
     await loadResources(server.baseUrl, resources as unknown as Resource[]);
-    source = createFhirSource({
-      concurrency,
-      timeoutMs,
-      maxResources,
-      pageSize,
-      dataVersionTtlMs,
-      baseUrl: server.baseUrl,
-      auth: { kind: 'none' },
-      recordKeySecret: SECRET,
-    });
+    source = liveSourceOn(server.baseUrl, SECRET);
   }, 60_000);
 
   afterAll(async () => {
