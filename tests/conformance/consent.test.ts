@@ -9,18 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalQuery, parseQuery } from '@tessera/schemas';
-import { liveSourceDefaults } from '@tessera/schemas/testing';
 import type { CodeSet, CohortQuery } from '@tessera/schemas';
 import type { Resource } from '@medplum/fhirtypes';
 import { expectAgreement } from '@tessera/node-adapter/testing';
 import type { DuckDbSource, FhirSource, SourceQuery } from '@tessera/node-adapter';
-import {
-  createFhirSource,
-  excludeOptedOut,
-  ingest,
-  openDuckDbSource,
-  recordKey,
-} from '@tessera/node-adapter';
+import { excludeOptedOut, ingest, openDuckDbSource, recordKey } from '@tessera/node-adapter';
 import {
   CONSENT_CLINIC,
   MDAT_USE,
@@ -31,9 +24,9 @@ import {
 } from '@tessera/node-adapter/oracle';
 import { loadResources, startFhirServer } from '../fhir-server/server.ts';
 import type { FhirServer } from '../fhir-server/server.ts';
+import { liveSourceOn } from '../support/live-source.ts';
 
 const SECRET = new TextEncoder().encode('consent-conformance-record-key-32');
-const { concurrency, timeoutMs, maxResources, pageSize, dataVersionTtlMs } = liveSourceDefaults();
 
 const ATC = 'http://www.whocc.no/atc';
 const METFORMIN: CodeSet = [{ system: ATC, code: 'A10BA02' }];
@@ -109,16 +102,7 @@ describe.each(['full', 'trimmed'] as const)(
     beforeAll(async () => {
       server = await startFhirServer({ capabilities: level, defaultPageSize: 3 });
       await loadResources(server.baseUrl, CONSENT_CLINIC as unknown as Resource[], 50);
-      live = createFhirSource({
-        concurrency,
-        timeoutMs,
-        maxResources,
-        pageSize,
-        dataVersionTtlMs,
-        baseUrl: server.baseUrl,
-        auth: { kind: 'none' },
-        recordKeySecret: SECRET,
-      });
+      live = liveSourceOn(server.baseUrl, SECRET);
     });
 
     afterAll(async () => {

@@ -17,3 +17,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export function exampleQueryFile(id: string): string {
   return fileURLToPath(new URL(`../../schemas/fixtures/queries/valid/${id}.json`, import.meta.url));
 }
+
+/** The public FHIR R4 data sets (one folder each; sources in corpus-sources.json). */
+export const PUBLIC_FHIR_CORPUS = fileURLToPath(
+  new URL('../../node-adapter/test/fixtures/fhir-corpus/', import.meta.url),
+);

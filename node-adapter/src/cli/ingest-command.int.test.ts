@@ -9,6 +9,7 @@ import type { CommandIo } from './ingest-command.ts';
 const SYNTHEA = fileURLToPath(
   new URL('../../../../shared/fixtures/synthea/10-patients', import.meta.url),
 );
+const CORPUS = fileURLToPath(new URL('../../test/fixtures/fhir-corpus/', import.meta.url));
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -60,6 +61,16 @@ describe('tessera-node ingest', () => {
     expect(await readFile(`${db}.key`)).toEqual(key);
     expect(again.out()).toContain('(unchanged)');
     expect(again.err()).toContain('\r[');
+  });
+
+  test('published examples naming a patient they lack: the loss printed as resources and rows', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-ingest-cli-'));
+    dirs.push(dir);
+    const io = captureIo();
+    const source = join(CORPUS, 'mii-medikation');
+    expect(await runIngest(['--source', source, '--db', join(dir, 'x.duckdb')], io)).toBe(0);
+    expect(io.out()).toContain('MedicationRequest: 1 loaded, 0 skipped, 0 malformed');
+    expect(io.out()).toContain('dropped 1 resource (4 event rows) of patients not in the sources');
   });
 
   test('too many malformed lines: exit 1 with file:line reasons', async () => {

@@ -157,9 +157,10 @@ function printReport(report: IngestReport, io: CommandIo): void {
     .map(([table, n]) => `${table} ${formatCount(n)}`)
     .join(', ');
   out.write(`rows: ${rows}\n`);
-  if (report.droppedRows > 0)
+  if (report.droppedEvents > 0)
     out.write(
-      `dropped ${formatCount(report.droppedRows)} event rows of patients not in the sources\n`,
+      `dropped ${formatCount(report.droppedEvents)} ${report.droppedEvents === 1 ? 'resource' : 'resources'} ` +
+        `(${formatCount(report.droppedRows)} event rows) of patients not in the sources\n`,
     );
   const rate =
     report.elapsedMs > 0 ? Math.round((report.total / report.elapsedMs) * 1000) : report.total;

@@ -1,14 +1,9 @@
 // The engine on shapes of real-world FHIR data that the generated
 // populations lack, loaded by the real ingest: answers worked out by hand,
 // and the oracle agreeing on every count, cell key and statistic.
-import { canonicalQuery, parseQuery } from '@tessera/schemas';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { evaluateOracle } from '../../test/oracle/oracle.ts';
 import type { FhirResource } from '../../test/oracle/read-fhir.ts';
-import { expectAgreement, ingestResources, type TestStore } from '../../test/support/engine.ts';
-import type { EvaluableQuery } from './compile.ts';
-import { duckDbDialect } from './duckdb-dialect.ts';
-import { createEngine } from './engine.ts';
+import { ingestResources, oracleCheckedEngine, type TestStore } from '../../test/support/engine.ts';
 import type { RawResult } from './raw-result.ts';
 
 const OPS = 'http://fhir.de/CodeSystem/bfarm/ops';
@@ -33,17 +28,8 @@ function population(resources: readonly FhirResource[]) {
   afterAll(async () => {
     await store.close();
   });
-  return async (body: Record<string, unknown>): Promise<RawResult> => {
-    const query: EvaluableQuery = {
-      ...canonicalQuery(parseQuery({ version: 1, ...body })),
-      asOf: '2026-01-01',
-    };
-    const result = await createEngine({ runner: store.runner, dialect: duckDbDialect }).evaluate(
-      query,
-    );
-    expectAgreement(result, evaluateOracle(resources, query, { recordKey: store.recordKey }));
-    return result;
-  };
+  return (body: Record<string, unknown>): Promise<RawResult> =>
+    oracleCheckedEngine(store, resources)(body);
 }
 
 describe('OPS descendants', () => {

@@ -737,8 +737,34 @@ describe('NDJSON sources', () => {
       await writeFile(join(dir, 'Condition.000.ndjson'), ndjson([conditions[0], ...orphans]));
       await expect(run({ sources: [dir], dbPath })).rejects.toMatchObject({
         code: 'ERR_INGEST_PATIENTS_MISSING',
-        detail: `${orphans.length} of ${orphans.length + 1} event rows name a patient not in the sources, more than the 1 kept (${patients.length} patients)`,
+        detail: `${orphans.length} of ${orphans.length + 1} events name a patient not in the sources, more than the 1 kept (${patients.length} patients, ${orphans.length} event rows dropped)`,
       });
+    });
+
+    test('events are weighed as resources, not as rows: one orphan with many codes does not sink a load', async () => {
+      const dir = await tempDir();
+      const dbPath = join(dir, 'x.duckdb');
+      // Four codings make four rows; the two events kept have one each.
+      const orphan = {
+        ...conditions[0],
+        id: 'orphan',
+        subject: { reference: 'Patient/elsewhere' },
+        code: {
+          coding: ['E11', 'E119', 'E118', 'E117'].map((code) => ({
+            system: 'http://hl7.org/fhir/sid/icd-10',
+            code,
+          })),
+        },
+      };
+      await writeFile(join(dir, 'Patient.000.ndjson'), ndjson(patients));
+      await writeFile(
+        join(dir, 'Condition.000.ndjson'),
+        ndjson([conditions[0], conditions[1], orphan]),
+      );
+      const report = await run({ sources: [dir], dbPath });
+      expect(report.droppedRows).toBe(4);
+      expect(report.droppedEvents).toBe(1);
+      expect(report.rows.conditions).toBe(2);
     });
 
     test('a Condition with an onsetAge is dated from its patient birth date in the store', async () => {

@@ -78,6 +78,8 @@ export interface IngestReport {
   readonly rows: Readonly<Record<string, number>>;
   /** Event rows dropped because their patient was not loaded. */
   readonly droppedRows: number;
+  /** Resources (events and Consents) dropped because their patient was not loaded. */
+  readonly droppedEvents: number;
   readonly contentHash: string;
   readonly dataVersion: string;
   /** False when the content hash equals the stored one (the data version is kept). */
@@ -106,8 +108,8 @@ const INGEST_FORMAT = 'tessera-ingest/7';
  * @throws TooManyBadLinesError (ProblemError ERR_INGEST_TOO_MANY_BAD_LINES)
  *   when malformed / total exceeds `maxBadShare`; the store is then unchanged.
  * @throws ProblemError ERR_INGEST_PATIENTS_MISSING when the load would store
- *   no patient, or drop more event rows for want of their patient than it
- *   keeps (checkPatients); the store is then unchanged.
+ *   no patient, or drop more events (resources) for want of their patient
+ *   than it keeps (checkPatients); the store is then unchanged.
  * @example const report = await ingest({ sources: ['export/'], dbPath: 'node.duckdb', recordKeySecret });
  */
 export async function ingest(options: IngestOptions): Promise<IngestReport> {
@@ -186,7 +188,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
         }
       : { contentHash: hash, dataVersion: `${ingestedAt}#${hash.slice(0, 12)}`, ingestedAt };
     const storedMeta = { ...meta, codeSystemAliases: JSON.stringify(aliases.table) };
-    const { rows, droppedRows } = await publish(
+    const { rows, droppedRows, droppedEvents } = await publish(
       store.connection,
       stagingFiles,
       stagedRows,
@@ -202,6 +204,7 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
       badLineCount,
       rows,
       droppedRows,
+      droppedEvents,
       contentHash: hash,
       dataVersion: meta.dataVersion,
       changed: !unchanged,
@@ -217,19 +220,23 @@ export async function ingest(options: IngestOptions): Promise<IngestReport> {
 /**
  * A load whose events mostly name patients it does not hold has lost its
  * patients (references that did not resolve, a Patient file left out):
- * stored, every query would answer near zero without a word.
+ * stored, every query would answer near zero without a word. Events are
+ * weighed as resources, as a researcher counts them, not as rows (one per code).
  */
-function checkPatients({ patients, eventRows, droppedRows }: LoadOutcome, total: number): void {
+function checkPatients(
+  { patients, droppedRows, events, droppedEvents }: LoadOutcome,
+  total: number,
+): void {
   if (patients === 0) {
     throw nodeProblem('ERR_INGEST_PATIENTS_MISSING', {
       detail: `no patient would be stored, of ${total} resources read (${droppedRows} event rows)`,
     });
   }
-  if (droppedRows > eventRows) {
+  if (droppedEvents > events) {
     throw nodeProblem('ERR_INGEST_PATIENTS_MISSING', {
       detail:
-        `${droppedRows} of ${eventRows + droppedRows} event rows name a patient not in the ` +
-        `sources, more than the ${eventRows} kept (${patients} patients)`,
+        `${droppedEvents} of ${events + droppedEvents} events name a patient not in the ` +
+        `sources, more than the ${events} kept (${patients} patients, ${droppedRows} event rows dropped)`,
     });
   }
 }

@@ -107,6 +107,14 @@ export interface LoadOutcome {
   readonly eventRows: number;
   /** Event rows dropped for want of their patient. */
   readonly droppedRows: number;
+  /**
+   * Events kept: distinct resources, whatever number of codes (rows) each
+   * has. Counted only when an event was dropped (a scan of every event
+   * table); 0 otherwise, when nothing compares with it.
+   */
+  readonly events: number;
+  /** Events and Consents dropped for want of their patient, as resources. */
+  readonly droppedEvents: number;
 }
 
 /**
@@ -117,7 +125,7 @@ export interface LoadOutcome {
  * with its code index, then a checkpoint. Call stageMedications first.
  * `check` sees what the load would store before it commits; what it throws
  * rolls the load back.
- * @returns rows per store table, and the event rows dropped for want of their patient.
+ * @returns rows per store table, and the event rows and resources dropped for want of their patient.
  */
 export async function publish(
   c: DuckDBConnection,
@@ -125,13 +133,22 @@ export async function publish(
   stagedRows: StagedRows,
   meta: PublishMeta,
   check: (outcome: LoadOutcome) => void = () => undefined,
-): Promise<{ rows: Record<string, number>; droppedRows: number }> {
+): Promise<{ rows: Record<string, number>; droppedRows: number; droppedEvents: number }> {
   const source = (table: StagingTable): string | undefined => {
     const list = files[table] ?? [];
     return list.length > 0 ? readCsv(table, list) : undefined;
   };
+  // Resources, not rows, weigh a loss: an event has one row per code, so a
+  // Medication with four codes would otherwise outweigh four events of one code.
+  const orphans = (staged: string) =>
+    countRows(
+      c,
+      `SELECT count(DISTINCT s.resource_id) FROM (${staged}) s ` +
+        `WHERE NOT EXISTS (SELECT 1 FROM patients p WHERE p.patient_id = s.patient_id)`,
+    );
   let droppedRows = 0;
   let eventRows = 0;
+  let droppedEvents = 0;
   await c.run('BEGIN TRANSACTION');
   try {
     for (const table of DATA_TABLES) await c.run(`DROP TABLE IF EXISTS ${table}`);
@@ -168,6 +185,7 @@ export async function publish(
       );
       droppedRows += staged - inserted;
       eventRows += inserted;
+      if (staged > inserted) droppedEvents += await orphans(parts.join(' UNION ALL '));
       await c.run(
         `INSERT INTO ${CODE_PATIENT_TABLES[kind]} SELECT e.system, e.code, e.patient_key, p.record_key ` +
           `FROM (SELECT DISTINCT system, code, patient_key FROM ${table}) e ` +
@@ -183,6 +201,8 @@ export async function publish(
           `s.period_end, s.system, s.code FROM ${consents} s JOIN patients p ON p.patient_id = s.patient_id ${order}`,
       );
       droppedRows += (stagedRows.consents ?? 0) - inserted;
+      if ((stagedRows.consents ?? 0) > inserted)
+        droppedEvents += await orphans(`SELECT * FROM ${consents}`);
     }
     const valueCodes = source('observation_value_codes');
     if (valueCodes !== undefined) {
@@ -192,10 +212,21 @@ export async function publish(
          WHERE patient_id IN (SELECT patient_id FROM patients)
          ORDER BY system, code, file_index, segment, line`);
     }
+    let events = 0;
+    if (droppedEvents > 0) {
+      for (const kind of KINDS) {
+        events += await countRows(
+          c,
+          `SELECT count(DISTINCT resource_id) FROM ${EVENT_TABLES[kind]}`,
+        );
+      }
+    }
     check({
       patients: await countRows(c, 'SELECT count(*) FROM patients'),
       eventRows,
       droppedRows,
+      events,
+      droppedEvents,
     });
     const displays = source('code_displays');
     if (displays !== undefined) {
@@ -226,7 +257,7 @@ export async function publish(
   );
   const rows: Record<string, number> = {};
   for (const row of counts.getRowObjects()) rows[String(row.t)] = Number(row.n);
-  return { rows, droppedRows };
+  return { rows, droppedRows, droppedEvents };
 }
 
 /** The single number a count query (or an INSERT's row count) returns. */

@@ -37,6 +37,33 @@ export async function readNdjsonDir(dir: string): Promise<FhirResource[]> {
 }
 
 /**
+ * Every resource of the FHIR files directly in `dir`, file by file in name
+ * order: `.ndjson` lines, and `.json` documents, each a resource or a Bundle
+ * whose entries' resources are taken (DELETE entries left out). What is not
+ * a resource is skipped.
+ * @example const resources = await readFhirDir('test/fixtures/fhir-corpus/us-core');
+ */
+export async function readFhirDir(dir: string): Promise<FhirResource[]> {
+  const out = await readNdjsonDir(dir);
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  for (const name of names) {
+    const document: unknown = JSON.parse(await readFile(join(dir, name), 'utf8'));
+    if (!isResource(document)) continue;
+    if (document.resourceType !== 'Bundle') {
+      out.push(document);
+      continue;
+    }
+    const entries: unknown = document.entry;
+    for (const entry of Array.isArray(entries) ? (entries as unknown[]) : []) {
+      const e = entry as { resource?: unknown; request?: { method?: unknown } } | null;
+      if (e?.request?.method === 'DELETE') continue;
+      if (isResource(e?.resource)) out.push(e.resource);
+    }
+  }
+  return out;
+}
+
+/**
  * Writes resources as `<ResourceType>.ndjson` files in `dir` (created if
  * needed), in their order; returns the file paths.
  * @example await writeNdjsonDir(tmp, resources) // ['/tmp/x/Patient.ndjson', ...]

@@ -4,14 +4,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { canonicalQuery, parseQuery } from '@tessera/schemas';
 import { expect } from 'vitest';
 import { ingest } from '../../src/ingest/index.ts';
-import type { OracleCell, OracleResult } from '../oracle/oracle.ts';
+import { evaluateOracle, type OracleCell, type OracleResult } from '../oracle/oracle.ts';
 import { writeNdjsonDir } from '../oracle/ndjson.ts';
 import type { FhirResource } from '../oracle/read-fhir.ts';
 import { CODE_PATIENT_TABLES, DDL, EVENT_TABLES } from '../../src/store/layout.ts';
 import { createDuckDbRunner, openStore } from '../../src/store/open.ts';
 import { recordKey } from '../../src/store/record-key.ts';
+import type { EvaluableQuery } from '../../src/engine/compile.ts';
+import { duckDbDialect } from '../../src/engine/duckdb-dialect.ts';
+import { createEngine } from '../../src/engine/engine.ts';
 import type { RawCell, RawResult } from '../../src/engine/raw-result.ts';
 import type { SqlRunner, SqlValue } from '../../src/engine/runner.ts';
 
@@ -40,19 +44,52 @@ export async function ingestResources(resources: readonly FhirResource[]): Promi
       recordKeySecret: TEST_SECRET,
       maxBadShare: 1,
     });
-    const store = await openStore(dbPath, { readOnly: true });
-    return {
-      runner: createDuckDbRunner(store.connection),
-      recordKey: (id) => recordKey(TEST_SECRET, id),
-      async close() {
-        store.close();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+    return await openTestStore(dbPath, dir);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * Opens a store ingested with TEST_SECRET read-only; closing it removes
+ * `removeOnClose` (the store's temporary directory) when given.
+ * @example const store = await openTestStore(join(dir, 'store.duckdb'), dir);
+ */
+export async function openTestStore(dbPath: string, removeOnClose?: string): Promise<TestStore> {
+  const store = await openStore(dbPath, { readOnly: true });
+  return {
+    runner: createDuckDbRunner(store.connection),
+    recordKey: (id) => recordKey(TEST_SECRET, id),
+    async close() {
+      store.close();
+      if (removeOnClose !== undefined) await rm(removeOnClose, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Runs v1 query bodies (without `version`) on the store's engine as of
+ * `asOf`, and asserts that the oracle, reading `resources` (what was
+ * ingested), agrees on every count, cell key and statistic.
+ * @example const evaluate = oracleCheckedEngine(store, resources); (await evaluate({ cohort })).total.count
+ */
+export function oracleCheckedEngine(
+  store: TestStore,
+  resources: readonly FhirResource[],
+  asOf = '2026-01-01',
+): (body: Record<string, unknown>) => Promise<RawResult> {
+  return async (body) => {
+    const query: EvaluableQuery = {
+      ...canonicalQuery(parseQuery({ version: 1, ...body })),
+      asOf,
+    };
+    const result = await createEngine({ runner: store.runner, dialect: duckDbDialect }).evaluate(
+      query,
+    );
+    expectAgreement(result, evaluateOracle(resources, query, { recordKey: store.recordKey }));
+    return result;
+  };
 }
 
 /** The store's tables, in load order. */
