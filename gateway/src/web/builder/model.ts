@@ -2,12 +2,7 @@
 // shows and edits the JSON the researcher also sees, so the two never drift
 // apart. Pure functions: read a node of the document by path, write one
 // immutably, make new criteria, and find codings no node holds.
-import type { CatalogueEntry } from '@tessera/schemas';
-import {
-  EVENT_KINDS,
-  type EventKind,
-  PREFIX_HIERARCHY_SYSTEMS,
-} from '@tessera/schemas/query-walk';
+import { EVENT_KINDS, type EventKind, PREFIX_HIERARCHY_SYSTEMS } from '@tessera/schemas/query-walk';
 
 export {
   type PlacedCoding,
@@ -37,6 +32,11 @@ export const KNOWN_SYSTEMS: readonly { readonly url: string; readonly name: stri
   { url: 'http://hl7.org/fhir/sid/cvx', name: 'CVX' },
 ];
 
+/** A code system's short name (`ICD-10`), or its URL when it is not a known one. */
+export function systemName(url: string): string {
+  return KNOWN_SYSTEMS.find((s) => s.url === url)?.name ?? url;
+}
+
 export const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -46,6 +46,18 @@ export function getAt(doc: Json | undefined, path: Path): Json | undefined {
     if (Array.isArray(node) && typeof key === 'number') node = node[key];
     else if (isObject(node) && typeof key === 'string')
       node = Object.hasOwn(node, key) ? node[key] : undefined;
+    else return undefined;
+  }
+  return node;
+}
+
+/** The value a JSON pointer (RFC 6901) names in a document, or undefined. @example atPointer({ a: [1] }, '/a/0') // 1 */
+export function atPointer(doc: unknown, pointer: string): unknown {
+  let node = doc;
+  for (const part of pointer.split('/').slice(1)) {
+    const key = part.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (Array.isArray(node) && /^\d+$/.test(key)) node = node[Number(key)];
+    else if (isObject(node) && Object.hasOwn(node, key)) node = node[key];
     else return undefined;
   }
   return node;
@@ -101,23 +113,6 @@ export function newExpr(kind: ExprKind, system = KNOWN_SYSTEMS[0]!.url): JsonObj
 
 export function descendantsAllowed(system: string): boolean {
   return PREFIX_HIERARCHY_SYSTEMS.has(system);
-}
-
-/** Codes for a kind and system the catalogue lists, for the code field's suggestions. */
-export function catalogueCodes(
-  catalogue: readonly CatalogueEntry[],
-  kind: EventKind,
-  system: string,
-): { code: string; display: string | undefined }[] {
-  const seen = new Map<string, string | undefined>();
-  for (const entry of catalogue) {
-    for (const c of entry.codes ?? []) {
-      if (c.kind === kind && c.system === system && !seen.has(c.code)) seen.set(c.code, c.display);
-    }
-  }
-  return [...seen]
-    .map(([code, display]) => ({ code, display }))
-    .sort((a, b) => a.code.localeCompare(b.code));
 }
 
 /**
