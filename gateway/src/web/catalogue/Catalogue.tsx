@@ -130,8 +130,8 @@ export function Catalogue(props: { entries: readonly CatalogueEntry[] }) {
             ? found.codes.length === 0
               ? t('catalogue.nothing', { q: found.q })
               : found.truncated
-                ? t('catalogue.foundMore', { count: found.codes.length })
-                : t('catalogue.found', { count: found.codes.length })
+                ? t('catalogue.foundMore', { count: found.codes.length, q: found.q })
+                : t('catalogue.found', { count: found.codes.length, q: found.q })
             : '')}
       </p>
       {found && found.codes.length > 0 && <CodeResults found={found} />}
