@@ -11,7 +11,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '@tessera/gateway/web-build';
 import {
@@ -237,6 +237,11 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     await page.close();
   });
 
+  /** One attribute of every element a locator finds, in order. */
+  async function attributesOf(locator: Locator, name: string): Promise<(string | null)[]> {
+    return Promise.all((await locator.all()).map((l) => l.getAttribute(name)));
+  }
+
   /** The page is no wider than the screen. */
   async function expectNoOverflow(page: Page): Promise<void> {
     const overflow = await page.evaluate(
@@ -265,9 +270,7 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     // By the start of a code: E11 finds E11.9 (held as E119).
     await search('e11');
     await e119.waitFor();
-    const codes = await page
-      .locator('#code-results tbody tr')
-      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-code')));
+    const codes = await attributesOf(page.locator('#code-results tbody tr'), 'data-code');
     expect(codes.every((c) => c?.startsWith('E11'))).toBe(true);
     await settle(page, 'catalogue-search', failures);
     await page.setViewportSize(PHONE);
@@ -292,13 +295,9 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     await page.fill(code, 'diabet');
     const list = (await page.getAttribute(code, 'list'))!;
     await expect
-      .poll(
-        () =>
-          page.locator(`#${list} option`).evaluateAll((o) => o.map((x) => x.getAttribute('value'))),
-        {
-          timeout: 10_000,
-        },
-      )
+      .poll(() => attributesOf(page.locator(`#${list} option`), 'value'), {
+        timeout: 10_000,
+      })
       .toContain('E119');
     await page.fill(code, 'E119');
     await expect
@@ -338,11 +337,9 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     await page.click('#request-access');
     const draft = page.locator('#access-request');
     await draft.waitFor();
-    expect(
-      await draft
-        .locator('#request-datasets li')
-        .evaluateAll((li) => li.map((x) => x.getAttribute('data-node')).sort()),
-    ).toEqual(fed.nodes.map((n) => n.id).sort());
+    expect((await attributesOf(draft.locator('#request-datasets li'), 'data-node')).sort()).toEqual(
+      fed.nodes.map((n) => n.id).sort(),
+    );
     expect(await draft.locator('#request-datasets').textContent()).toContain(
       `${fed.gatewayUrl}/v1/catalogue`,
     );

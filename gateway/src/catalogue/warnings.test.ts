@@ -8,7 +8,7 @@ const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const LOINC = 'http://loinc.org';
 
 function entry(node: string, codes: CatalogueEntry['codes']): CatalogueEntry {
-  return {
+  const described: CatalogueEntry = {
     node,
     title: node,
     description: node,
@@ -19,7 +19,8 @@ function entry(node: string, codes: CatalogueEntry['codes']): CatalogueEntry {
     dataVersion: 'v1',
     accessRights: 'RESTRICTED',
     ...(codes === undefined ? {} : { codes }),
-  } as CatalogueEntry;
+  };
+  return described;
 }
 
 const CATALOGUE = [
