@@ -4,6 +4,7 @@
 // send an Authorization header) and always ends: with the result, with an
 // error, or when the researcher moves on.
 import type { CatalogueEntry, CohortQuery, MergedResult, NodeOutcome } from '@tessera/schemas';
+import type { CodeSearchResult } from '../../catalogue/catalogue.ts';
 import type { Session } from '../auth/session.ts';
 
 /** An answer in application/problem+json, as the gateway writes it. */
@@ -55,21 +56,8 @@ export interface SavedQuery {
   readonly links: { readonly share: string };
 }
 
-/** A code the nodes hold, found by code or name, with each node's band (a rounded count). */
-export interface CodeMatch {
-  readonly kind: string;
-  readonly system: string;
-  readonly code: string;
-  readonly display?: string;
-  readonly nodes: readonly { readonly node: string; readonly patients: number }[];
-}
-
-export interface CodeSearch {
-  readonly q: string;
-  readonly codes: readonly CodeMatch[];
-  readonly truncated: boolean;
-}
-
+/** A code search's answer as the gateway gives it (type only: nothing of the server is bundled). */
+export type { CodeMatch, CodeSearchResult as CodeSearch } from '../../catalogue/catalogue.ts';
 export interface StreamHandlers {
   node(outcome: NodeOutcome): void;
 }
@@ -242,7 +230,7 @@ export async function fetchCatalogue(): Promise<CatalogueEntry[]> {
 export function searchCodes(
   q: string,
   options: { system?: string; limit?: number; signal?: AbortSignal } = {},
-): Promise<CodeSearch> {
+): Promise<CodeSearchResult> {
   const params = new URLSearchParams({ q });
   if (options.system) params.set('system', options.system);
   if (options.limit !== undefined) params.set('limit', String(options.limit));

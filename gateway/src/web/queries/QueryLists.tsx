@@ -2,6 +2,7 @@
 // status, date), each to edit in the builder or run again; and the queries
 // saved under a name, shared with the members of their project by a link
 // that carries only the saved query's id, never a figure.
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type Api, type PastQuery, type SavedQuery, SessionEnded } from '../api/client.ts';
 import { language, t } from '../i18n/index.ts';
@@ -36,6 +37,50 @@ function useList<T>(load: () => Promise<T[]>, refresh: number): [T[] | undefined
   return [list, failed];
 }
 
+/**
+ * A list as it loads: why it could not be read, that it is empty, or its
+ * table (scrolling inside its card) with a caption and column headings.
+ */
+function ListTable<T>(props: {
+  id: string;
+  list: readonly T[] | undefined;
+  failed: boolean;
+  failedText: string;
+  emptyText: string;
+  caption: string;
+  headings: readonly string[];
+  row: (item: T) => ComponentChildren;
+}) {
+  const { list, id } = props;
+  return (
+    <>
+      {props.failed && (
+        <p class="bad" role="alert">
+          {props.failedText}
+        </p>
+      )}
+      {list !== undefined && list.length === 0 && <p class="hint">{props.emptyText}</p>}
+      {list !== undefined && list.length > 0 && (
+        <div class="table-scroll" tabIndex={0} role="region" aria-labelledby={`${id}-caption`}>
+          <table id={`${id}-table`}>
+            <caption id={`${id}-caption`}>{props.caption}</caption>
+            <thead>
+              <tr>
+                {props.headings.map((h) => (
+                  <th scope="col" key={h}>
+                    {h}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>{list.map(props.row)}</tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
+
 export function History(props: { api: Api; refresh: number; onLoad: LoadQuery }) {
   const { api, onLoad } = props;
   const [again, setAgain] = useState(0);
@@ -48,58 +93,49 @@ export function History(props: { api: Api; refresh: number; onLoad: LoadQuery })
           {t('history.refresh')}
         </button>
       </div>
-      {failed && (
-        <p class="bad" role="alert">
-          {t('history.failed')}
-        </p>
-      )}
-      {list !== undefined && list.length === 0 && <p class="hint">{t('history.empty')}</p>}
-      {list !== undefined && list.length > 0 && (
-        <div class="table-scroll" tabIndex={0} role="region" aria-labelledby="history-caption">
-          <table id="history-table">
-            <caption id="history-caption">{t('history.caption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('history.query')}</th>
-                <th scope="col">{t('app.project')}</th>
-                <th scope="col">{t('history.status')}</th>
-                <th scope="col">{t('history.date')}</th>
-                <th scope="col">{t('history.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((past: PastQuery) => (
-                <tr key={past.id} data-job={past.id} data-status={past.status}>
-                  <th scope="row" class="query-title">
-                    {titleOf(past)}
-                  </th>
-                  <td>{past.project}</td>
-                  <td>{t(`job.${past.status}`)}</td>
-                  <td>{dateOf(past.createdAt)}</td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      data-action="edit"
-                      aria-label={t('history.editWhat', { query: titleOf(past) })}
-                      onClick={() => onLoad(past.query, past.project, false)}
-                    >
-                      {t('history.edit')}
-                    </button>
-                    <button
-                      type="button"
-                      data-action="rerun"
-                      aria-label={t('history.rerunWhat', { query: titleOf(past) })}
-                      onClick={() => onLoad(past.query, past.project, true)}
-                    >
-                      {t('history.rerun')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="history"
+        list={list}
+        failed={failed}
+        failedText={t('history.failed')}
+        emptyText={t('history.empty')}
+        caption={t('history.caption')}
+        headings={[
+          t('history.query'),
+          t('app.project'),
+          t('history.status'),
+          t('history.date'),
+          t('history.actions'),
+        ]}
+        row={(past: PastQuery) => (
+          <tr key={past.id} data-job={past.id} data-status={past.status}>
+            <th scope="row" class="query-title">
+              {titleOf(past)}
+            </th>
+            <td>{past.project}</td>
+            <td>{t(`job.${past.status}`)}</td>
+            <td>{dateOf(past.createdAt)}</td>
+            <td class="actions">
+              <button
+                type="button"
+                data-action="edit"
+                aria-label={t('history.editWhat', { query: titleOf(past) })}
+                onClick={() => onLoad(past.query, past.project, false)}
+              >
+                {t('history.edit')}
+              </button>
+              <button
+                type="button"
+                data-action="rerun"
+                aria-label={t('history.rerunWhat', { query: titleOf(past) })}
+                onClick={() => onLoad(past.query, past.project, true)}
+              >
+                {t('history.rerun')}
+              </button>
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
@@ -168,52 +204,43 @@ export function SavedQueries(props: {
           </a>
         </p>
       )}
-      {failed && (
-        <p class="bad" role="alert">
-          {t('saved.failed')}
-        </p>
-      )}
-      {list !== undefined && list.length === 0 && <p class="hint">{t('saved.empty')}</p>}
-      {list !== undefined && list.length > 0 && (
-        <div class="table-scroll" tabIndex={0} role="region" aria-labelledby="saved-caption">
-          <table id="saved-table">
-            <caption id="saved-caption">{t('saved.caption')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('saved.name')}</th>
-                <th scope="col">{t('app.project')}</th>
-                <th scope="col">{t('history.date')}</th>
-                <th scope="col">{t('saved.link')}</th>
-                <th scope="col">{t('history.actions')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((s) => (
-                <tr key={s.id} data-saved={s.id}>
-                  <th scope="row">{s.name}</th>
-                  <td>{s.project}</td>
-                  <td>{dateOf(s.createdAt)}</td>
-                  <td>
-                    <a href={s.links.share} class="share-link">
-                      {t('saved.linkText', { name: s.name })}
-                    </a>
-                  </td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      data-action="open"
-                      aria-label={t('saved.openWhat', { name: s.name })}
-                      onClick={() => onLoad(s.query, s.project, false)}
-                    >
-                      {t('saved.open')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListTable
+        id="saved"
+        list={list}
+        failed={failed}
+        failedText={t('saved.failed')}
+        emptyText={t('saved.empty')}
+        caption={t('saved.caption')}
+        headings={[
+          t('saved.name'),
+          t('app.project'),
+          t('history.date'),
+          t('saved.link'),
+          t('history.actions'),
+        ]}
+        row={(s: SavedQuery) => (
+          <tr key={s.id} data-saved={s.id}>
+            <th scope="row">{s.name}</th>
+            <td>{s.project}</td>
+            <td>{dateOf(s.createdAt)}</td>
+            <td>
+              <a href={s.links.share} class="share-link">
+                {t('saved.linkText', { name: s.name })}
+              </a>
+            </td>
+            <td class="actions">
+              <button
+                type="button"
+                data-action="open"
+                aria-label={t('saved.openWhat', { name: s.name })}
+                onClick={() => onLoad(s.query, s.project, false)}
+              >
+                {t('saved.open')}
+              </button>
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
