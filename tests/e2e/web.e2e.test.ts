@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MergedResult } from '@tessera/schemas';
 import { buildWeb } from '@tessera/gateway/web-build';
 import {
   FEDERATION_START_TIMEOUT_MS,
@@ -580,6 +581,39 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     });
     expect(checked.status).toBe(200);
     expect(checked.headers.get('cache-control')).toMatch(/\bno-store\b/);
+    // A coding no node lists: the answer says so, with a pointer into the query as sent.
+    const warned = await fetch(`${fed.gatewayUrl}/v1/queries`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', prefer: 'wait=30' },
+      body: JSON.stringify({
+        version: 1,
+        cohort: {
+          any: [
+            { condition: { code: [{ system: ICD10, code: 'E11', descendants: true }] } },
+            { condition: { code: [{ system: ICD10, code: 'E1l' }] } },
+            { procedure: { code: [{ system: 'http://www.ama-assn.org/go/cpt', code: '99213' }] } },
+          ],
+        },
+      }),
+    });
+    const answer = (await warned.json()) as { status: string; result: MergedResult };
+    expect(answer.status).toBe('done');
+    expect(answer.result.warnings).toEqual([
+      {
+        code: 'WARN_CODE_NOT_HELD',
+        pointer: '/cohort/any/1/condition/code/0/code',
+        detail: expect.stringContaining('E1l'),
+      },
+      {
+        code: 'WARN_SYSTEM_NOT_HELD',
+        pointer: '/cohort/any/2/procedure/code/0/code',
+        detail: expect.stringContaining('http://www.ama-assn.org/go/cpt'),
+      },
+    ]);
+    const openapi = (await (await fetch(`${fed.gatewayUrl}/openapi.json`)).json()) as {
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(JSON.stringify(openapi.components.schemas)).toContain('WARN_CODE_NOT_HELD');
     const anonymous = await fetch(`${fed.gatewayUrl}/v1/query-check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
