@@ -485,12 +485,12 @@ export function App(props: { session: Session | undefined; signInError: string |
             <Results run={run} onExport={exportAs} onRequestAccess={requestAccess} />
           )}
 
-          {signedIn && api && (
+          {signedIn && api && projects.length > 0 && (
             <SavedQueries
               api={api}
               query={doc}
               project={project}
-              canSave={projects.length > 0 && textError === undefined}
+              canSave={textError === undefined}
               onLoad={loadQuery}
               onError={(err) => problemText(err).detail}
             />
