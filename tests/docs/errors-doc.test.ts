@@ -39,6 +39,16 @@ describe('docs/errors.md', () => {
     });
   }
 
+  it('lists exactly the warning codes a merged answer can carry', async () => {
+    const markdown = await readFile(join(REPO_ROOT, 'docs/errors.md'), 'utf8');
+    const section = markdown.split(/^## /m).find((s) => s.startsWith('Warnings')) ?? '';
+    const rows = [...section.matchAll(/^\|\s*`(WARN_[A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]);
+    const schema = JSON.parse(
+      await readFile(join(REPO_ROOT, 'schemas/json/merged-result.schema.json'), 'utf8'),
+    ) as { $defs: { Warning: { properties: { code: { enum: string[] } } } } };
+    expect(rows.sort()).toEqual([...schema.$defs.Warning.properties.code.enum].sort());
+  });
+
   it('documents the shared codes in both services', () => {
     for (const catalogue of Object.values(catalogues)) {
       for (const code of Object.keys(commonErrors)) expect(catalogue).toHaveProperty(code);

@@ -11,8 +11,9 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MergedResult } from '@tessera/schemas';
 import { buildWeb } from '@tessera/gateway/web-build';
 import {
   FEDERATION_START_TIMEOUT_MS,
@@ -143,12 +144,15 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     expect(await seriousViolations(page), name).toEqual([]);
     expect(await page.evaluate('window.__cspViolations'), name).toEqual([]);
     expect(failures, name).toEqual([]);
-    // No token in web storage: only the query draft and the language, which hold none.
+    // No token in web storage: only the query draft, the language and a shared
+    // link's saved-query id waiting for sign-in, which hold none.
     const stored = await page.evaluate<string[]>(
       'Object.keys(sessionStorage).concat(Object.keys(localStorage))',
     );
     expect(
-      stored.every((key) => ['tessera.draft', 'tessera.language'].includes(key)),
+      stored.every((key) =>
+        ['tessera.draft', 'tessera.language', 'tessera.open-saved'].includes(key),
+      ),
       name,
     ).toBe(true);
     await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -234,6 +238,171 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     await page.close();
   });
 
+  /** One attribute of every element a locator finds, in order. */
+  async function attributesOf(locator: Locator, name: string): Promise<(string | null)[]> {
+    return Promise.all((await locator.all()).map((l) => l.getAttribute(name)));
+  }
+
+  /** The page is no wider than the screen. */
+  async function expectNoOverflow(page: Page): Promise<void> {
+    const overflow = await page.evaluate(
+      'document.documentElement.scrollWidth - window.innerWidth',
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+  }
+
+  it("searches the catalogue by name and by the start of a code, accents and case ignored, with each node's band", async () => {
+    const { page, failures } = await openPage();
+    await page.goto(`${fed.gatewayUrl}/`);
+    const search = async (q: string): Promise<void> => {
+      await page.fill('#cat-q', q);
+      await page.click('#cat-search');
+      await expect.poll(() => page.textContent('#cat-status')).toContain(q);
+    };
+    // By name: "DIABÈT" finds the ICD-10 code for type 2 diabetes (E11.9, held as E119) by its display.
+    await search('DIABÈT');
+    const e119 = page.locator('#code-results tbody tr[data-code="E119"]');
+    await e119.waitFor();
+    expect(await e119.locator('td').first().textContent()).toMatch(/type 2 diabetes/i);
+    // Which nodes hold it, each with its band (a rounded count), never an exact one.
+    const bands = await e119.locator('li[data-node]').allTextContents();
+    expect(bands.length).toBeGreaterThan(0);
+    for (const band of bands) expect(band).toMatch(/^(lombardia|galicia|sachsen): about \d/);
+    // By the start of a code: E11 finds E11.9 (held as E119).
+    await search('e11');
+    await e119.waitFor();
+    const codes = await attributesOf(page.locator('#code-results tbody tr'), 'data-code');
+    expect(codes.every((c) => c?.startsWith('E11'))).toBe(true);
+    await settle(page, 'catalogue-search', failures);
+    await page.setViewportSize(PHONE);
+    await expectNoOverflow(page);
+    await page.setViewportSize(DESKTOP);
+    // A search that finds nothing says so.
+    await search('zzqxv');
+    expect(await page.textContent('#cat-status')).toMatch(/No code or name .* matches .zzqxv./);
+    expect(await page.locator('#code-results').count()).toBe(0);
+    await settle(page, 'catalogue-search-nothing', failures);
+    await page.close();
+  });
+
+  it('keeps history to edit and run again, saves a query for the project, and drafts a printable access request', async () => {
+    const { page, failures } = await openPage();
+    await signIn(page);
+    // The builder's look-up finds a code by its name, as the catalogue search does.
+    await page.click('#clear-query');
+    await page.selectOption('[data-add-to="/cohort"]', 'condition');
+    await page.click('[data-add-button="/cohort"]');
+    const code = '[data-pointer="/cohort/all/0/condition/code/0/code"]';
+    await page.fill(code, 'diabet');
+    const list = (await page.getAttribute(code, 'list'))!;
+    await expect
+      .poll(() => attributesOf(page.locator(`#${list} option`), 'value'), {
+        timeout: 10_000,
+      })
+      .toContain('E119');
+    await page.fill(code, 'E119');
+    await expect
+      .poll(() => page.textContent('[data-display-for="/cohort/all/0/condition/code/0/code"]'))
+      .toMatch(/type 2 diabetes/i);
+
+    const query = { ...structuredClone(EXAMPLE_1), label: 'Women 40-79 with type 2 diabetes' };
+    await page.fill('#query-json', JSON.stringify(query));
+    await runAndWait(page);
+    const row = page.locator('#history-table tbody tr', { hasText: query.label }).first();
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('done');
+    expect(await row.locator('td').nth(1).textContent()).toBe('done');
+    // Edit: back into the builder.
+    await page.click('#clear-query');
+    await row.locator('[data-action=edit]').click();
+    expect(await queryJson(page)).toEqual(query);
+    // Run again: a new job, answered like the first.
+    const jobs = await page.locator('#history-table tbody tr').count();
+    await page.click('#clear-query');
+    await row.locator('[data-action=rerun]').click();
+    await page.waitForSelector('#downloads', { timeout: RESULT_TIMEOUT_MS });
+    expect(await queryJson(page)).toEqual(query);
+    await expect.poll(() => page.locator('#history-table tbody tr').count()).toBe(jobs + 1);
+    await settle(page, 'history', failures);
+
+    // Saved with a name; the link carries the saved query's id and nothing else.
+    await page.fill('#save-name', 'T2D women, by age');
+    await page.click('#save');
+    const link = (await page.locator('#save-done a.share-link').getAttribute('href'))!;
+    expect(link).toMatch(new RegExp(`^${fed.gatewayUrl}/\\?saved=[0-9a-f-]{36}$`));
+    await expect
+      .poll(() => page.locator('#saved-table tbody tr', { hasText: 'T2D women, by age' }).count())
+      .toBe(1);
+    await settle(page, 'saved', failures);
+
+    // Request access: the draft as a page to print, and as JSON-LD.
+    await page.click('#request-access');
+    const draft = page.locator('#access-request');
+    await draft.waitFor();
+    expect((await attributesOf(draft.locator('#request-datasets li'), 'data-node')).sort()).toEqual(
+      fed.nodes.map((n) => n.id).sort(),
+    );
+    expect(await draft.locator('#request-datasets').textContent()).toContain(
+      `${fed.gatewayUrl}/v1/catalogue`,
+    );
+    expect(await page.textContent('#request-hash')).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(JSON.parse((await page.textContent('#request-query'))!)).toEqual(query);
+    expect(await page.locator('#request-counts tbody tr').count()).toBe(1 + 5 + 3);
+    for (const text of await page.locator('#request-counts td.num').allTextContents()) {
+      expect(text).toMatch(/^(\d[\d,]* \(\d[\d,]*–\d[\d,]*\)|< \d+|\d[\d,]*–\d[\d,]*)$/);
+    }
+    expect(await page.textContent('#request-created')).toMatch(/\d{4}/);
+    const [jsonLd] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#access-jsonld'),
+    ]);
+    const saved = JSON.parse(await readFile(await jsonLd.path(), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(saved['@type']).toBe('tessera:DataRequestDraft');
+    expect(saved['tessera:queryHash']).toBe(await page.textContent('#request-hash'));
+    await settle(page, 'access-request', failures);
+    // Printed: the draft alone, without the page's controls.
+    await page.emulateMedia({ media: 'print' });
+    expect(await page.locator('header.top').isVisible()).toBe(false);
+    expect(await page.locator('#access-print').isVisible()).toBe(false);
+    expect(await page.locator('#query-section').isVisible()).toBe(false);
+    expect(await draft.isVisible()).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS, 'access-request-print.png'), fullPage: true });
+    await page.emulateMedia({ media: 'screen' });
+    await page.setViewportSize(PHONE);
+    await expectNoOverflow(page);
+    await page.setViewportSize(DESKTOP);
+    await page.click('#access-back');
+    await page.locator('#results').waitFor();
+    await page.close();
+
+    // Another researcher of the project opens the link: the query is in her builder.
+    const other = await openPage();
+    await other.page.goto(link);
+    await other.page.locator('#saved-link-pending').waitFor();
+    await other.page.click('#sign-in');
+    await fillSignIn(other.page, 'marco');
+    await expect.poll(() => queryJson(other.page), { timeout: 30_000 }).toEqual(query);
+    expect(await other.page.inputValue('#project')).toBe('diabetes-eu');
+    expect(await other.page.textContent('main')).toContain('T2D women, by age');
+    await settle(other.page, 'saved-link-opened', other.failures);
+    await other.page.close();
+
+    // A researcher outside the project is told why, and shown nothing of it.
+    const outsider = await openPage(PHONE);
+    await outsider.page.goto(link);
+    await outsider.page.click('#sign-in');
+    await fillSignIn(outsider.page, 'nina');
+    const refused = outsider.page.locator('#saved-link-error');
+    await refused.waitFor({ timeout: 30_000 });
+    expect(await refused.textContent()).toMatch(/not shared with any of your projects/);
+    expect(JSON.stringify(await queryJson(outsider.page))).not.toContain('E11');
+    await expectNoOverflow(outsider.page);
+    await settle(outsider.page, 'saved-link-refused', outsider.failures);
+    await outsider.page.close();
+  });
+
   it('shows a histogram query with its chart and bins', async () => {
     const { page, failures } = await openPage();
     await signIn(page);
@@ -288,6 +457,12 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     const warning = page.locator('[data-warning-for="/cohort/all/1/condition/code/0/code"]');
     await warning.waitFor();
     expect(await warning.textContent()).toMatch(/E1l/);
+    // Run anyway: the answer carries the same warning, shown above the figures.
+    await runAndWait(page);
+    const warned = page.locator('#warnings li[data-code=WARN_CODE_NOT_HELD]');
+    expect(await warned.getAttribute('data-pointer')).toBe('/cohort/all/1/condition/code/0/code');
+    expect(await warned.textContent()).toMatch(/E1l/);
+    await settle(page, 'result-warning', failures);
     await page.fill(code, 'E11');
     await warning.waitFor({ state: 'detached' });
 
@@ -406,6 +581,39 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     });
     expect(checked.status).toBe(200);
     expect(checked.headers.get('cache-control')).toMatch(/\bno-store\b/);
+    // A coding no node lists: the answer says so, with a pointer into the query as sent.
+    const warned = await fetch(`${fed.gatewayUrl}/v1/queries`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', prefer: 'wait=30' },
+      body: JSON.stringify({
+        version: 1,
+        cohort: {
+          any: [
+            { condition: { code: [{ system: ICD10, code: 'E11', descendants: true }] } },
+            { condition: { code: [{ system: ICD10, code: 'E1l' }] } },
+            { procedure: { code: [{ system: 'http://www.ama-assn.org/go/cpt', code: '99213' }] } },
+          ],
+        },
+      }),
+    });
+    const answer = (await warned.json()) as { status: string; result: MergedResult };
+    expect(answer.status).toBe('done');
+    expect(answer.result.warnings).toEqual([
+      {
+        code: 'WARN_CODE_NOT_HELD',
+        pointer: '/cohort/any/1/condition/code/0/code',
+        detail: expect.stringContaining('E1l'),
+      },
+      {
+        code: 'WARN_SYSTEM_NOT_HELD',
+        pointer: '/cohort/any/2/procedure/code/0/code',
+        detail: expect.stringContaining('http://www.ama-assn.org/go/cpt'),
+      },
+    ]);
+    const openapi = (await (await fetch(`${fed.gatewayUrl}/openapi.json`)).json()) as {
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(JSON.stringify(openapi.components.schemas)).toContain('WARN_CODE_NOT_HELD');
     const anonymous = await fetch(`${fed.gatewayUrl}/v1/query-check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -22,6 +22,7 @@ import {
   retiredKeyPublishedForSec,
 } from '../auth/index.ts';
 import { createFederatedCatalogue } from '../catalogue/catalogue.ts';
+import { queryWarnings } from '../catalogue/warnings.ts';
 import { createFanout } from '../fanout/index.ts';
 import { buildGatewayApp } from '../http/app.ts';
 import { shedRefusals } from '../http/shed.ts';
@@ -250,6 +251,12 @@ export async function createGatewayService(
     },
     { onChange: (running) => metrics.queriesInFlight.set(running) },
   );
+  const catalogue = createFederatedCatalogue(config.nodes, {
+    client: nodeClient,
+    ttlSec: config.cache.catalogueTtlSec,
+    timeoutMs: config.catalogue.timeoutMs,
+    maxBytes: config.catalogue.maxBytes,
+  });
   const queries = createQueryService({
     store,
     admission,
@@ -280,6 +287,7 @@ export async function createGatewayService(
     noteDataVersion: (node, version) => registry.noteDataVersion(node, version),
     onRefusal: (reason, kind) => metrics.submissionRefusals.inc({ kind, reason }),
     onCacheHit: () => metrics.cacheHits.inc(),
+    warningsFor: async (query) => queryWarnings(query, await catalogue.entries()),
     background: supervisor,
   });
 
@@ -295,12 +303,7 @@ export async function createGatewayService(
     queries,
     saved: createSavedQueryService({ store, projects: config.projects }),
     authenticate: researcherAuthMiddleware(auth),
-    catalogue: createFederatedCatalogue(config.nodes, {
-      client: nodeClient,
-      ttlSec: config.cache.catalogueTtlSec,
-      timeoutMs: config.catalogue.timeoutMs,
-      maxBytes: config.catalogue.maxBytes,
-    }),
+    catalogue,
     registry,
     circuits: () => circuits(),
     jwks: () => keyring.publishedJwks(),

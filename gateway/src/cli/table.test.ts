@@ -116,6 +116,23 @@ describe('renderTable', () => {
     expect(lines[5]).toBe('incomplete: c refused (ERR_BUDGET_EXHAUSTED)');
   });
 
+  it('shows each warning with its code and where in the query it is', () => {
+    const warned: MergedResult = {
+      ...result,
+      warnings: [
+        {
+          code: 'WARN_CODE_NOT_HELD',
+          pointer: '/cohort/condition/code/0/code',
+          detail: 'no node lists condition code E1l',
+        },
+      ],
+    };
+    expect(renderTable(warned).split('\n')).toContain(
+      'warning WARN_CODE_NOT_HELD at /cohort/condition/code/0/code: no node lists condition code E1l',
+    );
+    expect(renderTable(result)).not.toMatch(/warning/);
+  });
+
   it("shows each node's cost and what is left of the project's and researcher's budgets", () => {
     const text = renderTable(result);
     expect(text).toMatch(/budget\s+cost \(epsilon\)\s+project\s+researcher\s+period/);

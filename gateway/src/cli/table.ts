@@ -172,7 +172,8 @@ export function renderMeasures(result: MergedResult, okNodes: readonly OkNode[])
 }
 
 /**
- * The merged count table, its histograms and summaries, then each node's budget.
+ * The merged count table, the missing nodes and the warnings, its histograms
+ * and summaries, then each node's budget.
  * @example console.log(renderTable(result));
  */
 export function renderTable(result: MergedResult): string {
@@ -218,6 +219,7 @@ export function renderTable(result: MergedResult): string {
           `incomplete: ${missing.map((n) => `${n.node} ${n.status}${n.code ? ` (${n.code})` : ''}`).join(', ')}`,
         ]
       : []),
+    ...(result.warnings ?? []).map((w) => `warning ${w.code} at ${w.pointer}: ${w.detail}`),
     ...renderMeasures(result, okNodes),
     ...renderBudget(result),
   ].join('\n');

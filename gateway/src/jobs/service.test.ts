@@ -5,7 +5,13 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type AuditEntry, type NodeOutcome, type NodeResult, ProblemError } from '@tessera/schemas';
+import {
+  type AuditEntry,
+  type MergedResult,
+  type NodeOutcome,
+  type NodeResult,
+  ProblemError,
+} from '@tessera/schemas';
 import type { Researcher } from '../auth/researcher.ts';
 import { gatewayProblem } from '../errors.ts';
 import { mergeResults } from '../merge/merge.ts';
@@ -94,6 +100,7 @@ function harness(
     readonly store?: (store: Store) => Store;
     readonly resultTtlSec?: number;
     readonly admission?: Partial<AdmissionLimits>;
+    readonly warningsFor?: (query: unknown) => Promise<NonNullable<MergedResult['warnings']>>;
   } = {},
 ): Harness {
   let now = T0;
@@ -138,6 +145,7 @@ function harness(
       refusalKinds.push(kind);
     },
     onCacheHit: () => (cacheHits += 1),
+    ...(options.warningsFor ? { warningsFor: options.warningsFor } : {}),
     now: () => now,
     background: supervisor,
   });
@@ -267,6 +275,62 @@ describe('a job', () => {
       result: null,
     });
     expect(h.failures).toEqual([]);
+  });
+});
+
+describe('warnings', () => {
+  const E11 = { system: 'http://hl7.org/fhir/sid/icd-10', code: 'E11' };
+  const X99 = { system: 'http://hl7.org/fhir/sid/icd-10', code: 'X99' };
+  /** Warns about X99 wherever the query as submitted names it. */
+  const warningsFor = (query: unknown) =>
+    Promise.resolve(
+      (
+        (query as { cohort: { any: { condition: { code: { code: string }[] } }[] } }).cohort.any ??
+        []
+      )
+        .flatMap((c, i) => (c.condition.code[0]!.code === 'X99' ? [i] : []))
+        .map((i) => ({
+          code: 'WARN_CODE_NOT_HELD' as const,
+          pointer: `/cohort/any/${i}/condition/code/0/code`,
+          detail: 'no node holds X99',
+        })),
+    );
+  const either = (...codes: (typeof E11)[]) => ({
+    version: 1,
+    cohort: { any: codes.map((c) => ({ condition: { code: [c] } })) },
+  });
+
+  it('are added to the merged answer, pointing into the query as submitted', async () => {
+    const h = harness({ warningsFor });
+    const job = await h.submit(ANNA, either(E11, X99));
+    await supervisor.idle();
+    const done = await h.service.get(job.id, ANNA);
+    expect(done.result?.warnings).toEqual([
+      {
+        code: 'WARN_CODE_NOT_HELD',
+        pointer: '/cohort/any/1/condition/code/0/code',
+        detail: 'no node holds X99',
+      },
+    ]);
+    expect(done.result?.total).toBeDefined();
+  });
+
+  it("follow each researcher's wording on a cached answer, and a failing catalogue adds none", async () => {
+    const h = harness({ resultTtlSec: 300, warningsFor });
+    await h.submit(ANNA, either(E11, X99));
+    await supervisor.idle();
+    const again = await h.submit(BRUNO, either(X99, E11));
+    expect(h.cacheHits()).toBe(1);
+    expect(again.result?.warnings?.map((w) => w.pointer)).toEqual([
+      '/cohort/any/0/condition/code/0/code',
+    ]);
+
+    const quiet = harness({ warningsFor: () => Promise.reject(new Error('catalogue down')) });
+    const job = await quiet.submit(ANNA, either(X99));
+    await supervisor.idle();
+    const done = await quiet.service.get(job.id, ANNA);
+    expect(done.status).toBe('done');
+    expect(done.result?.warnings).toBeUndefined();
   });
 });
 

@@ -66,6 +66,11 @@ export interface QueryServiceDeps {
   /** A query refused at submission (audited too), by reason and kind. */
   readonly onRefusal?: (reason: string, kind: RefusalKind) => void;
   readonly onCacheHit?: () => void;
+  /**
+   * Warnings for a query as submitted (codings no node lists, from the
+   * catalogue), added to its merged answer; a failure here adds none.
+   */
+  readonly warningsFor?: (query: unknown) => Promise<NonNullable<MergedResult['warnings']>>;
   readonly now?: () => Date;
   /** A new job id (default: a random UUID). */
   readonly newId?: () => string;
@@ -154,7 +159,8 @@ export function isFinished(job: JobRecord): boolean {
 /**
  * A merged answer as the project's cache keeps it: without budgets. A cache
  * hit asks no node, so it is charged nothing, and one researcher's spending is
- * not another's to see.
+ * not another's to see. Nor warnings: their pointers are into one researcher's
+ * wording of the question, so each hit gets its own.
  */
 function withoutBudgets(result: MergedResult): MergedResult {
   const shared: MergedResult = {
@@ -167,6 +173,7 @@ function withoutBudgets(result: MergedResult): MergedResult {
     }),
   };
   delete shared.budget;
+  delete shared.warnings;
   return shared;
 }
 
@@ -464,7 +471,7 @@ export function createQueryService(deps: QueryServiceDeps) {
         const merged = deps.merge({ queryHash: job.queryHash, outcomes, minNodes: deps.minNodes });
         return {
           result: {
-            ...merged,
+            ...(await withWarnings(merged, job.submittedQuery ?? job.query)),
             queryId: job.id,
             ...(job.query.asOf ? { asOf: job.query.asOf } : {}),
           },
@@ -483,6 +490,15 @@ export function createQueryService(deps: QueryServiceDeps) {
       arrived.map((outcome) => deps.store.recordNodeOutcome(job.id, outcome, now())),
     );
     return undefined;
+  }
+
+  /** The answer with the warnings for the query as this researcher worded it. */
+  async function withWarnings(result: MergedResult, query: unknown): Promise<MergedResult> {
+    const answer = { ...result };
+    delete answer.warnings;
+    if (deps.warningsFor === undefined) return answer;
+    const warnings = await deps.warningsFor(query).catch(() => []);
+    return warnings.length === 0 ? answer : { ...answer, warnings };
   }
 
   /** Shares a complete answer with the project's later identical questions over the same data. */
@@ -569,7 +585,10 @@ export function createQueryService(deps: QueryServiceDeps) {
     };
     if (!cached) return { ...fields, status: 'running', result: null, errorCode: null };
     deps.onCacheHit?.();
-    const result: MergedResult = { ...(cached.value as MergedResult), queryId: fields.id };
+    const result: MergedResult = {
+      ...(await withWarnings(cached.value as MergedResult, submitted)),
+      queryId: fields.id,
+    };
     // Answered at once: the job and its one audit entry in one transaction.
     const [job] = await Promise.all([
       deps.store.createJob({ ...newJob(fields), status: 'done', result }),

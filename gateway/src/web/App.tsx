@@ -11,10 +11,14 @@ import type { Bound } from './builder/fields.tsx';
 import { type Json, type Path, setAt, unheldCodings } from './builder/model.ts';
 import { Catalogue } from './catalogue/Catalogue.tsx';
 import { LANGUAGES, type Language, language, switchLanguage, t } from './i18n/index.ts';
+import { History, type LoadQuery, SavedQueries } from './queries/QueryLists.tsx';
+import { AccessRequest } from './results/AccessRequest.tsx';
 import { Attrition } from './results/Attrition.tsx';
 import { type RunState, Results } from './results/Results.tsx';
 
 const DRAFT_KEY = 'tessera.draft';
+/** A shared saved query's id, from a `/?saved=<id>` link, kept through sign-in. */
+export const OPEN_SAVED_KEY = 'tessera.open-saved';
 const EMPTY_QUERY: Json = { version: 1, cohort: { all: [] } };
 const IDLE_RUN: RunState = {
   id: undefined,
@@ -78,6 +82,9 @@ export function App(props: { session: Session | undefined; signInError: string |
   const [importText, setImportText] = useState('');
   const [importError, setImportError] = useState<string | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
+  const [linkError, setLinkError] = useState<string | undefined>();
+  const [historyRefresh, setHistoryRefresh] = useState(0);
+  const [access, setAccess] = useState<{ id: string; draft: Record<string, unknown> }>();
   const checkSeq = useRef(0);
 
   useEffect(() => session?.onChange(setAuth), [session]);
@@ -140,13 +147,14 @@ export function App(props: { session: Session | undefined; signInError: string |
     setRun((r) => ({ ...r, error: problemText(err).detail, finished: true }));
   };
 
-  const runQuery = async (): Promise<void> => {
+  const runQuery = async (query: Json = doc, inProject = project): Promise<void> => {
     if (api === undefined) return;
-    setRun({ ...IDLE_RUN, nodes: [] });
+    setRun({ ...IDLE_RUN, nodes: [], query });
+    api.project = inProject;
     try {
-      const job = await api.submit(doc);
+      const job = await api.submit(query);
       const outcomes = new Map<string, NodeOutcome>();
-      setRun({ ...IDLE_RUN, id: job.id, nodes: job.nodes });
+      setRun({ ...IDLE_RUN, id: job.id, nodes: job.nodes, query });
       const done =
         job.status === 'done' || job.status === 'failed' || job.status === 'cancelled'
           ? job
@@ -166,10 +174,56 @@ export function App(props: { session: Session | undefined; signInError: string |
           ? undefined
           : t('results.jobFailed', { status: t(`job.${done.status}`), code: done.error ?? '' }),
         finished: true,
+        query,
       });
     } catch (err) {
       failed(err);
+    } finally {
+      setHistoryRefresh((n) => n + 1);
     }
+  };
+
+  /** A past or saved query into the builder, in its project; run at once when asked. */
+  const loadQuery: LoadQuery = (query, inProject, runIt) => {
+    const usable = projects.includes(inProject) ? inProject : project;
+    setProject(usable);
+    change(query as Json);
+    setNotice(runIt ? t('history.rerunning') : t('history.loaded'));
+    document.getElementById('query-section')?.scrollIntoView();
+    if (runIt) void runQuery(query as Json, usable);
+  };
+
+  // A shared link, once signed in: the saved query into the builder, or why not.
+  useEffect(() => {
+    if (api === undefined || auth.status !== 'signed-in') return;
+    const id = sessionStorage.getItem(OPEN_SAVED_KEY);
+    if (id === null) return;
+    sessionStorage.removeItem(OPEN_SAVED_KEY);
+    api.savedQuery(id).then(
+      (saved) => {
+        setLinkError(undefined);
+        setProject(saved.project);
+        change(saved.query as Json);
+        setNotice(t('saved.opened', { name: saved.name, project: saved.project }));
+      },
+      (err: unknown) => {
+        if (err instanceof SessionEnded) return;
+        setLinkError(
+          err instanceof ProblemAnswer && err.problem.code === 'ERR_NOT_FOUND'
+            ? t('saved.notShared')
+            : problemText(err).detail,
+        );
+      },
+    );
+  }, [api, auth.status]);
+
+  const requestAccess = (): void => {
+    if (api === undefined || run.id === undefined) return;
+    const id = run.id;
+    api.accessRequest(id).then((draft) => {
+      setAccess({ id, draft });
+      window.scrollTo(0, 0);
+    }, failed);
   };
 
   const exportAs = (kind: 'csv' | 'json' | 'fhir'): void => {
@@ -296,116 +350,155 @@ export function App(props: { session: Session | undefined; signInError: string |
             {t('app.noProjectHint')}
           </div>
         )}
+        {linkError && (
+          <div class="banner bad" role="alert" id="saved-link-error">
+            {linkError}
+          </div>
+        )}
+        {!signedIn && sessionStorage.getItem(OPEN_SAVED_KEY) !== null && (
+          <p class="banner" id="saved-link-pending">
+            {t('saved.signInToOpen')}
+          </p>
+        )}
         {notice && (
           <p class="banner" role="status">
             {notice}
           </p>
         )}
 
-        <section aria-labelledby="query-h" id="query-section">
-          <h2 id="query-h">{t('builder.title')}</h2>
-          <div class="row toolbar">
-            <label>
-              <span>{t('builder.example')}</span>
-              <select
-                id="example"
-                value=""
-                onChange={(e) => {
-                  const example = examples.find((x) => x.id === e.currentTarget.value);
-                  if (example) change(example.query);
-                }}
-              >
-                <option value="">{t('builder.chooseExample')}</option>
-                {examples.map((x) => (
-                  <option value={x.id} key={x.id} title={x.description}>
-                    {x.title}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <button type="button" id="clear-query" onClick={() => change(EMPTY_QUERY)}>
-              {t('builder.clear')}
-            </button>
-          </div>
-          <div class="side-by-side">
-            <Builder bound={bound} catalogue={catalogue} />
-            <div class="json-side">
-              <label for="query-json">{t('builder.json')}</label>
-              <textarea
-                id="query-json"
-                spellcheck={false}
-                rows={24}
-                value={text}
-                aria-invalid={textError ? 'true' : undefined}
-                aria-describedby={textError ? 'query-json-error' : undefined}
-                onInput={(e) => {
-                  const typed = e.currentTarget.value;
-                  setText(typed);
-                  try {
-                    change(JSON.parse(typed) as Json, true);
-                    setTextError(undefined);
-                  } catch {
-                    setTextError(t('builder.notJson'));
-                  }
-                }}
-              />
-              {textError && (
-                <p class="field-error" id="query-json-error">
-                  {textError}
-                </p>
-              )}
-              <details class="import">
-                <summary>{t('builder.import')}</summary>
-                <label for="import-text">{t('builder.importHint')}</label>
-                <textarea
-                  id="import-text"
-                  rows={8}
-                  spellcheck={false}
-                  value={importText}
-                  onInput={(e) => setImportText(e.currentTarget.value)}
-                />
-                <button
-                  type="button"
-                  id="import"
-                  onClick={() => void importDocument()}
-                  disabled={!signedIn}
+        {access && (
+          <AccessRequest
+            draft={access.draft}
+            onBack={() => {
+              setAccess(undefined);
+              requestAnimationFrame(() => document.getElementById('results')?.scrollIntoView());
+            }}
+            onDownload={() =>
+              download(
+                new Blob([JSON.stringify(access.draft, null, 2)], { type: 'application/ld+json' }),
+                `tessera-${access.id}.access-request.jsonld`,
+              )
+            }
+          />
+        )}
+        <div class={access ? 'hidden' : 'page'}>
+          <section aria-labelledby="query-h" id="query-section">
+            <h2 id="query-h">{t('builder.title')}</h2>
+            <div class="row toolbar">
+              <label>
+                <span>{t('builder.example')}</span>
+                <select
+                  id="example"
+                  value=""
+                  onChange={(e) => {
+                    const example = examples.find((x) => x.id === e.currentTarget.value);
+                    if (example) change(example.query);
+                  }}
                 >
-                  {t('builder.importButton')}
-                </button>
-                {importError && (
-                  <p class="field-error" id="import-error" role="alert">
-                    {importError}
+                  <option value="">{t('builder.chooseExample')}</option>
+                  {examples.map((x) => (
+                    <option value={x.id} key={x.id} title={x.description}>
+                      {x.title}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <button type="button" id="clear-query" onClick={() => change(EMPTY_QUERY)}>
+                {t('builder.clear')}
+              </button>
+            </div>
+            <div class="side-by-side">
+              <Builder bound={bound} catalogue={catalogue} />
+              <div class="json-side">
+                <label for="query-json">{t('builder.json')}</label>
+                <textarea
+                  id="query-json"
+                  spellcheck={false}
+                  rows={24}
+                  value={text}
+                  aria-invalid={textError ? 'true' : undefined}
+                  aria-describedby={textError ? 'query-json-error' : undefined}
+                  onInput={(e) => {
+                    const typed = e.currentTarget.value;
+                    setText(typed);
+                    try {
+                      change(JSON.parse(typed) as Json, true);
+                      setTextError(undefined);
+                    } catch {
+                      setTextError(t('builder.notJson'));
+                    }
+                  }}
+                />
+                {textError && (
+                  <p class="field-error" id="query-json-error">
+                    {textError}
                   </p>
                 )}
-              </details>
+                <details class="import">
+                  <summary>{t('builder.import')}</summary>
+                  <label for="import-text">{t('builder.importHint')}</label>
+                  <textarea
+                    id="import-text"
+                    rows={8}
+                    spellcheck={false}
+                    value={importText}
+                    onInput={(e) => setImportText(e.currentTarget.value)}
+                  />
+                  <button
+                    type="button"
+                    id="import"
+                    onClick={() => void importDocument()}
+                    disabled={!signedIn}
+                  >
+                    {t('builder.importButton')}
+                  </button>
+                  {importError && (
+                    <p class="field-error" id="import-error" role="alert">
+                      {importError}
+                    </p>
+                  )}
+                </details>
+              </div>
             </div>
-          </div>
-          <div class="run-bar">
-            <p id="check" class={check ? 'bad' : 'hint'} role="status">
-              {check
-                ? `${t('builder.invalid')} ${check.detail ?? ''}${check.pointer ? ` (${check.pointer})` : ''}`
-                : signedIn
-                  ? t('builder.valid')
-                  : ''}
-            </p>
-            <button
-              type="button"
-              id="run"
-              class="primary"
-              disabled={!signedIn || check !== undefined || textError !== undefined}
-              onClick={() => void runQuery()}
-            >
-              {t('builder.run')}
-            </button>
-          </div>
-          {signedIn && api && <Attrition api={api} query={doc} onError={failed} />}
-        </section>
+            <div class="run-bar">
+              <p id="check" class={check ? 'bad' : 'hint'} role="status">
+                {check
+                  ? `${t('builder.invalid')} ${check.detail ?? ''}${check.pointer ? ` (${check.pointer})` : ''}`
+                  : signedIn
+                    ? t('builder.valid')
+                    : ''}
+              </p>
+              <button
+                type="button"
+                id="run"
+                class="primary"
+                disabled={!signedIn || check !== undefined || textError !== undefined}
+                onClick={() => void runQuery()}
+              >
+                {t('builder.run')}
+              </button>
+            </div>
+            {signedIn && api && <Attrition api={api} query={doc} onError={failed} />}
+          </section>
 
-        {(run.id !== undefined || run.error !== undefined) && (
-          <Results run={run} onExport={exportAs} />
-        )}
+          {(run.id !== undefined || run.error !== undefined) && (
+            <Results run={run} onExport={exportAs} onRequestAccess={requestAccess} />
+          )}
 
-        <Catalogue entries={catalogue} />
+          {signedIn && api && projects.length > 0 && (
+            <SavedQueries
+              api={api}
+              query={doc}
+              project={project}
+              canSave={textError === undefined}
+              onLoad={loadQuery}
+              onError={(err) => problemText(err).detail}
+            />
+          )}
+          {signedIn && api && <History api={api} refresh={historyRefresh} onLoad={loadQuery} />}
+
+          <Catalogue entries={catalogue} />
+        </div>
       </main>
     </>
   );

@@ -2,7 +2,7 @@
 // the sign-in (completing it when the IdP has just sent the browser back),
 // then the app.
 import { render } from 'preact';
-import { App } from './App.tsx';
+import { App, OPEN_SAVED_KEY } from './App.tsx';
 import { type SignInSettings, Session } from './auth/session.ts';
 import { initialLanguage, setupI18n, t } from './i18n/index.ts';
 
@@ -13,6 +13,13 @@ async function start(): Promise<void> {
     signIn: SignInSettings | null;
   };
   const redirectUri = `${window.location.origin}/`;
+  // A shared link (`/?saved=<id>`): its id waits for the researcher to be signed in.
+  const opened = new URL(window.location.href);
+  const saved = opened.searchParams.get('saved');
+  if (saved !== null && /^[A-Za-z0-9_-]{1,100}$/.test(saved)) {
+    sessionStorage.setItem(OPEN_SAVED_KEY, saved);
+    window.history.replaceState(null, '', opened.pathname);
+  }
   const session = config.signIn ? new Session(config.signIn, redirectUri) : undefined;
   let signInError: string | undefined;
   if (session) {

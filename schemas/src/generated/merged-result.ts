@@ -79,6 +79,10 @@ export interface MergedResult {
     cell: MergedCell;
   }[];
   measures: MergedMeasure[];
+  /**
+   * What the researcher should know to read the figures, from the federated catalogue (of the nodes whose catalogue the gateway could read): a coding of the query that no node lists. Absent when there is none. A warning never changes a figure.
+   */
+  warnings?: Warning[];
 }
 /**
  * This interface was referenced by `MergedResult`'s JSON-Schema
@@ -355,4 +359,15 @@ export interface MergedCell {
    * true when the cell has no count: some node suppressed its part or did not report it, or fewer nodes answered than the policy requires
    */
   suppressed?: boolean;
+}
+/**
+ * code: WARN_CODE_NOT_HELD (no node lists this code, or with descendants no code under it, for this criterion kind) or WARN_SYSTEM_NOT_HELD (no node lists any code of this code system); pointer: the coding's code field in the query as submitted (RFC 6901); detail: the same in words.
+ *
+ * This interface was referenced by `MergedResult`'s JSON-Schema
+ * via the `definition` "Warning".
+ */
+export interface Warning {
+  code: 'WARN_CODE_NOT_HELD' | 'WARN_SYSTEM_NOT_HELD';
+  pointer: string;
+  detail: string;
 }

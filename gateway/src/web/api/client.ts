@@ -4,6 +4,7 @@
 // send an Authorization header) and always ends: with the result, with an
 // error, or when the researcher moves on.
 import type { CatalogueEntry, CohortQuery, MergedResult, NodeOutcome } from '@tessera/schemas';
+import type { CodeSearchResult } from '../../catalogue/catalogue.ts';
 import type { Session } from '../auth/session.ts';
 
 /** An answer in application/problem+json, as the gateway writes it. */
@@ -34,6 +35,29 @@ export interface Job {
   readonly error?: string;
 }
 
+/** A past query as the history lists it: what was asked, never its figures. */
+export interface PastQuery {
+  readonly id: string;
+  readonly status: Job['status'];
+  readonly label?: string;
+  readonly query: unknown;
+  readonly project: string;
+  readonly createdAt: string;
+}
+
+/** A query kept under a name, shared with the members of its project by its id. */
+export interface SavedQuery {
+  readonly id: string;
+  readonly name: string;
+  readonly project: string;
+  readonly owner: string;
+  readonly query: unknown;
+  readonly createdAt: string;
+  readonly links: { readonly share: string };
+}
+
+/** A code search's answer as the gateway gives it (type only: nothing of the server is bundled). */
+export type { CodeMatch, CodeSearchResult as CodeSearch } from '../../catalogue/catalogue.ts';
 export interface StreamHandlers {
   node(outcome: NodeOutcome): void;
 }
@@ -102,6 +126,40 @@ export class Api {
     return this.#json(`/v1/queries/${encodeURIComponent(id)}`);
   }
 
+  /** The researcher's past queries, newest first. */
+  async history(): Promise<PastQuery[]> {
+    return (await this.#json<{ queries: PastQuery[] }>('/v1/queries?limit=50')).queries;
+  }
+
+  async savedQueries(): Promise<SavedQuery[]> {
+    return (await this.#json<{ savedQueries: SavedQuery[] }>('/v1/saved-queries')).savedQueries;
+  }
+
+  /** A saved query of one of the researcher's projects; any other is ERR_NOT_FOUND. */
+  savedQuery(id: string): Promise<SavedQuery> {
+    return this.#json(`/v1/saved-queries/${encodeURIComponent(id)}`);
+  }
+
+  /** Saves the query under a name, shared with the chosen project. */
+  save(name: string, query: unknown): Promise<SavedQuery> {
+    return this.#json('/v1/saved-queries', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name,
+        query,
+        ...(this.project === '' ? {} : { project: this.project }),
+      }),
+    });
+  }
+
+  /** The data-request draft of a finished query, as JSON-LD. */
+  accessRequest(id: string): Promise<Record<string, unknown>> {
+    return this.#json(`/v1/queries/${encodeURIComponent(id)}/access-request`, {
+      headers: { accept: 'application/ld+json' },
+    });
+  }
+
   nodes(): Promise<{ nodes: { id: string; title?: string; status?: string }[] }> {
     return this.#json('/v1/nodes');
   }
@@ -154,9 +212,27 @@ export class Api {
   }
 }
 
+async function publicJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, signal ? { signal } : {});
+  if (!res.ok) throw new ProblemAnswer(await problemOf(res));
+  return (await res.json()) as T;
+}
+
 /** The federated catalogue (public). */
 export async function fetchCatalogue(): Promise<CatalogueEntry[]> {
-  const res = await fetch('/v1/catalogue');
-  if (!res.ok) throw new ProblemAnswer(await problemOf(res));
-  return ((await res.json()) as { entries: CatalogueEntry[] }).entries;
+  return (await publicJson<{ entries: CatalogueEntry[] }>('/v1/catalogue')).entries;
+}
+
+/**
+ * Codes the nodes hold, by the start of their code or words of their name,
+ * accents and case ignored (public).
+ */
+export function searchCodes(
+  q: string,
+  options: { system?: string; limit?: number; signal?: AbortSignal } = {},
+): Promise<CodeSearchResult> {
+  const params = new URLSearchParams({ q });
+  if (options.system) params.set('system', options.system);
+  if (options.limit !== undefined) params.set('limit', String(options.limit));
+  return publicJson(`/v1/catalogue/codes?${params}`, options.signal);
 }

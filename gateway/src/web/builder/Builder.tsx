@@ -3,7 +3,8 @@
 // field writing straight into the query document.
 import type { CatalogueEntry } from '@tessera/schemas';
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { type CodeMatch, searchCodes } from '../api/client.ts';
 import { t } from '../i18n/index.ts';
 import { type Bound, Group, NumberField, RemoveButton, TextField } from './fields.tsx';
 import {
@@ -15,7 +16,6 @@ import {
   KNOWN_SYSTEMS,
   PICKS,
   type Path,
-  catalogueCodes,
   descendantsAllowed,
   exprKind,
   getAt,
@@ -41,7 +41,59 @@ interface Ctx {
   readonly catalogue: readonly CatalogueEntry[];
 }
 
-/** A list of codings: system, code (with the catalogue's codes to pick from), descendants. */
+/**
+ * The code field's look-up: codes of the system and criterion kind the nodes
+ * hold, found by the start of the code or words of its name as the
+ * researcher types (the catalogue's code search), offered in a datalist
+ * with their names; the chosen code's name is shown below the field.
+ */
+function CodeLookup(props: {
+  listId: string;
+  pointer: string;
+  kind: EventKind;
+  system: string;
+  typed: string;
+}) {
+  const { kind, system } = props;
+  const typed = props.typed.trim();
+  const [found, setFound] = useState<readonly CodeMatch[]>([]);
+  useEffect(() => {
+    if (typed === '' || system === '') {
+      setFound([]);
+      return undefined;
+    }
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      searchCodes(typed, { system, limit: 20, signal: controller.signal }).then(
+        (answer) => setFound(answer.codes.filter((c) => c.kind === kind)),
+        () => undefined, // a look-up that fails offers nothing; the field still works
+      );
+    }, 250);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [typed, system, kind]);
+  const chosen = found.find((c) => c.code === typed && c.display !== undefined);
+  return (
+    <>
+      <datalist id={props.listId}>
+        {found.map((c) => (
+          <option value={c.code} key={c.code}>
+            {c.display ?? c.code}
+          </option>
+        ))}
+      </datalist>
+      {chosen && (
+        <p class="hint code-display" data-display-for={props.pointer}>
+          {chosen.display}
+        </p>
+      )}
+    </>
+  );
+}
+
+/** A list of codings: system, code (with the nodes' codes to pick from by code or name), descendants. */
 function CodeSet(props: { ctx: Ctx; path: Path; kind: EventKind; legend: string }) {
   const { ctx, path, kind } = props;
   const { bound } = ctx;
@@ -54,7 +106,6 @@ function CodeSet(props: { ctx: Ctx; path: Path; kind: EventKind; legend: string 
         const itemPath = [...path, i];
         const system = isObject(item) && typeof item.system === 'string' ? item.system : '';
         const listId = `codes-${pointerOf(itemPath).replace(/[^a-zA-Z0-9]/g, '-')}`;
-        const suggestions = catalogueCodes(ctx.catalogue, kind, system);
         return (
           <div class="coding" key={i}>
             <div class="field">
@@ -86,13 +137,13 @@ function CodeSet(props: { ctx: Ctx; path: Path; kind: EventKind; legend: string 
               label={t('builder.code')}
               list={listId}
             />
-            <datalist id={listId}>
-              {suggestions.map((s) => (
-                <option value={s.code} key={s.code}>
-                  {s.display ?? s.code}
-                </option>
-              ))}
-            </datalist>
+            <CodeLookup
+              listId={listId}
+              pointer={pointerOf([...itemPath, 'code'])}
+              kind={kind}
+              system={system}
+              typed={isObject(item) && typeof item.code === 'string' ? item.code : ''}
+            />
             {descendantsAllowed(system) && (
               <div class="field check">
                 <label>

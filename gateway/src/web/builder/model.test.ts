@@ -2,7 +2,15 @@
 // no node holds (flagged at their field), and the steps of an attrition.
 import type { CatalogueEntry } from '@tessera/schemas';
 import { describe, expect, it } from 'vitest';
-import { attritionSteps, errorFor, getAt, placedCodings, setAt, unheldCodings } from './model.ts';
+import {
+  atPointer,
+  attritionSteps,
+  errorFor,
+  getAt,
+  placedCodings,
+  setAt,
+  unheldCodings,
+} from './model.ts';
 
 const ICD10 = 'http://hl7.org/fhir/sid/icd-10';
 const EXAMPLE_1 = {
@@ -96,5 +104,15 @@ describe('the builder model', () => {
     expect(errorFor(error, '/cohort/all/1/condition/code', true)).toBe(true);
     expect(errorFor(error, '/cohort/all/1/condition/code', false)).toBe(false);
     expect(errorFor(undefined, '/cohort', false)).toBe(false);
+  });
+});
+
+describe('atPointer', () => {
+  it('reads the value a warning points at, escapes included, and nothing past the document', () => {
+    expect(atPointer(EXAMPLE_1, '/cohort/all/1/condition/code/0/code')).toBe('E11');
+    expect(atPointer({ 'a/b': { '~': 1 } }, '/a~1b/~0')).toBe(1);
+    expect(atPointer(EXAMPLE_1, '/cohort/all/7/condition')).toBeUndefined();
+    expect(atPointer(EXAMPLE_1, '/cohort/all/x')).toBeUndefined();
+    expect(atPointer(EXAMPLE_1, '/constructor')).toBeUndefined();
   });
 });

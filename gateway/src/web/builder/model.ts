@@ -2,13 +2,15 @@
 // shows and edits the JSON the researcher also sees, so the two never drift
 // apart. Pure functions: read a node of the document by path, write one
 // immutably, make new criteria, and find codings no node holds.
-import type { CatalogueEntry } from '@tessera/schemas';
-import {
-  EVENT_KINDS,
-  type EventKind,
-  PREFIX_HIERARCHY_SYSTEMS,
-  normaliseCode,
-} from '@tessera/schemas/query-walk';
+import { EVENT_KINDS, type EventKind, PREFIX_HIERARCHY_SYSTEMS } from '@tessera/schemas/query-walk';
+
+export {
+  type PlacedCoding,
+  heldBySomeNode,
+  placedCodings,
+  pointerOf,
+  unheldCodings,
+} from '@tessera/schemas/codings';
 
 export { EVENT_KINDS, type EventKind };
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -30,13 +32,13 @@ export const KNOWN_SYSTEMS: readonly { readonly url: string; readonly name: stri
   { url: 'http://hl7.org/fhir/sid/cvx', name: 'CVX' },
 ];
 
+/** A code system's short name (`ICD-10`), or its URL when it is not a known one. */
+export function systemName(url: string): string {
+  return KNOWN_SYSTEMS.find((s) => s.url === url)?.name ?? url;
+}
+
 export const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** `/cohort/all/0` for `['cohort', 'all', 0]` (RFC 6901). */
-export function pointerOf(path: Path): string {
-  return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
-}
 
 export function getAt(doc: Json | undefined, path: Path): Json | undefined {
   let node: Json | undefined = doc;
@@ -44,6 +46,18 @@ export function getAt(doc: Json | undefined, path: Path): Json | undefined {
     if (Array.isArray(node) && typeof key === 'number') node = node[key];
     else if (isObject(node) && typeof key === 'string')
       node = Object.hasOwn(node, key) ? node[key] : undefined;
+    else return undefined;
+  }
+  return node;
+}
+
+/** The value a JSON pointer (RFC 6901) names in a document, or undefined. @example atPointer({ a: [1] }, '/a/0') // 1 */
+export function atPointer(doc: unknown, pointer: string): unknown {
+  let node = doc;
+  for (const part of pointer.split('/').slice(1)) {
+    const key = part.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (Array.isArray(node) && /^\d+$/.test(key)) node = node[Number(key)];
+    else if (isObject(node) && Object.hasOwn(node, key)) node = node[key];
     else return undefined;
   }
   return node;
@@ -99,126 +113,6 @@ export function newExpr(kind: ExprKind, system = KNOWN_SYSTEMS[0]!.url): JsonObj
 
 export function descendantsAllowed(system: string): boolean {
   return PREFIX_HIERARCHY_SYSTEMS.has(system);
-}
-
-/** A coding of the query with where it sits, for flagging. */
-export interface PlacedCoding {
-  /** Where its code field is. */
-  readonly pointer: string;
-  /** The criterion kind whose codes these are (observation for measures). */
-  readonly kind: EventKind;
-  readonly system: string;
-  readonly code: string;
-  readonly descendants: boolean;
-}
-
-function codingsOf(set: Json | undefined, path: Path, kind: EventKind, out: PlacedCoding[]): void {
-  if (!Array.isArray(set)) return;
-  set.forEach((c, i) => {
-    if (
-      isObject(c) &&
-      typeof c.system === 'string' &&
-      typeof c.code === 'string' &&
-      c.code !== ''
-    ) {
-      out.push({
-        pointer: pointerOf([...path, i, 'code']),
-        kind,
-        system: c.system,
-        code: c.code,
-        descendants: c.descendants === true,
-      });
-    }
-  });
-}
-
-function walkExpr(expr: Json | undefined, path: Path, out: PlacedCoding[]): void {
-  const kind = exprKind(expr);
-  if (kind === undefined || !isObject(expr)) return;
-  const body = expr[kind];
-  if (kind === 'all' || kind === 'any') {
-    if (Array.isArray(body)) body.forEach((child, i) => walkExpr(child, [...path, kind, i], out));
-  } else if (kind === 'not') {
-    walkExpr(body, [...path, 'not'], out);
-  } else if (kind !== 'patient' && isObject(body)) {
-    codingsOf(body.code, [...path, kind, 'code'], kind, out);
-    // An observation's coded value is not in the catalogue's code list.
-  }
-}
-
-/** Every coding the query names (criteria, codes dimensions, measures), with its pointer. */
-export function placedCodings(query: Json | undefined): PlacedCoding[] {
-  const out: PlacedCoding[] = [];
-  if (!isObject(query)) return out;
-  walkExpr(query.cohort, ['cohort'], out);
-  if (Array.isArray(query.stratify)) {
-    query.stratify.forEach((d, i) => {
-      if (
-        isObject(d) &&
-        isObject(d.codes) &&
-        typeof d.codes.of === 'string' &&
-        (EVENT_KINDS as readonly string[]).includes(d.codes.of)
-      ) {
-        codingsOf(d.codes.in, ['stratify', i, 'codes', 'in'], d.codes.of as EventKind, out);
-      }
-    });
-  }
-  if (Array.isArray(query.measures)) {
-    query.measures.forEach((m, i) => {
-      if (!isObject(m)) return;
-      for (const type of ['histogram', 'summary']) {
-        const spec = m[type];
-        if (isObject(spec))
-          codingsOf(spec.observation, ['measures', i, type, 'observation'], 'observation', out);
-      }
-    });
-  }
-  return out;
-}
-
-/** Whether any node's catalogue lists a code matching the coding (a prefix, with descendants). */
-export function heldBySomeNode(
-  catalogue: readonly CatalogueEntry[],
-  coding: PlacedCoding,
-): boolean {
-  const wanted = normaliseCode(coding.system, coding.code);
-  return catalogue.some((entry) =>
-    (entry.codes ?? []).some((held) => {
-      if (held.system !== coding.system || held.kind !== coding.kind) return false;
-      const code = normaliseCode(held.system, held.code);
-      return coding.descendants ? code.startsWith(wanted) : code === wanted;
-    }),
-  );
-}
-
-/**
- * Pointers of the codings no node lists in its catalogue. Only when the
- * catalogue lists codes at all: a federation whose nodes publish none
- * cannot tell a rare code from a misspelt one.
- */
-export function unheldCodings(
-  query: Json | undefined,
-  catalogue: readonly CatalogueEntry[],
-): PlacedCoding[] {
-  if (!catalogue.some((e) => (e.codes ?? []).length > 0)) return [];
-  return placedCodings(query).filter((c) => !heldBySomeNode(catalogue, c));
-}
-
-/** Codes for a kind and system the catalogue lists, for the code field's suggestions. */
-export function catalogueCodes(
-  catalogue: readonly CatalogueEntry[],
-  kind: EventKind,
-  system: string,
-): { code: string; display: string | undefined }[] {
-  const seen = new Map<string, string | undefined>();
-  for (const entry of catalogue) {
-    for (const c of entry.codes ?? []) {
-      if (c.kind === kind && c.system === system && !seen.has(c.code)) seen.set(c.code, c.display);
-    }
-  }
-  return [...seen]
-    .map(([code, display]) => ({ code, display }))
-    .sort((a, b) => a.code.localeCompare(b.code));
 }
 
 /**

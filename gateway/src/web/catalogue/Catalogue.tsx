@@ -1,41 +1,14 @@
 // The federated catalogue: every node with its description, coverage, data
-// version and access rights, and a search by code or words over today's
-// catalogue API (codes held by at least a node's threshold of patients,
-// with rounded patient counts).
+// version and access rights, and a search over the codes the nodes hold, by
+// the start of a code (E11 finds E11.9) or words of its name ("diabet"),
+// accents and case ignored, with each node's band (a rounded count, never an
+// exact one) as GET /v1/catalogue/codes gives them.
 import type { CatalogueEntry } from '@tessera/schemas';
 import { useState } from 'preact/hooks';
-import { ProblemAnswer } from '../api/client.ts';
+import { type CodeSearch, searchCodes } from '../api/client.ts';
+import { systemName } from '../builder/model.ts';
 import { language, t } from '../i18n/index.ts';
 import { formatCount } from '../results/format.ts';
-
-async function search(code: string, q: string): Promise<CatalogueEntry[]> {
-  const params = new URLSearchParams();
-  if (code !== '') params.set('code', code);
-  if (q !== '') params.set('q', q);
-  const res = await fetch(`/v1/catalogue?${params}`);
-  if (!res.ok)
-    throw new ProblemAnswer({
-      code: `HTTP_${res.status}`,
-      title: res.statusText,
-      status: res.status,
-    });
-  return ((await res.json()) as { entries: CatalogueEntry[] }).entries;
-}
-
-function matchingCodes(
-  entry: CatalogueEntry,
-  code: string,
-  q: string,
-): NonNullable<CatalogueEntry['codes']> {
-  const [system, value] = code.includes('|') ? code.split('|', 2) : [undefined, code];
-  const words = q.toLowerCase();
-  return (entry.codes ?? []).filter(
-    (c) =>
-      (code === '' ||
-        (c.code === value && (system === undefined || system === '' || c.system === system))) &&
-      (q === '' || `${c.code} ${c.display ?? ''}`.toLowerCase().includes(words)),
-  );
-}
 
 function Coverage(props: { entry: CatalogueEntry }) {
   const { entry } = props;
@@ -70,103 +43,109 @@ function Coverage(props: { entry: CatalogueEntry }) {
   );
 }
 
-export function Catalogue(props: { entries: readonly CatalogueEntry[] }) {
-  const [code, setCode] = useState('');
-  const [q, setQ] = useState('');
-  const [found, setFound] = useState<
-    { entries: CatalogueEntry[]; code: string; q: string } | undefined
-  >();
-  const [error, setError] = useState<string | undefined>();
+function CodeResults(props: { found: CodeSearch }) {
   const locale = language();
-  const shown = found?.entries ?? props.entries;
+  const { found } = props;
+  return (
+    <div class="table-scroll" tabIndex={0} role="region" aria-labelledby="code-results-caption">
+      <table class="codes-table" id="code-results">
+        <caption id="code-results-caption">{t('catalogue.codesFound', { q: found.q })}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{t('catalogue.code')}</th>
+            <th scope="col">{t('catalogue.display')}</th>
+            <th scope="col">{t('catalogue.system')}</th>
+            <th scope="col">{t('catalogue.kind')}</th>
+            <th scope="col">{t('catalogue.heldAt')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {found.codes.map((c) => (
+            <tr key={`${c.kind}|${c.system}|${c.code}`} data-code={c.code}>
+              <th scope="row">{c.code}</th>
+              <td>{c.display ?? ''}</td>
+              <td>{systemName(c.system)}</td>
+              <td>{t(`kind.${c.kind}`, { defaultValue: c.kind })}</td>
+              <td>
+                <ul class="bands">
+                  {c.nodes.map((n) => (
+                    <li key={n.node} data-node={n.node}>
+                      {t('catalogue.band', {
+                        node: n.node,
+                        patients: formatCount(n.patients, locale),
+                      })}
+                    </li>
+                  ))}
+                </ul>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Catalogue(props: { entries: readonly CatalogueEntry[] }) {
+  const [q, setQ] = useState('');
+  const [found, setFound] = useState<CodeSearch | undefined>();
+  const [error, setError] = useState<string | undefined>();
   return (
     <section aria-labelledby="catalogue-h" id="catalogue" class="catalogue">
       <h2 id="catalogue-h">{t('catalogue.title')}</h2>
       <form
         id="catalogue-form"
         class="row"
+        role="search"
         onSubmit={(e) => {
           e.preventDefault();
           setError(undefined);
-          search(code.trim(), q.trim())
-            .then((entries) => setFound({ entries, code: code.trim(), q: q.trim() }))
+          const text = q.trim();
+          if (text === '') return;
+          searchCodes(text, { limit: 50 })
+            .then(setFound)
             .catch(() => setError(t('catalogue.failed')));
         }}
       >
         <div class="field">
           <label>
-            <span>{t('catalogue.code')}</span>
+            <span>{t('catalogue.searchLabel')}</span>
             <input
-              id="cat-code"
-              value={code}
-              placeholder="http://hl7.org/fhir/sid/icd-10|E11"
-              onInput={(e) => setCode(e.currentTarget.value)}
+              id="cat-q"
+              type="search"
+              value={q}
+              maxLength={200}
+              placeholder={t('catalogue.searchPlaceholder')}
+              onInput={(e) => setQ(e.currentTarget.value)}
             />
           </label>
         </div>
-        <div class="field">
-          <label>
-            <span>{t('catalogue.words')}</span>
-            <input id="cat-q" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
-          </label>
-        </div>
-        <button type="submit">{t('catalogue.search')}</button>
+        <button type="submit" id="cat-search">
+          {t('catalogue.search')}
+        </button>
       </form>
-      <p role="status" class={error ? 'bad' : 'hint'}>
+      <p role="status" id="cat-status" class={error ? 'bad' : 'hint'}>
         {error ??
           (found
-            ? found.entries.length === 0
-              ? t('catalogue.nothing')
-              : t('catalogue.found', { count: found.entries.length })
+            ? found.codes.length === 0
+              ? t('catalogue.nothing', { q: found.q })
+              : found.truncated
+                ? t('catalogue.foundMore', { count: found.codes.length, q: found.q })
+                : t('catalogue.found', { count: found.codes.length, q: found.q })
             : '')}
       </p>
+      {found && found.codes.length > 0 && <CodeResults found={found} />}
       <div class="cards">
-        {shown.map((entry) => {
-          const codes =
-            found && (found.code !== '' || found.q !== '')
-              ? matchingCodes(entry, found.code, found.q)
-              : [];
-          return (
-            <article class="card node-card" key={entry.node} data-node={entry.node}>
-              <h3>{entry.title}</h3>
-              <p>{entry.description}</p>
-              <p class="hint">
-                {entry.node} · {entry.spatial} · {entry.publisher.name}
-              </p>
-              <Coverage entry={entry} />
-              {codes.length > 0 && (
-                <div
-                  class="table-scroll"
-                  tabIndex={0}
-                  role="region"
-                  aria-label={t('catalogue.codesHeld', { node: entry.node })}
-                >
-                  <table class="codes-table">
-                    <caption>{t('catalogue.codesHeld', { node: entry.node })}</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">{t('catalogue.code')}</th>
-                        <th scope="col">{t('catalogue.display')}</th>
-                        <th scope="col">{t('catalogue.kind')}</th>
-                        <th scope="col">{t('catalogue.patients')}</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {codes.slice(0, 50).map((c) => (
-                        <tr key={`${c.system}|${c.code}|${c.kind}`}>
-                          <td>{c.code}</td>
-                          <td>{c.display ?? ''}</td>
-                          <td>{t(`kind.${c.kind}`)}</td>
-                          <td class="num">{formatCount(c.patients, locale)}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
-              )}
-            </article>
-          );
-        })}
+        {props.entries.map((entry) => (
+          <article class="card node-card" key={entry.node} data-node={entry.node}>
+            <h3>{entry.title}</h3>
+            <p>{entry.description}</p>
+            <p class="hint">
+              {entry.node} · {entry.spatial} · {entry.publisher.name}
+            </p>
+            <Coverage entry={entry} />
+          </article>
+        ))}
       </div>
     </section>
   );

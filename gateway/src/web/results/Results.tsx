@@ -9,6 +9,7 @@ import type {
   NodeOutcome,
   NodeResult,
 } from '@tessera/schemas';
+import { atPointer } from '../builder/model.ts';
 import { language, t } from '../i18n/index.ts';
 import { type Bars, BarChart } from './Chart.tsx';
 import {
@@ -34,6 +35,8 @@ export interface RunState {
   /** A failure of the job or of following it, in words. */
   readonly error: string | undefined;
   readonly finished: boolean;
+  /** The query as it was sent: the warnings point into it. */
+  readonly query?: unknown;
 }
 
 type NodeMeasure = NodeResult['measures'][number];
@@ -378,9 +381,35 @@ function Budget(props: { result: MergedResult }) {
   );
 }
 
+/** The answer's warnings (codings no node lists), each with the code it is about. */
+function Warnings(props: { result: MergedResult; query: unknown }) {
+  const warnings = props.result.warnings ?? [];
+  if (warnings.length === 0) return null;
+  return (
+    <div class="banner warn" id="warnings" role="status">
+      <p>{t('warnings.title')}</p>
+      <ul>
+        {warnings.map((w) => {
+          const code = atPointer(props.query, w.pointer);
+          return (
+            <li key={w.pointer} data-code={w.code} data-pointer={w.pointer}>
+              {t(`warnings.${w.code}`, {
+                code: typeof code === 'string' ? code : w.pointer,
+                defaultValue: w.detail,
+              })}{' '}
+              <code>{w.pointer}</code>
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}
+
 export function Results(props: {
   run: RunState;
   onExport: (kind: 'csv' | 'json' | 'fhir') => void;
+  onRequestAccess: () => void;
 }) {
   const { run } = props;
   const result = run.result;
@@ -415,6 +444,7 @@ export function Results(props: {
       </p>
       {run.nodes.length > 0 && <Progress run={run} />}
       {result && !result.complete && <IncompleteBanner result={result} />}
+      {result && <Warnings result={result} query={run.query} />}
       {result && (
         <>
           <section class="card" aria-labelledby="counts-h">
@@ -450,6 +480,9 @@ export function Results(props: {
             </button>
             <button type="button" id="fhir" onClick={() => props.onExport('fhir')}>
               {t('results.exportFhir')}
+            </button>
+            <button type="button" id="request-access" onClick={props.onRequestAccess}>
+              {t('request.open')}
             </button>
           </div>
         </>
