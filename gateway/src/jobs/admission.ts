@@ -54,18 +54,23 @@ export function createAdmission(
   let total = 0;
   const perResearcher = new Map<string, number>();
 
+  // A flood meets the same few refusals over and over: each is made once
+  // (an Error captures a stack when made), problems being immutable.
+  const overloaded = gatewayProblem('ERR_OVERLOADED', { retryAfter: RETRY_AFTER_SEC });
+  const tooManyRunning = new Map<number, ProblemError>();
   const refusal = (researcher: string): ProblemError | undefined => {
-    if (total >= limits.maxConcurrentQueries) {
-      return gatewayProblem('ERR_OVERLOADED', { retryAfter: RETRY_AFTER_SEC });
-    }
+    if (total >= limits.maxConcurrentQueries) return overloaded;
     const held = perResearcher.get(researcher) ?? 0;
-    if (held >= limits.maxConcurrentPerResearcher) {
-      return gatewayProblem('ERR_TOO_MANY_RUNNING', {
+    if (held < limits.maxConcurrentPerResearcher) return undefined;
+    let refused = tooManyRunning.get(held);
+    if (refused === undefined) {
+      refused = gatewayProblem('ERR_TOO_MANY_RUNNING', {
         retryAfter: RETRY_AFTER_SEC,
         detail: `${held} of your queries are still running; wait for one to finish`,
       });
+      tooManyRunning.set(held, refused);
     }
-    return undefined;
+    return refused;
   };
 
   return {
