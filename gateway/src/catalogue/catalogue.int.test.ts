@@ -13,10 +13,10 @@ const { start: node, client } = useTestNodes();
 
 const MAX_BYTES = 64 * 1024;
 
-function catalogueOf(list: { id: string; url: string }[], maxBytes = MAX_BYTES) {
+function catalogueOf(list: { id: string; url: string }[], maxBytes = MAX_BYTES, ttlSec = 0) {
   return createFederatedCatalogue(list, {
     client: client({ nodes: list }),
-    ttlSec: 0,
+    ttlSec,
     timeoutMs: 5_000,
     maxBytes,
   });
@@ -70,5 +70,25 @@ describe('federated catalogue', () => {
     // The same entry under a cap it fits is taken: it was refused for its size alone.
     const roomy = catalogueOf([{ id: 'alpha', url: alpha.url }], 16 * MAX_BYTES);
     expect(await roomy.entries()).toEqual([large]);
+  });
+
+  it('asks a node that could not be read no sooner than one that could, and once for many readers', async () => {
+    // Every finished query reads the catalogue (for its warnings): a node
+    // without one must not be asked once per query, nor once per reader.
+    const silent = await node((_req, res) => sendJson(res, 404, { code: 'ERR_NOT_FOUND' }));
+    const alpha = await node((_req, res) => sendJson(res, 200, entry('alpha')));
+    const catalogue = catalogueOf(
+      [
+        { id: 'alpha', url: alpha.url },
+        { id: 'beta', url: silent.url },
+      ],
+      MAX_BYTES,
+      60,
+    );
+    const reads = await Promise.all(Array.from({ length: 5 }, () => catalogue.entries()));
+    for (const read of reads) expect(read).toEqual([entry('alpha')]);
+    expect(await catalogue.entries()).toEqual([entry('alpha')]);
+    expect(alpha.paths).toHaveLength(1);
+    expect(silent.paths).toHaveLength(1);
   });
 });

@@ -232,29 +232,50 @@ export function createFederatedCatalogue(
   options: FederatedCatalogueOptions,
 ): FederatedCatalogue {
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { entry: CatalogueEntry; fetchedAt: number }>();
+  /** Per node: the last good entry, and when it was last asked (answered or not). */
+  const cache = new Map<string, { entry: CatalogueEntry | undefined; askedAt: number }>();
+  /** Fetches under way: readers meanwhile wait for the same one. */
+  const inFlight = new Map<string, Promise<CatalogueEntry | undefined>>();
   const limits = { timeoutMs: options.timeoutMs, maxBodyBytes: options.maxBytes };
 
-  /** A node's fresh entry; when it cannot be had (or is refused), the last good one. */
-  async function fetchOne(node: { id: string }): Promise<CatalogueEntry | undefined> {
+  /**
+   * A node's entry, asked again once the last ask is `ttlSec` old, whatever
+   * came of it: every finished query reads the catalogue (for its warnings),
+   * and a node that has none, or is down, must not be asked once per query.
+   * When it cannot be had (or is refused), the last good one.
+   */
+  function entryOf(node: { id: string }): Promise<CatalogueEntry | undefined> {
     const cached = cache.get(node.id);
-    if (cached && now() - cached.fetchedAt < options.ttlSec * 1000) return cached.entry;
-    try {
-      const { statusCode, body } = await options.client.getJson(node.id, '/v1/catalogue', limits);
-      // A node may only describe itself, and only in the catalogue's shape.
-      if (statusCode !== 200 || !isValid('catalogue', body) || body.node !== node.id) {
-        return cached?.entry;
-      }
-      cache.set(node.id, { entry: body, fetchedAt: now() });
-      return body;
-    } catch {
-      return cached?.entry;
+    if (cached && now() - cached.askedAt < options.ttlSec * 1000) {
+      return Promise.resolve(cached.entry);
     }
+    let fetching = inFlight.get(node.id);
+    if (fetching === undefined) {
+      fetching = fetchOne(node.id, cached?.entry).finally(() => inFlight.delete(node.id));
+      inFlight.set(node.id, fetching);
+    }
+    return fetching;
+  }
+
+  async function fetchOne(
+    id: string,
+    last: CatalogueEntry | undefined,
+  ): Promise<CatalogueEntry | undefined> {
+    let entry = last;
+    try {
+      const { statusCode, body } = await options.client.getJson(id, '/v1/catalogue', limits);
+      // A node may only describe itself, and only in the catalogue's shape.
+      if (statusCode === 200 && isValid('catalogue', body) && body.node === id) entry = body;
+    } catch {
+      // Unreachable, too slow or too large: the last good entry stands.
+    }
+    cache.set(id, { entry, askedAt: now() });
+    return entry;
   }
 
   return {
     async entries() {
-      const all = await Promise.all(nodes.map(fetchOne));
+      const all = await Promise.all(nodes.map(entryOf));
       return all.filter((e): e is CatalogueEntry => e !== undefined);
     },
   };
