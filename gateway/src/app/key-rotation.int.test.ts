@@ -45,6 +45,11 @@ function readBody(req: IncomingMessage): Promise<string> {
 beforeAll(async () => {
   idp = await startTestIdp({ clients: ['alice'], projectsByClient: { alice: ['diabetes'] } });
   node = await startTestNodeServer((req, res) => {
+    // The gateway also reads the node's catalogue (for an answer's warnings); this node has none.
+    if (req.url !== '/v1/evaluate') {
+      sendJson(res, 404, { code: 'ERR_NOT_FOUND' });
+      return;
+    }
     void readBody(req).then((text) => {
       tokens.push(/^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
       const { query } = JSON.parse(text) as { query: CanonicalQuery };
