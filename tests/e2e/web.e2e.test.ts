@@ -386,6 +386,8 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     await expect.poll(() => queryJson(other.page), { timeout: 30_000 }).toEqual(query);
     expect(await other.page.inputValue('#project')).toBe('diabetes-eu');
     expect(await other.page.textContent('main')).toContain('T2D women, by age');
+    // Hers to open, not to manage: her list holds only the queries she saved herself.
+    await other.page.locator('#saved p.hint', { hasText: 'No saved queries yet.' }).waitFor();
     await settle(other.page, 'saved-link-opened', other.failures);
     await other.page.close();
 
@@ -401,6 +403,20 @@ describe.skipIf(browserAvailable.skip)('the web page in Chromium', () => {
     await expectNoOverflow(outsider.page);
     await settle(outsider.page, 'saved-link-refused', outsider.failures);
     await outsider.page.close();
+
+    // Whoever saved it deletes it: gone from the list, and its link opens nothing.
+    const owner = await openPage();
+    await signIn(owner.page);
+    const mine = owner.page.locator('#saved-table tbody tr', { hasText: 'T2D women, by age' });
+    await mine.locator('[data-action=delete]').click();
+    await owner.page.locator('#saved-deleted').waitFor();
+    await expect.poll(() => mine.count()).toBe(0);
+    await settle(owner.page, 'saved-deleted', owner.failures);
+    await owner.page.goto(link);
+    // Her session at the IdP still stands: signing in asks for nothing.
+    await owner.page.click('#sign-in');
+    await owner.page.locator('#saved-link-error').waitFor({ timeout: 30_000 });
+    await owner.page.close();
   });
 
   it('shows a histogram query with its chart and bins', async () => {

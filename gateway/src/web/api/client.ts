@@ -153,6 +153,14 @@ export class Api {
     });
   }
 
+  /** Deletes one of the researcher's own saved queries (another's is ERR_NOT_FOUND). */
+  async deleteSaved(id: string): Promise<void> {
+    const res = await this.#fetch(`/v1/saved-queries/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+    });
+    if (!res.ok) throw new ProblemAnswer(await problemOf(res));
+  }
+
   /** The data-request draft of a finished query, as JSON-LD. */
   accessRequest(id: string): Promise<Record<string, unknown>> {
     return this.#json(`/v1/queries/${encodeURIComponent(id)}/access-request`, {

@@ -153,7 +153,20 @@ export function SavedQueries(props: {
   const [refresh, setRefresh] = useState(0);
   const [list, failed] = useList(() => api.savedQueries(), refresh);
   const [saved, setSaved] = useState<SavedQuery | undefined>();
+  const [deleted, setDeleted] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
+  const remove = (s: SavedQuery): void => {
+    setError(undefined);
+    setDeleted(undefined);
+    api.deleteSaved(s.id).then(
+      () => {
+        setDeleted(s.name);
+        if (saved?.id === s.id) setSaved(undefined);
+        setRefresh((n) => n + 1);
+      },
+      (err: unknown) => setError(props.onError(err)),
+    );
+  };
   return (
     <section aria-labelledby="saved-h" id="saved" class="card">
       <h2 id="saved-h">{t('saved.title')}</h2>
@@ -196,6 +209,11 @@ export function SavedQueries(props: {
           {error}
         </p>
       )}
+      {deleted !== undefined && (
+        <p role="status" id="saved-deleted">
+          {t('saved.deleted', { name: deleted })}
+        </p>
+      )}
       {saved && (
         <p role="status" id="save-done">
           {t('saved.done', { name: saved.name, project: saved.project })}{' '}
@@ -236,6 +254,14 @@ export function SavedQueries(props: {
                 onClick={() => onLoad(s.query, s.project, false)}
               >
                 {t('saved.open')}
+              </button>
+              <button
+                type="button"
+                data-action="delete"
+                aria-label={t('saved.deleteWhat', { name: s.name })}
+                onClick={() => remove(s)}
+              >
+                {t('saved.delete')}
               </button>
             </td>
           </tr>
