@@ -90,9 +90,6 @@ export function queriesRouter(deps: QueriesRouteDeps): express.Router {
   router.post('/v1/queries', screen, readBody(deps.bodyLimitBytes), async (req, res) => {
     const mediaType = mediaTypeOf(req);
     const body = parseJsonBody(Buffer.isBuffer(req.body) ? req.body : undefined);
-    // Admitted so far: let the refusals already read leave first, since in a
-    // flood they wait behind this query's parse, validation and store calls.
-    await new Promise((resolve) => setImmediate(resolve));
     const job = await queries.submit({
       researcher: researcherOf(res),
       body,
